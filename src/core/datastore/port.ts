@@ -1,0 +1,69 @@
+// The Datastore port: a revisioned key-value store with compare-and-swap and watch, shaped after etcd v3
+// so that the in-memory implementation (the embedded default) and etcd behave the same. Every IPAM
+// write goes through create / update-if-revision / delete-if-revision.
+
+/** One stored key. `modRevision` is the store revision of the key's last write (etcd's mod_revision). */
+export interface KeyValue {
+  readonly key: string;
+  readonly value: string;
+  readonly createRevision: number;
+  readonly modRevision: number;
+}
+
+export type DatastoreErrorCode = "AlreadyExists" | "NotFound" | "Conflict" | "Compacted" | "Unavailable";
+
+export class DatastoreError extends Error {
+  constructor(
+    readonly code: DatastoreErrorCode,
+    readonly key: string,
+    message?: string,
+  ) {
+    super(message ?? `${code}: ${key}`);
+    this.name = "DatastoreError";
+  }
+}
+
+export const isDatastoreError = (e: unknown, code?: DatastoreErrorCode): e is DatastoreError =>
+  e instanceof DatastoreError && (code === undefined || e.code === code);
+
+export interface ListResult {
+  readonly items: KeyValue[]; // sorted by key
+  readonly revision: number; // the store revision the list was read at
+}
+
+export interface WatchEvent {
+  readonly type: "put" | "delete";
+  readonly key: string;
+  /** The new value for put; undefined for delete. */
+  readonly value: string | undefined;
+  readonly revision: number;
+}
+
+export interface Watch {
+  cancel(): void;
+}
+
+export interface Datastore {
+  get(key: string): Promise<KeyValue | undefined>;
+  list(prefix: string): Promise<ListResult>;
+  /** Creates the key if absent; throws DatastoreError("AlreadyExists") otherwise. */
+  create(key: string, value: string): Promise<KeyValue>;
+  /** Writes only if the key's modRevision equals `revision`: "Conflict" if not, "NotFound" if absent. */
+  update(key: string, value: string, revision: number): Promise<KeyValue>;
+  /** Deletes only if the key's modRevision equals `revision` (any revision when omitted). */
+  delete(key: string, revision?: number): Promise<void>;
+  /**
+   * Calls `onEvent` for every change under `prefix` with revision >= `fromRevision` (etcd's start
+   * revision; omit for "from now"), in revision order, each exactly once. `onError` receives
+   * "Compacted" when the history no longer reaches back that far.
+   */
+  watch(
+    prefix: string,
+    fromRevision: number | undefined,
+    onEvent: (event: WatchEvent) => void,
+    onError?: (error: DatastoreError) => void,
+  ): Watch;
+  /** The current store revision. */
+  revision(): Promise<number>;
+  close(): Promise<void>;
+}

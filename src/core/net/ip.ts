@@ -1,0 +1,144 @@
+// Addresses and prefixes as (family, bigint) pairs: one representation for IPv4 and IPv6 that makes
+// containment, overlap and "the n-th subnet" plain integer arithmetic. Parsing and formatting lean on
+// ipaddr.js; everything else is here.
+import ipaddr from "ipaddr.js";
+
+export type Family = 4 | 6;
+
+export interface IPAddress {
+  readonly family: Family;
+  readonly value: bigint;
+}
+
+/** A network prefix; `addr` always has its host bits cleared. */
+export interface Prefix {
+  readonly family: Family;
+  readonly addr: bigint;
+  readonly len: number;
+}
+
+export class AddressError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "AddressError";
+  }
+}
+
+export const familyBits = (family: Family): number => (family === 4 ? 32 : 128);
+
+const allOnes = (bits: number): bigint => (1n << BigInt(bits)) - 1n;
+
+export function parseIP(text: string): IPAddress {
+  const s = text.trim();
+  if (!ipaddr.isValid(s) || (s.includes(".") && !s.includes(":") && !ipaddr.IPv4.isValidFourPartDecimal(s))) {
+    throw new AddressError(`invalid IP address "${text}"`);
+  }
+  const parsed = ipaddr.parse(s);
+  const bytes = parsed.toByteArray();
+  let value = 0n;
+  for (const b of bytes) value = (value << 8n) | BigInt(b);
+  return { family: parsed.kind() === "ipv4" ? 4 : 6, value };
+}
+
+export function isIP(text: string): boolean {
+  try {
+    parseIP(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function formatIP(family: Family, value: bigint): string {
+  if (family === 4) {
+    const v = Number(value);
+    return `${(v >>> 24) & 255}.${(v >>> 16) & 255}.${(v >>> 8) & 255}.${v & 255}`;
+  }
+  const bytes: number[] = [];
+  for (let i = 15; i >= 0; i--) bytes.push(Number((value >> BigInt(i * 8)) & 255n));
+  return ipaddr.fromByteArray(bytes).toString(); // RFC 5952 compressed form
+}
+
+export const formatAddress = (a: IPAddress): string => formatIP(a.family, a.value);
+
+export function addressBytes(a: IPAddress): Uint8Array {
+  const n = a.family === 4 ? 4 : 16;
+  const out = new Uint8Array(n);
+  let v = a.value;
+  for (let i = n - 1; i >= 0; i--) {
+    out[i] = Number(v & 255n);
+    v >>= 8n;
+  }
+  return out;
+}
+
+export function maskOf(family: Family, len: number): bigint {
+  const bits = familyBits(family);
+  return allOnes(bits) ^ allOnes(bits - len);
+}
+
+/**
+ * Parses "a.b.c.d/len" or "v6/len". With `strict` (the default, as Calico validates pool CIDRs) host
+ * bits must be zero; otherwise they are cleared. A bare address is a host prefix.
+ */
+export function parsePrefix(text: string, options: { strict?: boolean } = {}): Prefix {
+  const strict = options.strict ?? true;
+  const s = text.trim();
+  const slash = s.indexOf("/");
+  const ip = parseIP(slash < 0 ? s : s.slice(0, slash));
+  const bits = familyBits(ip.family);
+  let len = bits;
+  if (slash >= 0) {
+    const lenText = s.slice(slash + 1);
+    if (!/^\d{1,3}$/.test(lenText) || Number(lenText) > bits) {
+      throw new AddressError(`invalid prefix length in "${text}" (expected 0-${bits})`);
+    }
+    len = Number(lenText);
+  }
+  const addr = ip.value & maskOf(ip.family, len);
+  if (strict && addr !== ip.value) {
+    throw new AddressError(`"${text}" has host bits set; did you mean ${formatIP(ip.family, addr)}/${len}?`);
+  }
+  return { family: ip.family, addr, len };
+}
+
+export const formatPrefix = (p: Prefix): string => `${formatIP(p.family, p.addr)}/${p.len}`;
+
+/** Number of addresses in the prefix. */
+export const prefixSize = (p: Prefix): bigint => 1n << BigInt(familyBits(p.family) - p.len);
+
+export const lastAddress = (p: Prefix): bigint => p.addr + prefixSize(p) - 1n;
+
+export function prefixContainsAddress(p: Prefix, a: IPAddress): boolean {
+  return p.family === a.family && (a.value & maskOf(p.family, p.len)) === p.addr;
+}
+
+/** True when `inner` lies inside (or equals) `outer`. */
+export function prefixContains(outer: Prefix, inner: Prefix): boolean {
+  return outer.family === inner.family && outer.len <= inner.len && (inner.addr & maskOf(outer.family, outer.len)) === outer.addr;
+}
+
+export function prefixesOverlap(a: Prefix, b: Prefix): boolean {
+  return prefixContains(a, b) || prefixContains(b, a);
+}
+
+export const prefixEquals = (a: Prefix, b: Prefix): boolean =>
+  a.family === b.family && a.len === b.len && a.addr === b.addr;
+
+/** The `index`-th subnet of length `len` inside `p` (0-based). */
+export function subnetAt(p: Prefix, len: number, index: bigint): Prefix {
+  if (len < p.len || len > familyBits(p.family)) throw new AddressError(`cannot split /${p.len} into /${len}`);
+  const count = 1n << BigInt(len - p.len);
+  if (index < 0n || index >= count) throw new AddressError(`subnet index ${index} out of range (0-${count - 1n})`);
+  return { family: p.family, addr: p.addr + (index << BigInt(familyBits(p.family) - len)), len };
+}
+
+/** How many subnets of length `len` fit in `p`. */
+export const subnetCount = (p: Prefix, len: number): bigint => (len < p.len ? 0n : 1n << BigInt(len - p.len));
+
+/** Orders prefixes by family, then address, then length: a stable, human-friendly sort. */
+export function comparePrefixes(a: Prefix, b: Prefix): number {
+  if (a.family !== b.family) return a.family - b.family;
+  if (a.addr !== b.addr) return a.addr < b.addr ? -1 : 1;
+  return a.len - b.len;
+}
