@@ -1,0 +1,27 @@
+// Calico's content-derived identifiers (libcalico-go/lib/hash): selector IP-set IDs ("s:…"),
+// named-port set IDs ("n:…") and length-limited chain names all come from these two functions.
+import { base64UrlNoPad, sha224, sha256 } from "../net/sha2.ts";
+
+/** `<prefix>:` + unpadded base64url(SHA-224(`<prefix>:<content>`)), as hash.MakeUniqueID. */
+export function makeUniqueId(prefix: string, content: string): string {
+  return `${prefix}:${base64UrlNoPad(sha224(`${prefix}:${content}`))}`;
+}
+
+/**
+ * `fixedPrefix + suffix` when it fits in maxLength; otherwise `fixedPrefix + "_" +` a truncated
+ * base64url SHA-256 of the suffix (as hash.GetLengthLimitedID). A suffix that already starts with
+ * "_" and exactly fills the limit is hashed too, so it cannot collide with a shortened name.
+ */
+export function lengthLimitedId(fixedPrefix: string, suffix: string, maxLength: number): string {
+  const s = suffix.length === 0 ? "_" : suffix;
+  const total = utf8Length(fixedPrefix) + utf8Length(s);
+  if (total > maxLength || (total === maxLength && s.startsWith("_"))) {
+    const room = maxLength - 1 - utf8Length(fixedPrefix);
+    if (room <= 0) throw new RangeError(`maxLength ${maxLength} is too small for prefix "${fixedPrefix}"`);
+    return `${fixedPrefix}_${base64UrlNoPad(sha256(s)).slice(0, room)}`;
+  }
+  return fixedPrefix + s;
+}
+
+const encoder = new TextEncoder();
+const utf8Length = (s: string): number => encoder.encode(s).length;
