@@ -1,0 +1,60 @@
+// Cuts a TCP byte stream into whole BGP messages. Chunks may split a header, hold several messages,
+// or both. A bad marker (1/1) or length (1/2) is fatal for the stream: the framer then stays broken
+// and rethrows the same error, because nothing after it can be trusted to be a message boundary.
+import { HEADER_LENGTH, MAX_MESSAGE_LENGTH } from "./constants.ts";
+import type { BgpWireError } from "./errors.ts";
+import { checkHeader } from "./messages.ts";
+
+export class MessageFramer {
+  /** Raise to 65535 once Extended Message (RFC 8654) is negotiated. */
+  maxMessageLength: number;
+  private pending: Uint8Array = new Uint8Array(0);
+  private failed: BgpWireError | undefined;
+
+  constructor(opts: { maxMessageLength?: number } = {}) {
+    this.maxMessageLength = opts.maxMessageLength ?? MAX_MESSAGE_LENGTH;
+  }
+
+  /** Octets received but not yet part of a whole message. */
+  get buffered(): number {
+    return this.pending.length;
+  }
+
+  get error(): BgpWireError | undefined {
+    return this.failed;
+  }
+
+  /**
+   * Adds a chunk and returns the whole messages now available, each a complete message including
+   * its header. Returned arrays may share memory with `chunk`; copy them if the chunk is reused.
+   */
+  push(chunk: Uint8Array): Uint8Array[] {
+    if (this.failed) throw this.failed;
+    let data = chunk;
+    if (this.pending.length) {
+      data = new Uint8Array(this.pending.length + chunk.length);
+      data.set(this.pending);
+      data.set(chunk, this.pending.length);
+    }
+    const out: Uint8Array[] = [];
+    let o = 0;
+    try {
+      while (data.length - o >= HEADER_LENGTH) {
+        const length = checkHeader(data, o, this.maxMessageLength);
+        if (data.length - o < length) break;
+        out.push(data.subarray(o, o + length));
+        o += length;
+      }
+      // A partial header can already show a bad marker; report it now rather than wait for more.
+      for (let i = o; i < data.length && i - o < 16; i++) {
+        if (data[i] !== 0xff) checkHeader(data, o, this.maxMessageLength);
+      }
+    } catch (e) {
+      this.failed = e as BgpWireError;
+      this.pending = new Uint8Array(0);
+      throw e;
+    }
+    this.pending = o === data.length ? new Uint8Array(0) : data.slice(o);
+    return out;
+  }
+}

@@ -1,0 +1,84 @@
+// NLRI prefixes (RFC 4271 §4.3, RFC 4760 §5): a length octet and just enough octets to hold it.
+// Prefixes use src/core/net/ip.ts's Prefix (family + bigint + len); trailing bits past the length are
+// "irrelevant" on the wire (RFC 4271) and are cleared on decode so equal prefixes compare equal.
+import type { Family, IPAddress, Prefix } from "../../net/ip.ts";
+import { ErrorCode } from "./constants.ts";
+import { BgpWireError } from "./errors.ts";
+import type { ByteWriter } from "./writer.ts";
+
+const V6_MASKS: bigint[] = [];
+for (let len = 0; len <= 128; len++) V6_MASKS.push(((1n << 128n) - 1n) ^ ((1n << BigInt(128 - len)) - 1n));
+
+/**
+ * Decodes the prefixes in b[start, end). A bad length or a prefix running past `end` throws
+ * UPDATE error `subcode` (3/10 for the NLRI and withdrawn fields, 3/9 inside MP attributes).
+ */
+export function decodePrefixes(b: Uint8Array, start: number, end: number, family: Family, subcode: number): Prefix[] {
+  const out: Prefix[] = [];
+  const max = family === 4 ? 32 : 128;
+  let o = start;
+  while (o < end) {
+    const len = b[o++] ?? 0;
+    if (len > max) throw new BgpWireError(ErrorCode.UPDATE_MESSAGE, subcode, new Uint8Array(0), `prefix length ${len} > ${max}`);
+    const n = (len + 7) >>> 3;
+    if (o + n > end) throw new BgpWireError(ErrorCode.UPDATE_MESSAGE, subcode, new Uint8Array(0), `prefix /${len} overruns its field`);
+    if (family === 4) {
+      let v = 0;
+      for (let i = 0; i < 4; i++) v = (v << 8) | (i < n ? (b[o + i] ?? 0) : 0);
+      const mask = len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0;
+      out.push({ family: 4, addr: BigInt((v & mask) >>> 0), len });
+    } else {
+      let v = 0n;
+      for (let w = 0; w < 4; w++) {
+        let word = 0;
+        for (let i = w * 4; i < w * 4 + 4; i++) word = (word << 8) | (i < n ? (b[o + i] ?? 0) : 0);
+        v = (v << 32n) | BigInt(word >>> 0);
+      }
+      out.push({ family: 6, addr: v & (V6_MASKS[len] ?? 0n), len });
+    }
+    o += n;
+  }
+  return out;
+}
+
+export const prefixWireLength = (p: Prefix): number => 1 + ((p.len + 7) >>> 3);
+
+export function encodePrefix(w: ByteWriter, p: Prefix, family: Family): void {
+  const max = family === 4 ? 32 : 128;
+  if (p.family !== family) throw new RangeError(`IPv${p.family} prefix in an IPv${family} NLRI field`);
+  if (!Number.isInteger(p.len) || p.len < 0 || p.len > max) throw new RangeError(`prefix length ${p.len} out of range 0..${max}`);
+  const n = (p.len + 7) >>> 3;
+  w.ensure(1 + n);
+  w.buf[w.pos++] = p.len;
+  if (family === 4) {
+    const v = Number(p.addr & 0xffffffffn);
+    for (let i = 0; i < n; i++) w.buf[w.pos++] = (v >>> (24 - 8 * i)) & 255;
+  } else {
+    for (let i = 0; i < n; i++) w.buf[w.pos++] = Number((p.addr >> BigInt(120 - 8 * i)) & 255n);
+  }
+  // Clear bits past the length in the last octet, whatever the caller's addr held.
+  const spare = n * 8 - p.len;
+  if (spare > 0) w.buf[w.pos - 1] = (w.buf[w.pos - 1] ?? 0) & ((0xff << spare) & 0xff);
+}
+
+export function encodePrefixes(w: ByteWriter, ps: readonly Prefix[], family: Family): void {
+  for (const p of ps) encodePrefix(w, p, family);
+}
+
+export function decodeAddress(b: Uint8Array, o: number, family: Family): IPAddress {
+  const n = family === 4 ? 4 : 16;
+  let v = 0n;
+  if (family === 4) {
+    v = BigInt((((b[o] ?? 0) << 24) | ((b[o + 1] ?? 0) << 16) | ((b[o + 2] ?? 0) << 8) | (b[o + 3] ?? 0)) >>> 0);
+  } else {
+    for (let i = 0; i < n; i++) v = (v << 8n) | BigInt(b[o + i] ?? 0);
+  }
+  return { family, value: v };
+}
+
+export function encodeAddress(w: ByteWriter, a: IPAddress): void {
+  const n = a.family === 4 ? 4 : 16;
+  w.ensure(n);
+  for (let i = n - 1; i >= 0; i--) w.buf[w.pos + i] = Number((a.value >> BigInt(8 * (n - 1 - i))) & 255n);
+  w.pos += n;
+}

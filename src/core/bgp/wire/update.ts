@@ -1,0 +1,115 @@
+// Helpers around UPDATE messages that a session or RIB needs: the RFC 7606 verdict, End-of-RIB
+// markers (RFC 4724 §2), and packing many prefixes into as few maximum-size UPDATEs as possible.
+import type { Prefix } from "../../net/ip.ts";
+import type { PathAttributes, UpdateErrorAction } from "./attributes.ts";
+import { Afi, HEADER_LENGTH, MAX_MESSAGE_LENGTH, MessageType, Safi } from "./constants.ts";
+import { BgpWireError } from "./errors.ts";
+import { type CodecOptions, encodeMessage, type Message, type NotificationMessage, type UpdateMessage } from "./messages.ts";
+import { prefixWireLength } from "./prefix.ts";
+
+/** The strongest RFC 7606 action among an UPDATE's issues, or "accept" when it has none. */
+export function updateErrorAction(u: UpdateMessage): "accept" | UpdateErrorAction {
+  if (!u.issues?.length) return "accept";
+  return u.issues.some((i) => i.action === "treat-as-withdraw") ? "treat-as-withdraw" : "attribute-discard";
+}
+
+/** Every prefix an UPDATE touches, for treat-as-withdraw: classic and MP, announced and withdrawn. */
+export function allPrefixes(u: UpdateMessage): Prefix[] {
+  return [...u.withdrawn, ...u.nlri, ...(u.attrs.mpReach?.nlri ?? []), ...(u.attrs.mpUnreach?.withdrawn ?? [])];
+}
+
+export interface AddressFamily {
+  afi: number;
+  safi: number;
+}
+
+/** The family whose End-of-RIB this UPDATE is, or undefined. */
+export function endOfRibFamily(u: UpdateMessage): AddressFamily | undefined {
+  if (u.withdrawn.length || u.nlri.length) return undefined;
+  const keys = Object.keys(u.attrs).filter((k) => u.attrs[k as keyof PathAttributes] !== undefined);
+  if (keys.length === 0) return { afi: Afi.IPV4, safi: Safi.UNICAST };
+  const un = u.attrs.mpUnreach;
+  if (keys.length === 1 && un && un.withdrawn.length === 0 && !un.raw?.length) return { afi: un.afi, safi: un.safi };
+  return undefined;
+}
+
+export function endOfRib(afi: number = Afi.IPV4, safi: number = Safi.UNICAST): UpdateMessage {
+  const attrs: PathAttributes = afi === Afi.IPV4 && safi === Safi.UNICAST ? {} : { mpUnreach: { afi, safi, withdrawn: [] } };
+  return { type: MessageType.UPDATE, withdrawn: [], attrs, nlri: [] };
+}
+
+export const keepalive = (): Message => ({ type: MessageType.KEEPALIVE });
+
+/** The NOTIFICATION that answers a decoding error. */
+export const notificationFor = (e: BgpWireError | { code: number; subcode: number; data: Uint8Array }): NotificationMessage => ({
+  type: MessageType.NOTIFICATION,
+  code: e.code,
+  subcode: e.subcode,
+  data: e.data,
+});
+
+export interface UpdateBatch {
+  /** Attributes shared by every announced prefix. For IPv6, attrs.mpReach supplies AFI/SAFI and next hops. */
+  attrs?: PathAttributes;
+  announce?: readonly Prefix[];
+  withdraw?: readonly Prefix[];
+}
+
+/**
+ * Encodes withdrawals and announcements of one family into as few UPDATEs as fit the maximum message
+ * length: IPv4 unicast in the classic fields, anything else in MP_REACH/MP_UNREACH.
+ */
+export function packUpdates(batch: UpdateBatch, opts: CodecOptions = {}): Uint8Array[] {
+  const max = opts.maxMessageLength ?? MAX_MESSAGE_LENGTH;
+  const out: Uint8Array[] = [];
+  const announce = batch.announce ?? [];
+  const withdraw = batch.withdraw ?? [];
+  const attrs = batch.attrs ?? {};
+  const classic = (p: Prefix): boolean => p.family === 4 && (!attrs.mpReach || attrs.mpReach.afi !== Afi.IPV4);
+
+  const chunk = (ps: readonly Prefix[], room: number): Prefix[][] => {
+    if (room < 5 + 16) throw new RangeError(`attributes leave only ${room} octets for prefixes`);
+    const chunks: Prefix[][] = [];
+    let cur: Prefix[] = [];
+    let used = 0;
+    for (const p of ps) {
+      const n = prefixWireLength(p);
+      if (used + n > room) {
+        chunks.push(cur);
+        cur = [];
+        used = 0;
+      }
+      cur.push(p);
+      used += n;
+    }
+    if (cur.length) chunks.push(cur);
+    return chunks;
+  };
+  const base = HEADER_LENGTH + 4;
+
+  const wClassic = withdraw.filter(classic);
+  const wMp = withdraw.filter((p) => !classic(p));
+  for (const c of chunk(wClassic, max - base)) out.push(encodeMessage({ type: MessageType.UPDATE, withdrawn: c, attrs: {}, nlri: [] }, opts));
+  if (wMp.length) {
+    const afi = wMp[0]?.family === 4 ? Afi.IPV4 : Afi.IPV6;
+    const safi = attrs.mpReach?.safi ?? Safi.UNICAST;
+    // MP_UNREACH header: flags, type, 2-octet length, AFI, SAFI.
+    for (const c of chunk(wMp, max - base - 4 - 3)) {
+      out.push(encodeMessage({ type: MessageType.UPDATE, withdrawn: [], attrs: { mpUnreach: { afi, safi, withdrawn: c } }, nlri: [] }, opts));
+    }
+  }
+  if (announce.length) {
+    const mp = announce.some((p) => !classic(p));
+    if (mp && !attrs.mpReach) throw new RangeError("announcing non-IPv4 prefixes needs attrs.mpReach (AFI, SAFI, next hops)");
+    const template = mp && attrs.mpReach ? { ...attrs, mpReach: { ...attrs.mpReach, nlri: [] } } : attrs;
+    // Size with no prefixes, plus one octet in case the MP_REACH length grows past 255.
+    const fixed = encodeMessage({ type: MessageType.UPDATE, withdrawn: [], attrs: template, nlri: [] }, opts).length + (mp ? 1 : 0);
+    for (const c of chunk(announce, max - fixed)) {
+      const m: UpdateMessage = mp && attrs.mpReach
+        ? { type: MessageType.UPDATE, withdrawn: [], attrs: { ...attrs, mpReach: { ...attrs.mpReach, nlri: c } }, nlri: [] }
+        : { type: MessageType.UPDATE, withdrawn: [], attrs, nlri: c };
+      out.push(encodeMessage(m, opts));
+    }
+  }
+  return out;
+}

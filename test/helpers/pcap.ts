@@ -1,0 +1,145 @@
+// A small classic-pcap reader (Ethernet, optional 802.1Q, IPv4/IPv6, TCP) with per-direction TCP
+// reassembly, enough to feed captured BGP streams to the decoder.
+import { readFileSync } from "node:fs";
+
+export interface TcpSegment {
+  frame: number; // 1-based, as tshark numbers frames
+  src: string;
+  dst: string;
+  srcPort: number;
+  dstPort: number;
+  seq: number;
+  flags: number;
+  payload: Uint8Array;
+}
+
+export interface TcpStream {
+  src: string;
+  dst: string;
+  srcPort: number;
+  dstPort: number;
+  /** The in-order payload of one direction of one connection. */
+  data: Uint8Array;
+  segments: TcpSegment[];
+}
+
+const SYN = 0x02;
+
+function ipv4(b: Uint8Array, o: number): string {
+  return `${b[o]}.${b[o + 1]}.${b[o + 2]}.${b[o + 3]}`;
+}
+
+function ipv6(b: Uint8Array, o: number): string {
+  const words: string[] = [];
+  for (let i = 0; i < 16; i += 2) words.push((((b[o + i] ?? 0) << 8) | (b[o + i + 1] ?? 0)).toString(16));
+  return words.join(":");
+}
+
+export function readTcpSegments(path: string): TcpSegment[] {
+  const file = new Uint8Array(readFileSync(path));
+  const dv = new DataView(file.buffer, file.byteOffset, file.byteLength);
+  const magic = dv.getUint32(0, true);
+  let little: boolean;
+  if (magic === 0xa1b2c3d4 || magic === 0xa1b23c4d) little = true;
+  else if (magic === 0xd4c3b2a1 || magic === 0x4d3cb2a1) little = false;
+  else throw new Error(`${path}: not a classic pcap file (magic 0x${magic.toString(16)})`);
+  const linkType = dv.getUint32(20, little);
+  if (linkType !== 1) throw new Error(`${path}: link type ${linkType}, only Ethernet (1) is supported`);
+  const out: TcpSegment[] = [];
+  let o = 24;
+  let frame = 0;
+  while (o + 16 <= file.length) {
+    const inclLen = dv.getUint32(o + 8, little);
+    const pkt = file.subarray(o + 16, o + 16 + inclLen);
+    o += 16 + inclLen;
+    frame++;
+    const pdv = new DataView(pkt.buffer, pkt.byteOffset, pkt.byteLength);
+    let p = 12;
+    let etherType = pdv.getUint16(p);
+    p += 2;
+    while (etherType === 0x8100 || etherType === 0x88a8) {
+      etherType = pdv.getUint16(p + 2);
+      p += 4;
+    }
+    let src: string;
+    let dst: string;
+    let proto: number;
+    let l4: number;
+    let l4End: number;
+    if (etherType === 0x0800) {
+      const ihl = ((pkt[p] ?? 0) & 15) * 4;
+      proto = pkt[p + 9] ?? 0;
+      src = ipv4(pkt, p + 12);
+      dst = ipv4(pkt, p + 16);
+      l4 = p + ihl;
+      l4End = p + pdv.getUint16(p + 2);
+    } else if (etherType === 0x86dd) {
+      proto = pkt[p + 6] ?? 0;
+      src = ipv6(pkt, p + 8);
+      dst = ipv6(pkt, p + 24);
+      l4 = p + 40;
+      l4End = l4 + pdv.getUint16(p + 4);
+    } else continue;
+    if (proto !== 6) continue;
+    const dataOff = ((pkt[l4 + 12] ?? 0) >> 4) * 4;
+    out.push({
+      frame,
+      src,
+      dst,
+      srcPort: pdv.getUint16(l4),
+      dstPort: pdv.getUint16(l4 + 2),
+      seq: pdv.getUint32(l4 + 4),
+      flags: pkt[l4 + 13] ?? 0,
+      payload: pkt.slice(l4 + dataOff, Math.min(l4End, pkt.length)),
+    });
+  }
+  return out;
+}
+
+/** Reassembles each direction of each connection; retransmitted bytes are dropped, gaps are an error. */
+export function tcpStreams(segments: readonly TcpSegment[]): TcpStream[] {
+  const streams: TcpStream[] = [];
+  const open = new Map<string, { s: TcpStream; next: number | undefined; parts: Uint8Array[] }>();
+  const finish = (st: { s: TcpStream; parts: Uint8Array[] }): void => {
+    const total = st.parts.reduce((n, x) => n + x.length, 0);
+    const data = new Uint8Array(total);
+    let o = 0;
+    for (const x of st.parts) {
+      data.set(x, o);
+      o += x.length;
+    }
+    st.s.data = data;
+    streams.push(st.s);
+  };
+  for (const seg of segments) {
+    const key = `${seg.src}|${seg.srcPort}|${seg.dst}|${seg.dstPort}`;
+    let st = open.get(key);
+    if (st && seg.flags & SYN) {
+      finish(st);
+      st = undefined;
+    }
+    if (!st) {
+      st = {
+        s: { src: seg.src, dst: seg.dst, srcPort: seg.srcPort, dstPort: seg.dstPort, data: new Uint8Array(0), segments: [] },
+        next: undefined,
+        parts: [],
+      };
+      open.set(key, st);
+    }
+    if (seg.flags & SYN) {
+      st.next = (seg.seq + 1) >>> 0;
+      continue;
+    }
+    if (seg.payload.length === 0) continue;
+    st.next ??= seg.seq; // capture started mid-connection
+    const ahead = (seg.seq - st.next) | 0;
+    if (ahead > 0) throw new Error(`frame ${seg.frame}: ${ahead}-octet gap in ${key}`);
+    const skip = -ahead;
+    if (skip >= seg.payload.length) continue; // pure retransmission
+    st.parts.push(seg.payload.subarray(skip));
+    st.s.segments.push(seg);
+    st.next = (st.next + seg.payload.length - skip) >>> 0;
+  }
+  for (const st of open.values()) finish(st);
+  return streams.filter((s) => s.data.length > 0);
+}
