@@ -1,0 +1,960 @@
+// The IPAM client: Calico's libcalico-go ipamClient (lib/ipam/ipam.go) in TypeScript.
+//
+// autoAssign, per address family:
+//   1. pools = enabled, Automatic, right family, nodeSelector matches the host's labels, use allowed;
+//   2. try the host's affine blocks (listed from its affinities) in key order;
+//   3. if none has room and the host is under its block cap, claim a new block: walk the pool's blocks
+//      in the host's reproducible order (see pools.ts) to the first one nobody has, then
+//      affinity pending -> create block with affinity host:<host> -> affinity confirmed;
+//      losing the block to another host deletes our pending affinity and tries the next one;
+//   4. without strict affinity, borrow from other hosts' blocks; with it, fail with "no free blocks".
+// Every write is a compare-and-swap on the datastore revision, retried up to 100 times on conflict.
+// The handle record is written before the block and rolled back if the block write fails.
+import { formatIP, parseIP, type Family, type IPAddress, type Prefix } from "../net/ip.ts";
+import type { Datastore } from "../datastore/port.ts";
+import {
+  addressOrdinal,
+  affinityHost,
+  assignFromBlock,
+  blockCapacity,
+  freeCount,
+  hostAffinity,
+  inUseCount,
+  isEmpty,
+  makeAttribute,
+  newBlock,
+  ordinalAddress,
+  ordinalsForHandle,
+  releaseFromBlock,
+  withAffinity,
+  type BlockAttribute,
+  type ReleaseSpec,
+} from "./block.ts";
+import { DEFAULT_MAX_BLOCKS_PER_HOST, normalizeConfig, type IpamConfig, type IpamConfigInput } from "./config.ts";
+import { BlockClaimConflict, BlockNotEmpty, IpamError, StaleAffinity } from "./errors.ts";
+import { checkSegment } from "./keys.ts";
+import {
+  blockAddrAt,
+  blockForAddress,
+  blockIndex,
+  blockSearchStart,
+  checkNoOverlap,
+  normalizePool,
+  poolForAddress,
+  poolSelectsNode,
+  selectPools,
+  walkPosition,
+  type AllowedUse,
+  type IpPoolInput,
+  type Pool,
+} from "./pools.ts";
+import { IpamStore, isCasFailure, newCounters, type AffinityEntry, type BlockEntry, type IpamCounters } from "./store.ts";
+
+/** Calico's bound on compare-and-swap retries (ipam.go `datastoreRetries`). */
+export const DATASTORE_RETRIES = 100;
+
+/** Calico's EmptyBlockMinReclaimAge: an empty block claimed less than a minute ago is not taken over. */
+export const EMPTY_BLOCK_MIN_RECLAIM_AGE_MS = 60_000;
+
+export type Labels = Readonly<Record<string, string>>;
+
+export interface IpamOptions {
+  /** Milliseconds since the epoch (virtual time in the simulator). Default: always 0. */
+  clock?: () => number;
+  /** The IP pools (Calico v3 IPPool or its spec with a name), or a function that reads them. */
+  pools: readonly IpPoolInput[] | (() => readonly IpPoolInput[] | Promise<readonly IpPoolInput[]>);
+  /** When given, this client uses it instead of the stored /calico/ipam/v2/config. */
+  config?: IpamConfigInput;
+  /** A node's labels, for pool nodeSelectors. Default: no labels (only all() pools match). */
+  hostLabels?: (host: string) => Labels | Promise<Labels>;
+}
+
+export interface AutoAssignRequest {
+  host: string;
+  /** Handle (e.g. k8s-pod-network.<containerID>); a handle record is kept when given. */
+  handleId?: string;
+  num4?: number;
+  num6?: number;
+  /** Owner attributes stored with each address: pod, namespace, node (defaults to host), type. */
+  attrs?: Record<string, string>;
+  /** Intended use (Calico requires it); default Workload. */
+  use?: AllowedUse;
+  /** A per-request block cap; the stricter of this and the config's maxBlocksPerHost applies. */
+  maxBlocksPerHost?: number;
+  /** Restricts the candidate pools further (tunnel addresses take only pools with that encapsulation). */
+  poolFilter?: (pool: Pool) => boolean;
+}
+
+export interface AutoAssignResult {
+  ipv4: string[];
+  ipv6: string[];
+  /** The subset of addresses taken from blocks not affine to the host (routed as /32s). */
+  borrowed: string[];
+}
+
+export type TunnelKind = "ipip" | "vxlan";
+
+export interface ReleaseRequest {
+  address: string;
+  /** Refuse unless the address belongs to this handle. */
+  handleId?: string;
+  /** Refuse unless the allocation carries this sequence number. */
+  sequenceNumber?: number;
+}
+
+export interface ReleaseResult {
+  released: string[];
+  /** Requested addresses that were not allocated (nothing to do). */
+  notAllocated: string[];
+}
+
+export interface AddressInfo {
+  address: string;
+  /** The block holding the address, or null if no block covers it. */
+  block: string | null;
+  /** The block's host affinity, or null. */
+  blockHost: string | null;
+  allocated: boolean;
+  handleId: string | null;
+  attributes: Record<string, string>;
+  sequenceNumber: number | null;
+  /** Allocated to a node other than the block's host. */
+  borrowed: boolean;
+}
+
+export interface BlockSummary {
+  cidr: string;
+  host: string | null;
+  affinity: string | null;
+  capacity: number;
+  inUse: number;
+  free: number;
+}
+
+export interface BorrowedAddress {
+  address: string;
+  block: string;
+  /** The host the block is affine to (null if the block has none). */
+  blockHost: string | null;
+  handleId: string | null;
+}
+
+interface BlockIndexSnapshot {
+  revision: number;
+  entries: BlockEntry[];
+  byAddr: Map<bigint, BlockEntry>;
+  perPool: Map<string, { existing: number; free: number; entries: BlockEntry[] }>;
+}
+
+interface AssignState {
+  remaining: AffinityEntry[];
+  allowNewClaim: boolean;
+}
+
+type AssignMsgCode = "NoFreeBlocks" | "Exhausted";
+
+export class Ipam {
+  readonly store: IpamStore;
+  readonly counters: IpamCounters;
+  private readonly clock: () => number;
+  private readonly poolSource: IpamOptions["pools"];
+  private readonly configOverride: IpamConfig | undefined;
+  private readonly hostLabels: (host: string) => Labels | Promise<Labels>;
+  private readonly index = new Map<Family, BlockIndexSnapshot>();
+
+  constructor(datastore: Datastore, options: IpamOptions) {
+    this.counters = newCounters();
+    this.store = new IpamStore(datastore, this.counters);
+    this.clock = options.clock ?? (() => 0);
+    this.poolSource = options.pools;
+    this.configOverride = options.config ? normalizeConfig(options.config) : undefined;
+    this.hostLabels = options.hostLabels ?? (() => ({}));
+  }
+
+  // ---------------------------------------------------------------- configuration and pools
+
+  /** All configured pools, validated and defaulted (including disabled ones). */
+  async pools(): Promise<Pool[]> {
+    const src = typeof this.poolSource === "function" ? await this.poolSource() : this.poolSource;
+    if (!Array.isArray(src)) throw new IpamError("InvalidPool", "pools must be an array");
+    const pools = src.map((p) => normalizePool(p));
+    checkNoOverlap(pools);
+    return pools;
+  }
+
+  /** The effective IPAM config: the constructor override, else the stored one, else Calico's defaults. */
+  async config(): Promise<IpamConfig> {
+    return this.configOverride ?? (await this.store.getConfig());
+  }
+
+  /** Validates (as Calico's SetIPAMConfig) and stores /calico/ipam/v2/config. */
+  async setConfig(input: IpamConfigInput): Promise<IpamConfig> {
+    const cfg = normalizeConfig(input);
+    await this.store.putConfig(cfg);
+    return cfg;
+  }
+
+  // ---------------------------------------------------------------- assignment
+
+  /**
+   * Assigns num4 IPv4 and num6 IPv6 addresses to `handleId` on `host`. All or nothing: when the full
+   * count cannot be assigned, anything taken by this call is released again and an IpamError is thrown
+   * (code NoFreeBlocks under strict affinity, BlockLimit at the per-host cap, Exhausted otherwise).
+   */
+  async autoAssign(req: AutoAssignRequest): Promise<AutoAssignResult> {
+    const host = checkSegment("host", req.host);
+    if (req.handleId !== undefined) checkSegment("handleId", req.handleId);
+    const num4 = req.num4 ?? 0;
+    const num6 = req.num6 ?? 0;
+    for (const [n, v] of [["num4", num4], ["num6", num6]] as const) {
+      if (!Number.isInteger(v) || v < 0 || v > 4096) throw new IpamError("InvalidArgument", `${n} must be an integer 0-4096, got ${String(v)}`);
+    }
+    const use = req.use ?? "Workload";
+    if (use !== "Workload" && use !== "Tunnel" && use !== "LoadBalancer") throw new IpamError("InvalidArgument", `unknown use ${JSON.stringify(use)}`);
+    const maxReq = req.maxBlocksPerHost ?? 0;
+    if (!Number.isInteger(maxReq) || maxReq < 0) throw new IpamError("InvalidArgument", "maxBlocksPerHost must be a non-negative integer");
+    const attrs: Record<string, string> = { node: host, ...(req.attrs ?? {}) };
+    for (const [k, v] of Object.entries(attrs)) {
+      if (typeof v !== "string") throw new IpamError("InvalidArgument", `attribute ${k} must be a string`);
+    }
+    const attr = makeAttribute(req.handleId, attrs);
+    const result: AutoAssignResult = { ipv4: [], ipv6: [], borrowed: [] };
+    if (num4 + num6 === 0) return result;
+
+    const cfg = await this.config();
+    const allPools = await this.pools();
+    const labels = await this.hostLabels(host);
+    try {
+      if (num4 > 0) await this.assignFamily(4, num4, host, req, attr, use, maxReq, cfg, allPools, labels, result);
+      if (num6 > 0) await this.assignFamily(6, num6, host, req, attr, use, maxReq, cfg, allPools, labels, result);
+    } catch (e) {
+      const taken = [...result.ipv4, ...result.ipv6];
+      if (taken.length > 0) {
+        await this.releaseAddresses(taken.map((address) => (req.handleId === undefined ? { address } : { address, handleId: req.handleId })));
+      }
+      throw e;
+    }
+    return result;
+  }
+
+  private async assignFamily(
+    family: Family,
+    num: number,
+    host: string,
+    req: AutoAssignRequest,
+    attr: BlockAttribute,
+    use: AllowedUse,
+    maxReq: number,
+    cfg: IpamConfig,
+    allPools: Pool[],
+    labels: Labels,
+    out: AutoAssignResult,
+  ): Promise<void> {
+    const ips = family === 4 ? out.ipv4 : out.ipv6;
+    const enabled = allPools.filter((p) => !p.disabled && p.family === family);
+    const selecting = enabled.filter((p) => p.assignmentMode === "Automatic" && poolSelectsNode(p, labels));
+    let pools = selectPools(allPools, family, labels, use);
+    if (req.poolFilter) pools = pools.filter(req.poolFilter);
+    if (selecting.length === 0) throw new IpamError("NoQualifiedPool", `no configured Calico pools for node ${host} (IPv${family})`);
+    if (pools.length === 0) throw new IpamError("NoQualifiedPool", `cannot find a qualified ippool, no pools match the required use (${use}) for node ${host} (IPv${family})`);
+
+    // The host's affine blocks in the pools we may use; release empty ones whose pool dropped us.
+    const affinities = await this.store.listHostAffinities(host, family);
+    const allowed: AffinityEntry[] = [];
+    for (const a of affinities) {
+      if (pools.some((p) => containsPrefix(p, a.cidr))) allowed.push(a);
+      else {
+        const owner = enabled.find((p) => containsPrefix(p, a.cidr));
+        if (owner && !poolSelectsNode(owner, labels)) await this.releaseAffinityQuietly(host, a.cidr, true);
+      }
+    }
+    let owned = allowed.length;
+    let maxBlocks = maxReq;
+    if (cfg.maxBlocksPerHost > 0 && maxBlocks > 0 && maxBlocks > cfg.maxBlocksPerHost) maxBlocks = cfg.maxBlocksPerHost;
+    else if (maxBlocks === 0) maxBlocks = cfg.maxBlocksPerHost;
+    if (maxBlocks === 0) maxBlocks = DEFAULT_MAX_BLOCKS_PER_HOST;
+
+    const state: AssignState = { remaining: allowed, allowNewClaim: true };
+    const msgs: string[] = [];
+    let code: AssignMsgCode = "Exhausted";
+    let guard = 0;
+    while (ips.length < num) {
+      if (++guard > DATASTORE_RETRIES * 10) throw maxRetries();
+      if (owned >= maxBlocks) state.allowNewClaim = false;
+      let found: { entry: BlockEntry; newlyClaimed: boolean };
+      try {
+        found = await this.findOrClaimBlock(state, host, family, pools, cfg);
+      } catch (e) {
+        if (e instanceof IpamError && e.code === "NoFreeBlocks") {
+          if (cfg.strictAffinity) {
+            code = "NoFreeBlocks";
+            msgs.push(`No more free affine blocks and strict affinity enabled: no free blocks in pool ${pools.map((p) => p.cidrText).join(", ")}`);
+          }
+          break;
+        }
+        if (e instanceof IpamError && e.code === "BlockLimit") {
+          throw new IpamError(
+            "BlockLimit",
+            `${partial(ips.length, num, family)}; Need to allocate an IPAM block but could not - limit of ${maxBlocks} blocks reached for this node`,
+          );
+        }
+        throw e;
+      }
+      if (found.newlyClaimed) owned++;
+      let entry: BlockEntry | undefined = found.entry;
+      for (let i = 0; i < DATASTORE_RETRIES && entry; i++) {
+        try {
+          const got = await this.assignFromExistingBlock(entry, num - ips.length, host, req.handleId, attr, cfg.strictAffinity);
+          ips.push(...got);
+          break;
+        } catch (e) {
+          if (!isCasFailure(e)) throw e;
+          this.counters.casConflicts++;
+          this.counters.retries++;
+          entry = await this.store.getBlock(entry.block.cidr);
+        }
+      }
+    }
+
+    // Borrowing: a walk over every block of the pools, in the host's order, taking free addresses.
+    if (!cfg.strictAffinity && ips.length < num) {
+      const exhausted: string[] = [];
+      for (const pool of pools) {
+        if (ips.length >= num) break;
+        const got = await this.borrowFromPool(pool, num - ips.length, host, req.handleId, attr);
+        ips.push(...got);
+        out.borrowed.push(...got);
+        if (ips.length < num) exhausted.push(pool.cidrText);
+      }
+      if (exhausted.length > 0) msgs.push(`No IPs available in pools: [${exhausted.join(" ")}]`);
+    }
+    if (ips.length < num) {
+      throw new IpamError(code, [partial(ips.length, num, family), ...msgs].join("; "));
+    }
+  }
+
+  /** Calico's findOrClaimBlock: an affine block with room, else a newly claimed one. */
+  private async findOrClaimBlock(
+    state: AssignState,
+    host: string,
+    family: Family,
+    pools: Pool[],
+    cfg: IpamConfig,
+  ): Promise<{ entry: BlockEntry; newlyClaimed: boolean }> {
+    while (state.remaining.length > 0) {
+      const listed = state.remaining.shift()!;
+      for (let i = 0; i < DATASTORE_RETRIES; i++) {
+        const aff = await this.store.getAffinity(host, listed.cidr);
+        if (!aff) break;
+        let entry: BlockEntry;
+        try {
+          entry = await this.getBlockFromAffinity(aff, host);
+        } catch (e) {
+          if (isCasFailure(e)) {
+            this.counters.retries++;
+            continue;
+          }
+          if (e instanceof StaleAffinity || e instanceof BlockClaimConflict) break;
+          throw e;
+        }
+        if (freeCount(entry.block) >= 1) return { entry, newlyClaimed: false };
+        break;
+      }
+    }
+    if (!state.allowNewClaim) throw new IpamError("BlockLimit", "cannot allocate new block due to per host block limit");
+    if (!cfg.autoAllocateBlocks) throw new IpamError("NoFreeBlocks", "failed to find or claim a block: automatic block allocation is disabled");
+    for (let i = 0; i < DATASTORE_RETRIES; i++) {
+      const cidr = await this.findUsableBlock(host, family, pools);
+      for (let j = 0; j < DATASTORE_RETRIES; j++) {
+        let entry: BlockEntry;
+        try {
+          const pending = await this.getPendingAffinity(host, cidr);
+          entry = await this.getBlockFromAffinity(pending, host);
+        } catch (e) {
+          if (isCasFailure(e)) {
+            this.counters.retries++;
+            continue;
+          }
+          if (e instanceof BlockClaimConflict || e instanceof StaleAffinity) break;
+          throw e;
+        }
+        if (freeCount(entry.block) >= 1) return { entry, newlyClaimed: true };
+        throw new IpamError("Exhausted", `Block '${entry.block.cidrText}' has 0 free ips which is less than 1 ips required.`);
+      }
+      this.counters.retries++;
+    }
+    throw maxRetries();
+  }
+
+  /**
+   * The block an affinity refers to: created if missing (the claim), its stale affinity deleted if the
+   * block belongs to someone else, a pending affinity confirmed if the block is ours.
+   */
+  private async getBlockFromAffinity(aff: AffinityEntry, host: string): Promise<BlockEntry> {
+    let entry = await this.store.getBlock(aff.cidr);
+    if (!entry) {
+      const pending = aff.state === "pending" ? aff : await this.store.updateAffinity(aff, "pending");
+      return this.claimAffineBlock(pending, host);
+    }
+    if (entry.block.affinity !== hostAffinity(host)) {
+      await this.store.deleteAffinity(aff);
+      throw new StaleAffinity(entry.block.cidrText);
+    }
+    if (aff.state !== "confirmed" && aff.state !== "") {
+      // Re-write the block so that anyone acting on an older revision of it has to start again.
+      const pending = aff.state === "pending" ? aff : await this.store.updateAffinity(aff, "pending");
+      entry = await this.store.updateBlock(entry, entry.block);
+      await this.store.updateAffinity(pending, "confirmed");
+    }
+    return entry;
+  }
+
+  /** Phase 2 of a claim: create the block with our affinity, then confirm the pending affinity. */
+  private async claimAffineBlock(aff: AffinityEntry, host: string): Promise<BlockEntry> {
+    const now = this.clock();
+    const cidrText = `${formatIP(aff.cidr.family, aff.cidr.addr)}/${aff.cidr.len}`;
+    const block = newBlock(aff.cidr, cidrText, hostAffinity(host), new Date(now).toISOString(), Math.max(0, Math.floor(now)));
+    let entry: BlockEntry;
+    try {
+      entry = await this.store.createBlock(block);
+    } catch (e) {
+      if (!isCasFailure(e)) throw e;
+      this.counters.casConflicts++;
+      const existing = await this.store.getBlock(aff.cidr);
+      if (!existing) throw e; // gone again: retry from the top
+      if (existing.block.affinity === hostAffinity(host)) {
+        await this.confirmAffinity(aff, host);
+        return existing;
+      }
+      try {
+        await this.store.deleteAffinity(aff);
+      } catch {
+        // Best effort, as Calico: a leftover pending affinity is cleaned up by the next reader.
+      }
+      throw new BlockClaimConflict(cidrText);
+    }
+    await this.confirmAffinity(aff, host);
+    return entry;
+  }
+
+  private async confirmAffinity(aff: AffinityEntry, host: string): Promise<AffinityEntry> {
+    try {
+      return await this.store.updateAffinity(aff, "confirmed");
+    } catch (e) {
+      const now = await this.store.getAffinity(host, aff.cidr);
+      if (now?.state === "confirmed") return now;
+      throw e;
+    }
+  }
+
+  /** Phase 1 of a claim: a pending affinity (or the existing one, re-marked pending unless confirmed). */
+  private async getPendingAffinity(host: string, cidr: Prefix): Promise<AffinityEntry> {
+    try {
+      return await this.store.createAffinity(host, cidr, "pending");
+    } catch (e) {
+      if (!isCasFailure(e)) throw e;
+      const aff = await this.store.getAffinity(host, cidr);
+      if (!aff) throw e;
+      return aff.state === "confirmed" ? aff : this.store.updateAffinity(aff, "pending");
+    }
+  }
+
+  /**
+   * Calico's findUsableBlock: in the host's walk order, the first block nobody has, or one of ours
+   * with room; failing that, an empty block another host claimed over a minute ago (reclaimed).
+   */
+  private async findUsableBlock(host: string, family: Family, pools: Pool[]): Promise<Prefix> {
+    const snap = await this.blockIndex(family);
+    const ours = hostAffinity(host);
+    const empties: BlockEntry[] = [];
+    for (const pool of pools) {
+      const stats = this.poolStats(snap, pool);
+      const start = blockSearchStart(pool, host, this.clock());
+      if (BigInt(stats.existing) < pool.numBlocks) {
+        for (let k = 0n, i = start; k < pool.numBlocks; k++) {
+          const addr = blockAddrAt(pool, i);
+          const e = snap.byAddr.get(addr);
+          if (!e) return { family, addr, len: pool.blockSize };
+          if (freeCount(e.block) > 0) {
+            if (e.block.affinity === ours) return e.block.cidr;
+            if (isEmpty(e.block)) empties.push(e);
+          }
+          i = i + 1n === pool.numBlocks ? 0n : i + 1n;
+        }
+      } else {
+        // Every block exists: the walk would only meet these candidates, in this order.
+        const candidates = stats.entries
+          .filter((e) => freeCount(e.block) > 0 && (e.block.affinity === ours || isEmpty(e.block)))
+          .map((e) => ({ e, pos: walkPosition(pool, start, blockIndex(pool, e.block.cidr.addr)) }))
+          .sort((a, b) => (a.pos < b.pos ? -1 : a.pos > b.pos ? 1 : 0));
+        for (const { e } of candidates) {
+          if (e.block.affinity === ours) return e.block.cidr;
+          empties.push(e);
+        }
+      }
+    }
+    const now = this.clock();
+    for (const e of empties) {
+      const owner = affinityHost(e.block.affinity);
+      if (owner === undefined) continue;
+      const claimed = e.block.affinityClaimTime === null ? Number.NEGATIVE_INFINITY : Date.parse(e.block.affinityClaimTime);
+      if (now - claimed < EMPTY_BLOCK_MIN_RECLAIM_AGE_MS) continue;
+      try {
+        await this.releaseBlockAffinity(owner, e.block.cidr, { requireEmpty: true, requiredSequence: e.block.sequenceNumber });
+        return e.block.cidr;
+      } catch {
+        continue;
+      }
+    }
+    throw new IpamError("NoFreeBlocks", "No Free Blocks");
+  }
+
+  /** Takes up to `num` addresses from a block by CAS; the handle is incremented first and rolled back on failure. */
+  private async assignFromExistingBlock(
+    entry: BlockEntry,
+    num: number,
+    host: string,
+    handleId: string | undefined,
+    attr: BlockAttribute,
+    affinityCheck: boolean,
+  ): Promise<string[]> {
+    const res = assignFromBlock(entry.block, num, host, attr, affinityCheck);
+    const n = res.ordinals.length;
+    if (n === 0) return [];
+    if (handleId !== undefined) await this.incrementHandle(handleId, entry.block.cidrText, n);
+    try {
+      await this.store.updateBlock(entry, res.block);
+    } catch (e) {
+      if (handleId !== undefined) {
+        try {
+          await this.decrementHandle(handleId, entry.block.cidrText, n);
+        } catch {
+          // The handle over-counts until check() or a release by handle corrects it; Calico does the same.
+        }
+      }
+      throw e;
+    }
+    return res.ordinals.map((o) => ordinalAddress(res.block, o));
+  }
+
+  /** Borrowing: blocks of the pool with free addresses, in the host's walk order. */
+  private async borrowFromPool(pool: Pool, num: number, host: string, handleId: string | undefined, attr: BlockAttribute): Promise<string[]> {
+    const snap = await this.blockIndex(pool.family);
+    const stats = this.poolStats(snap, pool);
+    const got: string[] = [];
+    if (stats.free === 0) return got;
+    const start = blockSearchStart(pool, host, this.clock());
+    const candidates = stats.entries
+      .filter((e) => freeCount(e.block) > 0)
+      .map((e) => ({ cidr: e.block.cidr, pos: walkPosition(pool, start, blockIndex(pool, e.block.cidr.addr)) }))
+      .sort((a, b) => (a.pos < b.pos ? -1 : a.pos > b.pos ? 1 : 0));
+    for (const c of candidates) {
+      if (got.length >= num) break;
+      for (let i = 0; i < DATASTORE_RETRIES; i++) {
+        const entry = await this.store.getBlock(c.cidr);
+        if (!entry) break;
+        try {
+          got.push(...(await this.assignFromExistingBlock(entry, num - got.length, host, handleId, attr, false)));
+          break;
+        } catch (e) {
+          if (!isCasFailure(e)) throw e;
+          this.counters.casConflicts++;
+          this.counters.retries++;
+        }
+      }
+    }
+    return got;
+  }
+
+  /** All blocks of a family at one datastore revision, re-listed only when the revision moved. */
+  private async blockIndex(family: Family): Promise<BlockIndexSnapshot> {
+    const rev = await this.store.ds.revision();
+    const cached = this.index.get(family);
+    if (cached && cached.revision === rev) return cached;
+    const { revision, entries } = await this.store.listBlocks(family);
+    const byAddr = new Map<bigint, BlockEntry>();
+    for (const e of entries) byAddr.set(e.block.cidr.addr, e);
+    const snap: BlockIndexSnapshot = { revision, entries, byAddr, perPool: new Map() };
+    this.index.set(family, snap);
+    return snap;
+  }
+
+  private poolStats(snap: BlockIndexSnapshot, pool: Pool): { existing: number; free: number; entries: BlockEntry[] } {
+    const key = `${pool.cidrText}/${pool.blockSize}`;
+    let s = snap.perPool.get(key);
+    if (!s) {
+      s = { existing: 0, free: 0, entries: [] };
+      for (const e of snap.entries) {
+        if (containsPrefix(pool, e.block.cidr)) {
+          s.existing++;
+          s.free += freeCount(e.block);
+          s.entries.push(e);
+        }
+      }
+      snap.perPool.set(key, s);
+    }
+    return s;
+  }
+
+  // ---------------------------------------------------------------- handles
+
+  private async incrementHandle(handleId: string, cidr: string, n: number): Promise<void> {
+    for (let i = 0; i < DATASTORE_RETRIES; i++) {
+      const h = await this.store.getHandle(handleId);
+      const blocks = new Map(h?.blocks ?? []);
+      blocks.set(cidr, (blocks.get(cidr) ?? 0) + n);
+      try {
+        if (h) await this.store.updateHandle(h, blocks);
+        else await this.store.createHandle(handleId, blocks);
+        return;
+      } catch (e) {
+        if (!isCasFailure(e)) throw e;
+        this.counters.casConflicts++;
+        this.counters.retries++;
+      }
+    }
+    throw maxRetries();
+  }
+
+  private async decrementHandle(handleId: string, cidr: string, n: number): Promise<void> {
+    for (let i = 0; i < DATASTORE_RETRIES; i++) {
+      const h = await this.store.getHandle(handleId);
+      if (!h) return;
+      const blocks = new Map(h.blocks);
+      const left = (blocks.get(cidr) ?? 0) - n;
+      if (left > 0) blocks.set(cidr, left);
+      else blocks.delete(cidr);
+      try {
+        if (blocks.size === 0) await this.store.deleteHandle(h);
+        else await this.store.updateHandle(h, blocks);
+        return;
+      } catch (e) {
+        if (!isCasFailure(e)) throw e;
+        this.counters.casConflicts++;
+        this.counters.retries++;
+      }
+    }
+    throw maxRetries();
+  }
+
+  /** The addresses a handle holds (read through its handle record). */
+  async addressesByHandle(handleId: string): Promise<string[]> {
+    checkSegment("handleId", handleId);
+    const h = await this.store.getHandle(handleId);
+    if (!h) return [];
+    const out: string[] = [];
+    for (const cidr of h.blocks.keys()) {
+      const entry = await this.store.getBlock(parseCidr(cidr));
+      if (entry) for (const o of ordinalsForHandle(entry.block, handleId)) out.push(ordinalAddress(entry.block, o));
+    }
+    return out;
+  }
+
+  // ---------------------------------------------------------------- release
+
+  /** Releases every address of a handle; the handle record is deleted once empty. */
+  async releaseByHandle(handleId: string): Promise<ReleaseResult> {
+    checkSegment("handleId", handleId);
+    const result: ReleaseResult = { released: [], notAllocated: [] };
+    const h = await this.store.getHandle(handleId);
+    if (!h) return result;
+    for (const cidrText of h.blocks.keys()) {
+      const cidr = parseCidr(cidrText);
+      let done = false;
+      for (let i = 0; i < DATASTORE_RETRIES && !done; i++) {
+        const entry = await this.store.getBlock(cidr);
+        const ordinals = entry ? ordinalsForHandle(entry.block, handleId) : [];
+        if (!entry || ordinals.length === 0) {
+          // The handle over-counted (a block gone or never written): drop the stale entry.
+          await this.decrementHandle(handleId, cidrText, h.blocks.get(cidrText) ?? 0);
+          done = true;
+          break;
+        }
+        const r = releaseFromBlock(entry.block, ordinals.map((ordinal) => ({ ordinal, handleId })));
+        try {
+          await this.writeReleasedBlock(entry, r.block);
+        } catch (e) {
+          if (!isCasFailure(e)) throw e;
+          this.counters.casConflicts++;
+          this.counters.retries++;
+          continue;
+        }
+        result.released.push(...r.released.map((o) => ordinalAddress(entry.block, o)));
+        await this.decrementHandle(handleId, cidrText, r.released.length);
+        done = true;
+      }
+      if (!done) throw maxRetries();
+    }
+    return result;
+  }
+
+  /** Releases addresses (grouped per block, one CAS write per block). */
+  async releaseAddresses(requests: readonly (string | ReleaseRequest)[]): Promise<ReleaseResult> {
+    const result: ReleaseResult = { released: [], notAllocated: [] };
+    const pools = await this.pools();
+    const groups = new Map<string, { cidr: Prefix; specs: (ReleaseSpec & { address: string })[] }>();
+    let scanned: BlockEntry[] | undefined;
+    for (const r of requests) {
+      const req = typeof r === "string" ? { address: r } : r;
+      const ip = parseAddress(req.address);
+      let cidr: Prefix | undefined;
+      const pool = poolForAddress(pools, ip.family, ip.value);
+      if (pool) cidr = blockForAddress(pool, ip.value);
+      else {
+        scanned ??= await this.store.listAllBlocks();
+        cidr = scanned.find((e) => addressOrdinal(e.block, ip.value) >= 0 && e.block.cidr.family === ip.family)?.block.cidr;
+      }
+      const text = formatIP(ip.family, ip.value);
+      if (!cidr) {
+        result.notAllocated.push(text);
+        continue;
+      }
+      const key = `${formatIP(cidr.family, cidr.addr)}/${cidr.len}`;
+      const g = groups.get(key) ?? { cidr, specs: [] };
+      const ordinal = Number(ip.value - cidr.addr);
+      g.specs.push({ ordinal, address: text, handleId: req.handleId, sequenceNumber: req.sequenceNumber });
+      groups.set(key, g);
+    }
+    for (const { cidr, specs } of groups.values()) {
+      let done = false;
+      for (let i = 0; i < DATASTORE_RETRIES && !done; i++) {
+        const entry = await this.store.getBlock(cidr);
+        if (!entry) {
+          result.notAllocated.push(...specs.map((s) => s.address));
+          done = true;
+          break;
+        }
+        const r = releaseFromBlock(entry.block, specs);
+        if (r.released.length > 0) {
+          try {
+            await this.writeReleasedBlock(entry, r.block);
+          } catch (e) {
+            if (!isCasFailure(e)) throw e;
+            this.counters.casConflicts++;
+            this.counters.retries++;
+            continue;
+          }
+          for (const [h, n] of r.handles) await this.decrementHandle(h, entry.block.cidrText, n);
+        }
+        result.released.push(...r.released.map((o) => ordinalAddress(entry.block, o)));
+        result.notAllocated.push(...r.notAllocated.map((o) => ordinalAddress(entry.block, o)));
+        done = true;
+      }
+      if (!done) throw maxRetries();
+    }
+    return result;
+  }
+
+  /** An emptied block without affinity is deleted; otherwise the new version is CAS-written. */
+  private async writeReleasedBlock(entry: BlockEntry, block: BlockEntry["block"]): Promise<void> {
+    if (isEmpty(block) && block.affinity === null) await this.store.deleteBlock(entry);
+    else await this.store.updateBlock(entry, block);
+  }
+
+  // ---------------------------------------------------------------- affinities
+
+  /**
+   * Releases host's affinity for a block (Calico's releaseBlockAffinity): affinity pendingDeletion ->
+   * block deleted if empty, else left in place without affinity (its addresses become borrowed) ->
+   * affinity deleted. With requireEmpty, a block in use is left alone (BlockNotEmpty).
+   */
+  async releaseBlockAffinity(host: string, cidr: Prefix, opts: { requireEmpty?: boolean; requiredSequence?: number } = {}): Promise<void> {
+    checkSegment("host", host);
+    for (let i = 0; i < DATASTORE_RETRIES; i++) {
+      try {
+        await this.releaseBlockAffinityOnce(host, cidr, opts);
+        return;
+      } catch (e) {
+        if (!isCasFailure(e)) throw e;
+        this.counters.casConflicts++;
+        this.counters.retries++;
+      }
+    }
+    throw maxRetries();
+  }
+
+  private async releaseBlockAffinityOnce(host: string, cidr: Prefix, opts: { requireEmpty?: boolean; requiredSequence?: number }): Promise<void> {
+    let aff = await this.store.getAffinity(host, cidr);
+    if (!aff) throw new IpamError("NotFound", `host ${host} has no affinity for ${formatIP(cidr.family, cidr.addr)}/${cidr.len}`);
+    const entry = await this.store.getBlock(cidr);
+    if (!entry) {
+      await this.store.deleteAffinity(aff); // an affinity without a block: nothing to hand back
+      return;
+    }
+    const b = entry.block;
+    if (opts.requiredSequence !== undefined && opts.requiredSequence !== b.sequenceNumber) {
+      throw new IpamError("InvalidArgument", "IPAM block updated since we last read it");
+    }
+    if (b.affinity !== null && b.affinity !== hostAffinity(host)) {
+      try {
+        await this.store.deleteAffinity(aff);
+      } catch {
+        // stale affinity; best effort
+      }
+      throw new BlockClaimConflict(b.cidrText);
+    }
+    if (opts.requireEmpty && !isEmpty(b)) throw new BlockNotEmpty(b.cidrText);
+    aff = await this.store.updateAffinity(aff, "pendingDeletion");
+    if (isEmpty(b)) await this.store.deleteBlock(entry);
+    else await this.store.updateBlock(entry, withAffinity(b, null, null));
+    try {
+      await this.store.deleteAffinity(aff);
+    } catch (e) {
+      if (!(e instanceof Error && (e as { code?: string }).code === "NotFound")) throw e;
+    }
+  }
+
+  private async releaseAffinityQuietly(host: string, cidr: Prefix, requireEmpty: boolean): Promise<boolean> {
+    try {
+      await this.releaseBlockAffinity(host, cidr, { requireEmpty });
+      return true;
+    } catch (e) {
+      if (e instanceof BlockNotEmpty || e instanceof BlockClaimConflict || (e instanceof IpamError && e.code === "NotFound")) return false;
+      throw e;
+    }
+  }
+
+  /**
+   * Releases the host's affinities (Calico's ReleaseHostAffinities). With requireEmpty (the default)
+   * only empty blocks are handed back (and deleted); returns the CIDRs released.
+   */
+  async releaseHostAffinities(host: string, opts: { requireEmpty?: boolean } = {}): Promise<string[]> {
+    checkSegment("host", host);
+    const released: string[] = [];
+    for (const family of [4, 6] as const) {
+      for (const a of await this.store.listHostAffinities(host, family)) {
+        if (await this.releaseAffinityQuietly(host, a.cidr, opts.requireEmpty ?? true)) released.push(prefixText(a.cidr));
+      }
+    }
+    return released;
+  }
+
+  // ---------------------------------------------------------------- tunnels
+
+  /**
+   * The node's tunnel address (as calico-node's allocateip does): handle ipip-tunnel-addr-<node> or
+   * vxlan-tunnel-addr-<node>, type attribute ipipTunnelAddress / vxlanTunnelAddress, from a pool with
+   * that encapsulation enabled that selects the node. Idempotent: an existing address is returned.
+   */
+  async assignTunnelAddress(host: string, kind: TunnelKind): Promise<string> {
+    checkSegment("host", host);
+    if (kind !== "ipip" && kind !== "vxlan") throw new IpamError("InvalidArgument", `tunnel kind must be ipip or vxlan, got ${JSON.stringify(kind)}`);
+    const handleId = tunnelHandle(host, kind);
+    const existing = await this.addressesByHandle(handleId);
+    if (existing.length > 0) return existing[0]!;
+    const res = await this.autoAssign({
+      host,
+      handleId,
+      num4: 1,
+      use: "Tunnel",
+      attrs: { node: host, type: kind === "ipip" ? "ipipTunnelAddress" : "vxlanTunnelAddress" },
+      poolFilter: (p) => (kind === "ipip" ? p.ipipMode !== "Never" : p.vxlanMode !== "Never"),
+    });
+    return res.ipv4[0]!;
+  }
+
+  // ---------------------------------------------------------------- queries
+
+  /** Blocks confirmed affine to the host (what its BGP speaker originates), sorted. */
+  async affineBlocks(host: string): Promise<string[]> {
+    checkSegment("host", host);
+    const out: Prefix[] = [];
+    for (const family of [4, 6] as const) {
+      for (const a of await this.store.listHostAffinities(host, family)) if (a.state === "confirmed" || a.state === "") out.push(a.cidr);
+    }
+    return out.map(prefixText);
+  }
+
+  /** Addresses allocated to `host` (node attribute) from blocks not affine to it: its /32 (or /128) routes. */
+  async borrowedAddresses(host: string): Promise<BorrowedAddress[]> {
+    checkSegment("host", host);
+    const out: BorrowedAddress[] = [];
+    for (const e of await this.store.listAllBlocks()) {
+      const b = e.block;
+      if (b.affinity === hostAffinity(host)) continue;
+      for (let o = 0; o < b.allocations.length; o++) {
+        const idx = b.allocations[o];
+        if (idx === null || idx === undefined) continue;
+        const attr = b.attributes[idx];
+        if (attr?.secondary?.node !== host) continue;
+        out.push({ address: ordinalAddress(b, o), block: b.cidrText, blockHost: affinityHost(b.affinity) ?? null, handleId: attr.handle_id ?? null });
+      }
+    }
+    return out;
+  }
+
+  /** What IPAM knows about one address (`calicoctl ipam show --ip`). */
+  async lookup(address: string): Promise<AddressInfo> {
+    const ip = parseAddress(address);
+    const text = formatIP(ip.family, ip.value);
+    const pools = await this.pools();
+    const pool = poolForAddress(pools, ip.family, ip.value);
+    let entry: BlockEntry | undefined;
+    if (pool) entry = await this.store.getBlock(blockForAddress(pool, ip.value));
+    if (!entry) entry = (await this.store.listBlocks(ip.family)).entries.find((e) => addressOrdinal(e.block, ip.value) >= 0);
+    const none: AddressInfo = { address: text, block: null, blockHost: null, allocated: false, handleId: null, attributes: {}, sequenceNumber: null, borrowed: false };
+    if (!entry) return none;
+    const b = entry.block;
+    const o = addressOrdinal(b, ip.value);
+    const idx = b.allocations[o];
+    const blockHost = affinityHost(b.affinity) ?? null;
+    if (idx === null || idx === undefined) return { ...none, block: b.cidrText, blockHost };
+    const attr = b.attributes[idx];
+    const attributes = { ...(attr?.secondary ?? {}) };
+    return {
+      address: text,
+      block: b.cidrText,
+      blockHost,
+      allocated: true,
+      handleId: attr?.handle_id ?? null,
+      attributes,
+      sequenceNumber: b.seqForAlloc[o] ?? null,
+      borrowed: attributes.node !== undefined && attributes.node !== blockHost,
+    };
+  }
+
+  /** Every block with its host and usage, sorted by address. */
+  async blocks(): Promise<BlockSummary[]> {
+    return (await this.store.listAllBlocks()).map((e) => ({
+      cidr: e.block.cidrText,
+      host: affinityHost(e.block.affinity) ?? null,
+      affinity: e.block.affinity,
+      capacity: blockCapacity(e.block),
+      inUse: inUseCount(e.block),
+      free: freeCount(e.block),
+    }));
+  }
+
+  /** A copy of the operation counters (reads, writes, CAS conflicts, retries, cache hits). */
+  stats(): IpamCounters {
+    return { ...this.counters };
+  }
+}
+
+export const tunnelHandle = (host: string, kind: TunnelKind): string => `${kind}-tunnel-addr-${host}`;
+
+const partial = (got: number, want: number, family: Family): string => `Assigned ${got} out of ${want} requested IPv${family} addresses`;
+
+const maxRetries = (): IpamError => new IpamError("MaxRetries", "Max retries hit - excessive concurrent IPAM requests");
+
+const prefixText = (p: Prefix): string => `${formatIP(p.family, p.addr)}/${p.len}`;
+
+function containsPrefix(pool: Pool, p: Prefix): boolean {
+  if (pool.family !== p.family || p.len < pool.cidr.len) return false;
+  const shift = BigInt((pool.family === 4 ? 32 : 128) - pool.cidr.len);
+  return p.addr >> shift === pool.cidr.addr >> shift;
+}
+
+function parseAddress(text: string): IPAddress {
+  try {
+    return parseIP(String(text).replace(/\/(32|128)$/, ""));
+  } catch (e) {
+    throw new IpamError("InvalidArgument", (e as Error).message);
+  }
+}
+
+function parseCidr(text: string): Prefix {
+  const slash = text.indexOf("/");
+  const ip = parseAddress(text.slice(0, slash));
+  return { family: ip.family, addr: ip.value, len: Number(text.slice(slash + 1)) };
+}

@@ -1,0 +1,59 @@
+// The datastore layout, identical to Calico's etcd v3 keys (libcalico-go/lib/backend/model):
+//   /calico/ipam/v2/assignment/ipv4/block/10.1.3.0-26        an AllocationBlock
+//   /calico/ipam/v2/host/<host>/ipv4/block/10.1.3.0-26        a BlockAffinity {state, deleted}
+//   /calico/ipam/v2/handle/<handleID>                         an IPAMHandle {block: {cidr: n}}
+//   /calico/ipam/v2/config                                    the IPAMConfig singleton
+import { formatIP, parsePrefix, type Family, type Prefix } from "../net/ip.ts";
+import { IpamError } from "./errors.ts";
+
+export const IPAM_ROOT = "/calico/ipam/v2/";
+export const CONFIG_KEY = "/calico/ipam/v2/config";
+export const HANDLE_PREFIX = "/calico/ipam/v2/handle/";
+export const HOST_PREFIX = "/calico/ipam/v2/host/";
+
+/** "10.1.3.0/26" → "10.1.3.0-26" (Calico replaces the slash so the CIDR is one path segment). */
+export const cidrSegment = (p: Prefix): string => `${formatIP(p.family, p.addr)}-${p.len}`;
+
+export const blockPrefix = (family: Family): string => `/calico/ipam/v2/assignment/ipv${family}/block/`;
+export const blockKey = (p: Prefix): string => blockPrefix(p.family) + cidrSegment(p);
+
+export const hostAffinityPrefix = (host: string, family: Family): string => `${HOST_PREFIX}${host}/ipv${family}/block/`;
+export const affinityKey = (host: string, p: Prefix): string => hostAffinityPrefix(host, p.family) + cidrSegment(p);
+
+export const handleKey = (handleId: string): string => HANDLE_PREFIX + handleId;
+
+function segmentToPrefix(segment: string, key: string): Prefix {
+  const dash = segment.lastIndexOf("-");
+  if (dash < 0) throw new IpamError("Corrupt", `key ${key} does not end in <address>-<length>`);
+  try {
+    return parsePrefix(`${segment.slice(0, dash)}/${segment.slice(dash + 1)}`);
+  } catch (e) {
+    throw new IpamError("Corrupt", `key ${key}: ${(e as Error).message}`);
+  }
+}
+
+export function parseBlockKey(key: string): Prefix {
+  const m = /^\/calico\/ipam\/v2\/assignment\/ipv([46])\/block\/([^/]+)$/.exec(key);
+  if (!m) throw new IpamError("Corrupt", `not a block key: ${key}`);
+  return segmentToPrefix(m[2]!, key);
+}
+
+export interface AffinityKeyParts {
+  host: string;
+  cidr: Prefix;
+}
+
+/** Parses an affinity key; undefined for other keys under the host tree. */
+export function parseAffinityKey(key: string): AffinityKeyParts | undefined {
+  const m = /^\/calico\/ipam\/v2\/host\/([^/]+)\/ipv([46])\/block\/([^/]+)$/.exec(key);
+  if (!m) return undefined;
+  return { host: m[1]!, cidr: segmentToPrefix(m[3]!, key) };
+}
+
+/** Host names and handle IDs become key segments, so they must be non-empty and slash-free. */
+export function checkSegment(what: string, value: unknown): string {
+  if (typeof value !== "string" || value === "" || value.length > 253 || /[\s/]/.test(value)) {
+    throw new IpamError("InvalidArgument", `${what} must be a non-empty string of at most 253 characters without "/" or whitespace, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}

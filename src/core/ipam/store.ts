@@ -1,0 +1,268 @@
+// IPAM's typed view of the Datastore (Calico's blockReaderWriter): blocks, affinities, handles and the
+// config, each read and written with compare-and-swap on the datastore revision.
+//
+// Parsed blocks are cached by (key, modRevision): a revision names exactly one value of a key, so a
+// cache hit is the very value the datastore holds at that revision. The cache never decides whether a
+// write may happen; every write is still a CAS against the revision that was read.
+import type { Family, Prefix } from "../net/ip.ts";
+import { isDatastoreError, type Datastore, type KeyValue } from "../datastore/port.ts";
+import { parseBlock, serializeBlock, withNextSequence, type Block } from "./block.ts";
+import { DEFAULT_CONFIG, parseConfig, serializeConfig, type IpamConfig } from "./config.ts";
+import { IpamError } from "./errors.ts";
+import { parseHandle, serializeHandle, type HandleBlocks } from "./handle.ts";
+import {
+  affinityKey,
+  blockKey,
+  blockPrefix,
+  CONFIG_KEY,
+  handleKey,
+  HANDLE_PREFIX,
+  hostAffinityPrefix,
+  HOST_PREFIX,
+  parseAffinityKey,
+} from "./keys.ts";
+
+export type AffinityState = "pending" | "confirmed" | "pendingDeletion" | "";
+
+export interface BlockEntry {
+  readonly key: string;
+  readonly modRevision: number;
+  readonly block: Block;
+}
+
+export interface AffinityEntry {
+  readonly key: string;
+  readonly host: string;
+  readonly cidr: Prefix;
+  readonly state: AffinityState;
+  readonly modRevision: number;
+}
+
+export interface HandleEntry {
+  readonly key: string;
+  readonly handleId: string;
+  readonly blocks: HandleBlocks;
+  readonly modRevision: number;
+}
+
+/** Operation counters: how hard the datastore was worked, and how often CAS lost a race. */
+export interface IpamCounters {
+  reads: number;
+  lists: number;
+  writes: number;
+  /** CAS writes that failed because someone else wrote first (Conflict / AlreadyExists). */
+  casConflicts: number;
+  /** Re-reads and retries after a conflict. */
+  retries: number;
+  blocksParsed: number;
+  blockCacheHits: number;
+}
+
+export const newCounters = (): IpamCounters => ({
+  reads: 0,
+  lists: 0,
+  writes: 0,
+  casConflicts: 0,
+  retries: 0,
+  blocksParsed: 0,
+  blockCacheHits: 0,
+});
+
+const AFFINITY_STATES: readonly string[] = ["pending", "confirmed", "pendingDeletion", ""];
+
+function affinityState(key: string, value: string): AffinityState {
+  let o: unknown;
+  try {
+    o = JSON.parse(value);
+  } catch {
+    throw new IpamError("Corrupt", `affinity ${key}: invalid JSON`);
+  }
+  const state = (o as { state?: unknown } | null)?.state ?? "";
+  if (typeof state !== "string" || !AFFINITY_STATES.includes(state)) throw new IpamError("Corrupt", `affinity ${key}: unknown state ${JSON.stringify(state)}`);
+  return state as AffinityState;
+}
+
+const affinityJson = (state: AffinityState): string => `{"state":"${state}","deleted":false}`;
+
+export class IpamStore {
+  private readonly blocks = new Map<string, BlockEntry>();
+
+  constructor(
+    readonly ds: Datastore,
+    readonly counters: IpamCounters = newCounters(),
+  ) {}
+
+  private blockEntry(kv: KeyValue): BlockEntry {
+    const hit = this.blocks.get(kv.key);
+    if (hit && hit.modRevision === kv.modRevision) {
+      this.counters.blockCacheHits++;
+      return hit;
+    }
+    this.counters.blocksParsed++;
+    const entry = { key: kv.key, modRevision: kv.modRevision, block: parseBlock(kv.key, kv.value) };
+    this.blocks.set(kv.key, entry);
+    return entry;
+  }
+
+  /** Records a block this client just wrote, so reading it back costs no parse. */
+  private remember(kv: KeyValue, block: Block): BlockEntry {
+    const entry = { key: kv.key, modRevision: kv.modRevision, block };
+    this.blocks.set(kv.key, entry);
+    return entry;
+  }
+
+  async getBlock(cidr: Prefix): Promise<BlockEntry | undefined> {
+    this.counters.reads++;
+    const key = blockKey(cidr);
+    const kv = await this.ds.get(key);
+    if (!kv) {
+      this.blocks.delete(key);
+      return undefined;
+    }
+    return this.blockEntry(kv);
+  }
+
+  async listBlocks(family: Family): Promise<{ revision: number; entries: BlockEntry[] }> {
+    this.counters.lists++;
+    const res = await this.ds.list(blockPrefix(family));
+    return { revision: res.revision, entries: res.items.map((kv) => this.blockEntry(kv)) };
+  }
+
+  async listAllBlocks(): Promise<BlockEntry[]> {
+    const v4 = await this.listBlocks(4);
+    const v6 = await this.listBlocks(6);
+    return [...v4.entries, ...v6.entries];
+  }
+
+  /** Creates a block; throws DatastoreError("AlreadyExists") if someone has it. */
+  async createBlock(block: Block): Promise<BlockEntry> {
+    this.counters.writes++;
+    const kv = await this.ds.create(blockKey(block.cidr), serializeBlock(block));
+    return this.remember(kv, block);
+  }
+
+  /** CAS-writes a new version of a block, bumping its sequence number as Calico's updateBlock does. */
+  async updateBlock(prev: BlockEntry, block: Block): Promise<BlockEntry> {
+    this.counters.writes++;
+    const next = withNextSequence(block);
+    const kv = await this.ds.update(prev.key, serializeBlock(next), prev.modRevision);
+    return this.remember(kv, next);
+  }
+
+  async deleteBlock(prev: BlockEntry): Promise<void> {
+    this.counters.writes++;
+    await this.ds.delete(prev.key, prev.modRevision);
+    this.blocks.delete(prev.key);
+  }
+
+  // ---- affinities ----
+
+  private affinityEntry(kv: KeyValue): AffinityEntry | undefined {
+    const parts = parseAffinityKey(kv.key);
+    if (!parts) return undefined;
+    return { key: kv.key, host: parts.host, cidr: parts.cidr, state: affinityState(kv.key, kv.value), modRevision: kv.modRevision };
+  }
+
+  async listHostAffinities(host: string, family: Family): Promise<AffinityEntry[]> {
+    this.counters.lists++;
+    const res = await this.ds.list(hostAffinityPrefix(host, family));
+    return res.items.map((kv) => this.affinityEntry(kv)).filter((a): a is AffinityEntry => a !== undefined);
+  }
+
+  async listAllAffinities(): Promise<AffinityEntry[]> {
+    this.counters.lists++;
+    const res = await this.ds.list(HOST_PREFIX);
+    return res.items.map((kv) => this.affinityEntry(kv)).filter((a): a is AffinityEntry => a !== undefined);
+  }
+
+  async getAffinity(host: string, cidr: Prefix): Promise<AffinityEntry | undefined> {
+    this.counters.reads++;
+    const kv = await this.ds.get(affinityKey(host, cidr));
+    return kv ? this.affinityEntry(kv) : undefined;
+  }
+
+  async createAffinity(host: string, cidr: Prefix, state: AffinityState): Promise<AffinityEntry> {
+    this.counters.writes++;
+    const kv = await this.ds.create(affinityKey(host, cidr), affinityJson(state));
+    return { key: kv.key, host, cidr, state, modRevision: kv.modRevision };
+  }
+
+  async updateAffinity(prev: AffinityEntry, state: AffinityState): Promise<AffinityEntry> {
+    this.counters.writes++;
+    const kv = await this.ds.update(prev.key, affinityJson(state), prev.modRevision);
+    return { ...prev, state, modRevision: kv.modRevision };
+  }
+
+  async deleteAffinity(prev: AffinityEntry): Promise<void> {
+    this.counters.writes++;
+    await this.ds.delete(prev.key, prev.modRevision);
+  }
+
+  // ---- handles ----
+
+  async getHandle(handleId: string): Promise<HandleEntry | undefined> {
+    this.counters.reads++;
+    const key = handleKey(handleId);
+    const kv = await this.ds.get(key);
+    return kv ? { key, handleId, blocks: parseHandle(key, kv.value), modRevision: kv.modRevision } : undefined;
+  }
+
+  async listHandles(): Promise<HandleEntry[]> {
+    this.counters.lists++;
+    const res = await this.ds.list(HANDLE_PREFIX);
+    return res.items.map((kv) => ({
+      key: kv.key,
+      handleId: kv.key.slice(HANDLE_PREFIX.length),
+      blocks: parseHandle(kv.key, kv.value),
+      modRevision: kv.modRevision,
+    }));
+  }
+
+  async createHandle(handleId: string, blocks: HandleBlocks): Promise<HandleEntry> {
+    this.counters.writes++;
+    const key = handleKey(handleId);
+    const kv = await this.ds.create(key, serializeHandle(blocks));
+    return { key, handleId, blocks, modRevision: kv.modRevision };
+  }
+
+  async updateHandle(prev: HandleEntry, blocks: HandleBlocks): Promise<HandleEntry> {
+    this.counters.writes++;
+    const kv = await this.ds.update(prev.key, serializeHandle(blocks), prev.modRevision);
+    return { ...prev, blocks, modRevision: kv.modRevision };
+  }
+
+  async deleteHandle(prev: HandleEntry): Promise<void> {
+    this.counters.writes++;
+    await this.ds.delete(prev.key, prev.modRevision);
+  }
+
+  // ---- config ----
+
+  async getConfig(): Promise<IpamConfig> {
+    this.counters.reads++;
+    const kv = await this.ds.get(CONFIG_KEY);
+    return kv ? parseConfig(kv.value) : DEFAULT_CONFIG;
+  }
+
+  /** Writes the config (create, or CAS update of what is there). */
+  async putConfig(cfg: IpamConfig): Promise<void> {
+    for (let i = 0; i < 100; i++) {
+      const kv = await this.ds.get(CONFIG_KEY);
+      try {
+        this.counters.writes++;
+        if (kv) await this.ds.update(CONFIG_KEY, serializeConfig(cfg), kv.modRevision);
+        else await this.ds.create(CONFIG_KEY, serializeConfig(cfg));
+        return;
+      } catch (e) {
+        if (!isCasFailure(e)) throw e;
+        this.counters.casConflicts++;
+      }
+    }
+    throw new IpamError("MaxRetries", "Max retries hit writing the IPAM config");
+  }
+}
+
+/** A lost race: somebody wrote first (Conflict, AlreadyExists) or deleted what we read (NotFound). */
+export function isCasFailure(e: unknown): boolean {
+  return isDatastoreError(e, "Conflict") || isDatastoreError(e, "AlreadyExists") || isDatastoreError(e, "NotFound");
+}
