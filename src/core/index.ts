@@ -12,3 +12,4 @@ export {
 } from "./policy/selector/index.ts";
 export { makeUniqueId, lengthLimitedId } from "./policy/unique-id.ts";
 export { sha224, sha256, base64UrlNoPad } from "./net/sha2.ts";
+export * from "./policy/index.ts";

@@ -1,0 +1,520 @@
+// A compiled, immutable snapshot of tiers, policies, profiles, endpoints and network sets, which
+// answers "is this flow allowed, and what decided it?" the way Felix's filter chains would:
+// egress policy of the source endpoint, then ingress policy of the destination endpoint; per
+// direction, tiers in order, policies in order, first Allow/Deny wins, Pass skips to the next tier,
+// end of tier drops (or passes, if the tier's defaultAction is Pass), then profiles, then drop.
+import { parseIP, parsePrefix, prefixContainsAddress, type Family, type IPAddress, type Prefix } from "../net/ip.ts";
+import type { Labels, Selector } from "./selector/index.ts";
+import {
+  compilePolicy,
+  compileRules,
+  Problems,
+  type CompiledPolicy,
+  type CompiledRule,
+} from "./compile.ts";
+import {
+  DEFAULT_TIER,
+  DEFAULT_TIER_ORDER,
+  KUBE_ADMIN_TIER_ORDER,
+  KUBE_BASELINE_TIER_ORDER,
+  LABEL_NAMESPACE,
+  NAMESPACE_PROFILE_PREFIX,
+  type Endpoint,
+  type NetworkSet,
+  type Policy,
+  type Profile,
+  type ProtocolValue,
+  type Tier,
+} from "./model.ts";
+import { protocolNumber, type PortMatch } from "./protocols.ts";
+import { PolicyIndex } from "./policy-index.ts";
+
+export type Direction = "ingress" | "egress";
+
+export interface PolicySetInput {
+  readonly tiers?: readonly Tier[];
+  readonly policies?: readonly Policy[];
+  readonly profiles?: readonly Profile[];
+  readonly endpoints?: readonly Endpoint[];
+  readonly networkSets?: readonly NetworkSet[];
+  /**
+   * Host-endpoint failsafe ports (always allowed before any policy). Defaults to Felix's
+   * FailsafeInboundHostPorts / FailsafeOutboundHostPorts; `false` disables them.
+   */
+  readonly failsafe?: { readonly inbound: readonly FailsafePort[]; readonly outbound: readonly FailsafePort[] } | false;
+}
+
+export interface FailsafePort {
+  readonly protocol: "tcp" | "udp";
+  readonly port: number;
+}
+
+/** Felix defaults (config_params.go). */
+export const DEFAULT_FAILSAFE = {
+  inbound: [
+    { protocol: "tcp", port: 22 },
+    { protocol: "udp", port: 68 },
+    { protocol: "tcp", port: 179 },
+    { protocol: "tcp", port: 2379 },
+    { protocol: "tcp", port: 2380 },
+    { protocol: "tcp", port: 5473 },
+    { protocol: "tcp", port: 6443 },
+    { protocol: "tcp", port: 6666 },
+    { protocol: "tcp", port: 6667 },
+  ],
+  outbound: [
+    { protocol: "udp", port: 53 },
+    { protocol: "udp", port: 67 },
+    { protocol: "tcp", port: 179 },
+    { protocol: "tcp", port: 2379 },
+    { protocol: "tcp", port: 2380 },
+    { protocol: "tcp", port: 5473 },
+    { protocol: "tcp", port: 6443 },
+    { protocol: "tcp", port: 6666 },
+    { protocol: "tcp", port: 6667 },
+  ],
+} as const satisfies { inbound: readonly FailsafePort[]; outbound: readonly FailsafePort[] };
+
+export interface Flow {
+  /** Source and destination addresses (IPv4 or IPv6, same family). */
+  readonly src: string;
+  readonly dst: string;
+  readonly protocol: ProtocolValue;
+  readonly srcPort?: number;
+  readonly dstPort?: number;
+  readonly icmpType?: number;
+  readonly icmpCode?: number;
+}
+
+export interface EndpointRef {
+  readonly kind: "workload" | "host";
+  readonly name: string;
+  readonly namespace?: string;
+}
+
+/** What settled one direction. Rule indexes are 0-based positions in the ingress/egress list. */
+export type Decision =
+  | { readonly kind: "rule"; readonly tier: string; readonly policy: string; readonly ruleIndex: number; readonly action: "Allow" | "Deny" }
+  | { readonly kind: "end-of-tier"; readonly tier: string }
+  | { readonly kind: "profile-rule"; readonly profile: string; readonly ruleIndex: number; readonly action: "Allow" | "Deny" }
+  | { readonly kind: "no-profile-match"; readonly profiles: readonly string[] }
+  | { readonly kind: "failsafe"; readonly protocol: string; readonly port: number }
+  | { readonly kind: "not-an-endpoint" };
+
+export type TraceStep =
+  | { readonly kind: "tier"; readonly tier: string; readonly policies: readonly string[] }
+  | { readonly kind: "rule"; readonly tier: string; readonly policy: string; readonly ruleIndex: number; readonly action: "Allow" | "Deny" | "Log" | "Pass" }
+  | { readonly kind: "policy-no-match"; readonly tier: string; readonly policy: string }
+  | { readonly kind: "end-of-tier"; readonly tier: string; readonly defaultAction: "Deny" | "Pass"; readonly passed: boolean }
+  | { readonly kind: "profile-rule"; readonly profile: string; readonly ruleIndex: number; readonly action: "Allow" | "Deny" | "Log" | "Pass" }
+  | { readonly kind: "profile-no-match"; readonly profile: string };
+
+export interface DirectionResult {
+  readonly direction: Direction;
+  /** The endpoint whose policy was applied; absent when the address is not a Calico endpoint. */
+  readonly endpoint?: EndpointRef;
+  readonly allowed: boolean;
+  readonly decision: Decision;
+  readonly trace: readonly TraceStep[];
+}
+
+export interface FlowResult {
+  readonly allowed: boolean;
+  readonly egress: DirectionResult;
+  readonly ingress: DirectionResult;
+}
+
+export class FlowError extends Error {
+  readonly exitCode = 2;
+  constructor(message: string) {
+    super(message);
+    this.name = "FlowError";
+  }
+}
+
+/** Anything selectors can match by IP: endpoints and network sets, with their effective labels. */
+interface Entity {
+  readonly kind: "workload" | "host" | "networkset";
+  readonly name: string;
+  readonly namespace?: string;
+  readonly labels: Labels;
+  readonly ports: readonly { readonly name: string; readonly protocol: number; readonly port: number }[];
+}
+
+interface EndpointState {
+  readonly endpoint: Endpoint;
+  readonly entity: Entity;
+  readonly ref: EndpointRef;
+  readonly profiles: readonly string[];
+}
+
+interface CompiledProfile {
+  readonly profile: Profile;
+  readonly ingress: readonly CompiledRule[];
+  readonly egress: readonly CompiledRule[];
+}
+
+interface TierInfo {
+  readonly name: string;
+  readonly order: number;
+  readonly defaultAction: "Deny" | "Pass";
+}
+
+/** Tiers Calico creates itself. */
+const BUILTIN_TIERS: readonly TierInfo[] = [
+  { name: DEFAULT_TIER, order: DEFAULT_TIER_ORDER, defaultAction: "Deny" },
+  { name: "kube-admin", order: KUBE_ADMIN_TIER_ORDER, defaultAction: "Pass" },
+  { name: "kube-baseline", order: KUBE_BASELINE_TIER_ORDER, defaultAction: "Pass" },
+];
+
+const ipKey = (a: IPAddress): string => `${a.family}:${a.value.toString(16)}`;
+const byteOrder = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+interface FlowContext {
+  readonly family: Family;
+  readonly src: IPAddress;
+  readonly dst: IPAddress;
+  readonly proto: number;
+  readonly srcPort: number | undefined;
+  readonly dstPort: number | undefined;
+  readonly icmpType: number | undefined;
+  readonly icmpCode: number | undefined;
+}
+
+export class PolicySet {
+  readonly tiers: readonly TierInfo[];
+  /** Every policy, in evaluation order (tier order, tier name, policy order, policy key). */
+  readonly policies: readonly CompiledPolicy[];
+  /** Policies skipped by filter-path evaluation (preDNAT, doNotTrack), by id. */
+  readonly skippedPolicies: readonly string[];
+  readonly #profiles = new Map<string, CompiledProfile>();
+  readonly #endpoints: EndpointState[] = [];
+  readonly #byIp = new Map<string, Entity[]>();
+  readonly #endpointByIp = new Map<string, EndpointState>();
+  readonly #netSets: { prefix: Prefix; entity: Entity }[] = [];
+  readonly #tierByName = new Map<string, TierInfo>();
+  readonly #index: PolicyIndex<CompiledPolicy>;
+  readonly #failsafe: { inbound: readonly FailsafePort[]; outbound: readonly FailsafePort[] } | false;
+  readonly #applicable = new Map<EndpointState, Record<Direction, readonly CompiledPolicy[]>>();
+  readonly #entityCache = new Map<string, readonly Entity[]>();
+  readonly #selectorAt = new Map<string, boolean>();
+
+  constructor(input: PolicySetInput) {
+    const problems = new Problems();
+    this.#failsafe = input.failsafe ?? DEFAULT_FAILSAFE;
+
+    for (const t of BUILTIN_TIERS) this.#tierByName.set(t.name, t);
+    for (const t of input.tiers ?? []) {
+      if (t.defaultAction !== undefined && t.defaultAction !== "Deny" && t.defaultAction !== "Pass") {
+        problems.add(`tier ${t.name}: defaultAction`, "must be Deny or Pass");
+      }
+      const builtin = BUILTIN_TIERS.find((b) => b.name === t.name);
+      this.#tierByName.set(t.name, {
+        name: t.name,
+        order: t.order ?? builtin?.order ?? Number.POSITIVE_INFINITY,
+        defaultAction: t.defaultAction ?? builtin?.defaultAction ?? "Deny",
+      });
+    }
+
+    const compiled = (input.policies ?? []).map((p) => compilePolicy(p, problems));
+    const seen = new Set<string>();
+    for (const p of compiled) {
+      if (!this.#tierByName.has(p.tier)) problems.add(`policy ${p.id}: spec.tier`, `tier "${p.tier}" does not exist`);
+      const key = `${p.policy.kind}/${p.id}`;
+      if (seen.has(key)) problems.add(`policy ${p.id}`, `duplicate ${p.policy.kind}`);
+      seen.add(key);
+    }
+
+    for (const prof of input.profiles ?? []) {
+      const path = `profile ${prof.name}`;
+      this.#profiles.set(prof.name, {
+        profile: prof,
+        ingress: compileRules(prof.ingress, "", `${path}: ingress`, problems),
+        egress: compileRules(prof.egress, "", `${path}: egress`, problems),
+      });
+    }
+
+    for (const ep of input.endpoints ?? []) this.#addEndpoint(ep, problems);
+    for (const ns of input.networkSets ?? []) this.#addNetworkSet(ns, problems);
+    problems.throwIfAny();
+
+    const tierOf = (p: CompiledPolicy): TierInfo => this.#tierByName.get(p.tier)!;
+    const sortKey = (p: CompiledPolicy): string => `${p.policy.name}/${p.policy.namespace ?? ""}/${p.policy.kind}`;
+    const enforced = compiled.filter((p) => p.filterPath);
+    this.skippedPolicies = compiled.filter((p) => !p.filterPath).map((p) => p.id);
+    this.policies = enforced.sort((a, b) => {
+      const ta = tierOf(a);
+      const tb = tierOf(b);
+      return (
+        cmpOrder(ta.order, tb.order) ||
+        byteOrder(ta.name, tb.name) ||
+        cmpOrder(a.order, b.order) ||
+        byteOrder(sortKey(a), sortKey(b))
+      );
+    });
+    this.tiers = [...this.#tierByName.values()].sort((a, b) => cmpOrder(a.order, b.order) || byteOrder(a.name, b.name));
+    this.#index = new PolicyIndex(this.policies, (p) => p.selector);
+  }
+
+  #addEndpoint(ep: Endpoint, problems: Problems): void {
+    const path = `endpoint ${ep.namespace !== undefined ? `${ep.namespace}/` : ""}${ep.name}`;
+    const profiles = ep.profiles ?? [];
+    const labels: Record<string, string> = {};
+    // Earlier profiles win over later ones, and the endpoint's own labels win over all profiles.
+    for (const name of [...profiles].reverse()) Object.assign(labels, this.#profiles.get(name)?.profile.labelsToApply);
+    Object.assign(labels, ep.labels);
+    const ports = (ep.ports ?? []).flatMap((p, i) => {
+      const proto = protocolNumber(p.protocol);
+      if (proto === undefined || !Number.isInteger(p.port) || p.port < 0 || p.port > 65535) {
+        problems.add(`${path}: ports[${i}]`, "needs a known protocol and a port 0-65535");
+        return [];
+      }
+      return [{ name: p.name, protocol: proto, port: p.port }];
+    });
+    const entity: Entity = { kind: ep.kind, name: ep.name, ...(ep.namespace !== undefined ? { namespace: ep.namespace } : {}), labels, ports };
+    const ref: EndpointRef = { kind: ep.kind, name: ep.name, ...(ep.namespace !== undefined ? { namespace: ep.namespace } : {}) };
+    const state: EndpointState = { endpoint: ep, entity, ref, profiles };
+    this.#endpoints.push(state);
+    ep.ips.forEach((text, i) => {
+      let addr: IPAddress;
+      try {
+        const p = parsePrefix(text, { strict: false });
+        addr = { family: p.family, value: p.addr };
+      } catch (e) {
+        problems.add(`${path}: ips[${i}]`, e instanceof Error ? e.message : String(e));
+        return;
+      }
+      const key = ipKey(addr);
+      const list = this.#byIp.get(key) ?? [];
+      list.push(entity);
+      this.#byIp.set(key, list);
+      // Workloads take precedence over a host endpoint sharing the address.
+      const prev = this.#endpointByIp.get(key);
+      if (prev === undefined || (prev.endpoint.kind === "host" && ep.kind === "workload")) this.#endpointByIp.set(key, state);
+    });
+  }
+
+  #addNetworkSet(ns: NetworkSet, problems: Problems): void {
+    const labels: Record<string, string> = {};
+    if (ns.namespace !== undefined && ns.namespace !== "") {
+      Object.assign(labels, this.#profiles.get(NAMESPACE_PROFILE_PREFIX + ns.namespace)?.profile.labelsToApply);
+      Object.assign(labels, ns.labels, { [LABEL_NAMESPACE]: ns.namespace });
+    } else {
+      Object.assign(labels, ns.labels);
+    }
+    const entity: Entity = { kind: "networkset", name: ns.name, ...(ns.namespace !== undefined ? { namespace: ns.namespace } : {}), labels, ports: [] };
+    ns.nets.forEach((n, i) => {
+      try {
+        this.#netSets.push({ prefix: parsePrefix(n, { strict: false }), entity });
+      } catch (e) {
+        problems.add(`networkset ${ns.name}: nets[${i}]`, e instanceof Error ? e.message : String(e));
+      }
+    });
+  }
+
+  /** The endpoint at an address, if any. */
+  endpointAt(ip: string): EndpointRef | undefined {
+    return this.#endpointByIp.get(ipKey(parseIP(ip)))?.ref;
+  }
+
+  /** Policies that apply to the endpoint at `ip` for a direction, in evaluation order. */
+  policiesFor(ip: string, direction: Direction): readonly CompiledPolicy[] {
+    const ep = this.#endpointByIp.get(ipKey(parseIP(ip)));
+    return ep ? this.#policiesFor(ep)[direction] : [];
+  }
+
+  #policiesFor(ep: EndpointState): Record<Direction, readonly CompiledPolicy[]> {
+    let cached = this.#applicable.get(ep);
+    if (cached === undefined) {
+      const selected = this.#index.candidates(ep.entity.labels).filter((p) => p.selector.matches(ep.entity.labels));
+      cached = {
+        ingress: selected.filter((p) => p.types.has("Ingress")),
+        egress: selected.filter((p) => p.types.has("Egress")),
+      };
+      this.#applicable.set(ep, cached);
+    }
+    return cached;
+  }
+
+  evaluate(flow: Flow): FlowResult {
+    const ctx = this.#context(flow);
+    const srcEp = this.#endpointByIp.get(ipKey(ctx.src));
+    const dstEp = this.#endpointByIp.get(ipKey(ctx.dst));
+    const egress = srcEp ? this.#evaluateDirection(srcEp, "egress", ctx) : notAnEndpoint("egress");
+    const ingress = dstEp ? this.#evaluateDirection(dstEp, "ingress", ctx) : notAnEndpoint("ingress");
+    return { allowed: egress.allowed && ingress.allowed, egress, ingress };
+  }
+
+  #context(flow: Flow): FlowContext {
+    let src: IPAddress;
+    let dst: IPAddress;
+    try {
+      src = parseIP(flow.src);
+      dst = parseIP(flow.dst);
+    } catch (e) {
+      throw new FlowError(e instanceof Error ? e.message : String(e));
+    }
+    if (src.family !== dst.family) throw new FlowError(`source ${flow.src} and destination ${flow.dst} are different IP families`);
+    const proto = protocolNumber(flow.protocol);
+    if (proto === undefined) throw new FlowError(`unknown protocol ${JSON.stringify(flow.protocol)}`);
+    for (const [name, v, max] of [
+      ["srcPort", flow.srcPort, 65535],
+      ["dstPort", flow.dstPort, 65535],
+      ["icmpType", flow.icmpType, 255],
+      ["icmpCode", flow.icmpCode, 255],
+    ] as const) {
+      if (v !== undefined && (!Number.isInteger(v) || v < 0 || v > max)) throw new FlowError(`${name} must be an integer 0-${max}`);
+    }
+    return {
+      family: src.family,
+      src,
+      dst,
+      proto,
+      srcPort: flow.srcPort,
+      dstPort: flow.dstPort,
+      icmpType: flow.icmpType,
+      icmpCode: flow.icmpCode,
+    };
+  }
+
+  #evaluateDirection(ep: EndpointState, direction: Direction, ctx: FlowContext): DirectionResult {
+    const trace: TraceStep[] = [];
+    const done = (allowed: boolean, decision: Decision): DirectionResult => ({ direction, endpoint: ep.ref, allowed, decision, trace });
+
+    if (ep.endpoint.kind === "host" && this.#failsafe !== false) {
+      const list = direction === "ingress" ? this.#failsafe.inbound : this.#failsafe.outbound;
+      const hit = list.find((f) => protocolNumber(f.protocol) === ctx.proto && f.port === ctx.dstPort);
+      if (hit) return done(true, { kind: "failsafe", protocol: hit.protocol, port: hit.port });
+    }
+
+    const policies = this.#policiesFor(ep)[direction];
+    let i = 0;
+    while (i < policies.length) {
+      const tierName = policies[i]!.tier;
+      const tier = this.#tierByName.get(tierName)!;
+      let end = i;
+      while (end < policies.length && policies[end]!.tier === tierName) end++;
+      trace.push({ kind: "tier", tier: tierName, policies: policies.slice(i, end).map((p) => p.id) });
+      let passed = false;
+      for (let j = i; j < end && !passed; j++) {
+        const policy = policies[j]!;
+        const rules = direction === "ingress" ? policy.ingress : policy.egress;
+        let matchedAny = false;
+        for (const rule of rules) {
+          if (!this.#ruleMatches(rule, ctx)) continue;
+          matchedAny = true;
+          trace.push({ kind: "rule", tier: tierName, policy: policy.id, ruleIndex: rule.index, action: rule.action });
+          if (rule.action === "Allow" || rule.action === "Deny") {
+            return done(rule.action === "Allow", { kind: "rule", tier: tierName, policy: policy.id, ruleIndex: rule.index, action: rule.action });
+          }
+          if (rule.action === "Pass") {
+            passed = true;
+            break;
+          }
+          // Log: record and carry on with the next rule.
+        }
+        if (!matchedAny) trace.push({ kind: "policy-no-match", tier: tierName, policy: policy.id });
+      }
+      trace.push({ kind: "end-of-tier", tier: tierName, defaultAction: tier.defaultAction, passed });
+      if (!passed && tier.defaultAction === "Deny") return done(false, { kind: "end-of-tier", tier: tierName });
+      i = end;
+    }
+
+    for (const name of ep.profiles) {
+      const prof = this.#profiles.get(name);
+      const rules = prof ? (direction === "ingress" ? prof.ingress : prof.egress) : [];
+      let decided = false;
+      for (const rule of rules) {
+        if (!this.#ruleMatches(rule, ctx)) continue;
+        trace.push({ kind: "profile-rule", profile: name, ruleIndex: rule.index, action: rule.action });
+        if (rule.action === "Allow" || rule.action === "Deny") {
+          return done(rule.action === "Allow", { kind: "profile-rule", profile: name, ruleIndex: rule.index, action: rule.action });
+        }
+        if (rule.action === "Pass") {
+          decided = true; // a Pass in a profile ends that profile; the next profile is tried
+          break;
+        }
+      }
+      if (!decided) trace.push({ kind: "profile-no-match", profile: name });
+    }
+    return done(false, { kind: "no-profile-match", profiles: ep.profiles });
+  }
+
+  #ruleMatches(rule: CompiledRule, ctx: FlowContext): boolean {
+    if (rule.ipVersion !== undefined && rule.ipVersion !== ctx.family) return false;
+    if (rule.protocol !== undefined && rule.protocol !== ctx.proto) return false;
+    if (rule.notProtocol !== undefined && rule.notProtocol === ctx.proto) return false;
+    if (rule.icmp !== undefined && !icmpMatches(rule.icmp, ctx)) return false;
+    if (rule.notIcmp !== undefined && icmpMatches(rule.notIcmp, ctx)) return false;
+    const s = rule.source;
+    const d = rule.destination;
+    // Felix renders a rule per IP version; CIDR lists with nothing of this family drop the rule.
+    if (!hasFamily(s.nets, ctx.family) || !hasFamily(s.notNets, ctx.family)) return false;
+    if (!hasFamily(d.nets, ctx.family) || !hasFamily(d.notNets, ctx.family)) return false;
+    return this.#sideMatches(s, ctx.src, ctx.srcPort, ctx) && this.#sideMatches(d, ctx.dst, ctx.dstPort, ctx);
+  }
+
+  #sideMatches(side: CompiledRule["source"], ip: IPAddress, port: number | undefined, ctx: FlowContext): boolean {
+    if (side.nets !== undefined && !side.nets.some((n) => prefixContainsAddress(n, ip))) return false;
+    if (side.notNets !== undefined && side.notNets.some((n) => prefixContainsAddress(n, ip))) return false;
+    if (side.selector !== undefined && !this.#selectorMatchesIp(side.selector, ip)) return false;
+    if (side.notSelector !== undefined && this.#selectorMatchesIp(side.notSelector, ip)) return false;
+    if (side.ports !== undefined && (port === undefined || !this.#portsMatch(side.ports, side.selector, ip, port, ctx.proto))) return false;
+    if (side.notPorts !== undefined && (port === undefined || this.#portsMatch(side.notPorts, side.selector, ip, port, ctx.proto))) return false;
+    return true;
+  }
+
+  #portsMatch(ports: readonly PortMatch[], selector: Selector | undefined, ip: IPAddress, port: number, proto: number): boolean {
+    for (const p of ports) {
+      if (p.kind === "range") {
+        if (port >= p.min && port <= p.max) return true;
+      } else {
+        // Named port: (ip, protocol, port) of an endpoint selected by the rule's selector (all() if none).
+        for (const e of this.#entitiesAt(ip)) {
+          if (selector !== undefined && !selector.matches(e.labels)) continue;
+          if (e.ports.some((np) => np.name === p.name && np.protocol === proto && np.port === port)) return true;
+        }
+      }
+    }
+    return false;
+  }
+
+  /** Endpoints with this address and network sets containing it: the members of Felix's IP sets. */
+  #entitiesAt(ip: IPAddress): readonly Entity[] {
+    const key = ipKey(ip);
+    let list = this.#entityCache.get(key);
+    if (list === undefined) {
+      list = [...(this.#byIp.get(key) ?? []), ...this.#netSets.filter((n) => prefixContainsAddress(n.prefix, ip)).map((n) => n.entity)];
+      this.#entityCache.set(key, list);
+    }
+    return list;
+  }
+
+  #selectorMatchesIp(selector: Selector, ip: IPAddress): boolean {
+    const key = `${selector.canonical}\u0000${ipKey(ip)}`;
+    let hit = this.#selectorAt.get(key);
+    if (hit === undefined) {
+      hit = this.#entitiesAt(ip).some((e) => selector.matches(e.labels));
+      this.#selectorAt.set(key, hit);
+    }
+    return hit;
+  }
+}
+
+function cmpOrder(a: number, b: number): number {
+  if (a === b) return 0;
+  return a < b ? -1 : 1;
+}
+
+function hasFamily(nets: readonly Prefix[] | undefined, family: Family): boolean {
+  return nets === undefined || nets.some((n) => n.family === family);
+}
+
+function icmpMatches(m: { type: number; code?: number }, ctx: FlowContext): boolean {
+  if (ctx.icmpType !== m.type) return false;
+  return m.code === undefined || ctx.icmpCode === m.code;
+}
+
+function notAnEndpoint(direction: Direction): DirectionResult {
+  return { direction, allowed: true, decision: { kind: "not-an-endpoint" }, trace: [] };
+}
