@@ -1,6 +1,8 @@
 // The list of subcommands; one line per command module.
 import type { Command } from "commander";
+import { registerValidate } from "./validate.ts";
 
 export function registerCommands(program: Command): void {
   void program;
+  registerValidate(program);
 }

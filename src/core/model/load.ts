@@ -1,0 +1,222 @@
+// Loading resource files: YAML documents (and List documents) → typed, defaulted resources with
+// their positions, or every problem found, each at file:line:col.
+import { checkSelectorSyntax } from "./selector-check.ts";
+import { issueToProblems, formatPath, describeValue } from "./issues.ts";
+import { InputError, sortProblems, type Problem } from "./problems.ts";
+import type * as z from "zod";
+import { KINDS, LoadedResources, findKind, type KindInfo, type ResourceEntry, type ResourceKind } from "./resources.ts";
+import { validateResourceSet } from "./resource-set.ts";
+import { parseYamlDocuments, positionInScalar, type Path, type SourceDocument } from "./yaml-source.ts";
+
+export interface ResourceParseResult {
+  readonly resources: LoadedResources;
+  /** Every problem, sorted by position; empty when the text is valid. */
+  readonly problems: Problem[];
+}
+
+/**
+ * Parses resource text without throwing: the resources that were valid and every problem found
+ * (syntax, schema, per-resource rules, and rules across the resources of this text).
+ */
+export function parseResources(text: string, file: string): ResourceParseResult {
+  const { documents, problems } = parseYamlDocuments(text, file);
+  const entries: ResourceEntry[] = [];
+  for (const doc of documents) {
+    for (const item of flattenLists(doc, problems)) {
+      const entry = loadOne(item, problems);
+      if (entry) entries.push(entry);
+    }
+  }
+  problems.push(...validateResourceSet(entries));
+  return { resources: new LoadedResources(entries), problems: sortProblems(problems) };
+}
+
+/** Loads resource text; throws InputError carrying every problem. */
+export function loadResources(text: string, file: string): LoadedResources {
+  const r = parseResources(text, file);
+  if (r.problems.length > 0) throw new InputError(r.problems);
+  return r.resources;
+}
+
+const kindList = (): string => {
+  const groups = new Map<string, string[]>();
+  for (const k of KINDS) groups.set(k.apiVersion, [...(groups.get(k.apiVersion) ?? []), k.kind]);
+  return [...groups].map(([v, ks]) => `${ks.join(", ")} (${v})`).join("; ");
+};
+
+const isMapping = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
+
+/** `kind: List` (kubectl) and `kind: <Kind>List` (calicoctl) become their items. */
+function flattenLists(doc: SourceDocument, problems: Problem[]): SourceDocument[] {
+  const v = doc.value;
+  if (!isMapping(v) || typeof v.kind !== "string" || !v.kind.endsWith("List")) return [doc];
+  const itemKind = v.kind === "List" ? undefined : v.kind.slice(0, -"List".length);
+  if (itemKind !== undefined && !findKind(v.apiVersion, itemKind)) return [doc]; // reported as an unknown kind
+  if (v.kind === "List" && v.apiVersion !== "v1") {
+    problems.push({ ...doc.locate(["apiVersion"]), message: `apiVersion: a List has apiVersion "v1", got ${describeValue(v.apiVersion)}` });
+    return [];
+  }
+  if (v.items === undefined || v.items === null) return [];
+  if (!Array.isArray(v.items)) {
+    problems.push({ ...doc.locate(["items"]), message: `items: expected a list, got ${describeValue(v.items)}` });
+    return [];
+  }
+  return v.items.map((item, i) => {
+    const sub = doc.sub(["items", i]);
+    // calicoctl's <Kind>List items may leave out apiVersion and kind.
+    if (itemKind !== undefined && isMapping(item) && item.kind === undefined && item.apiVersion === undefined) {
+      return { ...sub, value: { apiVersion: v.apiVersion, kind: itemKind, ...item } };
+    }
+    return sub;
+  });
+}
+
+function loadOne(doc: SourceDocument, problems: Problem[]): ResourceEntry | undefined {
+  const v = doc.value;
+  if (!isMapping(v)) {
+    problems.push({ ...doc.pos, message: `expected a resource (a mapping with apiVersion and kind), got ${describeValue(v)}` });
+    return undefined;
+  }
+  if (v.kind === undefined) {
+    problems.push({ ...doc.pos, message: `missing kind; expected one of ${kindList()}` });
+    return undefined;
+  }
+  const info = findKind(v.apiVersion, v.kind);
+  if (!info) {
+    const sameKind = KINDS.filter((k) => k.kind === v.kind);
+    if (sameKind.length > 0) {
+      const want = sameKind.map((k) => JSON.stringify(k.apiVersion)).join(" or ");
+      problems.push({ ...doc.locate(["apiVersion"]), message: `apiVersion: kind ${String(v.kind)} needs apiVersion ${want}, got ${describeValue(v.apiVersion)}` });
+    } else {
+      problems.push({ ...doc.locate(["kind"]), message: `unknown kind ${String(v.kind)} (apiVersion ${String(v.apiVersion)}); expected one of ${kindList()}` });
+    }
+    return undefined;
+  }
+  const selectorProblems = checkSelectors(info.key, v, doc);
+  const parsed = info.schema.safeParse(v);
+  if (!parsed.success) {
+    problems.push(...selectorProblems, ...allIssues(info.schema, v, parsed.error.issues, doc));
+    return undefined;
+  }
+  if (selectorProblems.length > 0) {
+    problems.push(...selectorProblems);
+    return undefined;
+  }
+  return { key: info.key, resource: parsed.data as never, source: doc.pos, at: (path, options) => doc.locate(path, options) };
+}
+
+/**
+ * Zod skips an object's cross-field rules once one of its fields is ill-typed. To still report
+ * every problem in one pass, drop the offending fields and parse again, keeping the new issues that
+ * are not about the dropped fields themselves.
+ */
+function allIssues(schema: KindInfo["schema"], raw: Record<string, unknown>, first: readonly z.core.$ZodIssue[], doc: SourceDocument): Problem[] {
+  const out: Problem[] = [];
+  const seen = new Set<string>();
+  const removed: Path[] = [];
+  let value: unknown = raw;
+  let issues = first;
+  for (let round = 0; round < 4 && issues.length > 0; round++) {
+    let fresh = 0;
+    for (const issue of issues) {
+      const path = issue.path.filter((p): p is string | number => typeof p !== "symbol");
+      if (removed.some((r) => r.length <= path.length && r.every((seg, i) => seg === path[i]))) continue;
+      const id = `${path.join("\u0000")}\u0001${issue.message}`;
+      if (seen.has(id)) continue;
+      seen.add(id);
+      fresh++;
+      out.push(...issueToProblems(issue, doc));
+    }
+    if (fresh === 0) break;
+    const clone = structuredClone(value);
+    for (const issue of issues) {
+      const cut = removablePrefix(clone, issue.path.filter((p): p is string | number => typeof p !== "symbol"));
+      if (cut) removed.push(cut);
+    }
+    value = clone;
+    const again = schema.safeParse(value);
+    issues = again.success ? [] : again.error.issues;
+  }
+  return out;
+}
+
+/** Deletes the deepest mapping key on `path` from `value`; returns the path that was cut. */
+function removablePrefix(value: unknown, path: Path): Path | undefined {
+  let cut = -1;
+  let node: unknown = value;
+  const parents: unknown[] = [];
+  for (let i = 0; i < path.length; i++) {
+    parents.push(node);
+    const seg = path[i];
+    if (isMapping(node) && typeof seg === "string" && seg in node) cut = i;
+    node = isMapping(node) || Array.isArray(node) ? (node as Record<string | number, unknown>)[seg as string | number] : undefined;
+  }
+  if (cut < 0) return undefined;
+  const parent = parents[cut] as Record<string, unknown>;
+  delete parent[path[cut] as string];
+  return path.slice(0, cut + 1);
+}
+
+// ---------------------------------------------------------------- selectors
+
+interface SelectorRef {
+  path: Path;
+  allowGlobal: boolean;
+}
+
+function ruleSelectorRefs(base: Path, rules: unknown): SelectorRef[] {
+  if (!Array.isArray(rules)) return [];
+  return rules.flatMap((_, i) =>
+    (["source", "destination"] as const).flatMap((side) => [
+      { path: [...base, i, side, "selector"], allowGlobal: false },
+      { path: [...base, i, side, "notSelector"], allowGlobal: false },
+      { path: [...base, i, side, "namespaceSelector"], allowGlobal: true },
+      { path: [...base, i, side, "serviceAccounts", "selector"], allowGlobal: false },
+    ]),
+  );
+}
+
+function selectorRefs(key: ResourceKind, raw: Record<string, unknown>): SelectorRef[] {
+  const spec = isMapping(raw.spec) ? raw.spec : {};
+  const top = (...names: string[]): SelectorRef[] => names.map((n) => ({ path: ["spec", n], allowGlobal: false }));
+  switch (key) {
+    case "IPPool":
+      return top("nodeSelector", "namespaceSelector");
+    case "BGPPeer":
+      return top("nodeSelector", "peerSelector", "localWorkloadSelector");
+    case "NetworkPolicy":
+    case "GlobalNetworkPolicy":
+    case "Profile":
+      return [
+        ...top("selector", "serviceAccountSelector", "namespaceSelector"),
+        ...ruleSelectorRefs(["spec", "ingress"], spec.ingress),
+        ...ruleSelectorRefs(["spec", "egress"], spec.egress),
+      ];
+    default:
+      return [];
+  }
+}
+
+function checkSelectors(key: ResourceKind, raw: Record<string, unknown>, doc: SourceDocument): Problem[] {
+  const out: Problem[] = [];
+  for (const ref of selectorRefs(key, raw)) {
+    let text: unknown = raw;
+    for (const seg of ref.path) text = isMapping(text) || Array.isArray(text) ? (text as Record<string | number, unknown>)[seg] : undefined;
+    if (typeof text !== "string") continue;
+    const where = formatPath(ref.path);
+    const pos = doc.locate(ref.path);
+    const span = doc.scalarAt(ref.path);
+    const g = text.indexOf("global()");
+    if (!ref.allowGlobal && g >= 0) {
+      out.push({ ...positionInScalar(span, pos, g), message: `${where}: global() can only be used in an EntityRule namespaceSelector` });
+      continue;
+    }
+    if (ref.allowGlobal && text.includes("global(") && text.trim() !== "global()") {
+      out.push({ ...pos, message: `${where}: global() cannot be combined with other selectors` });
+      continue;
+    }
+    const problem = checkSelectorSyntax(text);
+    if (problem) out.push({ ...positionInScalar(span, pos, problem.column - 1), message: `${where}: invalid selector: ${problem.reason} (column ${problem.column} of the selector)` });
+  }
+  return out;
+}
