@@ -379,7 +379,7 @@ function mpPrefixes(b: Uint8Array, start: number, end: number, afi: number, fail
     return decodePrefixes(b, start, end, afi === Afi.IPV4 ? 4 : 6, UpdateErrorSubcode.OPTIONAL_ATTRIBUTE_ERROR);
   } catch (e) {
     // Re-thrown by `fail` (MP errors always reset the session) with the attribute as data.
-    fail(UpdateErrorSubcode.OPTIONAL_ATTRIBUTE_ERROR, (e as Error).message);
+    fail(UpdateErrorSubcode.OPTIONAL_ATTRIBUTE_ERROR, `MP NLRI: ${(e as BgpWireError).detail}`);
     return [];
   }
 }

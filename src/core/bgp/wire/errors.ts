@@ -6,6 +6,8 @@ export class BgpWireError extends Error {
   readonly code: number;
   readonly subcode: number;
   readonly data: Uint8Array;
+  /** What was wrong, without the code names. */
+  readonly detail: string;
 
   constructor(code: number, subcode: number, data: Uint8Array = new Uint8Array(0), detail?: string) {
     super(`${describeError(code, subcode)}${detail ? `: ${detail}` : ""}`);
@@ -13,6 +15,7 @@ export class BgpWireError extends Error {
     this.code = code;
     this.subcode = subcode;
     this.data = data;
+    this.detail = detail ?? "";
   }
 }
 
