@@ -8,8 +8,12 @@ const CHUNK = 512;
  * Orders keys by Unicode code point, which is the byte order of their UTF-8 encoding: the order etcd
  * uses. Plain `<` compares UTF-16 code units and disagrees for astral characters vs U+E000..U+FFFF.
  */
+const HIGH = /[\uD800-\uFFFF]/;
+
 export function compareKeys(a: string, b: string): number {
   if (a === b) return 0;
+  // Fast path (nearly all keys): without code units >= 0xD800 both orders agree.
+  if (!HIGH.test(a) || !HIGH.test(b)) return a < b ? -1 : 1;
   const n = Math.min(a.length, b.length);
   for (let i = 0; i < n; i++) {
     const x = a.charCodeAt(i);
