@@ -228,15 +228,14 @@ export function compilePolicy(policy: Policy, problems: Problems): CompiledPolic
   if (!namespaced && policy.namespace !== undefined && policy.namespace !== "") problems.add(path, "GlobalNetworkPolicy has no namespace");
   if (namespaced && policy.spec.namespaceSelector !== undefined) problems.add(`${path}: spec.namespaceSelector`, "only GlobalNetworkPolicy has namespaceSelector");
   const spec = policy.spec;
+  const before = problems.list.length;
   for (const field of ["selector", "serviceAccountSelector", "namespaceSelector"] as const) {
     const text = spec[field];
     if (text !== undefined) compileSelector(text, `${path}: spec.${field}`, problems);
   }
   let selector = parseSelector("all()");
-  try {
+  if (problems.list.length === before) {
     selector = compileSelector(policyEndpointSelector(policy), `${path}: spec.selector`, problems) ?? selector;
-  } catch {
-    // already reported above
   }
   const types = new Set<PolicyType>(spec.types !== undefined && spec.types.length > 0 ? spec.types : defaultTypes(policy));
   for (const t of types) if (t !== "Ingress" && t !== "Egress") problems.add(`${path}: spec.types`, `unknown type ${JSON.stringify(t)}`);
