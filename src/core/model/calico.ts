@@ -16,6 +16,7 @@ import {
   selector,
   strictCidr,
   strictObject,
+  tryPrefix,
 } from "./fields.ts";
 import { defaultPolicyTypes, directionChecks, policyTypes, ruleSchema } from "./policy-rules.ts";
 
@@ -30,7 +31,8 @@ function resource<K extends string, M extends z.ZodType, S extends z.ZodType>(ki
     apiVersion: z.literal(CALICO_API_VERSION),
     kind: z.literal(kind),
     metadata: meta,
-    spec,
+    // `spec:` with nothing after it is null in YAML; Go decoding treats it as absent.
+    spec: z.preprocess((v) => (v === null ? undefined : v), spec),
     status: z.unknown().optional(),
   });
 }
@@ -59,7 +61,8 @@ const ipPoolSpec = strictObject({
 })
   .superRefine((s, ctx) => {
     const issue = issuer(ctx);
-    const p = parsePrefix(s.cidr, { strict: false });
+    const p = tryPrefix(s.cidr);
+    if (!p) return; // reported by the cidr field
     const strict = (() => {
       try {
         parsePrefix(s.cidr, { strict: true });
@@ -138,7 +141,7 @@ const ipamConfigSpec = strictObject({
 
 export const ipamConfigurationSchema = resource(
   "IPAMConfiguration",
-  metadata(z.literal("default", { error: 'the IPAMConfiguration is a singleton: its name must be "default"' }), false),
+  metadata(z.string().refine((n) => n === "default", 'the IPAMConfiguration is a singleton: its name must be "default"'), false),
   ipamConfigSpec.prefault({}),
 );
 
@@ -496,8 +499,8 @@ export const workloadEndpointSchema = resource(
     allowSpoofedSourcePrefixes: z.array(looseCidr).optional(),
   }).superRefine((s, ctx) => {
     (s.ipNetworks ?? []).forEach((n, i) => {
-      const p = parsePrefix(n, { strict: false });
-      if (p.len !== (p.family === 4 ? 32 : 128)) ctx.addIssue({ code: "custom", path: ["ipNetworks", i], message: `IP network ${n} contains multiple addresses (expected a /${p.family === 4 ? 32 : 128})` });
+      const p = tryPrefix(n);
+      if (p && p.len !== (p.family === 4 ? 32 : 128)) ctx.addIssue({ code: "custom", path: ["ipNetworks", i], message: `IP network ${n} contains multiple addresses (expected a /${p.family === 4 ? 32 : 128})` });
     });
   }),
 ).transform((r) => ({ ...r, metadata: { ...r.metadata, namespace: r.metadata.namespace ?? "default" } }));

@@ -151,7 +151,15 @@ export const ipAddress = z.string().superRefine((s, ctx) => {
   }
 });
 
-export const prefixOf = (s: string): Prefix => parsePrefix(s, { strict: false });
+/** The prefix of a CIDR text, or undefined when it does not parse (rules run on partly-bad input). */
+export function tryPrefix(s: unknown): Prefix | undefined {
+  if (typeof s !== "string") return undefined;
+  try {
+    return parsePrefix(s, { strict: false });
+  } catch {
+    return undefined;
+  }
+}
 
 /** Kubernetes IsValidPortName (IANA_SVC_NAME). */
 export function portNameProblem(name: string): string | undefined {

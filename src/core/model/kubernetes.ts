@@ -2,8 +2,8 @@
 // so unknown fields are kept, not rejected) and networking.k8s.io/v1 NetworkPolicy (whose spec is
 // checked strictly, as the API server validates it).
 import * as z from "zod";
-import { parsePrefix, prefixContains } from "../net/ip.ts";
-import { dnsSubdomain, ipAddress, kubeMetadata, looseCidr, looseObject, metadata, portNameProblem, strictObject } from "./fields.ts";
+import { prefixContains } from "../net/ip.ts";
+import { dnsSubdomain, ipAddress, kubeMetadata, looseCidr, looseObject, metadata, portNameProblem, strictObject, tryPrefix } from "./fields.ts";
 
 const k8sProtocol = z.enum(["TCP", "UDP", "SCTP"]);
 
@@ -111,10 +111,11 @@ const ipBlock = strictObject({
   cidr: looseCidr,
   except: z.array(looseCidr).optional(),
 }).superRefine((b, ctx) => {
-  const outer = parsePrefix(b.cidr, { strict: false });
+  const outer = tryPrefix(b.cidr);
+  if (!outer) return;
   (b.except ?? []).forEach((e, i) => {
-    const inner = parsePrefix(e, { strict: false });
-    if (!prefixContains(outer, inner) || inner.len === outer.len) {
+    const inner = tryPrefix(e);
+    if (inner && (!prefixContains(outer, inner) || inner.len === outer.len)) {
       ctx.addIssue({ code: "custom", path: ["except", i], message: `except ${e} must be a strict subset of cidr ${b.cidr}` });
     }
   });

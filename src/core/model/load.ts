@@ -93,7 +93,15 @@ function loadOne(doc: SourceDocument, problems: Problem[]): ResourceEntry | unde
     return undefined;
   }
   const selectorProblems = checkSelectors(info.key, v, doc);
-  const parsed = info.schema.safeParse(v);
+  keepAsdotText(v, doc);
+  let parsed: ReturnType<KindInfo["schema"]["safeParse"]>;
+  try {
+    parsed = info.schema.safeParse(v);
+  } catch (e) {
+    // A rule that trips over input it did not expect must not take the process down.
+    problems.push({ ...doc.pos, message: `internal error while validating this ${info.kind}: ${e instanceof Error ? e.message : String(e)}` });
+    return undefined;
+  }
   if (!parsed.success) {
     problems.push(...selectorProblems, ...allIssues(info.schema, v, parsed.error.issues, doc));
     return undefined;
@@ -107,35 +115,32 @@ function loadOne(doc: SourceDocument, problems: Problem[]): ResourceEntry | unde
 
 /**
  * Zod skips an object's cross-field rules once one of its fields is ill-typed. To still report
- * every problem in one pass, drop the offending fields and parse again, keeping the new issues that
- * are not about the dropped fields themselves.
+ * every problem in one pass, drop the offending fields and parse once more, keeping the new issues
+ * that neither lie under nor mention a dropped field (those would only be echoes of its absence).
  */
 function allIssues(schema: KindInfo["schema"], raw: Record<string, unknown>, first: readonly z.core.$ZodIssue[], doc: SourceDocument): Problem[] {
-  const out: Problem[] = [];
-  const seen = new Set<string>();
-  const removed: Path[] = [];
-  let value: unknown = raw;
-  let issues = first;
-  for (let round = 0; round < 4 && issues.length > 0; round++) {
-    let fresh = 0;
-    for (const issue of issues) {
-      const path = issue.path.filter((p): p is string | number => typeof p !== "symbol");
-      if (removed.some((r) => r.length <= path.length && r.every((seg, i) => seg === path[i]))) continue;
-      const id = `${path.join("\u0000")}\u0001${issue.message}`;
-      if (seen.has(id)) continue;
-      seen.add(id);
-      fresh++;
-      out.push(...issueToProblems(issue, doc));
-    }
-    if (fresh === 0) break;
-    const clone = structuredClone(value);
-    for (const issue of issues) {
-      const cut = removablePrefix(clone, issue.path.filter((p): p is string | number => typeof p !== "symbol"));
-      if (cut) removed.push(cut);
-    }
-    value = clone;
-    const again = schema.safeParse(value);
-    issues = again.success ? [] : again.error.issues;
+  const pathOf = (issue: z.core.$ZodIssue): Path => issue.path.filter((p): p is string | number => typeof p !== "symbol");
+  const out = first.flatMap((issue) => issueToProblems(issue, doc));
+  const seen = new Set(first.map((issue) => `${pathOf(issue).join("/")}|${issue.message}`));
+  const clone = structuredClone(raw);
+  const removed = first.map((issue) => removablePrefix(clone, pathOf(issue))).filter((p): p is Path => p !== undefined);
+  if (removed.length === 0) return out;
+  let again: ReturnType<KindInfo["schema"]["safeParse"]>;
+  try {
+    again = schema.safeParse(clone);
+  } catch {
+    return out;
+  }
+  if (again.success) return out;
+  const names = removed.map((r) => String(r[r.length - 1]));
+  for (const issue of again.error.issues) {
+    const path = pathOf(issue);
+    if (seen.has(`${path.join("/")}|${issue.message}`)) continue;
+    // Under a dropped field, or about an object that lost a field: an echo of the removal.
+    if (removed.some((r) => r.length <= path.length && r.every((seg, i) => seg === path[i]))) continue;
+    if (removed.some((r) => path.length < r.length && path.every((seg, i) => seg === r[i]))) continue;
+    if (names.some((n) => new RegExp(`\\b${n.replace(/[^A-Za-z0-9]/g, "\\$&")}\\b`).test(issue.message))) continue;
+    out.push(...issueToProblems(issue, doc));
   }
   return out;
 }
@@ -219,4 +224,19 @@ function checkSelectors(key: ResourceKind, raw: Record<string, unknown>, doc: So
     if (problem) out.push({ ...positionInScalar(span, pos, problem.column - 1), message: `${where}: invalid selector: ${problem.reason} (column ${problem.column} of the selector)` });
   }
   return out;
+}
+
+/**
+ * An unquoted asdot AS number such as `asNumber: 65001.10` is a float to YAML (65001.1); Calico
+ * reads the text. Put the source text back so "a.b" keeps its meaning.
+ */
+function keepAsdotText(raw: Record<string, unknown>, doc: SourceDocument): void {
+  for (const path of [["spec", "asNumber"], ["spec", "localASNumber"], ["spec", "bgp", "asNumber"]]) {
+    let parent: unknown = raw;
+    for (const seg of path.slice(0, -1)) parent = isMapping(parent) ? parent[seg] : undefined;
+    const last = path[path.length - 1]!;
+    if (!isMapping(parent) || typeof parent[last] !== "number" || Number.isInteger(parent[last])) continue;
+    const text = doc.plainText(path);
+    if (text !== undefined && /^\d+\.\d+$/.test(text)) parent[last] = text;
+  }
 }

@@ -1,7 +1,6 @@
 // Calico v3 policy rules (api/pkg/apis/projectcalico/v3/policy_common.go) and the checks Calico's
 // validator makes on them (libcalico-go/lib/validator/v3/validator.go: validateRule, validateEntityRule).
 import * as z from "zod";
-import { parsePrefix } from "../net/ip.ts";
 import {
   annotations,
   ipVersion,
@@ -11,6 +10,7 @@ import {
   selector,
   strictCidr,
   strictObject,
+  tryPrefix,
 } from "./fields.ts";
 
 export const actions = ["Allow", "Deny", "Log", "Pass"] as const;
@@ -105,7 +105,7 @@ export const ruleSchema = strictObject({
       let v4 = false;
       let v6 = false;
       for (const n of nets) {
-        const fam = parsePrefix(n, { strict: false }).family;
+        const fam = tryPrefix(n)?.family;
         v4 ||= fam === 4;
         v6 ||= fam === 6;
       }

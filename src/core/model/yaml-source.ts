@@ -28,6 +28,8 @@ export interface SourceDocument {
   locate(path: Path, options?: { key?: boolean }): SourcePos;
   /** The scalar at `path`, if there is one. */
   scalarAt(path: Path): ScalarSpan | undefined;
+  /** The source text of the plain (unquoted) scalar at `path`, e.g. "65001.10" that YAML reads as a float. */
+  plainText(path: Path): string | undefined;
   /** The same document seen from `path` inward (used for the items of a List). */
   sub(path: Path): SourceDocument;
 }
@@ -146,6 +148,12 @@ function makeSource(
       const exact = plainish && !raw.includes("\n") && inner === String(n.value);
       return { pos: posOf(s + (quoted ? 1 : 0)), exact };
     },
+    plainText(path) {
+      const w = walk(path);
+      const n = deref(w.node);
+      if (!w.complete || !isScalar(n) || n.type !== "PLAIN" || !n.range) return undefined;
+      return text.slice(n.range[0], n.range[1]).trim();
+    },
     sub(prefix) {
       return subSource(source, prefix);
     },
@@ -162,6 +170,7 @@ function subSource(parent: SourceDocument, prefix: Path): SourceDocument {
     pos: parent.locate(prefix),
     locate: (path, options) => parent.locate([...prefix, ...path], options),
     scalarAt: (path) => parent.scalarAt([...prefix, ...path]),
+    plainText: (path) => parent.plainText([...prefix, ...path]),
     sub: (path) => subSource(self, path),
   };
   return self;
