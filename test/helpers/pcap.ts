@@ -20,7 +20,9 @@ export interface TcpStream {
   dstPort: number;
   /** The in-order payload of one direction of one connection. */
   data: Uint8Array;
+  /** Segments that carried new data, with where their data starts in `data`. */
   segments: TcpSegment[];
+  offsets: number[];
 }
 
 const SYN = 0x02;
@@ -120,7 +122,7 @@ export function tcpStreams(segments: readonly TcpSegment[]): TcpStream[] {
     }
     if (!st) {
       st = {
-        s: { src: seg.src, dst: seg.dst, srcPort: seg.srcPort, dstPort: seg.dstPort, data: new Uint8Array(0), segments: [] },
+        s: { src: seg.src, dst: seg.dst, srcPort: seg.srcPort, dstPort: seg.dstPort, data: new Uint8Array(0), segments: [], offsets: [] },
         next: undefined,
         parts: [],
       };
@@ -136,10 +138,18 @@ export function tcpStreams(segments: readonly TcpSegment[]): TcpStream[] {
     if (ahead > 0) throw new Error(`frame ${seg.frame}: ${ahead}-octet gap in ${key}`);
     const skip = -ahead;
     if (skip >= seg.payload.length) continue; // pure retransmission
+    st.s.offsets.push(st.parts.reduce((n, x) => n + x.length, 0));
     st.parts.push(seg.payload.subarray(skip));
     st.s.segments.push(seg);
     st.next = (st.next + seg.payload.length - skip) >>> 0;
   }
   for (const st of open.values()) finish(st);
   return streams.filter((s) => s.data.length > 0);
+}
+
+/** The frame whose segment holds octet `offset` of the stream (where a message ending there completed). */
+export function frameAt(stream: TcpStream, offset: number): number {
+  let lo = 0;
+  for (let i = 0; i < stream.offsets.length; i++) if ((stream.offsets[i] ?? 0) <= offset) lo = i;
+  return stream.segments[lo]?.frame ?? -1;
 }
