@@ -20,6 +20,9 @@ export interface EtcdServerOptions {
   tempParent?: string;
   /** Member name; default "bc-etcd". */
   name?: string;
+  /** Fixed ports (e.g. to restart a member where clients expect it); default free ones. */
+  clientPort?: number;
+  peerPort?: number;
   /** How long to wait for /health; default 20 s. */
   startTimeoutMs?: number;
 }
@@ -76,7 +79,7 @@ export async function startEtcd(options: EtcdServerOptions = {}): Promise<EtcdSe
       return await launch(binary, dataDir, ownDir, options);
     } catch (e) {
       lastError = e;
-      if (!(e instanceof PortInUse)) break;
+      if (!(e instanceof PortInUse) || options.clientPort !== undefined || options.peerPort !== undefined) break;
     }
   }
   if (ownDir) await rm(dataDir, { recursive: true, force: true });
@@ -86,7 +89,13 @@ export async function startEtcd(options: EtcdServerOptions = {}): Promise<EtcdSe
 class PortInUse extends Error {}
 
 async function launch(binary: string, dataDir: string, ownDir: boolean, options: EtcdServerOptions): Promise<EtcdServer> {
-  const [clientPort, peerPort] = (await freePorts(2)) as [number, number];
+  const [free1, free2] = (await freePorts(2)) as [number, number];
+  const clientPort = options.clientPort ?? free1;
+  const peerPort = options.peerPort ?? free2;
+  // A port someone else serves would answer our health check for them: make sure fixed ones are free.
+  for (const port of [options.clientPort, options.peerPort]) {
+    if (port !== undefined && !(await portFree(port))) throw new PortInUse(`127.0.0.1:${port} is already in use`);
+  }
   const name = options.name ?? "bc-etcd";
   const client = `http://127.0.0.1:${clientPort}`;
   const peer = `http://127.0.0.1:${peerPort}`;
@@ -133,7 +142,7 @@ async function launch(binary: string, dataDir: string, ownDir: boolean, options:
       const msg = `${failure}\n${stderr.trim()}`;
       throw inUse ? new PortInUse(msg) : new Error(msg);
     }
-    if (await healthy(clientPort)) break;
+    if ((await healthy(clientPort)) && child.exitCode === null && child.signalCode === null) break;
     if (Date.now() > deadline) {
       await stop();
       throw new Error(`etcd not healthy after ${timeoutMs} ms\n${stderr.trim()}`);
@@ -141,6 +150,14 @@ async function launch(binary: string, dataDir: string, ownDir: boolean, options:
     await new Promise((r) => setTimeout(r, 25));
   }
   return { endpoint: client, clientPort, peerPort, pid: child.pid!, dataDir, stop };
+}
+
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.once("error", () => resolve(false));
+    s.listen(port, "127.0.0.1", () => s.close(() => resolve(true)));
+  });
 }
 
 async function terminate(child: ChildProcess, exited: Promise<number | null>): Promise<void> {

@@ -1,0 +1,104 @@
+import { afterAll, describe, expect, test } from "@jest/globals";
+import { existsSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { EtcdDatastore } from "../../real/datastore/etcd.ts";
+import { freePorts, ramDir, startEtcd } from "../../real/etcd-server.ts";
+import type { EtcdServer } from "../../real/etcd-server.ts";
+import { isDatastoreError } from "../../src/core/datastore/port.ts";
+import type { WatchEvent } from "../../src/core/datastore/port.ts";
+import { etcdSkipReason } from "../helpers/etcd.ts";
+
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+async function until<T>(what: string, f: () => Promise<T | undefined>, ms = 20_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await f();
+      if (v !== undefined) return v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${String(last)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const reason = etcdSkipReason();
+const suite = reason === undefined || process.env.CI === "true" ? describe : describe.skip;
+if (reason !== undefined && process.env.CI !== "true") console.warn(`skipping etcd server tests: ${reason}`);
+
+suite("etcd server process management", () => {
+  const started: EtcdServer[] = [];
+  afterAll(async () => {
+    for (const s of started) await s.stop();
+  });
+
+  test("starts two members on distinct loopback ports, and stop() ends the process and removes the data dir", async () => {
+    const [a, b] = await Promise.all([startEtcd({ tempParent: ramDir() }), startEtcd({ tempParent: ramDir() })]);
+    started.push(a!, b!);
+    expect(a!.endpoint).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(new Set([a!.clientPort, a!.peerPort, b!.clientPort, b!.peerPort]).size).toBe(4);
+    const res = await fetch(`${a!.endpoint}/health`, { headers: { connection: "close" } });
+    expect(await res.json()).toEqual({ health: "true" });
+    expect(alive(a!.pid)).toBe(true);
+    expect(existsSync(a!.dataDir)).toBe(true);
+    await a!.stop();
+    expect(alive(a!.pid)).toBe(false);
+    expect(existsSync(a!.dataDir)).toBe(false);
+    await a!.stop(); // idempotent
+    expect(alive(b!.pid)).toBe(true);
+    await b!.stop();
+    expect(alive(b!.pid)).toBe(false);
+  });
+
+  test("a missing binary is a clear error", async () => {
+    await expect(startEtcd({ binary: "/nonexistent/etcd" })).rejects.toThrow("etcd binary not found");
+  });
+
+  test("a fixed port already taken makes start fail instead of reporting someone else's etcd", async () => {
+    const a = await startEtcd({ tempParent: ramDir() });
+    started.push(a);
+    await expect(startEtcd({ tempParent: ramDir(), clientPort: a.clientPort, startTimeoutMs: 10_000 })).rejects.toThrow(`127.0.0.1:${a.clientPort} is already in use`);
+  });
+
+  test("an outage: requests fail with Unavailable, then after a restart a watch resumes with every event exactly once", async () => {
+    const dataDir = await mkdtemp(join(ramDir() ?? tmpdir(), "bc-etcd-keep-"));
+    const [clientPort, peerPort] = (await freePorts(2)) as [number, number];
+    let server = await startEtcd({ dataDir, clientPort, peerPort });
+    const store = new EtcdDatastore({ endpoints: server.endpoint, namespace: "outage", requestTimeoutMs: 2000, dialTimeoutMs: 2000 });
+    try {
+      const events: WatchEvent[] = [];
+      const first = await store.create("/o/0", "before");
+      store.watch("/o/", first.modRevision, (e) => events.push(e));
+      await until("first event", async () => (events.length >= 1 ? true : undefined));
+
+      await server.stop();
+      const down = await store.get("/o/0").catch((e: unknown) => e);
+      expect(isDatastoreError(down, "Unavailable")).toBe(true);
+
+      server = await startEtcd({ dataDir, clientPort, peerPort });
+      // etcd3's circuit breaker keeps failing fast for a few seconds after the outage.
+      await until("etcd back", async () => ((await store.get("/o/0"))?.value === "before" ? true : undefined));
+      for (let i = 1; i <= 5; i++) await store.create(`/o/${i}`, `after-${i}`);
+      await until("resumed watch", async () => (events.length >= 6 ? true : undefined));
+      await store.create("/o/sentinel", "end");
+      await until("sentinel", async () => (events.length >= 7 ? true : undefined));
+      expect(events.map((e) => `${e.key}=${e.value}`)).toEqual(["/o/0=before", "/o/1=after-1", "/o/2=after-2", "/o/3=after-3", "/o/4=after-4", "/o/5=after-5", "/o/sentinel=end"]);
+    } finally {
+      await store.close();
+      await server.stop();
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
