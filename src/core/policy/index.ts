@@ -39,3 +39,4 @@ export type {
 export { policyEndpointSelector, entityRuleSelector } from "./selectors.ts";
 export { protocolNumber, protocolName, parsePort, formatPort, type PortMatch } from "./protocols.ts";
 export { describeDecision, explainFlow, explainDirection } from "./explain.ts";
+export { policyInputFromResources } from "./from-resources.ts";
