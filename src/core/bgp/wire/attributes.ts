@@ -229,8 +229,8 @@ export function decodeAttributes(
       }
       continue;
     }
-    const partialOk = expected === OPTIONAL_TRANSITIVE;
-    if ((flags & 0xc0) !== expected || (!partialOk && flags & AttrFlag.PARTIAL)) {
+    // RFC 7606 §3.c judges the Optional and Transitive bits only; a stray Partial bit is tolerated.
+    if ((flags & 0xc0) !== expected) {
       fail(UpdateErrorSubcode.ATTRIBUTE_FLAGS_ERROR, `attribute ${type} has flags 0x${flags.toString(16)}`);
       continue;
     }

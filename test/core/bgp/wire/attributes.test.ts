@@ -26,6 +26,7 @@ describe("path attributes: bytes to values", () => {
   const cases: { name: string; attr: string; four?: boolean; want: PathAttributes }[] = [
     { name: "ORIGIN INCOMPLETE", attr: "40010102", want: { origin: 2 } },
     { name: "ORIGIN with Extended Length", attr: "5001000100", want: { origin: 0 } },
+    { name: "ORIGIN with a stray Partial bit and low flag bits", attr: "6f010100", want: { origin: 0 } },
     {
       name: "AS_PATH 4-octet sequence",
       attr: "40020e 0203 0000fde8 0000fde9 fa56ea01",
