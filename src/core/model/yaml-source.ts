@@ -61,7 +61,8 @@ export function parseYamlDocuments(text: string, file: string): ParsedYaml {
       for (const e of doc.errors) problems.push({ ...posOf(e.pos[0]), message: yamlMessage(e.message) });
       continue;
     }
-    if (doc.contents === null) continue; // empty document, e.g. a trailing "---"
+    // An empty document (a trailing "---", or only comments) holds nothing.
+    if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null && doc.contents.source === "")) continue;
     documents.push(makeSource(doc, doc.contents as YamlNode, file, posOf, text));
   }
   return { documents, problems };
