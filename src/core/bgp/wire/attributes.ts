@@ -450,17 +450,24 @@ function attribute(w: ByteWriter, flags: number, type: number, value: (w: ByteWr
 function encodeAsPath(w: ByteWriter, path: readonly AsPathSegment[], asSize: 2 | 4, name: string): void {
   for (const seg of path) {
     checkUint(`${name} segment type`, seg.type, 4);
-    if (seg.asns.length === 0 || seg.asns.length > 255) throw new RangeError(`${name} segment holds ${seg.asns.length} ASNs (1..255)`);
-    w.u8(seg.type);
-    w.u8(seg.asns.length);
-    for (const asn of seg.asns) {
-      if (asSize === 2) {
-        checkUint(`2-octet ${name} ASN (map it with toOldSpeaker first)`, asn, 0xffff);
-        w.u16(asn);
-      } else {
-        checkUint(`${name} ASN`, asn, 0xffffffff);
-        w.u32(asn);
-      }
+    if (seg.type < 1) throw new RangeError(`${name} segment type ${seg.type}`);
+    const isSet = seg.type === 1 || seg.type === 4;
+    if (seg.asns.length === 0 || (isSet && seg.asns.length > 255)) throw new RangeError(`${name} segment holds ${seg.asns.length} ASNs (1..255)`);
+    // A sequence longer than 255 ASNs (heavy prepending) goes out as consecutive segments.
+    for (let i = 0; i < seg.asns.length; i += 255) encodeSegment(w, seg.type, seg.asns.slice(i, i + 255), asSize, name);
+  }
+}
+
+function encodeSegment(w: ByteWriter, type: number, asns: readonly number[], asSize: 2 | 4, name: string): void {
+  w.u8(type);
+  w.u8(asns.length);
+  for (const asn of asns) {
+    if (asSize === 2) {
+      checkUint(`2-octet ${name} ASN (map it with toOldSpeaker first)`, asn, 0xffff);
+      w.u16(asn);
+    } else {
+      checkUint(`${name} ASN`, asn, 0xffffffff);
+      w.u32(asn);
     }
   }
 }

@@ -281,6 +281,19 @@ describe("path attributes: encoding", () => {
     expect(toHex(small.subarray(23, 26))).toBe("c008fc");
   });
 
+  test("an AS_SEQUENCE of 600 ASNs goes out as segments of 255, 255 and 90", () => {
+    const asns = Array.from({ length: 600 }, (_, i) => 64512 + (i % 3));
+    const m: UpdateMessage = { type: MessageType.UPDATE, withdrawn: [], attrs: { asPath: [{ type: 2, asns }] }, nlri: [] };
+    const back = decodeUpdate(encodeMessage(m)).attrs.asPath ?? [];
+    expect(back.map((s) => [s.type, s.asns.length])).toEqual([
+      [2, 255],
+      [2, 255],
+      [2, 90],
+    ]);
+    expect(back.flatMap((s) => s.asns)).toEqual(asns);
+    expect(() => encodeMessage({ ...m, attrs: { asPath: [{ type: 1, asns }] } })).toThrow(RangeError);
+  });
+
   test("encoding rejects values that cannot be on the wire", () => {
     const base: UpdateMessage = { type: MessageType.UPDATE, withdrawn: [], attrs: {}, nlri: [] };
     expect(() => encodeMessage({ ...base, attrs: { origin: 3 } })).toThrow(RangeError);
