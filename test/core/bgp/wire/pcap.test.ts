@@ -252,6 +252,9 @@ describeTshark("captures: cross-check with tshark", () => {
     "bgp.nlri_prefix",
     "bgp.mp_reach_nlri_ipv6_prefix",
     "bgp.update.path_attribute.mp_reach_nlri.next_hop.ipv6",
+    "bgp.update.path_attribute.mp_reach_nlri.next_hop.ipv6.link_local",
+    "bgp.update.path_attribute.community_as",
+    "bgp.update.path_attribute.community_value",
     "bgp.update.path_attribute.originator_id",
     "bgp.path_attribute.cluster_id",
     "bgp.notify.major_error",
@@ -279,11 +282,29 @@ describeTshark("captures: cross-check with tshark", () => {
         j(ups.flatMap((u) => u.nlri.map((p) => formatIP(4, p.addr)))),
         j(ups.flatMap((u) => (u.attrs.mpReach?.nlri ?? []).map((p) => formatIP(6, p.addr)))),
         j(ups.flatMap((u) => (u.attrs.mpReach?.nextHops ?? []).slice(0, 1).map((a) => formatIP(a.family, a.value)))),
+        j(ups.flatMap((u) => (u.attrs.mpReach?.nextHops ?? []).slice(1).map((a) => formatIP(a.family, a.value)))),
+        j(ups.flatMap((u) => (u.attrs.communities ?? []).map((c) => c >>> 16))),
+        j(ups.flatMap((u) => (u.attrs.communities ?? []).map((c) => c & 0xffff))),
         j(ups.flatMap((u) => (u.attrs.originatorId === undefined ? [] : [formatRouterId(u.attrs.originatorId)]))),
         j(ups.flatMap((u) => (u.attrs.clusterList ?? []).map(formatRouterId))),
         j(msgs.flatMap((m) => (m.type === MessageType.NOTIFICATION ? [m.code] : []))),
       ].join(" ; ");
     });
+    expect(ours).toEqual(theirs);
+  });
+});
+
+describeTshark("captures: AS paths as tshark prints them", () => {
+  test.each(["bird-gobgp-frr-exabgp.pcap", "as4-old-speaker.pcap"])("%s: every AS_PATH and AS4_PATH, in order", (file) => {
+    const out = execFileSync("tshark", ["-r", resolve(pcapDir, file), "-Y", "bgp", "-O", "bgp"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+    const theirs = [...out.matchAll(/Path Attribute - (AS4?_PATH): (.*)$/gm)].map((m) => `${m[1]}: ${(m[2] ?? "").trim()}`);
+    const ours = updates(decodeCapture(file)).flatMap((d) => {
+      const lines: string[] = [];
+      if (d.msg.attrs.asPath) lines.push(`AS_PATH: ${formatAsPath(d.msg.attrs.asPath) || "empty"}`);
+      if (d.msg.attrs.as4Path) lines.push(`AS4_PATH: ${formatAsPath(d.msg.attrs.as4Path)}`);
+      return lines;
+    });
+    expect(ours.length).toBeGreaterThan(0);
     expect(ours).toEqual(theirs);
   });
 });
