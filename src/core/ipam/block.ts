@@ -31,6 +31,10 @@ export interface Block {
   /** sequenceNumberForAllocation, indexed by ordinal. */
   readonly seqForAlloc: readonly (number | undefined)[];
   readonly deleted: boolean;
+  /** Memo: the joined JSON of `attributes` (shared between versions, so a write appends, not rebuilds). */
+  readonly attributesJson?: string;
+  /** Memo: the members of sequenceNumberForAllocation, likewise appended to on assignment. */
+  readonly seqJson?: string;
 }
 
 export const hostAffinity = (host: string): string => `host:${host}`;
@@ -74,7 +78,10 @@ export function newBlock(cidr: Prefix, cidrText: string, affinity: string | null
 
 // ---- attributes: canonical JSON (sorted keys, as Go marshals maps) memoised per object ----
 
-const attrJson = new WeakMap<BlockAttribute, string>();
+// The memo lives on the attribute object under a symbol key, which JSON.stringify ignores (a WeakMap
+// of 100,000 attributes costs the garbage collector far more).
+const JSON_MEMO = Symbol("json");
+type Memoised = BlockAttribute & { [JSON_MEMO]?: string };
 
 export function makeAttribute(handleId: string | undefined, secondary: Record<string, string> | undefined): BlockAttribute {
   const attr: { handle_id?: string; secondary?: Record<string, string> } = {};
@@ -88,12 +95,8 @@ export function makeAttribute(handleId: string | undefined, secondary: Record<st
 }
 
 export function attributeJson(a: BlockAttribute): string {
-  let s = attrJson.get(a);
-  if (s === undefined) {
-    s = JSON.stringify(a);
-    attrJson.set(a, s);
-  }
-  return s;
+  const m = a as Memoised;
+  return (m[JSON_MEMO] ??= JSON.stringify(a));
 }
 
 // ---- operations (all return new blocks) ----
@@ -114,27 +117,33 @@ export function assignFromBlock(b: Block, num: number, host: string, attr: Block
   const n = Math.min(num, b.unallocated.length);
   if (n <= 0) return { block: b, ordinals: [] };
   const attrs = b.attributes.slice();
-  const json = attributeJson(attr);
   let idx = -1;
   for (let i = 0; i < attrs.length; i++) {
-    if (attributeJson(attrs[i]!) === json) {
+    // Identical attributes are shared (Calico's findOrAddAttribute); compare handles first, it is cheap.
+    const other = attrs[i]!;
+    if (other.handle_id === attr.handle_id && attributeJson(other) === attributeJson(attr)) {
       idx = i;
       break;
     }
   }
+  let attributesJson = b.attributesJson;
   if (idx < 0) {
     idx = attrs.length;
     attrs.push(attr);
+    const prev = attributesJsonOf(b);
+    attributesJson = prev === "" ? attributeJson(attr) : `${prev},${attributeJson(attr)}`;
   }
   const ordinals = b.unallocated.slice(0, n);
   const allocations = b.allocations.slice();
   const seq = b.seqForAlloc.slice();
+  let seqJson = seqJsonOf(b);
   for (const o of ordinals) {
     allocations[o] = idx;
     seq[o] = b.sequenceNumber;
+    seqJson += `${seqJson === "" ? "" : ","}"${o}":${b.sequenceNumber}`;
   }
   return {
-    block: { ...b, allocations, unallocated: b.unallocated.slice(n), attributes: attrs, seqForAlloc: seq },
+    block: { ...b, allocations, unallocated: b.unallocated.slice(n), attributes: attrs, seqForAlloc: seq, attributesJson, seqJson },
     ordinals,
   };
 }
@@ -185,7 +194,7 @@ export function releaseFromBlock(b: Block, specs: readonly ReleaseSpec[]): Relea
     if (attr?.handle_id !== undefined) handles.set(attr.handle_id, (handles.get(attr.handle_id) ?? 0) + 1);
   }
   if (released.length === 0) return { block: b, released, notAllocated, handles };
-  return { block: compactAttributes({ ...b, allocations, unallocated, seqForAlloc: seq }), released, notAllocated, handles };
+  return { block: compactAttributes({ ...b, allocations, unallocated, seqForAlloc: seq, seqJson: undefined }), released, notAllocated, handles };
 }
 
 export function ordinalsForHandle(b: Block, handleId: string): number[] {
@@ -211,7 +220,7 @@ function compactAttributes(b: Block): Block {
     }
   }
   const allocations = b.allocations.map((idx) => (idx === null ? null : remap[idx]!));
-  return { ...b, allocations, attributes };
+  return { ...b, allocations, attributes, attributesJson: undefined };
 }
 
 export const withAffinity = (b: Block, affinity: string | null, claimTime: string | null): Block => ({
@@ -224,31 +233,37 @@ export const withNextSequence = (b: Block): Block => ({ ...b, sequenceNumber: b.
 
 // ---- JSON ----
 
+function seqJsonOf(b: Block): string {
+  if (b.seqJson !== undefined) return b.seqJson;
+  let s = "";
+  for (let i = 0; i < b.seqForAlloc.length; i++) {
+    const v = b.seqForAlloc[i];
+    if (v !== undefined) s += `${s === "" ? "" : ","}"${i}":${v}`;
+  }
+  return s;
+}
+
+function attributesJsonOf(b: Block): string {
+  if (b.attributesJson !== undefined) return b.attributesJson;
+  let s = "";
+  for (let i = 0; i < b.attributes.length; i++) s += (i > 0 ? "," : "") + attributeJson(b.attributes[i]!);
+  return s;
+}
+
 /** Serialises exactly as JSON.stringify would, but reuses each attribute's memoised JSON. */
 export function serializeBlock(b: Block): string {
   let s = `{"cidr":"${b.cidrText}","affinity":${b.affinity === null ? "null" : JSON.stringify(b.affinity)}`;
   if (b.affinityClaimTime !== null) s += `,"affinity_claim_time":${JSON.stringify(b.affinityClaimTime)}`;
-  s += `,"allocations":[`;
-  const a = b.allocations;
-  for (let i = 0; i < a.length; i++) {
-    if (i > 0) s += ",";
-    const v = a[i];
-    s += v === null || v === undefined ? "null" : String(v);
+  // By hand: JSON.stringify is slow on arrays mixing null and integers.
+  let a = "";
+  const allocs = b.allocations;
+  for (let i = 0; i < allocs.length; i++) {
+    const v = allocs[i];
+    a += (i === 0 ? "" : ",") + (v === null || v === undefined ? "null" : v);
   }
-  s += `],"unallocated":[${b.unallocated.join(",")}],"attributes":[`;
-  for (let i = 0; i < b.attributes.length; i++) {
-    if (i > 0) s += ",";
-    s += attributeJson(b.attributes[i]!);
-  }
-  s += `],"sequenceNumber":${b.sequenceNumber},"sequenceNumberForAllocation":{`;
-  let first = true;
-  for (let i = 0; i < b.seqForAlloc.length; i++) {
-    const v = b.seqForAlloc[i];
-    if (v === undefined) continue;
-    s += `${first ? "" : ","}"${i}":${v}`;
-    first = false;
-  }
-  s += `},"deleted":${b.deleted}}`;
+  s += `,"allocations":[${a}],"unallocated":${JSON.stringify(b.unallocated)}`;
+  s += `,"attributes":[${attributesJsonOf(b)}],"sequenceNumber":${b.sequenceNumber}`;
+  s += `,"sequenceNumberForAllocation":{${seqJsonOf(b)}},"deleted":${b.deleted}}`;
   return s;
 }
 

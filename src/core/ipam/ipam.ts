@@ -53,6 +53,9 @@ import { IpamStore, isCasFailure, newCounters, type AffinityEntry, type BlockEnt
 /** Calico's bound on compare-and-swap retries (ipam.go `datastoreRetries`). */
 export const DATASTORE_RETRIES = 100;
 
+/** Blocks of the host's walk read one by one before falling back to listing every block. */
+const QUICK_WALK = 128;
+
 /** Calico's EmptyBlockMinReclaimAge: an empty block claimed less than a minute ago is not taken over. */
 export const EMPTY_BLOCK_MIN_RECLAIM_AGE_MS = 60_000;
 
@@ -61,7 +64,10 @@ export type Labels = Readonly<Record<string, string>>;
 export interface IpamOptions {
   /** Milliseconds since the epoch (virtual time in the simulator). Default: always 0. */
   clock?: () => number;
-  /** The IP pools (Calico v3 IPPool or its spec with a name), or a function that reads them. */
+  /**
+   * The IP pools (Calico v3 IPPool, or its spec plus a name). An array is validated once at construction
+   * and fixed for the client's life; a function is called on every request (pools that change).
+   */
   pools: readonly IpPoolInput[] | (() => readonly IpPoolInput[] | Promise<readonly IpPoolInput[]>);
   /** When given, this client uses it instead of the stored /calico/ipam/v2/config. */
   config?: IpamConfigInput;
@@ -161,6 +167,7 @@ export class Ipam {
   private readonly configOverride: IpamConfig | undefined;
   private readonly hostLabels: (host: string) => Labels | Promise<Labels>;
   private readonly index = new Map<Family, BlockIndexSnapshot>();
+  private readonly staticPools: Pool[] | undefined;
 
   constructor(datastore: Datastore, options: IpamOptions) {
     this.counters = newCounters();
@@ -169,17 +176,17 @@ export class Ipam {
     this.poolSource = options.pools;
     this.configOverride = options.config ? normalizeConfig(options.config) : undefined;
     this.hostLabels = options.hostLabels ?? (() => ({}));
+    // A pool array is validated once, here; pass a function to have pools re-read on every request.
+    if (typeof options.pools !== "function") this.staticPools = normalizePools(options.pools);
   }
 
   // ---------------------------------------------------------------- configuration and pools
 
   /** All configured pools, validated and defaulted (including disabled ones). */
   async pools(): Promise<Pool[]> {
+    if (this.staticPools) return this.staticPools;
     const src = typeof this.poolSource === "function" ? await this.poolSource() : this.poolSource;
-    if (!Array.isArray(src)) throw new IpamError("InvalidPool", "pools must be an array");
-    const pools = src.map((p) => normalizePool(p));
-    checkNoOverlap(pools);
-    return pools;
+    return normalizePools(src);
   }
 
   /** The effective IPAM config: the constructor override, else the stored one, else Calico's defaults. */
@@ -344,7 +351,8 @@ export class Ipam {
     while (state.remaining.length > 0) {
       const listed = state.remaining.shift()!;
       for (let i = 0; i < DATASTORE_RETRIES; i++) {
-        const aff = await this.store.getAffinity(host, listed.cidr);
+        // The affinity as listed moments ago serves the first try; every write on it is a CAS anyway.
+        const aff = i === 0 ? listed : await this.store.getAffinity(host, listed.cidr);
         if (!aff) break;
         let entry: BlockEntry;
         try {
@@ -464,6 +472,21 @@ export class Ipam {
    * with room; failing that, an empty block another host claimed over a minute ago (reclaimed).
    */
   private async findUsableBlock(host: string, family: Family, pools: Pool[]): Promise<Prefix> {
+    // Fast path: read the first few blocks of the walk one by one. When one is free (or ours with
+    // room) it is exactly the block Calico's full listing would pick; otherwise list everything.
+    for (const pool of pools) {
+      const n = pool.numBlocks;
+      let i = blockSearchStart(pool, host, this.clock());
+      for (let k = 0; k < QUICK_WALK && BigInt(k) < n; k++) {
+        const cidr: Prefix = { family, addr: blockAddrAt(pool, i), len: pool.blockSize };
+        const e = await this.store.getBlock(cidr);
+        if (!e) return cidr;
+        if (e.block.affinity === hostAffinity(host) && freeCount(e.block) > 0) return cidr;
+        if (isEmpty(e.block)) break; // a reclaim candidate: let the full search weigh it
+        i = i + 1n === n ? 0n : i + 1n;
+      }
+      if (pools.length > 1) break; // with several pools the first pool's walk must finish first
+    }
     const snap = await this.blockIndex(family);
     const ours = hostAffinity(host);
     const empties: BlockEntry[] = [];
@@ -929,6 +952,13 @@ export class Ipam {
   stats(): IpamCounters {
     return { ...this.counters };
   }
+}
+
+function normalizePools(src: unknown): Pool[] {
+  if (!Array.isArray(src)) throw new IpamError("InvalidPool", "pools must be an array");
+  const pools = src.map((p: IpPoolInput) => normalizePool(p));
+  checkNoOverlap(pools);
+  return pools;
 }
 
 export const tunnelHandle = (host: string, kind: TunnelKind): string => `${kind}-tunnel-addr-${host}`;

@@ -43,11 +43,16 @@ export interface AffinityKeyParts {
   cidr: Prefix;
 }
 
-/** Parses an affinity key; undefined for other keys under the host tree. */
+const affinityKeyCache = new Map<string, AffinityKeyParts | undefined>();
+
+/** Parses an affinity key; undefined for other keys under the host tree. Memoised (keys recur constantly). */
 export function parseAffinityKey(key: string): AffinityKeyParts | undefined {
+  if (affinityKeyCache.has(key)) return affinityKeyCache.get(key);
   const m = /^\/calico\/ipam\/v2\/host\/([^/]+)\/ipv([46])\/block\/([^/]+)$/.exec(key);
-  if (!m) return undefined;
-  return { host: m[1]!, cidr: segmentToPrefix(m[3]!, key) };
+  const parts = m ? { host: m[1]!, cidr: segmentToPrefix(m[3]!, key) } : undefined;
+  if (affinityKeyCache.size > 100_000) affinityKeyCache.clear();
+  affinityKeyCache.set(key, parts);
+  return parts;
 }
 
 /** Host names and handle IDs become key segments, so they must be non-empty and slash-free. */

@@ -55,12 +55,20 @@ const normalized = new WeakMap<object, { sig: string; pool: Pool }>();
 /** Validates and defaults one pool. Results are memoised per input object (re-checked if it changes). */
 export function normalizePool(input: IpPoolInput): Pool {
   if (typeof input !== "object" || input === null) throw new IpamError("InvalidPool", "an IP pool must be an object");
-  const sig = JSON.stringify(input);
+  const sig = signature(input);
   const hit = normalized.get(input);
   if (hit && hit.sig === sig) return hit.pool;
   const pool = buildPool(input);
   normalized.set(input, { sig, pool });
   return pool;
+}
+
+/** A cheap fingerprint of every field buildPool reads, to notice a mutated input object. */
+function signature(input: IpPoolInput): string {
+  const spec = ("spec" in input ? input.spec : input) as IpPoolSpecInput | undefined;
+  const name = "spec" in input ? input.metadata?.name : input.name;
+  if (typeof spec !== "object" || spec === null) return "";
+  return `${String(name)}|${spec.cidr}|${spec.blockSize}|${spec.ipipMode}|${spec.vxlanMode}|${spec.natOutgoing}|${spec.disabled}|${spec.disableBGPExport}|${spec.nodeSelector}|${String(spec.allowedUses)}|${spec.assignmentMode}`;
 }
 
 function buildPool(input: IpPoolInput): Pool {

@@ -70,7 +70,17 @@ export const newCounters = (): IpamCounters => ({
 
 const AFFINITY_STATES: readonly string[] = ["pending", "confirmed", "pendingDeletion", ""];
 
+const stateByValue = new Map<string, AffinityState>();
+
 function affinityState(key: string, value: string): AffinityState {
+  const known = stateByValue.get(value);
+  if (known !== undefined) return known;
+  const state = parseAffinityState(key, value);
+  if (stateByValue.size < 64) stateByValue.set(value, state);
+  return state;
+}
+
+function parseAffinityState(key: string, value: string): AffinityState {
   let o: unknown;
   try {
     o = JSON.parse(value);
@@ -86,6 +96,7 @@ const affinityJson = (state: AffinityState): string => `{"state":"${state}","del
 
 export class IpamStore {
   private readonly blocks = new Map<string, BlockEntry>();
+  private config: { modRevision: number; config: IpamConfig } | undefined;
 
   constructor(
     readonly ds: Datastore,
@@ -241,7 +252,9 @@ export class IpamStore {
   async getConfig(): Promise<IpamConfig> {
     this.counters.reads++;
     const kv = await this.ds.get(CONFIG_KEY);
-    return kv ? parseConfig(kv.value) : DEFAULT_CONFIG;
+    if (!kv) return DEFAULT_CONFIG;
+    if (this.config?.modRevision !== kv.modRevision) this.config = { modRevision: kv.modRevision, config: parseConfig(kv.value) };
+    return this.config.config;
   }
 
   /** Writes the config (create, or CAS update of what is there). */
