@@ -153,3 +153,60 @@ export function frameAt(stream: TcpStream, offset: number): number {
   for (let i = 0; i < stream.offsets.length; i++) if ((stream.offsets[i] ?? 0) <= offset) lo = i;
   return stream.segments[lo]?.frame ?? -1;
 }
+
+/**
+ * Writes payloads as one TCP stream (IPv4 src:40000 → dst:179, consecutive sequence numbers, no
+ * handshake) in a classic Ethernet pcap, so an independent decoder such as tshark can read them.
+ */
+export function tcpStreamPcap(payloads: readonly Uint8Array[], src = [192, 0, 2, 1], dst = [192, 0, 2, 2]): Uint8Array {
+  const chunks: Uint8Array[] = [];
+  const global = new DataView(new ArrayBuffer(24));
+  global.setUint32(0, 0xa1b2c3d4, true);
+  global.setUint16(4, 2, true);
+  global.setUint16(6, 4, true);
+  global.setUint32(16, 262144, true);
+  global.setUint32(20, 1, true);
+  chunks.push(new Uint8Array(global.buffer));
+  let seq = 1000;
+  payloads.forEach((payload, i) => {
+    const frame = new Uint8Array(14 + 20 + 20 + payload.length);
+    const dv = new DataView(frame.buffer);
+    frame.set([2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1], 0);
+    dv.setUint16(12, 0x0800);
+    const ip = 14;
+    frame[ip] = 0x45;
+    dv.setUint16(ip + 2, 40 + payload.length);
+    dv.setUint16(ip + 4, i + 1);
+    dv.setUint16(ip + 6, 0x4000);
+    frame[ip + 8] = 64;
+    frame[ip + 9] = 6;
+    frame.set(src, ip + 12);
+    frame.set(dst, ip + 16);
+    let sum = 0;
+    for (let k = 0; k < 20; k += 2) sum += dv.getUint16(ip + k);
+    while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+    dv.setUint16(ip + 10, ~sum & 0xffff);
+    const tcp = ip + 20;
+    dv.setUint16(tcp, 40000);
+    dv.setUint16(tcp + 2, 179);
+    dv.setUint32(tcp + 4, seq);
+    dv.setUint32(tcp + 8, 1);
+    frame[tcp + 12] = 5 << 4;
+    frame[tcp + 13] = 0x18; // PSH, ACK
+    dv.setUint16(tcp + 14, 65535);
+    frame.set(payload, tcp + 20);
+    seq += payload.length;
+    const rec = new DataView(new ArrayBuffer(16));
+    rec.setUint32(0, 1_700_000_000 + i, true);
+    rec.setUint32(8, frame.length, true);
+    rec.setUint32(12, frame.length, true);
+    chunks.push(new Uint8Array(rec.buffer), frame);
+  });
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let o = 0;
+  for (const c of chunks) {
+    out.set(c, o);
+    o += c.length;
+  }
+  return out;
+}
