@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseIP, parsePrefix } from "../../../../src/core/net/ip.ts";
-import { encodeMessage, endOfRib, type Message, MessageType, toOldSpeaker } from "../../../../src/core/bgp/wire/index.ts";
+import { encodeMessage, endOfRib, type Message, MessageType, type PathAttributes, toOldSpeaker } from "../../../../src/core/bgp/wire/index.ts";
 import { tcpStreamPcap } from "../../../helpers/pcap.ts";
 
 const haveTshark = ((): boolean => {
@@ -161,8 +161,8 @@ describeTshark("encoder vs tshark", () => {
   });
 
   test("AS paths as tshark prints them, 4-octet and towards an OLD speaker", () => {
-    const path = { origin: 0, asPath: [{ type: 2 as const, asns: [4200000001, 65010] }, { type: 1 as const, asns: [7, 8] }], nextHop: ip("192.0.2.4") };
-    const update = (attrs: typeof path): Message => ({ type: MessageType.UPDATE, withdrawn: [], attrs, nlri: [parsePrefix("10.4.4.0/24")] });
+    const path: PathAttributes = { origin: 0, asPath: [{ type: 2, asns: [4200000001, 65010] }, { type: 1, asns: [7, 8] }], nextHop: ip("192.0.2.4") };
+    const update = (attrs: PathAttributes): Message => ({ type: MessageType.UPDATE, withdrawn: [], attrs, nlri: [parsePrefix("10.4.4.0/24")] });
     const lines = (text: string) => [...text.matchAll(/Path Attribute - (AS4?_PATH: .*?)\s*$/gm)].map((m) => m[1]);
     expect(lines(tshark([update(path)], ["-O", "bgp"]))).toEqual(["AS_PATH: 4200000001 65010 {7, 8}"]);
     expect(lines(tshark([update(toOldSpeaker(path))], ["-o", "bgp.asn_len:2", "-O", "bgp"], false))).toEqual([
