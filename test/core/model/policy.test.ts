@@ -143,6 +143,20 @@ describe("policy-level rules", () => {
     expect(problems(gnp(spec)).join("\n")).toContain(message);
   });
 
+  test("selector syntax errors point at the column inside the selector", () => {
+    expect(problems(gnp("selector: app == 'web' &&"))).toEqual([
+      't.yaml:6:28: spec.selector: invalid selector: expected a label, has(), all(), global(), "!" or "(" but found end of selector (column 16 of the selector)',
+    ]);
+    const ps = problems(rule(`action: Allow\nsource: {selector: "a = 'b'"}`));
+    expect(ps).toHaveLength(1);
+    expect(ps[0]).toMatch(/^t\.yaml:8:29: spec\.ingress\[0\]\.source\.selector: invalid selector: .*\(column 3 of the selector\)$/);
+  });
+
+  test("selectors of pools and peers are checked too", () => {
+    expect(problems(calico("IPPool", "p", "cidr: 10.1.0.0/16\nnodeSelector: rack ==")).join("\n")).toContain("spec.nodeSelector: invalid selector");
+    expect(problems(calico("BGPPeer", "p", "peerSelector: has(")).join("\n")).toContain("spec.peerSelector: invalid selector");
+  });
+
   test("a selector's global() is reported at its column", () => {
     expect(problems(gnp("selector: a == 'b' && global()"))).toEqual([
       "t.yaml:6:25: spec.selector: global() can only be used in an EntityRule namespaceSelector",
