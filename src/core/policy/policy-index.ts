@@ -63,14 +63,30 @@ export class PolicyIndex<T> {
   }
 
   /** Items whose selector might match these labels (a superset of the matches), in item order. */
-  candidates(labels: Labels): T[] {
-    const picked = new Set<number>(this.#scan);
-    for (const label of Object.keys(labels)) {
-      const value = labels[label]!;
-      for (const i of this.#eq.get(label)?.get(value) ?? []) picked.add(i);
-      for (const i of this.#has.get(label) ?? []) picked.add(i);
+  candidates(labels: Labels | ReadonlyMap<string, string>): T[] {
+    // Each item sits in exactly one bucket, and a label has one value, so no item is hit twice.
+    const hits: number[][] = [this.#scan];
+    let total = this.#scan.length;
+    const entries = labels instanceof Map ? labels.entries() : Object.entries(labels as Labels);
+    for (const [label, value] of entries) {
+      const eq = this.#eq.get(label)?.get(value);
+      if (eq !== undefined) {
+        hits.push(eq);
+        total += eq.length;
+      }
+      const has = this.#has.get(label);
+      if (has !== undefined) {
+        hits.push(has);
+        total += has.length;
+      }
     }
-    return [...picked].sort((a, b) => a - b).map((i) => this.#items[i]!);
+    const order = new Int32Array(total);
+    let n = 0;
+    for (const list of hits) for (const i of list) order[n++] = i;
+    order.sort();
+    const out = new Array<T>(total);
+    for (let j = 0; j < total; j++) out[j] = this.#items[order[j]!]!;
+    return out;
   }
 }
 

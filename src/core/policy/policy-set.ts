@@ -138,6 +138,8 @@ interface Entity {
   readonly name: string;
   readonly namespace?: string;
   readonly labels: Labels;
+  /** The same labels as a Map: what selectors are evaluated against (see Selector.matchesMap). */
+  readonly labelMap: ReadonlyMap<string, string>;
   readonly ports: readonly { readonly name: string; readonly protocol: number; readonly port: number }[];
 }
 
@@ -271,7 +273,14 @@ export class PolicySet {
       }
       return [{ name: p.name, protocol: proto, port: p.port }];
     });
-    const entity: Entity = { kind: ep.kind, name: ep.name, ...(ep.namespace !== undefined ? { namespace: ep.namespace } : {}), labels, ports };
+    const entity: Entity = {
+      kind: ep.kind,
+      name: ep.name,
+      ...(ep.namespace !== undefined ? { namespace: ep.namespace } : {}),
+      labels,
+      labelMap: new Map(Object.entries(labels)),
+      ports,
+    };
     const ref: EndpointRef = { kind: ep.kind, name: ep.name, ...(ep.namespace !== undefined ? { namespace: ep.namespace } : {}) };
     const state: EndpointState = { endpoint: ep, entity, ref, profiles };
     this.#endpoints.push(state);
@@ -302,7 +311,14 @@ export class PolicySet {
     } else {
       Object.assign(labels, ns.labels);
     }
-    const entity: Entity = { kind: "networkset", name: ns.name, ...(ns.namespace !== undefined ? { namespace: ns.namespace } : {}), labels, ports: [] };
+    const entity: Entity = {
+      kind: "networkset",
+      name: ns.name,
+      ...(ns.namespace !== undefined ? { namespace: ns.namespace } : {}),
+      labels,
+      labelMap: new Map(Object.entries(labels)),
+      ports: [],
+    };
     ns.nets.forEach((n, i) => {
       try {
         this.#netSets.push({ prefix: parsePrefix(n, { strict: false }), entity });
@@ -326,7 +342,8 @@ export class PolicySet {
   #policiesFor(ep: EndpointState): Record<Direction, readonly CompiledPolicy[]> {
     let cached = this.#applicable.get(ep);
     if (cached === undefined) {
-      const selected = this.#index.candidates(ep.entity.labels).filter((p) => p.selector.matches(ep.entity.labels));
+      const labels = ep.entity.labelMap;
+      const selected = this.#index.candidates(labels).filter((p) => p.selector.matchesMap(labels));
       cached = {
         ingress: selected.filter((p) => p.types.has("Ingress")),
         egress: selected.filter((p) => p.types.has("Egress")),
@@ -471,7 +488,7 @@ export class PolicySet {
       } else {
         // Named port: (ip, protocol, port) of an endpoint selected by the rule's selector (all() if none).
         for (const e of this.#entitiesAt(ip)) {
-          if (selector !== undefined && !selector.matches(e.labels)) continue;
+          if (selector !== undefined && !selector.matchesMap(e.labelMap)) continue;
           if (e.ports.some((np) => np.name === p.name && np.protocol === proto && np.port === port)) return true;
         }
       }
@@ -494,7 +511,7 @@ export class PolicySet {
     const key = `${selector.canonical}\u0000${ipKey(ip)}`;
     let hit = this.#selectorAt.get(key);
     if (hit === undefined) {
-      hit = this.#entitiesAt(ip).some((e) => selector.matches(e.labels));
+      hit = this.#entitiesAt(ip).some((e) => selector.matchesMap(e.labelMap));
       this.#selectorAt.set(key, hit);
     }
     return hit;

@@ -1,6 +1,6 @@
 // Calico label selectors: parse once, match fast, print and hash exactly as Calico does.
 // Public API: parseSelector, Selector, SelectorParseError (see docs/policy.md for the grammar).
-import { compileNode, printNode, type Labels, type Matcher, type SelectorNode } from "./ast.ts";
+import { compileMapNode, compileNode, printNode, type Labels, type MapMatcher, type Matcher, type SelectorNode } from "./ast.ts";
 import { parseToNode } from "./parser.ts";
 import { makeUniqueId } from "../unique-id.ts";
 
@@ -11,6 +11,8 @@ export { prefixLabels, type Labels, type SelectorNode } from "./ast.ts";
 export interface Selector {
   /** True when the labels satisfy the selector (absent labels behave as in Calico). */
   matches(labels: Labels): boolean;
+  /** The same test over a Map: faster when many selectors meet many label sets. */
+  matchesMap(labels: ReadonlyMap<string, string>): boolean;
   /** Calico's canonical print (`Selector.String()`), e.g. `(a == "b" && !has(c))`. */
   readonly canonical: string;
   /** `"s:" + base64url(SHA-224("s:" + canonical))`: Calico's selector UID (IP-set ID). */
@@ -25,11 +27,16 @@ class CompiledSelector implements Selector {
   readonly ast: SelectorNode;
   readonly matches: Matcher;
   #uid: string | undefined;
+  #mapMatcher: MapMatcher | undefined;
 
   constructor(ast: SelectorNode) {
     this.ast = ast;
     this.canonical = printNode(ast);
     this.matches = compileNode(ast);
+  }
+
+  matchesMap(labels: ReadonlyMap<string, string>): boolean {
+    return (this.#mapMatcher ??= compileMapNode(this.ast))(labels);
   }
 
   get uniqueId(): string {

@@ -48,6 +48,9 @@ describe("Calico selector conformance", () => {
     for (const s of [sel, reparsed]) {
       for (const labels of c.match) expect({ labels, matched: s.matches(labels) }).toEqual({ labels, matched: true });
       for (const labels of c.noMatch) expect({ labels, matched: s.matches(labels) }).toEqual({ labels, matched: false });
+      // The Map form of the matcher must agree.
+      for (const labels of c.match) expect(s.matchesMap(new Map(Object.entries(labels)))).toBe(true);
+      for (const labels of c.noMatch) expect(s.matchesMap(new Map(Object.entries(labels)))).toBe(false);
     }
   });
 

@@ -116,6 +116,16 @@ describe("semantics", () => {
   ];
   test.each(cases)("%s on %j is %s", (text, labels, expected) => {
     expect(parseSelector(text).matches(labels)).toBe(expected);
+    expect(parseSelector(text).matchesMap(new Map(Object.entries(labels)))).toBe(expected);
+  });
+
+  test("conjunctions mixing equalities with other terms", () => {
+    const sel = parseSelector("a == '1' && has(b) && c == '3' && d != '4'");
+    expect(sel.canonical).toBe('(a == "1" && has(b) && c == "3" && d != "4")');
+    expect(sel.matches({ a: "1", b: "", c: "3" })).toBe(true);
+    expect(sel.matches({ a: "1", b: "", c: "3", d: "4" })).toBe(false);
+    expect(sel.matches({ a: "1", c: "3" })).toBe(false);
+    expect(sel.matches({ a: "1", b: "x", c: "2" })).toBe(false);
   });
 
   test("labels with own __proto__ key from JSON are matched", () => {
