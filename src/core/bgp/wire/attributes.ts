@@ -1,10 +1,10 @@
 // Path attributes (RFC 4271 §4.3/§5 and the RFCs that add attributes), decoded into one plain record
 // the RIB can keep, with RFC 7606 revised error handling: each malformed attribute is classified as
 // session reset (thrown), treat-as-withdraw or attribute-discard (reported as an UpdateIssue).
-import type { IPAddress, Prefix } from "../../net/ip.ts";
+import type { IPAddress } from "../../net/ip.ts";
 import { Afi, AttrFlag, AttrType, ErrorCode, Safi, UpdateErrorSubcode } from "./constants.ts";
 import { BgpWireError } from "./errors.ts";
-import { decodeAddress, decodePrefixes, encodeAddress, encodePrefixes } from "./prefix.ts";
+import { decodeAddress, decodePrefixes, encodeAddress, encodePrefixes, type NlriPrefix } from "./prefix.ts";
 import { type ByteWriter, checkUint, readU16, readU32 } from "./writer.ts";
 
 export type AsPathSegmentTypeCode = 1 | 2 | 3 | 4;
@@ -31,7 +31,7 @@ export interface MpReach {
   safi: number;
   /** One next hop, or for IPv6 the global address followed by the link-local one (RFC 2545). */
   nextHops: IPAddress[];
-  nlri: Prefix[];
+  nlri: NlriPrefix[];
   /** For AFI/SAFIs this codec does not parse: everything after AFI/SAFI, kept verbatim. */
   raw?: Uint8Array;
 }
@@ -39,7 +39,7 @@ export interface MpReach {
 export interface MpUnreach {
   afi: number;
   safi: number;
-  withdrawn: Prefix[];
+  withdrawn: NlriPrefix[];
   raw?: Uint8Array;
 }
 
@@ -91,7 +91,12 @@ export interface UpdateIssue {
 export interface AttributeCodecOptions {
   /** Whether both sides announced the 4-octet AS capability (RFC 6793). */
   fourOctetAs: boolean;
+  /** Families whose NLRI carry ADD-PATH Path Identifiers in this direction (RFC 7911). */
+  addPath?: readonly { afi: number; safi: number }[];
 }
+
+export const carriesPathIds = (opts: { addPath?: readonly { afi: number; safi: number }[] }, afi: number, safi: number): boolean =>
+  opts.addPath?.some((f) => f.afi === afi && f.safi === safi) ?? false;
 
 type Action = UpdateErrorAction | "session-reset";
 
@@ -316,10 +321,10 @@ function decodeValue(
       return;
     }
     case AttrType.MP_REACH_NLRI:
-      attrs.mpReach = decodeMpReach(b, vs, len, fail);
+      attrs.mpReach = decodeMpReach(b, vs, len, opts, fail);
       return;
     case AttrType.MP_UNREACH_NLRI:
-      attrs.mpUnreach = decodeMpUnreach(b, vs, len, fail);
+      attrs.mpUnreach = decodeMpUnreach(b, vs, len, opts, fail);
       return;
     case AttrType.EXTENDED_COMMUNITIES: {
       if (len === 0 || len % 8 !== 0) return fail(LENGTH, `EXTENDED_COMMUNITIES length ${len} is not a non-zero multiple of 8`);
@@ -374,9 +379,9 @@ function decodeAsPath(b: Uint8Array, vs: number, len: number, asSize: 2 | 4): As
 const isPrefixFamily = (afi: number, safi: number): boolean =>
   (afi === Afi.IPV4 || afi === Afi.IPV6) && (safi === Safi.UNICAST || safi === Safi.MULTICAST);
 
-function mpPrefixes(b: Uint8Array, start: number, end: number, afi: number, fail: Fail): Prefix[] {
+function mpPrefixes(b: Uint8Array, start: number, end: number, afi: number, pathIds: boolean, fail: Fail): NlriPrefix[] {
   try {
-    return decodePrefixes(b, start, end, afi === Afi.IPV4 ? 4 : 6, UpdateErrorSubcode.OPTIONAL_ATTRIBUTE_ERROR);
+    return decodePrefixes(b, start, end, afi === Afi.IPV4 ? 4 : 6, UpdateErrorSubcode.OPTIONAL_ATTRIBUTE_ERROR, pathIds);
   } catch (e) {
     // Re-thrown by `fail` (MP errors always reset the session) with the attribute as data.
     fail(UpdateErrorSubcode.OPTIONAL_ATTRIBUTE_ERROR, `MP NLRI: ${(e as BgpWireError).detail}`);
@@ -384,7 +389,7 @@ function mpPrefixes(b: Uint8Array, start: number, end: number, afi: number, fail
   }
 }
 
-function decodeMpReach(b: Uint8Array, vs: number, len: number, fail: Fail): MpReach | undefined {
+function decodeMpReach(b: Uint8Array, vs: number, len: number, opts: AttributeCodecOptions, fail: Fail): MpReach | undefined {
   if (len < 5) {
     fail(UpdateErrorSubcode.OPTIONAL_ATTRIBUTE_ERROR, `MP_REACH_NLRI length ${len}`);
     return undefined;
@@ -409,11 +414,11 @@ function decodeMpReach(b: Uint8Array, vs: number, len: number, fail: Fail): MpRe
     return undefined;
   }
   // The octet after the next hop is reserved (was SNPA count); RFC 4760 says ignore it.
-  const nlri = mpPrefixes(b, nhStart + nhLen + 1, vs + len, afi, fail);
+  const nlri = mpPrefixes(b, nhStart + nhLen + 1, vs + len, afi, carriesPathIds(opts, afi, safi), fail);
   return { afi, safi, nextHops, nlri };
 }
 
-function decodeMpUnreach(b: Uint8Array, vs: number, len: number, fail: Fail): MpUnreach | undefined {
+function decodeMpUnreach(b: Uint8Array, vs: number, len: number, opts: AttributeCodecOptions, fail: Fail): MpUnreach | undefined {
   if (len < 3) {
     fail(UpdateErrorSubcode.OPTIONAL_ATTRIBUTE_ERROR, `MP_UNREACH_NLRI length ${len}`);
     return undefined;
@@ -421,7 +426,7 @@ function decodeMpUnreach(b: Uint8Array, vs: number, len: number, fail: Fail): Mp
   const afi = readU16(b, vs);
   const safi = b[vs + 2] ?? 0;
   if (!isPrefixFamily(afi, safi)) return { afi, safi, withdrawn: [], raw: b.slice(vs + 3, vs + len) };
-  return { afi, safi, withdrawn: mpPrefixes(b, vs + 3, vs + len, afi, fail) };
+  return { afi, safi, withdrawn: mpPrefixes(b, vs + 3, vs + len, afi, carriesPathIds(opts, afi, safi), fail) };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -472,7 +477,7 @@ function encodeSegment(w: ByteWriter, type: number, asns: readonly number[], asS
   }
 }
 
-function encodeMpReach(w: ByteWriter, mp: MpReach): void {
+function encodeMpReach(w: ByteWriter, mp: MpReach, opts: AttributeCodecOptions): void {
   checkUint("AFI", mp.afi, 0xffff);
   checkUint("SAFI", mp.safi, 0xff);
   w.u16(mp.afi);
@@ -485,16 +490,16 @@ function encodeMpReach(w: ByteWriter, mp: MpReach): void {
   w.u8(mp.nextHops.reduce((n, a) => n + (a.family === 4 ? 4 : 16), 0));
   for (const nh of mp.nextHops) encodeAddress(w, nh);
   w.u8(0);
-  encodePrefixes(w, mp.nlri, mp.afi === Afi.IPV4 ? 4 : 6);
+  encodePrefixes(w, mp.nlri, mp.afi === Afi.IPV4 ? 4 : 6, carriesPathIds(opts, mp.afi, mp.safi));
 }
 
-function encodeMpUnreach(w: ByteWriter, mp: MpUnreach): void {
+function encodeMpUnreach(w: ByteWriter, mp: MpUnreach, opts: AttributeCodecOptions): void {
   checkUint("AFI", mp.afi, 0xffff);
   checkUint("SAFI", mp.safi, 0xff);
   w.u16(mp.afi);
   w.u8(mp.safi);
   if (mp.raw) w.bytes(mp.raw);
-  else encodePrefixes(w, mp.withdrawn, mp.afi === Afi.IPV4 ? 4 : 6);
+  else encodePrefixes(w, mp.withdrawn, mp.afi === Afi.IPV4 ? 4 : 6, carriesPathIds(opts, mp.afi, mp.safi));
 }
 
 function encodeAggregator(w: ByteWriter, a: Aggregator, four: boolean): void {
@@ -551,10 +556,10 @@ function encodeKnown(w: ByteWriter, type: number, a: PathAttributes, opts: Attri
       });
     case AttrType.MP_REACH_NLRI:
       if (!a.mpReach) return;
-      return attribute(w, OPTIONAL, type, (w) => encodeMpReach(w, a.mpReach as MpReach));
+      return attribute(w, OPTIONAL, type, (w) => encodeMpReach(w, a.mpReach as MpReach, opts));
     case AttrType.MP_UNREACH_NLRI:
       if (!a.mpUnreach) return;
-      return attribute(w, OPTIONAL, type, (w) => encodeMpUnreach(w, a.mpUnreach as MpUnreach));
+      return attribute(w, OPTIONAL, type, (w) => encodeMpUnreach(w, a.mpUnreach as MpUnreach, opts));
     case AttrType.EXTENDED_COMMUNITIES:
       if (!a.extCommunities?.length) return;
       return attribute(w, OPTIONAL_TRANSITIVE, type, (w) => {

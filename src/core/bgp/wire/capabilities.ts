@@ -26,7 +26,17 @@ export type Capability =
       families: GracefulRestartFamily[];
     }
   | { kind: "four-octet-as"; asn: number }
+  /** RFC 7911; sendReceive per family: 1 receive, 2 send, 3 both. */
+  | { kind: "add-path"; families: AddPathFamily[] }
+  /** RFC 8654: messages up to 65535 octets (not OPEN/KEEPALIVE) once both sides announce it. */
+  | { kind: "extended-message" }
   | { kind: "unknown"; code: number; value: Uint8Array };
+
+export interface AddPathFamily {
+  afi: number;
+  safi: number;
+  sendReceive: number;
+}
 
 export type CapabilityKind = Capability["kind"];
 
@@ -64,6 +74,15 @@ function decodeCapability(code: number, b: Uint8Array, o: number, len: number): 
     case CapabilityCode.FOUR_OCTET_AS:
       expect(4, "4-octet AS");
       return { kind: "four-octet-as", asn: readU32(b, o) };
+    case CapabilityCode.EXTENDED_MESSAGE:
+      expect(0, "extended message");
+      return { kind: "extended-message" };
+    case CapabilityCode.ADD_PATH: {
+      if (len % 4 !== 0) throw malformed(`ADD-PATH capability length ${len}`);
+      const families: AddPathFamily[] = [];
+      for (let i = o; i < o + len; i += 4) families.push({ afi: readU16(b, i), safi: b[i + 2] ?? 0, sendReceive: b[i + 3] ?? 0 });
+      return { kind: "add-path", families };
+    }
     case CapabilityCode.GRACEFUL_RESTART: {
       if (len < 2 || (len - 2) % 4 !== 0) throw malformed(`graceful restart capability length ${len}`);
       const word = readU16(b, o);
@@ -129,6 +148,23 @@ export function encodeCapability(w: ByteWriter, c: Capability): void {
       }
       return;
     }
+    case "extended-message":
+      w.u8(CapabilityCode.EXTENDED_MESSAGE);
+      w.u8(0);
+      return;
+    case "add-path":
+      checkUint("ADD-PATH capability length", 4 * c.families.length, 255);
+      w.u8(CapabilityCode.ADD_PATH);
+      w.u8(4 * c.families.length);
+      for (const f of c.families) {
+        checkUint("AFI", f.afi, 0xffff);
+        checkUint("SAFI", f.safi, 0xff);
+        checkUint("ADD-PATH send/receive", f.sendReceive, 0xff);
+        w.u16(f.afi);
+        w.u8(f.safi);
+        w.u8(f.sendReceive);
+      }
+      return;
     case "unknown":
       checkUint("capability code", c.code, 255);
       checkUint("capability length", c.value.length, 255);
@@ -152,6 +188,10 @@ export function capabilityCode(c: Capability): number {
       return CapabilityCode.GRACEFUL_RESTART;
     case "four-octet-as":
       return CapabilityCode.FOUR_OCTET_AS;
+    case "extended-message":
+      return CapabilityCode.EXTENDED_MESSAGE;
+    case "add-path":
+      return CapabilityCode.ADD_PATH;
     case "unknown":
       return c.code;
   }
@@ -174,4 +214,25 @@ export function unsupportedCapabilityData(caps: readonly Capability[]): Uint8Arr
   const w = new ByteWriter(64);
   for (const c of caps) encodeCapability(w, c);
   return w.finish();
+}
+
+/**
+ * RFC 7911 §4: per direction, the families whose NLRI carry Path Identifiers. Pass `receive` as the
+ * decoder's addPath option and `send` as the encoder's.
+ */
+export function negotiateAddPath(
+  local: readonly Capability[],
+  peer: readonly Capability[],
+): { receive: { afi: number; safi: number }[]; send: { afi: number; safi: number }[] } {
+  const mine = findCapability(local, "add-path")?.families ?? [];
+  const theirs = findCapability(peer, "add-path")?.families ?? [];
+  const receive: { afi: number; safi: number }[] = [];
+  const send: { afi: number; safi: number }[] = [];
+  for (const m of mine) {
+    const t = theirs.find((x) => x.afi === m.afi && x.safi === m.safi);
+    if (!t) continue;
+    if (m.sendReceive & 1 && t.sendReceive & 2) receive.push({ afi: m.afi, safi: m.safi });
+    if (m.sendReceive & 2 && t.sendReceive & 1) send.push({ afi: m.afi, safi: m.safi });
+  }
+  return { receive, send };
 }

@@ -30,6 +30,8 @@ export {
   capabilityCode,
   findCapability,
   multiprotocolFamilies,
+  negotiateAddPath,
+  type AddPathFamily,
   unsupportedCapabilityData,
   type Capability,
   type CapabilityKind,
@@ -48,4 +50,5 @@ export {
 } from "./update.ts";
 export { asPathAsns, asPathLength, formatAsPath, fromOldSpeaker, mergeAs4Path, toOldSpeaker } from "./as4.ts";
 export { MessageFramer } from "./framer.ts";
+export type { NlriPrefix } from "./prefix.ts";
 export { peerAsn, formatRouterId, parseRouterId } from "./open.ts";

@@ -1,8 +1,14 @@
 // The five BGP messages (RFC 4271 §4, RFC 2918, RFC 7313) and their codec. One call decodes one
 // whole message (header included); MessageFramer cuts a TCP byte stream into such messages.
-import type { Prefix } from "../../net/ip.ts";
 import { type Capability, decodeCapabilities, encodeCapability } from "./capabilities.ts";
-import { type AttributeCodecOptions, decodeAttributes, encodeAttributes, type PathAttributes, type UpdateIssue } from "./attributes.ts";
+import {
+  type AttributeCodecOptions,
+  carriesPathIds,
+  decodeAttributes,
+  encodeAttributes,
+  type PathAttributes,
+  type UpdateIssue,
+} from "./attributes.ts";
 import {
   AttrType,
   BGP_VERSION,
@@ -19,7 +25,7 @@ import {
   UpdateErrorSubcode,
 } from "./constants.ts";
 import { BgpWireError, u16Bytes } from "./errors.ts";
-import { decodePrefixes, encodePrefixes } from "./prefix.ts";
+import { decodePrefixes, encodePrefixes, type NlriPrefix } from "./prefix.ts";
 import { ByteWriter, checkUint, readU16, readU32 } from "./writer.ts";
 
 export interface OpenMessage {
@@ -36,10 +42,10 @@ export interface OpenMessage {
 export interface UpdateMessage {
   type: typeof MessageType.UPDATE;
   /** IPv4 unicast withdrawals in the classic field; other families are in attrs.mpUnreach. */
-  withdrawn: Prefix[];
+  withdrawn: NlriPrefix[];
   attrs: PathAttributes;
   /** IPv4 unicast NLRI in the classic field; other families are in attrs.mpReach. */
-  nlri: Prefix[];
+  nlri: NlriPrefix[];
   /**
    * Non-fatal RFC 7606 findings, only present when there are some. If any says treat-as-withdraw the
    * receiver must withdraw every prefix of this UPDATE (see updateErrorAction).
@@ -73,6 +79,11 @@ export interface CodecOptions {
   fourOctetAs?: boolean;
   /** 4096, or up to 65535 once Extended Message (RFC 8654) is negotiated. Default 4096. */
   maxMessageLength?: number;
+  /**
+   * Families whose NLRI carry ADD-PATH Path Identifiers in this direction (RFC 7911): for decoding,
+   * those we said we receive and the peer said it sends; for encoding, the reverse.
+   */
+  addPath?: readonly { afi: number; safi: number }[];
   /** Encode only: all capabilities in one optional parameter (default) or one parameter each. */
   capabilityLayout?: "grouped" | "one-per-parameter";
 }
@@ -120,7 +131,7 @@ export function decodeMessage(b: Uint8Array, opts: CodecOptions = {}): Message {
     case MessageType.OPEN:
       return decodeOpen(b);
     case MessageType.UPDATE:
-      return decodeUpdate(b, { fourOctetAs: opts.fourOctetAs ?? true });
+      return decodeUpdate(b, { fourOctetAs: opts.fourOctetAs ?? true, addPath: opts.addPath ?? [] });
     case MessageType.NOTIFICATION:
       return { type: MessageType.NOTIFICATION, code: b[19] ?? 0, subcode: b[20] ?? 0, data: b.slice(21) };
     case MessageType.KEEPALIVE:
@@ -188,8 +199,9 @@ function decodeUpdate(b: Uint8Array, opts: AttributeCodecOptions): UpdateMessage
   if (aEnd > end) throw updateError(UpdateErrorSubcode.MALFORMED_ATTRIBUTE_LIST, `total path attribute length ${attrLen} overruns the message`);
   // Prefix fields first: errors there always reset the session, and RFC 7606 needs them parsed to
   // treat an UPDATE as a withdraw.
-  const withdrawn = decodePrefixes(b, wStart, wEnd, 4, UpdateErrorSubcode.INVALID_NETWORK_FIELD);
-  const nlri = decodePrefixes(b, aEnd, end, 4, UpdateErrorSubcode.INVALID_NETWORK_FIELD);
+  const ids = carriesPathIds(opts, 1, 1);
+  const withdrawn = decodePrefixes(b, wStart, wEnd, 4, UpdateErrorSubcode.INVALID_NETWORK_FIELD, ids);
+  const nlri = decodePrefixes(b, aEnd, end, 4, UpdateErrorSubcode.INVALID_NETWORK_FIELD, ids);
   const issues: UpdateIssue[] = [];
   const { attrs, seen } = decodeAttributes(b, aStart, aEnd, opts, issues);
   // RFC 7606 §3.d: a missing well-known mandatory attribute means treat-as-withdraw (if there is NLRI).
@@ -244,7 +256,7 @@ export function encodeMessage(m: Message, opts: CodecOptions = {}): Uint8Array {
       encodeOpen(w, m, opts);
       break;
     case MessageType.UPDATE:
-      encodeUpdateBody(w, m, { fourOctetAs: opts.fourOctetAs ?? true });
+      encodeUpdateBody(w, m, { fourOctetAs: opts.fourOctetAs ?? true, addPath: opts.addPath ?? [] });
       break;
     case MessageType.NOTIFICATION:
       checkUint("error code", m.code, 255);
@@ -308,9 +320,10 @@ function encodeOpen(w: ByteWriter, m: OpenMessage, opts: CodecOptions): void {
 }
 
 export function encodeUpdateBody(w: ByteWriter, m: Pick<UpdateMessage, "withdrawn" | "attrs" | "nlri">, opts: AttributeCodecOptions): void {
+  const ids = carriesPathIds(opts, 1, 1);
   const wAt = w.pos;
   w.u16(0);
-  encodePrefixes(w, m.withdrawn, 4);
+  encodePrefixes(w, m.withdrawn, 4, ids);
   w.setU16(wAt, w.pos - wAt - 2);
   const aAt = w.pos;
   w.u16(0);
@@ -318,5 +331,5 @@ export function encodeUpdateBody(w: ByteWriter, m: Pick<UpdateMessage, "withdraw
   const attrLen = w.pos - aAt - 2;
   if (attrLen > 0xffff) throw new RangeError(`path attributes are ${attrLen} octets`);
   w.setU16(aAt, attrLen);
-  encodePrefixes(w, m.nlri, 4);
+  encodePrefixes(w, m.nlri, 4, ids);
 }

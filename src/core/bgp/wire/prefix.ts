@@ -6,18 +6,28 @@ import { ErrorCode } from "./constants.ts";
 import { BgpWireError } from "./errors.ts";
 import type { ByteWriter } from "./writer.ts";
 
+/** A prefix as carried in NLRI: with ADD-PATH (RFC 7911) it also has a 4-octet Path Identifier. */
+export type NlriPrefix = Prefix & { readonly pathId?: number };
+
 const V6_MASKS: bigint[] = [];
 for (let len = 0; len <= 128; len++) V6_MASKS.push(((1n << 128n) - 1n) ^ ((1n << BigInt(128 - len)) - 1n));
 
 /**
  * Decodes the prefixes in b[start, end). A bad length or a prefix running past `end` throws
  * UPDATE error `subcode` (3/10 for the NLRI and withdrawn fields, 3/9 inside MP attributes).
+ * With `pathIds`, each prefix is preceded by its ADD-PATH Path Identifier.
  */
-export function decodePrefixes(b: Uint8Array, start: number, end: number, family: Family, subcode: number): Prefix[] {
-  const out: Prefix[] = [];
+export function decodePrefixes(b: Uint8Array, start: number, end: number, family: Family, subcode: number, pathIds = false): NlriPrefix[] {
+  const out: NlriPrefix[] = [];
   const max = family === 4 ? 32 : 128;
   let o = start;
   while (o < end) {
+    let pathId = -1;
+    if (pathIds) {
+      if (o + 5 > end) throw new BgpWireError(ErrorCode.UPDATE_MESSAGE, subcode, new Uint8Array(0), "path identifier overruns its field");
+      pathId = ((((b[o] ?? 0) << 24) | ((b[o + 1] ?? 0) << 16) | ((b[o + 2] ?? 0) << 8) | (b[o + 3] ?? 0)) >>> 0);
+      o += 4;
+    }
     const len = b[o++] ?? 0;
     if (len > max) throw new BgpWireError(ErrorCode.UPDATE_MESSAGE, subcode, new Uint8Array(0), `prefix length ${len} > ${max}`);
     const n = (len + 7) >>> 3;
@@ -26,7 +36,8 @@ export function decodePrefixes(b: Uint8Array, start: number, end: number, family
       let v = 0;
       for (let i = 0; i < 4; i++) v = (v << 8) | (i < n ? (b[o + i] ?? 0) : 0);
       const mask = len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0;
-      out.push({ family: 4, addr: BigInt((v & mask) >>> 0), len });
+      const addr = BigInt((v & mask) >>> 0);
+      out.push(pathId < 0 ? { family: 4, addr, len } : { family: 4, addr, len, pathId });
     } else {
       let v = 0n;
       for (let w = 0; w < 4; w++) {
@@ -34,19 +45,25 @@ export function decodePrefixes(b: Uint8Array, start: number, end: number, family
         for (let i = w * 4; i < w * 4 + 4; i++) word = (word << 8) | (i < n ? (b[o + i] ?? 0) : 0);
         v = (v << 32n) | BigInt(word >>> 0);
       }
-      out.push({ family: 6, addr: v & (V6_MASKS[len] ?? 0n), len });
+      const addr = v & (V6_MASKS[len] ?? 0n);
+      out.push(pathId < 0 ? { family: 6, addr, len } : { family: 6, addr, len, pathId });
     }
     o += n;
   }
   return out;
 }
 
-export const prefixWireLength = (p: Prefix): number => 1 + ((p.len + 7) >>> 3);
+export const prefixWireLength = (p: Prefix, pathIds = false): number => (pathIds ? 5 : 1) + ((p.len + 7) >>> 3);
 
-export function encodePrefix(w: ByteWriter, p: Prefix, family: Family): void {
+export function encodePrefix(w: ByteWriter, p: NlriPrefix, family: Family, pathIds = false): void {
   const max = family === 4 ? 32 : 128;
   if (p.family !== family) throw new RangeError(`IPv${p.family} prefix in an IPv${family} NLRI field`);
   if (!Number.isInteger(p.len) || p.len < 0 || p.len > max) throw new RangeError(`prefix length ${p.len} out of range 0..${max}`);
+  if (pathIds) {
+    const id = p.pathId ?? 0;
+    if (!Number.isInteger(id) || id < 0 || id > 0xffffffff) throw new RangeError(`path identifier ${id} is not a uint32`);
+    w.u32(id);
+  }
   const n = (p.len + 7) >>> 3;
   w.ensure(1 + n);
   w.buf[w.pos++] = p.len;
@@ -61,8 +78,8 @@ export function encodePrefix(w: ByteWriter, p: Prefix, family: Family): void {
   if (spare > 0) w.buf[w.pos - 1] = (w.buf[w.pos - 1] ?? 0) & ((0xff << spare) & 0xff);
 }
 
-export function encodePrefixes(w: ByteWriter, ps: readonly Prefix[], family: Family): void {
-  for (const p of ps) encodePrefix(w, p, family);
+export function encodePrefixes(w: ByteWriter, ps: readonly NlriPrefix[], family: Family, pathIds = false): void {
+  for (const p of ps) encodePrefix(w, p, family, pathIds);
 }
 
 export function decodeAddress(b: Uint8Array, o: number, family: Family): IPAddress {

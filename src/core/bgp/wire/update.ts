@@ -1,11 +1,11 @@
 // Helpers around UPDATE messages that a session or RIB needs: the RFC 7606 verdict, End-of-RIB
 // markers (RFC 4724 §2), and packing many prefixes into as few maximum-size UPDATEs as possible.
 import type { Prefix } from "../../net/ip.ts";
-import type { PathAttributes, UpdateErrorAction } from "./attributes.ts";
+import { carriesPathIds, type PathAttributes, type UpdateErrorAction } from "./attributes.ts";
 import { Afi, HEADER_LENGTH, MAX_MESSAGE_LENGTH, MessageType, Safi } from "./constants.ts";
 import { BgpWireError } from "./errors.ts";
 import { type CodecOptions, encodeMessage, type Message, type NotificationMessage, type UpdateMessage } from "./messages.ts";
-import { prefixWireLength } from "./prefix.ts";
+import { type NlriPrefix, prefixWireLength } from "./prefix.ts";
 
 /** The strongest RFC 7606 action among an UPDATE's issues, or "accept" when it has none. */
 export function updateErrorAction(u: UpdateMessage): "accept" | UpdateErrorAction {
@@ -14,7 +14,7 @@ export function updateErrorAction(u: UpdateMessage): "accept" | UpdateErrorActio
 }
 
 /** Every prefix an UPDATE touches, for treat-as-withdraw: classic and MP, announced and withdrawn. */
-export function allPrefixes(u: UpdateMessage): Prefix[] {
+export function allPrefixes(u: UpdateMessage): NlriPrefix[] {
   return [...u.withdrawn, ...u.nlri, ...(u.attrs.mpReach?.nlri ?? []), ...(u.attrs.mpUnreach?.withdrawn ?? [])];
 }
 
@@ -51,8 +51,8 @@ export const notificationFor = (e: BgpWireError | { code: number; subcode: numbe
 export interface UpdateBatch {
   /** Attributes shared by every announced prefix. For IPv6, attrs.mpReach supplies AFI/SAFI and next hops. */
   attrs?: PathAttributes;
-  announce?: readonly Prefix[];
-  withdraw?: readonly Prefix[];
+  announce?: readonly NlriPrefix[];
+  withdraw?: readonly NlriPrefix[];
 }
 
 /**
@@ -67,13 +67,13 @@ export function packUpdates(batch: UpdateBatch, opts: CodecOptions = {}): Uint8A
   const attrs = batch.attrs ?? {};
   const classic = (p: Prefix): boolean => p.family === 4 && (!attrs.mpReach || attrs.mpReach.afi !== Afi.IPV4);
 
-  const chunk = (ps: readonly Prefix[], room: number): Prefix[][] => {
-    if (room < 5 + 16) throw new RangeError(`attributes leave only ${room} octets for prefixes`);
-    const chunks: Prefix[][] = [];
-    let cur: Prefix[] = [];
+  const chunk = (ps: readonly NlriPrefix[], room: number, pathIds: boolean): NlriPrefix[][] => {
+    if (room < 5 + 17) throw new RangeError(`attributes leave only ${room} octets for prefixes`);
+    const chunks: NlriPrefix[][] = [];
+    let cur: NlriPrefix[] = [];
     let used = 0;
     for (const p of ps) {
-      const n = prefixWireLength(p);
+      const n = prefixWireLength(p, pathIds);
       if (used + n > room) {
         chunks.push(cur);
         cur = [];
@@ -89,12 +89,12 @@ export function packUpdates(batch: UpdateBatch, opts: CodecOptions = {}): Uint8A
 
   const wClassic = withdraw.filter(classic);
   const wMp = withdraw.filter((p) => !classic(p));
-  for (const c of chunk(wClassic, max - base)) out.push(encodeMessage({ type: MessageType.UPDATE, withdrawn: c, attrs: {}, nlri: [] }, opts));
+  for (const c of chunk(wClassic, max - base, carriesPathIds(opts, Afi.IPV4, Safi.UNICAST))) out.push(encodeMessage({ type: MessageType.UPDATE, withdrawn: c, attrs: {}, nlri: [] }, opts));
   if (wMp.length) {
     const afi = wMp[0]?.family === 4 ? Afi.IPV4 : Afi.IPV6;
     const safi = attrs.mpReach?.safi ?? Safi.UNICAST;
     // MP_UNREACH header: flags, type, 2-octet length, AFI, SAFI.
-    for (const c of chunk(wMp, max - base - 4 - 3)) {
+    for (const c of chunk(wMp, max - base - 4 - 3, carriesPathIds(opts, afi, safi))) {
       out.push(encodeMessage({ type: MessageType.UPDATE, withdrawn: [], attrs: { mpUnreach: { afi, safi, withdrawn: c } }, nlri: [] }, opts));
     }
   }
@@ -104,7 +104,8 @@ export function packUpdates(batch: UpdateBatch, opts: CodecOptions = {}): Uint8A
     const template = mp && attrs.mpReach ? { ...attrs, mpReach: { ...attrs.mpReach, nlri: [] } } : attrs;
     // Size with no prefixes, plus one octet in case the MP_REACH length grows past 255.
     const fixed = encodeMessage({ type: MessageType.UPDATE, withdrawn: [], attrs: template, nlri: [] }, opts).length + (mp ? 1 : 0);
-    for (const c of chunk(announce, max - fixed)) {
+    const ids = mp && attrs.mpReach ? carriesPathIds(opts, attrs.mpReach.afi, attrs.mpReach.safi) : carriesPathIds(opts, Afi.IPV4, Safi.UNICAST);
+    for (const c of chunk(announce, max - fixed, ids)) {
       const m: UpdateMessage = mp && attrs.mpReach
         ? { type: MessageType.UPDATE, withdrawn: [], attrs: { ...attrs, mpReach: { ...attrs.mpReach, nlri: c } }, nlri: [] }
         : { type: MessageType.UPDATE, withdrawn: [], attrs, nlri: c };

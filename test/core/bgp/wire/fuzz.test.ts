@@ -17,7 +17,26 @@ function mulberry32(seed: number): () => number {
 }
 
 const v6nh = { family: 6 as const, value: 0x20010db8000000000000000000000001n };
-const seeds: { msg: Message; four: boolean }[] = [
+type Family = { afi: number; safi: number };
+const seeds: { msg: Message; four: boolean; addPath?: Family[] }[] = [
+  {
+    msg: {
+      type: MessageType.UPDATE,
+      withdrawn: [{ ...parsePrefix("10.8.0.0/16"), pathId: 9 }],
+      nlri: [{ ...parsePrefix("10.1.2.0/24"), pathId: 1 }],
+      attrs: {
+        origin: 0,
+        asPath: [],
+        nextHop: { family: 4, value: 0xc0000201n },
+        mpUnreach: { afi: 2, safi: 1, withdrawn: [{ ...parsePrefix("2001:db8:9::/48"), pathId: 4 }] },
+      },
+    },
+    four: true,
+    addPath: [
+      { afi: 1, safi: 1 },
+      { afi: 2, safi: 1 },
+    ],
+  },
   { msg: { type: MessageType.KEEPALIVE }, four: true },
   { msg: { type: MessageType.NOTIFICATION, code: 6, subcode: 2, data: hex("0462796521") }, four: true },
   { msg: { type: MessageType.ROUTE_REFRESH, afi: 2, safi: 1, subtype: 1 }, four: true },
@@ -86,7 +105,7 @@ const seeds: { msg: Message; four: boolean }[] = [
     four: false,
   },
 ];
-const corpus = seeds.map((s) => ({ bytes: encodeMessage(s.msg, { fourOctetAs: s.four }), four: s.four }));
+const corpus = seeds.map((s) => ({ bytes: encodeMessage(s.msg, { fourOctetAs: s.four, addPath: s.addPath }), four: s.four, addPath: s.addPath }));
 
 function mutate(rand: () => number, src: Uint8Array): Uint8Array {
   const b = Uint8Array.from(src);
@@ -141,10 +160,10 @@ function same(a: unknown, b: unknown, bytes: Uint8Array): void {
   if (x !== y) throw new Error(`round trip differs for ${Buffer.from(bytes).toString("hex")}:\n${x}\n${y}`);
 }
 
-function check(bytes: Uint8Array, four: boolean, stats: { ok: number; err: number }): void {
+function check(bytes: Uint8Array, four: boolean, stats: { ok: number; err: number }, addPath: Family[] = []): void {
   let m: Message;
   try {
-    m = decodeMessage(bytes, { fourOctetAs: four });
+    m = decodeMessage(bytes, { fourOctetAs: four, addPath });
   } catch (e) {
     if (!(e instanceof BgpWireError)) throw new Error(`non-BgpWireError for ${Buffer.from(bytes).toString("hex")}: ${String(e)}`);
     stats.err++;
@@ -152,7 +171,7 @@ function check(bytes: Uint8Array, four: boolean, stats: { ok: number; err: numbe
   }
   stats.ok++;
   // Whatever decoded must encode again and decode to the same values.
-  const again = decodeMessage(encodeMessage(m, { fourOctetAs: four }), { fourOctetAs: four });
+  const again = decodeMessage(encodeMessage(m, { fourOctetAs: four, addPath }), { fourOctetAs: four, addPath });
   if (m.type === MessageType.UPDATE && again.type === MessageType.UPDATE) {
     // Re-encoding sorts unknown attributes into type order and sets their Partial bit (RFC 4271 §5).
     const unknown = m.attrs.unknown?.map((u) => ({ ...u, flags: u.flags | 0x20 })).sort((a, b) => a.type - b.type);
@@ -169,7 +188,9 @@ describe("decoder fuzzing", () => {
     const stats = { ok: 0, err: 0 };
     for (let i = 0; i < 20_000; i++) {
       const seed = corpus[i % corpus.length] as (typeof corpus)[number];
-      check(mutate(rand, seed.bytes), rand() < 0.5 ? seed.four : !seed.four, stats);
+      // Mostly the options the seed was encoded with, sometimes the wrong ones on purpose.
+      const addPath = rand() < 0.8 ? seed.addPath : rand() < 0.5 ? [{ afi: 1, safi: 1 }] : undefined;
+      check(mutate(rand, seed.bytes), rand() < 0.5 ? seed.four : !seed.four, stats, addPath);
     }
     // Both outcomes must be common, or the mutations are too weak or too destructive to mean much.
     expect(stats.ok).toBeGreaterThan(1000);
@@ -187,7 +208,7 @@ describe("decoder fuzzing", () => {
       b[17] = len & 255;
       b[18] = 1 + Math.floor(rand() * 5);
       for (let j = 19; j < len; j++) b[j] = Math.floor(rand() * 256);
-      check(b, rand() < 0.5, stats);
+      check(b, rand() < 0.5, stats, rand() < 0.3 ? [{ afi: 1, safi: 1 }, { afi: 2, safi: 1 }] : []);
     }
     expect(stats.ok + stats.err).toBe(10_000);
   });

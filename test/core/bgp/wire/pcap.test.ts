@@ -112,7 +112,9 @@ describeCaptures("captures: bird-gobgp-frr-exabgp.pcap", () => {
       "192.0.2.4": [1, 65, 64, 2, 70, 6], // ExaBGP
     });
     const frr = all.find((d) => d.msg.type === MessageType.OPEN && formatRouterId(d.msg.bgpId) === "192.0.2.3")?.msg as OpenMessage;
-    expect(frr.capabilities.find((c) => c.kind === "unknown" && c.code === 69)).toEqual({ kind: "unknown", code: 69, value: Uint8Array.of(0, 1, 1, 1) });
+    // FRR 8.4 offers to receive ADD-PATH path IDs for IPv4 unicast by default.
+    expect(frr.capabilities.find((c) => c.kind === "add-path")).toEqual({ kind: "add-path", families: [{ afi: 1, safi: 1, sendReceive: 1 }] });
+    expect(frr.capabilities.filter((c) => c.kind === "extended-message").length).toBe(1);
   });
 
   test("MP_REACH with 16-octet (BIRD, GoBGP) and 32-octet (FRR) IPv6 next hops", () => {
