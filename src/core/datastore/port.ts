@@ -1,6 +1,15 @@
 // The Datastore port: a revisioned key-value store with compare-and-swap and watch, shaped after etcd v3
 // so that the in-memory implementation (the embedded default) and etcd behave the same. Every IPAM
 // write goes through create / update-if-revision / delete-if-revision.
+//
+// Implementations: MemoryDatastore (./memory.ts) and EtcdDatastore (real/datastore/etcd.ts). Both pass
+// the contract suite in test/core/datastore/contract.ts, which is the precise statement of the rules:
+// - Revisions: one store-wide counter; every successful write gets a strictly higher one, failed CAS
+//   and deletes of absent keys write nothing. Compare revisions only with each other: on a shared etcd
+//   other namespaces move the counter too.
+// - Keys are non-empty strings (else TypeError); values any string. list() sorts keys by UTF-8 bytes.
+// - Errors are DatastoreError with a code; "Unavailable" covers lost connections, timeouts and a
+//   closed store, and the operation may or may not have been applied.
 
 /** One stored key. `modRevision` is the store revision of the key's last write (etcd's mod_revision). */
 export interface KeyValue {
@@ -50,12 +59,19 @@ export interface Datastore {
   create(key: string, value: string): Promise<KeyValue>;
   /** Writes only if the key's modRevision equals `revision`: "Conflict" if not, "NotFound" if absent. */
   update(key: string, value: string, revision: number): Promise<KeyValue>;
-  /** Deletes only if the key's modRevision equals `revision` (any revision when omitted). */
+  /**
+   * Deletes only if the key's modRevision equals `revision` (any revision when omitted): "Conflict" if
+   * not, "NotFound" if the key is absent.
+   */
   delete(key: string, revision?: number): Promise<void>;
   /**
    * Calls `onEvent` for every change under `prefix` with revision >= `fromRevision` (etcd's start
-   * revision; omit for "from now"), in revision order, each exactly once. `onError` receives
-   * "Compacted" when the history no longer reaches back that far.
+   * revision; omit or 0 for "from now"), in revision order, each exactly once. To follow a list()
+   * without a gap, watch from `list.revision + 1` (on etcd, "from now" means after the newest revision
+   * that client has seen). Events arrive asynchronously, never from inside the write that caused
+   * them, and a callback is never re-entered. `onError` receives "Compacted" when the
+   * history no longer reaches back that far (the watch then ends); without `onError` the error is thrown
+   * asynchronously rather than lost.
    */
   watch(
     prefix: string,
