@@ -63,7 +63,13 @@ export function parseYamlDocuments(text: string, file: string): ParsedYaml {
     }
     // An empty document (a trailing "---", or only comments) holds nothing.
     if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null && doc.contents.source === "")) continue;
-    documents.push(makeSource(doc, doc.contents as YamlNode, file, posOf, text));
+    try {
+      documents.push(makeSource(doc, doc.contents as YamlNode, file, posOf, text));
+    } catch (e) {
+      // e.g. "Excessive alias count": an alias bomb must not take the process down.
+      const start = (doc.contents as { range?: [number, number, number] }).range?.[0] ?? 0;
+      problems.push({ ...posOf(start), message: yamlMessage(e instanceof Error ? e.message : String(e)) });
+    }
   }
   return { documents, problems };
 }
@@ -120,7 +126,7 @@ function makeSource(
   const fallback = start(root) ?? 0;
   const source: SourceDocument = {
     file,
-    value: root.toJS(doc, { maxAliasCount: 1000 }) as unknown,
+    value: root.toJS(doc, { maxAliasCount: 100 }) as unknown,
     pos: posOf(fallback),
     locate(path, options = {}) {
       const w = walk(path);

@@ -67,6 +67,14 @@ describe("problems", () => {
     expect(ps[0]).toMatch(/^t\.yaml:\d+:\d+: invalid YAML: /);
   });
 
+  test("an alias bomb is a problem, not a crash", () => {
+    const levels = ["a: &a [x, x, x, x, x, x, x, x, x]"];
+    for (let i = 1; i < 9; i++) levels.push(`${"abcdefghi"[i]}: &${"abcdefghi"[i]} [${Array(9).fill(`*${"abcdefghi"[i - 1]}`).join(", ")}]`);
+    const ps = problems(levels.join("\n") + "\n");
+    expect(ps).toHaveLength(1);
+    expect(ps[0]).toMatch(/^t\.yaml:1:1: invalid YAML: Excessive alias count/);
+  });
+
   test("duplicate keys are YAML errors", () => {
     expect(problems("apiVersion: v1\nkind: Namespace\nkind: Namespace\nmetadata: {name: a}\n")[0]).toMatch(/^t\.yaml:3:1: invalid YAML: Map keys must be unique/);
   });
