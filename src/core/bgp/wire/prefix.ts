@@ -9,6 +9,7 @@ import type { ByteWriter } from "./writer.ts";
 /** A prefix as carried in NLRI: with ADD-PATH (RFC 7911) it also has a 4-octet Path Identifier. */
 export type NlriPrefix = Prefix & { readonly pathId?: number };
 
+const WORD_SHIFTS = [0n, 32n, 64n, 96n] as const;
 const V6_MASKS: bigint[] = [];
 for (let len = 0; len <= 128; len++) V6_MASKS.push(((1n << 128n) - 1n) ^ ((1n << BigInt(128 - len)) - 1n));
 
@@ -39,12 +40,15 @@ export function decodePrefixes(b: Uint8Array, start: number, end: number, family
       const addr = BigInt((v & mask) >>> 0);
       out.push(pathId < 0 ? { family: 4, addr, len } : { family: 4, addr, len, pathId });
     } else {
+      // Only the 32-bit words the prefix occupies: BigInt arithmetic dominates the cost here.
+      const words = (n + 3) >>> 2;
       let v = 0n;
-      for (let w = 0; w < 4; w++) {
+      for (let w = 0; w < words; w++) {
         let word = 0;
         for (let i = w * 4; i < w * 4 + 4; i++) word = (word << 8) | (i < n ? (b[o + i] ?? 0) : 0);
         v = (v << 32n) | BigInt(word >>> 0);
       }
+      if (words < 4) v <<= WORD_SHIFTS[4 - words] ?? 0n;
       const addr = v & (V6_MASKS[len] ?? 0n);
       out.push(pathId < 0 ? { family: 6, addr, len } : { family: 6, addr, len, pathId });
     }
@@ -71,7 +75,10 @@ export function encodePrefix(w: ByteWriter, p: NlriPrefix, family: Family, pathI
     const v = Number(p.addr & 0xffffffffn);
     for (let i = 0; i < n; i++) w.buf[w.pos++] = (v >>> (24 - 8 * i)) & 255;
   } else {
-    for (let i = 0; i < n; i++) w.buf[w.pos++] = Number((p.addr >> BigInt(120 - 8 * i)) & 255n);
+    for (let i = 0; i < n; i += 4) {
+      const word = Number((p.addr >> (WORD_SHIFTS[3 - (i >>> 2)] ?? 0n)) & 0xffffffffn);
+      for (let k = 0; k < 4 && i + k < n; k++) w.buf[w.pos++] = (word >>> (24 - 8 * k)) & 255;
+    }
   }
   // Clear bits past the length in the last octet, whatever the caller's addr held.
   const spare = n * 8 - p.len;

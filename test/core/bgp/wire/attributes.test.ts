@@ -115,6 +115,24 @@ describe("path attributes: bytes to values", () => {
     expect(a.nlri).toEqual([parsePrefix("10.1.2.0/24")]);
   });
 
+  test("every IPv6 prefix length encodes to the same octets as a naive reference and decodes back", () => {
+    for (let len = 0; len <= 128; len++) {
+      const addr = (0x20010db8_1234_5678_9abc_def0_1357_9bdfn >> BigInt(128 - len)) << BigInt(128 - len);
+      const n = Math.ceil(len / 8);
+      let ref = len.toString(16).padStart(2, "0");
+      for (let i = 0; i < n; i++) ref += Number((addr >> BigInt(120 - 8 * i)) & 255n).toString(16).padStart(2, "0");
+      const m: UpdateMessage = {
+        type: MessageType.UPDATE,
+        withdrawn: [],
+        attrs: { mpUnreach: { afi: 2, safi: 1, withdrawn: [{ family: 6, addr, len }] } },
+        nlri: [],
+      };
+      const bytes = encodeMessage(m);
+      expect(toHex(bytes.subarray(bytes.length - ref.length / 2))).toBe(ref);
+      expect(decodeUpdate(bytes).attrs.mpUnreach?.withdrawn).toEqual([{ family: 6, addr, len }]);
+    }
+  });
+
   test("NLRI trailing bits are cleared; /0 and /32 work", () => {
     const u = decodeUpdate(update(BASE_ATTRS.replace(/\s/g, ""), "170a0103" + "00" + "200a000001"));
     expect(u.nlri).toEqual([parsePrefix("10.1.2.0/23"), parsePrefix("0.0.0.0/0"), parsePrefix("10.0.0.1/32")]);
