@@ -1,8 +1,10 @@
 // The list of subcommands; one line per command module.
 import type { Command } from "commander";
 import { registerValidate } from "./validate.ts";
+import { registerPolicy } from "./policy.ts";
 
 export function registerCommands(program: Command): void {
   void program;
   registerValidate(program);
+  registerPolicy(program);
 }

@@ -3,7 +3,7 @@
 // egress policy of the source endpoint, then ingress policy of the destination endpoint; per
 // direction, tiers in order, policies in order, first Allow/Deny wins, Pass skips to the next tier,
 // end of tier drops (or passes, if the tier's defaultAction is Pass), then profiles, then drop.
-import { parseIP, parsePrefix, prefixContainsAddress, type Family, type IPAddress, type Prefix } from "../net/ip.ts";
+import { formatIP, parseIP, parsePrefix, prefixContainsAddress, type Family, type IPAddress, type Prefix } from "../net/ip.ts";
 import type { Labels, Selector } from "./selector/index.ts";
 import {
   compilePolicy,
@@ -326,6 +326,24 @@ export class PolicySet {
         problems.add(`networkset ${ns.name}: nets[${i}]`, e instanceof Error ? e.message : String(e));
       }
     });
+  }
+
+  /**
+   * An endpoint by `name` or `namespace/name`, with its first address (of `family` when given).
+   * Undefined when no endpoint has that name; ambiguous bare names resolve to the first one.
+   */
+  findEndpoint(ref: string, family?: Family): { endpoint: EndpointRef; ip: string } | undefined {
+    const slash = ref.indexOf("/");
+    const ns = slash >= 0 ? ref.slice(0, slash) : undefined;
+    const name = slash >= 0 ? ref.slice(slash + 1) : ref;
+    for (const ep of this.#endpoints) {
+      if (ep.endpoint.name !== name || (ns !== undefined && ep.endpoint.namespace !== ns)) continue;
+      for (const text of ep.endpoint.ips) {
+        const p = parsePrefix(text, { strict: false });
+        if (family === undefined || p.family === family) return { endpoint: ep.ref, ip: formatIP(p.family, p.addr) };
+      }
+    }
+    return undefined;
   }
 
   /** The endpoint at an address, if any. */
