@@ -92,8 +92,7 @@ function loadOne(doc: SourceDocument, problems: Problem[]): ResourceEntry | unde
     }
     return undefined;
   }
-  const selectorProblems = checkSelectors(info.key, v, doc);
-  keepAsdotText(v, doc);
+  const selectorProblems = [...checkSelectors(info.key, v, doc), ...unquotedAsdot(v, doc)];
   let parsed: ReturnType<KindInfo["schema"]["safeParse"]>;
   try {
     parsed = info.schema.safeParse(v);
@@ -227,16 +226,21 @@ function checkSelectors(key: ResourceKind, raw: Record<string, unknown>, doc: So
 }
 
 /**
- * An unquoted asdot AS number such as `asNumber: 65001.10` is a float to YAML (65001.1); Calico
- * reads the text. Put the source text back so "a.b" keeps its meaning.
+ * An unquoted asdot AS number such as `asNumber: 65001.10` is a float to YAML (65001.1, the
+ * trailing zero lost), so Calico refuses it and wants it quoted. Say so, with the text as written,
+ * instead of a puzzling "65001.1 is invalid".
  */
-function keepAsdotText(raw: Record<string, unknown>, doc: SourceDocument): void {
+function unquotedAsdot(raw: Record<string, unknown>, doc: SourceDocument): Problem[] {
+  const out: Problem[] = [];
   for (const path of [["spec", "asNumber"], ["spec", "localASNumber"], ["spec", "bgp", "asNumber"]]) {
     let parent: unknown = raw;
     for (const seg of path.slice(0, -1)) parent = isMapping(parent) ? parent[seg] : undefined;
     const last = path[path.length - 1]!;
     if (!isMapping(parent) || typeof parent[last] !== "number" || Number.isInteger(parent[last])) continue;
     const text = doc.plainText(path);
-    if (text !== undefined && /^\d+\.\d+$/.test(text)) parent[last] = text;
+    if (text === undefined || !/^\d+\.\d+$/.test(text)) continue;
+    out.push({ ...doc.locate(path), message: `${formatPath(path)}: write the asdot AS number quoted, "${text}": unquoted, YAML reads it as the number ${String(parent[last])}` });
+    parent[last] = text; // so that the schema does not report it a second time
   }
+  return out;
 }

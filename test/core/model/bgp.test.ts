@@ -54,9 +54,12 @@ describe("AS numbers", () => {
     expect(parseASNumber(text as number | string)).toBeUndefined();
   });
 
-  test("an unquoted asdot number keeps its text (65001.10 is not 65001.1)", () => {
-    const p = one(calico("BGPPeer", "p", "peerIP: 10.0.0.1\nasNumber: 65001.10")) as BGPPeer;
+  test("a quoted asdot number is read; an unquoted one is refused as Calico does (YAML makes 65001.10 the float 65001.1)", () => {
+    const p = one(calico("BGPPeer", "p", "peerIP: 10.0.0.1\nasNumber: '65001.10'")) as BGPPeer;
     expect(p.spec.asNumber).toBe(65001 * 65536 + 10);
+    expect(problems(calico("BGPPeer", "p", "peerIP: 10.0.0.1\nasNumber: 65001.10"))).toEqual([
+      't.yaml:7:13: spec.asNumber: write the asdot AS number quoted, "65001.10": unquoted, YAML reads it as the number 65001.1',
+    ]);
   });
 
   test("an out-of-range AS number is reported at its value", () => {
@@ -102,7 +105,7 @@ describe("BGPPeer", () => {
 
 describe("Node", () => {
   test("bgp addresses and route reflector cluster ID", () => {
-    const n = one(calico("Node", "rr-1", "bgp:\n  ipv4Address: 192.168.10.2/24\n  routeReflectorClusterID: 244.0.0.1\n  asNumber: 65001.1")) as CalicoNode;
+    const n = one(calico("Node", "rr-1", "bgp:\n  ipv4Address: 192.168.10.2/24\n  routeReflectorClusterID: 244.0.0.1\n  asNumber: \"65001.1\"")) as CalicoNode;
     expect(n.spec.bgp).toEqual({ ipv4Address: "192.168.10.2/24", routeReflectorClusterID: "244.0.0.1", asNumber: 65001 * 65536 + 1 });
   });
 
