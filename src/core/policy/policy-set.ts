@@ -18,7 +18,9 @@ import {
   KUBE_ADMIN_TIER_ORDER,
   KUBE_BASELINE_TIER_ORDER,
   LABEL_NAMESPACE,
+  NAMESPACE_LABEL_PREFIX,
   NAMESPACE_PROFILE_PREFIX,
+  SERVICE_ACCOUNT_LABEL_PREFIX,
   type Endpoint,
   type NetworkSet,
   type Policy,
@@ -264,7 +266,12 @@ export class PolicySet {
     const labels: Record<string, string> = {};
     // Earlier profiles win over later ones, and the endpoint's own labels win over all profiles.
     for (const name of [...profiles].reverse()) Object.assign(labels, this.#profiles.get(name)?.profile.labelsToApply);
-    Object.assign(labels, ep.labels);
+    for (const [k, v] of Object.entries(ep.labels ?? {})) {
+      // Felix never takes pcns./pcsa. labels from a workload itself, so it cannot pose as being in
+      // another namespace (workloadendpointprocessor.go).
+      if (ep.kind === "workload" && (k.startsWith(NAMESPACE_LABEL_PREFIX) || k.startsWith(SERVICE_ACCOUNT_LABEL_PREFIX))) continue;
+      labels[k] = v;
+    }
     const ports = (ep.ports ?? []).flatMap((p, i) => {
       const proto = protocolNumber(p.protocol);
       if (proto === undefined || !Number.isInteger(p.port) || p.port < 0 || p.port > 65535) {

@@ -143,6 +143,13 @@ describe("selectors and namespaces", () => {
     expect(world({ policies: partner("dev") }).evaluate(tcp(IP.partner, IP.devWeb)).ingress.allowed).toBe(false);
   });
 
+  test("a workload's own pcns./pcsa. labels are ignored: it cannot pose as another namespace", () => {
+    const spoof = podToEndpoint({ name: "spoof", namespace: "prod", labels: { "pcns.projectcalico.org/name": "dev", "pcns.team": "b" }, ips: ["10.0.1.9"] });
+    const policies = allowFrom({ namespaceSelector: "team == 'b'" });
+    expect(world({ policies, endpoints: [...endpoints, spoof] }).evaluate(tcp("10.0.1.9", IP.db)).ingress.allowed).toBe(false);
+    expect(world({ policies, endpoints: [...endpoints, spoof] }).evaluate(tcp(IP.devWeb, IP.db)).ingress.allowed).toBe(true);
+  });
+
   test("service accounts by name and by label", () => {
     expect(dbIngress(allowFrom({ serviceAccounts: { names: ["frontend"] } })).allowed).toBe(true);
     expect(dbIngress(allowFrom({ serviceAccounts: { names: ["other"] } })).allowed).toBe(false);
