@@ -75,9 +75,10 @@ suite("etcd server process management", () => {
   test("an outage: requests fail with Unavailable, then after a restart a watch resumes with every event exactly once", async () => {
     const dataDir = await mkdtemp(join(ramDir() ?? tmpdir(), "bc-etcd-keep-"));
     const [clientPort, peerPort] = (await freePorts(2)) as [number, number];
-    let server = await startEtcd({ dataDir, clientPort, peerPort });
-    const store = new EtcdDatastore({ endpoints: server.endpoint, namespace: "outage", requestTimeoutMs: 2000, dialTimeoutMs: 2000 });
+    let server: EtcdServer | undefined;
+    const store = new EtcdDatastore({ endpoints: `http://127.0.0.1:${clientPort}`, namespace: "outage", requestTimeoutMs: 2000, dialTimeoutMs: 2000 });
     try {
+      server = await startEtcd({ dataDir, clientPort, peerPort });
       const events: WatchEvent[] = [];
       const first = await store.create("/o/0", "before");
       store.watch("/o/", first.modRevision, (e) => events.push(e));
@@ -97,7 +98,7 @@ suite("etcd server process management", () => {
       expect(events.map((e) => `${e.key}=${e.value}`)).toEqual(["/o/0=before", "/o/1=after-1", "/o/2=after-2", "/o/3=after-3", "/o/4=after-4", "/o/5=after-5", "/o/sentinel=end"]);
     } finally {
       await store.close();
-      await server.stop();
+      await server?.stop();
       await rm(dataDir, { recursive: true, force: true });
     }
   }, 60_000);
