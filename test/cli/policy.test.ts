@@ -20,6 +20,7 @@ describe("birdcage policy eval", () => {
     expect(r.code).toBe(1);
     expect(r.stdout.split("\n")[0]).toBe("DENIED");
     expect(r.stderr).toBe("birdcage: expected allow, got deny\n");
+    expect(r.stdout).toContain("shop/knp.default.db-from-web rule 0: destination.ports does not match");
   });
 
   test("--output json carries the flow, verdict and decisions", async () => {

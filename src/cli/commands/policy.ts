@@ -82,7 +82,7 @@ function registerEval(policy: Command): void {
       ...(icmpType !== undefined ? { icmpType } : {}),
       ...(icmpCode !== undefined ? { icmpCode } : {}),
     };
-    const result: FlowResult = set.evaluate(flow);
+    const result: FlowResult = set.evaluate(flow, { explain: true });
     const verdict = result.allowed ? "allow" : "deny";
     process.stdout.write(render({ flow, verdict, ...result }, opts.output, () => `${explainFlow(result).join("\n")}\n`));
     if (opts.expect !== undefined && opts.expect !== verdict) {

@@ -30,6 +30,8 @@ export function describeStep(s: TraceStep): string {
       return `  ${s.policy} rule ${s.ruleIndex} matched: ${s.action}`;
     case "policy-no-match":
       return `  ${s.policy}: no rule matched`;
+    case "rule-no-match":
+      return `${s.policy !== undefined ? `  ${s.policy}` : `profile ${s.profile}`} rule ${s.ruleIndex}: ${s.failed} does not match`;
     case "end-of-tier":
       return s.passed ? `  end of tier ${s.tier}: passed to the next tier` : `  end of tier ${s.tier}: default action ${s.defaultAction}`;
     case "profile-rule":

@@ -11,6 +11,8 @@ export type {
   EndpointRef,
   Direction,
   FailsafePort,
+  EvaluateOptions,
+  RuleField,
 } from "./policy-set.ts";
 export { PolicyInputError, defaultTypes, type Problem, type CompiledPolicy, type CompiledRule } from "./compile.ts";
 export {

@@ -107,9 +107,26 @@ export type TraceStep =
   | { readonly kind: "tier"; readonly tier: string; readonly policies: readonly string[] }
   | { readonly kind: "rule"; readonly tier: string; readonly policy: string; readonly ruleIndex: number; readonly action: "Allow" | "Deny" | "Log" | "Pass" }
   | { readonly kind: "policy-no-match"; readonly tier: string; readonly policy: string }
+  /** Only with `evaluate(flow, { explain: true })`: the first field of a rule that did not match. */
+  | { readonly kind: "rule-no-match"; readonly tier?: string; readonly policy?: string; readonly profile?: string; readonly ruleIndex: number; readonly failed: RuleField }
   | { readonly kind: "end-of-tier"; readonly tier: string; readonly defaultAction: "Deny" | "Pass"; readonly passed: boolean }
   | { readonly kind: "profile-rule"; readonly profile: string; readonly ruleIndex: number; readonly action: "Allow" | "Deny" | "Log" | "Pass" }
   | { readonly kind: "profile-no-match"; readonly profile: string };
+
+/** The part of a rule that failed to match a flow. */
+export type RuleField =
+  | "ipVersion"
+  | "ipFamily"
+  | "protocol"
+  | "notProtocol"
+  | "icmp"
+  | "notICMP"
+  | `${"source" | "destination"}.${"nets" | "notNets" | "selector" | "notSelector" | "ports" | "notPorts"}`;
+
+export interface EvaluateOptions {
+  /** Record, for every rule that did not match, the first field that failed (slower). */
+  readonly explain?: boolean;
+}
 
 export interface DirectionResult {
   readonly direction: Direction;
@@ -378,12 +395,13 @@ export class PolicySet {
     return cached;
   }
 
-  evaluate(flow: Flow): FlowResult {
+  evaluate(flow: Flow, options: EvaluateOptions = {}): FlowResult {
     const ctx = this.#context(flow);
+    const explain = options.explain === true;
     const srcEp = this.#endpointByIp.get(ipKey(ctx.src));
     const dstEp = this.#endpointByIp.get(ipKey(ctx.dst));
-    const egress = srcEp ? this.#evaluateDirection(srcEp, "egress", ctx) : notAnEndpoint("egress");
-    const ingress = dstEp ? this.#evaluateDirection(dstEp, "ingress", ctx) : notAnEndpoint("ingress");
+    const egress = srcEp ? this.#evaluateDirection(srcEp, "egress", ctx, explain) : notAnEndpoint("egress");
+    const ingress = dstEp ? this.#evaluateDirection(dstEp, "ingress", ctx, explain) : notAnEndpoint("ingress");
     return { allowed: egress.allowed && ingress.allowed, egress, ingress };
   }
 
@@ -419,7 +437,7 @@ export class PolicySet {
     };
   }
 
-  #evaluateDirection(ep: EndpointState, direction: Direction, ctx: FlowContext): DirectionResult {
+  #evaluateDirection(ep: EndpointState, direction: Direction, ctx: FlowContext, explain: boolean): DirectionResult {
     const trace: TraceStep[] = [];
     const done = (allowed: boolean, decision: Decision): DirectionResult => ({ direction, endpoint: ep.ref, allowed, decision, trace });
 
@@ -443,7 +461,11 @@ export class PolicySet {
         const rules = direction === "ingress" ? policy.ingress : policy.egress;
         let matchedAny = false;
         for (const rule of rules) {
-          if (!this.#ruleMatches(rule, ctx)) continue;
+          const failed = this.#mismatch(rule, ctx);
+          if (failed !== undefined) {
+            if (explain) trace.push({ kind: "rule-no-match", tier: tierName, policy: policy.id, ruleIndex: rule.index, failed });
+            continue;
+          }
           matchedAny = true;
           trace.push({ kind: "rule", tier: tierName, policy: policy.id, ruleIndex: rule.index, action: rule.action });
           if (rule.action === "Allow" || rule.action === "Deny") {
@@ -467,7 +489,11 @@ export class PolicySet {
       const rules = prof ? (direction === "ingress" ? prof.ingress : prof.egress) : [];
       let decided = false;
       for (const rule of rules) {
-        if (!this.#ruleMatches(rule, ctx)) continue;
+        const failed = this.#mismatch(rule, ctx);
+        if (failed !== undefined) {
+          if (explain) trace.push({ kind: "rule-no-match", profile: name, ruleIndex: rule.index, failed });
+          continue;
+        }
         trace.push({ kind: "profile-rule", profile: name, ruleIndex: rule.index, action: rule.action });
         if (rule.action === "Allow" || rule.action === "Deny") {
           return done(rule.action === "Allow", { kind: "profile-rule", profile: name, ruleIndex: rule.index, action: rule.action });
@@ -482,28 +508,37 @@ export class PolicySet {
     return done(false, { kind: "no-profile-match", profiles: ep.profiles });
   }
 
-  #ruleMatches(rule: CompiledRule, ctx: FlowContext): boolean {
-    if (rule.ipVersion !== undefined && rule.ipVersion !== ctx.family) return false;
-    if (rule.protocol !== undefined && rule.protocol !== ctx.proto) return false;
-    if (rule.notProtocol !== undefined && rule.notProtocol === ctx.proto) return false;
-    if (rule.icmp !== undefined && !icmpMatches(rule.icmp, ctx)) return false;
-    if (rule.notIcmp !== undefined && icmpMatches(rule.notIcmp, ctx)) return false;
+  /** The first field of the rule that the flow fails, or undefined when the rule matches. */
+  #mismatch(rule: CompiledRule, ctx: FlowContext): RuleField | undefined {
+    if (rule.ipVersion !== undefined && rule.ipVersion !== ctx.family) return "ipVersion";
     const s = rule.source;
     const d = rule.destination;
     // Felix renders a rule per IP version; CIDR lists with nothing of this family drop the rule.
-    if (!hasFamily(s.nets, ctx.family) || !hasFamily(s.notNets, ctx.family)) return false;
-    if (!hasFamily(d.nets, ctx.family) || !hasFamily(d.notNets, ctx.family)) return false;
-    return this.#sideMatches(s, ctx.src, ctx.srcPort, ctx) && this.#sideMatches(d, ctx.dst, ctx.dstPort, ctx);
+    if (!hasFamily(s.nets, ctx.family) || !hasFamily(s.notNets, ctx.family)) return "ipFamily";
+    if (!hasFamily(d.nets, ctx.family) || !hasFamily(d.notNets, ctx.family)) return "ipFamily";
+    if (rule.protocol !== undefined && rule.protocol !== ctx.proto) return "protocol";
+    if (rule.notProtocol !== undefined && rule.notProtocol === ctx.proto) return "notProtocol";
+    if (rule.icmp !== undefined && !icmpMatches(rule.icmp, ctx)) return "icmp";
+    if (rule.notIcmp !== undefined && icmpMatches(rule.notIcmp, ctx)) return "notICMP";
+    const side = this.#sideMismatch(s, ctx.src, ctx.srcPort, ctx);
+    if (side !== undefined) return `source.${side}`;
+    const dside = this.#sideMismatch(d, ctx.dst, ctx.dstPort, ctx);
+    return dside !== undefined ? `destination.${dside}` : undefined;
   }
 
-  #sideMatches(side: CompiledRule["source"], ip: IPAddress, port: number | undefined, ctx: FlowContext): boolean {
-    if (side.nets !== undefined && !side.nets.some((n) => prefixContainsAddress(n, ip))) return false;
-    if (side.notNets !== undefined && side.notNets.some((n) => prefixContainsAddress(n, ip))) return false;
-    if (side.selector !== undefined && !this.#selectorMatchesIp(side.selector, ip)) return false;
-    if (side.notSelector !== undefined && this.#selectorMatchesIp(side.notSelector, ip)) return false;
-    if (side.ports !== undefined && (port === undefined || !this.#portsMatch(side.ports, side.selector, ip, port, ctx.proto))) return false;
-    if (side.notPorts !== undefined && (port === undefined || this.#portsMatch(side.notPorts, side.selector, ip, port, ctx.proto))) return false;
-    return true;
+  #sideMismatch(
+    side: CompiledRule["source"],
+    ip: IPAddress,
+    port: number | undefined,
+    ctx: FlowContext,
+  ): "nets" | "notNets" | "selector" | "notSelector" | "ports" | "notPorts" | undefined {
+    if (side.nets !== undefined && !side.nets.some((n) => prefixContainsAddress(n, ip))) return "nets";
+    if (side.notNets !== undefined && side.notNets.some((n) => prefixContainsAddress(n, ip))) return "notNets";
+    if (side.selector !== undefined && !this.#selectorMatchesIp(side.selector, ip)) return "selector";
+    if (side.notSelector !== undefined && this.#selectorMatchesIp(side.notSelector, ip)) return "notSelector";
+    if (side.ports !== undefined && (port === undefined || !this.#portsMatch(side.ports, side.selector, ip, port, ctx.proto))) return "ports";
+    if (side.notPorts !== undefined && (port === undefined || this.#portsMatch(side.notPorts, side.selector, ip, port, ctx.proto))) return "notPorts";
+    return undefined;
   }
 
   #portsMatch(ports: readonly PortMatch[], selector: Selector | undefined, ip: IPAddress, port: number, proto: number): boolean {

@@ -308,6 +308,32 @@ describe("rule matches", () => {
   });
 });
 
+describe("explain", () => {
+  test("with explain, each rule that does not match names the first field that failed", () => {
+    const policies = [
+      np("p", ingressTo("db", [
+        { action: "Allow", protocol: "UDP" },
+        { action: "Allow", protocol: "TCP", destination: { ports: [443] } },
+        { action: "Allow", source: { selector: "app == 'nothing'" } },
+        { action: "Allow", source: { nets: ["fd00::/8"] } },
+        { action: "Allow", source: { notNets: ["10.0.0.0/8"] } },
+      ])),
+    ];
+    const set = world({ policies });
+    const r = set.evaluate(tcp(IP.web, IP.db, 80), { explain: true }).ingress;
+    expect(r.trace.filter((s) => s.kind === "rule-no-match").map((s) => s.kind === "rule-no-match" && [s.ruleIndex, s.failed])).toEqual([
+      [0, "protocol"],
+      [1, "destination.ports"],
+      [2, "source.selector"],
+      [3, "ipFamily"],
+      [4, "source.notNets"],
+    ]);
+    expect(set.evaluate(tcp(IP.web, IP.db, 80)).ingress.trace.some((s) => s.kind === "rule-no-match")).toBe(false);
+    // Explaining does not change the verdict.
+    expect(set.evaluate(tcp(IP.web, IP.db, 80), { explain: true }).ingress.decision).toEqual(set.evaluate(tcp(IP.web, IP.db, 80)).ingress.decision);
+  });
+});
+
 describe("host endpoints", () => {
   test("default deny without policy or profile, except failsafe ports", () => {
     const set = world();
