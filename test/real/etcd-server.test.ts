@@ -72,6 +72,26 @@ suite("etcd server process management", () => {
     await expect(startEtcd({ tempParent: ramDir(), clientPort: a.clientPort, startTimeoutMs: 10_000 })).rejects.toThrow(`127.0.0.1:${a.clientPort} is already in use`);
   });
 
+  test("a hung etcd (SIGSTOP): requests fail with Unavailable after the request timeout, and work again after SIGCONT", async () => {
+    const server = await startEtcd({ tempParent: ramDir() });
+    started.push(server);
+    const store = new EtcdDatastore({ endpoints: server.endpoint, namespace: "hang", requestTimeoutMs: 300 });
+    try {
+      await store.create("/k", "v");
+      process.kill(server.pid, "SIGSTOP");
+      try {
+        const e = await store.get("/k").catch((err: unknown) => err);
+        expect(isDatastoreError(e, "Unavailable")).toBe(true);
+        expect((e as Error).message).toMatch(/deadline|unavailable/i);
+      } finally {
+        process.kill(server.pid, "SIGCONT");
+      }
+      expect(await until("etcd answering again", async () => (await store.get("/k"))?.value)).toBe("v");
+    } finally {
+      await store.close();
+    }
+  }, 60_000);
+
   test("an outage: requests fail with Unavailable, then after a restart a watch resumes with every event exactly once", async () => {
     const dataDir = await mkdtemp(join(ramDir() ?? tmpdir(), "bc-etcd-keep-"));
     const [clientPort, peerPort] = (await freePorts(2)) as [number, number];
