@@ -4,7 +4,9 @@
 // Loading:
 //   loadResources(text, file)      → LoadedResources (throws InputError with every problem)
 //   parseResources(text, file)     → { resources, problems } (never throws)
-//   validateResourceSet(sets)      → Problem[] across files (pool overlaps, duplicate names, ...)
+//   loadResourceFiles([{text, file}]) / parseResourceFiles(...) → one set from many files, with
+//                                    the rules across files (pool overlaps, duplicate names, ...)
+//   validateResourceSet(sets)      → Problem[] across already-loaded sets
 //   loadIcpConfig(text, file)      → IcpConfig { pool, tunnelMTU, autodetection, ... }
 //   detectFileShape(text)          → "resources" | "icp-config" | "empty"
 // Querying: resources.ofKind("IPPool") (entries with source positions), resources.list("Pod"),
@@ -21,7 +23,7 @@
 // Selectors are kept as text; src/core/policy/selector parses them.
 export { InputError, formatProblems, sortProblems, type Problem, type SourcePos } from "./problems.ts";
 export { parseYamlDocuments, type Path, type SourceDocument } from "./yaml-source.ts";
-export { loadResources, parseResources, type ResourceParseResult } from "./load.ts";
+export { loadResourceFiles, loadResources, parseResourceFiles, parseResources, type ResourceParseResult } from "./load.ts";
 export { validateResourceSet } from "./resource-set.ts";
 export {
   KINDS,

@@ -31,6 +31,29 @@ export function parseResources(text: string, file: string): ResourceParseResult 
   return { resources: new LoadedResources(entries), problems: sortProblems(problems) };
 }
 
+/**
+ * Parses several files as one set: each file's problems, plus the rules across files (a pool in
+ * one file overlapping a pool in another), each problem reported once.
+ */
+export function parseResourceFiles(inputs: readonly { readonly text: string; readonly file: string }[]): ResourceParseResult {
+  const results = inputs.map((i) => parseResources(i.text, i.file));
+  const problems = results.flatMap((r) => r.problems);
+  const sets = results.map((r) => r.resources);
+  if (sets.length > 1) {
+    const key = (p: Problem) => `${p.file}\u0000${p.line}\u0000${p.column}\u0000${p.message}`;
+    const known = new Set(problems.map(key));
+    problems.push(...validateResourceSet(sets).filter((p) => !known.has(key(p))));
+  }
+  return { resources: new LoadedResources(sets.flatMap((s) => s.entries)), problems: sortProblems(problems) };
+}
+
+/** Loads several files as one set; throws InputError carrying every problem of every file. */
+export function loadResourceFiles(inputs: readonly { readonly text: string; readonly file: string }[]): LoadedResources {
+  const r = parseResourceFiles(inputs);
+  if (r.problems.length > 0) throw new InputError(r.problems);
+  return r.resources;
+}
+
 /** Loads resource text; throws InputError carrying every problem. */
 export function loadResources(text: string, file: string): LoadedResources {
   const r = parseResources(text, file);

@@ -7,7 +7,9 @@ import { parseAllDocuments, visit, type Document } from "yaml";
 import {
   InputError,
   formatProblems,
+  loadResourceFiles,
   loadResources,
+  parseResourceFiles,
   parseResources,
   validateResourceSet,
   type IPPool,
@@ -149,6 +151,23 @@ describe("rules across resources", () => {
     expect(formatProblems(validateResourceSet([a.resources, b.resources]))).toBe(
       "b.yaml:6:9: spec.cidr: IP pool 10.0.0.0/8 overlaps IPPool a (10.1.0.0/16) defined at a.yaml:1:1\n",
     );
+  });
+
+  test("loadResourceFiles loads many files as one set and reports each problem once", () => {
+    const r = loadResourceFiles([
+      { text: pool("a", "10.1.0.0/16"), file: "a.yaml" },
+      { text: pool("b", "10.2.0.0/16"), file: "b.yaml" },
+    ]);
+    expect(r.ipPools.map((p) => p.metadata.name)).toEqual(["a", "b"]);
+    const bad = parseResourceFiles([
+      { text: `${pool("a", "10.1.0.0/16")}---\n${pool("a", "10.3.0.0/16")}`, file: "a.yaml" },
+      { text: pool("b", "10.1.0.0/24"), file: "b.yaml" },
+    ]);
+    expect(formatProblems(bad.problems)).toBe(
+      "a.yaml:11:9: metadata.name: duplicate IPPool a (first defined at a.yaml:1:1)\n" +
+        "b.yaml:6:9: spec.cidr: IP pool 10.1.0.0/24 overlaps IPPool a (10.1.0.0/16) defined at a.yaml:1:1\n",
+    );
+    expect(() => loadResourceFiles([{ text: pool("x", "10.0.0.0/33"), file: "x.yaml" }])).toThrow(InputError);
   });
 
   test("duplicate names of one kind are reported; same names of different kinds are not", () => {
