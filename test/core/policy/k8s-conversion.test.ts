@@ -135,6 +135,30 @@ describe("k8sNetworkPolicyToCalico", () => {
     expect(p.spec.egress).toEqual([{ action: "Allow", protocol: "UDP", source: {}, destination: { ports: [53], nets: ["0.0.0.0/0"] } }]);
   });
 
+  test("rules are ordered by protocol, then peer", () => {
+    const p = k8sNetworkPolicyToCalico(
+      np({
+        ingress: [
+          {
+            ports: [{ port: 90, protocol: "UDP" }, { port: 80, protocol: "TCP" }],
+            from: [{ podSelector: { matchLabels: { k: "v" } } }, { podSelector: { matchLabels: { k2: "v2" } } }],
+          },
+        ],
+      }),
+    );
+    expect(p.spec.ingress?.map((r) => [r.protocol, r.source?.selector, r.destination?.ports])).toEqual([
+      ["TCP", "projectcalico.org/orchestrator == 'k8s' && k == 'v'", [80]],
+      ["TCP", "projectcalico.org/orchestrator == 'k8s' && k2 == 'v2'", [80]],
+      ["UDP", "projectcalico.org/orchestrator == 'k8s' && k == 'v'", [90]],
+      ["UDP", "projectcalico.org/orchestrator == 'k8s' && k2 == 'v2'", [90]],
+    ]);
+  });
+
+  test("one numeric port with named ports keeps the written order", () => {
+    const p = k8sNetworkPolicyToCalico(np({ ingress: [{ ports: [{ port: 80 }, { port: "foo" }] }] }));
+    expect(p.spec.ingress?.[0]?.destination?.ports).toEqual([80, "foo"]);
+  });
+
   test("bad ports and CIDRs are conversion errors", () => {
     expect(() => k8sNetworkPolicyToCalico(np({ ingress: [{ ports: [{ port: 70000 }] }] }))).toThrow(K8sConversionError);
     expect(() => k8sNetworkPolicyToCalico(np({ ingress: [{ from: [{ ipBlock: { cidr: "10.0.0.0/33" } }] }] }))).toThrow(K8sConversionError);
