@@ -158,6 +158,8 @@ const npRule = (peers: "from" | "to") =>
     [peers]: z.array(peer).optional(),
   } as { ports: z.ZodOptional<z.ZodArray<typeof npPort>> } & Record<typeof peers, z.ZodOptional<z.ZodArray<typeof peer>>>);
 
+const tcpDefault = <P extends { protocol?: "TCP" | "UDP" | "SCTP" | undefined }>(p: P) => ({ ...p, protocol: p.protocol ?? "TCP" });
+
 export const kubeNetworkPolicySchema = strictObject({
   apiVersion: z.literal("networking.k8s.io/v1"),
   kind: z.literal("NetworkPolicy"),
@@ -174,6 +176,9 @@ export const kubeNetworkPolicySchema = strictObject({
   metadata: { ...np.metadata, namespace: np.metadata.namespace ?? "default" },
   spec: {
     ...np.spec,
+    // The API server defaults each port's protocol to TCP.
+    ...(np.spec.ingress ? { ingress: np.spec.ingress.map((r) => ({ ...r, ...(r.ports ? { ports: r.ports.map(tcpDefault) } : {}) })) } : {}),
+    ...(np.spec.egress ? { egress: np.spec.egress.map((r) => ({ ...r, ...(r.ports ? { ports: r.ports.map(tcpDefault) } : {}) })) } : {}),
     // The API server's default: Ingress, plus Egress when egress rules are present.
     policyTypes: np.spec.policyTypes ?? (np.spec.egress?.length ? (["Ingress", "Egress"] as const) : (["Ingress"] as const)).slice(),
   },
