@@ -210,19 +210,31 @@ export class EtcdDatastore implements Datastore {
 
 class EtcdWatch implements Watch {
   private cancelled = false;
-  // etcd3 resumes a broken stream from the last revision it saw; this guards against any replay.
+  // Dedupe guard: the newest delivered revision and the keys delivered at it.
   private lastRevision = 0;
   private keysAtLast = new Set<string>();
+  // Everything up to this revision has been delivered: where a broken stream must resume. etcd3 resumes
+  // from the header revision of the last response, which is too far ahead while etcd is still
+  // replaying history (events of older revisions arrive under a newer header).
+  private deliveredThrough: number;
 
   constructor(
     private readonly store: EtcdDatastore,
     private readonly watcher: Watcher,
     private readonly prefix: string,
-    private readonly start: number | undefined,
+    start: number | undefined,
     private readonly onEvent: (event: WatchEvent) => void,
     private readonly onError: ((error: DatastoreError) => void) | undefined,
   ) {
+    this.deliveredThrough = start === undefined ? 0 : start - 1;
     // Listeners go on synchronously: etcd can cancel (e.g. compacted) right after creating the watch.
+    watcher.on("connecting", () => {
+      if (this.deliveredThrough > 0) watcher.request.start_revision = this.deliveredThrough + 1;
+    });
+    watcher.on("connected", (res: IWatchResponse) => {
+      // A watch "from now" is synced from the creation revision on.
+      if (this.deliveredThrough === 0) this.deliveredThrough = Number(res.header.revision);
+    });
     watcher.on("data", (res: IWatchResponse) => this.data(res));
     watcher.on("error", (err: Error) => void this.failed(err));
   }
@@ -247,6 +259,10 @@ class EtcdWatch implements Watch {
       const isPut = ev.type === "Put";
       this.onEvent({ type: isPut ? "put" : "delete", key, value: isPut ? ev.kv.value.toString("utf8") : undefined, revision });
     }
+    // etcd never splits a revision across responses; an event-less response is a progress notice,
+    // sent only to a watch that has caught up to its header revision.
+    const through = res.events.length > 0 ? this.lastRevision : Number(res.header.revision);
+    if (through > this.deliveredThrough) this.deliveredThrough = through;
   }
 
   private async failed(err: Error): Promise<void> {
@@ -254,8 +270,8 @@ class EtcdWatch implements Watch {
     this.cancelled = true;
     this.store.forget(this);
     // etcd cancels a compacted watch without a reason; ask whether the revision it needed is gone.
-    const needed = this.lastRevision > 0 ? this.lastRevision + 1 : this.start;
-    const compacted = needed !== undefined && (await this.store.isCompacted(needed));
+    const needed = this.deliveredThrough + 1;
+    const compacted = this.deliveredThrough > 0 && (await this.store.isCompacted(needed));
     const error = compacted
       ? new DatastoreError("Compacted", this.prefix, `watch of ${this.prefix} from revision ${needed}: history compacted`)
       : new DatastoreError("Unavailable", this.prefix, `watch of ${this.prefix} failed: ${err.message}`);
