@@ -98,9 +98,11 @@ const ipPoolSpec = strictObject({
     }
   })
   .transform((s) => {
-    const family = parsePrefix(s.cidr, { strict: false }).family;
+    const prefix = parsePrefix(s.cidr, { strict: false });
+    const family = prefix.family;
     return {
       ...s,
+      cidr: formatPrefix(prefix), // Calico stores the normalised form (e.g. "FD00:0::/48" → "fd00::/48")
       blockSize: s.blockSize ?? (family === 4 ? 26 : 122),
       ipipMode: s.ipipMode ?? "Never",
       vxlanMode: s.vxlanMode ?? "Never",

@@ -27,6 +27,10 @@ describe("IPPool defaults", () => {
     expect((one(pool("cidr: fd00::/48")) as IPPool).spec.blockSize).toBe(122);
   });
 
+  test("the CIDR is stored normalised", () => {
+    expect((one(pool("cidr: FD00:0:0::/48")) as IPPool).spec.cidr).toBe("fd00::/48");
+  });
+
   test("given values are kept", () => {
     const p = one(pool("cidr: 10.2.0.0/20\nblockSize: 28\nipipMode: CrossSubnet\nnatOutgoing: true\nnodeSelector: rack == 'b'\nassignmentMode: Manual")) as IPPool;
     expect(p.spec).toMatchObject({ blockSize: 28, ipipMode: "CrossSubnet", natOutgoing: true, nodeSelector: "rack == 'b'", assignmentMode: "Manual" });
