@@ -189,12 +189,18 @@ const BUILTIN_TIERS: readonly TierInfo[] = [
 ];
 
 const ipKey = (a: IPAddress): string => `${a.family}:${a.value.toString(16)}`;
+
+/** An address with its map key computed once per flow. */
+interface KeyedAddress extends IPAddress {
+  readonly key: string;
+}
+const keyed = (a: IPAddress): KeyedAddress => ({ family: a.family, value: a.value, key: ipKey(a) });
 const byteOrder = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 interface FlowContext {
   readonly family: Family;
-  readonly src: IPAddress;
-  readonly dst: IPAddress;
+  readonly src: KeyedAddress;
+  readonly dst: KeyedAddress;
   readonly proto: number;
   readonly srcPort: number | undefined;
   readonly dstPort: number | undefined;
@@ -218,7 +224,8 @@ export class PolicySet {
   readonly #failsafe: { inbound: readonly FailsafePort[]; outbound: readonly FailsafePort[] } | false;
   readonly #applicable = new Map<EndpointState, Record<Direction, readonly CompiledPolicy[]>>();
   readonly #entityCache = new Map<string, readonly Entity[]>();
-  readonly #selectorAt = new Map<string, boolean>();
+  /** canonical selector -> address key -> does some entity at the address match. */
+  readonly #selectorAt = new Map<string, Map<string, boolean>>();
 
   constructor(input: PolicySetInput) {
     const problems = new Problems();
@@ -398,8 +405,8 @@ export class PolicySet {
   evaluate(flow: Flow, options: EvaluateOptions = {}): FlowResult {
     const ctx = this.#context(flow);
     const explain = options.explain === true;
-    const srcEp = this.#endpointByIp.get(ipKey(ctx.src));
-    const dstEp = this.#endpointByIp.get(ipKey(ctx.dst));
+    const srcEp = this.#endpointByIp.get(ctx.src.key);
+    const dstEp = this.#endpointByIp.get(ctx.dst.key);
     const egress = srcEp ? this.#evaluateDirection(srcEp, "egress", ctx, explain) : notAnEndpoint("egress");
     const ingress = dstEp ? this.#evaluateDirection(dstEp, "ingress", ctx, explain) : notAnEndpoint("ingress");
     return { allowed: egress.allowed && ingress.allowed, egress, ingress };
@@ -427,8 +434,8 @@ export class PolicySet {
     }
     return {
       family: src.family,
-      src,
-      dst,
+      src: keyed(src),
+      dst: keyed(dst),
       proto,
       srcPort: flow.srcPort,
       dstPort: flow.dstPort,
@@ -528,7 +535,7 @@ export class PolicySet {
 
   #sideMismatch(
     side: CompiledRule["source"],
-    ip: IPAddress,
+    ip: KeyedAddress,
     port: number | undefined,
     ctx: FlowContext,
   ): "nets" | "notNets" | "selector" | "notSelector" | "ports" | "notPorts" | undefined {
@@ -541,7 +548,7 @@ export class PolicySet {
     return undefined;
   }
 
-  #portsMatch(ports: readonly PortMatch[], selector: Selector | undefined, ip: IPAddress, port: number, proto: number): boolean {
+  #portsMatch(ports: readonly PortMatch[], selector: Selector | undefined, ip: KeyedAddress, port: number, proto: number): boolean {
     for (const p of ports) {
       if (p.kind === "range") {
         if (port >= p.min && port <= p.max) return true;
@@ -557,8 +564,8 @@ export class PolicySet {
   }
 
   /** Endpoints with this address and network sets containing it: the members of Felix's IP sets. */
-  #entitiesAt(ip: IPAddress): readonly Entity[] {
-    const key = ipKey(ip);
+  #entitiesAt(ip: KeyedAddress): readonly Entity[] {
+    const key = ip.key;
     let list = this.#entityCache.get(key);
     if (list === undefined) {
       list = [...(this.#byIp.get(key) ?? []), ...this.#netSets.filter((n) => prefixContainsAddress(n.prefix, ip)).map((n) => n.entity)];
@@ -567,15 +574,17 @@ export class PolicySet {
     return list;
   }
 
-  #selectorMatchesIp(selector: Selector, ip: IPAddress): boolean {
-    const key = `${selector.canonical}\u0000${ipKey(ip)}`;
-    let hit = this.#selectorAt.get(key);
+  #selectorMatchesIp(selector: Selector, ip: KeyedAddress): boolean {
+    let byIp = this.#selectorAt.get(selector.canonical);
+    if (byIp === undefined) this.#selectorAt.set(selector.canonical, (byIp = new Map()));
+    let hit = byIp.get(ip.key);
     if (hit === undefined) {
       hit = this.#entitiesAt(ip).some((e) => selector.matchesMap(e.labelMap));
-      this.#selectorAt.set(key, hit);
+      byIp.set(ip.key, hit);
     }
     return hit;
   }
+
 }
 
 function cmpOrder(a: number, b: number): number {
