@@ -5,7 +5,6 @@ import { formatPrefix, parsePrefix, prefixesOverlap } from "../net/ip.ts";
 import {
   asNumber,
   dnsLabel,
-  dnsLabelRegex,
   dnsSubdomain,
   ipAddress,
   looseCidr,
@@ -543,4 +542,3 @@ export const calicoSchemas = {
   WorkloadEndpoint: workloadEndpointSchema,
 } as const;
 
-export const dnsLabelPattern = dnsLabelRegex;
