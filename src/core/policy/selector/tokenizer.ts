@@ -63,14 +63,17 @@ export function tokenize(input: string): Token[] {
     return at;
   };
   const wordBoundary = (at: number): boolean => at >= n || !isIdentChar(input.charCodeAt(at));
-  // Words separated by optional whitespace, with a word boundary after the last: "not in" / "notin".
-  const matchWords = (at: number, words: readonly string[]): number => {
-    let p = at;
-    for (const w of words) {
-      if (!input.startsWith(w, p)) return -1;
-      p = skipWs(p + w.length);
-    }
-    return wordBoundary(p) ? p : -1;
+  // One operator word, ending at a word boundary ("in", "contains").
+  const matchWord = (at: number, word: string): number =>
+    input.startsWith(word, at) && wordBoundary(at + word.length) ? at + word.length : -1;
+  // Two words with optional whitespace between ("not in" / "notin"). As in Calico, whitespace after
+  // the last word is skipped before the word-boundary check.
+  const matchWords = (at: number, first: string, second: string): number => {
+    if (!input.startsWith(first, at)) return -1;
+    const p = skipWs(at + first.length);
+    if (!input.startsWith(second, p)) return -1;
+    const end = skipWs(p + second.length);
+    return wordBoundary(end) ? end : -1;
   };
   const identEnd = (at: number): number => {
     let p = at;
@@ -139,11 +142,11 @@ export function tokenize(input: string): Token[] {
     if (last?.kind === "label") {
       // Straight after a label only an operator word may follow.
       let p: number;
-      if ((p = matchWords(i, ["contains"])) >= 0) push("contains", start);
-      else if ((p = matchWords(i, ["starts", "with"])) >= 0) push("starts with", start);
-      else if ((p = matchWords(i, ["ends", "with"])) >= 0) push("ends with", start);
-      else if ((p = matchWords(i, ["not", "in"])) >= 0) push("not in", start);
-      else if ((p = matchWords(i, ["in"])) >= 0) push("in", start);
+      if ((p = matchWord(i, "contains")) >= 0) push("contains", start);
+      else if ((p = matchWords(i, "starts", "with")) >= 0) push("starts with", start);
+      else if ((p = matchWords(i, "ends", "with")) >= 0) push("ends with", start);
+      else if ((p = matchWords(i, "not", "in")) >= 0) push("not in", start);
+      else if ((p = matchWord(i, "in")) >= 0) push("in", start);
       else p = fail(`expected operator after label "${last.value}"`, start);
       i = p;
       continue;

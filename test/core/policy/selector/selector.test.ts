@@ -187,6 +187,10 @@ describe("parse errors point at the column (1-based)", () => {
     ["a in {'x' 'y'}", 11, "expected a quoted string or }"],
     ['a == "b"\n&& c', 9, "one line"],
     ["label inf 'v'", 7, 'expected operator after label "label"'],
+    // A single-word operator ends at the word; "in" is taken, then x is not a set literal.
+    ["a in x", 6, "expected a set literal"],
+    // After a two-word operator Calico skips spaces before checking the boundary, so "x" spoils it.
+    ["a starts with x", 3, 'expected operator after label "a"'],
   ])("%j -> column %i", (text, column, reason) => {
     const e = parseError(text);
     expect(e.column).toBe(column);
