@@ -122,4 +122,45 @@ suite("etcd server process management", () => {
       await rm(dataDir, { recursive: true, force: true });
     }
   }, 60_000);
+
+  test("etcd killed while a watch replays a long history: after a restart the watch resumes where delivery stopped", async () => {
+    const dataDir = await mkdtemp(join(ramDir() ?? tmpdir(), "bc-etcd-keep-"));
+    const [clientPort, peerPort] = (await freePorts(2)) as [number, number];
+    let server: EtcdServer | undefined;
+    const store = new EtcdDatastore({ endpoints: `http://127.0.0.1:${clientPort}`, namespace: "replay", requestTimeoutMs: 5000 });
+    try {
+      server = await startEtcd({ dataDir, clientPort, peerPort });
+      // 3,000 revisions of 1 KiB values: etcd replays them in batches of up to 1,000 revisions, each
+      // batch under the newest header revision.
+      const N = 3000;
+      const value = "x".repeat(1024);
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: 8 }, async () => {
+          for (let i = next++; i < N; i = next++) await store.create(`/r/${String(i).padStart(5, "0")}`, value);
+        }),
+      );
+      const first = (await store.list("/r/")).items.reduce((m, kv) => Math.min(m, kv.modRevision), Infinity);
+      const events: WatchEvent[] = [];
+      const victim = server;
+      store.watch("/r/", first, (e) => {
+        events.push(e);
+        if (events.length === 1) process.kill(victim.pid, "SIGKILL");
+      });
+      await until("the first event", async () => (events.length > 0 ? true : undefined));
+      await server.stop();
+      const beforeRestart = events.length;
+      server = await startEtcd({ dataDir, clientPort, peerPort });
+      await until(`all ${N} events (had ${beforeRestart} before the restart)`, async () => (events.length >= N ? true : undefined), 40_000);
+      await store.create("/r/~sentinel", "end");
+      await until("the sentinel", async () => (events.length >= N + 1 ? true : undefined));
+      expect(events).toHaveLength(N + 1);
+      expect(new Set(events.map((e) => e.key)).size).toBe(N + 1);
+      for (let i = 1; i < events.length; i++) expect(events[i]!.revision).toBeGreaterThan(events[i - 1]!.revision);
+    } finally {
+      await store.close();
+      await server?.stop();
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  }, 120_000);
 });
