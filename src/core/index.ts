@@ -10,6 +10,6 @@ export {
   type SelectorNode,
   type Labels,
 } from "./policy/selector/index.ts";
-export { makeUniqueId, lengthLimitedId } from "./policy/unique-id.ts";
+export { makeUniqueId, lengthLimitedId, felixIpSetName } from "./policy/unique-id.ts";
 export { sha224, sha256, base64UrlNoPad } from "./net/sha2.ts";
 export * from "./policy/index.ts";

@@ -25,3 +25,14 @@ export function lengthLimitedId(fixedPrefix: string, suffix: string, maxLength: 
 
 const encoder = new TextEncoder();
 const utf8Length = (s: string): number => encoder.encode(s).length;
+
+/** Longest IP-set name the kernel allows (ipsets.MaxIPSetNameLength). */
+export const MAX_IPSET_NAME_LENGTH = 31;
+
+/**
+ * Felix's main IP-set name for a set ID (e.g. a selector's uniqueId): `cali40`/`cali60` + ID,
+ * cut to 31 characters.
+ */
+export function felixIpSetName(id: string, family: 4 | 6): string {
+  return `cali${family}0${id}`.slice(0, MAX_IPSET_NAME_LENGTH);
+}

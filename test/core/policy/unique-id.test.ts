@@ -1,13 +1,15 @@
 // Calico's content-derived IDs: selector UIDs and length-limited names.
 import { describe, expect, test } from "@jest/globals";
 import { createHash } from "node:crypto";
-import { lengthLimitedId, makeUniqueId } from "../../../src/core/policy/unique-id.ts";
+import { felixIpSetName, lengthLimitedId, makeUniqueId } from "../../../src/core/policy/unique-id.ts";
 
 describe("makeUniqueId", () => {
   test("all() gives the UID Felix uses for its IP set", () => {
     const uid = makeUniqueId("s", "all()");
     expect(uid).toBe("s:5y5I3VdRZfDU01O--xXAPx2yxCQQqMf0M6IWug");
-    expect(("cali40" + uid).slice(0, 31)).toBe("cali40s:5y5I3VdRZfDU01O--xXAPx2");
+    expect(felixIpSetName(uid, 4)).toBe("cali40s:5y5I3VdRZfDU01O--xXAPx2");
+    expect(felixIpSetName(uid, 6)).toBe("cali60s:5y5I3VdRZfDU01O--xXAPx2");
+    expect(felixIpSetName("short", 4)).toBe("cali40short");
   });
 
   test("is prefix + base64url(sha224(prefix:content))", () => {
