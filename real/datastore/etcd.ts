@@ -3,7 +3,10 @@
 //   update  = Txn If(Mod(key) == rev) Then Put, Get Else Get          -> Conflict / NotFound
 //   delete  = Txn If(Mod(key) == rev) Then Delete Else Get             -> Conflict / NotFound
 // Every key lives under /birdcage/<namespace>/ so that runs and tests can share one etcd.
-// Connection failures, deadlines and a closed client surface as DatastoreError("Unavailable").
+// Connection failures, deadlines and a closed client surface as DatastoreError("Unavailable"); such a
+// write may or may not have been applied. etcd3's default fault handling stays on: up to 3 attempts on
+// connection-level errors, and a per-host circuit breaker that fails calls fast for 5 s after 3
+// consecutive failures.
 import { ClientClosedError, Etcd3, GRPCDeadlineExceededError, isRecoverableError } from "etcd3";
 import type { IOptions, IWatchResponse, Namespace, Watcher } from "etcd3";
 import { DatastoreError } from "../../src/core/datastore/port.ts";
