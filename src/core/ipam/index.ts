@@ -20,6 +20,7 @@ export {
   type IpamOptions,
   type AutoAssignRequest,
   type AutoAssignResult,
+  type AssignFailure,
   type ReleaseRequest,
   type ReleaseResult,
   type AddressInfo,

@@ -36,18 +36,17 @@ import { checkSegment } from "./keys.ts";
 import {
   blockAddrAt,
   blockForAddress,
-  blockIndex,
   blockSearchStart,
   checkNoOverlap,
   normalizePool,
   poolForAddress,
   poolSelectsNode,
   selectPools,
-  walkPosition,
   type AllowedUse,
   type IpPoolInput,
   type Pool,
 } from "./pools.ts";
+import { BlockSnapshot, firstInWalk, inWalkOrder, type IndexedBlock } from "./snapshot.ts";
 import { IpamStore, isCasFailure, newCounters, type AffinityEntry, type BlockEntry, type IpamCounters } from "./store.ts";
 
 /** Calico's bound on compare-and-swap retries (ipam.go `datastoreRetries`). */
@@ -145,19 +144,22 @@ export interface BorrowedAddress {
   handleId: string | null;
 }
 
-interface BlockIndexSnapshot {
-  revision: number;
-  entries: BlockEntry[];
-  byAddr: Map<bigint, BlockEntry>;
-  perPool: Map<string, { existing: number; free: number; entries: BlockEntry[] }>;
-}
-
 interface AssignState {
   remaining: AffinityEntry[];
   allowNewClaim: boolean;
 }
 
 type AssignMsgCode = "NoFreeBlocks" | "Exhausted";
+
+/** A shortage reported by tryAutoAssign (autoAssign throws it as an IpamError). */
+export interface AssignFailure {
+  code: "NoFreeBlocks" | "BlockLimit" | "Exhausted";
+  message: string;
+}
+
+// Internal outcomes of the block search (Calico's noFreeBlocksError and ErrBlockLimit), as values.
+const NO_FREE_BLOCKS = Symbol("no free blocks");
+const BLOCK_LIMIT = Symbol("block limit");
 
 export class Ipam {
   readonly store: IpamStore;
@@ -166,7 +168,7 @@ export class Ipam {
   private readonly poolSource: IpamOptions["pools"];
   private readonly configOverride: IpamConfig | undefined;
   private readonly hostLabels: (host: string) => Labels | Promise<Labels>;
-  private readonly index = new Map<Family, BlockIndexSnapshot>();
+  private readonly snapshots = new Map<Family, BlockSnapshot>();
   private readonly staticPools: Pool[] | undefined;
 
   constructor(datastore: Datastore, options: IpamOptions) {
@@ -176,6 +178,9 @@ export class Ipam {
     this.poolSource = options.pools;
     this.configOverride = options.config ? normalizeConfig(options.config) : undefined;
     this.hostLabels = options.hostLabels ?? (() => ({}));
+    this.store.onWrite = (revision, change) => {
+      if (revision !== undefined) for (const snap of this.snapshots.values()) snap.apply(revision, change);
+    };
     // A pool array is validated once, here; pass a function to have pools re-read on every request.
     if (typeof options.pools !== "function") this.staticPools = normalizePools(options.pools);
   }
@@ -209,6 +214,16 @@ export class Ipam {
    * (code NoFreeBlocks under strict affinity, BlockLimit at the per-host cap, Exhausted otherwise).
    */
   async autoAssign(req: AutoAssignRequest): Promise<AutoAssignResult> {
+    const r = await this.tryAutoAssign(req);
+    if ("code" in r) throw new IpamError(r.code, r.message);
+    return r;
+  }
+
+  /**
+   * autoAssign that reports a shortage (NoFreeBlocks, BlockLimit, Exhausted) as a value instead of
+   * throwing, for callers that expect many (planning, load generators). Bad input still throws.
+   */
+  async tryAutoAssign(req: AutoAssignRequest): Promise<AutoAssignResult | AssignFailure> {
     const host = checkSegment("host", req.host);
     if (req.handleId !== undefined) checkSegment("handleId", req.handleId);
     const num4 = req.num4 ?? 0;
@@ -231,17 +246,26 @@ export class Ipam {
     const cfg = await this.config();
     const allPools = await this.pools();
     const labels = await this.hostLabels(host);
+    let failure: AssignFailure | undefined;
     try {
-      if (num4 > 0) await this.assignFamily(4, num4, host, req, attr, use, maxReq, cfg, allPools, labels, result);
-      if (num6 > 0) await this.assignFamily(6, num6, host, req, attr, use, maxReq, cfg, allPools, labels, result);
+      if (num4 > 0) failure = await this.assignFamily(4, num4, host, req, attr, use, maxReq, cfg, allPools, labels, result);
+      if (num6 > 0 && !failure) failure = await this.assignFamily(6, num6, host, req, attr, use, maxReq, cfg, allPools, labels, result);
     } catch (e) {
-      const taken = [...result.ipv4, ...result.ipv6];
-      if (taken.length > 0) {
-        await this.releaseAddresses(taken.map((address) => (req.handleId === undefined ? { address } : { address, handleId: req.handleId })));
-      }
+      await this.rollback(req, result);
       throw e;
     }
+    if (failure) {
+      await this.rollback(req, result);
+      return failure;
+    }
     return result;
+  }
+
+  private async rollback(req: AutoAssignRequest, result: AutoAssignResult): Promise<void> {
+    const taken = [...result.ipv4, ...result.ipv6];
+    if (taken.length > 0) {
+      await this.releaseAddresses(taken.map((address) => (req.handleId === undefined ? { address } : { address, handleId: req.handleId })));
+    }
   }
 
   private async assignFamily(
@@ -256,7 +280,7 @@ export class Ipam {
     allPools: Pool[],
     labels: Labels,
     out: AutoAssignResult,
-  ): Promise<void> {
+  ): Promise<AssignFailure | undefined> {
     const ips = family === 4 ? out.ipv4 : out.ipv6;
     const enabled = allPools.filter((p) => !p.disabled && p.family === family);
     const selecting = enabled.filter((p) => p.assignmentMode === "Automatic" && poolSelectsNode(p, labels));
@@ -288,24 +312,19 @@ export class Ipam {
     while (ips.length < num) {
       if (++guard > DATASTORE_RETRIES * 10) throw maxRetries();
       if (owned >= maxBlocks) state.allowNewClaim = false;
-      let found: { entry: BlockEntry; newlyClaimed: boolean };
-      try {
-        found = await this.findOrClaimBlock(state, host, family, pools, cfg);
-      } catch (e) {
-        if (e instanceof IpamError && e.code === "NoFreeBlocks") {
-          if (cfg.strictAffinity) {
-            code = "NoFreeBlocks";
-            msgs.push(`No more free affine blocks and strict affinity enabled: no free blocks in pool ${pools.map((p) => p.cidrText).join(", ")}`);
-          }
-          break;
+      const found = await this.findOrClaimBlock(state, host, family, pools, cfg);
+      if (found === NO_FREE_BLOCKS) {
+        if (cfg.strictAffinity) {
+          code = "NoFreeBlocks";
+          msgs.push(`No more free affine blocks and strict affinity enabled: no free blocks in pool ${pools.map((p) => p.cidrText).join(", ")}`);
         }
-        if (e instanceof IpamError && e.code === "BlockLimit") {
-          throw new IpamError(
-            "BlockLimit",
-            `${partial(ips.length, num, family)}; Need to allocate an IPAM block but could not - limit of ${maxBlocks} blocks reached for this node`,
-          );
-        }
-        throw e;
+        break;
+      }
+      if (found === BLOCK_LIMIT) {
+        return {
+          code: "BlockLimit",
+          message: `${partial(ips.length, num, family)}; Need to allocate an IPAM block but could not - limit of ${maxBlocks} blocks reached for this node`,
+        };
       }
       if (found.newlyClaimed) owned++;
       let entry: BlockEntry | undefined = found.entry;
@@ -335,9 +354,8 @@ export class Ipam {
       }
       if (exhausted.length > 0) msgs.push(`No IPs available in pools: [${exhausted.join(" ")}]`);
     }
-    if (ips.length < num) {
-      throw new IpamError(code, [partial(ips.length, num, family), ...msgs].join("; "));
-    }
+    if (ips.length < num) return { code, message: [partial(ips.length, num, family), ...msgs].join("; ") };
+    return undefined;
   }
 
   /** Calico's findOrClaimBlock: an affine block with room, else a newly claimed one. */
@@ -347,7 +365,7 @@ export class Ipam {
     family: Family,
     pools: Pool[],
     cfg: IpamConfig,
-  ): Promise<{ entry: BlockEntry; newlyClaimed: boolean }> {
+  ): Promise<{ entry: BlockEntry; newlyClaimed: boolean } | typeof NO_FREE_BLOCKS | typeof BLOCK_LIMIT> {
     while (state.remaining.length > 0) {
       const listed = state.remaining.shift()!;
       for (let i = 0; i < DATASTORE_RETRIES; i++) {
@@ -369,10 +387,11 @@ export class Ipam {
         break;
       }
     }
-    if (!state.allowNewClaim) throw new IpamError("BlockLimit", "cannot allocate new block due to per host block limit");
-    if (!cfg.autoAllocateBlocks) throw new IpamError("NoFreeBlocks", "failed to find or claim a block: automatic block allocation is disabled");
+    if (!state.allowNewClaim) return BLOCK_LIMIT;
+    if (!cfg.autoAllocateBlocks) return NO_FREE_BLOCKS;
     for (let i = 0; i < DATASTORE_RETRIES; i++) {
       const cidr = await this.findUsableBlock(host, family, pools);
+      if (cidr === NO_FREE_BLOCKS) return NO_FREE_BLOCKS;
       for (let j = 0; j < DATASTORE_RETRIES; j++) {
         let entry: BlockEntry;
         try {
@@ -471,53 +490,46 @@ export class Ipam {
    * Calico's findUsableBlock: in the host's walk order, the first block nobody has, or one of ours
    * with room; failing that, an empty block another host claimed over a minute ago (reclaimed).
    */
-  private async findUsableBlock(host: string, family: Family, pools: Pool[]): Promise<Prefix> {
-    // Fast path: read the first few blocks of the walk one by one. When one is free (or ours with
-    // room) it is exactly the block Calico's full listing would pick; otherwise list everything.
-    for (const pool of pools) {
-      const n = pool.numBlocks;
-      let i = blockSearchStart(pool, host, this.clock());
-      for (let k = 0; k < QUICK_WALK && BigInt(k) < n; k++) {
-        const cidr: Prefix = { family, addr: blockAddrAt(pool, i), len: pool.blockSize };
-        const e = await this.store.getBlock(cidr);
-        if (!e) return cidr;
-        if (e.block.affinity === hostAffinity(host) && freeCount(e.block) > 0) return cidr;
-        if (isEmpty(e.block)) break; // a reclaim candidate: let the full search weigh it
-        i = i + 1n === n ? 0n : i + 1n;
+  private async findUsableBlock(host: string, family: Family, pools: Pool[]): Promise<Prefix | typeof NO_FREE_BLOCKS> {
+    let snap = await this.freshSnapshot(family);
+    if (!snap) {
+      // Cheaper than listing every block: read the first few blocks of the walk one by one. When one is
+      // free (or ours with room) it is exactly the block the full listing would pick. Skipped when the
+      // last snapshot showed the pools full, where it could only fail.
+      const last = this.snapshots.get(family);
+      const full = last !== undefined && pools.every((p) => BigInt(last.view(p).existing) >= p.numBlocks);
+      if (!full) {
+        const quick = await this.quickWalk(host, family, pools);
+        if (quick) return quick;
       }
-      if (pools.length > 1) break; // with several pools the first pool's walk must finish first
+      snap = await this.listSnapshot(family);
     }
-    const snap = await this.blockIndex(family);
     const ours = hostAffinity(host);
-    const empties: BlockEntry[] = [];
+    const empties: IndexedBlock[] = [];
     for (const pool of pools) {
-      const stats = this.poolStats(snap, pool);
+      const view = snap.view(pool);
       const start = blockSearchStart(pool, host, this.clock());
-      if (BigInt(stats.existing) < pool.numBlocks) {
+      if (BigInt(view.existing) < pool.numBlocks) {
         for (let k = 0n, i = start; k < pool.numBlocks; k++) {
           const addr = blockAddrAt(pool, i);
           const e = snap.byAddr.get(addr);
           if (!e) return { family, addr, len: pool.blockSize };
           if (freeCount(e.block) > 0) {
             if (e.block.affinity === ours) return e.block.cidr;
-            if (isEmpty(e.block)) empties.push(e);
+            if (isEmpty(e.block)) empties.push({ entry: e, index: i, indexNum: Number(i) });
           }
           i = i + 1n === pool.numBlocks ? 0n : i + 1n;
         }
       } else {
         // Every block exists: the walk would only meet these candidates, in this order.
-        const candidates = stats.entries
-          .filter((e) => freeCount(e.block) > 0 && (e.block.affinity === ours || isEmpty(e.block)))
-          .map((e) => ({ e, pos: walkPosition(pool, start, blockIndex(pool, e.block.cidr.addr)) }))
-          .sort((a, b) => (a.pos < b.pos ? -1 : a.pos > b.pos ? 1 : 0));
-        for (const { e } of candidates) {
-          if (e.block.affinity === ours) return e.block.cidr;
-          empties.push(e);
-        }
+        const mine = view.roomByAffinity.get(ours);
+        const first = mine && mine.size > 0 ? firstInWalk(pool, start, mine.values()) : undefined;
+        if (first) return first.entry.block.cidr;
+        empties.push(...inWalkOrder(pool, start, view.empty.values()));
       }
     }
     const now = this.clock();
-    for (const e of empties) {
+    for (const { entry: e } of empties) {
       const owner = affinityHost(e.block.affinity);
       if (owner === undefined) continue;
       const claimed = e.block.affinityClaimTime === null ? Number.NEGATIVE_INFINITY : Date.parse(e.block.affinityClaimTime);
@@ -529,7 +541,22 @@ export class Ipam {
         continue;
       }
     }
-    throw new IpamError("NoFreeBlocks", "No Free Blocks");
+    return NO_FREE_BLOCKS;
+  }
+
+  private async quickWalk(host: string, family: Family, pools: Pool[]): Promise<Prefix | undefined> {
+    const pool = pools[0];
+    if (!pool) return undefined;
+    let i = blockSearchStart(pool, host, this.clock());
+    for (let k = 0; k < QUICK_WALK && BigInt(k) < pool.numBlocks; k++) {
+      const cidr: Prefix = { family, addr: blockAddrAt(pool, i), len: pool.blockSize };
+      const e = await this.store.getBlock(cidr);
+      if (!e) return cidr;
+      if (e.block.affinity === hostAffinity(host) && freeCount(e.block) > 0) return cidr;
+      if (isEmpty(e.block)) return undefined; // a reclaim candidate: let the full search weigh it
+      i = i + 1n === pool.numBlocks ? 0n : i + 1n;
+    }
+    return undefined;
   }
 
   /** Takes up to `num` addresses from a block by CAS; the handle is incremented first and rolled back on failure. */
@@ -562,19 +589,18 @@ export class Ipam {
 
   /** Borrowing: blocks of the pool with free addresses, in the host's walk order. */
   private async borrowFromPool(pool: Pool, num: number, host: string, handleId: string | undefined, attr: BlockAttribute): Promise<string[]> {
-    const snap = await this.blockIndex(pool.family);
-    const stats = this.poolStats(snap, pool);
+    const snap = (await this.freshSnapshot(pool.family)) ?? (await this.listSnapshot(pool.family));
+    const view = snap.view(pool);
     const got: string[] = [];
-    if (stats.free === 0) return got;
+    if (view.free === 0) return got;
     const start = blockSearchStart(pool, host, this.clock());
-    const candidates = stats.entries
-      .filter((e) => freeCount(e.block) > 0)
-      .map((e) => ({ cidr: e.block.cidr, pos: walkPosition(pool, start, blockIndex(pool, e.block.cidr.addr)) }))
-      .sort((a, b) => (a.pos < b.pos ? -1 : a.pos > b.pos ? 1 : 0));
-    for (const c of candidates) {
-      if (got.length >= num) break;
+    // Usually the first candidate satisfies the request: find it without sorting the rest.
+    const first = firstInWalk(pool, start, view.withFree.values());
+    const candidates = first ? [first] : [];
+    for (let c = 0; c < candidates.length && got.length < num; c++) {
+      const cidr = candidates[c]!.entry.block.cidr;
       for (let i = 0; i < DATASTORE_RETRIES; i++) {
-        const entry = await this.store.getBlock(c.cidr);
+        const entry = await this.store.getBlock(cidr);
         if (!entry) break;
         try {
           got.push(...(await this.assignFromExistingBlock(entry, num - got.length, host, handleId, attr, false)));
@@ -585,43 +611,35 @@ export class Ipam {
           this.counters.retries++;
         }
       }
+      if (c === 0 && got.length < num) candidates.push(...inWalkOrder(pool, start, view.withFree.values()).filter((x) => x !== first));
     }
     return got;
   }
 
-  /** All blocks of a family at one datastore revision, re-listed only when the revision moved. */
-  private async blockIndex(family: Family): Promise<BlockIndexSnapshot> {
-    const rev = await this.store.ds.revision();
-    const cached = this.index.get(family);
-    if (cached && cached.revision === rev) return cached;
-    const { revision, entries } = await this.store.listBlocks(family);
-    const byAddr = new Map<bigint, BlockEntry>();
-    for (const e of entries) byAddr.set(e.block.cidr.addr, e);
-    const snap: BlockIndexSnapshot = { revision, entries, byAddr, perPool: new Map() };
-    this.index.set(family, snap);
-    return snap;
+  /** The block snapshot of a family if it is current (one revision read, no listing), else undefined. */
+  private async freshSnapshot(family: Family): Promise<BlockSnapshot | undefined> {
+    const snap = this.snapshots.get(family);
+    if (!snap) return undefined;
+    return snap.revision === (await this.store.ds.revision()) ? snap : undefined;
   }
 
-  private poolStats(snap: BlockIndexSnapshot, pool: Pool): { existing: number; free: number; entries: BlockEntry[] } {
-    const key = `${pool.cidrText}/${pool.blockSize}`;
-    let s = snap.perPool.get(key);
-    if (!s) {
-      s = { existing: 0, free: 0, entries: [] };
-      for (const e of snap.entries) {
-        if (containsPrefix(pool, e.block.cidr)) {
-          s.existing++;
-          s.free += freeCount(e.block);
-          s.entries.push(e);
-        }
-      }
-      snap.perPool.set(key, s);
-    }
-    return s;
+  private async listSnapshot(family: Family): Promise<BlockSnapshot> {
+    const { revision, entries } = await this.store.listBlocks(family);
+    const snap = BlockSnapshot.fromList(family, revision, entries);
+    this.snapshots.set(family, snap);
+    return snap;
   }
 
   // ---------------------------------------------------------------- handles
 
   private async incrementHandle(handleId: string, cidr: string, n: number): Promise<void> {
+    // Most handles are new (one per pod): try creating first, read-modify-write if it exists.
+    try {
+      await this.store.createHandle(handleId, new Map([[cidr, n]]));
+      return;
+    } catch (e) {
+      if (!isCasFailure(e)) throw e;
+    }
     for (let i = 0; i < DATASTORE_RETRIES; i++) {
       const h = await this.store.getHandle(handleId);
       const blocks = new Map(h?.blocks ?? []);

@@ -3,8 +3,8 @@
 // its tunnel address when the pool encapsulates (as calico-node does at start-up), then its pods.
 import { MemoryDatastore } from "../datastore/memory.ts";
 import { familyBits, formatPrefix, parsePrefix, prefixSize } from "../net/ip.ts";
-import { IpamError, isIpamError, type IpamErrorCode } from "./errors.ts";
-import { Ipam } from "./ipam.ts";
+import { IpamError, type IpamErrorCode } from "./errors.ts";
+import { Ipam, type AutoAssignRequest } from "./ipam.ts";
 import { normalizePool } from "./pools.ts";
 
 export type PlanEncapsulation = "none" | "ipip" | "vxlan";
@@ -127,55 +127,54 @@ export async function planIpam(input: PlanInput, options: PlanOptions = {}): Pro
   const failuresByCode: Partial<Record<IpamErrorCode, number>> = {};
   const borrowingNodes = new Set<number>();
 
-  const fail = (n: number, node: string, what: string, e: unknown): void => {
-    if (!isIpamError(e) || e.code === "InvalidArgument" || e.code === "InvalidPool" || e.code === "Corrupt") throw e;
+  const fail = (n: number, node: string, what: string, e: { code: IpamErrorCode; message: string }): void => {
     failed++;
     failuresByCode[e.code] = (failuresByCode[e.code] ?? 0) + 1;
     firstFailure ??= { node, what, code: e.code, message: e.message };
     if (e.code === "BlockLimit") blockLimitAtNode ??= n;
     else exhaustedAtNode ??= n;
   };
+  // Shortages come back as values; anything thrown (bad input, corruption, retries exhausted) aborts.
+  const assign = (req: AutoAssignRequest) => ipam.tryAutoAssign(req);
 
   for (let n = 1; n <= nodes; n++) {
     const node = `node-${n}`;
     if (encapsulation !== "none") {
-      try {
-        const res = await ipam.autoAssign({
-          host: node,
-          handleId: `${encapsulation}-tunnel-addr-${node}`,
-          num4: pool.family === 4 ? 1 : 0,
-          num6: pool.family === 6 ? 1 : 0,
-          use: "Tunnel",
-          attrs: { node, type: encapsulation === "ipip" ? "ipipTunnelAddress" : "vxlanTunnelAddress" },
-        });
+      const res = await assign({
+        host: node,
+        handleId: `${encapsulation}-tunnel-addr-${node}`,
+        num4: pool.family === 4 ? 1 : 0,
+        num6: pool.family === 6 ? 1 : 0,
+        use: "Tunnel",
+        attrs: { node, type: encapsulation === "ipip" ? "ipipTunnelAddress" : "vxlanTunnelAddress" },
+      });
+      if ("code" in res) fail(n, node, "tunnel", res);
+      else {
         tunnelAddresses++;
         if (res.borrowed.length > 0) {
           borrowed += res.borrowed.length;
           borrowingNodes.add(n);
           exhaustedAtNode ??= n;
         }
-      } catch (e) {
-        fail(n, node, "tunnel", e);
       }
     }
     for (let p = 1; p <= podsPerNode; p++) {
       const pod = `pod-${p}`;
-      try {
-        const res = await ipam.autoAssign({
-          host: node,
-          handleId: `k8s-pod-network.${node}.${pod}`,
-          num4: pool.family === 4 ? 1 : 0,
-          num6: pool.family === 6 ? 1 : 0,
-          attrs: { node, namespace: "default", pod: `${node}-${pod}` },
-        });
+      const res = await assign({
+        host: node,
+        handleId: `k8s-pod-network.${node}.${pod}`,
+        num4: pool.family === 4 ? 1 : 0,
+        num6: pool.family === 6 ? 1 : 0,
+        attrs: { node, namespace: "default", pod: `${node}-${pod}` },
+      });
+      if ("code" in res) fail(n, node, pod, res);
+      else {
         podsAllocated++;
         if (res.borrowed.length > 0) {
           borrowed += res.borrowed.length;
           borrowingNodes.add(n);
           exhaustedAtNode ??= n;
         }
-      } catch (e) {
-        fail(n, node, pod, e);
       }
     }
     options.onProgress?.(n, nodes);

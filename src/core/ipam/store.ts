@@ -94,7 +94,14 @@ function parseAffinityState(key: string, value: string): AffinityState {
 
 const affinityJson = (state: AffinityState): string => `{"state":"${state}","deleted":false}`;
 
+/**
+ * Told about every write this client makes: its revision (undefined when unknown, as for deletes,
+ * which the port does not return a revision for) and, for blocks, the new entry or the deleted one.
+ */
+export type WriteListener = (revision: number | undefined, change?: { block?: BlockEntry; deleted?: BlockEntry }) => void;
+
 export class IpamStore {
+  onWrite: WriteListener | undefined;
   private readonly blocks = new Map<string, BlockEntry>();
   private config: { modRevision: number; config: IpamConfig } | undefined;
 
@@ -149,7 +156,9 @@ export class IpamStore {
   async createBlock(block: Block): Promise<BlockEntry> {
     this.counters.writes++;
     const kv = await this.ds.create(blockKey(block.cidr), serializeBlock(block));
-    return this.remember(kv, block);
+    const entry = this.remember(kv, block);
+    this.onWrite?.(kv.modRevision, { block: entry });
+    return entry;
   }
 
   /** CAS-writes a new version of a block, bumping its sequence number as Calico's updateBlock does. */
@@ -157,12 +166,18 @@ export class IpamStore {
     this.counters.writes++;
     const next = withNextSequence(block);
     const kv = await this.ds.update(prev.key, serializeBlock(next), prev.modRevision);
-    return this.remember(kv, next);
+    const entry = this.remember(kv, next);
+    this.onWrite?.(kv.modRevision, { block: entry });
+    return entry;
   }
 
   async deleteBlock(prev: BlockEntry): Promise<void> {
     this.counters.writes++;
-    await this.ds.delete(prev.key, prev.modRevision);
+    try {
+      await this.ds.delete(prev.key, prev.modRevision);
+    } finally {
+      this.onWrite?.(undefined, { deleted: prev });
+    }
     this.blocks.delete(prev.key);
   }
 
@@ -195,17 +210,20 @@ export class IpamStore {
   async createAffinity(host: string, cidr: Prefix, state: AffinityState): Promise<AffinityEntry> {
     this.counters.writes++;
     const kv = await this.ds.create(affinityKey(host, cidr), affinityJson(state));
+    this.onWrite?.(kv.modRevision);
     return { key: kv.key, host, cidr, state, modRevision: kv.modRevision };
   }
 
   async updateAffinity(prev: AffinityEntry, state: AffinityState): Promise<AffinityEntry> {
     this.counters.writes++;
     const kv = await this.ds.update(prev.key, affinityJson(state), prev.modRevision);
+    this.onWrite?.(kv.modRevision);
     return { ...prev, state, modRevision: kv.modRevision };
   }
 
   async deleteAffinity(prev: AffinityEntry): Promise<void> {
     this.counters.writes++;
+    this.onWrite?.(undefined);
     await this.ds.delete(prev.key, prev.modRevision);
   }
 
@@ -233,17 +251,20 @@ export class IpamStore {
     this.counters.writes++;
     const key = handleKey(handleId);
     const kv = await this.ds.create(key, serializeHandle(blocks));
+    this.onWrite?.(kv.modRevision);
     return { key, handleId, blocks, modRevision: kv.modRevision };
   }
 
   async updateHandle(prev: HandleEntry, blocks: HandleBlocks): Promise<HandleEntry> {
     this.counters.writes++;
     const kv = await this.ds.update(prev.key, serializeHandle(blocks), prev.modRevision);
+    this.onWrite?.(kv.modRevision);
     return { ...prev, blocks, modRevision: kv.modRevision };
   }
 
   async deleteHandle(prev: HandleEntry): Promise<void> {
     this.counters.writes++;
+    this.onWrite?.(undefined);
     await this.ds.delete(prev.key, prev.modRevision);
   }
 
@@ -263,6 +284,7 @@ export class IpamStore {
       const kv = await this.ds.get(CONFIG_KEY);
       try {
         this.counters.writes++;
+        this.onWrite?.(undefined);
         if (kv) await this.ds.update(CONFIG_KEY, serializeConfig(cfg), kv.modRevision);
         else await this.ds.create(CONFIG_KEY, serializeConfig(cfg));
         return;
