@@ -10,6 +10,7 @@ import {
   parseAutodetectionMethod,
   parseIcpConfig,
 } from "../../../src/core/model/index.ts";
+import { parseDocument, visit } from "yaml";
 import { repoRoot } from "../../helpers/paths.ts";
 
 const icpProblems = (text: string): string[] => formatProblems(parseIcpConfig(text, "config.yaml").problems).trimEnd().split("\n").filter(Boolean);
@@ -70,6 +71,29 @@ describe("ICP config.yaml", () => {
       expect((e as InputError).problems).toHaveLength(2);
     }
   });
+});
+
+test("no value in the example, replaced by anything, makes the reader throw", () => {
+  const text = readFileSync(join(repoRoot, "examples/resources/icp-config.yaml"), "utf8");
+  const replacements = [null, -1, 0, 1.5, "", "x=y", "10.0.0.0/99", true, [], {}, ["a"], { a: 1 }];
+  let total = 0;
+  visit(parseDocument(text), { Scalar: () => void total++ });
+  let checked = 0;
+  for (let target = 0; target < total; target++) {
+    for (const repl of replacements) {
+      const d = parseDocument(text);
+      let i = 0;
+      visit(d, {
+        Scalar(key) {
+          return i++ === target && key !== "key" ? d.createNode(repl) : undefined;
+        },
+      });
+      const r = parseIcpConfig(d.toString(), "c.yaml");
+      expect(r.config !== undefined || r.problems.length > 0).toBe(true);
+      checked++;
+    }
+  }
+  expect(checked).toBeGreaterThan(100);
 });
 
 describe("IP autodetection methods", () => {
