@@ -287,14 +287,15 @@ export class PolicySet {
   #addEndpoint(ep: Endpoint, problems: Problems): void {
     const path = `endpoint ${ep.namespace !== undefined ? `${ep.namespace}/` : ""}${ep.name}`;
     const profiles = ep.profiles ?? [];
-    const labels: Record<string, string> = {};
+    // A Map, not assignments into an object: a label may be called "__proto__".
+    const labelMap = new Map<string, string>();
     // Earlier profiles win over later ones, and the endpoint's own labels win over all profiles.
-    for (const name of [...profiles].reverse()) Object.assign(labels, this.#profiles.get(name)?.profile.labelsToApply);
+    for (const name of [...profiles].reverse()) setAll(labelMap, this.#profiles.get(name)?.profile.labelsToApply);
     for (const [k, v] of Object.entries(ep.labels ?? {})) {
       // Felix never takes pcns./pcsa. labels from a workload itself, so it cannot pose as being in
       // another namespace (workloadendpointprocessor.go).
       if (ep.kind === "workload" && (k.startsWith(NAMESPACE_LABEL_PREFIX) || k.startsWith(SERVICE_ACCOUNT_LABEL_PREFIX))) continue;
-      labels[k] = v;
+      labelMap.set(k, v);
     }
     const ports = (ep.ports ?? []).flatMap((p, i) => {
       const proto = protocolNumber(p.protocol);
@@ -308,8 +309,8 @@ export class PolicySet {
       kind: ep.kind,
       name: ep.name,
       ...(ep.namespace !== undefined ? { namespace: ep.namespace } : {}),
-      labels,
-      labelMap: new Map(Object.entries(labels)),
+      labels: Object.fromEntries(labelMap),
+      labelMap,
       ports,
     };
     const ref: EndpointRef = { kind: ep.kind, name: ep.name, ...(ep.namespace !== undefined ? { namespace: ep.namespace } : {}) };
@@ -335,19 +336,20 @@ export class PolicySet {
   }
 
   #addNetworkSet(ns: NetworkSet, problems: Problems): void {
-    const labels: Record<string, string> = {};
+    const labelMap = new Map<string, string>();
     if (ns.namespace !== undefined && ns.namespace !== "") {
-      Object.assign(labels, this.#profiles.get(NAMESPACE_PROFILE_PREFIX + ns.namespace)?.profile.labelsToApply);
-      Object.assign(labels, ns.labels, { [LABEL_NAMESPACE]: ns.namespace });
+      setAll(labelMap, this.#profiles.get(NAMESPACE_PROFILE_PREFIX + ns.namespace)?.profile.labelsToApply);
+      setAll(labelMap, ns.labels);
+      labelMap.set(LABEL_NAMESPACE, ns.namespace);
     } else {
-      Object.assign(labels, ns.labels);
+      setAll(labelMap, ns.labels);
     }
     const entity: Entity = {
       kind: "networkset",
       name: ns.name,
       ...(ns.namespace !== undefined ? { namespace: ns.namespace } : {}),
-      labels,
-      labelMap: new Map(Object.entries(labels)),
+      labels: Object.fromEntries(labelMap),
+      labelMap,
       ports: [],
     };
     ns.nets.forEach((n, i) => {
@@ -585,6 +587,10 @@ export class PolicySet {
     return hit;
   }
 
+}
+
+function setAll(map: Map<string, string>, labels: Readonly<Record<string, string>> | undefined): void {
+  if (labels !== undefined) for (const [k, v] of Object.entries(labels)) map.set(k, v);
 }
 
 function cmpOrder(a: number, b: number): number {

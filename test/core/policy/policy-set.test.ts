@@ -150,6 +150,12 @@ describe("selectors and namespaces", () => {
     expect(world({ policies, endpoints: [...endpoints, spoof] }).evaluate(tcp(IP.devWeb, IP.db)).ingress.allowed).toBe(true);
   });
 
+  test("a label called __proto__ is an ordinary label", () => {
+    const odd = { kind: "workload", name: "odd", ips: ["10.9.0.2"], labels: JSON.parse('{"__proto__": "x"}') as Record<string, string>, profiles: ["kns.prod"] } as const;
+    const policies = [gnp("g", ingressTo("db", [{ action: "Allow", source: { selector: "__proto__ == 'x'" } }]))];
+    expect(world({ policies, endpoints: [...endpoints, odd] }).evaluate(tcp("10.9.0.2", IP.db)).ingress.allowed).toBe(true);
+  });
+
   test("service accounts by name and by label", () => {
     expect(dbIngress(allowFrom({ serviceAccounts: { names: ["frontend"] } })).allowed).toBe(true);
     expect(dbIngress(allowFrom({ serviceAccounts: { names: ["other"] } })).allowed).toBe(false);
