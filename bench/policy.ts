@@ -1,6 +1,6 @@
 // Policy core speed: (1) compiled selector closures vs walking the syntax tree per match;
-// (2) finding the policies that select an endpoint through PolicyIndex vs testing every selector;
-// (3) building a PolicySet; (4) whole-flow evaluation throughput. Run: npx tsx bench/policy.ts
+// (2) building a PolicySet; (3) finding the policies that select an endpoint through PolicyIndex vs
+// testing every selector; (4) whole-flow evaluation throughput. Run: npx tsx bench/policy.ts
 import { parseSelector, type Labels, type SelectorNode } from "../src/core/policy/selector/index.ts";
 import { PolicyIndex } from "../src/core/policy/policy-index.ts";
 import { PolicySet, namespaceToProfile, podToEndpoint, type Policy } from "../src/core/policy/index.ts";
