@@ -506,6 +506,53 @@ export const workloadEndpointSchema = resource(
   }),
 ).transform((r) => ({ ...r, metadata: { ...r.metadata, namespace: r.metadata.namespace ?? "default" } }));
 
+// ---------------------------------------------------------------- FelixConfiguration
+
+const mtu = z.number().int().min(0, "must be 0 (auto-detect) or an MTU up to 65535").max(65535, "must be 0 (auto-detect) or an MTU up to 65535");
+const failsafePort = strictObject({
+  protocol: z.enum(["TCP", "UDP", "SCTP"]),
+  port: z.number().int().min(1, "must be 1-65535").max(65535, "must be 1-65535"),
+  net: looseCidr.optional(),
+});
+
+/**
+ * Felix has some 200 settings; the ones about encapsulation and MTU (calico-semantics §5) are
+ * checked and the rest are kept unchecked, so that `calicoctl get felixconfiguration -o yaml` loads.
+ */
+const felixConfigSpec = z.looseObject({
+  ipipEnabled: z.boolean().optional(),
+  ipipMTU: mtu.optional(),
+  vxlanEnabled: z.boolean().optional(),
+  vxlanMTU: mtu.optional(),
+  vxlanMTUV6: mtu.optional(),
+  vxlanPort: z.number().int().min(1).max(65535).optional(),
+  vxlanVNI: z.number().int().min(1).max(16777215).optional(),
+  wireguardEnabled: z.boolean().optional(),
+  wireguardEnabledV6: z.boolean().optional(),
+  wireguardMTU: mtu.optional(),
+  wireguardMTUV6: mtu.optional(),
+  mtuIfacePattern: z
+    .string()
+    .refine((p) => {
+      try {
+        new RegExp(p);
+        return true;
+      } catch {
+        return false;
+      }
+    }, "expected a regular expression")
+    .optional(),
+  logSeverityScreen: z.enum(["Trace", "Debug", "Info", "Warning", "Error", "Fatal"]).optional(),
+  natOutgoingAddress: ipAddress.refine((s) => !s.includes(":"), "expected an IPv4 address").optional(),
+  defaultEndpointToHostAction: z.enum(["Drop", "Accept", "Return"]).optional(),
+  failsafeInboundHostPorts: z.array(failsafePort).optional(),
+  failsafeOutboundHostPorts: z.array(failsafePort).optional(),
+  routeSource: z.enum(["WorkloadIPs", "CalicoIPAM"]).optional(),
+  programClusterRoutes: z.enum(["Enabled", "Disabled"]).optional(),
+});
+
+export const felixConfigurationSchema = resource("FelixConfiguration", metadata(dnsSubdomain, false), felixConfigSpec.prefault({}));
+
 // ---------------------------------------------------------------- types
 
 export type IPPool = z.output<typeof ipPoolSchema>;
@@ -524,6 +571,8 @@ export type GlobalNetworkSet = z.output<typeof globalNetworkSetSchema>;
 export type Profile = z.output<typeof profileSchema>;
 export type HostEndpoint = z.output<typeof hostEndpointSchema>;
 export type WorkloadEndpoint = z.output<typeof workloadEndpointSchema>;
+/** FelixConfiguration: MTU/encapsulation fields typed, other Felix settings kept as given. */
+export type FelixConfiguration = z.output<typeof felixConfigurationSchema>;
 
 /** Calico kinds and their schemas, in the order `validate` lists them. */
 export const calicoSchemas = {
@@ -540,5 +589,6 @@ export const calicoSchemas = {
   Profile: profileSchema,
   HostEndpoint: hostEndpointSchema,
   WorkloadEndpoint: workloadEndpointSchema,
+  FelixConfiguration: felixConfigurationSchema,
 } as const;
 

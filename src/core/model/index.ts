@@ -16,7 +16,8 @@
 // Types (all defaulted: e.g. IPPool.spec.blockSize, ipipMode, ... are always present):
 //   Calico:     IPPool, IPAMConfiguration, BGPConfiguration, BGPPeer, CalicoNode (kind Node), Tier,
 //               CalicoNetworkPolicy (kind NetworkPolicy), GlobalNetworkPolicy, NetworkSet,
-//               GlobalNetworkSet, Profile, HostEndpoint, WorkloadEndpoint;
+//               GlobalNetworkSet, Profile, HostEndpoint, WorkloadEndpoint, FelixConfiguration
+//               (MTU/encapsulation fields typed, the rest kept);
 //               Rule, EntityRule, ICMPFields, Action, PolicyType, PortValue (as written) / PortSpec
 //               (parsePort), EncapMode.
 //   Kubernetes: Namespace, Pod (podIPs()), KubeNetworkPolicy (networking.k8s.io/v1), KubeLabelSelector.
@@ -47,6 +48,7 @@ export {
   type CalicoNetworkPolicy,
   type CalicoNode,
   type EncapMode,
+  type FelixConfiguration,
   type GlobalNetworkPolicy,
   type GlobalNetworkSet,
   type HostEndpoint,

@@ -7,6 +7,7 @@ import {
   type BGPPeer,
   type CalicoNetworkPolicy,
   type CalicoNode,
+  type FelixConfiguration,
   type GlobalNetworkPolicy,
   type GlobalNetworkSet,
   type HostEndpoint,
@@ -39,6 +40,7 @@ export interface ResourceByKind {
   Profile: Profile;
   HostEndpoint: HostEndpoint;
   WorkloadEndpoint: WorkloadEndpoint;
+  FelixConfiguration: FelixConfiguration;
   Namespace: Namespace;
   Pod: Pod;
   KubernetesNetworkPolicy: KubeNetworkPolicy;

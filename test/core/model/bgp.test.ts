@@ -1,6 +1,6 @@
 // BGPConfiguration, BGPPeer and Node: defaults and the validator's rules.
 import { describe, expect, test } from "@jest/globals";
-import { parseASNumber, type BGPConfiguration, type BGPPeer, type CalicoNode } from "../../../src/core/model/index.ts";
+import { parseASNumber, type BGPConfiguration, type BGPPeer, type CalicoNode, type FelixConfiguration } from "../../../src/core/model/index.ts";
 import { calico, one, problems } from "./helpers.ts";
 
 describe("BGPConfiguration", () => {
@@ -116,5 +116,24 @@ describe("Node", () => {
 
   test("calicoctl's status section is tolerated", () => {
     expect(problems(calico("Node", "n", "bgp: {ipv4Address: 10.0.0.1/24}") + "status:\n  podCIDRs: [10.1.0.0/24]\n")).toEqual([]);
+  });
+});
+
+describe("FelixConfiguration", () => {
+  test("MTU and encapsulation settings are typed; other Felix settings are kept", () => {
+    const text = calico("FelixConfiguration", "default", "ipipEnabled: true\nipipMTU: 1430\nvxlanMTU: 0\nmtuIfacePattern: ^eth.*\nbpfLogLevel: Off\nreportingInterval: 0s");
+    expect(problems(text)).toEqual([]);
+    const f = one(text) as FelixConfiguration;
+    expect(f.spec.ipipMTU).toBe(1430);
+    expect((f.spec as Record<string, unknown>).reportingInterval).toBe("0s");
+  });
+
+  test.each([
+    ["MTU out of range", "ipipMTU: 70000", "spec.ipipMTU: must be 0 (auto-detect) or an MTU up to 65535"],
+    ["bad interface pattern", "mtuIfacePattern: '(eth'", "spec.mtuIfacePattern: expected a regular expression"],
+    ["IPv6 NAT address", "natOutgoingAddress: 'fd00::1'", "expected an IPv4 address"],
+    ["failsafe port", "failsafeInboundHostPorts: [{protocol: ICMP, port: 22}]", 'expected one of "TCP", "UDP", "SCTP"'],
+  ])("%s", (_n, spec, message) => {
+    expect(problems(calico("FelixConfiguration", "default", spec)).join("\n")).toContain(message);
   });
 });
