@@ -430,6 +430,42 @@ export function describeDatastoreContract(
         w.cancel();
       });
 
+      test("list, then watch from list.revision + 1, rebuilds the final state while writers run (no gap, no overlap)", async () => {
+        const s = await fresh();
+        for (let i = 0; i < 10; i++) await s.create(`/inf/${i}`, "0");
+        // Writers keep changing keys while the reader lists and starts its watch.
+        let stop = false;
+        const writers = Array.from({ length: 3 }, async (_, w) => {
+          for (let n = 0; !stop && n < 60; n++) {
+            const key = `/inf/${(n * 3 + w) % 12}`;
+            const kv = await s.get(key);
+            try {
+              if (!kv) await s.create(key, `w${w}-${n}`);
+              else if (n % 7 === 0) await s.delete(key, kv.modRevision);
+              else await s.update(key, `w${w}-${n}`, kv.modRevision);
+            } catch (e) {
+              if (!isDatastoreError(e)) throw e;
+            }
+          }
+        });
+        await s.create("/inf/start", "go");
+        const listed = await s.list("/inf/");
+        const state = new Map(listed.items.map((kv) => [kv.key, kv.value]));
+        const c = collect(s, "/inf/", listed.revision + 1);
+        await Promise.all(writers);
+        stop = true;
+        // Everything written before the sentinel is delivered before it.
+        await s.create("/inf/~sentinel", "end");
+        await c.waitForKey("/inf/~sentinel");
+        for (const e of c.events) {
+          if (e.type === "put") state.set(e.key, e.value!);
+          else state.delete(e.key);
+        }
+        const final = await s.list("/inf/");
+        expect([...state.entries()].sort(([a], [b]) => (a < b ? -1 : 1))).toEqual(final.items.map((kv) => [kv.key, kv.value]));
+        c.watch.cancel();
+      });
+
       test("a watch from a compacted revision fails with Compacted", async () => {
         const s = await fresh();
         if (!s.compact) {
@@ -525,6 +561,14 @@ class Collector {
     if (this.events.length >= n) return Promise.resolve();
     const p = new Promise<void>((resolve) => this.waiters.push({ n, resolve }));
     return withTimeout(p, this.timeoutMs, () => `waiting for ${n} events, got ${JSON.stringify(this.summary())} errors ${this.errors.map((e) => e.message).join(", ")}`);
+  }
+
+  /** Waits until an event for `key` has arrived. */
+  async waitForKey(key: string): Promise<void> {
+    for (let n = 1; ; n = this.events.length + 1) {
+      if (this.events.some((e) => e.key === key)) return;
+      await this.waitFor(n);
+    }
   }
 
   /**
