@@ -138,6 +138,8 @@ function compileIcmp(m: IcmpMatch | undefined, path: string, protocol: number | 
 
 function compileSide(er: EntityRule | undefined, namespace: string, path: string, protocol: number | undefined, problems: Problems): CompiledSide {
   if (er === undefined) return {};
+  // Refuse rather than ignore: dropping a constraint would make an Allow rule allow too much.
+  if (er.services !== undefined) problems.add(`${path}.services`, "Kubernetes Service matches are not supported by birdcage's policy evaluation");
   const side: {
     -readonly [K in keyof CompiledSide]: CompiledSide[K];
   } = {};
@@ -179,6 +181,7 @@ function compileSide(er: EntityRule | undefined, namespace: string, path: string
 export function compileRule(rule: Rule, index: number, namespace: string, path: string, problems: Problems): CompiledRule {
   if (!ACTIONS.has(rule.action)) problems.add(`${path}.action`, `must be Allow, Deny, Log or Pass (got ${JSON.stringify(rule.action)})`);
   if (rule.ipVersion !== undefined && rule.ipVersion !== 4 && rule.ipVersion !== 6) problems.add(`${path}.ipVersion`, "must be 4 or 6");
+  if (rule.http !== undefined) problems.add(`${path}.http`, "HTTP (application layer) matches are not supported by birdcage's policy evaluation");
   const proto = (field: "protocol" | "notProtocol"): number | undefined => {
     const v = rule[field];
     if (v === undefined) return undefined;

@@ -31,6 +31,8 @@ export interface EntityRule {
   readonly ports?: readonly PortValue[];
   readonly notPorts?: readonly PortValue[];
   readonly serviceAccounts?: ServiceAccountMatch;
+  /** Kubernetes Service match: accepted in the model, rejected by PolicySet (not modelled). */
+  readonly services?: { readonly name?: string; readonly namespace?: string };
 }
 
 export interface Rule {
@@ -43,6 +45,8 @@ export interface Rule {
   readonly source?: EntityRule;
   readonly destination?: EntityRule;
   readonly metadata?: { readonly annotations?: Readonly<Record<string, string>> };
+  /** Application-layer (HTTP) match: accepted in the model, rejected by PolicySet (not modelled). */
+  readonly http?: unknown;
 }
 
 export interface PolicySpec {

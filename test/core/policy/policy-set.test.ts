@@ -429,6 +429,13 @@ describe("input checking", () => {
     expect((err as Error).message).toContain("column");
   });
 
+  test("rules using unmodelled matches are refused, not silently widened", () => {
+    expect(() => world({ policies: [np("svc", ingressTo("db", [{ action: "Allow", destination: { services: { name: "db" } } }]))] })).toThrow(
+      /spec\.ingress\[0\]\.destination\.services: Kubernetes Service matches are not supported/,
+    );
+    expect(() => world({ policies: [np("alp", ingressTo("db", [{ action: "Allow", http: { methods: ["GET"] } }]))] })).toThrow(/spec\.ingress\[0\]\.http/);
+  });
+
   test("bad flows are FlowErrors", () => {
     const set = world();
     expect(() => set.evaluate(tcp("10.0.0.300", IP.db))).toThrow(FlowError);
