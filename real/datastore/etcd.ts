@@ -47,6 +47,8 @@ export class EtcdDatastore implements Datastore {
     const clientOptions: IOptions = {
       hosts: options.endpoints,
       dialTimeout: options.dialTimeoutMs ?? 5000,
+      // gRPC's default 4 MiB receive limit breaks list() of a big IPAM (1,000 blocks are ~5 MB).
+      grpcOptions: { "grpc.max_receive_message_length": -1 },
       defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + timeout }),
     };
     this.client = new Etcd3(clientOptions);

@@ -43,6 +43,16 @@ describeWithEtcd("EtcdDatastore", (etcd) => {
       await raw.close();
     });
 
+    test("list returns more than gRPC's default 4 MiB message limit", async () => {
+      const s = open(freshNamespace());
+      const value = "y".repeat(500 * 1024);
+      for (let i = 0; i < 12; i++) await s.create(`/big/${String(i).padStart(2, "0")}`, value);
+      const r = await s.list("/big/");
+      expect(r.items).toHaveLength(12);
+      expect(r.items.every((kv) => kv.value === value)).toBe(true);
+      await s.deleteNamespace();
+    });
+
     test("a bad namespace is rejected", () => {
       expect(() => new EtcdDatastore({ endpoints: etcd.endpoint(), namespace: "a/b" })).toThrow(TypeError);
       expect(() => new EtcdDatastore({ endpoints: etcd.endpoint(), namespace: "" })).toThrow(TypeError);
