@@ -43,6 +43,26 @@ describe("birdcage policy eval", () => {
   });
 });
 
+describe("birdcage policy show", () => {
+  test("lists endpoints with the policies that apply per direction", async () => {
+    const r = await runCli(["policy", "show", shop]);
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trimEnd().split("\n");
+    expect(lines[0]).toMatch(/^ENDPOINT\s+KIND\s+IPS\s+INGRESS\s+EGRESS$/);
+    // web-egress has egress rules, so the API server's default makes it Ingress+Egress.
+    expect(lines[1]).toMatch(/^shop\/web-6d4cf56db6-x7k2p\s+workload\s+10\.1\.3\.4\s+default:shop\/knp\.default\.web-egress\s+default:shop\/knp\.default\.web-egress$/);
+    expect(lines[2]).toMatch(/^shop\/db-0\s+workload\s+10\.1\.7\.9\s+default:shop\/knp\.default\.db-from-web\s+-$/);
+  });
+
+  test("--endpoint with json shows effective labels", async () => {
+    const r = await runCli(["policy", "show", shop, "--endpoint", "db-0", "-o", "json"]);
+    expect(r.code).toBe(0);
+    const data = JSON.parse(r.stdout) as { endpoints: { labels: Record<string, string> }[] };
+    expect(data.endpoints).toHaveLength(1);
+    expect(data.endpoints[0]?.labels).toMatchObject({ app: "db", "pcns.team": "web", "pcns.projectcalico.org/name": "shop" });
+  });
+});
+
 describe("birdcage policy selector", () => {
   test("canonical form, unique id and matches", async () => {
     const r = await runCli(["policy", "selector", "", "-o", "json", "--labels", "a=b"]);

@@ -1,5 +1,6 @@
 // `birdcage policy eval FILE... --from A --to B ...`: the Calico verdict for one flow over the
 // policies, namespaces, pods and endpoints in resource files, with the trace of what decided.
+// `birdcage policy show FILE... [--endpoint X]`: the policies that apply to each endpoint.
 // `birdcage policy selector TEXT [--labels k=v,...]`: a selector's canonical form, unique ID and
 // whether it matches label sets.
 import { Option, type Command } from "commander";
@@ -15,7 +16,7 @@ import {
 import { parseSelector, SelectorParseError } from "../../core/policy/selector/index.ts";
 import { CheckFailed, UsageError } from "../errors.ts";
 import { displayName, readInput } from "../io.ts";
-import { render, withOutput, type OutputFormat } from "../output.ts";
+import { formatTable, render, withOutput, type OutputFormat } from "../output.ts";
 
 interface EvalOptions {
   from: string;
@@ -134,8 +135,37 @@ function registerSelector(policy: Command): void {
   });
 }
 
+function registerShow(policy: Command): void {
+  withOutput(
+    policy
+      .command("show")
+      .description("list the endpoints in the files with the policies that apply to each, in evaluation order (json/yaml add effective labels)")
+      .argument("<file...>", 'resource files (Calico v3, Kubernetes, Lists; "-" reads standard input)')
+      .option("--endpoint <name>", "only this endpoint (name or namespace/name)"),
+  ).action(async (files: string[], opts: { endpoint?: string; output: OutputFormat }) => {
+    const set = new PolicySet(policyInputFromResources(await loadAll(files)));
+    let endpoints = set.describeEndpoints();
+    if (opts.endpoint !== undefined) {
+      const found = set.findEndpoint(opts.endpoint);
+      if (found === undefined) throw new UsageError(`--endpoint ${opts.endpoint}: no endpoint has that name`);
+      endpoints = endpoints.filter((e) => e.endpoint.name === found.endpoint.name && e.endpoint.namespace === found.endpoint.namespace);
+    }
+    const name = (e: (typeof endpoints)[number]): string => `${e.endpoint.namespace !== undefined ? `${e.endpoint.namespace}/` : ""}${e.endpoint.name}`;
+    const list = (ps: readonly { tier: string; policy: string }[]): string => (ps.length === 0 ? "-" : ps.map((p) => `${p.tier}:${p.policy}`).join(", "));
+    process.stdout.write(
+      render({ endpoints, skippedPolicies: set.skippedPolicies }, opts.output, () =>
+        formatTable(
+          ["ENDPOINT", "KIND", "IPS", "INGRESS", "EGRESS"],
+          endpoints.map((e) => [name(e), e.endpoint.kind, e.ips.join(","), list(e.ingress), list(e.egress)]),
+        ),
+      ),
+    );
+  });
+}
+
 export function registerPolicy(program: Command): void {
-  const policy = program.command("policy").description("Calico network policy: evaluate flows, check selectors");
+  const policy = program.command("policy").description("Calico network policy: evaluate flows, list what applies, check selectors");
   registerEval(policy);
+  registerShow(policy);
   registerSelector(policy);
 }

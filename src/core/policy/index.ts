@@ -13,6 +13,7 @@ export type {
   FailsafePort,
   EvaluateOptions,
   RuleField,
+  EndpointSummary,
 } from "./policy-set.ts";
 export { PolicyInputError, defaultTypes, type Problem, type CompiledPolicy, type CompiledRule } from "./compile.ts";
 export {

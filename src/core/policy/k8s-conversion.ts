@@ -189,7 +189,11 @@ function convertRules(
   return rules;
 }
 
-/** Convert a K8s NetworkPolicy exactly as Calico does (K8sNetworkPolicyToCalico). */
+/**
+ * Convert a K8s NetworkPolicy exactly as Calico does (K8sNetworkPolicyToCalico). Calico sees the
+ * object as the API server stored it, with `policyTypes` already defaulted (Ingress, plus Egress
+ * when there are egress rules); the model loader applies that default, this function does not.
+ */
 export function k8sNetworkPolicyToCalico(np: K8sNetworkPolicy): Policy {
   const namespace = np.metadata.namespace ?? "default";
   const ingress = (np.spec.ingress ?? []).flatMap((r) => convertRules(r.from, r.ports, true));

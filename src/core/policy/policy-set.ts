@@ -137,6 +137,17 @@ export interface DirectionResult {
   readonly trace: readonly TraceStep[];
 }
 
+export interface EndpointSummary {
+  readonly endpoint: EndpointRef;
+  readonly ips: readonly string[];
+  readonly profiles: readonly string[];
+  /** Effective labels: the endpoint's own plus those its profiles apply. */
+  readonly labels: Labels;
+  /** Policies that apply, in evaluation order. */
+  readonly ingress: readonly { readonly tier: string; readonly policy: string }[];
+  readonly egress: readonly { readonly tier: string; readonly policy: string }[];
+}
+
 export interface FlowResult {
   readonly allowed: boolean;
   readonly egress: DirectionResult;
@@ -377,6 +388,21 @@ export class PolicySet {
       }
     }
     return undefined;
+  }
+
+  /** Every endpoint with its effective labels (profile labels merged) and the policies that apply. */
+  describeEndpoints(): EndpointSummary[] {
+    return this.#endpoints.map((ep) => {
+      const applied = this.#policiesFor(ep);
+      return {
+        endpoint: ep.ref,
+        ips: ep.endpoint.ips,
+        profiles: ep.profiles,
+        labels: ep.entity.labels,
+        ingress: applied.ingress.map((p) => ({ tier: p.tier, policy: p.id })),
+        egress: applied.egress.map((p) => ({ tier: p.tier, policy: p.id })),
+      };
+    });
   }
 
   /** The endpoint at an address, if any. */
