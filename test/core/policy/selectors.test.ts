@@ -24,6 +24,11 @@ describe("policyEndpointSelector", () => {
     expect(policyEndpointSelector(q)).toBe('pcns.team == "a"');
     expect(policyEndpointSelector({ kind: "GlobalNetworkPolicy", name: "g", spec: {} })).toBe("");
   });
+
+  test("global policy: serviceAccountSelector all() means any endpoint with a service account", () => {
+    const p: Policy = { kind: "GlobalNetworkPolicy", name: "g", spec: { selector: "app == 'web'", serviceAccountSelector: "all()" } };
+    expect(canon(policyEndpointSelector(p))).toBe('(app == "web" && has(projectcalico.org/serviceaccount))');
+  });
 });
 
 describe("entityRuleSelector", () => {
