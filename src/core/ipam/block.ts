@@ -35,6 +35,8 @@ export interface Block {
   readonly attributesJson?: string;
   /** Memo: the members of sequenceNumberForAllocation, likewise appended to on assignment. */
   readonly seqJson?: string;
+  /** Memo: `allocations` as JSON in chunks of CHUNK ordinals; an assignment invalidates only its chunks. */
+  readonly allocChunks?: readonly (string | undefined)[];
 }
 
 export const hostAffinity = (host: string): string => `host:${host}`;
@@ -85,12 +87,27 @@ type Memoised = BlockAttribute & { [JSON_MEMO]?: string };
 
 export function makeAttribute(handleId: string | undefined, secondary: Record<string, string> | undefined): BlockAttribute {
   const attr: { handle_id?: string; secondary?: Record<string, string> } = {};
-  if (handleId !== undefined) attr.handle_id = handleId;
-  if (secondary !== undefined && Object.keys(secondary).length > 0) {
+  let json = "{";
+  if (handleId !== undefined) {
+    attr.handle_id = handleId;
+    json += `"handle_id":${JSON.stringify(handleId)}`;
+  }
+  const keys = secondary === undefined ? [] : Object.keys(secondary);
+  if (keys.length > 0) {
     const sorted: Record<string, string> = {};
-    for (const k of Object.keys(secondary).sort()) sorted[k] = String(secondary[k]);
+    json += `${handleId === undefined ? "" : ","}"secondary":{`;
+    keys.sort();
+    for (let i = 0; i < keys.length; i++) {
+      const k = keys[i]!;
+      const v = String(secondary![k]);
+      sorted[k] = v;
+      json += `${i === 0 ? "" : ","}${JSON.stringify(k)}:${JSON.stringify(v)}`;
+    }
+    json += "}";
     attr.secondary = sorted;
   }
+  // Built alongside the object: the same text JSON.stringify(attr) gives, without a second pass.
+  (attr as Memoised)[JSON_MEMO] = json + "}";
   return attr;
 }
 
@@ -137,13 +154,15 @@ export function assignFromBlock(b: Block, num: number, host: string, attr: Block
   const allocations = b.allocations.slice();
   const seq = b.seqForAlloc.slice();
   let seqJson = seqJsonOf(b);
+  const allocChunks = b.allocChunks?.slice();
   for (const o of ordinals) {
     allocations[o] = idx;
     seq[o] = b.sequenceNumber;
     seqJson += `${seqJson === "" ? "" : ","}"${o}":${b.sequenceNumber}`;
+    if (allocChunks) allocChunks[o >> CHUNK_SHIFT] = undefined;
   }
   return {
-    block: { ...b, allocations, unallocated: b.unallocated.slice(n), attributes: attrs, seqForAlloc: seq, attributesJson, seqJson },
+    block: { ...b, allocations, unallocated: b.unallocated.slice(n), attributes: attrs, seqForAlloc: seq, attributesJson, seqJson, allocChunks },
     ordinals,
   };
 }
@@ -194,7 +213,8 @@ export function releaseFromBlock(b: Block, specs: readonly ReleaseSpec[]): Relea
     if (attr?.handle_id !== undefined) handles.set(attr.handle_id, (handles.get(attr.handle_id) ?? 0) + 1);
   }
   if (released.length === 0) return { block: b, released, notAllocated, handles };
-  return { block: compactAttributes({ ...b, allocations, unallocated, seqForAlloc: seq, seqJson: undefined }), released, notAllocated, handles };
+  const block = compactAttributes({ ...b, allocations, unallocated, seqForAlloc: seq, seqJson: undefined, allocChunks: undefined });
+  return { block, released, notAllocated, handles };
 }
 
 export function ordinalsForHandle(b: Block, handleId: string): number[] {
@@ -220,7 +240,7 @@ function compactAttributes(b: Block): Block {
     }
   }
   const allocations = b.allocations.map((idx) => (idx === null ? null : remap[idx]!));
-  return { ...b, allocations, attributes, attributesJson: undefined };
+  return { ...b, allocations, attributes, attributesJson: undefined, allocChunks: undefined };
 }
 
 export const withAffinity = (b: Block, affinity: string | null, claimTime: string | null): Block => ({
@@ -232,6 +252,36 @@ export const withAffinity = (b: Block, affinity: string | null, claimTime: strin
 export const withNextSequence = (b: Block): Block => ({ ...b, sequenceNumber: b.sequenceNumber + 1 });
 
 // ---- JSON ----
+
+const CHUNK_SHIFT = 4;
+const CHUNK = 1 << CHUNK_SHIFT;
+
+/** The allocations array as JSON, rebuilding only the chunks an assignment touched (memo filled in place). */
+function allocationsJsonOf(b: Block): string {
+  const allocs = b.allocations;
+  const nChunks = Math.ceil(allocs.length / CHUNK);
+  let chunks = b.allocChunks as (string | undefined)[] | undefined;
+  if (!chunks) {
+    chunks = new Array<string | undefined>(nChunks).fill(undefined);
+    (b as { allocChunks?: readonly (string | undefined)[] }).allocChunks = chunks;
+  }
+  let out = "";
+  for (let c = 0; c < nChunks; c++) {
+    let part = chunks[c];
+    if (part === undefined) {
+      // By hand: JSON.stringify is slow on arrays mixing null and integers.
+      part = "";
+      const end = Math.min(allocs.length, (c + 1) * CHUNK);
+      for (let i = c * CHUNK; i < end; i++) {
+        const v = allocs[i];
+        part += (i === c * CHUNK ? "" : ",") + (v === null || v === undefined ? "null" : v);
+      }
+      chunks[c] = part;
+    }
+    out += (c === 0 ? "" : ",") + part;
+  }
+  return out;
+}
 
 function seqJsonOf(b: Block): string {
   if (b.seqJson !== undefined) return b.seqJson;
@@ -254,14 +304,7 @@ function attributesJsonOf(b: Block): string {
 export function serializeBlock(b: Block): string {
   let s = `{"cidr":"${b.cidrText}","affinity":${b.affinity === null ? "null" : JSON.stringify(b.affinity)}`;
   if (b.affinityClaimTime !== null) s += `,"affinity_claim_time":${JSON.stringify(b.affinityClaimTime)}`;
-  // By hand: JSON.stringify is slow on arrays mixing null and integers.
-  let a = "";
-  const allocs = b.allocations;
-  for (let i = 0; i < allocs.length; i++) {
-    const v = allocs[i];
-    a += (i === 0 ? "" : ",") + (v === null || v === undefined ? "null" : v);
-  }
-  s += `,"allocations":[${a}],"unallocated":${JSON.stringify(b.unallocated)}`;
+  s += `,"allocations":[${allocationsJsonOf(b)}],"unallocated":${JSON.stringify(b.unallocated)}`;
   s += `,"attributes":[${attributesJsonOf(b)}],"sequenceNumber":${b.sequenceNumber}`;
   s += `,"sequenceNumberForAllocation":{${seqJsonOf(b)}},"deleted":${b.deleted}}`;
   return s;

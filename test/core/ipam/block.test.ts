@@ -1,6 +1,7 @@
 import { describe, expect, test } from "@jest/globals";
 import {
   assignFromBlock,
+  attributeJson,
   freeCount,
   makeAttribute,
   newBlock,
@@ -55,6 +56,14 @@ describe("allocation block", () => {
     expect(obj.unallocated[0]).toBe(2);
     expect(obj.attributes).toEqual([{ handle_id: "k8s-pod-network.c1", secondary: { namespace: "default", node: "node-1", pod: "p1" } }]);
     expect(obj.sequenceNumberForAllocation).toEqual({ "0": 1000, "1": 1000 });
+  });
+
+  test("an attribute's memoised JSON is exactly JSON.stringify of it, keys sorted as Go marshals maps", () => {
+    const a = makeAttribute('k8s-pod-network.q"x\\', { pod: "p\n1", namespace: "ns", "zz/key": "v", node: "n" });
+    expect(Object.keys(a.secondary!)).toEqual(["namespace", "node", "pod", "zz/key"]);
+    expect(attributeJson(a)).toBe(JSON.stringify(a));
+    expect(attributeJson(makeAttribute(undefined, { type: "ipipTunnelAddress" }))).toBe('{"secondary":{"type":"ipipTunnelAddress"}}');
+    expect(attributeJson(makeAttribute("h", {}))).toBe('{"handle_id":"h"}');
   });
 
   test("identical attributes are shared, different ones appended", () => {
