@@ -21,7 +21,14 @@ export interface EtcdDatastoreOptions {
   requestTimeoutMs?: number;
   /** How long to wait while connecting; default 5 s. */
   dialTimeoutMs?: number;
+  /**
+   * etcd's --max-request-bytes (default 1.5 MiB). Bigger writes fail here with a RangeError instead of
+   * being sent: etcd3 would retry them as if the connection were at fault and trip its circuit breaker.
+   */
+  maxRequestBytes?: number;
 }
+
+const ETCD_MAX_REQUEST_BYTES = 1.5 * 1024 * 1024;
 
 const NAMESPACE_RE = /^[A-Za-z0-9._-]+$/;
 
@@ -35,6 +42,7 @@ export class EtcdDatastore implements Datastore {
   readonly prefix: string;
   private readonly client: Etcd3;
   private readonly ns: Namespace;
+  private readonly maxRequestBytes: number;
   private readonly watches = new Set<EtcdWatch>();
   private readonly cancelling = new Set<Promise<void>>();
   private closed = false;
@@ -43,6 +51,7 @@ export class EtcdDatastore implements Datastore {
 
   constructor(options: EtcdDatastoreOptions) {
     this.prefix = EtcdDatastore.keyPrefix(options.namespace);
+    this.maxRequestBytes = options.maxRequestBytes ?? ETCD_MAX_REQUEST_BYTES;
     const timeout = options.requestTimeoutMs ?? 5000;
     const clientOptions: IOptions = {
       hosts: options.endpoints,
@@ -75,6 +84,7 @@ export class EtcdDatastore implements Datastore {
 
   async create(key: string, value: string): Promise<KeyValue> {
     checkKey(key, value);
+    this.checkSize(key, value);
     return this.call(key, async () => {
       const res = await this.ns.if(key, "Create", "==", 0).then(this.ns.put(key).value(value)).else(this.ns.get(key)).commit();
       const rev = this.see(res.header.revision);
@@ -85,6 +95,7 @@ export class EtcdDatastore implements Datastore {
 
   async update(key: string, value: string, revision: number): Promise<KeyValue> {
     checkKey(key, value);
+    this.checkSize(key, value);
     return this.call(key, async () => {
       // Mod == 0 holds for an absent key, so a revision below 1 would turn the update into a create.
       if (!validRevision(revision)) throw (await this.get(key)) ? conflict(key, revision) : new DatastoreError("NotFound", key);
@@ -186,6 +197,12 @@ export class EtcdDatastore implements Datastore {
     }
   }
 
+  private checkSize(key: string, value: string): void {
+    // The transaction carries the key three times (compare, put, get) plus a little framing.
+    const bytes = Buffer.byteLength(value) + 3 * (Buffer.byteLength(key) + this.prefix.length) + 64;
+    if (bytes > this.maxRequestBytes) throw new RangeError(`${key}: a ${bytes}-byte request is over etcd's ${this.maxRequestBytes}-byte limit`);
+  }
+
   private see(revision: string): number {
     const r = Number(revision);
     if (r > this.seen) this.seen = r;
@@ -203,6 +220,8 @@ export class EtcdDatastore implements Datastore {
 
   private mapError(e: unknown, key: string): unknown {
     if (e instanceof DatastoreError || !(e instanceof Error)) return e;
+    // A request over etcd's --max-request-bytes can never succeed: not "Unavailable".
+    if (/RESOURCE_EXHAUSTED.*larger than max|request is too large/.test(e.message)) return new RangeError(`${key}: too large for etcd (${e.message})`);
     if (this.closed || e instanceof ClientClosedError) return new DatastoreError("Unavailable", key, `etcd client closed: ${e.message}`);
     // After repeated connection failures etcd3's circuit breaker (cockatiel) fails calls fast for a while.
     const brokenCircuit = e.constructor.name === "BrokenCircuitError" || /circuit breaker is open/.test(e.message);

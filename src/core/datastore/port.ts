@@ -7,7 +7,8 @@
 // - Revisions: one store-wide counter; every successful write gets a strictly higher one, failed CAS
 //   and deletes of absent keys write nothing. Compare revisions only with each other: on a shared etcd
 //   other namespaces move the counter too.
-// - Keys are non-empty strings (else TypeError); values any string. list() sorts keys by UTF-8 bytes.
+// - Keys are non-empty strings (else TypeError); values any string, though etcd refuses requests over
+//   1.5 MiB (RangeError) and the memory store has no limit. list() sorts keys by UTF-8 bytes.
 // - Errors are DatastoreError with a code; "Unavailable" covers lost connections, timeouts and a
 //   closed store, and the operation may or may not have been applied.
 

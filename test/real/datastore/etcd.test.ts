@@ -53,6 +53,19 @@ describeWithEtcd("EtcdDatastore", (etcd) => {
       await s.deleteNamespace();
     });
 
+    test("a value over etcd's request limit is a RangeError, not Unavailable", async () => {
+      const s = open(freshNamespace());
+      await expect(s.create("/huge", "z".repeat(2 * 1024 * 1024))).rejects.toThrow(RangeError);
+      const kv = await s.create("/huge", "ok");
+      await expect(s.update("/huge", "z".repeat(1600 * 1024), kv.modRevision)).rejects.toThrow(RangeError);
+      // Nothing was sent, so the client is not left failing fast on its circuit breaker.
+      expect((await s.get("/huge"))?.value).toBe("ok");
+      // With the client check lifted, etcd's own refusal is a RangeError too.
+      const loose = new EtcdDatastore({ endpoints: etcd.endpoint(), namespace: freshNamespace(), maxRequestBytes: 64 * 1024 * 1024 });
+      opened.push(loose);
+      await expect(loose.create("/huge", "z".repeat(1600 * 1024))).rejects.toThrow(RangeError);
+    });
+
     test("a bad namespace is rejected", () => {
       expect(() => new EtcdDatastore({ endpoints: etcd.endpoint(), namespace: "a/b" })).toThrow(TypeError);
       expect(() => new EtcdDatastore({ endpoints: etcd.endpoint(), namespace: "" })).toThrow(TypeError);
