@@ -39,6 +39,8 @@ export class EtcdDatastore implements Datastore {
     return `/birdcage/${namespace}/`;
   }
 
+  readonly namespace: string;
+  /** The etcd key prefix, /birdcage/<namespace>/. */
   readonly prefix: string;
   private readonly client: Etcd3;
   private readonly ns: Namespace;
@@ -51,6 +53,7 @@ export class EtcdDatastore implements Datastore {
 
   constructor(options: EtcdDatastoreOptions) {
     this.prefix = EtcdDatastore.keyPrefix(options.namespace);
+    this.namespace = options.namespace;
     this.maxRequestBytes = options.maxRequestBytes ?? ETCD_MAX_REQUEST_BYTES;
     const timeout = options.requestTimeoutMs ?? 5000;
     const clientOptions: IOptions = {

@@ -466,6 +466,19 @@ export function describeDatastoreContract(
         c.watch.cancel();
       });
 
+      test("a watch on another handle to the same store sees this handle's writes", async () => {
+        const s = await fresh();
+        const other = options.openAnother ? await options.openAnother(s) : s;
+        if (other !== s) open.push(other);
+        const start = (await s.revision()) + 1;
+        const c = collect(other, "/x/", start);
+        const kv = await s.create("/x/a", "1");
+        await s.update("/x/a", "2", kv.modRevision);
+        await c.waitFor(2);
+        expect(c.summary()).toEqual(["put /x/a=1", "put /x/a=2"]);
+        c.watch.cancel();
+      });
+
       test("a watch from a compacted revision fails with Compacted", async () => {
         const s = await fresh();
         if (!s.compact) {

@@ -20,7 +20,7 @@ describeWithEtcd("EtcdDatastore", (etcd) => {
   });
 
   describeDatastoreContract("EtcdDatastore", () => open(freshNamespace()), {
-    openAnother: (s) => open((s as EtcdDatastore).prefix.split("/")[2]!),
+    openAnother: (s) => open((s as EtcdDatastore).namespace),
   });
 
   describe("etcd specifics", () => {
