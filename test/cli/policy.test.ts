@@ -63,6 +63,19 @@ describe("birdcage policy show", () => {
   });
 });
 
+describe("birdcage policy matrix", () => {
+  test("every pair of endpoints; self-traffic is allowed", async () => {
+    const r = await runCli(["policy", "matrix", shop, "--port", "5432"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(
+      "1: shop/web-6d4cf56db6-x7k2p\n2: shop/db-0\n\nFROM \\ TO  1  2\n1          .  .\n2          X  .\n(. allowed, X denied)\n",
+    );
+    const j = await runCli(["policy", "matrix", shop, "--port", "80", "-o", "json"]);
+    const data = JSON.parse(j.stdout) as { flows: { from: string; to: string; verdict: string }[] };
+    expect(data.flows.map((f) => f.verdict)).toEqual(["allow", "deny", "deny", "allow"]);
+  });
+});
+
 describe("birdcage policy selector", () => {
   test("canonical form, unique id and matches", async () => {
     const r = await runCli(["policy", "selector", "", "-o", "json", "--labels", "a=b"]);

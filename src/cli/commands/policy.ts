@@ -1,6 +1,7 @@
 // `birdcage policy eval FILE... --from A --to B ...`: the Calico verdict for one flow over the
 // policies, namespaces, pods and endpoints in resource files, with the trace of what decided.
 // `birdcage policy show FILE... [--endpoint X]`: the policies that apply to each endpoint.
+// `birdcage policy matrix FILE... --port N`: allowed/denied for every pair of endpoints.
 // `birdcage policy selector TEXT [--labels k=v,...]`: a selector's canonical form, unique ID and
 // whether it matches label sets.
 import { Option, type Command } from "commander";
@@ -163,9 +164,52 @@ function registerShow(policy: Command): void {
   });
 }
 
+function registerMatrix(policy: Command): void {
+  withOutput(
+    policy
+      .command("matrix")
+      .description("the verdict for every pair of endpoints in the files (rows: from, columns: to) for one protocol and port")
+      .argument("<file...>", 'resource files (Calico v3, Kubernetes, Lists; "-" reads standard input)')
+      .option("--protocol <name|number>", "TCP, UDP, ICMP, ICMPv6, SCTP, UDPLite or 1-255", "TCP")
+      .option("--port <n>", "destination port")
+      .option("--family <4|6>", "address family to use for endpoints with both", "4"),
+  ).action(async (files: string[], opts: { protocol: string; port?: string; family: string; output: OutputFormat }) => {
+    if (opts.family !== "4" && opts.family !== "6") throw new UsageError(`--family must be 4 or 6 (got "${opts.family}")`);
+    const family = opts.family === "4" ? 4 : 6;
+    const set = new PolicySet(policyInputFromResources(await loadAll(files)));
+    const dstPort = intOption("port", opts.port, 65535);
+    const protocol = /^\d+$/.test(opts.protocol) ? Number(opts.protocol) : opts.protocol;
+    const endpoints = set
+      .describeEndpoints()
+      .map((e) => {
+        const name = `${e.endpoint.namespace !== undefined ? `${e.endpoint.namespace}/` : ""}${e.endpoint.name}`;
+        return { name, ip: set.findEndpoint(name, family)?.ip };
+      })
+      .filter((e): e is { name: string; ip: string } => e.ip !== undefined);
+    const flows = endpoints.flatMap((from) =>
+      endpoints.map((to) => {
+        const r = set.evaluate({ src: from.ip, dst: to.ip, protocol, ...(dstPort !== undefined ? { dstPort } : {}) });
+        return { from: from.name, to: to.name, verdict: r.allowed ? "allow" : "deny", egress: r.egress.decision, ingress: r.ingress.decision };
+      }),
+    );
+    const cell = (from: string, to: string): string => (flows.find((f) => f.from === from && f.to === to)?.verdict === "allow" ? "." : "X");
+    process.stdout.write(
+      render({ protocol, ...(dstPort !== undefined ? { port: dstPort } : {}), flows }, opts.output, () => {
+        const index = endpoints.map((e, i) => `${i + 1}: ${e.name}`).join("\n");
+        const table = formatTable(
+          ["FROM \\ TO", ...endpoints.map((_, i) => String(i + 1))],
+          endpoints.map((from, i) => [`${i + 1}`, ...endpoints.map((to) => cell(from.name, to.name))]),
+        );
+        return `${index}\n\n${table}(. allowed, X denied)\n`;
+      }),
+    );
+  });
+}
+
 export function registerPolicy(program: Command): void {
   const policy = program.command("policy").description("Calico network policy: evaluate flows, list what applies, check selectors");
   registerEval(policy);
   registerShow(policy);
+  registerMatrix(policy);
   registerSelector(policy);
 }

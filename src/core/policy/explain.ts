@@ -19,6 +19,8 @@ export function describeDecision(d: Decision): string {
       return `allowed by failsafe ${d.protocol}:${d.port}`;
     case "not-an-endpoint":
       return "allowed: not a Calico endpoint, no policy enforced here";
+    case "same-endpoint":
+      return "allowed: traffic to the endpoint's own address stays inside it";
   }
 }
 

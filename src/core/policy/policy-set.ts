@@ -101,7 +101,8 @@ export type Decision =
   | { readonly kind: "profile-rule"; readonly profile: string; readonly ruleIndex: number; readonly action: "Allow" | "Deny" }
   | { readonly kind: "no-profile-match"; readonly profiles: readonly string[] }
   | { readonly kind: "failsafe"; readonly protocol: string; readonly port: number }
-  | { readonly kind: "not-an-endpoint" };
+  | { readonly kind: "not-an-endpoint" }
+  | { readonly kind: "same-endpoint" };
 
 export type TraceStep =
   | { readonly kind: "tier"; readonly tier: string; readonly policies: readonly string[] }
@@ -435,6 +436,11 @@ export class PolicySet {
     const explain = options.explain === true;
     const srcEp = this.#endpointByIp.get(ctx.src.key);
     const dstEp = this.#endpointByIp.get(ctx.dst.key);
+    if (srcEp !== undefined && srcEp === dstEp) {
+      // Traffic to the endpoint's own address never leaves its network namespace (or the host's lo).
+      const local = (direction: Direction): DirectionResult => ({ direction, endpoint: srcEp.ref, allowed: true, decision: { kind: "same-endpoint" }, trace: [] });
+      return { allowed: true, egress: local("egress"), ingress: local("ingress") };
+    }
     const egress = srcEp ? this.#evaluateDirection(srcEp, "egress", ctx, explain) : notAnEndpoint("egress");
     const ingress = dstEp ? this.#evaluateDirection(dstEp, "ingress", ctx, explain) : notAnEndpoint("ingress");
     return { allowed: egress.allowed && ingress.allowed, egress, ingress };

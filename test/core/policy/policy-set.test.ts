@@ -72,6 +72,12 @@ describe("defaults", () => {
     expect(r.egress.decision).toEqual({ kind: "not-an-endpoint" });
   });
 
+  test("traffic from an endpoint to its own address is not policed", () => {
+    const r = world({ policies: [np("deny-all", { selector: "all()", types: ["Ingress", "Egress"] })] }).evaluate(tcp(IP.db, IP.db));
+    expect(r.allowed).toBe(true);
+    expect(r.ingress.decision).toEqual({ kind: "same-endpoint" });
+  });
+
   test("a policy with no rules selecting the endpoint denies at the end of its tier", () => {
     const r = dbIngress([np("deny-all", ingressTo("db", []))]);
     expect(r.allowed).toBe(false);
