@@ -192,7 +192,8 @@ function registerMatrix(policy: Command): void {
         return { from: from.name, to: to.name, verdict: r.allowed ? "allow" : "deny", egress: r.egress.decision, ingress: r.ingress.decision };
       }),
     );
-    const cell = (from: string, to: string): string => (flows.find((f) => f.from === from && f.to === to)?.verdict === "allow" ? "." : "X");
+    const verdicts = new Map(flows.map((f) => [`${f.from}\u0000${f.to}`, f.verdict]));
+    const cell = (from: string, to: string): string => (verdicts.get(`${from}\u0000${to}`) === "allow" ? "." : "X");
     process.stdout.write(
       render({ protocol, ...(dstPort !== undefined ? { port: dstPort } : {}), flows }, opts.output, () => {
         const index = endpoints.map((e, i) => `${i + 1}: ${e.name}`).join("\n");
