@@ -63,6 +63,20 @@ describe("birdcage policy show", () => {
   });
 });
 
+describe("examples/policy/tiers.yaml", () => {
+  const tiers = join(repoRoot, "examples/policy/tiers.yaml");
+  test("the security tier denies the blocklist before the default tier is reached", async () => {
+    const bad = await runCli(["policy", "eval", tiers, "--from", "203.0.113.9", "--to", "shop/web-1", "--port", "8080", "--expect", "deny"]);
+    expect(bad.code).toBe(0);
+    expect(bad.stdout).toContain("denied by tier security, policy security.quarantine, rule 0");
+    const ok = await runCli(["policy", "eval", tiers, "--from", "198.51.100.7", "--to", "shop/web-1", "--port", "8080", "--expect", "allow"]);
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toContain("end of tier security: passed to the next tier");
+    const cross = await runCli(["policy", "eval", tiers, "--from", "batch/job-1", "--to", "shop/db-0", "--port", "5432", "--expect", "deny"]);
+    expect(cross.code).toBe(0);
+  });
+});
+
 describe("birdcage policy matrix", () => {
   test("every pair of endpoints; self-traffic is allowed", async () => {
     const r = await runCli(["policy", "matrix", shop, "--port", "5432"]);
