@@ -243,7 +243,8 @@ class EtcdWatch implements Watch {
   // Everything up to this revision has been delivered: where a broken stream must resume. etcd3 resumes
   // from the header revision of the last response, which is too far ahead while etcd is still
   // replaying history (events of older revisions arrive under a newer header).
-  private deliveredThrough: number;
+  // Undefined only for a watch "from now" that etcd has not created yet.
+  private deliveredThrough: number | undefined;
 
   constructor(
     private readonly store: EtcdDatastore,
@@ -253,14 +254,14 @@ class EtcdWatch implements Watch {
     private readonly onEvent: (event: WatchEvent) => void,
     private readonly onError: ((error: DatastoreError) => void) | undefined,
   ) {
-    this.deliveredThrough = start === undefined ? 0 : start - 1;
+    this.deliveredThrough = start === undefined ? undefined : start - 1;
     // Listeners go on synchronously: etcd can cancel (e.g. compacted) right after creating the watch.
     watcher.on("connecting", () => {
-      if (this.deliveredThrough > 0) watcher.request.start_revision = this.deliveredThrough + 1;
+      if (this.deliveredThrough !== undefined) watcher.request.start_revision = this.deliveredThrough + 1;
     });
     watcher.on("connected", (res: IWatchResponse) => {
       // A watch "from now" is synced from the creation revision on.
-      if (this.deliveredThrough === 0) this.deliveredThrough = Number(res.header.revision);
+      this.deliveredThrough ??= Number(res.header.revision);
     });
     watcher.on("data", (res: IWatchResponse) => this.data(res));
     watcher.on("error", (err: Error) => void this.failed(err));
@@ -289,7 +290,7 @@ class EtcdWatch implements Watch {
     // etcd never splits a revision across responses; an event-less response is a progress notice,
     // sent only to a watch that has caught up to its header revision.
     const through = res.events.length > 0 ? this.lastRevision : Number(res.header.revision);
-    if (through > this.deliveredThrough) this.deliveredThrough = through;
+    if (through > (this.deliveredThrough ?? 0)) this.deliveredThrough = through;
   }
 
   private async failed(err: Error): Promise<void> {
@@ -297,8 +298,8 @@ class EtcdWatch implements Watch {
     this.cancelled = true;
     this.store.forget(this);
     // etcd cancels a compacted watch without a reason; ask whether the revision it needed is gone.
-    const needed = this.deliveredThrough + 1;
-    const compacted = this.deliveredThrough > 0 && (await this.store.isCompacted(needed));
+    const needed = (this.deliveredThrough ?? 0) + 1;
+    const compacted = this.deliveredThrough !== undefined && (await this.store.isCompacted(needed));
     const error = compacted
       ? new DatastoreError("Compacted", this.prefix, `watch of ${this.prefix} from revision ${needed}: history compacted`)
       : new DatastoreError("Unavailable", this.prefix, `watch of ${this.prefix} failed: ${err.message}`);
