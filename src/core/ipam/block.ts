@@ -37,6 +37,10 @@ export interface Block {
   readonly seqJson?: string;
   /** Memo: `allocations` as JSON in chunks of CHUNK ordinals; an assignment invalidates only its chunks. */
   readonly allocChunks?: readonly (string | undefined)[];
+  /** Memo: the members of `unallocated`; an assignment takes a suffix of it (a slice, not a copy). */
+  readonly unallocJson?: string;
+  /** Memo: the JSON of cidr, affinity and claim time, which only an affinity change alters. */
+  readonly headJson?: string;
 }
 
 export const hostAffinity = (host: string): string => `host:${host}`;
@@ -96,7 +100,16 @@ export function makeAttribute(handleId: string | undefined, secondary: Record<st
   if (keys.length > 0) {
     const sorted: Record<string, string> = {};
     json += `${handleId === undefined ? "" : ","}"secondary":{`;
-    keys.sort();
+    // Insertion sort: a handful of keys, and Array.prototype.sort allocates a work copy every call.
+    for (let i = 1; i < keys.length; i++) {
+      const k = keys[i]!;
+      let j = i - 1;
+      while (j >= 0 && keys[j]! > k) {
+        keys[j + 1] = keys[j]!;
+        j--;
+      }
+      keys[j + 1] = k;
+    }
     for (let i = 0; i < keys.length; i++) {
       const k = keys[i]!;
       const v = String(secondary![k]);
@@ -162,7 +175,17 @@ export function assignFromBlock(b: Block, num: number, host: string, attr: Block
     if (allocChunks) allocChunks[o >> CHUNK_SHIFT] = undefined;
   }
   return {
-    block: { ...b, allocations, unallocated: b.unallocated.slice(n), attributes: attrs, seqForAlloc: seq, attributesJson, seqJson, allocChunks },
+    block: {
+      ...b,
+      allocations,
+      unallocated: b.unallocated.slice(n),
+      attributes: attrs,
+      seqForAlloc: seq,
+      attributesJson,
+      seqJson,
+      allocChunks,
+      unallocJson: dropMembers(unallocJsonOf(b), n),
+    },
     ordinals,
   };
 }
@@ -213,7 +236,7 @@ export function releaseFromBlock(b: Block, specs: readonly ReleaseSpec[]): Relea
     if (attr?.handle_id !== undefined) handles.set(attr.handle_id, (handles.get(attr.handle_id) ?? 0) + 1);
   }
   if (released.length === 0) return { block: b, released, notAllocated, handles };
-  const block = compactAttributes({ ...b, allocations, unallocated, seqForAlloc: seq, seqJson: undefined, allocChunks: undefined });
+  const block = compactAttributes({ ...b, allocations, unallocated, seqForAlloc: seq, seqJson: undefined, allocChunks: undefined, unallocJson: undefined });
   return { block, released, notAllocated, handles };
 }
 
@@ -247,11 +270,27 @@ export const withAffinity = (b: Block, affinity: string | null, claimTime: strin
   ...b,
   affinity,
   affinityClaimTime: claimTime,
+  headJson: undefined,
 });
 
 export const withNextSequence = (b: Block): Block => ({ ...b, sequenceNumber: b.sequenceNumber + 1 });
 
 // ---- JSON ----
+
+function unallocJsonOf(b: Block): string {
+  return b.unallocJson ?? b.unallocated.join(",");
+}
+
+/** Drops the first `n` members of a comma-separated list. */
+function dropMembers(list: string, n: number): string {
+  let at = 0;
+  for (let k = 0; k < n; k++) {
+    const comma = list.indexOf(",", at);
+    if (comma < 0) return "";
+    at = comma + 1;
+  }
+  return list.substring(at);
+}
 
 const CHUNK_SHIFT = 4;
 const CHUNK = 1 << CHUNK_SHIFT;
@@ -302,9 +341,14 @@ function attributesJsonOf(b: Block): string {
 
 /** Serialises exactly as JSON.stringify would, but reuses each attribute's memoised JSON. */
 export function serializeBlock(b: Block): string {
-  let s = `{"cidr":"${b.cidrText}","affinity":${b.affinity === null ? "null" : JSON.stringify(b.affinity)}`;
-  if (b.affinityClaimTime !== null) s += `,"affinity_claim_time":${JSON.stringify(b.affinityClaimTime)}`;
-  s += `,"allocations":[${allocationsJsonOf(b)}],"unallocated":${JSON.stringify(b.unallocated)}`;
+  let head = b.headJson;
+  if (head === undefined) {
+    head = `{"cidr":"${b.cidrText}","affinity":${b.affinity === null ? "null" : JSON.stringify(b.affinity)}`;
+    if (b.affinityClaimTime !== null) head += `,"affinity_claim_time":${JSON.stringify(b.affinityClaimTime)}`;
+    (b as { headJson?: string }).headJson = head;
+  }
+  let s = head;
+  s += `,"allocations":[${allocationsJsonOf(b)}],"unallocated":[${unallocJsonOf(b)}]`;
   s += `,"attributes":[${attributesJsonOf(b)}],"sequenceNumber":${b.sequenceNumber}`;
   s += `,"sequenceNumberForAllocation":{${seqJsonOf(b)}},"deleted":${b.deleted}}`;
   return s;

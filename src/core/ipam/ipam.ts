@@ -167,9 +167,10 @@ export class Ipam {
   private readonly clock: () => number;
   private readonly poolSource: IpamOptions["pools"];
   private readonly configOverride: IpamConfig | undefined;
-  private readonly hostLabels: (host: string) => Labels | Promise<Labels>;
+  private readonly hostLabelsFn: ((host: string) => Labels | Promise<Labels>) | undefined;
   private readonly snapshots = new Map<Family, BlockSnapshot>();
   private readonly staticPools: Pool[] | undefined;
+  private readonly selectionMemo = new Map<string, { enabled: Pool[]; selecting: Pool[]; usable: Pool[] }>();
 
   constructor(datastore: Datastore, options: IpamOptions) {
     this.counters = newCounters();
@@ -177,7 +178,7 @@ export class Ipam {
     this.clock = options.clock ?? (() => 0);
     this.poolSource = options.pools;
     this.configOverride = options.config ? normalizeConfig(options.config) : undefined;
-    this.hostLabels = options.hostLabels ?? (() => ({}));
+    this.hostLabelsFn = options.hostLabels;
     this.store.onWrite = (revision, change) => {
       if (revision !== undefined) for (const snap of this.snapshots.values()) snap.apply(revision, change);
     };
@@ -228,24 +229,24 @@ export class Ipam {
     if (req.handleId !== undefined) checkSegment("handleId", req.handleId);
     const num4 = req.num4 ?? 0;
     const num6 = req.num6 ?? 0;
-    for (const [n, v] of [["num4", num4], ["num6", num6]] as const) {
-      if (!Number.isInteger(v) || v < 0 || v > 4096) throw new IpamError("InvalidArgument", `${n} must be an integer 0-4096, got ${String(v)}`);
-    }
+    checkCount("num4", num4);
+    checkCount("num6", num6);
     const use = req.use ?? "Workload";
     if (use !== "Workload" && use !== "Tunnel" && use !== "LoadBalancer") throw new IpamError("InvalidArgument", `unknown use ${JSON.stringify(use)}`);
     const maxReq = req.maxBlocksPerHost ?? 0;
     if (!Number.isInteger(maxReq) || maxReq < 0) throw new IpamError("InvalidArgument", "maxBlocksPerHost must be a non-negative integer");
-    const attrs: Record<string, string> = { node: host, ...(req.attrs ?? {}) };
-    for (const [k, v] of Object.entries(attrs)) {
-      if (typeof v !== "string") throw new IpamError("InvalidArgument", `attribute ${k} must be a string`);
+    const attrs: Record<string, string> = { node: host, ...req.attrs };
+    for (const k in attrs) {
+      if (typeof attrs[k] !== "string") throw new IpamError("InvalidArgument", `attribute ${k} must be a string`);
     }
     const attr = makeAttribute(req.handleId, attrs);
     const result: AutoAssignResult = { ipv4: [], ipv6: [], borrowed: [] };
     if (num4 + num6 === 0) return result;
 
-    const cfg = await this.config();
-    const allPools = await this.pools();
-    const labels = await this.hostLabels(host);
+    // Skip the awaits where nothing is read (fixed config, pool list or labels): fewer promises per request.
+    const cfg = this.configOverride ?? (await this.store.getConfig());
+    const allPools = this.staticPools ?? (await this.pools());
+    const labels = this.hostLabelsFn ? await this.hostLabelsFn(host) : NO_LABELS;
     let failure: AssignFailure | undefined;
     try {
       if (num4 > 0) failure = await this.assignFamily(4, num4, host, req, attr, use, maxReq, cfg, allPools, labels, result);
@@ -282,10 +283,8 @@ export class Ipam {
     out: AutoAssignResult,
   ): Promise<AssignFailure | undefined> {
     const ips = family === 4 ? out.ipv4 : out.ipv6;
-    const enabled = allPools.filter((p) => !p.disabled && p.family === family);
-    const selecting = enabled.filter((p) => p.assignmentMode === "Automatic" && poolSelectsNode(p, labels));
-    let pools = selectPools(allPools, family, labels, use);
-    if (req.poolFilter) pools = pools.filter(req.poolFilter);
+    const { enabled, selecting, usable } = this.poolSelection(allPools, family, labels, use);
+    const pools = req.poolFilter ? usable.filter(req.poolFilter) : usable;
     if (selecting.length === 0) throw new IpamError("NoQualifiedPool", `no configured Calico pools for node ${host} (IPv${family})`);
     if (pools.length === 0) throw new IpamError("NoQualifiedPool", `cannot find a qualified ippool, no pools match the required use (${use}) for node ${host} (IPv${family})`);
 
@@ -331,7 +330,7 @@ export class Ipam {
       for (let i = 0; i < DATASTORE_RETRIES && entry; i++) {
         try {
           const got = await this.assignFromExistingBlock(entry, num - ips.length, host, req.handleId, attr, cfg.strictAffinity);
-          ips.push(...got);
+          for (const ip of got) ips.push(ip);
           break;
         } catch (e) {
           if (!isCasFailure(e)) throw e;
@@ -356,6 +355,18 @@ export class Ipam {
     }
     if (ips.length < num) return { code, message: [partial(ips.length, num, family), ...msgs].join("; ") };
     return undefined;
+  }
+
+  /** Enabled pools of the family, those selecting the node, and those usable for `use` (memoised for fixed pools and no labels). */
+  private poolSelection(allPools: Pool[], family: Family, labels: Labels, use: AllowedUse): { enabled: Pool[]; selecting: Pool[]; usable: Pool[] } {
+    const memoKey = allPools === this.staticPools && labels === NO_LABELS ? `${family}|${use}` : undefined;
+    const hit = memoKey === undefined ? undefined : this.selectionMemo.get(memoKey);
+    if (hit) return hit;
+    const enabled = allPools.filter((p) => !p.disabled && p.family === family);
+    const selecting = enabled.filter((p) => p.assignmentMode === "Automatic" && poolSelectsNode(p, labels));
+    const sel = { enabled, selecting, usable: selectPools(allPools, family, labels, use) };
+    if (memoKey !== undefined) this.selectionMemo.set(memoKey, sel);
+    return sel;
   }
 
   /** Calico's findOrClaimBlock: an affine block with room, else a newly claimed one. */
@@ -982,6 +993,14 @@ function normalizePools(src: unknown): Pool[] {
 export const tunnelHandle = (host: string, kind: TunnelKind): string => `${kind}-tunnel-addr-${host}`;
 
 const partial = (got: number, want: number, family: Family): string => `Assigned ${got} out of ${want} requested IPv${family} addresses`;
+
+const NO_LABELS: Labels = Object.freeze({});
+
+function checkCount(name: string, v: unknown): void {
+  if (typeof v !== "number" || !Number.isInteger(v) || v < 0 || v > 4096) {
+    throw new IpamError("InvalidArgument", `${name} must be an integer 0-4096, got ${String(v)}`);
+  }
+}
 
 const maxRetries = (): IpamError => new IpamError("MaxRetries", "Max retries hit - excessive concurrent IPAM requests");
 

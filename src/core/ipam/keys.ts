@@ -15,7 +15,20 @@ export const HOST_PREFIX = "/calico/ipam/v2/host/";
 export const cidrSegment = (p: Prefix): string => `${formatIP(p.family, p.addr)}-${p.len}`;
 
 export const blockPrefix = (family: Family): string => `/calico/ipam/v2/assignment/ipv${family}/block/`;
-export const blockKey = (p: Prefix): string => blockPrefix(p.family) + cidrSegment(p);
+const blockKeys = new Map<bigint, string>();
+
+/** The block's key; memoised, as the same few thousand keys are built on every request. */
+export function blockKey(p: Prefix): string {
+  // One map for all families and lengths: the address and length packed into one bigint.
+  const id = (p.addr << 9n) | BigInt(p.len * 2 + (p.family === 6 ? 1 : 0));
+  let key = blockKeys.get(id);
+  if (key === undefined) {
+    key = blockPrefix(p.family) + cidrSegment(p);
+    if (blockKeys.size >= 200_000) blockKeys.clear();
+    blockKeys.set(id, key);
+  }
+  return key;
+}
 
 export const hostAffinityPrefix = (host: string, family: Family): string => `${HOST_PREFIX}${host}/ipv${family}/block/`;
 export const affinityKey = (host: string, p: Prefix): string => hostAffinityPrefix(host, p.family) + cidrSegment(p);
