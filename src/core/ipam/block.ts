@@ -79,6 +79,11 @@ export function newBlock(cidr: Prefix, cidrText: string, affinity: string | null
     sequenceNumber,
     seqForAlloc: new Array<number | undefined>(size).fill(undefined),
     deleted: false,
+    attributesJson: undefined,
+    seqJson: undefined,
+    allocChunks: undefined,
+    unallocJson: undefined,
+    headJson: undefined,
   };
 }
 
@@ -174,20 +179,25 @@ export function assignFromBlock(b: Block, num: number, host: string, attr: Block
     seqJson += `${seqJson === "" ? "" : ","}"${o}":${b.sequenceNumber}`;
     if (allocChunks) allocChunks[o >> CHUNK_SHIFT] = undefined;
   }
-  return {
-    block: {
-      ...b,
-      allocations,
-      unallocated: b.unallocated.slice(n),
-      attributes: attrs,
-      seqForAlloc: seq,
-      attributesJson,
-      seqJson,
-      allocChunks,
-      unallocJson: dropMembers(unallocJsonOf(b), n),
-    },
-    ordinals,
+  // A full literal, not a spread: every Block keeps one shape, and spreading 17 fields costs more.
+  const block: Block = {
+    cidr: b.cidr,
+    cidrText: b.cidrText,
+    affinity: b.affinity,
+    affinityClaimTime: b.affinityClaimTime,
+    allocations,
+    unallocated: b.unallocated.slice(n),
+    attributes: attrs,
+    sequenceNumber: b.sequenceNumber,
+    seqForAlloc: seq,
+    deleted: b.deleted,
+    attributesJson,
+    seqJson,
+    allocChunks,
+    unallocJson: dropMembers(unallocJsonOf(b), n),
+    headJson: b.headJson,
   };
+  return { block, ordinals };
 }
 
 export interface ReleaseResult {
@@ -273,7 +283,23 @@ export const withAffinity = (b: Block, affinity: string | null, claimTime: strin
   headJson: undefined,
 });
 
-export const withNextSequence = (b: Block): Block => ({ ...b, sequenceNumber: b.sequenceNumber + 1 });
+export const withNextSequence = (b: Block): Block => ({
+  cidr: b.cidr,
+  cidrText: b.cidrText,
+  affinity: b.affinity,
+  affinityClaimTime: b.affinityClaimTime,
+  allocations: b.allocations,
+  unallocated: b.unallocated,
+  attributes: b.attributes,
+  sequenceNumber: b.sequenceNumber + 1,
+  seqForAlloc: b.seqForAlloc,
+  deleted: b.deleted,
+  attributesJson: b.attributesJson,
+  seqJson: b.seqJson,
+  allocChunks: b.allocChunks,
+  unallocJson: b.unallocJson,
+  headJson: b.headJson,
+});
 
 // ---- JSON ----
 
@@ -424,5 +450,10 @@ export function parseBlock(key: string, json: string): Block {
     sequenceNumber,
     seqForAlloc,
     deleted: o.deleted === true,
+    attributesJson: undefined,
+    seqJson: undefined,
+    allocChunks: undefined,
+    unallocJson: undefined,
+    headJson: undefined,
   };
 }
