@@ -385,7 +385,10 @@ export class Ipam {
         if (!aff) break;
         let entry: BlockEntry;
         try {
-          entry = await this.getBlockFromAffinity(aff, host);
+          // The common case inline (a confirmed affinity to our existing block): one call fewer per request.
+          const existing = await this.store.getBlock(aff.cidr);
+          const settled = existing !== undefined && existing.block.affinity === hostAffinity(host) && (aff.state === "confirmed" || aff.state === "");
+          entry = settled ? existing : await this.getBlockFromAffinity(aff, host, existing);
         } catch (e) {
           if (isCasFailure(e)) {
             this.counters.retries++;
@@ -428,8 +431,8 @@ export class Ipam {
    * The block an affinity refers to: created if missing (the claim), its stale affinity deleted if the
    * block belongs to someone else, a pending affinity confirmed if the block is ours.
    */
-  private async getBlockFromAffinity(aff: AffinityEntry, host: string): Promise<BlockEntry> {
-    let entry = await this.store.getBlock(aff.cidr);
+  private async getBlockFromAffinity(aff: AffinityEntry, host: string, read?: BlockEntry): Promise<BlockEntry> {
+    let entry = read ?? (await this.store.getBlock(aff.cidr));
     if (!entry) {
       const pending = aff.state === "pending" ? aff : await this.store.updateAffinity(aff, "pending");
       return this.claimAffineBlock(pending, host);
@@ -582,7 +585,17 @@ export class Ipam {
     const res = assignFromBlock(entry.block, num, host, attr, affinityCheck);
     const n = res.ordinals.length;
     if (n === 0) return [];
-    if (handleId !== undefined) await this.incrementHandle(handleId, entry.block.cidrText, n);
+    if (handleId !== undefined) {
+      // Most handles are new (one per pod): create it outright; read-modify-write only if it exists.
+      let created = false;
+      try {
+        await this.store.createHandle(handleId, new Map([[entry.block.cidrText, n]]));
+        created = true;
+      } catch (e) {
+        if (!isCasFailure(e)) throw e;
+      }
+      if (!created) await this.incrementHandle(handleId, entry.block.cidrText, n);
+    }
     try {
       await this.store.updateBlock(entry, res.block);
     } catch (e) {
@@ -644,13 +657,6 @@ export class Ipam {
   // ---------------------------------------------------------------- handles
 
   private async incrementHandle(handleId: string, cidr: string, n: number): Promise<void> {
-    // Most handles are new (one per pod): try creating first, read-modify-write if it exists.
-    try {
-      await this.store.createHandle(handleId, new Map([[cidr, n]]));
-      return;
-    } catch (e) {
-      if (!isCasFailure(e)) throw e;
-    }
     for (let i = 0; i < DATASTORE_RETRIES; i++) {
       const h = await this.store.getHandle(handleId);
       const blocks = new Map(h?.blocks ?? []);
