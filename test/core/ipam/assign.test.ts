@@ -134,6 +134,28 @@ describe("pool selection", () => {
     await expect(ipam.autoAssign(pod("node-x", 1))).rejects.toMatchObject({ code: "NoQualifiedPool" });
   });
 
+  test("an empty block whose pool no longer selects the node loses its affinity on the next request", async () => {
+    const pools = [
+      { name: "old", cidr: "10.1.0.0/16", nodeSelector: "rack == 'r1'" },
+      { name: "new", cidr: "10.2.0.0/16", nodeSelector: "rack == 'r2'" },
+    ];
+    let labels: Record<string, string> = { rack: "r1" };
+    const ipam = new Ipam(newStore(), { pools, hostLabels: () => labels });
+    await ipam.autoAssign(pod("node-1", 1));
+    await ipam.autoAssign(pod("node-1", 2));
+    const [oldBlock] = await ipam.affineBlocks("node-1");
+    expect(oldBlock).toMatch(/^10\.1\./);
+    await ipam.releaseByHandle("k8s-pod-network.node-1-1");
+    labels = { rack: "r2" };
+    expect((await ipam.autoAssign(pod("node-1", 3))).ipv4[0]).toMatch(/^10\.2\./);
+    expect(await ipam.affineBlocks("node-1")).toHaveLength(2); // old block still holds pod 2: kept
+    await ipam.releaseByHandle("k8s-pod-network.node-1-2");
+    await ipam.autoAssign(pod("node-1", 4));
+    const now = await ipam.affineBlocks("node-1");
+    expect(now).toHaveLength(1);
+    expect(now[0]).toMatch(/^10\.2\./);
+  });
+
   test("pools given as a function are re-read on every request", async () => {
     let pools = [{ name: "a", cidr: "10.1.0.0/16" }];
     const ipam = new Ipam(newStore(), { pools: async () => pools });
