@@ -225,41 +225,26 @@ export class Ipam {
    * throwing, for callers that expect many (planning, load generators). Bad input still throws.
    */
   async tryAutoAssign(req: AutoAssignRequest): Promise<AutoAssignResult | AssignFailure> {
-    const host = checkSegment("host", req.host);
-    if (req.handleId !== undefined) checkSegment("handleId", req.handleId);
-    const num4 = req.num4 ?? 0;
-    const num6 = req.num6 ?? 0;
-    checkCount("num4", num4);
-    checkCount("num6", num6);
-    const use = req.use ?? "Workload";
-    if (use !== "Workload" && use !== "Tunnel" && use !== "LoadBalancer") throw new IpamError("InvalidArgument", `unknown use ${JSON.stringify(use)}`);
-    const maxReq = req.maxBlocksPerHost ?? 0;
-    if (!Number.isInteger(maxReq) || maxReq < 0) throw new IpamError("InvalidArgument", "maxBlocksPerHost must be a non-negative integer");
-    const attrs: Record<string, string> = { node: host, ...req.attrs };
-    for (const k in attrs) {
-      if (typeof attrs[k] !== "string") throw new IpamError("InvalidArgument", `attribute ${k} must be a string`);
-    }
-    const attr = makeAttribute(req.handleId, attrs);
-    const result: AutoAssignResult = { ipv4: [], ipv6: [], borrowed: [] };
-    if (num4 + num6 === 0) return result;
-
+    // Validation is synchronous and kept out of this async function: its frame is allocated per call.
+    const p = prepareRequest(req);
+    if (p.num4 + p.num6 === 0) return p.result;
     // Skip the awaits where nothing is read (fixed config, pool list or labels): fewer promises per request.
     const cfg = this.configOverride ?? (await this.store.getConfig());
     const allPools = this.staticPools ?? (await this.pools());
-    const labels = this.hostLabelsFn ? await this.hostLabelsFn(host) : NO_LABELS;
+    const labels = this.hostLabelsFn ? await this.hostLabelsFn(p.host) : NO_LABELS;
     let failure: AssignFailure | undefined;
     try {
-      if (num4 > 0) failure = await this.assignFamily(4, num4, host, req, attr, use, maxReq, cfg, allPools, labels, result);
-      if (num6 > 0 && !failure) failure = await this.assignFamily(6, num6, host, req, attr, use, maxReq, cfg, allPools, labels, result);
+      if (p.num4 > 0) failure = await this.assignFamily(4, p.num4, p, cfg, allPools, labels);
+      if (p.num6 > 0 && !failure) failure = await this.assignFamily(6, p.num6, p, cfg, allPools, labels);
     } catch (e) {
-      await this.rollback(req, result);
+      await this.rollback(req, p.result);
       throw e;
     }
     if (failure) {
-      await this.rollback(req, result);
+      await this.rollback(req, p.result);
       return failure;
     }
-    return result;
+    return p.result;
   }
 
   private async rollback(req: AutoAssignRequest, result: AutoAssignResult): Promise<void> {
@@ -272,16 +257,12 @@ export class Ipam {
   private async assignFamily(
     family: Family,
     num: number,
-    host: string,
-    req: AutoAssignRequest,
-    attr: BlockAttribute,
-    use: AllowedUse,
-    maxReq: number,
+    p: PreparedRequest,
     cfg: IpamConfig,
     allPools: Pool[],
     labels: Labels,
-    out: AutoAssignResult,
   ): Promise<AssignFailure | undefined> {
+    const { host, req, attr, use, maxReq, result: out } = p;
     const ips = family === 4 ? out.ipv4 : out.ipv6;
     const { enabled, selecting, usable } = this.poolSelection(allPools, family, labels, use);
     const pools = req.poolFilter ? usable.filter(req.poolFilter) : usable;
@@ -1001,6 +982,36 @@ export const tunnelHandle = (host: string, kind: TunnelKind): string => `${kind}
 const partial = (got: number, want: number, family: Family): string => `Assigned ${got} out of ${want} requested IPv${family} addresses`;
 
 const NO_LABELS: Labels = Object.freeze({});
+
+interface PreparedRequest {
+  req: AutoAssignRequest;
+  host: string;
+  num4: number;
+  num6: number;
+  use: AllowedUse;
+  maxReq: number;
+  attr: BlockAttribute;
+  result: AutoAssignResult;
+}
+
+function prepareRequest(req: AutoAssignRequest): PreparedRequest {
+  const host = checkSegment("host", req.host);
+  if (req.handleId !== undefined) checkSegment("handleId", req.handleId);
+  const num4 = req.num4 ?? 0;
+  const num6 = req.num6 ?? 0;
+  checkCount("num4", num4);
+  checkCount("num6", num6);
+  const use = req.use ?? "Workload";
+  if (use !== "Workload" && use !== "Tunnel" && use !== "LoadBalancer") throw new IpamError("InvalidArgument", `unknown use ${JSON.stringify(use)}`);
+  const maxReq = req.maxBlocksPerHost ?? 0;
+  if (!Number.isInteger(maxReq) || maxReq < 0) throw new IpamError("InvalidArgument", "maxBlocksPerHost must be a non-negative integer");
+  const attrs: Record<string, string> = { node: host, ...req.attrs };
+  for (const k in attrs) {
+    if (typeof attrs[k] !== "string") throw new IpamError("InvalidArgument", `attribute ${k} must be a string`);
+  }
+  const attr = makeAttribute(req.handleId, attrs);
+  return { req, host, num4, num6, use, maxReq, attr, result: { ipv4: [], ipv6: [], borrowed: [] } };
+}
 
 function checkCount(name: string, v: unknown): void {
   if (typeof v !== "number" || !Number.isInteger(v) || v < 0 || v > 4096) {
