@@ -125,7 +125,8 @@ export class BlockSnapshot {
   view(pool: Pool): PoolView {
     const key = `${pool.cidrText}/${pool.blockSize}`;
     let v = this.views.get(key);
-    if (!v || v.pool !== pool) {
+    if (!v) {
+      // Keyed by CIDR and block size, all a view depends on: pools re-read per request reuse it.
       v = new PoolView(pool);
       for (const e of this.byAddr.values()) if (v.contains(e.block.cidr.addr, e.block.cidr.len)) v.add(e);
       this.views.set(key, v);
