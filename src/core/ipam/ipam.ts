@@ -570,7 +570,7 @@ export class Ipam {
       // Most handles are new (one per pod): create it outright; read-modify-write only if it exists.
       let created = false;
       try {
-        await this.store.createHandle(handleId, new Map([[entry.block.cidrText, n]]));
+        await this.store.createSimpleHandle(handleId, entry.block.cidrText, n);
         created = true;
       } catch (e) {
         if (!isCasFailure(e)) throw e;

@@ -192,7 +192,12 @@ export class IpamStore {
   async listHostAffinities(host: string, family: Family): Promise<AffinityEntry[]> {
     this.counters.lists++;
     const res = await this.ds.list(hostAffinityPrefix(host, family));
-    return res.items.map((kv) => this.affinityEntry(kv)).filter((a): a is AffinityEntry => a !== undefined);
+    const out: AffinityEntry[] = [];
+    for (const kv of res.items) {
+      const a = this.affinityEntry(kv);
+      if (a) out.push(a);
+    }
+    return out;
   }
 
   async listAllAffinities(): Promise<AffinityEntry[]> {
@@ -245,6 +250,13 @@ export class IpamStore {
       blocks: parseHandle(kv.key, kv.value),
       modRevision: kv.modRevision,
     }));
+  }
+
+  /** Creates a handle holding `n` addresses of one block (the common case, without building a map). */
+  async createSimpleHandle(handleId: string, cidr: string, n: number): Promise<void> {
+    this.counters.writes++;
+    const kv = await this.ds.create(handleKey(handleId), `{"block":{"${cidr}":${n}},"deleted":false}`);
+    this.onWrite?.(kv.modRevision);
   }
 
   async createHandle(handleId: string, blocks: HandleBlocks): Promise<HandleEntry> {
