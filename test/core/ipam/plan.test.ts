@@ -53,6 +53,11 @@ describe("planIpam", () => {
     expect(r.firstFailure!.message).toMatch(/limit of 2 blocks reached for this node/);
   });
 
+  test("IPv6 pools plan the same way (/122 blocks of 64 addresses)", async () => {
+    const r = await planIpam({ pool: "fd00:10::/112", nodes: 5, podsPerNode: 70, encapsulation: "vxlan" });
+    expect(r).toMatchObject({ blockSize: 122, totalBlocks: 1024, addressesPerBlock: 64, blocksClaimed: 10, allocated: 355, tunnelAddresses: 5, failed: 0 });
+  });
+
   test("a plan is deterministic", async () => {
     const input = { pool: "10.1.0.0/20", nodes: 20, podsPerNode: 70 };
     expect(await planIpam(input)).toEqual(await planIpam(input));

@@ -52,6 +52,25 @@ describe("release", () => {
     expect(await json(ds, "/calico/ipam/v2/handle/h")).toEqual({ block: { [block!]: 1 }, deleted: false });
   });
 
+  test("lookup of addresses IPAM holds nothing for", async () => {
+    const ipam = new Ipam(newStore(), { pools: [POOL] });
+    expect(await ipam.lookup("10.1.2.3")).toEqual({
+      address: "10.1.2.3",
+      block: null,
+      blockHost: null,
+      allocated: false,
+      handleId: null,
+      attributes: {},
+      sequenceNumber: null,
+      borrowed: false,
+    });
+    const ip = (await ipam.autoAssign({ host: "node-1", handleId: "h", num4: 1 })).ipv4[0]!;
+    const [block] = await ipam.affineBlocks("node-1");
+    const neighbour = ip.replace(/\d+$/, (d) => String(Number(d) + 1));
+    expect(await ipam.lookup(neighbour)).toMatchObject({ allocated: false, block, blockHost: "node-1" });
+    await expect(ipam.lookup("10.1.2")).rejects.toMatchObject({ code: "InvalidArgument" });
+  });
+
   test("an address outside every pool is found by scanning blocks (or reported unallocated)", async () => {
     let pools = [POOL];
     const ipam = new Ipam(newStore(), { pools: () => pools });
