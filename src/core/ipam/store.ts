@@ -129,15 +129,19 @@ export class IpamStore {
     return entry;
   }
 
-  async getBlock(cidr: Prefix): Promise<BlockEntry | undefined> {
+  // The hot-path methods below chain with .then instead of being async functions: an async frame is
+  // allocated on every call, and these run several times per address.
+
+  getBlock(cidr: Prefix): Promise<BlockEntry | undefined> {
     this.counters.reads++;
     const key = blockKey(cidr);
-    const kv = await this.ds.get(key);
-    if (!kv) {
-      this.blocks.delete(key);
-      return undefined;
-    }
-    return this.blockEntry(kv);
+    return this.ds.get(key).then((kv) => {
+      if (!kv) {
+        this.blocks.delete(key);
+        return undefined;
+      }
+      return this.blockEntry(kv);
+    });
   }
 
   async listBlocks(family: Family): Promise<{ revision: number; entries: BlockEntry[] }> {
@@ -162,13 +166,14 @@ export class IpamStore {
   }
 
   /** CAS-writes a new version of a block, bumping its sequence number as Calico's updateBlock does. */
-  async updateBlock(prev: BlockEntry, block: Block): Promise<BlockEntry> {
+  updateBlock(prev: BlockEntry, block: Block): Promise<BlockEntry> {
     this.counters.writes++;
     const next = withNextSequence(block);
-    const kv = await this.ds.update(prev.key, serializeBlock(next), prev.modRevision);
-    const entry = this.remember(kv, next);
-    this.onWrite?.(kv.modRevision, { block: entry });
-    return entry;
+    return this.ds.update(prev.key, serializeBlock(next), prev.modRevision).then((kv) => {
+      const entry = this.remember(kv, next);
+      this.onWrite?.(kv.modRevision, { block: entry });
+      return entry;
+    });
   }
 
   async deleteBlock(prev: BlockEntry): Promise<void> {
@@ -189,15 +194,16 @@ export class IpamStore {
     return { key: kv.key, host: parts.host, cidr: parts.cidr, state: affinityState(kv.key, kv.value), modRevision: kv.modRevision };
   }
 
-  async listHostAffinities(host: string, family: Family): Promise<AffinityEntry[]> {
+  listHostAffinities(host: string, family: Family): Promise<AffinityEntry[]> {
     this.counters.lists++;
-    const res = await this.ds.list(hostAffinityPrefix(host, family));
-    const out: AffinityEntry[] = [];
-    for (const kv of res.items) {
-      const a = this.affinityEntry(kv);
-      if (a) out.push(a);
-    }
-    return out;
+    return this.ds.list(hostAffinityPrefix(host, family)).then((res) => {
+      const out: AffinityEntry[] = [];
+      for (const kv of res.items) {
+        const a = this.affinityEntry(kv);
+        if (a) out.push(a);
+      }
+      return out;
+    });
   }
 
   async listAllAffinities(): Promise<AffinityEntry[]> {
@@ -253,10 +259,11 @@ export class IpamStore {
   }
 
   /** Creates a handle holding `n` addresses of one block (the common case, without building a map). */
-  async createSimpleHandle(handleId: string, cidr: string, n: number): Promise<void> {
+  createSimpleHandle(handleId: string, cidr: string, n: number): Promise<void> {
     this.counters.writes++;
-    const kv = await this.ds.create(handleKey(handleId), `{"block":{"${cidr}":${n}},"deleted":false}`);
-    this.onWrite?.(kv.modRevision);
+    return this.ds.create(handleKey(handleId), `{"block":{"${cidr}":${n}},"deleted":false}`).then((kv) => {
+      this.onWrite?.(kv.modRevision);
+    });
   }
 
   async createHandle(handleId: string, blocks: HandleBlocks): Promise<HandleEntry> {
@@ -282,12 +289,13 @@ export class IpamStore {
 
   // ---- config ----
 
-  async getConfig(): Promise<IpamConfig> {
+  getConfig(): Promise<IpamConfig> {
     this.counters.reads++;
-    const kv = await this.ds.get(CONFIG_KEY);
-    if (!kv) return DEFAULT_CONFIG;
-    if (this.config?.modRevision !== kv.modRevision) this.config = { modRevision: kv.modRevision, config: parseConfig(kv.value) };
-    return this.config.config;
+    return this.ds.get(CONFIG_KEY).then((kv) => {
+      if (!kv) return DEFAULT_CONFIG;
+      if (this.config?.modRevision !== kv.modRevision) this.config = { modRevision: kv.modRevision, config: parseConfig(kv.value) };
+      return this.config.config;
+    });
   }
 
   /** Writes the config (create, or CAS update of what is there). */
