@@ -322,14 +322,29 @@ export class Ipam {
       }
     }
 
+    if (ips.length >= num) return undefined;
+    return this.borrowOrFail(family, num, p, cfg, pools, code, msgs);
+  }
+
+  /** The rare tail of assignFamily, kept apart so the common path's async frame stays small. */
+  private async borrowOrFail(
+    family: Family,
+    num: number,
+    p: PreparedRequest,
+    cfg: IpamConfig,
+    pools: Pool[],
+    code: AssignMsgCode,
+    msgs: string[],
+  ): Promise<AssignFailure | undefined> {
+    const ips = family === 4 ? p.result.ipv4 : p.result.ipv6;
     // Borrowing: a walk over every block of the pools, in the host's order, taking free addresses.
-    if (!cfg.strictAffinity && ips.length < num) {
+    if (!cfg.strictAffinity) {
       const exhausted: string[] = [];
       for (const pool of pools) {
         if (ips.length >= num) break;
-        const got = await this.borrowFromPool(pool, num - ips.length, host, req.handleId, attr);
+        const got = await this.borrowFromPool(pool, num - ips.length, p.host, p.req.handleId, p.attr);
         ips.push(...got);
-        out.borrowed.push(...got);
+        p.result.borrowed.push(...got);
         if (ips.length < num) exhausted.push(pool.cidrText);
       }
       if (exhausted.length > 0) msgs.push(`No IPs available in pools: [${exhausted.join(" ")}]`);
