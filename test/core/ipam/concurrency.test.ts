@@ -64,6 +64,18 @@ describe("concurrent clients on one datastore", () => {
     expect(report.summary.handles).toBe(4 * 12);
   });
 
+  test("a client's view of a full pool is dropped as soon as another client frees an address", async () => {
+    const ds = newStore();
+    const one = { name: "one", cidr: "10.8.0.0/26" };
+    const a = new Ipam(ds, { pools: [one] });
+    const b = new Ipam(ds, { pools: [one] });
+    await a.autoAssign({ host: "node-1", handleId: "all", num4: 64 });
+    await expect(a.autoAssign({ host: "node-2", handleId: "x", num4: 1 })).rejects.toMatchObject({ code: "Exhausted" });
+    await b.releaseAddresses(["10.8.0.7"]);
+    const got = await a.autoAssign({ host: "node-2", handleId: "x", num4: 1 });
+    expect(got).toEqual({ ipv4: ["10.8.0.7"], ipv6: [], borrowed: ["10.8.0.7"] });
+  });
+
   test("when the pool runs out under contention, every address is still handed out once", async () => {
     const ds = newStore();
     const small = { name: "small", cidr: "10.8.0.0/25" }; // 2 blocks, 128 addresses
