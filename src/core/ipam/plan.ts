@@ -3,6 +3,7 @@
 // its tunnel address when the pool encapsulates (as calico-node does at start-up), then its pods.
 import { MemoryDatastore } from "../datastore/memory.ts";
 import { familyBits, formatPrefix, parsePrefix, prefixSize } from "../net/ip.ts";
+import { DEFAULT_MAX_BLOCKS_PER_HOST } from "./config.ts";
 import { IpamError, type IpamErrorCode } from "./errors.ts";
 import { Ipam, type AutoAssignRequest } from "./ipam.ts";
 import { normalizePool } from "./pools.ts";
@@ -204,7 +205,7 @@ export async function planIpam(input: PlanInput, options: PlanOptions = {}): Pro
     nodes,
     podsPerNode,
     strictAffinity,
-    maxBlocksPerHost: maxBlocksPerHost === 0 ? 20 : maxBlocksPerHost,
+    maxBlocksPerHost: maxBlocksPerHost === 0 ? DEFAULT_MAX_BLOCKS_PER_HOST : maxBlocksPerHost,
     encapsulation,
     requested: nodes * podsPerNode,
     blocksClaimed: blocks.length,
