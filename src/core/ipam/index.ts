@@ -23,12 +23,10 @@ export {
   type AssignFailure,
   type ReleaseRequest,
   type ReleaseResult,
-  type AddressInfo,
-  type BlockSummary,
-  type BorrowedAddress,
   type TunnelKind,
   type Labels,
 } from "./ipam.ts";
+export { affineBlocksOf, borrowedAddressesOf, lookupAddress, blockSummaries, type AddressInfo, type BlockSummary, type BorrowedAddress } from "./queries.ts";
 export { checkIpam, type CheckOptions, type CheckReport, type LeakedAddress, type HandleMismatch, type LiveWorkload } from "./check.ts";
 export { planIpam, type PlanInput, type PlanOptions, type PlanResult, type PlanFailure, type PlanEncapsulation } from "./plan.ts";
 export { IpamError, isIpamError, type IpamErrorCode } from "./errors.ts";

@@ -9,17 +9,16 @@
 //      losing the block to another host deletes our pending affinity and tries the next one;
 //   4. without strict affinity, borrow from other hosts' blocks; with it, fail with "no free blocks".
 // Every write is a compare-and-swap on the datastore revision, retried up to 100 times on conflict.
+// Read-only queries live in queries.ts, the block snapshot in snapshot.ts, the typed store in store.ts.
 // The handle record is written before the block and rolled back if the block write fails.
-import { formatIP, parseIP, type Family, type IPAddress, type Prefix } from "../net/ip.ts";
+import { formatIP, type Family, type Prefix } from "../net/ip.ts";
 import type { Datastore } from "../datastore/port.ts";
 import {
   addressOrdinal,
   affinityHost,
   assignFromBlock,
-  blockCapacity,
   freeCount,
   hostAffinity,
-  inUseCount,
   isEmpty,
   makeAttribute,
   newBlock,
@@ -46,6 +45,8 @@ import {
   type IpPoolInput,
   type Pool,
 } from "./pools.ts";
+import { containsPrefix, parseAddress, parseCidr, prefixText } from "./addresses.ts";
+import { affineBlocksOf, blockSummaries, borrowedAddressesOf, lookupAddress, type AddressInfo, type BlockSummary, type BorrowedAddress } from "./queries.ts";
 import { BlockSnapshot, firstInWalk, inWalkOrder, type IndexedBlock } from "./snapshot.ts";
 import { IpamStore, isCasFailure, newCounters, type AffinityEntry, type BlockEntry, type IpamCounters } from "./store.ts";
 
@@ -111,37 +112,6 @@ export interface ReleaseResult {
   released: string[];
   /** Requested addresses that were not allocated (nothing to do). */
   notAllocated: string[];
-}
-
-export interface AddressInfo {
-  address: string;
-  /** The block holding the address, or null if no block covers it. */
-  block: string | null;
-  /** The block's host affinity, or null. */
-  blockHost: string | null;
-  allocated: boolean;
-  handleId: string | null;
-  attributes: Record<string, string>;
-  sequenceNumber: number | null;
-  /** Allocated to a node other than the block's host. */
-  borrowed: boolean;
-}
-
-export interface BlockSummary {
-  cidr: string;
-  host: string | null;
-  affinity: string | null;
-  capacity: number;
-  inUse: number;
-  free: number;
-}
-
-export interface BorrowedAddress {
-  address: string;
-  block: string;
-  /** The host the block is affine to (null if the block has none). */
-  blockHost: string | null;
-  handleId: string | null;
 }
 
 interface AssignState {
@@ -907,76 +877,26 @@ export class Ipam {
     return res.ipv4[0]!;
   }
 
-  // ---------------------------------------------------------------- queries
+  // ---------------------------------------------------------------- queries (queries.ts)
 
   /** Blocks confirmed affine to the host (what its BGP speaker originates), sorted. */
-  async affineBlocks(host: string): Promise<string[]> {
-    checkSegment("host", host);
-    const out: Prefix[] = [];
-    for (const family of [4, 6] as const) {
-      for (const a of await this.store.listHostAffinities(host, family)) if (a.state === "confirmed" || a.state === "") out.push(a.cidr);
-    }
-    return out.map(prefixText);
+  affineBlocks(host: string): Promise<string[]> {
+    return affineBlocksOf(this.store, host);
   }
 
   /** Addresses allocated to `host` (node attribute) from blocks not affine to it: its /32 (or /128) routes. */
-  async borrowedAddresses(host: string): Promise<BorrowedAddress[]> {
-    checkSegment("host", host);
-    const out: BorrowedAddress[] = [];
-    for (const e of await this.store.listAllBlocks()) {
-      const b = e.block;
-      if (b.affinity === hostAffinity(host)) continue;
-      for (let o = 0; o < b.allocations.length; o++) {
-        const idx = b.allocations[o];
-        if (idx === null || idx === undefined) continue;
-        const attr = b.attributes[idx];
-        if (attr?.secondary?.node !== host) continue;
-        out.push({ address: ordinalAddress(b, o), block: b.cidrText, blockHost: affinityHost(b.affinity) ?? null, handleId: attr.handle_id ?? null });
-      }
-    }
-    return out;
+  borrowedAddresses(host: string): Promise<BorrowedAddress[]> {
+    return borrowedAddressesOf(this.store, host);
   }
 
   /** What IPAM knows about one address (`calicoctl ipam show --ip`). */
   async lookup(address: string): Promise<AddressInfo> {
-    const ip = parseAddress(address);
-    const text = formatIP(ip.family, ip.value);
-    const pools = await this.pools();
-    const pool = poolForAddress(pools, ip.family, ip.value);
-    let entry: BlockEntry | undefined;
-    if (pool) entry = await this.store.getBlock(blockForAddress(pool, ip.value));
-    if (!entry) entry = (await this.store.listBlocks(ip.family)).entries.find((e) => addressOrdinal(e.block, ip.value) >= 0);
-    const none: AddressInfo = { address: text, block: null, blockHost: null, allocated: false, handleId: null, attributes: {}, sequenceNumber: null, borrowed: false };
-    if (!entry) return none;
-    const b = entry.block;
-    const o = addressOrdinal(b, ip.value);
-    const idx = b.allocations[o];
-    const blockHost = affinityHost(b.affinity) ?? null;
-    if (idx === null || idx === undefined) return { ...none, block: b.cidrText, blockHost };
-    const attr = b.attributes[idx];
-    const attributes = { ...(attr?.secondary ?? {}) };
-    return {
-      address: text,
-      block: b.cidrText,
-      blockHost,
-      allocated: true,
-      handleId: attr?.handle_id ?? null,
-      attributes,
-      sequenceNumber: b.seqForAlloc[o] ?? null,
-      borrowed: attributes.node !== undefined && attributes.node !== blockHost,
-    };
+    return lookupAddress(this.store, await this.pools(), address);
   }
 
   /** Every block with its host and usage, sorted by address. */
-  async blocks(): Promise<BlockSummary[]> {
-    return (await this.store.listAllBlocks()).map((e) => ({
-      cidr: e.block.cidrText,
-      host: affinityHost(e.block.affinity) ?? null,
-      affinity: e.block.affinity,
-      capacity: blockCapacity(e.block),
-      inUse: inUseCount(e.block),
-      free: freeCount(e.block),
-    }));
+  blocks(): Promise<BlockSummary[]> {
+    return blockSummaries(this.store);
   }
 
   /** A copy of the operation counters (reads, writes, CAS conflicts, retries, cache hits). */
@@ -1035,25 +955,3 @@ function checkCount(name: string, v: unknown): void {
 }
 
 const maxRetries = (): IpamError => new IpamError("MaxRetries", "Max retries hit - excessive concurrent IPAM requests");
-
-const prefixText = (p: Prefix): string => `${formatIP(p.family, p.addr)}/${p.len}`;
-
-function containsPrefix(pool: Pool, p: Prefix): boolean {
-  if (pool.family !== p.family || p.len < pool.cidr.len) return false;
-  const shift = BigInt((pool.family === 4 ? 32 : 128) - pool.cidr.len);
-  return p.addr >> shift === pool.cidr.addr >> shift;
-}
-
-function parseAddress(text: string): IPAddress {
-  try {
-    return parseIP(String(text).replace(/\/(32|128)$/, ""));
-  } catch (e) {
-    throw new IpamError("InvalidArgument", (e as Error).message);
-  }
-}
-
-function parseCidr(text: string): Prefix {
-  const slash = text.indexOf("/");
-  const ip = parseAddress(text.slice(0, slash));
-  return { family: ip.family, addr: ip.value, len: Number(text.slice(slash + 1)) };
-}
