@@ -115,8 +115,11 @@ export async function planIpam(input: PlanInput, options: PlanOptions = {}): Pro
   const addressesPerBlock = 2 ** (familyBits(pool.family) - pool.blockSize);
 
   const store = new MemoryDatastore({ historyLimit: 0 });
-  const ipam = new Ipam(store, { pools: [poolInput], clock: () => 0 });
-  await ipam.setConfig({ strictAffinity, maxBlocksPerHost });
+  // The config is stored as a cluster would have it, and also handed to the (only) client directly:
+  // it cannot change during the plan, so re-reading it for every address would only cost time.
+  const config = { strictAffinity, maxBlocksPerHost };
+  await new Ipam(store, { pools: [poolInput] }).setConfig(config);
+  const ipam = new Ipam(store, { pools: [poolInput], clock: () => 0, config });
 
   let podsAllocated = 0;
   let tunnelAddresses = 0;
