@@ -3,6 +3,7 @@
 import { Command, CommanderError } from "commander";
 import { EXIT_BAD_INPUT, UsageError, CheckFailed } from "./errors.ts";
 import { registerCommands } from "./commands/index.ts";
+import { InputError, formatProblems } from "../core/model/index.ts";
 
 export function buildProgram(): Command {
   const program = new Command("birdcage")
@@ -29,6 +30,11 @@ export async function main(argv: string[]): Promise<number> {
     if (e instanceof CommanderError) {
       // --help and --version arrive here with exit code 0.
       return e.exitCode === 0 ? 0 : EXIT_BAD_INPUT;
+    }
+    if (e instanceof InputError) {
+      // Every problem on its own line, file:line:col first, so editors can jump to it.
+      process.stderr.write(formatProblems(e.problems) + "\n");
+      return e.exitCode;
     }
     if (e instanceof UsageError || e instanceof CheckFailed) {
       process.stderr.write(`birdcage: ${e.message}\n`);

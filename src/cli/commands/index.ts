@@ -2,9 +2,11 @@
 import type { Command } from "commander";
 import { registerValidate } from "./validate.ts";
 import { registerPolicy } from "./policy.ts";
+import { registerIpam } from "./ipam.ts";
 
 export function registerCommands(program: Command): void {
   void program;
   registerValidate(program);
   registerPolicy(program);
+  registerIpam(program);
 }
