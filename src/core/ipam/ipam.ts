@@ -262,6 +262,18 @@ export class Ipam {
     while (ips.length < num) {
       if (++guard > DATASTORE_RETRIES * 10) throw maxRetries();
       if (owned >= maxBlocks) state.allowNewClaim = false;
+      // Most requests end here: the next affine block is settled (confirmed, ours) and has room.
+      const next = state.remaining[0];
+      if (next !== undefined && (next.state === "confirmed" || next.state === "")) {
+        const e = await this.store.getBlock(next.cidr);
+        if (e !== undefined && e.block.affinity === hostAffinity(host)) {
+          state.remaining.shift();
+          if (freeCount(e.block) === 0) continue; // full: on to the next affine block, as findOrClaimBlock would
+          const got = await this.assignWithRetries(e, num - ips.length, host, req.handleId, attr, cfg.strictAffinity);
+          for (const ip of got) ips.push(ip);
+          continue;
+        }
+      }
       const found = await this.findOrClaimBlock(state, host, family, pools, cfg);
       if (found === NO_FREE_BLOCKS) {
         if (cfg.strictAffinity) {
@@ -277,19 +289,8 @@ export class Ipam {
         };
       }
       if (found.newlyClaimed) owned++;
-      let entry: BlockEntry | undefined = found.entry;
-      for (let i = 0; i < DATASTORE_RETRIES && entry; i++) {
-        try {
-          const got = await this.assignFromExistingBlock(entry, num - ips.length, host, req.handleId, attr, cfg.strictAffinity);
-          for (const ip of got) ips.push(ip);
-          break;
-        } catch (e) {
-          if (!isCasFailure(e)) throw e;
-          this.counters.casConflicts++;
-          this.counters.retries++;
-          entry = await this.store.getBlock(entry.block.cidr);
-        }
-      }
+      const got = await this.assignWithRetries(found.entry, num - ips.length, host, req.handleId, attr, cfg.strictAffinity);
+      for (const ip of got) ips.push(ip);
     }
 
     if (ips.length >= num) return undefined;
@@ -537,6 +538,29 @@ export class Ipam {
       i = i + 1n === pool.numBlocks ? 0n : i + 1n;
     }
     return undefined;
+  }
+
+  /** assignFromExistingBlock, re-reading the block after a lost CAS race (Calico's retry loop). */
+  private async assignWithRetries(
+    first: BlockEntry,
+    num: number,
+    host: string,
+    handleId: string | undefined,
+    attr: BlockAttribute,
+    affinityCheck: boolean,
+  ): Promise<string[]> {
+    let entry: BlockEntry | undefined = first;
+    for (let i = 0; i < DATASTORE_RETRIES && entry; i++) {
+      try {
+        return await this.assignFromExistingBlock(entry, num, host, handleId, attr, affinityCheck);
+      } catch (e) {
+        if (!isCasFailure(e)) throw e;
+        this.counters.casConflicts++;
+        this.counters.retries++;
+        entry = await this.store.getBlock(entry.block.cidr);
+      }
+    }
+    return [];
   }
 
   /** Takes up to `num` addresses from a block by CAS; the handle is incremented first and rolled back on failure. */
