@@ -2,11 +2,13 @@
 import type { Command } from "commander";
 import { registerValidate } from "./validate.ts";
 import { registerPolicy } from "./policy.ts";
+import { registerBgp } from "./bgp.ts";
 import { registerIpam } from "./ipam.ts";
 
 export function registerCommands(program: Command): void {
   void program;
   registerValidate(program);
   registerPolicy(program);
+  registerBgp(program);
   registerIpam(program);
 }
