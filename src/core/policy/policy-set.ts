@@ -3,7 +3,7 @@
 // egress policy of the source endpoint, then ingress policy of the destination endpoint; per
 // direction, tiers in order, policies in order, first Allow/Deny wins, Pass skips to the next tier,
 // end of tier drops (or passes, if the tier's defaultAction is Pass), then profiles, then drop.
-import { formatIP, parseIP, parsePrefix, prefixContainsAddress, type Family, type IPAddress, type Prefix } from "../net/ip.ts";
+import { comparePrefixes, formatIP, parseIP, parsePrefix, prefixContainsAddress, type Family, type IPAddress, type Prefix } from "../net/ip.ts";
 import type { Labels, Selector } from "./selector/index.ts";
 import {
   compilePolicy,
@@ -140,6 +140,8 @@ export interface DirectionResult {
 
 export interface EndpointSummary {
   readonly endpoint: EndpointRef;
+  /** The node the endpoint runs on, when known. */
+  readonly node?: string;
   readonly ips: readonly string[];
   readonly profiles: readonly string[];
   /** Effective labels: the endpoint's own plus those its profiles apply. */
@@ -179,6 +181,8 @@ interface EndpointState {
   readonly entity: Entity;
   readonly ref: EndpointRef;
   readonly profiles: readonly string[];
+  /** The endpoint's addresses, parsed (invalid ones are reported and left out). */
+  readonly addrs: IPAddress[];
 }
 
 interface CompiledProfile {
@@ -187,7 +191,7 @@ interface CompiledProfile {
   readonly egress: readonly CompiledRule[];
 }
 
-interface TierInfo {
+export interface TierInfo {
   readonly name: string;
   readonly order: number;
   readonly defaultAction: "Deny" | "Pass";
@@ -326,7 +330,7 @@ export class PolicySet {
       ports,
     };
     const ref: EndpointRef = { kind: ep.kind, name: ep.name, ...(ep.namespace !== undefined ? { namespace: ep.namespace } : {}) };
-    const state: EndpointState = { endpoint: ep, entity, ref, profiles };
+    const state: EndpointState = { endpoint: ep, entity, ref, profiles, addrs: [] };
     this.#endpoints.push(state);
     ep.ips.forEach((text, i) => {
       let addr: IPAddress;
@@ -337,6 +341,7 @@ export class PolicySet {
         problems.add(`${path}: ips[${i}]`, e instanceof Error ? e.message : String(e));
         return;
       }
+      state.addrs.push(addr);
       const key = ipKey(addr);
       const list = this.#byIp.get(key) ?? [];
       list.push(entity);
@@ -397,6 +402,7 @@ export class PolicySet {
       const applied = this.#policiesFor(ep);
       return {
         endpoint: ep.ref,
+        ...(ep.endpoint.node !== undefined ? { node: ep.endpoint.node } : {}),
         ips: ep.endpoint.ips,
         profiles: ep.profiles,
         labels: ep.entity.labels,
@@ -404,6 +410,55 @@ export class PolicySet {
         egress: applied.egress.map((p) => ({ tier: p.tier, policy: p.id })),
       };
     });
+  }
+
+  /**
+   * The members of the IP set Felix builds for a rule selector: the addresses of every endpoint and
+   * the CIDRs of every network set whose labels match, sorted and without duplicates.
+   */
+  ipSetMembers(selector: Selector): Prefix[] {
+    const out = new Map<string, Prefix>();
+    for (const ep of this.#endpoints) {
+      if (!selector.matchesMap(ep.entity.labelMap)) continue;
+      for (const a of ep.addrs) out.set(`${a.family}:${a.value}/${a.family === 4 ? 32 : 128}`, { family: a.family, addr: a.value, len: a.family === 4 ? 32 : 128 });
+    }
+    for (const n of this.#netSets) {
+      if (selector.matchesMap(n.entity.labelMap)) out.set(`${n.prefix.family}:${n.prefix.addr}/${n.prefix.len}`, n.prefix);
+    }
+    return [...out.values()].sort(comparePrefixes);
+  }
+
+  /**
+   * The members of a named-port IP set: (address, protocol, port) of every endpoint that matches
+   * `selector` (all endpoints when undefined) and declares the named port (for `protocol` only when given).
+   */
+  namedPortMembers(selector: Selector | undefined, name: string, protocol?: number): { ip: IPAddress; protocol: number; port: number }[] {
+    const out: { ip: IPAddress; protocol: number; port: number }[] = [];
+    const seen = new Set<string>();
+    for (const ep of this.#endpoints) {
+      if (selector !== undefined && !selector.matchesMap(ep.entity.labelMap)) continue;
+      for (const np of ep.entity.ports) {
+        if (np.name !== name || (protocol !== undefined && np.protocol !== protocol)) continue;
+        for (const ip of ep.addrs) {
+          const key = `${ip.family}:${ip.value}:${np.protocol}:${np.port}`;
+          if (seen.has(key)) continue;
+          seen.add(key);
+          out.push({ ip, protocol: np.protocol, port: np.port });
+        }
+      }
+    }
+    return out;
+  }
+
+  /** A profile's compiled rules for one direction; undefined when no such profile exists. */
+  profileRules(name: string, direction: Direction): readonly CompiledRule[] | undefined {
+    const prof = this.#profiles.get(name);
+    return prof === undefined ? undefined : direction === "ingress" ? prof.ingress : prof.egress;
+  }
+
+  /** Tier order and default action (built-in tiers included). */
+  tier(name: string): TierInfo | undefined {
+    return this.#tierByName.get(name);
   }
 
   /** The endpoint at an address, if any. */

@@ -1,0 +1,201 @@
+// The plan as an nftables ruleset in one table birdcage owns (`table inet bc-filter`), loaded
+// atomically with `nft -f`, and the minimal script that moves a loaded ruleset from one plan to the
+// next (changed chains flushed and refilled, set elements added and deleted) without a reload.
+import type { Family } from "../../net/ip.ts";
+import { ALL_MARKS, MARKS, type Plan, type PlannedChain, type PlannedEndpoint, type PlannedRule, type PlannedSet, type Term } from "./plan.ts";
+
+export const NFT_TABLE = "bc-filter";
+const FAMILY = "inet";
+
+const hex = (n: number): string => `0x${n.toString(16).padStart(8, "0")}`;
+const markClear = (bits: number): string => `meta mark set meta mark & ${hex(~bits >>> 0)}`;
+const markSet = (bits: number): string => `meta mark set meta mark | ${hex(bits)}`;
+const markIs = (bits: number): string => `meta mark & ${hex(bits)} == ${hex(bits)}`;
+const markNot = (bits: number): string => `meta mark & ${hex(bits)} == 0x00000000`;
+const quote = (s: string): string => `"${s.replace(/["\\]/g, "")}"`;
+const comment = (s: string): string => `comment ${quote(s.slice(0, 120))}`;
+
+const ipKw = (f: Family): string => (f === 4 ? "ip" : "ip6");
+const addrType = (f: Family): string => (f === 4 ? "ipv4_addr" : "ipv6_addr");
+const dirKw = (d: "src" | "dst"): string => (d === "src" ? "saddr" : "daddr");
+const portKw = (d: "src" | "dst"): string => (d === "src" ? "sport" : "dport");
+const op = (neg: boolean): string => (neg ? "!= " : "");
+
+function term(t: Term): string {
+  switch (t.t) {
+    case "family":
+      return `meta nfproto ${t.family === 4 ? "ipv4" : "ipv6"}`;
+    case "proto":
+      return `meta l4proto ${op(t.neg)}${t.proto}`;
+    case "portProtos":
+      return "meta l4proto { 6, 17, 132 }";
+    case "nets":
+      return `${ipKw(t.family)} ${dirKw(t.dir)} ${op(t.neg)}{ ${t.cidrs.join(", ")} }`;
+    case "set":
+      return `${ipKw(t.family)} ${dirKw(t.dir)} ${op(t.neg)}@${t.set}`;
+    case "ports":
+      return `th ${portKw(t.dir)} ${op(t.neg)}{ ${t.ranges.map(([a, b]) => (a === b ? `${a}` : `${a}-${b}`)).join(", ")} }`;
+    case "namedPorts":
+      return `${ipKw(t.family)} ${dirKw(t.dir)} . meta l4proto . th ${portKw(t.dir)} ${op(t.neg)}@${t.set}`;
+    case "icmp": {
+      const kw = t.family === 4 ? "icmp" : "icmpv6";
+      if (t.code === undefined) return `${kw} type ${op(t.neg)}${t.type}`;
+      return `${kw} type . ${kw} code ${op(t.neg)}{ ${t.type} . ${t.code} }`;
+    }
+  }
+}
+
+/** One planned rule as nft rule lines (an Allow or Pass sets its mark and returns). */
+export function nftRule(r: PlannedRule): string {
+  const match = r.terms.map(term).join(" ");
+  const pre = match === "" ? "" : `${match} `;
+  switch (r.verdict) {
+    case "allow":
+      return `${pre}${markSet(MARKS.accept)} return ${comment(r.comment)}`;
+    case "pass":
+      return `${pre}${markSet(MARKS.pass)} return ${comment(r.comment)}`;
+    case "deny":
+      return `${pre}drop ${comment(r.comment)}`;
+    case "log":
+      return `${pre}log prefix "calico-packet: " ${comment(r.comment)}`;
+  }
+}
+
+/** The rules of a workload's to- or from- chain (felix/rules/endpoints.go). */
+function endpointChain(ep: PlannedEndpoint, dir: "ingress" | "egress"): string[] {
+  const lines = ["ct state established,related accept", "ct state invalid drop", markClear(MARKS.accept | MARKS.pass)];
+  if (dir === "egress") {
+    // Workloads may not send encapsulated traffic of their own unless a policy allows it.
+    lines.push(`meta l4proto 17 th dport 4789 drop ${comment("Drop VXLAN encapped packets originating in workloads")}`);
+    lines.push(`meta l4proto 4 drop ${comment("Drop IPinIP encapped packets originating in workloads")}`);
+  }
+  for (const tier of dir === "ingress" ? ep.ingress : ep.egress) {
+    lines.push(`${markClear(MARKS.pass)} ${comment(`Start of tier ${tier.tier}`)}`);
+    for (const chain of tier.policyChains) {
+      lines.push(`${markNot(MARKS.pass)} jump ${chain}`);
+      lines.push(`${markIs(MARKS.accept)} return ${comment("Return if policy accepted")}`);
+    }
+    if (tier.endDrop) lines.push(`${markNot(MARKS.pass)} drop ${comment(`End of tier ${tier.tier}. Drop if no policies passed packet`)}`);
+  }
+  for (const chain of dir === "ingress" ? ep.ingressProfiles : ep.egressProfiles) {
+    lines.push(`jump ${chain}`);
+    lines.push(`${markIs(MARKS.accept)} return ${comment("Return if profile accepted")}`);
+  }
+  lines.push(`drop ${comment("Drop if no profiles matched")}`);
+  return lines;
+}
+
+export interface NftRuleset {
+  readonly sets: ReadonlyMap<string, PlannedSet>;
+  /** Every chain with its rule lines; base chains carry their hook line in `hook`. */
+  readonly chains: ReadonlyMap<string, { readonly hook?: string; readonly rules: readonly string[] }>;
+}
+
+/** The structured ruleset for a plan: what both the full text and incremental updates are made of. */
+export function nftRuleset(plan: Plan): NftRuleset {
+  const chains = new Map<string, { hook?: string; rules: string[] }>();
+  const wildcard = quote(`${plan.ifacePrefix}*`);
+  chains.set("bc-forward", {
+    hook: "type filter hook forward priority filter; policy accept;",
+    rules: [
+      markClear(ALL_MARKS),
+      `iifname ${wildcard} jump bc-from-wl-dispatch`,
+      `oifname ${wildcard} jump bc-to-wl-dispatch`,
+      `${markIs(MARKS.accept)} accept ${comment("Policy explicitly accepted packet.")}`,
+    ],
+  });
+  // Dispatch by goto, so that returning from the endpoint chain returns to bc-forward.
+  const dispatch = (key: "iifname" | "oifname", chain: (e: PlannedEndpoint) => string): string[] => [
+    ...(plan.endpoints.length > 0 ? [`${key} vmap { ${plan.endpoints.map((e) => `${quote(e.iface)} : goto ${chain(e)}`).join(", ")} }`] : []),
+    `drop ${comment("Unknown interface")}`,
+  ];
+  chains.set("bc-from-wl-dispatch", { rules: dispatch("iifname", (e) => e.fromChain) });
+  chains.set("bc-to-wl-dispatch", { rules: dispatch("oifname", (e) => e.toChain) });
+  for (const ep of plan.endpoints) {
+    chains.set(ep.toChain, { rules: endpointChain(ep, "ingress") });
+    chains.set(ep.fromChain, { rules: endpointChain(ep, "egress") });
+  }
+  for (const c of plan.chains.values()) chains.set(c.name, { rules: policyRules(c) });
+  return { sets: plan.sets, chains };
+}
+
+const policyRules = (c: PlannedChain): string[] => c.rules.map(nftRule);
+
+function setType(s: PlannedSet): string {
+  return s.kind === "net" ? `type ${addrType(s.family)}; flags interval;` : `type ${addrType(s.family)} . inet_proto . inet_service;`;
+}
+
+function setElement(s: PlannedSet, m: string): string {
+  if (s.kind === "net") return m.endsWith(s.family === 4 ? "/32" : "/128") ? m.slice(0, m.lastIndexOf("/")) : m;
+  const [ip, proto, port] = m.split(" ");
+  return `${ip} . ${proto} . ${port}`;
+}
+
+const elements = (s: PlannedSet, members: readonly string[]): string => `{ ${members.map((m) => setElement(s, m)).join(", ")} }`;
+
+/**
+ * The whole ruleset as an `nft -f` script: the table is created if missing, deleted and defined
+ * anew in one transaction, so it replaces a previous birdcage ruleset atomically and touches nothing else.
+ */
+export function renderNft(plan: Plan): string {
+  const rs = nftRuleset(plan);
+  const out = [`# birdcage policy for node ${plan.node}: ${plan.endpoints.length} workloads, ${plan.chains.size} policy/profile chains, ${plan.sets.size} sets`];
+  out.push(`table ${FAMILY} ${NFT_TABLE} {}`, `delete table ${FAMILY} ${NFT_TABLE}`, `table ${FAMILY} ${NFT_TABLE} {`);
+  for (const s of rs.sets.values()) {
+    out.push(`\tset ${s.name} {`, ...setType(s).split("; ").map((l) => `\t\t${l.replace(/;$/, "")}`));
+    if (s.members.length > 0) out.push(`\t\telements = ${elements(s, s.members)}`);
+    out.push("\t}");
+  }
+  for (const [name, c] of rs.chains) {
+    out.push(`\tchain ${name} {`);
+    if (c.hook !== undefined) out.push(`\t\t${c.hook}`);
+    for (const r of c.rules) out.push(`\t\t${r}`);
+    out.push("\t}");
+  }
+  out.push("}");
+  return out.join("\n") + "\n";
+}
+
+/**
+ * The `nft -f` script that turns the ruleset of `prev` into that of `next`: new sets and chains
+ * added, set elements added/deleted, changed chains flushed and refilled, unused chains and sets
+ * deleted. Empty (no lines) when nothing changed.
+ */
+export function renderNftUpdate(prev: Plan, next: Plan): string {
+  const a = nftRuleset(prev);
+  const b = nftRuleset(next);
+  const T = `${FAMILY} ${NFT_TABLE}`;
+  const out: string[] = [];
+  for (const [name, s] of b.sets) {
+    const old = a.sets.get(name);
+    if (old === undefined || old.kind !== s.kind || old.family !== s.family) {
+      if (old !== undefined) throw new Error(`set ${name} changed type; render a full ruleset`);
+      out.push(`add set ${T} ${name} { ${setType(s)} }`);
+      if (s.members.length > 0) out.push(`add element ${T} ${name} ${elements(s, s.members)}`);
+      continue;
+    }
+    const before = new Set(old.members);
+    const after = new Set(s.members);
+    const removed = old.members.filter((m) => !after.has(m));
+    const added = s.members.filter((m) => !before.has(m));
+    if (removed.length > 0) out.push(`delete element ${T} ${name} ${elements(s, removed)}`);
+    if (added.length > 0) out.push(`add element ${T} ${name} ${elements(s, added)}`);
+  }
+  for (const name of b.chains.keys()) if (!a.chains.has(name)) out.push(`add chain ${T} ${name}`);
+  for (const [name, c] of b.chains) {
+    const old = a.chains.get(name);
+    if (old !== undefined && old.hook !== c.hook) throw new Error(`chain ${name} changed hook; render a full ruleset`);
+    if (old !== undefined && sameLines(old.rules, c.rules)) continue;
+    if (old !== undefined) out.push(`flush chain ${T} ${name}`);
+    for (const r of c.rules) out.push(`add rule ${T} ${name} ${r}`);
+  }
+  // Chains that go are emptied first, so none is still referenced when it is deleted.
+  for (const name of a.chains.keys()) if (!b.chains.has(name)) out.push(`flush chain ${T} ${name}`);
+  for (const name of a.chains.keys()) if (!b.chains.has(name)) out.push(`delete chain ${T} ${name}`);
+  for (const name of a.sets.keys()) if (!b.sets.has(name)) out.push(`delete set ${T} ${name}`);
+  return out.length === 0 ? "" : out.join("\n") + "\n";
+}
+
+function sameLines(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((l, i) => l === b[i]);
+}

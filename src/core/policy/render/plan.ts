@@ -1,0 +1,319 @@
+// The dataplane-neutral plan of one node's filter rules, felix-style (felix/rules): for each local
+// workload a chain for traffic to it (ingress policy) and one for traffic from it (egress policy),
+// jumping per tier to one chain per policy and then to profile chains; rules turned into match terms
+// over selector-derived address sets. The nftables and iptables renderers print this plan.
+import { formatIP, formatPrefix, parsePrefix, type Family, type Prefix } from "../../net/ip.ts";
+import { sha256, toHex } from "../../net/sha2.ts";
+import type { CompiledPolicy, CompiledRule, CompiledSide } from "../compile.ts";
+import type { Direction, PolicySet } from "../policy-set.ts";
+import { PROTO_ICMP, PROTO_ICMPV6, PROTO_SCTP, PROTO_TCP, PROTO_UDP, type PortMatch } from "../protocols.ts";
+import type { Selector } from "../selector/index.ts";
+import { lengthLimitedId, makeUniqueId, MAX_IPSET_NAME_LENGTH } from "../unique-id.ts";
+
+/** Felix's default mark bits (IptablesMarkMask 0xffff0000, lowest bits first). */
+export const MARKS = { accept: 0x10000, pass: 0x20000, drop: 0x40000, scratch0: 0x80000, scratch1: 0x100000 } as const;
+/** Every mark bit birdcage uses; cleared when a packet enters the forward chain. */
+export const ALL_MARKS = MARKS.accept | MARKS.pass | MARKS.drop | MARKS.scratch0 | MARKS.scratch1;
+
+/** iptables' chain-name limit; birdcage uses it for nftables too so both renderers agree. */
+export const MAX_CHAIN_NAME_LENGTH = 28;
+/** Linux interface names are at most 15 bytes. */
+const IFNAMSIZ = 15;
+
+export interface RenderOptions {
+  /** Render the chains of workloads whose node is this one. */
+  readonly node: string;
+  /** Host-side interface name prefix of workload veths (Calico: `cali`). */
+  readonly ifacePrefix?: string;
+  /** Host-side interface name of a workload; defaults to workloadInterfaceName. */
+  readonly ifaceName?: (namespace: string, name: string) => string;
+}
+
+/**
+ * The host-side interface name of a workload: prefix + hex digest of `<namespace>.<name>` filling 15
+ * bytes. (Calico uses SHA-1 here; birdcage uses SHA-256, so names differ from a real Calico node's.)
+ */
+export function workloadInterfaceName(namespace: string, name: string, prefix = "cali"): string {
+  return prefix + toHex(sha256(`${namespace}.${name}`)).slice(0, IFNAMSIZ - prefix.length);
+}
+
+/** An address set: named after the selector (or named-port) unique id, with `bc<family>-` in front. */
+export const setName = (id: string, family: Family): string => `bc${family}-${id.replace(":", "_")}`.slice(0, MAX_IPSET_NAME_LENGTH);
+
+export type Term =
+  /** Only packets of this family (a rule with no address match needs none). */
+  | { readonly t: "family"; readonly family: Family }
+  | { readonly t: "proto"; readonly neg: boolean; readonly proto: number }
+  /** Port matches without a protocol: only protocols that have ports. */
+  | { readonly t: "portProtos" }
+  | { readonly t: "nets"; readonly dir: "src" | "dst"; readonly neg: boolean; readonly family: Family; readonly cidrs: readonly string[] }
+  | { readonly t: "set"; readonly dir: "src" | "dst"; readonly neg: boolean; readonly family: Family; readonly set: string }
+  | { readonly t: "ports"; readonly dir: "src" | "dst"; readonly neg: boolean; readonly ranges: readonly (readonly [number, number])[] }
+  | { readonly t: "namedPorts"; readonly dir: "src" | "dst"; readonly neg: boolean; readonly family: Family; readonly set: string }
+  | { readonly t: "icmp"; readonly neg: boolean; readonly family: Family; readonly type: number; readonly code?: number };
+
+export type Verdict = "allow" | "deny" | "pass" | "log";
+
+export interface PlannedRule {
+  readonly terms: readonly Term[];
+  readonly verdict: Verdict;
+  /** Where it came from, e.g. `shop/knp.default.db rule 0`. */
+  readonly comment: string;
+}
+
+export interface PlannedChain {
+  readonly name: string;
+  readonly rules: readonly PlannedRule[];
+}
+
+export interface PlannedSet {
+  readonly name: string;
+  readonly family: Family;
+  /** `net`: addresses and CIDRs; `port`: address . protocol . port triples. */
+  readonly kind: "net" | "port";
+  /** Sorted, normalised element texts (`10.0.0.1/32`, or `10.0.0.1 6 80` for port sets). */
+  readonly members: readonly string[];
+}
+
+export interface PlannedTier {
+  readonly tier: string;
+  /** End-of-tier drop unless the tier's default action is Pass. */
+  readonly endDrop: boolean;
+  readonly policyChains: readonly string[];
+}
+
+export interface PlannedEndpoint {
+  /** `namespace/name`. */
+  readonly id: string;
+  readonly iface: string;
+  readonly ips: readonly string[];
+  /** Chain for traffic to the workload (its ingress policy) and from it (egress). */
+  readonly toChain: string;
+  readonly fromChain: string;
+  readonly ingress: readonly PlannedTier[];
+  readonly egress: readonly PlannedTier[];
+  readonly ingressProfiles: readonly string[];
+  readonly egressProfiles: readonly string[];
+}
+
+export interface Plan {
+  readonly node: string;
+  readonly ifacePrefix: string;
+  readonly families: readonly Family[];
+  readonly endpoints: readonly PlannedEndpoint[];
+  /** Policy and profile chains, by name. */
+  readonly chains: ReadonlyMap<string, PlannedChain>;
+  readonly sets: ReadonlyMap<string, PlannedSet>;
+}
+
+const SHORT_KIND = { NetworkPolicy: "np", GlobalNetworkPolicy: "gnp", KubernetesNetworkPolicy: "knp" } as const;
+
+/** Felix's policy id `<shortkind>/<namespace>/<name>` (or `<shortkind>/<name>`). */
+export function policyChainId(p: CompiledPolicy): string {
+  const ns = p.policy.namespace;
+  return `${SHORT_KIND[p.policy.kind]}/${ns !== undefined && ns !== "" ? `${ns}/` : ""}${p.policy.name}`;
+}
+
+export const policyChainName = (p: CompiledPolicy, dir: Direction): string =>
+  lengthLimitedId(dir === "ingress" ? "bc-pi-" : "bc-po-", policyChainId(p), MAX_CHAIN_NAME_LENGTH);
+export const profileChainName = (profile: string, dir: Direction): string =>
+  lengthLimitedId(dir === "ingress" ? "bc-pri-" : "bc-pro-", profile, MAX_CHAIN_NAME_LENGTH);
+
+class Planner {
+  readonly chains = new Map<string, PlannedChain>();
+  readonly sets = new Map<string, PlannedSet>();
+  constructor(
+    readonly set: PolicySet,
+    readonly families: readonly Family[],
+  ) {}
+
+  selectorSet(sel: Selector, family: Family): string {
+    const name = setName(sel.uniqueId, family);
+    if (!this.sets.has(name)) {
+      const members = this.set
+        .ipSetMembers(sel)
+        .filter((p) => p.family === family);
+      this.sets.set(name, { name, family, kind: "net", members: normalise(members).map(formatPrefix) });
+    }
+    return name;
+  }
+
+  namedPortSet(sel: Selector | undefined, port: string, protocol: number | undefined, family: Family): string {
+    const id = makeUniqueId("n", `${sel?.uniqueId ?? "all"},${protocol ?? "any"},${port}`);
+    const name = setName(id, family);
+    if (!this.sets.has(name)) {
+      const members = this.set
+        .namedPortMembers(sel, port, protocol)
+        .filter((m) => m.ip.family === family)
+        .map((m) => `${formatIP(m.ip.family, m.ip.value)} ${m.protocol} ${m.port}`)
+        .sort();
+      this.sets.set(name, { name, family, kind: "port", members });
+    }
+    return name;
+  }
+
+  policyChain(p: CompiledPolicy, dir: Direction): string {
+    const name = policyChainName(p, dir);
+    if (!this.chains.has(name)) {
+      const rules = (dir === "ingress" ? p.ingress : p.egress).flatMap((r) => this.rule(r, `${p.id} ${dir} rule ${r.index}`));
+      this.chains.set(name, { name, rules });
+    }
+    return name;
+  }
+
+  profileChain(profile: string, dir: Direction): string | undefined {
+    const rules = this.set.profileRules(profile, dir);
+    if (rules === undefined) return undefined;
+    const name = profileChainName(profile, dir);
+    if (!this.chains.has(name)) this.chains.set(name, { name, rules: rules.flatMap((r) => this.rule(r, `profile ${profile} ${dir} rule ${r.index}`)) });
+    return name;
+  }
+
+  /** One compiled rule as the rendered rules it takes: one per family and per port alternative. */
+  rule(r: CompiledRule, comment: string): PlannedRule[] {
+    const verdict: Verdict = r.action === "Allow" ? "allow" : r.action === "Deny" ? "deny" : r.action === "Pass" ? "pass" : "log";
+    const out: PlannedRule[] = [];
+    const addressed = needsFamily(r);
+    for (const family of this.families) {
+      if (r.ipVersion !== undefined && r.ipVersion !== family) continue;
+      if (!sideHasFamily(r.source, family) || !sideHasFamily(r.destination, family)) continue;
+      const base: Term[] = [];
+      if (addressed || r.ipVersion !== undefined) base.push({ t: "family", family });
+      if (r.protocol !== undefined) base.push({ t: "proto", neg: false, proto: r.protocol });
+      if (r.notProtocol !== undefined) base.push({ t: "proto", neg: true, proto: r.notProtocol });
+      const hasPorts = [r.source, r.destination].some((s) => s.ports !== undefined || s.notPorts !== undefined);
+      if (hasPorts && r.protocol === undefined) base.push({ t: "portProtos" });
+      if (r.icmp !== undefined) base.push({ t: "icmp", neg: false, family, ...r.icmp });
+      if (r.notIcmp !== undefined) base.push({ t: "icmp", neg: true, family, ...r.notIcmp });
+      const src = this.side(r.source, "src", family, r.protocol);
+      const dst = this.side(r.destination, "dst", family, r.protocol);
+      // Positive port lists are OR-ed: numeric ranges together, each named port on its own.
+      for (const sp of src.alternatives) {
+        for (const dp of dst.alternatives) {
+          out.push({ terms: [...base, ...src.terms, ...sp, ...dst.terms, ...dp], verdict, comment });
+        }
+      }
+    }
+    return out;
+  }
+
+  side(s: CompiledSide, dir: "src" | "dst", family: Family, protocol: number | undefined): { terms: Term[]; alternatives: Term[][] } {
+    const terms: Term[] = [];
+    const nets = s.nets?.filter((n) => n.family === family);
+    if (nets !== undefined) terms.push({ t: "nets", dir, neg: false, family, cidrs: nets.map(formatPrefix) });
+    const notNets = s.notNets?.filter((n) => n.family === family);
+    if (notNets !== undefined && notNets.length > 0) terms.push({ t: "nets", dir, neg: true, family, cidrs: notNets.map(formatPrefix) });
+    if (s.selector !== undefined) terms.push({ t: "set", dir, neg: false, family, set: this.selectorSet(s.selector, family) });
+    if (s.notSelector !== undefined) terms.push({ t: "set", dir, neg: true, family, set: this.selectorSet(s.notSelector, family) });
+    if (s.notPorts !== undefined) {
+      const ranges = numeric(s.notPorts);
+      if (ranges.length > 0) terms.push({ t: "ports", dir, neg: true, ranges });
+      for (const p of s.notPorts) {
+        if (p.kind === "named") terms.push({ t: "namedPorts", dir, neg: true, family, set: this.namedPortSet(s.selector, p.name, protocol, family) });
+      }
+    }
+    let alternatives: Term[][] = [[]];
+    if (s.ports !== undefined) {
+      alternatives = [];
+      const ranges = numeric(s.ports);
+      if (ranges.length > 0) alternatives.push([{ t: "ports", dir, neg: false, ranges }]);
+      for (const p of s.ports) {
+        if (p.kind === "named") alternatives.push([{ t: "namedPorts", dir, neg: false, family, set: this.namedPortSet(s.selector, p.name, protocol, family) }]);
+      }
+    }
+    return { terms, alternatives };
+  }
+}
+
+function numeric(ports: readonly PortMatch[]): [number, number][] {
+  return ports.flatMap((p) => (p.kind === "range" ? [[p.min, p.max] as [number, number]] : []));
+}
+
+/** Does the rule match on addresses (so it must be rendered per IP family)? */
+function needsFamily(r: CompiledRule): boolean {
+  const side = (s: CompiledSide): boolean =>
+    s.nets !== undefined || s.notNets !== undefined || s.selector !== undefined || s.notSelector !== undefined || [...(s.ports ?? []), ...(s.notPorts ?? [])].some((p) => p.kind === "named");
+  return side(r.source) || side(r.destination) || r.icmp !== undefined || r.notIcmp !== undefined || r.protocol === PROTO_ICMP || r.protocol === PROTO_ICMPV6;
+}
+
+// As in the evaluator: a nets/notNets list with nothing of the packet's family drops the rule.
+function sideHasFamily(s: CompiledSide, family: Family): boolean {
+  const ok = (nets: readonly Prefix[] | undefined): boolean => nets === undefined || nets.some((n) => n.family === family);
+  return ok(s.nets) && ok(s.notNets);
+}
+
+/** Sorted prefixes with those inside another dropped, so nft interval sets have no overlaps. */
+export function normalise(prefixes: readonly Prefix[]): Prefix[] {
+  const sorted = [...prefixes].sort((a, b) => (a.family !== b.family ? a.family - b.family : a.addr !== b.addr ? (a.addr < b.addr ? -1 : 1) : a.len - b.len));
+  const out: Prefix[] = [];
+  for (const p of sorted) {
+    const last = out[out.length - 1];
+    if (last !== undefined && last.family === p.family && covers(last, p)) continue;
+    out.push(p);
+  }
+  return out;
+}
+
+function covers(outer: Prefix, inner: Prefix): boolean {
+  if (outer.len > inner.len) return false;
+  const bits = BigInt((outer.family === 4 ? 32 : 128) - outer.len);
+  return outer.addr >> bits === inner.addr >> bits;
+}
+
+/** Address families present in the policy set (endpoint addresses and rule CIDRs). */
+function familiesOf(set: PolicySet): Family[] {
+  const found = new Set<Family>();
+  for (const e of set.describeEndpoints()) for (const ip of e.ips) found.add(parsePrefix(ip, { strict: false }).family);
+  for (const p of set.policies) {
+    for (const r of [...p.ingress, ...p.egress]) {
+      for (const s of [r.source, r.destination]) for (const n of [...(s.nets ?? []), ...(s.notNets ?? [])]) found.add(n.family);
+      if (r.ipVersion !== undefined) found.add(r.ipVersion);
+    }
+  }
+  if (found.size === 0) found.add(4);
+  return [...found].sort();
+}
+
+/** The plan for the workloads of one node. */
+export function planNode(set: PolicySet, options: RenderOptions): Plan {
+  const ifacePrefix = options.ifacePrefix ?? "cali";
+  const ifaceName = options.ifaceName ?? ((ns: string, name: string) => workloadInterfaceName(ns, name, ifacePrefix));
+  const families = familiesOf(set);
+  const planner = new Planner(set, families);
+  const endpoints: PlannedEndpoint[] = [];
+  for (const e of set.describeEndpoints()) {
+    if (e.endpoint.kind !== "workload" || e.node !== options.node || e.ips.length === 0) continue;
+    const ns = e.endpoint.namespace ?? "";
+    const iface = ifaceName(ns, e.endpoint.name);
+    const first = parsePrefix(e.ips[0]!, { strict: false });
+    const ip = formatIP(first.family, first.addr);
+    const tiers = (dir: Direction): PlannedTier[] => {
+      const out: PlannedTier[] = [];
+      for (const p of set.policiesFor(ip, dir)) {
+        let t = out[out.length - 1];
+        if (t === undefined || t.tier !== p.tier) {
+          t = { tier: p.tier, endDrop: set.tier(p.tier)?.defaultAction !== "Pass", policyChains: [] };
+          out.push(t);
+        }
+        (t.policyChains as string[]).push(planner.policyChain(p, dir));
+      }
+      return out;
+    };
+    const profiles = (dir: Direction): string[] => e.profiles.flatMap((name) => planner.profileChain(name, dir) ?? []);
+    endpoints.push({
+      id: `${ns}/${e.endpoint.name}`,
+      iface,
+      ips: e.ips,
+      toChain: lengthLimitedId("bc-tw-", iface, MAX_CHAIN_NAME_LENGTH),
+      fromChain: lengthLimitedId("bc-fw-", iface, MAX_CHAIN_NAME_LENGTH),
+      ingress: tiers("ingress"),
+      egress: tiers("egress"),
+      ingressProfiles: profiles("ingress"),
+      egressProfiles: profiles("egress"),
+    });
+  }
+  endpoints.sort((a, b) => (a.iface < b.iface ? -1 : a.iface > b.iface ? 1 : 0));
+  return { node: options.node, ifacePrefix, families, endpoints, chains: planner.chains, sets: planner.sets };
+}
+
+export const PORT_PROTOCOLS = [PROTO_TCP, PROTO_UDP, PROTO_SCTP] as const;
