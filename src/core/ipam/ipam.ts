@@ -46,6 +46,7 @@ import {
   type Pool,
 } from "./pools.ts";
 import { containsPrefix, parseAddress, parseCidr, prefixText } from "./addresses.ts";
+import { checkIpam, type CheckOptions, type CheckReport } from "./check.ts";
 import { affineBlocksOf, blockSummaries, borrowedAddressesOf, lookupAddress, type AddressInfo, type BlockSummary, type BorrowedAddress } from "./queries.ts";
 import { BlockSnapshot, firstInWalk, inWalkOrder, type IndexedBlock } from "./snapshot.ts";
 import { IpamStore, isCasFailure, newCounters, type AffinityEntry, type BlockEntry, type IpamCounters } from "./store.ts";
@@ -921,6 +922,11 @@ export class Ipam {
   /** Every block with its host and usage, sorted by address. */
   blocks(): Promise<BlockSummary[]> {
     return blockSummaries(this.store);
+  }
+
+  /** The consistency check of checkIpam (leaks, handle and affinity mismatches) over this client's datastore. */
+  check(options: CheckOptions = {}): Promise<CheckReport> {
+    return checkIpam(this.store.ds, options);
   }
 
   /** A copy of the operation counters (reads, writes, CAS conflicts, retries, cache hits). */

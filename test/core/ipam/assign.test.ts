@@ -100,6 +100,24 @@ describe("autoAssign", () => {
     expect(res.ipv4[0]).toBe(mine[0]!.replace(/\/26$/, ""));
   });
 
+  test("a host's first block is the same in every cluster; other hosts start elsewhere", async () => {
+    const first = async (host: string) => {
+      const ipam = new Ipam(newStore(), { pools: [POOL] });
+      await ipam.autoAssign(pod(host, 1));
+      return (await ipam.affineBlocks(host))[0];
+    };
+    expect(await first("node-7")).toBe(await first("node-7"));
+    const starts = new Set(await Promise.all(["a", "b", "c", "d", "e", "f"].map((h) => first(`node-${h}`))));
+    expect(starts.size).toBeGreaterThan(4);
+  });
+
+  test("Ipam.check runs checkIpam on the client's store", async () => {
+    const ipam = new Ipam(newStore(), { pools: [POOL] });
+    await ipam.autoAssign(pod("node-1", 1));
+    expect((await ipam.check({ liveHandles: [] })).leaked).toHaveLength(1);
+    expect((await ipam.check()).ok).toBe(true);
+  });
+
   test("IPv6 and dual-stack requests", async () => {
     const ipam = new Ipam(newStore(), { pools: [POOL, { name: "v6", cidr: "fd00:1::/112" }] });
     const res = await ipam.autoAssign({ host: "node-1", handleId: "h1", num4: 1, num6: 2 });
