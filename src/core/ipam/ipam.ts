@@ -63,7 +63,10 @@ export const EMPTY_BLOCK_MIN_RECLAIM_AGE_MS = 60_000;
 export type Labels = Readonly<Record<string, string>>;
 
 export interface IpamOptions {
-  /** Milliseconds since the epoch (virtual time in the simulator). Default: always 0. */
+  /**
+   * Milliseconds since the epoch (virtual time in the simulator). Default: always 0, so time never
+   * passes: claim times read 1970-01-01 and another host's empty block is never old enough to reclaim.
+   */
   clock?: () => number;
   /**
    * The IP pools (Calico v3 IPPool, or its spec plus a name). An array is validated once at construction
