@@ -1,7 +1,8 @@
 // `birdcage policy eval FILE... --from A --to B ...`: the Calico verdict for one flow over the
 // policies, namespaces, pods and endpoints in resource files, with the trace of what decided.
 // `birdcage policy show FILE... [--endpoint X]`: the policies that apply to each endpoint.
-// `birdcage policy matrix FILE... --port N`: allowed/denied for every pair of endpoints.
+// `birdcage policy matrix -f FILE... --probes 80/TCP,...`: e2e-style truth tables between all pods.
+// `birdcage policy render -f FILE... --node N --format nft|iptables`: the node's filter ruleset.
 // `birdcage policy selector TEXT [--labels k=v,...]`: a selector's canonical form, unique ID and
 // whether it matches label sets.
 import { Option, type Command } from "commander";
@@ -15,11 +16,15 @@ import {
   type FlowResult,
 } from "../../core/policy/index.ts";
 import { parseSelector, SelectorParseError } from "../../core/policy/selector/index.ts";
+import { formatTruthTables, parseProbes, reachability, truthTableJson, type Probe } from "../../core/policy/matrix.ts";
+import { planNode } from "../../core/policy/render/plan.ts";
+import { renderNft } from "../../core/policy/render/nft.ts";
+import { IPTABLES_HOOK, renderIptables } from "../../core/policy/render/iptables.ts";
 import { CheckFailed, UsageError } from "../errors.ts";
 import { displayName, readInput } from "../io.ts";
 import { formatTable, render, withOutput, type OutputFormat } from "../output.ts";
 
-interface EvalOptions {
+interface EvalOptions extends FileOptions {
   from: string;
   to: string;
   protocol: string;
@@ -45,6 +50,23 @@ function resolveAddress(set: PolicySet, text: string, option: string): string {
   return found.ip;
 }
 
+interface FileOptions {
+  filename?: string[];
+}
+
+/** Resource files as `-f FILE...` and/or positional arguments; "-" is standard input. */
+function withFiles(cmd: Command): Command {
+  return cmd
+    .argument("[file...]", 'resource files (Calico v3, Kubernetes, Lists; "-" reads standard input)')
+    .option("-f, --filename <file...>", 'resource files (Calico v3, Kubernetes, kubectl Lists; "-" reads standard input)');
+}
+
+async function loadPolicySet(positional: readonly string[], opts: FileOptions): Promise<PolicySet> {
+  const files = [...(opts.filename ?? []), ...positional];
+  if (files.length === 0) throw new UsageError("no input: give resource files with -f FILE... (or -f - for standard input)");
+  return new PolicySet(policyInputFromResources(await loadAll(files)));
+}
+
 async function loadAll(files: string[]): Promise<LoadedResources> {
   const entries = [];
   for (const path of files) entries.push(...loadResources(await readInput(path), displayName(path)).entries);
@@ -52,7 +74,7 @@ async function loadAll(files: string[]): Promise<LoadedResources> {
 }
 
 function registerEval(policy: Command): void {
-  withOutput(
+  withFiles(withOutput(
     policy
       .command("eval")
       .description(
@@ -60,7 +82,6 @@ function registerEval(policy: Command): void {
           "then ingress policy of the destination endpoint; prints the verdict and what decided it " +
           "(exit 1 if it differs from --expect, 2 on bad input)",
       )
-      .argument("<file...>", 'resource files (Calico v3, Kubernetes, Lists; "-" reads standard input)')
       .requiredOption("--from <address|pod>", "source: an IP address or an endpoint name (name or namespace/name)")
       .requiredOption("--to <address|pod>", "destination: an IP address or an endpoint name")
       .option("--protocol <name|number>", "TCP, UDP, ICMP, ICMPv6, SCTP, UDPLite or 1-255", "TCP")
@@ -69,8 +90,8 @@ function registerEval(policy: Command): void {
       .option("--icmp-type <n>", "ICMP type")
       .option("--icmp-code <n>", "ICMP code")
       .addOption(new Option("--expect <verdict>", "fail (exit 1) unless the verdict is this").choices(["allow", "deny"])),
-  ).action(async (files: string[], opts: EvalOptions) => {
-    const set = new PolicySet(policyInputFromResources(await loadAll(files)));
+  )).action(async (files: string[], opts: EvalOptions) => {
+    const set = await loadPolicySet(files, opts);
     const dstPort = intOption("port", opts.port, 65535);
     const srcPort = intOption("src-port", opts.srcPort, 65535);
     const icmpType = intOption("icmp-type", opts.icmpType, 255);
@@ -137,14 +158,13 @@ function registerSelector(policy: Command): void {
 }
 
 function registerShow(policy: Command): void {
-  withOutput(
+  withFiles(withOutput(
     policy
       .command("show")
       .description("list the endpoints in the files with the policies that apply to each, in evaluation order (json/yaml add effective labels)")
-      .argument("<file...>", 'resource files (Calico v3, Kubernetes, Lists; "-" reads standard input)')
       .option("--endpoint <name>", "only this endpoint (name or namespace/name)"),
-  ).action(async (files: string[], opts: { endpoint?: string; output: OutputFormat }) => {
-    const set = new PolicySet(policyInputFromResources(await loadAll(files)));
+  )).action(async (files: string[], opts: FileOptions & { endpoint?: string; output: OutputFormat }) => {
+    const set = await loadPolicySet(files, opts);
     let endpoints = set.describeEndpoints();
     if (opts.endpoint !== undefined) {
       const found = set.findEndpoint(opts.endpoint);
@@ -165,45 +185,63 @@ function registerShow(policy: Command): void {
 }
 
 function registerMatrix(policy: Command): void {
-  withOutput(
-    policy
-      .command("matrix")
-      .description("the verdict for every pair of endpoints in the files (rows: from, columns: to) for one protocol and port")
-      .argument("<file...>", 'resource files (Calico v3, Kubernetes, Lists; "-" reads standard input)')
-      .option("--protocol <name|number>", "TCP, UDP, ICMP, ICMPv6, SCTP, UDPLite or 1-255", "TCP")
-      .option("--port <n>", "destination port")
-      .option("--family <4|6>", "address family to use for endpoints with both", "4"),
-  ).action(async (files: string[], opts: { protocol: string; port?: string; family: string; output: OutputFormat }) => {
+  withFiles(
+    withOutput(
+      policy
+        .command("matrix")
+        .description(
+          "reachability truth table between all pods in the files, Kubernetes e2e style: one table per probe, " +
+            "rows = client, columns = server, . allowed, X denied (json: {results: [{from, to, protocol, port, allowed}]})",
+        )
+        .option("--probes <list>", "comma-separated PORT/PROTOCOL probes (TCP, UDP, SCTP)", "80/TCP")
+        .option("--family <4|6>", "address family to use for pods with both", "4"),
+    ),
+  ).action(async (positional: string[], opts: FileOptions & { probes: string; family: string; output: OutputFormat }) => {
     if (opts.family !== "4" && opts.family !== "6") throw new UsageError(`--family must be 4 or 6 (got "${opts.family}")`);
-    const family = opts.family === "4" ? 4 : 6;
-    const set = new PolicySet(policyInputFromResources(await loadAll(files)));
-    const dstPort = intOption("port", opts.port, 65535);
-    const protocol = /^\d+$/.test(opts.protocol) ? Number(opts.protocol) : opts.protocol;
-    const endpoints = set
-      .describeEndpoints()
-      .map((e) => {
-        const name = `${e.endpoint.namespace !== undefined ? `${e.endpoint.namespace}/` : ""}${e.endpoint.name}`;
-        return { name, ip: set.findEndpoint(name, family)?.ip };
-      })
-      .filter((e): e is { name: string; ip: string } => e.ip !== undefined);
-    const flows = endpoints.flatMap((from) =>
-      endpoints.map((to) => {
-        const r = set.evaluate({ src: from.ip, dst: to.ip, protocol, ...(dstPort !== undefined ? { dstPort } : {}) });
-        return { from: from.name, to: to.name, verdict: r.allowed ? "allow" : "deny", egress: r.egress.decision, ingress: r.ingress.decision };
-      }),
-    );
-    const verdicts = new Map(flows.map((f) => [`${f.from}\u0000${f.to}`, f.verdict]));
-    const cell = (from: string, to: string): string => (verdicts.get(`${from}\u0000${to}`) === "allow" ? "." : "X");
-    process.stdout.write(
-      render({ protocol, ...(dstPort !== undefined ? { port: dstPort } : {}), flows }, opts.output, () => {
-        const index = endpoints.map((e, i) => `${i + 1}: ${e.name}`).join("\n");
-        const table = formatTable(
-          ["FROM \\ TO", ...endpoints.map((_, i) => String(i + 1))],
-          endpoints.map((from, i) => [`${i + 1}`, ...endpoints.map((to) => cell(from.name, to.name))]),
-        );
-        return `${index}\n\n${table}(. allowed, X denied)\n`;
-      }),
-    );
+    let probes: Probe[];
+    try {
+      probes = parseProbes(opts.probes);
+    } catch (e) {
+      throw new UsageError(`--probes: ${(e as Error).message}`);
+    }
+    const set = await loadPolicySet(positional, opts);
+    const r = reachability(set, probes, opts.family === "4" ? 4 : 6);
+    process.stdout.write(render(truthTableJson(r), opts.output, () => formatTruthTables(r)));
+  });
+}
+
+function registerRender(policy: Command): void {
+  withFiles(
+    withOutput(
+      policy
+        .command("render")
+        .description(
+          "print the Linux filter ruleset for one node's workloads (pods whose spec.nodeName is --node), felix-style: " +
+            "nftables (table inet bc-filter, load with nft -f) or iptables (ipset restore + iptables-restore --noflush)",
+        )
+        .requiredOption("--node <name>", "the node whose workloads to render")
+        .addOption(new Option("--format <format>", "ruleset format").choices(["nft", "iptables"]).default("nft"))
+        .option("--iface-prefix <prefix>", "host-side interface name prefix of workload veths", "cali"),
+    ),
+  ).action(async (positional: string[], opts: FileOptions & { node: string; format: "nft" | "iptables"; ifacePrefix: string; output: OutputFormat }) => {
+    const set = await loadPolicySet(positional, opts);
+    const plan = planNode(set, { node: opts.node, ifacePrefix: opts.ifacePrefix });
+    if (plan.endpoints.length === 0) {
+      const nodes = [...new Set(set.describeEndpoints().flatMap((e) => (e.node !== undefined ? [e.node] : [])))].sort();
+      process.stderr.write(`birdcage: warning: no workloads on node ${opts.node}${nodes.length > 0 ? ` (nodes with workloads: ${nodes.join(", ")})` : ""}\n`);
+    }
+    const interfaces = plan.endpoints.map((e) => ({ endpoint: e.id, interface: e.iface, ips: e.ips }));
+    if (opts.format === "nft") {
+      const nft = renderNft(plan);
+      process.stdout.write(render({ format: "nft", node: opts.node, interfaces, nft }, opts.output, () => nft));
+    } else {
+      const out = renderIptables(plan);
+      process.stdout.write(
+        render({ format: "iptables", node: opts.node, interfaces, ...out }, opts.output, () =>
+          `# --- ipset restore ---\n${out.ipset}# --- iptables-restore --noflush (then once: iptables ${IPTABLES_HOOK.join(" ")}) ---\n${out.iptables}`,
+        ),
+      );
+    }
   });
 }
 
@@ -212,5 +250,6 @@ export function registerPolicy(program: Command): void {
   registerEval(policy);
   registerShow(policy);
   registerMatrix(policy);
+  registerRender(policy);
   registerSelector(policy);
 }

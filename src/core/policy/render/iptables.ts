@@ -1,0 +1,194 @@
+// The plan as `ipset restore` input plus an `iptables-restore --noflush` file (IPv4), felix-style:
+// chains prefixed `bc-`, Allow/Pass as a mark then a RETURN on the mark (policy.go), CIDR lists of
+// more than one entry and selector/named-port sets as ipsets. Declaring a chain in a --noflush
+// restore empties it, so the file replaces birdcage's chains and leaves every other chain alone.
+import { makeUniqueId } from "../unique-id.ts";
+import { ALL_MARKS, MARKS, PORT_PROTOCOLS, setName, type Plan, type PlannedEndpoint, type PlannedRule, type PlannedSet, type Term } from "./plan.ts";
+
+/** The rule that hooks birdcage's chains into FORWARD (install once; not part of the restore file). */
+export const IPTABLES_HOOK = ["-I", "FORWARD", "1", "-j", "bc-FORWARD"] as const;
+
+const hex = (n: number): string => `0x${n.toString(16)}`;
+const quote = (s: string): string => `"${s.replace(/["\\]/g, "").slice(0, 200)}"`;
+const MULTIPORT_MAX = 15;
+
+export interface IptablesOutput {
+  /** `ipset restore` input (creates sets if missing, then refills them). */
+  readonly ipset: string;
+  /** `iptables-restore --noflush` input. */
+  readonly iptables: string;
+}
+
+class Writer {
+  readonly cidrSets = new Map<string, readonly string[]>();
+
+  /** Every term as iptables arguments; rules that need an OR are split into several (variants). */
+  variants(terms: readonly Term[]): string[][] {
+    let out: string[][] = [[]];
+    const add = (...parts: string[]): void => {
+      out = out.map((v) => [...v, ...parts]);
+    };
+    for (const t of terms) {
+      switch (t.t) {
+        case "family":
+          break; // the file is IPv4 only; IPv6 terms are filtered out before
+        case "proto":
+          add(...(t.neg ? ["!", "-p", String(t.proto)] : ["-p", String(t.proto)]));
+          break;
+        case "portProtos":
+          out = out.flatMap((v) => PORT_PROTOCOLS.map((p) => [...v, "-p", String(p)]));
+          break;
+        case "nets": {
+          const flag = t.dir === "src" ? "-s" : "-d";
+          // Negated lists go through an ipset: iptables takes one -s/-d per rule.
+          if (t.cidrs.length === 1 && !t.neg) add(flag, t.cidrs[0]!);
+          else add("-m", "set", ...(t.neg ? ["!"] : []), "--match-set", this.cidrSet(t.cidrs), t.dir);
+          break;
+        }
+        case "set":
+          add("-m", "set", ...(t.neg ? ["!"] : []), "--match-set", t.set, t.dir);
+          break;
+        case "ports": {
+          const chunks = multiportChunks(t.ranges);
+          const opt = t.dir === "src" ? "--sports" : "--dports";
+          // Positive chunks are alternatives (OR); negated chunks must all hold (AND).
+          if (t.neg) add(...chunks.flatMap((c) => ["-m", "multiport", "!", opt, c]));
+          else out = out.flatMap((v) => chunks.map((c) => [...v, "-m", "multiport", opt, c]));
+          break;
+        }
+        case "namedPorts":
+          add("-m", "set", ...(t.neg ? ["!"] : []), "--match-set", t.set, `${t.dir},${t.dir}`);
+          break;
+        case "icmp":
+          add("-m", "icmp", ...(t.neg ? ["!"] : []), "--icmp-type", t.code === undefined ? String(t.type) : `${t.type}/${t.code}`);
+          break;
+      }
+    }
+    return out;
+  }
+
+  cidrSet(cidrs: readonly string[]): string {
+    const name = setName(makeUniqueId("c", [...cidrs].sort().join(",")), 4);
+    this.cidrSets.set(name, cidrs);
+    return name;
+  }
+
+  rule(chain: string, r: PlannedRule): string[] {
+    if (r.terms.some((t) => "family" in t && t.family === 6)) return [];
+    const lines: string[] = [];
+    const c = `-m comment --comment ${quote(r.comment)}`;
+    for (const v of this.variants(r.terms)) {
+      const match = v.length > 0 ? `${v.join(" ")} ` : "";
+      switch (r.verdict) {
+        case "allow":
+          lines.push(`-A ${chain} ${match}${c} -j MARK --set-xmark ${hex(MARKS.accept)}/${hex(MARKS.accept)}`);
+          break;
+        case "pass":
+          lines.push(`-A ${chain} ${match}${c} -j MARK --set-xmark ${hex(MARKS.pass)}/${hex(MARKS.pass)}`);
+          break;
+        case "deny":
+          lines.push(`-A ${chain} ${match}${c} -j DROP`);
+          break;
+        case "log":
+          lines.push(`-A ${chain} ${match}${c} -j LOG --log-prefix "calico-packet: "`);
+          break;
+      }
+    }
+    if (r.verdict === "allow" || r.verdict === "pass") {
+      const bit = r.verdict === "allow" ? MARKS.accept : MARKS.pass;
+      lines.push(`-A ${chain} -m mark --mark ${hex(bit)}/${hex(bit)} -j RETURN`);
+    }
+    return lines;
+  }
+}
+
+function multiportChunks(ranges: readonly (readonly [number, number])[]): string[] {
+  const chunks: string[] = [];
+  let cur: string[] = [];
+  let used = 0;
+  for (const [a, b] of ranges) {
+    const cost = a === b ? 1 : 2; // a range takes two of multiport's 15 slots
+    if (used + cost > MULTIPORT_MAX) {
+      chunks.push(cur.join(","));
+      cur = [];
+      used = 0;
+    }
+    cur.push(a === b ? `${a}` : `${a}:${b}`);
+    used += cost;
+  }
+  if (cur.length > 0) chunks.push(cur.join(","));
+  return chunks;
+}
+
+function endpointRules(ep: PlannedEndpoint, dir: "ingress" | "egress"): string[] {
+  const chain = dir === "ingress" ? ep.toChain : ep.fromChain;
+  const A = `-A ${chain}`;
+  const acceptBit = `${hex(MARKS.accept)}/${hex(MARKS.accept)}`;
+  const passBit = `0x0/${hex(MARKS.pass)}`;
+  const lines = [
+    `${A} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`,
+    `${A} -m conntrack --ctstate INVALID -j DROP`,
+    `${A} -j MARK --set-xmark 0x0/${hex(MARKS.accept | MARKS.pass)}`,
+  ];
+  if (dir === "egress") {
+    lines.push(`${A} -p udp -m udp --dport 4789 -m comment --comment "Drop VXLAN encapped packets originating in workloads" -j DROP`);
+    lines.push(`${A} -p 4 -m comment --comment "Drop IPinIP encapped packets originating in workloads" -j DROP`);
+  }
+  for (const tier of dir === "ingress" ? ep.ingress : ep.egress) {
+    lines.push(`${A} -m comment --comment ${quote(`Start of tier ${tier.tier}`)} -j MARK --set-xmark 0x0/${hex(MARKS.pass)}`);
+    for (const p of tier.policyChains) {
+      lines.push(`${A} -m mark --mark ${passBit} -j ${p}`);
+      lines.push(`${A} -m mark --mark ${acceptBit} -m comment --comment "Return if policy accepted" -j RETURN`);
+    }
+    if (tier.endDrop) lines.push(`${A} -m mark --mark ${passBit} -m comment --comment ${quote(`End of tier ${tier.tier}. Drop if no policies passed packet`)} -j DROP`);
+  }
+  for (const p of dir === "ingress" ? ep.ingressProfiles : ep.egressProfiles) {
+    lines.push(`${A} -j ${p}`);
+    lines.push(`${A} -m mark --mark ${acceptBit} -m comment --comment "Return if profile accepted" -j RETURN`);
+  }
+  lines.push(`${A} -m comment --comment "Drop if no profiles matched" -j DROP`);
+  return lines;
+}
+
+/** The IPv4 iptables/ipset rendering of a plan. */
+export function renderIptables(plan: Plan): IptablesOutput {
+  const w = new Writer();
+  const chains: string[] = ["bc-FORWARD", "bc-from-wl-dispatch", "bc-to-wl-dispatch"];
+  const rules: string[] = [
+    `-A bc-FORWARD -j MARK --set-xmark 0x0/${hex(ALL_MARKS)}`,
+    `-A bc-FORWARD -i ${plan.ifacePrefix}+ -j bc-from-wl-dispatch`,
+    `-A bc-FORWARD -o ${plan.ifacePrefix}+ -j bc-to-wl-dispatch`,
+    `-A bc-FORWARD -m mark --mark ${hex(MARKS.accept)}/${hex(MARKS.accept)} -m comment --comment "Policy explicitly accepted packet." -j ACCEPT`,
+  ];
+  for (const ep of plan.endpoints) rules.push(`-A bc-from-wl-dispatch -i ${ep.iface} -g ${ep.fromChain}`);
+  rules.push(`-A bc-from-wl-dispatch -m comment --comment "Unknown interface" -j DROP`);
+  for (const ep of plan.endpoints) rules.push(`-A bc-to-wl-dispatch -o ${ep.iface} -g ${ep.toChain}`);
+  rules.push(`-A bc-to-wl-dispatch -m comment --comment "Unknown interface" -j DROP`);
+  for (const ep of plan.endpoints) {
+    chains.push(ep.toChain, ep.fromChain);
+    rules.push(...endpointRules(ep, "ingress"), ...endpointRules(ep, "egress"));
+  }
+  for (const c of plan.chains.values()) {
+    chains.push(c.name);
+    for (const r of c.rules) rules.push(...w.rule(c.name, r));
+  }
+  const iptables = ["*filter", ...chains.map((c) => `:${c} - [0:0]`), ...rules, "COMMIT", ""].join("\n");
+
+  const ipset: string[] = [];
+  const emit = (name: string, type: string, members: readonly string[]): void => {
+    ipset.push(`create ${name} ${type} family inet -exist`, `flush ${name}`, ...members.map((m) => `add ${name} ${m}`));
+  };
+  for (const s of plan.sets.values()) {
+    if (s.family !== 4) continue;
+    if (s.kind === "net") emit(s.name, "hash:net", s.members);
+    else emit(s.name, "hash:ip,port", s.members.map((m) => portElement(s, m)));
+  }
+  for (const [name, cidrs] of w.cidrSets) emit(name, "hash:net", cidrs);
+  return { ipset: ipset.length > 0 ? ipset.join("\n") + "\n" : "", iptables };
+}
+
+function portElement(_s: PlannedSet, m: string): string {
+  const [ip, proto, port] = m.split(" ");
+  const name = proto === "6" ? "tcp" : proto === "17" ? "udp" : proto === "132" ? "sctp" : `${proto}`;
+  return `${ip},${name}:${port}`;
+}
