@@ -1,0 +1,576 @@
+// One BGP peering: the RFC 4271 §8 finite state machine on the Clock and Transport ports. It owns the
+// TCP connections to one neighbour (two during a collision, §6.8), checks OPENs, negotiates
+// capabilities and timers, and hands UPDATE / ROUTE-REFRESH messages of an Established session to its
+// owner (the Speaker). Every way out of a connection sends the NOTIFICATION that explains it.
+import {
+  AS_TRANS,
+  type Capability,
+  CeaseSubcode,
+  ErrorCode,
+  findCapability,
+  FsmErrorSubcode,
+  isBgpWireError,
+  MessageFramer,
+  MessageType,
+  multiprotocolFamilies,
+  notificationFor,
+  OpenErrorSubcode,
+  peerAsn,
+  decodeMessage,
+  encodeMessage,
+  type Message,
+  type NotificationMessage,
+  type OpenMessage,
+  type RouteRefreshMessage,
+  type UpdateMessage,
+  Afi,
+  Safi,
+  type AddressFamily,
+  BGP_VERSION,
+} from "./wire/index.ts";
+import type { Clock, CloseReason, Connection, TimerHandle, Transport } from "./ports.ts";
+
+export type SessionState = "Idle" | "Connect" | "Active" | "OpenSent" | "OpenConfirm" | "Established";
+
+export const BGP_PORT = 179;
+/** RFC 4271 §8.2.2: the hold timer while waiting for the peer's OPEN ("large value", 4 minutes). */
+export const OPEN_HOLD_TIME_S = 240;
+
+export interface SessionConfig {
+  localAs: number;
+  /** BGP identifier as uint32. */
+  routerId: number;
+  peerAddress: string;
+  peerAs: number;
+  peerPort?: number;
+  /** Source address for outgoing connections. */
+  localAddress?: string;
+  /** Never connect; wait for the peer (Calico's `passive on`). */
+  passive?: boolean;
+  /** Seconds, 0 or >= 3. Default 90. */
+  holdTime?: number;
+  /** Seconds between connection attempts. Default 5 (Calico's `connect retry time`). */
+  connectRetryTime?: number;
+  /** Seconds before the first connection attempt. Default 0. */
+  connectDelay?: number;
+  /** Seconds in Idle after an error before starting again. Default 5 (Calico's `error wait time`). */
+  errorWaitTime?: number;
+  /** Reject peers whose hold time is below this (besides 1 and 2, which the codec rejects). Default 3. */
+  minHoldTime?: number;
+  /** The capabilities to advertise; asked each time an OPEN is sent (the GR R bit can change). */
+  capabilities: () => Capability[];
+}
+
+/** What the two OPENs settled on. */
+export interface Negotiated {
+  peerOpen: OpenMessage;
+  peerRouterId: number;
+  peerAs: number;
+  holdTime: number;
+  keepaliveTime: number;
+  fourOctetAs: boolean;
+  /** Families both sides announced (IPv4 unicast when neither sent MP capabilities). */
+  families: AddressFamily[];
+  routeRefresh: boolean;
+  /** The peer's graceful restart capability, if any. */
+  peerGracefulRestart: Extract<Capability, { kind: "graceful-restart" }> | undefined;
+  localGracefulRestart: Extract<Capability, { kind: "graceful-restart" }> | undefined;
+  localAddress: string;
+}
+
+export interface DownInfo {
+  /** The state the session was in. */
+  from: SessionState;
+  reason: string;
+  sent?: { code: number; subcode: number };
+  received?: { code: number; subcode: number };
+  /** RFC 4724/8538: the peer's routes should be kept (stale) rather than removed. */
+  graceful: boolean;
+}
+
+export interface SessionEvents {
+  established(s: Session): void;
+  message(s: Session, m: UpdateMessage | RouteRefreshMessage): void;
+  /** The session left Established (or a connection died before it got there: `from` tells). */
+  down(s: Session, info: DownInfo): void;
+  /** Anything worth logging: rejected connections, NOTIFICATIONs, state changes. */
+  log?(s: Session, event: string): void;
+}
+
+type ConnState = "Connect" | "OpenSent" | "OpenConfirm" | "Established";
+
+class Attempt {
+  state: ConnState;
+  readonly framer = new MessageFramer();
+  peerOpen: OpenMessage | undefined;
+  holdTimer: TimerHandle | undefined;
+  keepaliveTimer: TimerHandle | undefined;
+  closed = false;
+  constructor(
+    readonly conn: Connection,
+    readonly outgoing: boolean,
+  ) {
+    this.state = outgoing ? "Connect" : "OpenSent";
+  }
+}
+
+const RANK: Record<SessionState, number> = { Idle: 0, Connect: 1, Active: 1, OpenSent: 2, OpenConfirm: 3, Established: 4 };
+
+export class Session {
+  readonly config: SessionConfig;
+  private readonly clock: Clock;
+  private readonly transport: Transport;
+  private readonly events: SessionEvents;
+  private attempts: Attempt[] = [];
+  private connectRetryTimer: TimerHandle | undefined;
+  private restartTimer: TimerHandle | undefined;
+  private enabled = false;
+  private lastState: SessionState = "Idle";
+  /** Set while Established. */
+  negotiated: Negotiated | undefined;
+  establishedAt: number | undefined;
+  /** The restart time (s) the peer advertised in the OPEN of the last Established session (0: none). */
+  lastPeerRestartTime = 0;
+  /** Most recent NOTIFICATIONs, for show commands. */
+  lastError: { sent?: NotificationMessage; received?: NotificationMessage; reason?: string } = {};
+
+  constructor(config: SessionConfig, clock: Clock, transport: Transport, events: SessionEvents) {
+    const hold = config.holdTime ?? 90;
+    if (!Number.isInteger(hold) || hold < 0 || hold > 65535 || hold === 1 || hold === 2) {
+      throw new RangeError(`hold time ${hold} must be 0 or 3..65535 seconds`);
+    }
+    this.config = config;
+    this.clock = clock;
+    this.transport = transport;
+    this.events = events;
+  }
+
+  get holdTime(): number {
+    return this.config.holdTime ?? 90;
+  }
+
+  /** The FSM state: the most advanced connection's, else Connect/Active/Idle. */
+  get state(): SessionState {
+    let best: SessionState | undefined;
+    for (const a of this.attempts) {
+      const s: SessionState = a.state === "Connect" ? "Connect" : a.state;
+      if (!best || RANK[s] > RANK[best]) best = s;
+    }
+    if (best) return best;
+    if (!this.enabled) return "Idle";
+    if (this.restartTimer !== undefined) return "Idle";
+    return this.config.passive ? "Active" : this.connectRetryTimer !== undefined ? "Active" : "Connect";
+  }
+
+  private log(event: string): void {
+    this.events.log?.(this, event);
+  }
+
+  private noteState(): void {
+    const s = this.state;
+    if (s !== this.lastState) {
+      this.log(`${this.lastState} -> ${s}`);
+      this.lastState = s;
+    }
+  }
+
+  /** ManualStart (or ManualStart_with_PassiveTcpEstablishment when passive). */
+  start(): void {
+    if (this.enabled) return;
+    this.enabled = true;
+    this.begin(this.config.connectDelay ?? 0);
+  }
+
+  private begin(delayS: number): void {
+    if (!this.enabled) return;
+    if (this.config.passive) {
+      this.noteState();
+      return;
+    }
+    this.clearRetry();
+    this.connectRetryTimer = this.clock.setTimer(delayS * 1000, () => {
+      this.connectRetryTimer = undefined;
+      this.connect();
+    });
+    this.noteState();
+  }
+
+  private connect(): void {
+    if (!this.enabled || this.attempts.length > 0) return;
+    const conn = this.transport.connect(
+      { remoteAddress: this.config.peerAddress, remotePort: this.config.peerPort ?? BGP_PORT, ...(this.config.localAddress ? { localAddress: this.config.localAddress } : {}) },
+      () => this.onConnected(a),
+    );
+    const a = new Attempt(conn, true);
+    this.attempts.push(a);
+    this.wire(a);
+    // ConnectRetry: if nothing came of this attempt by then, try again.
+    this.connectRetryTimer = this.clock.setTimer((this.config.connectRetryTime ?? 5) * 1000, () => {
+      this.connectRetryTimer = undefined;
+      if (a.state === "Connect" && !a.closed) this.drop(a, "connect retry timer expired", undefined);
+      if (this.attempts.length === 0) this.connect();
+      else this.armRetryWhileBusy();
+    });
+    this.noteState();
+  }
+
+  /** Keeps retrying later while an incoming connection is being tried. */
+  private armRetryWhileBusy(): void {
+    if (this.config.passive || !this.enabled) return;
+    this.connectRetryTimer = this.clock.setTimer((this.config.connectRetryTime ?? 5) * 1000, () => {
+      this.connectRetryTimer = undefined;
+      if (this.attempts.length === 0) this.connect();
+      else this.armRetryWhileBusy();
+    });
+  }
+
+  private onConnected(a: Attempt): void {
+    if (a.closed) return;
+    a.state = "OpenSent";
+    this.sendOpen(a);
+    this.noteState();
+  }
+
+  /** An incoming TCP connection from this peer's address. */
+  accept(conn: Connection): void {
+    if (!this.enabled || this.restartTimer !== undefined) {
+      this.log(`rejecting connection from ${conn.remoteAddress}: session is idle`);
+      // RFC 4486: Connection Rejected.
+      this.sendNotification(conn, { code: ErrorCode.CEASE, subcode: CeaseSubcode.CONNECTION_REJECTED });
+      conn.close();
+      return;
+    }
+    const a = new Attempt(conn, false);
+    this.attempts.push(a);
+    this.wire(a);
+    this.sendOpen(a);
+    this.noteState();
+  }
+
+  private wire(a: Attempt): void {
+    a.conn.onData((bytes) => this.onData(a, bytes));
+    a.conn.onClose((reason) => this.onClosed(a, reason));
+  }
+
+  private sendOpen(a: Attempt): void {
+    const caps = this.config.capabilities();
+    const four = findCapability(caps, "four-octet-as");
+    const open: OpenMessage = {
+      type: MessageType.OPEN,
+      version: BGP_VERSION,
+      myAs: this.config.localAs > 0xffff ? AS_TRANS : this.config.localAs,
+      holdTime: this.holdTime,
+      bgpId: this.config.routerId,
+      capabilities: four || this.config.localAs <= 0xffff ? caps : [...caps, { kind: "four-octet-as", asn: this.config.localAs }],
+    };
+    a.conn.send(encodeMessage(open));
+    this.armHold(a, OPEN_HOLD_TIME_S);
+  }
+
+  private armHold(a: Attempt, seconds: number): void {
+    if (a.holdTimer !== undefined) this.clock.clearTimer(a.holdTimer);
+    a.holdTimer = undefined;
+    if (seconds === 0) return;
+    a.holdTimer = this.clock.setTimer(seconds * 1000, () => {
+      a.holdTimer = undefined;
+      this.fail(a, { code: ErrorCode.HOLD_TIMER_EXPIRED, subcode: 0 }, "hold timer expired");
+    });
+  }
+
+  private armKeepalive(a: Attempt): void {
+    const n = this.negotiatedFor(a);
+    if (!n || n.keepaliveTime === 0) return;
+    a.keepaliveTimer = this.clock.setTimer(n.keepaliveTime * 1000, () => {
+      a.keepaliveTimer = undefined;
+      if (a.closed) return;
+      a.conn.send(encodeMessage({ type: MessageType.KEEPALIVE }));
+      this.armKeepalive(a);
+    });
+  }
+
+  private pendingNegotiation = new Map<Attempt, Negotiated>();
+
+  private negotiatedFor(a: Attempt): Negotiated | undefined {
+    return this.pendingNegotiation.get(a);
+  }
+
+  private onData(a: Attempt, bytes: Uint8Array): void {
+    if (a.closed) return;
+    let messages: Uint8Array[];
+    try {
+      messages = a.framer.push(bytes);
+    } catch (e) {
+      this.onWireError(a, e);
+      return;
+    }
+    for (const raw of messages) {
+      if (a.closed) return;
+      let msg: Message;
+      try {
+        const n = this.negotiatedFor(a);
+        msg = decodeMessage(raw, { fourOctetAs: n ? n.fourOctetAs : true });
+      } catch (e) {
+        this.onWireError(a, e);
+        return;
+      }
+      try {
+        this.onMessage(a, msg);
+      } catch (e) {
+        // A bug of ours triggered by peer input: drop this session only, and say why.
+        this.fail(a, { code: ErrorCode.CEASE, subcode: CeaseSubcode.OUT_OF_RESOURCES }, `internal error: ${e instanceof Error ? e.message : String(e)}`);
+        return;
+      }
+    }
+  }
+
+  private onWireError(a: Attempt, e: unknown): void {
+    if (isBgpWireError(e)) {
+      this.fail(a, notificationFor(e), `malformed message: ${e.message}`);
+    } else {
+      this.fail(a, { code: ErrorCode.CEASE, subcode: CeaseSubcode.OUT_OF_RESOURCES }, `internal error: ${String(e)}`);
+    }
+  }
+
+  private onMessage(a: Attempt, m: Message): void {
+    if (m.type === MessageType.NOTIFICATION) {
+      this.lastError.received = m;
+      this.drop(a, `NOTIFICATION received: ${m.code}/${m.subcode}`, { code: m.code, subcode: m.subcode });
+      return;
+    }
+    switch (a.state) {
+      case "OpenSent":
+        if (m.type !== MessageType.OPEN) {
+          this.fail(a, { code: ErrorCode.FSM, subcode: FsmErrorSubcode.UNEXPECTED_IN_OPENSENT }, `message type ${m.type} in OpenSent`);
+          return;
+        }
+        this.onOpen(a, m);
+        return;
+      case "OpenConfirm":
+        if (m.type === MessageType.KEEPALIVE) {
+          this.establish(a);
+          return;
+        }
+        this.fail(a, { code: ErrorCode.FSM, subcode: FsmErrorSubcode.UNEXPECTED_IN_OPENCONFIRM }, `message type ${m.type} in OpenConfirm`);
+        return;
+      case "Established": {
+        if (m.type === MessageType.OPEN) {
+          this.fail(a, { code: ErrorCode.FSM, subcode: FsmErrorSubcode.UNEXPECTED_IN_ESTABLISHED }, "OPEN in Established");
+          return;
+        }
+        const n = this.negotiatedFor(a);
+        if (n) this.armHold(a, n.holdTime);
+        if (m.type === MessageType.UPDATE || m.type === MessageType.ROUTE_REFRESH) this.events.message(this, m);
+        return;
+      }
+      default:
+        this.fail(a, { code: ErrorCode.FSM, subcode: FsmErrorSubcode.UNSPECIFIED }, `message type ${m.type} before the connection was open`);
+    }
+  }
+
+  private onOpen(a: Attempt, open: OpenMessage): void {
+    const asn = peerAsn(open);
+    if (asn !== this.config.peerAs) {
+      const data = Uint8Array.of(open.myAs >>> 8, open.myAs & 255);
+      this.fail(a, { code: ErrorCode.OPEN_MESSAGE, subcode: OpenErrorSubcode.BAD_PEER_AS, data }, `peer AS ${asn}, expected ${this.config.peerAs}`);
+      return;
+    }
+    // RFC 6286 §2.1: within an AS the identifiers must differ.
+    if (asn === this.config.localAs && open.bgpId === this.config.routerId) {
+      this.fail(a, { code: ErrorCode.OPEN_MESSAGE, subcode: OpenErrorSubcode.BAD_BGP_IDENTIFIER, data: u32(open.bgpId) }, "peer has our BGP identifier");
+      return;
+    }
+    const minHold = this.config.minHoldTime ?? 3;
+    if (open.holdTime !== 0 && open.holdTime < minHold) {
+      this.fail(a, { code: ErrorCode.OPEN_MESSAGE, subcode: OpenErrorSubcode.UNACCEPTABLE_HOLD_TIME }, `hold time ${open.holdTime} < ${minHold}`);
+      return;
+    }
+    a.peerOpen = open;
+    // Collision detection (§6.8) against the other connection, now that the peer's identifier is known.
+    for (const other of this.attempts) {
+      if (other === a || other.closed) continue;
+      if (other.state === "Established") {
+        const gr = findCapability(open.capabilities, "graceful-restart");
+        if (gr) {
+          // RFC 4724 §4.2: a new OPEN from a peer we still think is up means it restarted.
+          this.drop(other, "peer reconnected (graceful restart)", undefined, true);
+          continue;
+        }
+        this.fail(a, { code: ErrorCode.CEASE, subcode: CeaseSubcode.CONNECTION_COLLISION_RESOLUTION }, "collision with an established connection");
+        return;
+      }
+      if (other.state === "OpenConfirm" || (other.state === "OpenSent" && other.peerOpen)) {
+        // Keep the connection opened by the side with the higher BGP identifier.
+        const keepOutgoing = this.config.routerId > open.bgpId;
+        const loser = a.outgoing === keepOutgoing ? other : a;
+        this.fail(loser, { code: ErrorCode.CEASE, subcode: CeaseSubcode.CONNECTION_COLLISION_RESOLUTION }, "connection collision");
+        if (loser === a) return;
+      }
+    }
+    const local = this.config.capabilities();
+    const localFamilies = multiprotocolFamilies(local);
+    const peerFamilies = multiprotocolFamilies(open.capabilities);
+    const ipv4 = { afi: Afi.IPV4, safi: Safi.UNICAST };
+    const l = localFamilies.length ? localFamilies : [ipv4];
+    const p = peerFamilies.length ? peerFamilies : [ipv4];
+    const families = l.filter((f) => p.some((g) => g.afi === f.afi && g.safi === f.safi));
+    const holdTime = Math.min(this.holdTime, open.holdTime);
+    const n: Negotiated = {
+      peerOpen: open,
+      peerRouterId: open.bgpId,
+      peerAs: asn,
+      holdTime,
+      keepaliveTime: Math.floor(holdTime / 3),
+      fourOctetAs: !!findCapability(local, "four-octet-as") && !!findCapability(open.capabilities, "four-octet-as"),
+      families,
+      routeRefresh: !!findCapability(open.capabilities, "route-refresh"),
+      peerGracefulRestart: findCapability(open.capabilities, "graceful-restart"),
+      localGracefulRestart: findCapability(local, "graceful-restart"),
+      localAddress: a.conn.localAddress,
+    };
+    this.pendingNegotiation.set(a, n);
+    a.state = "OpenConfirm";
+    a.conn.send(encodeMessage({ type: MessageType.KEEPALIVE }));
+    this.armHold(a, holdTime);
+    this.armKeepalive(a);
+    this.noteState();
+  }
+
+  private establish(a: Attempt): void {
+    const n = this.negotiatedFor(a);
+    if (!n) return;
+    a.state = "Established";
+    this.negotiated = n;
+    this.establishedAt = this.clock.now();
+    this.lastPeerRestartTime = n.peerGracefulRestart?.restartTime ?? 0;
+    this.clearRetry();
+    this.armHold(a, n.holdTime);
+    this.noteState();
+    this.events.established(this);
+  }
+
+  /** Sends an UPDATE or ROUTE-REFRESH (already encoded) on the Established connection. */
+  send(bytes: Uint8Array): void {
+    const a = this.attempts.find((x) => x.state === "Established" && !x.closed);
+    if (!a) return;
+    a.conn.send(bytes);
+    // Any message counts as a keepalive (RFC 4271 §4.4): push the next KEEPALIVE back.
+    if (a.keepaliveTimer !== undefined) {
+      this.clock.clearTimer(a.keepaliveTimer);
+      a.keepaliveTimer = undefined;
+      this.armKeepalive(a);
+    }
+  }
+
+  /**
+   * Closes the session with a NOTIFICATION (Cease/2 Administrative Shutdown unless told otherwise).
+   * With `restart`, the session starts again after the error wait time; otherwise it stays Idle
+   * until start().
+   */
+  stop(notification: { code: number; subcode: number; data?: Uint8Array } = { code: ErrorCode.CEASE, subcode: CeaseSubcode.ADMINISTRATIVE_SHUTDOWN }, reason = "stopped", restart = false): void {
+    if (!restart) this.enabled = false;
+    this.clearRetry();
+    for (const a of [...this.attempts]) this.fail(a, notification, reason);
+    if (!restart) {
+      if (this.restartTimer !== undefined) this.clock.clearTimer(this.restartTimer);
+      this.restartTimer = undefined;
+    }
+    this.noteState();
+  }
+
+  private sendNotification(conn: Connection, n: { code: number; subcode: number; data?: Uint8Array }): NotificationMessage {
+    const m: NotificationMessage = { type: MessageType.NOTIFICATION, code: n.code, subcode: n.subcode, data: n.data ?? new Uint8Array(0) };
+    conn.send(encodeMessage(m));
+    return m;
+  }
+
+  /** Sends a NOTIFICATION, closes the connection, and goes down. */
+  private fail(a: Attempt, n: { code: number; subcode: number; data?: Uint8Array }, reason: string): void {
+    if (a.closed) return;
+    // No NOTIFICATION before the TCP connection is up.
+    if (a.state !== "Connect") this.lastError.sent = this.sendNotification(a.conn, n);
+    this.log(`NOTIFICATION ${n.code}/${n.subcode} sent: ${reason}`);
+    this.drop(a, reason, undefined, false, { code: n.code, subcode: n.subcode });
+  }
+
+  private onClosed(a: Attempt, reason: CloseReason): void {
+    if (a.closed) return;
+    const why = reason === "closed" ? "closed" : reason === "peer-closed" ? "peer closed the connection" : reason.error;
+    this.drop(a, why, undefined);
+  }
+
+  /** Tears one connection down (no NOTIFICATION here) and reports the session down if it was up. */
+  private drop(
+    a: Attempt,
+    reason: string,
+    received: { code: number; subcode: number } | undefined,
+    forceGraceful = false,
+    sent?: { code: number; subcode: number },
+  ): void {
+    if (a.closed) return;
+    a.closed = true;
+    const from: SessionState = a.state === "Connect" ? "Connect" : a.state;
+    if (a.holdTimer !== undefined) this.clock.clearTimer(a.holdTimer);
+    if (a.keepaliveTimer !== undefined) this.clock.clearTimer(a.keepaliveTimer);
+    a.conn.close();
+    this.attempts = this.attempts.filter((x) => x !== a);
+    const n = this.pendingNegotiation.get(a);
+    this.pendingNegotiation.delete(a);
+    this.lastError.reason = reason;
+    if (from === "Established") {
+      this.negotiated = undefined;
+      this.establishedAt = undefined;
+      this.events.down(this, { from, reason, graceful: forceGraceful || gracefulEnd(n, sent, received), ...(sent ? { sent } : {}), ...(received ? { received } : {}) });
+    } else if (from !== "Connect") {
+      this.events.down(this, { from, reason, graceful: false, ...(sent ? { sent } : {}), ...(received ? { received } : {}) });
+    }
+    if (this.attempts.length === 0 && this.enabled) {
+      if (from === "Connect") {
+        // TCP attempt failed: Active until the ConnectRetry timer fires.
+        if (this.connectRetryTimer === undefined && !this.config.passive) this.armRetryWhileBusy();
+      } else if (!forceGraceful) {
+        this.idleThenRestart();
+      }
+    }
+    this.noteState();
+  }
+
+  private idleThenRestart(): void {
+    this.clearRetry();
+    if (this.restartTimer !== undefined) return;
+    this.restartTimer = this.clock.setTimer((this.config.errorWaitTime ?? 5) * 1000, () => {
+      this.restartTimer = undefined;
+      this.begin(0);
+    });
+  }
+
+  private clearRetry(): void {
+    if (this.connectRetryTimer !== undefined) this.clock.clearTimer(this.connectRetryTimer);
+    this.connectRetryTimer = undefined;
+  }
+}
+
+const u32 = (v: number): Uint8Array => Uint8Array.of(v >>> 24, (v >>> 16) & 255, (v >>> 8) & 255, v & 255);
+
+/**
+ * RFC 4724 §4.2 / RFC 8538 §3: keep the peer's routes when the session ended without a NOTIFICATION
+ * (TCP failure), or, when both sides set the N bit, with one other than Hard Reset received from it.
+ * A NOTIFICATION we sent ourselves (hold expiry, errors, shutdown) ends the session for real.
+ */
+function gracefulEnd(n: Negotiated | undefined, sent: { code: number; subcode: number } | undefined, received: { code: number; subcode: number } | undefined): boolean {
+  const peer = n?.peerGracefulRestart;
+  if (!peer || !n?.localGracefulRestart) return false;
+  if (!sent && !received) return true;
+  if (sent) return false;
+  const hardReset = received?.code === ErrorCode.CEASE && received.subcode === CeaseSubcode.HARD_RESET;
+  return !!(peer.notification && n.localGracefulRestart.notification && !hardReset);
+}
+
+/**
+ * Calico's mesh rule (confd bgp_processor.go, formerly `{{if gt $onode_ip $node_ip}}passive on;` with
+ * the comment "peer will connect to us"): a node is passive towards a peer whose IP text sorts after
+ * its own, so in each pair only the side with the higher address connects and the lower one waits.
+ * Like Calico it compares the text (Go string order), not the number: "10.0.0.10" < "10.0.0.9".
+ */
+export function calicoPassive(localAddress: string, peerAddress: string): boolean {
+  return peerAddress > localAddress;
+}

@@ -1,0 +1,811 @@
+// The BGP speaker: peers (Sessions), Adj-RIB-In per peer, the Loc-RIB with the decision process, and
+// Adj-RIB-Out per peer, on the Clock / Transport / RouteSink ports. Received best paths go to the
+// RouteSink with their next hop; locally originated prefixes marked `blackhole` go there as blackholes.
+import { formatIP, formatPrefix, type IPAddress, parseIP, parsePrefix, type Prefix } from "../net/ip.ts";
+import { bestPath, type DecisionOptions, DEFAULT_LOCAL_PREF, type Path, type PathSource } from "./decision.ts";
+import type { Clock, Listener, RouteEntry, RouteSink, Transport } from "./ports.ts";
+import { type DownInfo, type Negotiated, Session, type SessionState } from "./session.ts";
+import {
+  Afi,
+  allPrefixes,
+  asPathAsns,
+  type Capability,
+  CeaseSubcode,
+  encodeMessage,
+  endOfRib,
+  endOfRibFamily,
+  ErrorCode,
+  formatAsPath,
+  formatRouterId,
+  fromOldSpeaker,
+  MessageType,
+  type NlriPrefix,
+  packUpdates,
+  parseRouterId,
+  type PathAttributes,
+  type RouteRefreshMessage,
+  RouteRefreshSubtype,
+  Safi,
+  toOldSpeaker,
+  type UpdateMessage,
+  updateErrorAction,
+  WellKnownCommunity,
+} from "./wire/index.ts";
+
+export interface RouteView {
+  prefix: Prefix;
+  attrs: PathAttributes;
+  nextHops: IPAddress[];
+  source: PathSource;
+  blackhole: boolean;
+}
+
+/** Accept (true), reject (false), or accept with these attributes. */
+export type PolicyResult = boolean | PathAttributes;
+export type ImportPolicy = (route: RouteView, peer: PeerConfig) => PolicyResult;
+export type ExportPolicy = (route: RouteView, peer: PeerConfig) => PolicyResult;
+
+export interface PeerConfig {
+  address: string;
+  asNumber: number;
+  port?: number;
+  /** Source address for our connections, and the next hop we advertise when different from the socket's. */
+  localAddress?: string;
+  passive?: boolean;
+  routeReflectorClient?: boolean;
+  holdTime?: number;
+  minHoldTime?: number;
+  connectRetryTime?: number;
+  connectDelay?: number;
+  errorWaitTime?: number;
+  /** Graceful restart towards this peer; false turns it off. Default: the speaker's setting. */
+  gracefulRestart?: { restartTime: number } | false;
+  nextHopSelf?: boolean;
+  /** Close with Cease/1 when the peer sends more prefixes than this. */
+  maxPrefixes?: number;
+  /** Address families to negotiate. Default: the family of `address`. */
+  families?: (4 | 6)[];
+  importPolicy?: ImportPolicy;
+  exportPolicy?: ExportPolicy;
+}
+
+export interface SpeakerConfig {
+  asNumber: number;
+  routerId: number | string;
+  /** Route-reflector cluster ID. Default: the router ID. */
+  clusterId?: number | string;
+  /** Listen for peers; omit to only connect out. */
+  listen?: { address: string; port?: number };
+  /**
+   * Graceful restart (RFC 4724), default { restartTime: 120 }; false disables it. `restarting` sets the
+   * R bit in the first OPEN to each peer, `forwarding` the F bit per family.
+   */
+  gracefulRestart?: { restartTime: number; restarting?: boolean; forwarding?: boolean } | false;
+  /** Applies to peers without their own policy. A policy (either level) lifts RFC 8212's eBGP default deny. */
+  importPolicy?: ImportPolicy;
+  exportPolicy?: ExportPolicy;
+  igpCost?: DecisionOptions["igpCost"];
+  peers?: PeerConfig[];
+  log?: (event: string) => void;
+}
+
+export interface SpeakerPorts {
+  clock: Clock;
+  transport: Transport;
+  sink?: RouteSink;
+}
+
+export interface PeerStatus {
+  address: string;
+  asNumber: number;
+  state: SessionState;
+  /** Seconds in Established (0 otherwise). */
+  uptime: number;
+  prefixesReceived: number;
+  prefixesAccepted: number;
+  prefixesSent: number;
+  routerId: string | null;
+  lastError: string | null;
+  gracefulRestart: "none" | "helping";
+}
+
+export interface RouteStatus {
+  prefix: string;
+  nextHop: string;
+  asPath: string;
+  best: boolean;
+  /** Neighbour address, or "local". */
+  peer: string;
+  communities: string[];
+  originatorId: string | null;
+  clusterList: string[];
+  localPref: number | null;
+  med: number | null;
+  origin: "igp" | "egp" | "incomplete";
+  stale: boolean;
+}
+
+const key = (p: Prefix): string => `${p.family}/${p.addr.toString(16)}/${p.len}`;
+const familyAfi = (f: 4 | 6): number => (f === 4 ? Afi.IPV4 : Afi.IPV6);
+
+interface LocEntry {
+  prefix: Prefix;
+  paths: Path[];
+  best: Path | undefined;
+}
+
+interface OutEntry {
+  sig: string;
+}
+
+interface PeerState {
+  config: PeerConfig;
+  session: Session;
+  source: PathSource;
+  /** Received prefixes (pre-policy); value is the accepted path, or null when rejected. */
+  adjIn: Map<string, Path | null>;
+  adjOut: Map<string, OutEntry>;
+  accepted: number;
+  staleTimer: unknown;
+  /** We sent the R bit already (restarting speaker sends it only in its first OPEN). */
+  openedOnce: boolean;
+  helping: boolean;
+}
+
+const bigintSafe = (_k: string, v: unknown): unknown => (typeof v === "bigint" ? v.toString() : v instanceof Uint8Array ? Array.from(v) : v);
+
+export class Speaker {
+  readonly asNumber: number;
+  readonly routerId: number;
+  readonly clusterId: number;
+  private readonly config: SpeakerConfig;
+  private readonly clock: Clock;
+  private readonly transport: Transport;
+  private readonly sink: RouteSink | undefined;
+  private readonly peerStates = new Map<string, PeerState>();
+  private readonly loc = new Map<string, LocEntry>();
+  private readonly local = new Map<string, Path>();
+  private readonly installed = new Map<string, string>();
+  private dirty = new Set<string>();
+  private listener: Listener | undefined;
+  private running = false;
+  private readonly decision: DecisionOptions;
+
+  constructor(config: SpeakerConfig, ports: SpeakerPorts) {
+    if (!Number.isInteger(config.asNumber) || config.asNumber < 1 || config.asNumber > 0xffffffff) throw new RangeError(`AS number ${config.asNumber} out of range`);
+    this.config = { ...config };
+    this.asNumber = config.asNumber;
+    this.routerId = typeof config.routerId === "string" ? parseRouterId(config.routerId) : config.routerId;
+    if (!this.routerId) throw new RangeError("router ID must not be 0");
+    this.clusterId = config.clusterId === undefined ? this.routerId : typeof config.clusterId === "string" ? parseRouterId(config.clusterId) : config.clusterId;
+    this.clock = ports.clock;
+    this.transport = ports.transport;
+    this.sink = ports.sink;
+    this.decision = { localAs: this.asNumber, ...(config.igpCost ? { igpCost: config.igpCost } : {}) };
+    for (const p of config.peers ?? []) this.addPeer(p);
+  }
+
+  private log(event: string): void {
+    this.config.log?.(event);
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    if (this.config.listen) {
+      this.listener = this.transport.listen(this.config.listen.address, this.config.listen.port ?? 179, (conn) => {
+        const st = this.peerStates.get(canonical(conn.remoteAddress));
+        if (!st) {
+          this.log(`connection from unknown peer ${conn.remoteAddress} closed`);
+          conn.close();
+          return;
+        }
+        st.session.accept(conn);
+      });
+    }
+    for (const st of this.peerStates.values()) st.session.start();
+  }
+
+  /** Stops every session with Cease/2 and stops listening. */
+  stop(): void {
+    this.running = false;
+    this.listener?.close();
+    this.listener = undefined;
+    for (const st of this.peerStates.values()) st.session.stop();
+  }
+
+  addPeer(config: PeerConfig): void {
+    const address = canonical(config.address);
+    if (this.peerStates.has(address)) throw new RangeError(`peer ${address} already configured`);
+    const ip = parseIP(address);
+    const ibgp = config.asNumber === this.asNumber;
+    const st: PeerState = {
+      config,
+      source: { kind: ibgp ? "ibgp" : "ebgp", address, addressValue: ip.value, peerAs: config.asNumber, routerId: 0, rrClient: !!config.routeReflectorClient },
+      adjIn: new Map(),
+      adjOut: new Map(),
+      accepted: 0,
+      staleTimer: undefined,
+      openedOnce: false,
+      helping: false,
+      session: undefined as unknown as Session,
+    };
+    st.session = new Session(
+      {
+        localAs: this.asNumber,
+        routerId: this.routerId,
+        peerAddress: address,
+        peerAs: config.asNumber,
+        ...(config.port !== undefined ? { peerPort: config.port } : {}),
+        ...(config.localAddress ? { localAddress: config.localAddress } : {}),
+        ...(config.passive !== undefined ? { passive: config.passive } : {}),
+        ...(config.holdTime !== undefined ? { holdTime: config.holdTime } : {}),
+        ...(config.minHoldTime !== undefined ? { minHoldTime: config.minHoldTime } : {}),
+        ...(config.connectRetryTime !== undefined ? { connectRetryTime: config.connectRetryTime } : {}),
+        ...(config.connectDelay !== undefined ? { connectDelay: config.connectDelay } : {}),
+        ...(config.errorWaitTime !== undefined ? { errorWaitTime: config.errorWaitTime } : {}),
+        capabilities: () => this.capabilitiesFor(st, ip.family),
+      },
+      this.clock,
+      this.transport,
+      {
+        established: () => this.onEstablished(st),
+        message: (_s, m) => this.onMessage(st, m),
+        down: (_s, info) => this.onDown(st, info),
+        log: (_s, e) => this.log(`peer ${address}: ${e}`),
+      },
+    );
+    this.peerStates.set(address, st);
+    if (this.running) st.session.start();
+  }
+
+  /** Removes a peer: Cease/3 (Peer De-configured), its routes withdrawn at once. */
+  removePeer(address: string): void {
+    const st = this.peerStates.get(canonical(address));
+    if (!st) return;
+    st.session.stop({ code: ErrorCode.CEASE, subcode: CeaseSubcode.PEER_DECONFIGURED }, "peer removed");
+    this.clearStaleTimer(st);
+    for (const k of st.adjIn.keys()) this.removePath(k, st);
+    st.adjIn.clear();
+    this.peerStates.delete(canonical(address));
+    this.flush();
+  }
+
+  /**
+   * Replaces the speaker-wide export policy (e.g. a new Calico block set) and re-evaluates what every
+   * Established peer has been sent.
+   */
+  setExportPolicy(policy: ExportPolicy | undefined): void {
+    if (policy) this.config.exportPolicy = policy;
+    else delete this.config.exportPolicy;
+    for (const st of this.peerStates.values()) if (st.session.state === "Established") this.exportTo(st, [...this.loc.keys(), ...st.adjOut.keys()]);
+  }
+
+  /** The Session of a peer, for tests and diagnostics. */
+  session(address: string): Session | undefined {
+    return this.peerStates.get(canonical(address))?.session;
+  }
+
+  private families(st: PeerState, fallback: 4 | 6): (4 | 6)[] {
+    return st.config.families ?? [fallback];
+  }
+
+  private capabilitiesFor(st: PeerState, family: 4 | 6): Capability[] {
+    const caps: Capability[] = this.families(st, family).map((f) => ({ kind: "multiprotocol", afi: familyAfi(f), safi: Safi.UNICAST }));
+    caps.push({ kind: "route-refresh" }, { kind: "four-octet-as", asn: this.asNumber });
+    const gr = this.gracefulRestartFor(st);
+    if (gr) {
+      const speaker = this.config.gracefulRestart || undefined;
+      caps.push({
+        kind: "graceful-restart",
+        restarting: !!speaker?.restarting && !st.openedOnce,
+        notification: false,
+        restartTime: Math.min(4095, gr.restartTime),
+        families: this.families(st, family).map((f) => ({ afi: familyAfi(f), safi: Safi.UNICAST, forwarding: !!speaker?.forwarding })),
+      });
+    }
+    return caps;
+  }
+
+  private gracefulRestartFor(st: PeerState): { restartTime: number } | undefined {
+    if (st.config.gracefulRestart === false || this.config.gracefulRestart === false) return undefined;
+    return st.config.gracefulRestart ?? this.config.gracefulRestart ?? { restartTime: 120 };
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Origination
+
+  /** Originates a prefix from this speaker (optionally with a local blackhole in the RouteSink). */
+  originate(prefix: Prefix | string, opts: { attrs?: PathAttributes; blackhole?: boolean } = {}): void {
+    const p = typeof prefix === "string" ? parsePrefix(prefix) : prefix;
+    const k = key(p);
+    const path: Path = {
+      prefix: p,
+      attrs: { origin: 0, asPath: [], ...(opts.attrs ?? {}) },
+      nextHops: [],
+      source: { kind: "local", address: "", addressValue: 0n, peerAs: this.asNumber, routerId: this.routerId, rrClient: false },
+      stale: false,
+      ...(opts.blackhole ? { blackhole: true } : {}),
+    };
+    const old = this.local.get(k);
+    if (old) this.removePathObject(k, old);
+    this.local.set(k, path);
+    this.addPath(k, path);
+    this.flush();
+  }
+
+  withdraw(prefix: Prefix | string): void {
+    const p = typeof prefix === "string" ? parsePrefix(prefix) : prefix;
+    const k = key(p);
+    const old = this.local.get(k);
+    if (!old) return;
+    this.local.delete(k);
+    this.removePathObject(k, old);
+    this.flush();
+  }
+
+  /** Makes the originated set exactly `routes` (changes only what differs). */
+  setOriginated(routes: readonly { prefix: Prefix | string; blackhole?: boolean; attrs?: PathAttributes }[]): void {
+    const want = new Map<string, { prefix: Prefix; blackhole: boolean; attrs: PathAttributes }>();
+    for (const r of routes) {
+      const p = typeof r.prefix === "string" ? parsePrefix(r.prefix) : r.prefix;
+      want.set(key(p), { prefix: p, blackhole: !!r.blackhole, attrs: r.attrs ?? {} });
+    }
+    for (const [k, old] of [...this.local]) {
+      if (!want.has(k)) {
+        this.local.delete(k);
+        this.removePathObject(k, old);
+      }
+    }
+    for (const [k, w] of want) {
+      const old = this.local.get(k);
+      const attrs = { origin: 0, asPath: [], ...w.attrs };
+      if (old && !!old.blackhole === w.blackhole && JSON.stringify(old.attrs, bigintSafe) === JSON.stringify(attrs, bigintSafe)) continue;
+      if (old) this.removePathObject(k, old);
+      const path: Path = {
+        prefix: w.prefix,
+        attrs,
+        nextHops: [],
+        source: { kind: "local", address: "", addressValue: 0n, peerAs: this.asNumber, routerId: this.routerId, rrClient: false },
+        stale: false,
+        ...(w.blackhole ? { blackhole: true } : {}),
+      };
+      this.local.set(k, path);
+      this.addPath(k, path);
+    }
+    this.flush();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Loc-RIB
+
+  private addPath(k: string, path: Path): void {
+    let e = this.loc.get(k);
+    if (!e) {
+      e = { prefix: path.prefix, paths: [], best: undefined };
+      this.loc.set(k, e);
+    }
+    e.paths.push(path);
+    this.dirty.add(k);
+  }
+
+  private removePathObject(k: string, path: Path): void {
+    const e = this.loc.get(k);
+    if (!e) return;
+    e.paths = e.paths.filter((p) => p !== path);
+    this.dirty.add(k);
+  }
+
+  /** Removes the path this peer gave for k (from the Loc-RIB; the caller updates adjIn). */
+  private removePath(k: string, st: PeerState): void {
+    const old = st.adjIn.get(k);
+    if (old) {
+      this.removePathObject(k, old);
+      st.accepted--;
+    }
+  }
+
+  /** Recomputes best paths of changed prefixes, updates the RouteSink and every peer's Adj-RIB-Out. */
+  private flush(): void {
+    if (this.dirty.size === 0) return;
+    const dirty = this.dirty;
+    this.dirty = new Set();
+    const add: RouteEntry[] = [];
+    const remove: Prefix[] = [];
+    const changed: string[] = [];
+    for (const k of dirty) {
+      const e = this.loc.get(k);
+      if (!e) continue;
+      const best = bestPath(e.paths, this.decision);
+      if (best !== e.best) {
+        e.best = best;
+      }
+      changed.push(k);
+      // Forwarding entry.
+      let entry: RouteEntry | undefined;
+      if (best?.source.kind === "local") {
+        if (best.blackhole) entry = { prefix: e.prefix, kind: "blackhole", nextHops: [] };
+      } else if (best && best.nextHops[0]) {
+        entry = { prefix: e.prefix, kind: "unicast", nextHops: [best.nextHops[0]] };
+      }
+      const sig = entry ? `${entry.kind}|${entry.nextHops.map((h) => h.value.toString(16)).join(",")}` : "";
+      const was = this.installed.get(k) ?? "";
+      if (sig !== was) {
+        if (entry) {
+          add.push(entry);
+          this.installed.set(k, sig);
+        } else {
+          remove.push(e.prefix);
+          this.installed.delete(k);
+        }
+      }
+      if (e.paths.length === 0) this.loc.delete(k);
+    }
+    if (this.sink && (add.length || remove.length)) this.sink.apply({ add, remove });
+    for (const st of this.peerStates.values()) {
+      if (st.session.state === "Established") this.exportTo(st, changed);
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Export
+
+  private policyFor(st: PeerState, kind: "import" | "export"): ImportPolicy | undefined {
+    return kind === "import" ? (st.config.importPolicy ?? this.config.importPolicy) : (st.config.exportPolicy ?? this.config.exportPolicy);
+  }
+
+  /** The attributes and next hops `best` goes out to `st` with, or null when it must not. */
+  private exportAttrs(best: Path, st: PeerState, n: Negotiated): { attrs: PathAttributes; nextHops: IPAddress[] } | null {
+    const src = best.source;
+    if (src.kind !== "local" && src.address === st.source.address) return null;
+    if (!n.families.some((f) => f.afi === familyAfi(best.prefix.family) && f.safi === Safi.UNICAST)) return null;
+    const comms = best.attrs.communities ?? [];
+    const ebgp = st.source.kind === "ebgp";
+    if (comms.includes(WellKnownCommunity.NO_ADVERTISE)) return null;
+    if (ebgp && (comms.includes(WellKnownCommunity.NO_EXPORT) || comms.includes(WellKnownCommunity.NO_EXPORT_SUBCONFED))) return null;
+    // iBGP split horizon, relaxed by route reflection (RFC 4456 §6).
+    const reflecting = src.kind === "ibgp" && !ebgp;
+    if (reflecting && !src.rrClient && !st.source.rrClient) return null;
+    if (reflecting && (best.attrs.originatorId ?? src.routerId) === n.peerRouterId) return null;
+    const policy = this.policyFor(st, "export");
+    if (ebgp && !policy) return null; // RFC 8212
+    let attrs: PathAttributes = { ...best.attrs };
+    delete attrs.mpReach;
+    delete attrs.mpUnreach;
+    if (policy) {
+      const r = policy({ prefix: best.prefix, attrs, nextHops: best.nextHops, source: src, blackhole: !!best.blackhole }, st.config);
+      if (r === false) return null;
+      if (r !== true) attrs = { ...r };
+    }
+    let nextHops = best.nextHops;
+    const self = this.selfAddress(st, n, best.prefix.family);
+    if (ebgp) {
+      const path = (attrs.asPath ?? []).map((s) => ({ type: s.type, asns: [...s.asns] }));
+      const first = path[0];
+      if (first && first.type === 2 && first.asns.length < 255) first.asns.unshift(this.asNumber);
+      else path.unshift({ type: 2, asns: [this.asNumber] });
+      attrs.asPath = path;
+      delete attrs.localPref;
+      delete attrs.originatorId;
+      delete attrs.clusterList;
+      // RFC 4271 §5.1.4: a MED learned from one AS is not passed on to another.
+      if (src.kind !== "local") delete attrs.med;
+      if (!self) return null;
+      nextHops = [self];
+    } else {
+      attrs.localPref = attrs.localPref ?? DEFAULT_LOCAL_PREF;
+      if (reflecting) {
+        attrs.originatorId = best.attrs.originatorId ?? src.routerId;
+        attrs.clusterList = [this.clusterId, ...(best.attrs.clusterList ?? [])];
+      }
+      if (src.kind === "local" || st.config.nextHopSelf || nextHops.length === 0) {
+        if (!self) return null;
+        nextHops = [self];
+      }
+    }
+    return { attrs, nextHops };
+  }
+
+  private selfAddress(st: PeerState, n: Negotiated, family: 4 | 6): IPAddress | undefined {
+    for (const text of [st.config.localAddress, n.localAddress]) {
+      if (!text) continue;
+      try {
+        const ip = parseIP(text);
+        if (ip.family === family) return ip;
+      } catch {
+        // not an address: ignore
+      }
+    }
+    return undefined;
+  }
+
+  /** Sends `st` what changed for the given prefixes (announce, replace or withdraw). */
+  private exportTo(st: PeerState, keys: Iterable<string>): void {
+    const n = st.session.negotiated;
+    if (!n) return;
+    const groups = new Map<string, { attrs: PathAttributes; nextHops: IPAddress[]; family: 4 | 6; prefixes: NlriPrefix[] }>();
+    const withdraw: { 4: Prefix[]; 6: Prefix[] } = { 4: [], 6: [] };
+    for (const k of keys) {
+      const e = this.loc.get(k);
+      const out = e?.best ? this.exportAttrs(e.best, st, n) : null;
+      const prev = st.adjOut.get(k);
+      if (!out) {
+        if (prev) {
+          st.adjOut.delete(k);
+          const p = e?.prefix ?? prefixFromKey(k);
+          withdraw[p.family].push(p);
+        }
+        continue;
+      }
+      const sig = JSON.stringify([out.attrs, out.nextHops], bigintSafe);
+      if (prev?.sig === sig) continue;
+      st.adjOut.set(k, { sig });
+      const prefix = e!.prefix;
+      let g = groups.get(sig);
+      if (!g) {
+        g = { attrs: out.attrs, nextHops: out.nextHops, family: prefix.family, prefixes: [] };
+        groups.set(sig, g);
+      }
+      g.prefixes.push(prefix);
+    }
+    const opts = { fourOctetAs: n.fourOctetAs };
+    const send = (bytes: Uint8Array[]): void => {
+      for (const b of bytes) st.session.send(b);
+    };
+    for (const f of [4, 6] as const) {
+      if (withdraw[f].length) send(packUpdates({ withdraw: withdraw[f], ...(f === 6 ? { attrs: { mpReach: { afi: Afi.IPV6, safi: Safi.UNICAST, nextHops: [], nlri: [] } } } : {}) }, opts));
+    }
+    for (const g of groups.values()) {
+      let attrs: PathAttributes = { ...g.attrs };
+      if (g.family === 4) attrs.nextHop = g.nextHops[0];
+      else {
+        delete attrs.nextHop;
+        attrs.mpReach = { afi: Afi.IPV6, safi: Safi.UNICAST, nextHops: g.nextHops, nlri: [] };
+      }
+      if (!n.fourOctetAs) attrs = toOldSpeaker(attrs);
+      send(packUpdates({ attrs, announce: g.prefixes }, opts));
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Session events
+
+  private onEstablished(st: PeerState): void {
+    const n = st.session.negotiated;
+    if (!n) return;
+    st.openedOnce = true;
+    st.source = { ...st.source, routerId: n.peerRouterId };
+    // Paths already in the Loc-RIB from this peer keep their old source object: refresh its ID.
+    for (const p of st.adjIn.values()) if (p) p.source.routerId = n.peerRouterId;
+    if (st.helping) {
+      // RFC 4724 §4.2: families the peer no longer preserves are flushed now; the rest wait for EoR.
+      const gr = n.peerGracefulRestart;
+      for (const f of [4, 6] as const) {
+        const kept = gr?.families.some((x) => x.afi === familyAfi(f) && x.safi === Safi.UNICAST && x.forwarding) && n.families.some((x) => x.afi === familyAfi(f));
+        if (!kept) this.purgeStale(st, f);
+      }
+      // Whatever is still stale waits for End-of-RIB, at most one more restart time.
+      if (st.helping) this.armStaleTimer(st, Math.max(1, n.peerGracefulRestart?.restartTime ?? 120));
+      this.flush();
+    }
+    st.adjOut.clear();
+    this.exportTo(st, [...this.loc.keys()]);
+    for (const f of n.families) {
+      st.session.send(encodeMessage(endOfRib(f.afi, f.safi), { fourOctetAs: n.fourOctetAs }));
+    }
+  }
+
+  private onDown(st: PeerState, info: DownInfo): void {
+    if (info.from !== "Established") return;
+    st.adjOut.clear();
+    const gr = this.gracefulRestartFor(st) && info.graceful ? st.session.lastPeerRestartTime : 0;
+    if (gr && gr > 0) {
+      st.helping = true;
+      for (const p of st.adjIn.values()) if (p) p.stale = true;
+      this.log(`peer ${st.source.address}: graceful restart, keeping ${st.accepted} routes for ${gr} s`);
+      this.armStaleTimer(st, gr);
+      return;
+    }
+    this.clearStaleTimer(st);
+    st.helping = false;
+    for (const k of st.adjIn.keys()) this.removePath(k, st);
+    st.adjIn.clear();
+    st.accepted = 0;
+    this.flush();
+  }
+
+  private armStaleTimer(st: PeerState, seconds: number): void {
+    this.clearStaleTimer(st);
+    st.staleTimer = this.clock.setTimer(seconds * 1000, () => {
+      st.staleTimer = undefined;
+      this.log(`peer ${st.source.address}: restart timer expired, purging stale routes`);
+      this.purgeStale(st, 4);
+      this.purgeStale(st, 6);
+      st.helping = false;
+      this.flush();
+    });
+  }
+
+  private clearStaleTimer(st: PeerState): void {
+    if (st.staleTimer !== undefined) this.clock.clearTimer(st.staleTimer);
+    st.staleTimer = undefined;
+  }
+
+  private purgeStale(st: PeerState, family: 4 | 6): void {
+    for (const [k, p] of [...st.adjIn]) {
+      if (p && p.stale && p.prefix.family === family) {
+        this.removePath(k, st);
+        st.adjIn.delete(k);
+      }
+    }
+    if (![...st.adjIn.values()].some((p) => p?.stale)) {
+      st.helping = false;
+      this.clearStaleTimer(st);
+    }
+  }
+
+  private onMessage(st: PeerState, m: UpdateMessage | RouteRefreshMessage): void {
+    if (m.type === MessageType.ROUTE_REFRESH) {
+      if (m.subtype !== RouteRefreshSubtype.NORMAL) return;
+      const fam = m.afi === Afi.IPV4 ? 4 : m.afi === Afi.IPV6 ? 6 : undefined;
+      const n = st.session.negotiated;
+      if (!fam || !n) return;
+      for (const [k, e] of this.loc) if (e.prefix.family === fam) st.adjOut.delete(k);
+      this.exportTo(st, [...this.loc.keys()].filter((k) => this.loc.get(k)?.prefix.family === fam));
+      st.session.send(encodeMessage(endOfRib(m.afi, m.safi), { fourOctetAs: n.fourOctetAs }));
+      return;
+    }
+    this.onUpdate(st, m);
+    this.flush();
+  }
+
+  private onUpdate(st: PeerState, u: UpdateMessage): void {
+    const n = st.session.negotiated;
+    if (!n) return;
+    const eor = endOfRibFamily(u);
+    if (eor) {
+      if (st.helping && eor.safi === Safi.UNICAST && (eor.afi === Afi.IPV4 || eor.afi === Afi.IPV6)) this.purgeStale(st, eor.afi === Afi.IPV4 ? 4 : 6);
+      return;
+    }
+    const action = updateErrorAction(u);
+    if (action === "treat-as-withdraw") {
+      for (const issue of u.issues ?? []) this.log(`peer ${st.source.address}: treat-as-withdraw: ${issue.detail}`);
+      for (const p of allPrefixes(u)) this.withdrawFrom(st, p);
+      return;
+    }
+    for (const p of u.withdrawn) this.withdrawFrom(st, p);
+    for (const p of u.attrs.mpUnreach?.withdrawn ?? []) this.withdrawFrom(st, p);
+    const announced: { prefix: Prefix; nextHops: IPAddress[] }[] = [];
+    if (u.nlri.length && u.attrs.nextHop) for (const p of u.nlri) announced.push({ prefix: p, nextHops: [u.attrs.nextHop] });
+    const mp = u.attrs.mpReach;
+    if (mp && mp.safi === Safi.UNICAST) for (const p of mp.nlri) announced.push({ prefix: p, nextHops: mp.nextHops.slice(0, 1) });
+    if (announced.length === 0) return;
+
+    let attrs: PathAttributes = { ...u.attrs };
+    delete attrs.mpReach;
+    delete attrs.mpUnreach;
+    delete attrs.nextHop;
+    if (!n.fourOctetAs) attrs = fromOldSpeaker(attrs);
+    const reject = this.rejectReason(st, attrs);
+    if (st.source.kind === "ebgp") delete attrs.localPref; // RFC 7606 §7.5: LOCAL_PREF from eBGP is discarded
+    const policy = this.policyFor(st, "import");
+    const limit = st.config.maxPrefixes;
+    for (const a of announced) {
+      if (!n.families.some((f) => f.afi === familyAfi(a.prefix.family))) continue;
+      const k = key(a.prefix);
+      const path: Path = { prefix: { family: a.prefix.family, addr: a.prefix.addr, len: a.prefix.len }, attrs, nextHops: a.nextHops, source: st.source, stale: false };
+      let accepted: Path | null = reject ? null : path;
+      if (accepted && st.source.kind === "ebgp" && !policy) accepted = null; // RFC 8212
+      if (accepted && policy) {
+        const r = policy({ prefix: path.prefix, attrs, nextHops: path.nextHops, source: st.source, blackhole: false }, st.config);
+        if (r === false) accepted = null;
+        else if (r !== true) accepted = { ...path, attrs: r };
+      }
+      this.removePath(k, st);
+      st.adjIn.set(k, accepted);
+      if (accepted) {
+        st.accepted++;
+        this.addPath(k, accepted);
+      }
+      if (limit !== undefined && st.adjIn.size > limit) {
+        this.log(`peer ${st.source.address}: ${st.adjIn.size} prefixes exceed the limit ${limit}`);
+        const data = new Uint8Array(7);
+        new DataView(data.buffer).setUint16(0, familyAfi(a.prefix.family));
+        data[2] = Safi.UNICAST;
+        new DataView(data.buffer).setUint32(3, limit);
+        st.session.stop({ code: ErrorCode.CEASE, subcode: CeaseSubcode.MAX_PREFIXES_REACHED, data }, `maximum prefixes ${limit} exceeded`);
+        return;
+      }
+    }
+    if (reject) this.log(`peer ${st.source.address}: ${announced.length} prefixes rejected: ${reject}`);
+  }
+
+  /** Loop and sanity checks that make received paths unusable (treated as withdrawn). */
+  private rejectReason(st: PeerState, attrs: PathAttributes): string | undefined {
+    const asns = asPathAsns(attrs.asPath ?? []);
+    if (st.source.kind === "ebgp") {
+      const first = attrs.asPath?.[0];
+      if (!first || first.type !== 2 || first.asns[0] !== st.source.peerAs) return "first AS of the path is not the peer's";
+      if (asns.includes(this.asNumber)) return "AS path loop";
+    } else {
+      if (attrs.originatorId === this.routerId) return "ORIGINATOR_ID is our router ID";
+      if (attrs.clusterList?.includes(this.clusterId)) return "CLUSTER_LIST contains our cluster ID";
+    }
+    return undefined;
+  }
+
+  private withdrawFrom(st: PeerState, p: Prefix): void {
+    const k = key(p);
+    if (!st.adjIn.has(k)) return;
+    this.removePath(k, st);
+    st.adjIn.delete(k);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Show
+
+  peers(): PeerStatus[] {
+    const now = this.clock.now();
+    return [...this.peerStates.values()].map((st) => {
+      const s = st.session;
+      const last = s.lastError;
+      const err = last.reason ?? null;
+      return {
+        address: st.source.address,
+        asNumber: st.config.asNumber,
+        state: s.state,
+        uptime: s.establishedAt === undefined ? 0 : Math.floor((now - s.establishedAt) / 1000),
+        prefixesReceived: st.adjIn.size,
+        prefixesAccepted: st.accepted,
+        prefixesSent: st.adjOut.size,
+        routerId: s.negotiated ? formatRouterId(s.negotiated.peerRouterId) : null,
+        lastError: err,
+        gracefulRestart: st.helping ? "helping" : "none",
+      };
+    });
+  }
+
+  /** Every path in the Loc-RIB, best first per prefix, prefixes in address order. */
+  routes(): RouteStatus[] {
+    const entries = [...this.loc.values()].sort((a, b) => a.prefix.family - b.prefix.family || (a.prefix.addr < b.prefix.addr ? -1 : a.prefix.addr > b.prefix.addr ? 1 : a.prefix.len - b.prefix.len));
+    const out: RouteStatus[] = [];
+    for (const e of entries) {
+      const paths = e.best ? [e.best, ...e.paths.filter((p) => p !== e.best)] : e.paths;
+      for (const p of paths) {
+        const hop = p.nextHops[0];
+        out.push({
+          prefix: formatPrefix(e.prefix),
+          nextHop: hop ? formatIP(hop.family, hop.value) : "",
+          asPath: formatAsPath(p.attrs.asPath ?? []),
+          best: p === e.best,
+          peer: p.source.kind === "local" ? "local" : p.source.address,
+          communities: (p.attrs.communities ?? []).map((c) => `${c >>> 16}:${c & 0xffff}`),
+          originatorId: p.attrs.originatorId === undefined ? null : formatRouterId(p.attrs.originatorId),
+          clusterList: (p.attrs.clusterList ?? []).map(formatRouterId),
+          localPref: p.attrs.localPref ?? null,
+          med: p.attrs.med ?? null,
+          origin: p.attrs.origin === 1 ? "egp" : p.attrs.origin === 2 ? "incomplete" : "igp",
+          stale: p.stale,
+        });
+      }
+    }
+    return out;
+  }
+
+  /** The best path per prefix (prefix text → path), for assertions. */
+  bestRoutes(): Map<string, RouteStatus> {
+    const m = new Map<string, RouteStatus>();
+    for (const r of this.routes()) if (r.best) m.set(r.prefix, r);
+    return m;
+  }
+}
+
+function canonical(address: string): string {
+  const ip = parseIP(address);
+  return formatIP(ip.family, ip.value);
+}
+
+function prefixFromKey(k: string): Prefix {
+  const [f, a, l] = k.split("/");
+  return { family: f === "6" ? 6 : 4, addr: BigInt(`0x${a}`), len: Number(l) };
+}

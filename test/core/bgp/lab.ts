@@ -1,0 +1,68 @@
+// A few speakers on a LoopbackNetwork and a ManualClock, with a recording RouteSink each.
+import { formatIP, formatPrefix } from "../../../src/core/net/ip.ts";
+import { LoopbackNetwork } from "../../../src/core/bgp/loopback.ts";
+import { ManualClock } from "../../../src/core/bgp/manual-clock.ts";
+import type { RouteChanges, RouteSink } from "../../../src/core/bgp/ports.ts";
+import { type PeerConfig, Speaker, type SpeakerConfig } from "../../../src/core/bgp/speaker.ts";
+
+export class RecordingSink implements RouteSink {
+  /** prefix text -> "blackhole" or the next hop text */
+  table = new Map<string, string>();
+  batches: RouteChanges[] = [];
+  apply(changes: RouteChanges): void {
+    this.batches.push(changes);
+    for (const p of changes.remove) this.table.delete(formatPrefix(p));
+    for (const r of changes.add) {
+      this.table.set(formatPrefix(r.prefix), r.kind === "blackhole" ? "blackhole" : r.nextHops.map((h) => formatIP(h.family, h.value)).join(","));
+    }
+  }
+}
+
+export interface Node {
+  address: string;
+  speaker: Speaker;
+  sink: RecordingSink;
+  logs: string[];
+}
+
+export class Lab {
+  clock = new ManualClock();
+  net = new LoopbackNetwork(this.clock, 1);
+  nodes = new Map<string, Node>();
+
+  add(address: string, config: Omit<SpeakerConfig, "routerId"> & { routerId?: SpeakerConfig["routerId"] }): Node {
+    const sink = new RecordingSink();
+    const logs: string[] = [];
+    const speaker = new Speaker(
+      { listen: { address }, routerId: address.includes(":") ? `10.255.0.${this.nodes.size + 1}` : address, log: (e) => logs.push(e), ...config },
+      { clock: this.clock, transport: this.net.transport(address), sink },
+    );
+    const node = { address, speaker, sink, logs };
+    this.nodes.set(address, node);
+    return node;
+  }
+
+  node(address: string): Node {
+    const n = this.nodes.get(address);
+    if (!n) throw new Error(`no node ${address}`);
+    return n;
+  }
+
+  startAll(): void {
+    for (const n of this.nodes.values()) n.speaker.start();
+  }
+
+  /** Advances virtual time in 100 ms steps. */
+  run(seconds: number): void {
+    for (let i = 0; i < seconds * 10; i++) this.clock.advance(100);
+  }
+
+  state(a: string, b: string): string | undefined {
+    return this.node(a).speaker.peers().find((p) => p.address === b)?.state;
+  }
+}
+
+/** iBGP full mesh among addresses, AS 64512, Calico's passive rule off (both connect). */
+export function meshPeers(self: string, all: readonly string[], extra: Partial<PeerConfig> = {}): PeerConfig[] {
+  return all.filter((a) => a !== self).map((a) => ({ address: a, asNumber: 64512, ...extra }));
+}

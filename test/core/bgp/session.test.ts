@@ -1,0 +1,224 @@
+import { describe, expect, test } from "@jest/globals";
+import { calicoPassive } from "../../../src/core/bgp/session.ts";
+import type { Connection } from "../../../src/core/bgp/ports.ts";
+import { decodeMessage, encodeMessage, type Message, MessageFramer, MessageType, type OpenMessage } from "../../../src/core/bgp/wire/index.ts";
+import { Lab, meshPeers } from "./lab.ts";
+
+/** A hand-driven BGP peer: sends what the test says, records what it gets. */
+function rawPeer(lab: Lab, from: string, to: string): { conn: Connection; got: Message[]; closed: () => boolean } {
+  const got: Message[] = [];
+  const framer = new MessageFramer();
+  let closed = false;
+  const conn = lab.net.transport(from).connect({ remoteAddress: to, remotePort: 179 }, () => {});
+  conn.onData((b) => {
+    for (const m of framer.push(b)) got.push(decodeMessage(m));
+  });
+  conn.onClose(() => {
+    closed = true;
+  });
+  return { conn, got, closed: () => closed };
+}
+
+const open = (over: Partial<OpenMessage> = {}): Uint8Array =>
+  encodeMessage({
+    type: MessageType.OPEN,
+    version: 4,
+    myAs: 64512,
+    holdTime: 90,
+    bgpId: 0x0a000063,
+    capabilities: [{ kind: "multiprotocol", afi: 1, safi: 1 }, { kind: "four-octet-as", asn: 64512 }],
+    ...over,
+  });
+const notifications = (ms: Message[]): string[] => ms.flatMap((m) => (m.type === MessageType.NOTIFICATION ? [`${m.code}/${m.subcode}`] : []));
+
+function pair(over: { a?: object; b?: object } = {}): Lab {
+  const lab = new Lab();
+  lab.add("10.0.0.1", { asNumber: 64512, peers: [{ address: "10.0.0.2", asNumber: 64512, holdTime: 90, ...over.a }] });
+  lab.add("10.0.0.2", { asNumber: 64512, peers: [{ address: "10.0.0.1", asNumber: 64512, holdTime: 30, ...over.b }] });
+  return lab;
+}
+
+describe("session FSM", () => {
+  test("two speakers reach Established, negotiate the smaller hold time and stay up on keepalives", () => {
+    const lab = pair();
+    lab.startAll();
+    lab.run(1);
+    expect(lab.state("10.0.0.1", "10.0.0.2")).toBe("Established");
+    expect(lab.state("10.0.0.2", "10.0.0.1")).toBe("Established");
+    const n = lab.node("10.0.0.1").speaker.session("10.0.0.2")?.negotiated;
+    expect(n?.holdTime).toBe(30);
+    expect(n?.keepaliveTime).toBe(10);
+    expect(n?.fourOctetAs).toBe(true);
+    expect(n?.routeRefresh).toBe(true);
+    expect(n?.peerGracefulRestart?.restartTime).toBe(120);
+    lab.run(600);
+    expect(lab.state("10.0.0.1", "10.0.0.2")).toBe("Established");
+    expect(lab.node("10.0.0.1").speaker.peers()[0]?.uptime).toBeGreaterThanOrEqual(600);
+  });
+
+  test("both sides connecting at once: the collision leaves one connection, the other gets Cease/7", () => {
+    const lab = pair();
+    lab.startAll();
+    lab.run(2);
+    expect(lab.state("10.0.0.1", "10.0.0.2")).toBe("Established");
+    expect(lab.state("10.0.0.2", "10.0.0.1")).toBe("Established");
+    expect(lab.net.connectionCount).toBe(2); // two ends of one TCP connection
+    const logs = [...lab.node("10.0.0.1").logs, ...lab.node("10.0.0.2").logs].join("\n");
+    expect(logs).toContain("NOTIFICATION 6/7 sent: connection collision");
+    // The connection kept is the one opened by the higher BGP identifier (10.0.0.2).
+    const s = lab.node("10.0.0.2").speaker.session("10.0.0.1");
+    expect(s?.negotiated?.localAddress).toBe("10.0.0.2");
+    lab.run(300);
+    expect(lab.state("10.0.0.1", "10.0.0.2")).toBe("Established");
+  });
+
+  test("Calico's passive rule: only the higher address connects, no collision", () => {
+    expect(calicoPassive("10.0.0.1", "10.0.0.2")).toBe(true);
+    expect(calicoPassive("10.0.0.2", "10.0.0.1")).toBe(false);
+    expect(calicoPassive("10.0.0.9", "10.0.0.10")).toBe(false); // text order, as Calico compares
+    const lab = new Lab();
+    const all = ["10.0.0.1", "10.0.0.2", "10.0.0.3"];
+    for (const a of all) lab.add(a, { asNumber: 64512, peers: meshPeers(a, all).map((p) => ({ ...p, passive: calicoPassive(a, p.address) })) });
+    lab.startAll();
+    lab.run(2);
+    for (const a of all) for (const b of all) if (a !== b) expect(lab.state(a, b)).toBe("Established");
+    expect(lab.net.connectionCount).toBe(6);
+    expect([...lab.nodes.values()].flatMap((n) => n.logs).join("\n")).not.toContain("6/7");
+  });
+
+  test("a peer that is not up yet is retried after the connect retry time", () => {
+    const lab = pair({ a: { connectRetryTime: 5 }, b: { passive: true } });
+    lab.node("10.0.0.1").speaker.start();
+    lab.run(3);
+    expect(lab.state("10.0.0.1", "10.0.0.2")).toBe("Active");
+    lab.node("10.0.0.2").speaker.start();
+    lab.run(1);
+    expect(lab.state("10.0.0.1", "10.0.0.2")).toBe("Active");
+    lab.run(3);
+    expect(lab.state("10.0.0.1", "10.0.0.2")).toBe("Established");
+  });
+
+  test("wrong peer AS: OPEN error 2/2 with the peer's My AS as data, then Idle and retried later", () => {
+    const lab = pair({ a: { asNumber: 65000 } });
+    lab.startAll();
+    lab.run(1);
+    const s = lab.node("10.0.0.1").speaker.session("10.0.0.2");
+    expect(s?.lastError.sent).toMatchObject({ code: 2, subcode: 2, data: Uint8Array.of(0xfc, 0x00) });
+    expect(lab.node("10.0.0.2").speaker.session("10.0.0.1")?.lastError.received).toMatchObject({ code: 2, subcode: 2 });
+    expect(lab.state("10.0.0.1", "10.0.0.2")).not.toBe("Established");
+    lab.run(30);
+    expect(lab.state("10.0.0.1", "10.0.0.2")).not.toBe("Established");
+  });
+
+  test("4-octet AS: a peer AS above 65535 is checked against the capability, AS_TRANS in My AS", () => {
+    const lab = new Lab();
+    lab.add("10.0.0.1", { asNumber: 64512, peers: [{ address: "10.0.0.2", asNumber: 4200000001, exportPolicy: () => true, importPolicy: () => true }] });
+    lab.add("10.0.0.2", { asNumber: 4200000001, peers: [{ address: "10.0.0.1", asNumber: 64512, exportPolicy: () => true, importPolicy: () => true }] });
+    lab.startAll();
+    lab.run(1);
+    expect(lab.state("10.0.0.1", "10.0.0.2")).toBe("Established");
+    expect(lab.node("10.0.0.1").speaker.session("10.0.0.2")?.negotiated?.peerOpen.myAs).toBe(23456);
+  });
+
+  test("hold time 2 gets 2/6, and a hold time under minHoldTime too", () => {
+    const lab = new Lab();
+    lab.add("10.0.0.1", { asNumber: 64512, peers: [{ address: "10.0.0.99", asNumber: 64512, passive: true }, { address: "10.0.0.98", asNumber: 64512, passive: true, minHoldTime: 10 }] });
+    lab.startAll();
+    const p = rawPeer(lab, "10.0.0.99", "10.0.0.1");
+    p.conn.send(open({ holdTime: 2 }));
+    const q = rawPeer(lab, "10.0.0.98", "10.0.0.1");
+    q.conn.send(open({ holdTime: 5, bgpId: 0x0a000062 }));
+    lab.run(1);
+    expect(notifications(p.got)).toEqual(["2/6"]);
+    expect(notifications(q.got)).toEqual(["2/6"]);
+    expect(p.closed()).toBe(true);
+  });
+
+  test("hold timer expiry sends 4/0 and drops the session", () => {
+    const lab = new Lab();
+    lab.add("10.0.0.1", { asNumber: 64512, peers: [{ address: "10.0.0.99", asNumber: 64512, passive: true, holdTime: 9 }] });
+    lab.startAll();
+    const p = rawPeer(lab, "10.0.0.99", "10.0.0.1");
+    p.conn.send(open({ holdTime: 9 }));
+    p.conn.send(encodeMessage({ type: MessageType.KEEPALIVE }));
+    lab.run(1);
+    expect(lab.state("10.0.0.1", "10.0.0.99")).toBe("Established");
+    // The speaker keeps sending keepalives every 3 s; the silent peer gets 4/0 after 9 s.
+    lab.run(9);
+    expect(p.got.filter((m) => m.type === MessageType.KEEPALIVE).length).toBeGreaterThanOrEqual(3);
+    expect(notifications(p.got)).toEqual(["4/0"]);
+    expect(lab.state("10.0.0.1", "10.0.0.99")).not.toBe("Established");
+  });
+
+  test("an UPDATE in OpenSent is an FSM error 5/1; an OPEN in Established 5/3", () => {
+    const lab = new Lab();
+    lab.add("10.0.0.1", { asNumber: 64512, peers: [{ address: "10.0.0.99", asNumber: 64512, passive: true }, { address: "10.0.0.98", asNumber: 64512, passive: true }] });
+    lab.startAll();
+    const p = rawPeer(lab, "10.0.0.99", "10.0.0.1");
+    p.conn.send(encodeMessage({ type: MessageType.UPDATE, withdrawn: [], attrs: {}, nlri: [] }));
+    const q = rawPeer(lab, "10.0.0.98", "10.0.0.1");
+    q.conn.send(open({ bgpId: 0x0a000062 }));
+    q.conn.send(encodeMessage({ type: MessageType.KEEPALIVE }));
+    q.conn.send(open({ bgpId: 0x0a000062 }));
+    lab.run(1);
+    expect(notifications(p.got)).toEqual(["5/1"]);
+    expect(notifications(q.got)).toEqual(["5/3"]);
+  });
+
+  test("garbage from one peer: that peer gets 1/1 and is dropped, the other session is untouched", () => {
+    const lab = new Lab();
+    lab.add("10.0.0.1", { asNumber: 64512, peers: [{ address: "10.0.0.2", asNumber: 64512 }, { address: "10.0.0.99", asNumber: 64512, passive: true }] });
+    lab.add("10.0.0.2", { asNumber: 64512, peers: [{ address: "10.0.0.1", asNumber: 64512 }] });
+    lab.startAll();
+    lab.run(1);
+    const p = rawPeer(lab, "10.0.0.99", "10.0.0.1");
+    p.conn.send(open());
+    p.conn.send(encodeMessage({ type: MessageType.KEEPALIVE }));
+    lab.run(1);
+    expect(lab.state("10.0.0.1", "10.0.0.99")).toBe("Established");
+    p.conn.send(Uint8Array.from({ length: 40 }, (_, i) => (i * 37) & 255));
+    lab.run(1);
+    expect(notifications(p.got)).toEqual(["1/1"]);
+    expect(p.closed()).toBe(true);
+    expect(lab.state("10.0.0.1", "10.0.0.99")).not.toBe("Established");
+    expect(lab.state("10.0.0.1", "10.0.0.2")).toBe("Established");
+  });
+
+  test("a malformed UPDATE (bad NLRI) gets its 3/10 NOTIFICATION", () => {
+    const lab = new Lab();
+    lab.add("10.0.0.1", { asNumber: 64512, peers: [{ address: "10.0.0.99", asNumber: 64512, passive: true }] });
+    lab.startAll();
+    const p = rawPeer(lab, "10.0.0.99", "10.0.0.1");
+    p.conn.send(open());
+    p.conn.send(encodeMessage({ type: MessageType.KEEPALIVE }));
+    lab.run(1);
+    // UPDATE: no withdrawn, no attributes, NLRI prefix length 33.
+    const bad = Uint8Array.from([...new Array(16).fill(0xff), 0, 28, 2, 0, 0, 0, 0, 33, 10, 0, 0, 1]);
+    p.conn.send(bad);
+    lab.run(1);
+    expect(notifications(p.got)).toEqual(["3/10"]);
+  });
+
+  test("administrative shutdown sends Cease/2 and stays Idle", () => {
+    const lab = pair();
+    lab.startAll();
+    lab.run(1);
+    lab.node("10.0.0.1").speaker.stop();
+    lab.run(1);
+    expect(lab.node("10.0.0.2").speaker.session("10.0.0.1")?.lastError.received).toMatchObject({ code: 6, subcode: 2 });
+    lab.run(60);
+    expect(lab.state("10.0.0.1", "10.0.0.2")).toBe("Idle");
+    expect(lab.state("10.0.0.2", "10.0.0.1")).not.toBe("Established");
+  });
+
+  test("a connection from an unknown address is closed", () => {
+    const lab = new Lab();
+    lab.add("10.0.0.1", { asNumber: 64512, peers: [] });
+    lab.startAll();
+    const p = rawPeer(lab, "10.0.0.77", "10.0.0.1");
+    p.conn.send(open());
+    lab.run(1);
+    expect(p.closed()).toBe(true);
+    expect(p.got).toEqual([]);
+  });
+});
