@@ -2,7 +2,8 @@
 import { formatIP, formatPrefix } from "../../../src/core/net/ip.ts";
 import { LoopbackNetwork } from "../../../src/core/bgp/loopback.ts";
 import { ManualClock } from "../../../src/core/bgp/manual-clock.ts";
-import type { RouteChanges, RouteSink } from "../../../src/core/bgp/ports.ts";
+import type { Connection, RouteChanges, RouteSink } from "../../../src/core/bgp/ports.ts";
+import { decodeMessage, encodeMessage, type Message, MessageFramer, MessageType, type OpenMessage } from "../../../src/core/bgp/wire/index.ts";
 import { type PeerConfig, Speaker, type SpeakerConfig } from "../../../src/core/bgp/speaker.ts";
 
 export class RecordingSink implements RouteSink {
@@ -66,3 +67,31 @@ export class Lab {
 export function meshPeers(self: string, all: readonly string[], extra: Partial<PeerConfig> = {}): PeerConfig[] {
   return all.filter((a) => a !== self).map((a) => ({ address: a, asNumber: 64512, ...extra }));
 }
+
+/** A hand-driven BGP peer: sends what the test says, records what it gets. */
+export function rawPeer(lab: Lab, from: string, to: string, opts: { fourOctetAs?: boolean } = {}): { conn: Connection; got: Message[]; closed: () => boolean } {
+  const got: Message[] = [];
+  const framer = new MessageFramer();
+  let closed = false;
+  const conn = lab.net.transport(from).connect({ remoteAddress: to, remotePort: 179 }, () => {});
+  conn.onData((b) => {
+    for (const m of framer.push(b)) got.push(decodeMessage(m, { fourOctetAs: opts.fourOctetAs ?? true }));
+  });
+  conn.onClose(() => {
+    closed = true;
+  });
+  return { conn, got, closed: () => closed };
+}
+
+export const open = (over: Partial<OpenMessage> = {}): Uint8Array =>
+  encodeMessage({
+    type: MessageType.OPEN,
+    version: 4,
+    myAs: 64512,
+    holdTime: 90,
+    bgpId: 0x0a000063,
+    capabilities: [{ kind: "multiprotocol", afi: 1, safi: 1 }, { kind: "four-octet-as", asn: 64512 }],
+    ...over,
+  });
+export const notifications = (ms: Message[]): string[] => ms.flatMap((m) => (m.type === MessageType.NOTIFICATION ? [`${m.code}/${m.subcode}`] : []));
+

@@ -1,35 +1,7 @@
 import { describe, expect, test } from "@jest/globals";
 import { calicoPassive } from "../../../src/core/bgp/session.ts";
-import type { Connection } from "../../../src/core/bgp/ports.ts";
-import { decodeMessage, encodeMessage, type Message, MessageFramer, MessageType, type OpenMessage } from "../../../src/core/bgp/wire/index.ts";
-import { Lab, meshPeers } from "./lab.ts";
-
-/** A hand-driven BGP peer: sends what the test says, records what it gets. */
-function rawPeer(lab: Lab, from: string, to: string): { conn: Connection; got: Message[]; closed: () => boolean } {
-  const got: Message[] = [];
-  const framer = new MessageFramer();
-  let closed = false;
-  const conn = lab.net.transport(from).connect({ remoteAddress: to, remotePort: 179 }, () => {});
-  conn.onData((b) => {
-    for (const m of framer.push(b)) got.push(decodeMessage(m));
-  });
-  conn.onClose(() => {
-    closed = true;
-  });
-  return { conn, got, closed: () => closed };
-}
-
-const open = (over: Partial<OpenMessage> = {}): Uint8Array =>
-  encodeMessage({
-    type: MessageType.OPEN,
-    version: 4,
-    myAs: 64512,
-    holdTime: 90,
-    bgpId: 0x0a000063,
-    capabilities: [{ kind: "multiprotocol", afi: 1, safi: 1 }, { kind: "four-octet-as", asn: 64512 }],
-    ...over,
-  });
-const notifications = (ms: Message[]): string[] => ms.flatMap((m) => (m.type === MessageType.NOTIFICATION ? [`${m.code}/${m.subcode}`] : []));
+import { encodeMessage, MessageType } from "../../../src/core/bgp/wire/index.ts";
+import { Lab, meshPeers, notifications, open, rawPeer } from "./lab.ts";
 
 function pair(over: { a?: object; b?: object } = {}): Lab {
   const lab = new Lab();
