@@ -95,3 +95,9 @@ export const open = (over: Partial<OpenMessage> = {}): Uint8Array =>
   });
 export const notifications = (ms: Message[]): string[] => ms.flatMap((m) => (m.type === MessageType.NOTIFICATION ? [`${m.code}/${m.subcode}`] : []));
 
+
+/** kill -9 of a node: its connections reset without NOTIFICATION, its speaker never acts again. */
+export function crash(lab: Lab, address: string): void {
+  lab.net.crash(address);
+  lab.node(address).speaker.stop(); // everything it sends now goes nowhere
+}

@@ -1,0 +1,107 @@
+import { describe, expect, test } from "@jest/globals";
+import { formatPrefix } from "../../../src/core/net/ip.ts";
+import { crash, Lab } from "./lab.ts";
+
+function pair(grB: object = {}): Lab {
+  const lab = new Lab();
+  lab.add("10.0.0.1", { asNumber: 64512, gracefulRestart: { restartTime: 120 }, peers: [{ address: "10.0.0.2", asNumber: 64512 }] });
+  lab.add("10.0.0.2", { asNumber: 64512, gracefulRestart: { restartTime: 120, ...grB }, peers: [{ address: "10.0.0.1", asNumber: 64512 }] });
+  lab.startAll();
+  lab.node("10.0.0.2").speaker.originate("10.2.0.0/26");
+  lab.node("10.0.0.2").speaker.originate("10.2.0.64/26");
+  lab.run(2);
+  return lab;
+}
+
+/** A fresh speaker process on B's address, as after a restart. */
+function restartB(lab: Lab, gr: object, prefixes: string[]): void {
+  lab.net.revive("10.0.0.2");
+  const b = lab.add("10.0.0.2", { asNumber: 64512, gracefulRestart: { restartTime: 120, ...gr }, peers: [{ address: "10.0.0.1", asNumber: 64512 }] });
+  for (const p of prefixes) b.speaker.originate(p);
+  b.speaker.start();
+}
+
+describe("graceful restart (RFC 4724)", () => {
+  test("helper: a peer killed without NOTIFICATION keeps its routes stale until the restart timer, then they go", () => {
+    const lab = pair();
+    const a = lab.node("10.0.0.1");
+    expect(a.sink.table.get("10.2.0.0/26")).toBe("10.0.0.2");
+    crash(lab, "10.0.0.2");
+    lab.run(1);
+    expect(lab.state("10.0.0.1", "10.0.0.2")).not.toBe("Established");
+    expect(a.sink.table.get("10.2.0.0/26")).toBe("10.0.0.2");
+    expect(a.speaker.routes().every((r) => r.stale)).toBe(true);
+    expect(a.speaker.peers()[0]?.gracefulRestart).toBe("helping");
+    lab.run(117);
+    expect(a.sink.table.size).toBe(2);
+    lab.run(3);
+    expect(a.sink.table.size).toBe(0);
+    expect(a.speaker.routes()).toEqual([]);
+    expect(a.speaker.peers()[0]?.gracefulRestart).toBe("none");
+  });
+
+  test("helper: the restarted peer's End-of-RIB purges what it did not re-announce, without a gap in forwarding", () => {
+    const lab = pair();
+    const a = lab.node("10.0.0.1");
+    crash(lab, "10.0.0.2");
+    lab.run(10);
+    const batches = a.sink.batches.length;
+    restartB(lab, { restarting: true, forwarding: true }, ["10.2.0.0/26"]);
+    lab.run(2);
+    expect(lab.state("10.0.0.1", "10.0.0.2")).toBe("Established");
+    const gr = a.speaker.session("10.0.0.2")?.negotiated?.peerGracefulRestart;
+    expect(gr?.restarting).toBe(true);
+    expect(gr?.families).toEqual([{ afi: 1, safi: 1, forwarding: true }]);
+    expect([...a.sink.table.keys()]).toEqual(["10.2.0.0/26"]);
+    expect(a.speaker.routes().map((r) => [r.prefix, r.stale])).toEqual([["10.2.0.0/26", false]]);
+    // The kept route was never removed from the forwarding plane, only the one not re-announced.
+    const removed = a.sink.batches.slice(batches).flatMap((b) => b.remove.map(formatPrefix));
+    expect(removed).toEqual(["10.2.0.64/26"]);
+    // Long after, nothing else is purged by a leftover timer.
+    lab.run(300);
+    expect([...a.sink.table.keys()]).toEqual(["10.2.0.0/26"]);
+  });
+
+  test("helper: a peer that comes back without the F bit has its stale routes flushed at once", () => {
+    const lab = pair();
+    const a = lab.node("10.0.0.1");
+    crash(lab, "10.0.0.2");
+    lab.run(10);
+    const batches = a.sink.batches.length;
+    restartB(lab, { restarting: true, forwarding: false }, ["10.2.0.0/26"]);
+    lab.run(2);
+    const removed = a.sink.batches.slice(batches).flatMap((b) => b.remove.map(formatPrefix));
+    expect(removed.sort()).toEqual(["10.2.0.0/26", "10.2.0.64/26"]);
+    expect([...a.sink.table.keys()]).toEqual(["10.2.0.0/26"]);
+  });
+
+  test("restarting speaker: the R bit is sent in the first OPEN only", () => {
+    const lab = pair({ restarting: true });
+    const n = lab.node("10.0.0.1").speaker.session("10.0.0.2")?.negotiated;
+    expect(n?.peerGracefulRestart?.restarting).toBe(true);
+    lab.node("10.0.0.2").speaker.session("10.0.0.1")?.stop(undefined, "reset", true);
+    lab.run(10);
+    expect(lab.state("10.0.0.1", "10.0.0.2")).toBe("Established");
+    expect(lab.node("10.0.0.1").speaker.session("10.0.0.2")?.negotiated?.peerGracefulRestart?.restarting).toBe(false);
+  });
+
+  test("a NOTIFICATION ends the session for real: routes are removed at once", () => {
+    const lab = pair();
+    lab.node("10.0.0.2").speaker.stop();
+    lab.run(1);
+    expect(lab.node("10.0.0.1").sink.table.size).toBe(0);
+  });
+
+  test("without graceful restart on our side, a dropped peer's routes are removed at once", () => {
+    const lab = new Lab();
+    lab.add("10.0.0.1", { asNumber: 64512, gracefulRestart: false, peers: [{ address: "10.0.0.2", asNumber: 64512 }] });
+    lab.add("10.0.0.2", { asNumber: 64512, peers: [{ address: "10.0.0.1", asNumber: 64512 }] });
+    lab.startAll();
+    lab.node("10.0.0.2").speaker.originate("10.2.0.0/26");
+    lab.run(2);
+    expect(lab.node("10.0.0.1").sink.table.size).toBe(1);
+    crash(lab, "10.0.0.2");
+    lab.run(1);
+    expect(lab.node("10.0.0.1").sink.table.size).toBe(0);
+  });
+});
