@@ -76,6 +76,8 @@ export interface Negotiated {
   peerGracefulRestart: Extract<Capability, { kind: "graceful-restart" }> | undefined;
   localGracefulRestart: Extract<Capability, { kind: "graceful-restart" }> | undefined;
   localAddress: string;
+  /** This side opened the TCP connection (after a collision: the one that survived). */
+  initiatedLocally: boolean;
 }
 
 export interface DownInfo {
@@ -426,6 +428,7 @@ export class Session {
       peerGracefulRestart: findCapability(open.capabilities, "graceful-restart"),
       localGracefulRestart: findCapability(local, "graceful-restart"),
       localAddress: a.conn.localAddress,
+      initiatedLocally: a.outgoing,
     };
     this.pendingNegotiation.set(a, n);
     a.state = "OpenConfirm";

@@ -38,8 +38,8 @@ describe("session FSM", () => {
     const logs = [...lab.node("10.0.0.1").logs, ...lab.node("10.0.0.2").logs].join("\n");
     expect(logs).toContain("NOTIFICATION 6/7 sent: connection collision");
     // The connection kept is the one opened by the higher BGP identifier (10.0.0.2).
-    const s = lab.node("10.0.0.2").speaker.session("10.0.0.1");
-    expect(s?.negotiated?.localAddress).toBe("10.0.0.2");
+    expect(lab.node("10.0.0.2").speaker.session("10.0.0.1")?.negotiated?.initiatedLocally).toBe(true);
+    expect(lab.node("10.0.0.1").speaker.session("10.0.0.2")?.negotiated?.initiatedLocally).toBe(false);
     lab.run(300);
     expect(lab.state("10.0.0.1", "10.0.0.2")).toBe("Established");
   });
@@ -68,6 +68,22 @@ describe("session FSM", () => {
     expect(lab.state("10.0.0.1", "10.0.0.2")).toBe("Active");
     lab.run(3);
     expect(lab.state("10.0.0.1", "10.0.0.2")).toBe("Established");
+  });
+
+  test("hold time 0 on one side: no keepalives, no hold timer, the session stays up", () => {
+    const lab = pair({ b: { holdTime: 0 } });
+    lab.startAll();
+    lab.run(1);
+    const n = lab.node("10.0.0.1").speaker.session("10.0.0.2")?.negotiated;
+    expect(n).toMatchObject({ holdTime: 0, keepaliveTime: 0 });
+    const before = lab.net.bytesSent;
+    lab.run(1000);
+    expect(lab.net.bytesSent).toBe(before);
+    expect(lab.state("10.0.0.1", "10.0.0.2")).toBe("Established");
+  });
+
+  test("a configured hold time of 1 or 2 s is refused", () => {
+    expect(() => pair({ a: { holdTime: 2 } })).toThrow(/hold time 2/);
   });
 
   test("wrong peer AS: OPEN error 2/2 with the peer's My AS as data, then Idle and retried later", () => {
