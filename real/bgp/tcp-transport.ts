@@ -83,7 +83,9 @@ export class TcpConnection implements Connection {
       return;
     }
     // end() flushes what was sent, then sends FIN; a peer that never closes its side is cut off.
+    // Reading resumes (and is discarded) so the peer's FIN is seen even if nobody called onData.
     this.socket.end();
+    this.socket.resume();
     const t = setTimeout(() => this.socket.destroy(), this.opts.closeTimeoutMs);
     t.unref();
     this.socket.once("close", () => clearTimeout(t));
