@@ -125,13 +125,17 @@ export interface RouteStatus {
   stale: boolean;
 }
 
-const key = (p: Prefix): string => `${p.family}/${p.addr.toString(16)}/${p.len}`;
+/** Map key of a prefix: a number for IPv4 (no string per route), a string for IPv6. */
+type Key = number | string;
+const key = (p: Prefix): Key => (p.family === 4 ? Number(p.addr) * 64 + p.len : `${p.addr.toString(16)}/${p.len}`);
 const familyAfi = (f: 4 | 6): number => (f === 4 ? Afi.IPV4 : Afi.IPV6);
 
 interface LocEntry {
   prefix: Prefix;
   paths: Path[];
   best: Path | undefined;
+  /** What the RouteSink holds for this prefix (interned signature), "" for nothing. */
+  installed: string;
 }
 
 interface OutEntry {
@@ -143,8 +147,8 @@ interface PeerState {
   session: Session;
   source: PathSource;
   /** Received prefixes (pre-policy); value is the accepted path, or null when rejected. */
-  adjIn: Map<string, Path | null>;
-  adjOut: Map<string, OutEntry>;
+  adjIn: Map<Key, Path | null>;
+  adjOut: Map<Key, OutEntry>;
   accepted: number;
   staleTimer: unknown;
   /** We sent the R bit already (restarting speaker sends it only in its first OPEN). */
@@ -163,10 +167,10 @@ export class Speaker {
   private readonly transport: Transport;
   private readonly sink: RouteSink | undefined;
   private readonly peerStates = new Map<string, PeerState>();
-  private readonly loc = new Map<string, LocEntry>();
-  private readonly local = new Map<string, Path>();
-  private readonly installed = new Map<string, string>();
-  private dirty = new Set<string>();
+  private readonly loc = new Map<Key, LocEntry>();
+  private readonly local = new Map<Key, Path>();
+  private readonly sigs = new Map<string, string>();
+  private dirty = new Set<Key>();
   private listener: Listener | undefined;
   private running = false;
   private readonly decision: DecisionOptions;
@@ -346,7 +350,7 @@ export class Speaker {
 
   /** Makes the originated set exactly `routes` (changes only what differs). */
   setOriginated(routes: readonly { prefix: Prefix | string; blackhole?: boolean; attrs?: PathAttributes }[]): void {
-    const want = new Map<string, { prefix: Prefix; blackhole: boolean; attrs: PathAttributes }>();
+    const want = new Map<Key, { prefix: Prefix; blackhole: boolean; attrs: PathAttributes }>();
     for (const r of routes) {
       const p = typeof r.prefix === "string" ? parsePrefix(r.prefix) : r.prefix;
       want.set(key(p), { prefix: p, blackhole: !!r.blackhole, attrs: r.attrs ?? {} });
@@ -379,17 +383,17 @@ export class Speaker {
   // ---------------------------------------------------------------------------------------------
   // Loc-RIB
 
-  private addPath(k: string, path: Path): void {
+  private addPath(k: Key, path: Path): void {
     let e = this.loc.get(k);
     if (!e) {
-      e = { prefix: path.prefix, paths: [], best: undefined };
+      e = { prefix: path.prefix, paths: [], best: undefined, installed: "" };
       this.loc.set(k, e);
     }
     e.paths.push(path);
     this.dirty.add(k);
   }
 
-  private removePathObject(k: string, path: Path): void {
+  private removePathObject(k: Key, path: Path): void {
     const e = this.loc.get(k);
     if (!e) return;
     e.paths = e.paths.filter((p) => p !== path);
@@ -397,7 +401,7 @@ export class Speaker {
   }
 
   /** Removes the path this peer gave for k (from the Loc-RIB; the caller updates adjIn). */
-  private removePath(k: string, st: PeerState): void {
+  private removePath(k: Key, st: PeerState): void {
     const old = st.adjIn.get(k);
     if (old) {
       this.removePathObject(k, old);
@@ -412,7 +416,7 @@ export class Speaker {
     this.dirty = new Set();
     const add: RouteEntry[] = [];
     const remove: Prefix[] = [];
-    const changed: string[] = [];
+    const changed: Key[] = [];
     for (const k of dirty) {
       const e = this.loc.get(k);
       if (!e) continue;
@@ -428,16 +432,11 @@ export class Speaker {
       } else if (best && best.nextHops[0]) {
         entry = { prefix: e.prefix, kind: "unicast", nextHops: [best.nextHops[0]] };
       }
-      const sig = entry ? `${entry.kind}|${entry.nextHops.map((h) => h.value.toString(16)).join(",")}` : "";
-      const was = this.installed.get(k) ?? "";
-      if (sig !== was) {
-        if (entry) {
-          add.push(entry);
-          this.installed.set(k, sig);
-        } else {
-          remove.push(e.prefix);
-          this.installed.delete(k);
-        }
+      const sig = entry ? this.intern(entry.kind === "blackhole" ? "blackhole" : `${entry.nextHops[0]?.family}|${entry.nextHops[0]?.value}`) : "";
+      if (sig !== e.installed) {
+        if (entry) add.push(entry);
+        else remove.push(e.prefix);
+        e.installed = sig;
       }
       if (e.paths.length === 0) this.loc.delete(k);
     }
@@ -449,6 +448,15 @@ export class Speaker {
 
   // ---------------------------------------------------------------------------------------------
   // Export
+
+  private intern(sig: string): string {
+    let s = this.sigs.get(sig);
+    if (s === undefined) {
+      s = sig;
+      this.sigs.set(sig, s);
+    }
+    return s;
+  }
 
   private policyFor(st: PeerState, kind: "import" | "export"): ImportPolicy | undefined {
     return kind === "import" ? (st.config.importPolicy ?? this.config.importPolicy) : (st.config.exportPolicy ?? this.config.exportPolicy);
@@ -520,7 +528,7 @@ export class Speaker {
   }
 
   /** Sends `st` what changed for the given prefixes (announce, replace or withdraw). */
-  private exportTo(st: PeerState, keys: Iterable<string>): void {
+  private exportTo(st: PeerState, keys: Iterable<Key>): void {
     const n = st.session.negotiated;
     if (!n) return;
     const groups = new Map<string, { attrs: PathAttributes; nextHops: IPAddress[]; family: 4 | 6; prefixes: NlriPrefix[] }>();
@@ -676,9 +684,15 @@ export class Speaker {
     for (const p of u.withdrawn) this.withdrawFrom(st, p);
     for (const p of u.attrs.mpUnreach?.withdrawn ?? []) this.withdrawFrom(st, p);
     const announced: { prefix: Prefix; nextHops: IPAddress[] }[] = [];
-    if (u.nlri.length && u.attrs.nextHop) for (const p of u.nlri) announced.push({ prefix: p, nextHops: [u.attrs.nextHop] });
+    if (u.nlri.length && u.attrs.nextHop) {
+      const hops = [u.attrs.nextHop];
+      for (const p of u.nlri) announced.push({ prefix: p, nextHops: hops });
+    }
     const mp = u.attrs.mpReach;
-    if (mp && mp.safi === Safi.UNICAST) for (const p of mp.nlri) announced.push({ prefix: p, nextHops: mp.nextHops.slice(0, 1) });
+    if (mp && mp.safi === Safi.UNICAST) {
+      const hops = mp.nextHops.slice(0, 1);
+      for (const p of mp.nlri) announced.push({ prefix: p, nextHops: hops });
+    }
     if (announced.length === 0) return;
 
     let attrs: PathAttributes = { ...u.attrs };
@@ -693,7 +707,7 @@ export class Speaker {
     for (const a of announced) {
       if (!n.families.some((f) => f.afi === familyAfi(a.prefix.family))) continue;
       const k = key(a.prefix);
-      const path: Path = { prefix: { family: a.prefix.family, addr: a.prefix.addr, len: a.prefix.len }, attrs, nextHops: a.nextHops, source: st.source, stale: false };
+      const path: Path = { prefix: a.prefix, attrs, nextHops: a.nextHops, source: st.source, stale: false };
       let accepted: Path | null = reject ? null : path;
       if (accepted && st.source.kind === "ebgp" && !policy) accepted = null; // RFC 8212
       if (accepted && policy) {
@@ -805,7 +819,8 @@ function canonical(address: string): string {
   return formatIP(ip.family, ip.value);
 }
 
-function prefixFromKey(k: string): Prefix {
-  const [f, a, l] = k.split("/");
-  return { family: f === "6" ? 6 : 4, addr: BigInt(`0x${a}`), len: Number(l) };
+function prefixFromKey(k: Key): Prefix {
+  if (typeof k === "number") return { family: 4, addr: BigInt(Math.floor(k / 64)), len: k % 64 };
+  const [a, l] = k.split("/");
+  return { family: 6, addr: BigInt(`0x${a}`), len: Number(l) };
 }
