@@ -174,9 +174,13 @@ class Planner {
     const verdict: Verdict = r.action === "Allow" ? "allow" : r.action === "Deny" ? "deny" : r.action === "Pass" ? "pass" : "log";
     const out: PlannedRule[] = [];
     const addressed = needsFamily(r);
-    for (const family of this.families) {
+    // A rule that matches no address is family-independent: rendered once, without a family match.
+    const families = addressed || r.ipVersion !== undefined ? this.families : this.families.slice(0, 1);
+    for (const family of families) {
       if (r.ipVersion !== undefined && r.ipVersion !== family) continue;
       if (!sideHasFamily(r.source, family) || !sideHasFamily(r.destination, family)) continue;
+      // ICMP is IPv4's and ICMPv6 IPv6's (the validator ties them to ipVersion the same way).
+      if ((r.protocol === PROTO_ICMP && family === 6) || (r.protocol === PROTO_ICMPV6 && family === 4)) continue;
       const base: Term[] = [];
       if (addressed || r.ipVersion !== undefined) base.push({ t: "family", family });
       if (r.protocol !== undefined) base.push({ t: "proto", neg: false, proto: r.protocol });

@@ -1,0 +1,224 @@
+// The felix-style plan and its nftables/iptables texts: chain structure, marks, sets, incremental updates.
+import { describe, expect, test } from "@jest/globals";
+import { PolicySet, parseSelector } from "../../../../src/core/index.ts";
+import { renderIptables } from "../../../../src/core/policy/render/iptables.ts";
+import { nftRule, renderNft, renderNftUpdate } from "../../../../src/core/policy/render/nft.ts";
+import { normalise, planNode, setName, workloadInterfaceName, type Plan } from "../../../../src/core/policy/render/plan.ts";
+import { parsePrefix, formatPrefix } from "../../../../src/core/net/ip.ts";
+import { kitchenSink, pod, small } from "./fixtures.ts";
+
+const plan = (input = small(), node = "node-1"): Plan => planNode(new PolicySet(input), { node });
+const iface = (ns: string, name: string): string => workloadInterfaceName(ns, name);
+
+/** The lines of one nft chain block in a full script. */
+function chainBlock(text: string, name: string): string[] {
+  const lines = text.split("\n");
+  const start = lines.findIndex((l) => l === `\tchain ${name} {`);
+  if (start < 0) throw new Error(`no chain ${name}`);
+  const end = lines.indexOf("\t}", start);
+  return lines.slice(start + 1, end).map((l) => l.trim());
+}
+
+describe("plan", () => {
+  test("interface names: prefix + digest, 15 bytes, stable", () => {
+    expect(iface("shop", "web")).toMatch(/^cali[0-9a-f]{11}$/);
+    expect(iface("shop", "web")).toBe(iface("shop", "web"));
+    expect(iface("shop", "web")).not.toBe(iface("shop", "db"));
+    expect(workloadInterfaceName("a", "b", "bc-")).toHaveLength(15);
+  });
+
+  test("only the node's workloads, with tiers in order and policy chains shared", () => {
+    const p = plan();
+    expect(p.endpoints.map((e) => e.id).sort()).toEqual(["ops/mon", "shop/db", "shop/web"]);
+    const db = p.endpoints.find((e) => e.id === "shop/db")!;
+    expect(db.iface).toBe(iface("shop", "db"));
+    expect(db.toChain).toBe(`bc-tw-${db.iface}`);
+    expect(db.fromChain).toBe(`bc-fw-${db.iface}`);
+    expect(db.ingress.map((t) => [t.tier, t.endDrop, t.policyChains.length])).toEqual([
+      ["security", false, 1], // defaultAction Pass: no end-of-tier drop
+      ["default", true, 1],
+    ]);
+    expect(db.egress).toEqual([]);
+    expect(db.ingressProfiles).toEqual(["bc-pri-kns.shop"]);
+    // The security policy is one chain for every endpoint.
+    const security = new Set(p.endpoints.map((e) => e.ingress[0]!.policyChains[0]));
+    expect(security.size).toBe(1);
+  });
+
+  test("selector sets hold every matching endpoint in the cluster, not just the node's", () => {
+    const p = plan();
+    const web = parseSelector("(projectcalico.org/namespace == 'shop') && (app == 'web')");
+    const set = p.sets.get(setName(web.uniqueId, 4))!;
+    expect(set.members).toEqual(["10.0.0.1/32", "10.0.1.1/32"]);
+    expect(set.name).toBe(`bc4-${web.uniqueId.replace(":", "_")}`.slice(0, 31));
+  });
+
+  test("named-port sets hold (address, protocol, port) of endpoints declaring the name", () => {
+    const p = plan();
+    const port = [...p.sets.values()].find((s) => s.kind === "port")!;
+    expect(port.members).toEqual(["10.0.0.1 6 8080", "10.0.1.1 6 8081"]);
+  });
+
+  test("normalise drops prefixes inside others", () => {
+    const ps = ["10.0.0.0/8", "10.1.2.3/32", "11.0.0.1/32", "10.0.0.0/8"].map((t) => parsePrefix(t));
+    expect(normalise(ps).map(formatPrefix)).toEqual(["10.0.0.0/8", "11.0.0.1/32"]);
+  });
+});
+
+describe("nftables text", () => {
+  test("the table is replaced atomically and the forward hook dispatches by interface", () => {
+    const text = renderNft(plan());
+    const lines = text.split("\n");
+    expect(lines.slice(1, 4)).toEqual(["table inet bc-filter {}", "delete table inet bc-filter", "table inet bc-filter {"]);
+    expect(text).not.toContain("flush ruleset");
+    expect(chainBlock(text, "bc-forward")).toEqual([
+      "type filter hook forward priority filter; policy accept;",
+      "meta mark set meta mark & 0xffe0ffff",
+      'iifname "cali*" jump bc-from-wl-dispatch',
+      'oifname "cali*" jump bc-to-wl-dispatch',
+      'meta mark & 0x00010000 == 0x00010000 accept comment "Policy explicitly accepted packet."',
+    ]);
+    const web = iface("shop", "web");
+    expect(chainBlock(text, "bc-to-wl-dispatch")[0]).toContain(`"${web}" : goto bc-tw-${web}`);
+  });
+
+  test("endpoint chain: conntrack, mark clearing, tiers with pass/accept marks, end of tier, profiles", () => {
+    const p = plan();
+    const text = renderNft(p);
+    const db = p.endpoints.find((e) => e.id === "shop/db")!;
+    const [sec, def] = [db.ingress[0]!.policyChains[0]!, db.ingress[1]!.policyChains[0]!];
+    expect(chainBlock(text, db.toChain)).toEqual([
+      "ct state established,related accept",
+      "ct state invalid drop",
+      "meta mark set meta mark & 0xfffcffff",
+      'meta mark set meta mark & 0xfffdffff comment "Start of tier security"',
+      `meta mark & 0x00020000 == 0x00000000 jump ${sec}`,
+      'meta mark & 0x00010000 == 0x00010000 return comment "Return if policy accepted"',
+      'meta mark set meta mark & 0xfffdffff comment "Start of tier default"',
+      `meta mark & 0x00020000 == 0x00000000 jump ${def}`,
+      'meta mark & 0x00010000 == 0x00010000 return comment "Return if policy accepted"',
+      'meta mark & 0x00020000 == 0x00000000 drop comment "End of tier default. Drop if no policies passed packet"',
+      "jump bc-pri-kns.shop",
+      'meta mark & 0x00010000 == 0x00010000 return comment "Return if profile accepted"',
+      'drop comment "Drop if no profiles matched"',
+    ]);
+    expect(chainBlock(text, db.fromChain)).toContain('meta l4proto 17 th dport 4789 drop comment "Drop VXLAN encapped packets originating in workloads"');
+  });
+
+  test("rules: Deny drops, Pass sets the pass mark, Allow the accept mark; ports OR-ed across numbers and names", () => {
+    const p = plan();
+    const text = renderNft(p);
+    const db = p.endpoints.find((e) => e.id === "shop/db")!;
+    expect(chainBlock(text, db.ingress[0]!.policyChains[0]!)).toEqual([
+      'meta nfproto ipv4 ip saddr { 192.0.2.0/24 } drop comment "security.block ingress rule 0"',
+      'meta l4proto 6 meta mark set meta mark | 0x00020000 return comment "security.block ingress rule 1"',
+    ]);
+    const webSel = parseSelector("(projectcalico.org/namespace == 'shop') && (app == 'web')");
+    expect(chainBlock(text, db.ingress[1]!.policyChains[0]!)).toEqual([
+      `meta nfproto ipv4 meta l4proto 6 ip saddr @${setName(webSel.uniqueId, 4)} th dport { 5432 } meta mark set meta mark | 0x00010000 return comment "shop/db-from-web ingress rule 0"`,
+    ]);
+    const web = p.endpoints.find((e) => e.id === "shop/web")!;
+    const rules = chainBlock(text, web.ingress[1]!.policyChains[0]!);
+    expect(rules).toHaveLength(2);
+    expect(rules[0]).toBe('meta nfproto ipv4 meta l4proto 6 th dport { 9000 } meta mark set meta mark | 0x00010000 return comment "shop/web-http ingress rule 0"');
+    expect(rules[1]).toMatch(/^meta nfproto ipv4 meta l4proto 6 ip daddr \. meta l4proto \. th dport @bc4-n_\S+ meta mark set/);
+    // Sets are declared with their members (a /32 printed as a bare address).
+    expect(text).toMatch(new RegExp(`set ${setName(webSel.uniqueId, 4)} \\{\\n\\t\\ttype ipv4_addr\\n\\t\\tflags interval\\n\\t\\telements = \\{ 10\\.0\\.0\\.1, 10\\.0\\.1\\.1 \\}`));
+    expect(text).toMatch(/type ipv4_addr \. inet_proto \. inet_service\n\t\telements = \{ 10\.0\.0\.1 \. 6 \. 8080, 10\.0\.1\.1 \. 6 \. 8081 \}/);
+  });
+
+  test("every rule feature prints; IPv6 rules only where the rule can match IPv6", () => {
+    const p = plan(kitchenSink());
+    expect(p.families).toEqual([4, 6]);
+    const text = renderNft(p);
+    const chain = [...p.chains.values()].find((c) => c.rules.some((r) => r.comment.startsWith("everything ingress")))!;
+    const lines = chain.rules.map(nftRule);
+    expect(lines).toContain('meta nfproto ipv4 meta l4proto 1 icmp type . icmp code { 8 . 0 } log prefix "calico-packet: " comment "everything ingress rule 0"');
+    expect(lines.some((l) => l.includes("icmp type . icmp code != { 3 . 4 }"))).toBe(true);
+    expect(lines).toContain('meta nfproto ipv4 meta l4proto != 6 ip saddr != { 10.0.0.0/8, 172.16.0.0/12 } drop comment "everything ingress rule 2"');
+    expect(lines.some((l) => l.startsWith("meta nfproto ipv6 meta l4proto 58 icmpv6 type 128 "))).toBe(true);
+    expect(lines.some((l) => l.startsWith("meta nfproto ipv6 ip6 saddr { 2001:db8::/32 } "))).toBe(true);
+    expect(lines.some((l) => l.includes("ip saddr { 2001:db8"))).toBe(false);
+    const udp = lines.filter((l) => l.includes("everything ingress rule 3"));
+    expect(udp).toHaveLength(2); // IPv4 and IPv6
+    expect(udp[0]).toMatch(/th sport \{ 1000-1010 \} .*th dport != \{ 53 \} ip daddr \. meta l4proto \. th dport != @bc4-n_/);
+    // The network set's /32 inside its /24 is dropped from the interval set.
+    expect(text).toContain("elements = { 198.51.100.0/24 }");
+    expect(text).toContain("elements = { 2001:db8::/32 }");
+  });
+});
+
+describe("incremental nftables updates", () => {
+  test("nothing changed: empty script", () => {
+    expect(renderNftUpdate(plan(), plan())).toBe("");
+  });
+
+  test("one policy changed: only its chain is flushed and refilled, no reload", () => {
+    const before = small();
+    const after = small();
+    const changed = after.policies!.map((p) =>
+      p.name === "db-from-web" ? { ...p, spec: { ...p.spec, ingress: [{ action: "Allow" as const, protocol: "TCP", destination: { ports: [5433] } }] } } : p,
+    );
+    const a = plan(before);
+    const b = plan({ ...after, policies: changed });
+    const script = renderNftUpdate(a, b);
+    const chain = a.endpoints.find((e) => e.id === "shop/db")!.ingress[1]!.policyChains[0]!;
+    expect(script.split("\n").filter((l) => l !== "")).toEqual([
+      // The web selector is no longer used by any rule: its set goes, after the chain is refilled.
+      `flush chain inet bc-filter ${chain}`,
+      `add rule inet bc-filter ${chain} meta l4proto 6 th dport { 5433 } meta mark set meta mark | 0x00010000 return comment "shop/db-from-web ingress rule 0"`,
+      `delete set inet bc-filter ${setName(parseSelector("(projectcalico.org/namespace == 'shop') && (app == 'web')").uniqueId, 4)}`,
+    ]);
+    expect(script).not.toContain("delete table");
+  });
+
+  test("a pod added elsewhere: only set elements change; a pod added here: its chains and the dispatch", () => {
+    const base = small();
+    const elsewhere = { ...base, endpoints: [...base.endpoints!, pod("shop", "web-3", "10.0.2.1", { app: "web" }, "node-3")] };
+    const s1 = renderNftUpdate(plan(base), plan(elsewhere));
+    const webSet = setName(parseSelector("(projectcalico.org/namespace == 'shop') && (app == 'web')").uniqueId, 4);
+    expect(s1).toBe(`add element inet bc-filter ${webSet} { 10.0.2.1 }\n`);
+    const gone = renderNftUpdate(plan(elsewhere), plan(base));
+    expect(gone).toBe(`delete element inet bc-filter ${webSet} { 10.0.2.1 }\n`);
+
+    const here = { ...base, endpoints: [...base.endpoints!, pod("ops", "mon-2", "10.0.0.4", { app: "mon" })] };
+    const s2 = renderNftUpdate(plan(base), plan(here)).split("\n");
+    const ifc = iface("ops", "mon-2");
+    expect(s2).toContain(`add chain inet bc-filter bc-tw-${ifc}`);
+    expect(s2).toContain("flush chain inet bc-filter bc-to-wl-dispatch");
+    expect(s2.filter((l) => l.startsWith("flush chain")).sort()).toEqual(["flush chain inet bc-filter bc-from-wl-dispatch", "flush chain inet bc-filter bc-to-wl-dispatch"]);
+    // And back: its chains are emptied, then deleted.
+    const s3 = renderNftUpdate(plan(here), plan(base)).split("\n");
+    expect(s3.indexOf(`flush chain inet bc-filter bc-tw-${ifc}`)).toBeLessThan(s3.indexOf(`delete chain inet bc-filter bc-tw-${ifc}`));
+  });
+});
+
+describe("iptables text", () => {
+  test("felix-style chains, marks then RETURN, ipsets for selectors and negated nets", () => {
+    const out = renderIptables(plan());
+    const lines = out.iptables.split("\n");
+    expect(lines[0]).toBe("*filter");
+    expect(lines).toContain(":bc-FORWARD - [0:0]");
+    expect(lines).toContain("-A bc-FORWARD -i cali+ -j bc-from-wl-dispatch");
+    expect(lines.at(-2)).toBe("COMMIT");
+    const db = iface("shop", "db");
+    expect(lines).toContain(`-A bc-to-wl-dispatch -o ${db} -g bc-tw-${db}`);
+    const webSet = setName(parseSelector("(projectcalico.org/namespace == 'shop') && (app == 'web')").uniqueId, 4);
+    const allow = lines.findIndex((l) => l.includes(`--match-set ${webSet} src`));
+    expect(lines[allow]).toMatch(/ -p 6 -m set --match-set \S+ src -m multiport --dports 5432 .* -j MARK --set-xmark 0x10000\/0x10000$/);
+    expect(lines[allow + 1]).toMatch(/-m mark --mark 0x10000\/0x10000 -j RETURN$/);
+    expect(out.ipset).toContain(`create ${webSet} hash:net family inet -exist\nflush ${webSet}\nadd ${webSet} 10.0.0.1/32\nadd ${webSet} 10.0.1.1/32\n`);
+    expect(out.ipset).toMatch(/hash:ip,port family inet -exist\nflush \S+\nadd \S+ 10\.0\.0\.1,tcp:8080\nadd \S+ 10\.0\.1\.1,tcp:8081/);
+  });
+
+  test("more than 15 ports split into OR-ed rules; IPv6 rules left out; portless protocols expanded", () => {
+    const out = renderIptables(plan(kitchenSink()));
+    const deny = out.iptables.split("\n").filter((l) => l.includes("everything ingress rule 6"));
+    expect(deny).toHaveLength(2);
+    expect(deny.map((l) => /--dports (\S+)/.exec(l)?.[1]?.split(",").length)).toEqual([15, 5]);
+    expect(out.iptables).not.toContain("2001:db8");
+    expect(out.iptables).not.toContain("ipv6");
+    expect(out.iptables).toMatch(/-m set ! --match-set bc4-c_\S+ src .*-j DROP/);
+    expect(out.ipset).toContain("add ");
+  });
+});
