@@ -4,20 +4,9 @@ import { isDatastoreError } from "../../../src/core/datastore/port.ts";
 import type { DatastoreError, WatchEvent } from "../../../src/core/datastore/port.ts";
 import { compareKeys, SortedKeys } from "../../../src/core/datastore/sorted-keys.ts";
 import { describeDatastoreContract } from "./contract.ts";
+import { rng } from "../../helpers/rng.ts";
 
 describeDatastoreContract("MemoryDatastore", () => new MemoryDatastore());
-
-/** A small deterministic PRNG (mulberry32) so the randomized tests are reproducible. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const flush = () => new Promise<void>((r) => setImmediate(r));
 

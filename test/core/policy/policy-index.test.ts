@@ -2,18 +2,7 @@
 import { describe, expect, test } from "@jest/globals";
 import { indexKey, PolicyIndex } from "../../../src/core/policy/policy-index.ts";
 import { parseSelector, type Selector } from "../../../src/core/policy/selector/index.ts";
-
-// Small deterministic PRNG (mulberry32) so failures reproduce.
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from "../../helpers/rng.ts";
 
 describe("indexKey", () => {
   test.each([

@@ -3,17 +3,7 @@
 import { describe, expect, test } from "@jest/globals";
 import { parseSelector, selectorFromAst, type SelectorNode } from "../../../../src/core/policy/selector/index.ts";
 import { sortedUnique } from "../../../../src/core/policy/selector/ast.ts";
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from "../../../helpers/rng.ts";
 
 describe("canonical print round trip", () => {
   test("parse(print(tree)) == tree for 2000 random trees", () => {
