@@ -27,6 +27,10 @@ export interface Path {
   stale: boolean;
   /** Local paths only: also install a blackhole for this prefix. */
   blackhole?: boolean;
+  /** Received but refused by import policy or loop checks: kept for counting, never selected. */
+  rejected?: boolean;
+  /** The neighbour state that owns this path (the Speaker's bookkeeping). */
+  owner?: object;
 }
 
 export const DEFAULT_LOCAL_PREF = 100;
@@ -86,6 +90,6 @@ export function comparePaths(a: Path, b: Path, opts: DecisionOptions): number {
 /** The best of the non-empty list (first wins ties), or undefined for an empty one. */
 export function bestPath(paths: readonly Path[], opts: DecisionOptions): Path | undefined {
   let best: Path | undefined;
-  for (const p of paths) if (!best || comparePaths(p, best, opts) < 0) best = p;
+  for (const p of paths) if (!p.rejected && (!best || comparePaths(p, best, opts) < 0)) best = p;
   return best;
 }

@@ -130,8 +130,13 @@ type Key = number | string;
 const key = (p: Prefix): Key => (p.family === 4 ? Number(p.addr) * 64 + p.len : `${p.addr.toString(16)}/${p.len}`);
 const familyAfi = (f: 4 | 6): number => (f === 4 ? Afi.IPV4 : Afi.IPV6);
 
+/**
+ * One prefix of the table: every path received for it (the Adj-RIBs-In, rejected ones included,
+ * as BIRD keeps them) and the local one, with the selected best path.
+ */
 interface LocEntry {
   prefix: Prefix;
+  dirty: boolean;
   paths: Path[];
   best: Path | undefined;
   /** What the RouteSink holds for this prefix (interned signature), "" for nothing. */
@@ -146,15 +151,24 @@ interface PeerState {
   config: PeerConfig;
   session: Session;
   source: PathSource;
-  /** Received prefixes (pre-policy); value is the accepted path, or null when rejected. */
-  adjIn: Map<Key, Path | null>;
   adjOut: Map<Key, OutEntry>;
+  /** Prefixes in this peer's Adj-RIB-In (before policy), and of those, accepted ones. */
+  received: number;
   accepted: number;
+  stale: number;
   staleTimer: unknown;
   /** We sent the R bit already (restarting speaker sends it only in its first OPEN). */
   openedOnce: boolean;
   helping: boolean;
 }
+
+interface ExportOut {
+  attrs: PathAttributes;
+  nextHops: IPAddress[];
+  /** Signature for Adj-RIB-Out comparison, when computed once for many prefixes. */
+  sig?: string;
+}
+type ExportCache = Map<PathAttributes, { nextHops: IPAddress[]; source: PathSource; family: 4 | 6; local: boolean; out: ExportOut | null }[]>;
 
 const bigintSafe = (_k: string, v: unknown): unknown => (typeof v === "bigint" ? v.toString() : v instanceof Uint8Array ? Array.from(v) : v);
 
@@ -170,7 +184,7 @@ export class Speaker {
   private readonly loc = new Map<Key, LocEntry>();
   private readonly local = new Map<Key, Path>();
   private readonly sigs = new Map<string, string>();
-  private dirty = new Set<Key>();
+  private dirty: LocEntry[] = [];
   private listener: Listener | undefined;
   private running = false;
   private readonly decision: DecisionOptions;
@@ -226,9 +240,10 @@ export class Speaker {
     const st: PeerState = {
       config,
       source: { kind: ibgp ? "ibgp" : "ebgp", address, addressValue: ip.value, peerAs: config.asNumber, routerId: 0, rrClient: !!config.routeReflectorClient },
-      adjIn: new Map(),
       adjOut: new Map(),
+      received: 0,
       accepted: 0,
+      stale: 0,
       staleTimer: undefined,
       openedOnce: false,
       helping: false,
@@ -269,8 +284,7 @@ export class Speaker {
     if (!st) return;
     st.session.stop({ code: ErrorCode.CEASE, subcode: CeaseSubcode.PEER_DECONFIGURED }, "peer removed");
     this.clearStaleTimer(st);
-    for (const k of st.adjIn.keys()) this.removePath(k, st);
-    st.adjIn.clear();
+    this.removePeerPaths(st, () => true);
     this.peerStates.delete(canonical(address));
     this.flush();
   }
@@ -282,7 +296,7 @@ export class Speaker {
   setExportPolicy(policy: ExportPolicy | undefined): void {
     if (policy) this.config.exportPolicy = policy;
     else delete this.config.exportPolicy;
-    for (const st of this.peerStates.values()) if (st.session.state === "Established") this.exportTo(st, [...this.loc.keys(), ...st.adjOut.keys()]);
+    for (const st of this.peerStates.values()) if (st.session.state === "Established") this.exportTo(st, this.loc.values());
   }
 
   /** The Session of a peer, for tests and diagnostics. */
@@ -383,48 +397,106 @@ export class Speaker {
   // ---------------------------------------------------------------------------------------------
   // Loc-RIB
 
-  private addPath(k: Key, path: Path): void {
+  private entry(k: Key, prefix: Prefix): LocEntry {
     let e = this.loc.get(k);
     if (!e) {
-      e = { prefix: path.prefix, paths: [], best: undefined, installed: "" };
+      e = { prefix, dirty: false, paths: [], best: undefined, installed: "" };
       this.loc.set(k, e);
     }
+    return e;
+  }
+
+  private markDirty(e: LocEntry): void {
+    if (e.dirty) return;
+    e.dirty = true;
+    this.dirty.push(e);
+  }
+
+  private addPath(k: Key, path: Path): void {
+    const e = this.entry(k, path.prefix);
     e.paths.push(path);
-    this.dirty.add(k);
+    this.markDirty(e);
   }
 
   private removePathObject(k: Key, path: Path): void {
     const e = this.loc.get(k);
     if (!e) return;
     e.paths = e.paths.filter((p) => p !== path);
-    this.dirty.add(k);
+    this.markDirty(e);
   }
 
-  /** Removes the path this peer gave for k (from the Loc-RIB; the caller updates adjIn). */
-  private removePath(k: Key, st: PeerState): void {
-    const old = st.adjIn.get(k);
-    if (old) {
-      this.removePathObject(k, old);
-      st.accepted--;
+  private count(st: PeerState, p: Path, delta: 1 | -1): void {
+    st.received += delta;
+    if (!p.rejected) st.accepted += delta;
+    if (p.stale) st.stale += delta;
+  }
+
+  /** Puts (or replaces) this peer's path for the prefix. */
+  private setPeerPath(st: PeerState, k: Key, path: Path): void {
+    let e = this.loc.get(k);
+    if (!e) {
+      // A literal one-element array: push() on [] would reserve room for 16 more paths.
+      e = { prefix: path.prefix, dirty: false, paths: [path], best: undefined, installed: "" };
+      this.loc.set(k, e);
+      this.count(st, path, 1);
+      this.markDirty(e);
+      return;
     }
+    const i = e.paths.findIndex((p) => p.owner === st);
+    if (i >= 0) {
+      this.count(st, e.paths[i]!, -1);
+      e.paths[i] = path;
+    } else e.paths.push(path);
+    this.count(st, path, 1);
+    this.markDirty(e);
+  }
+
+  /** Removes this peer's path for the prefix, if any. */
+  private withdrawFrom(st: PeerState, p: Prefix): void {
+    const e = this.loc.get(key(p));
+    if (!e) return;
+    const i = e.paths.findIndex((x) => x.owner === st);
+    if (i < 0) return;
+    this.count(st, e.paths[i]!, -1);
+    e.paths.splice(i, 1);
+    this.markDirty(e);
+  }
+
+  /** Removes every path of this peer that matches (a full table walk, as on a session loss). */
+  private removePeerPaths(st: PeerState, match: (p: Path) => boolean): void {
+    if (st.received === 0) return;
+    for (const e of this.loc.values()) {
+      for (let i = e.paths.length - 1; i >= 0; i--) {
+        const p = e.paths[i]!;
+        if (p.owner === st && match(p)) {
+          this.count(st, p, -1);
+          e.paths.splice(i, 1);
+          this.markDirty(e);
+        }
+      }
+    }
+  }
+
+  private forPeerPaths(st: PeerState, fn: (p: Path) => void): void {
+    if (st.received === 0) return;
+    for (const e of this.loc.values()) for (const p of e.paths) if (p.owner === st) fn(p);
   }
 
   /** Recomputes best paths of changed prefixes, updates the RouteSink and every peer's Adj-RIB-Out. */
   private flush(): void {
-    if (this.dirty.size === 0) return;
+    if (this.dirty.length === 0) return;
     const dirty = this.dirty;
-    this.dirty = new Set();
+    this.dirty = [];
     const add: RouteEntry[] = [];
     const remove: Prefix[] = [];
-    const changed: Key[] = [];
-    for (const k of dirty) {
-      const e = this.loc.get(k);
-      if (!e) continue;
+    const changed: LocEntry[] = [];
+    for (const e of dirty) {
+      e.dirty = false;
       const best = bestPath(e.paths, this.decision);
       if (best !== e.best) {
         e.best = best;
       }
-      changed.push(k);
+      changed.push(e);
       // Forwarding entry.
       let entry: RouteEntry | undefined;
       if (best?.source.kind === "local") {
@@ -438,7 +510,10 @@ export class Speaker {
         else remove.push(e.prefix);
         e.installed = sig;
       }
-      if (e.paths.length === 0) this.loc.delete(k);
+      if (e.paths.length === 0) {
+        const k = key(e.prefix);
+        if (this.loc.get(k) === e) this.loc.delete(k);
+      }
     }
     if (this.sink && (add.length || remove.length)) this.sink.apply({ add, remove });
     for (const st of this.peerStates.values()) {
@@ -463,7 +538,7 @@ export class Speaker {
   }
 
   /** The attributes and next hops `best` goes out to `st` with, or null when it must not. */
-  private exportAttrs(best: Path, st: PeerState, n: Negotiated): { attrs: PathAttributes; nextHops: IPAddress[] } | null {
+  private exportAttrs(best: Path, st: PeerState, n: Negotiated, cache?: ExportCache): ExportOut | null {
     const src = best.source;
     if (src.kind !== "local" && src.address === st.source.address) return null;
     if (!n.families.some((f) => f.afi === familyAfi(best.prefix.family) && f.safi === Safi.UNICAST)) return null;
@@ -477,14 +552,34 @@ export class Speaker {
     if (reflecting && (best.attrs.originatorId ?? src.routerId) === n.peerRouterId) return null;
     const policy = this.policyFor(st, "export");
     if (ebgp && !policy) return null; // RFC 8212
-    let attrs: PathAttributes = { ...best.attrs };
-    delete attrs.mpReach;
-    delete attrs.mpUnreach;
+    let attrs: PathAttributes = best.attrs;
+    let custom = false;
     if (policy) {
       const r = policy({ prefix: best.prefix, attrs, nextHops: best.nextHops, source: src, blackhole: !!best.blackhole }, st.config);
       if (r === false) return null;
-      if (r !== true) attrs = { ...r };
+      if (r !== true) {
+        attrs = r;
+        custom = true;
+      }
     }
+    // Paths of one UPDATE share attributes and next hops, so their outgoing form is computed once.
+    const hit = !custom && cache ? cache.get(attrs)?.find((c) => c.nextHops === best.nextHops && c.source === src && c.family === best.prefix.family && c.local === (src.kind === "local")) : undefined;
+    if (hit) return hit.out;
+    const out = this.transformOut(best, attrs, st, n, reflecting, ebgp);
+    if (out && !custom && cache) {
+      out.sig = JSON.stringify([out.attrs, out.nextHops], bigintSafe);
+      const list = cache.get(best.attrs) ?? [];
+      list.push({ nextHops: best.nextHops, source: src, family: best.prefix.family, local: src.kind === "local", out });
+      cache.set(best.attrs, list);
+    }
+    return out;
+  }
+
+  private transformOut(best: Path, from: PathAttributes, st: PeerState, n: Negotiated, reflecting: boolean, ebgp: boolean): ExportOut | null {
+    const src = best.source;
+    const attrs: PathAttributes = { ...from };
+    delete attrs.mpReach;
+    delete attrs.mpUnreach;
     let nextHops = best.nextHops;
     const self = this.selfAddress(st, n, best.prefix.family);
     if (ebgp) {
@@ -528,27 +623,28 @@ export class Speaker {
   }
 
   /** Sends `st` what changed for the given prefixes (announce, replace or withdraw). */
-  private exportTo(st: PeerState, keys: Iterable<Key>): void {
+  private exportTo(st: PeerState, entries: Iterable<LocEntry>): void {
     const n = st.session.negotiated;
     if (!n) return;
     const groups = new Map<string, { attrs: PathAttributes; nextHops: IPAddress[]; family: 4 | 6; prefixes: NlriPrefix[] }>();
     const withdraw: { 4: Prefix[]; 6: Prefix[] } = { 4: [], 6: [] };
-    for (const k of keys) {
-      const e = this.loc.get(k);
-      const out = e?.best ? this.exportAttrs(e.best, st, n) : null;
+    const cache: ExportCache = new Map();
+    for (const e of entries) {
+      const out = e.best ? this.exportAttrs(e.best, st, n, cache) : null;
+      if (!out && st.adjOut.size === 0) continue;
+      const k = key(e.prefix);
       const prev = st.adjOut.get(k);
       if (!out) {
         if (prev) {
           st.adjOut.delete(k);
-          const p = e?.prefix ?? prefixFromKey(k);
-          withdraw[p.family].push(p);
+          withdraw[e.prefix.family].push(e.prefix);
         }
         continue;
       }
-      const sig = JSON.stringify([out.attrs, out.nextHops], bigintSafe);
+      const sig = out.sig ?? JSON.stringify([out.attrs, out.nextHops], bigintSafe);
       if (prev?.sig === sig) continue;
       st.adjOut.set(k, { sig });
-      const prefix = e!.prefix;
+      const prefix = e.prefix;
       let g = groups.get(sig);
       if (!g) {
         g = { attrs: out.attrs, nextHops: out.nextHops, family: prefix.family, prefixes: [] };
@@ -584,7 +680,7 @@ export class Speaker {
     st.openedOnce = true;
     st.source = { ...st.source, routerId: n.peerRouterId };
     // Paths already in the Loc-RIB from this peer keep their old source object: refresh its ID.
-    for (const p of st.adjIn.values()) if (p) p.source.routerId = n.peerRouterId;
+    this.forPeerPaths(st, (p) => (p.source.routerId = n.peerRouterId));
     if (st.helping) {
       // RFC 4724 §4.2: families the peer no longer preserves are flushed now; the rest wait for EoR.
       const gr = n.peerGracefulRestart;
@@ -597,7 +693,7 @@ export class Speaker {
       this.flush();
     }
     st.adjOut.clear();
-    this.exportTo(st, [...this.loc.keys()]);
+    this.exportTo(st, this.loc.values());
     for (const f of n.families) {
       st.session.send(encodeMessage(endOfRib(f.afi, f.safi), { fourOctetAs: n.fourOctetAs }));
     }
@@ -609,16 +705,17 @@ export class Speaker {
     const gr = this.gracefulRestartFor(st) && info.graceful ? st.session.lastPeerRestartTime : 0;
     if (gr && gr > 0) {
       st.helping = true;
-      for (const p of st.adjIn.values()) if (p) p.stale = true;
+      this.forPeerPaths(st, (p) => {
+        if (!p.stale) st.stale++;
+        p.stale = true;
+      });
       this.log(`peer ${st.source.address}: graceful restart, keeping ${st.accepted} routes for ${gr} s`);
       this.armStaleTimer(st, gr);
       return;
     }
     this.clearStaleTimer(st);
     st.helping = false;
-    for (const k of st.adjIn.keys()) this.removePath(k, st);
-    st.adjIn.clear();
-    st.accepted = 0;
+    this.removePeerPaths(st, () => true);
     this.flush();
   }
 
@@ -640,13 +737,8 @@ export class Speaker {
   }
 
   private purgeStale(st: PeerState, family: 4 | 6): void {
-    for (const [k, p] of [...st.adjIn]) {
-      if (p && p.stale && p.prefix.family === family) {
-        this.removePath(k, st);
-        st.adjIn.delete(k);
-      }
-    }
-    if (![...st.adjIn.values()].some((p) => p?.stale)) {
+    if (st.stale > 0) this.removePeerPaths(st, (p) => p.stale && p.prefix.family === family);
+    if (st.stale === 0) {
       st.helping = false;
       this.clearStaleTimer(st);
     }
@@ -658,8 +750,9 @@ export class Speaker {
       const fam = m.afi === Afi.IPV4 ? 4 : m.afi === Afi.IPV6 ? 6 : undefined;
       const n = st.session.negotiated;
       if (!fam || !n) return;
-      for (const [k, e] of this.loc) if (e.prefix.family === fam) st.adjOut.delete(k);
-      this.exportTo(st, [...this.loc.keys()].filter((k) => this.loc.get(k)?.prefix.family === fam));
+      const entries = [...this.loc.values()].filter((e) => e.prefix.family === fam);
+      for (const e of entries) st.adjOut.delete(key(e.prefix));
+      this.exportTo(st, entries);
       st.session.send(encodeMessage(endOfRib(m.afi, m.safi), { fourOctetAs: n.fourOctetAs }));
       return;
     }
@@ -707,22 +800,16 @@ export class Speaker {
     for (const a of announced) {
       if (!n.families.some((f) => f.afi === familyAfi(a.prefix.family))) continue;
       const k = key(a.prefix);
-      const path: Path = { prefix: a.prefix, attrs, nextHops: a.nextHops, source: st.source, stale: false };
-      let accepted: Path | null = reject ? null : path;
-      if (accepted && st.source.kind === "ebgp" && !policy) accepted = null; // RFC 8212
-      if (accepted && policy) {
+      let path: Path = { prefix: a.prefix, attrs, nextHops: a.nextHops, source: st.source, stale: false, owner: st };
+      if (reject || (st.source.kind === "ebgp" && !policy)) path.rejected = true; // loops; RFC 8212
+      else if (policy) {
         const r = policy({ prefix: path.prefix, attrs, nextHops: path.nextHops, source: st.source, blackhole: false }, st.config);
-        if (r === false) accepted = null;
-        else if (r !== true) accepted = { ...path, attrs: r };
+        if (r === false) path.rejected = true;
+        else if (r !== true) path = { ...path, attrs: r };
       }
-      this.removePath(k, st);
-      st.adjIn.set(k, accepted);
-      if (accepted) {
-        st.accepted++;
-        this.addPath(k, accepted);
-      }
-      if (limit !== undefined && st.adjIn.size > limit) {
-        this.log(`peer ${st.source.address}: ${st.adjIn.size} prefixes exceed the limit ${limit}`);
+      this.setPeerPath(st, k, path);
+      if (limit !== undefined && st.received > limit) {
+        this.log(`peer ${st.source.address}: ${st.received} prefixes exceed the limit ${limit}`);
         const data = new Uint8Array(7);
         new DataView(data.buffer).setUint16(0, familyAfi(a.prefix.family));
         data[2] = Safi.UNICAST;
@@ -748,12 +835,6 @@ export class Speaker {
     return undefined;
   }
 
-  private withdrawFrom(st: PeerState, p: Prefix): void {
-    const k = key(p);
-    if (!st.adjIn.has(k)) return;
-    this.removePath(k, st);
-    st.adjIn.delete(k);
-  }
 
   // ---------------------------------------------------------------------------------------------
   // Show
@@ -769,7 +850,7 @@ export class Speaker {
         asNumber: st.config.asNumber,
         state: s.state,
         uptime: s.establishedAt === undefined ? 0 : Math.floor((now - s.establishedAt) / 1000),
-        prefixesReceived: st.adjIn.size,
+        prefixesReceived: st.received,
         prefixesAccepted: st.accepted,
         prefixesSent: st.adjOut.size,
         routerId: s.negotiated ? formatRouterId(s.negotiated.peerRouterId) : null,
@@ -784,7 +865,8 @@ export class Speaker {
     const entries = [...this.loc.values()].sort((a, b) => a.prefix.family - b.prefix.family || (a.prefix.addr < b.prefix.addr ? -1 : a.prefix.addr > b.prefix.addr ? 1 : a.prefix.len - b.prefix.len));
     const out: RouteStatus[] = [];
     for (const e of entries) {
-      const paths = e.best ? [e.best, ...e.paths.filter((p) => p !== e.best)] : e.paths;
+      const usable = e.paths.filter((p) => !p.rejected);
+      const paths = e.best ? [e.best, ...usable.filter((p) => p !== e.best)] : usable;
       for (const p of paths) {
         const hop = p.nextHops[0];
         out.push({
@@ -817,10 +899,4 @@ export class Speaker {
 function canonical(address: string): string {
   const ip = parseIP(address);
   return formatIP(ip.family, ip.value);
-}
-
-function prefixFromKey(k: Key): Prefix {
-  if (typeof k === "number") return { family: 4, addr: BigInt(Math.floor(k / 64)), len: k % 64 };
-  const [a, l] = k.split("/");
-  return { family: 6, addr: BigInt(`0x${a}`), len: Number(l) };
 }
