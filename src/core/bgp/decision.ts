@@ -29,8 +29,6 @@ export interface Path {
   blackhole?: boolean;
   /** Received but refused by import policy or loop checks: kept for counting, never selected. */
   rejected?: boolean;
-  /** The neighbour state that owns this path (the Speaker's bookkeeping). */
-  owner?: object;
 }
 
 export const DEFAULT_LOCAL_PREF = 100;

@@ -442,7 +442,7 @@ export class Speaker {
       this.markDirty(e);
       return;
     }
-    const i = e.paths.findIndex((p) => p.owner === st);
+    const i = e.paths.findIndex((p) => p.source === st.source);
     if (i >= 0) {
       this.count(st, e.paths[i]!, -1);
       e.paths[i] = path;
@@ -455,7 +455,7 @@ export class Speaker {
   private withdrawFrom(st: PeerState, p: Prefix): void {
     const e = this.loc.get(key(p));
     if (!e) return;
-    const i = e.paths.findIndex((x) => x.owner === st);
+    const i = e.paths.findIndex((x) => x.source === st.source);
     if (i < 0) return;
     this.count(st, e.paths[i]!, -1);
     e.paths.splice(i, 1);
@@ -468,7 +468,7 @@ export class Speaker {
     for (const e of this.loc.values()) {
       for (let i = e.paths.length - 1; i >= 0; i--) {
         const p = e.paths[i]!;
-        if (p.owner === st && match(p)) {
+        if (p.source === st.source && match(p)) {
           this.count(st, p, -1);
           e.paths.splice(i, 1);
           this.markDirty(e);
@@ -479,7 +479,7 @@ export class Speaker {
 
   private forPeerPaths(st: PeerState, fn: (p: Path) => void): void {
     if (st.received === 0) return;
-    for (const e of this.loc.values()) for (const p of e.paths) if (p.owner === st) fn(p);
+    for (const e of this.loc.values()) for (const p of e.paths) if (p.source === st.source) fn(p);
   }
 
   /** Recomputes best paths of changed prefixes, updates the RouteSink and every peer's Adj-RIB-Out. */
@@ -678,9 +678,8 @@ export class Speaker {
     const n = st.session.negotiated;
     if (!n) return;
     st.openedOnce = true;
-    st.source = { ...st.source, routerId: n.peerRouterId };
-    // Paths already in the Loc-RIB from this peer keep their old source object: refresh its ID.
-    this.forPeerPaths(st, (p) => (p.source.routerId = n.peerRouterId));
+    // The source object is shared by all of this peer's paths (it identifies them): update in place.
+    st.source.routerId = n.peerRouterId;
     if (st.helping) {
       // RFC 4724 §4.2: families the peer no longer preserves are flushed now; the rest wait for EoR.
       const gr = n.peerGracefulRestart;
@@ -800,7 +799,7 @@ export class Speaker {
     for (const a of announced) {
       if (!n.families.some((f) => f.afi === familyAfi(a.prefix.family))) continue;
       const k = key(a.prefix);
-      let path: Path = { prefix: a.prefix, attrs, nextHops: a.nextHops, source: st.source, stale: false, owner: st };
+      let path: Path = { prefix: a.prefix, attrs, nextHops: a.nextHops, source: st.source, stale: false };
       if (reject || (st.source.kind === "ebgp" && !policy)) path.rejected = true; // loops; RFC 8212
       else if (policy) {
         const r = policy({ prefix: path.prefix, attrs, nextHops: path.nextHops, source: st.source, blackhole: false }, st.config);
