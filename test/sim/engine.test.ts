@@ -1,0 +1,176 @@
+import { describe, expect, test } from "@jest/globals";
+import { SimEngine } from "../../sim/engine.ts";
+import type { Clock } from "../../src/core/bgp/ports.ts";
+
+describe("SimEngine ordering", () => {
+  test("events run in time order, ties first-in first-out", () => {
+    const e = new SimEngine();
+    const seen: string[] = [];
+    e.schedule(10, "x", () => seen.push("a@10"));
+    e.schedule(5, "x", () => seen.push("b@5"));
+    e.schedule(10, "x", () => seen.push("c@10"));
+    e.schedule(0, "x", () => seen.push("d@0"));
+    e.schedule(5, "x", () => seen.push("e@5"));
+    const r = e.run();
+    expect(seen).toEqual(["d@0", "b@5", "e@5", "a@10", "c@10"]);
+    expect(r).toEqual({ reason: "quiescent", events: 5, time: 10 });
+  });
+
+  test("events scheduled from an event at the same time run after those already due", () => {
+    const e = new SimEngine();
+    const seen: string[] = [];
+    e.schedule(1, "x", () => {
+      seen.push("first");
+      e.schedule(0, "x", () => seen.push("nested"));
+    });
+    e.schedule(1, "x", () => seen.push("second"));
+    e.run();
+    expect(seen).toEqual(["first", "second", "nested"]);
+  });
+
+  test("a negative delay runs now, not in the past", () => {
+    const e = new SimEngine();
+    e.schedule(7, "x", () => {
+      e.schedule(-3, "y", () => expect(e.now()).toBe(7));
+    });
+    e.run();
+    expect(e.now()).toBe(7);
+    expect(e.stats.perKind).toEqual({ x: 1, y: 1 });
+  });
+
+  test("heap order matches a sort by (time, seq) over many random events", () => {
+    const e = new SimEngine({ seed: 3 });
+    const r = e.rng("test");
+    const want: { t: number; i: number }[] = [];
+    const got: number[] = [];
+    for (let i = 0; i < 5000; i++) {
+      const t = r.below(200);
+      want.push({ t, i });
+      e.schedule(t, "x", () => got.push(i));
+    }
+    e.run();
+    want.sort((a, b) => a.t - b.t || a.i - b.i);
+    expect(got).toEqual(want.map((w) => w.i));
+  });
+});
+
+describe("SimEngine as the core's Clock", () => {
+  test("setTimer / clearTimer / now through the Clock interface", () => {
+    const e = new SimEngine();
+    const clock: Clock = e;
+    const fired: number[] = [];
+    clock.setTimer(100, () => fired.push(clock.now()));
+    const h = clock.setTimer(50, () => fired.push(-1));
+    clock.setTimer(30, () => clock.clearTimer(h));
+    let sync = true;
+    clock.setTimer(0, () => expect(sync).toBe(false));
+    sync = false;
+    e.run();
+    expect(fired).toEqual([100]);
+    // Clearing a fired or cleared timer is a no-op, as is clearing garbage.
+    clock.clearTimer(h);
+    clock.clearTimer(undefined);
+    clock.clearTimer({});
+    expect(e.stats).toMatchObject({ processed: 3, cancelled: 1, pending: 0, perKind: { timer: 3 } });
+  });
+
+  test("clock(kind) labels timers in the stats", () => {
+    const e = new SimEngine();
+    const bgp = e.clock("bgp");
+    bgp.setTimer(1, () => undefined);
+    bgp.setTimer(2, () => undefined);
+    e.setTimer(3, () => undefined);
+    e.run();
+    expect(e.stats.perKind).toEqual({ bgp: 2, timer: 1 });
+  });
+});
+
+describe("SimEngine runs", () => {
+  const ticker = (e: SimEngine, every: number, count: { n: number }) => {
+    const tick = () => {
+      count.n++;
+      e.schedule(every, "tick", tick);
+    };
+    e.schedule(every, "tick", tick);
+  };
+
+  test("until a time: stops before later events and leaves the clock at that time", () => {
+    const e = new SimEngine();
+    const c = { n: 0 };
+    ticker(e, 10, c);
+    const r = e.run({ until: 55 });
+    expect(r).toEqual({ reason: "time", events: 5, time: 55 });
+    expect(c.n).toBe(5);
+    expect(e.pending).toBe(1);
+    expect(e.nextEventTime()).toBe(60);
+    // Events exactly at the limit run.
+    expect(e.run({ until: 60 }).events).toBe(1);
+  });
+
+  test("until a predicate", () => {
+    const e = new SimEngine();
+    const c = { n: 0 };
+    ticker(e, 10, c);
+    const r = e.run({ stopWhen: () => c.n === 7 });
+    expect(r).toEqual({ reason: "predicate", events: 7, time: 70 });
+    expect(e.run({ stopWhen: () => true })).toEqual({ reason: "predicate", events: 0, time: 70 });
+  });
+
+  test("an event budget stops an endless run", () => {
+    const e = new SimEngine();
+    ticker(e, 1, { n: 0 });
+    expect(e.run({ maxEvents: 1000 })).toEqual({ reason: "budget", events: 1000, time: 1000 });
+    expect(e.step()).toBe(true);
+    expect(e.now()).toBe(1001);
+  });
+
+  test("quiescence with a time limit advances the clock to the limit", () => {
+    const e = new SimEngine();
+    e.schedule(5, "x", () => undefined);
+    expect(e.run({ until: 100 })).toEqual({ reason: "quiescent", events: 1, time: 100 });
+    expect(e.step()).toBe(false);
+  });
+
+  test("cancelled events are skipped and not counted", () => {
+    const e = new SimEngine();
+    const evs = [1, 2, 3, 4].map((t) => e.schedule(t, "x", () => undefined));
+    e.cancel(evs[1]);
+    e.cancel(evs[3]);
+    e.cancel(evs[3]);
+    expect(e.pending).toBe(2);
+    expect(e.run()).toEqual({ reason: "quiescent", events: 2, time: 3 });
+    expect(e.stats).toEqual({ processed: 2, scheduled: 4, cancelled: 2, pending: 0, perKind: { x: 2 } });
+  });
+
+  test("run() inside an event is refused", () => {
+    const e = new SimEngine();
+    e.schedule(1, "x", () => e.run());
+    expect(() => e.run()).toThrow(/inside an event/);
+  });
+
+  test("an event that throws leaves the engine usable", () => {
+    const e = new SimEngine();
+    e.schedule(1, "bad", () => {
+      throw new Error("boom");
+    });
+    e.schedule(2, "ok", () => undefined);
+    expect(() => e.run()).toThrow("boom");
+    expect(e.run()).toMatchObject({ events: 1, time: 2 });
+    expect(e.stats.perKind).toEqual({ bad: 1, ok: 1 });
+  });
+
+  test("the same seed replays the same run; another seed does not", () => {
+    const trace = (seed: number) => {
+      const e = new SimEngine({ seed });
+      const out: string[] = [];
+      for (let i = 0; i < 50; i++) {
+        const r = e.rng(`node-${i % 5}`);
+        e.schedule(r.below(1000), "x", () => out.push(`${e.now()}:${i}:${r.uint32()}`));
+      }
+      e.run();
+      return out.join(",");
+    };
+    expect(trace(42)).toBe(trace(42));
+    expect(trace(42)).not.toBe(trace(43));
+  });
+});
