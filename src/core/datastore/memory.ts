@@ -43,7 +43,9 @@ export class MemoryDatastore implements Datastore {
   async list(prefix: string): Promise<ListResult> {
     this.checkOpen(prefix);
     const items: KeyValue[] = [];
-    for (const key of this.keys.withPrefix(prefix)) items.push(this.data.get(key)!);
+    this.keys.eachWithPrefix(prefix, (key) => {
+      items.push(this.data.get(key)!);
+    });
     return { items, revision: this.rev };
   }
 
@@ -55,7 +57,8 @@ export class MemoryDatastore implements Datastore {
     const kv: KeyValue = { key, value, createRevision: rev, modRevision: rev };
     this.data.set(key, kv);
     this.keys.insert(key);
-    this.record({ type: "put", key, value, revision: rev });
+    if (this.recording()) this.record({ type: "put", key, value, revision: rev });
+    else this.compactRev = rev + 1;
     return kv;
   }
 
@@ -67,7 +70,8 @@ export class MemoryDatastore implements Datastore {
     const rev = ++this.rev;
     const kv: KeyValue = { key, value, createRevision: old.createRevision, modRevision: rev };
     this.data.set(key, kv);
-    this.record({ type: "put", key, value, revision: rev });
+    if (this.recording()) this.record({ type: "put", key, value, revision: rev });
+    else this.compactRev = rev + 1;
     return kv;
   }
 
@@ -132,6 +136,11 @@ export class MemoryDatastore implements Datastore {
     for (const w of this.watches) w.cancel();
     this.history = [];
     this.head = 0;
+  }
+
+  /** Whether a write's event is needed (a watcher or retained history); else it is not even built. */
+  private recording(): boolean {
+    return this.historyLimit !== 0 || this.watches.size !== 0;
   }
 
   private record(event: WatchEvent): void {

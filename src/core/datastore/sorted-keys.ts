@@ -79,26 +79,45 @@ export class SortedKeys {
     }
   }
 
+  /** Calls `fn` with each key starting with `prefix`, in order (withPrefix without a generator's allocations). */
+  eachWithPrefix(prefix: string, fn: (key: string) => void): void {
+    const first = this.chunkFor(prefix);
+    for (let ci = first; ci < this.chunks.length; ci++) {
+      const chunk = this.chunks[ci]!;
+      for (let i = ci === first ? lowerBound(chunk, prefix) : 0; i < chunk.length; i++) {
+        const key = chunk[i]!;
+        if (!key.startsWith(prefix)) return;
+        fn(key);
+      }
+    }
+  }
+
   /** Index of the first chunk whose last key is >= key (chunks.length if none). */
   private chunkFor(key: string): number {
     let lo = 0;
     let hi = this.chunks.length;
+    const plain = !HIGH.test(key);
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
       const chunk = this.chunks[mid]!;
-      if (compareKeys(chunk[chunk.length - 1]!, key) < 0) lo = mid + 1;
+      const last = chunk[chunk.length - 1]!;
+      if (plain ? last < key : compareKeys(last, key) < 0) lo = mid + 1;
       else hi = mid;
     }
     return lo;
   }
 }
 
+// A key without code units >= 0xD800 compares the same by code unit and by code point against any
+// other key (see compareKeys), so the searches test the probe key once instead of on every comparison.
 function lowerBound(arr: readonly string[], key: string): number {
   let lo = 0;
   let hi = arr.length;
+  const plain = !HIGH.test(key);
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
-    if (compareKeys(arr[mid]!, key) < 0) lo = mid + 1;
+    const k = arr[mid]!;
+    if (plain ? k < key : compareKeys(k, key) < 0) lo = mid + 1;
     else hi = mid;
   }
   return lo;

@@ -96,15 +96,10 @@ type Memoised = BlockAttribute & { [JSON_MEMO]?: string };
 
 export function makeAttribute(handleId: string | undefined, secondary: Record<string, string> | undefined): BlockAttribute {
   const attr: { handle_id?: string; secondary?: Record<string, string> } = {};
-  let json = "{";
-  if (handleId !== undefined) {
-    attr.handle_id = handleId;
-    json += `"handle_id":${JSON.stringify(handleId)}`;
-  }
+  if (handleId !== undefined) attr.handle_id = handleId;
   const keys = secondary === undefined ? [] : Object.keys(secondary);
   if (keys.length > 0) {
     const sorted: Record<string, string> = {};
-    json += `${handleId === undefined ? "" : ","}"secondary":{`;
     // Insertion sort: a handful of keys, and Array.prototype.sort allocates a work copy every call.
     for (let i = 1; i < keys.length; i++) {
       const k = keys[i]!;
@@ -115,17 +110,25 @@ export function makeAttribute(handleId: string | undefined, secondary: Record<st
       }
       keys[j + 1] = k;
     }
+    let indexLike = false;
     for (let i = 0; i < keys.length; i++) {
       const k = keys[i]!;
-      const v = String(secondary![k]);
-      sorted[k] = v;
-      json += `${i === 0 ? "" : ","}${JSON.stringify(k)}:${JSON.stringify(v)}`;
+      sorted[k] = String(secondary![k]);
+      const c = k.charCodeAt(0);
+      if (c >= 48 && c <= 57) indexLike = true;
     }
-    json += "}";
     attr.secondary = sorted;
+    // Objects list integer-like keys first, in numeric order; Go sorts them as strings.
+    if (indexLike) {
+      let json = handleId === undefined ? `{"secondary":{` : `{"handle_id":${JSON.stringify(handleId)},"secondary":{`;
+      for (let i = 0; i < keys.length; i++) json += `${i === 0 ? "" : ","}${JSON.stringify(keys[i])}:${JSON.stringify(sorted[keys[i]!])}`;
+      (attr as Memoised)[JSON_MEMO] = json + "}}";
+      return attr;
+    }
   }
-  // Built alongside the object: the same text JSON.stringify(attr) gives, without a second pass.
-  (attr as Memoised)[JSON_MEMO] = json + "}";
+  // Keys are in canonical order, so one JSON.stringify gives the canonical text, as one flat string:
+  // building it piecewise left a tree of small strings per address for the garbage collector to copy.
+  (attr as Memoised)[JSON_MEMO] = JSON.stringify(attr);
   return attr;
 }
 
