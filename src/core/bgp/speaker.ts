@@ -502,9 +502,10 @@ export class Speaker {
       if (best?.source.kind === "local") {
         if (best.blackhole) entry = { prefix: e.prefix, kind: "blackhole", nextHops: [] };
       } else if (best && best.nextHops[0]) {
-        entry = { prefix: e.prefix, kind: "unicast", nextHops: [best.nextHops[0]] };
+        // Received next hops are one-element arrays shared by the paths of an UPDATE.
+        entry = { prefix: e.prefix, kind: "unicast", nextHops: best.nextHops.length === 1 ? best.nextHops : [best.nextHops[0]] };
       }
-      const sig = entry ? this.intern(entry.kind === "blackhole" ? "blackhole" : `${entry.nextHops[0]?.family}|${entry.nextHops[0]?.value}`) : "";
+      const sig = entry ? (entry.kind === "blackhole" ? "blackhole" : this.hopSig(entry.nextHops)) : "";
       if (sig !== e.installed) {
         if (entry) add.push(entry);
         else remove.push(e.prefix);
@@ -523,6 +524,18 @@ export class Speaker {
 
   // ---------------------------------------------------------------------------------------------
   // Export
+
+  private readonly hopSigs = new WeakMap<IPAddress[], string>();
+
+  /** The interned signature of a next-hop list, computed once per list object. */
+  private hopSig(hops: IPAddress[]): string {
+    let s = this.hopSigs.get(hops);
+    if (s === undefined) {
+      s = this.intern(`${hops[0]?.family}|${hops[0]?.value}`);
+      this.hopSigs.set(hops, s);
+    }
+    return s;
+  }
 
   private intern(sig: string): string {
     let s = this.sigs.get(sig);
