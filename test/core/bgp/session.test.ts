@@ -122,6 +122,19 @@ describe("session FSM", () => {
     expect(p.closed()).toBe(true);
   });
 
+  test("OPEN version 3 gets 2/1 (data: version 4); an iBGP peer with our BGP identifier gets 2/3", () => {
+    const lab = new Lab();
+    lab.add("10.0.0.1", { asNumber: 64512, peers: [{ address: "10.0.0.99", asNumber: 64512, passive: true }, { address: "10.0.0.98", asNumber: 64512, passive: true }] });
+    lab.startAll();
+    const p = rawPeer(lab, "10.0.0.99", "10.0.0.1");
+    p.conn.send(open({ version: 3 }));
+    const q = rawPeer(lab, "10.0.0.98", "10.0.0.1");
+    q.conn.send(open({ bgpId: 0x0a000001 }));
+    lab.run(1);
+    expect(p.got.find((m) => m.type === MessageType.NOTIFICATION)).toMatchObject({ code: 2, subcode: 1, data: Uint8Array.of(0, 4) });
+    expect(notifications(q.got)).toEqual(["2/3"]);
+  });
+
   test("hold timer expiry sends 4/0 and drops the session", () => {
     const lab = new Lab();
     lab.add("10.0.0.1", { asNumber: 64512, peers: [{ address: "10.0.0.99", asNumber: 64512, passive: true, holdTime: 9 }] });
