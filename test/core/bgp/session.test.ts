@@ -48,6 +48,7 @@ describe("session FSM", () => {
     expect(calicoPassive("10.0.0.1", "10.0.0.2")).toBe(true);
     expect(calicoPassive("10.0.0.2", "10.0.0.1")).toBe(false);
     expect(calicoPassive("10.0.0.9", "10.0.0.10")).toBe(false); // text order, as Calico compares
+    expect(calicoPassive("10.0.0.10", "10.0.0.5")).toBe(true); // confd's own test vector
     const lab = new Lab();
     const all = ["10.0.0.1", "10.0.0.2", "10.0.0.3"];
     for (const a of all) lab.add(a, { asNumber: 64512, peers: meshPeers(a, all).map((p) => ({ ...p, passive: calicoPassive(a, p.address) })) });
