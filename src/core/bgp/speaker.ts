@@ -299,6 +299,25 @@ export class Speaker {
     for (const st of this.peerStates.values()) if (st.session.state === "Established") this.exportTo(st, this.loc.values());
   }
 
+  /**
+   * Replaces the speaker-wide import policy and asks every Established peer that supports route
+   * refresh to send its routes again (RFC 2918), so the new policy applies to all of them.
+   */
+  setImportPolicy(policy: ImportPolicy | undefined): void {
+    if (policy) this.config.importPolicy = policy;
+    else delete this.config.importPolicy;
+    for (const st of this.peerStates.values()) this.refresh(st.source.address);
+  }
+
+  /** Sends ROUTE-REFRESH for each negotiated family; false when the peer is down or cannot refresh. */
+  refresh(address: string): boolean {
+    const st = this.peerStates.get(canonical(address));
+    const n = st?.session.negotiated;
+    if (!st || !n || !n.routeRefresh) return false;
+    for (const f of n.families) st.session.send(encodeMessage({ type: MessageType.ROUTE_REFRESH, afi: f.afi, safi: f.safi, subtype: RouteRefreshSubtype.NORMAL }));
+    return true;
+  }
+
   /** The Session of a peer, for tests and diagnostics. */
   session(address: string): Session | undefined {
     return this.peerStates.get(canonical(address))?.session;

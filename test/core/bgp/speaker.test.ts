@@ -259,6 +259,23 @@ describe("UPDATE handling", () => {
     expect(updates(p.got).map((u) => (endOfRibFamily(u) ? "EoR" : u.nlri.length))).toEqual([2, "EoR", 2, "EoR"]);
   });
 
+  test("a new import policy is applied to everything after a ROUTE-REFRESH to the peers", () => {
+    const lab = new Lab();
+    lab.add("10.0.0.1", { asNumber: 64512, importPolicy: (r) => r.prefix.len === 26, peers: [{ address: "10.0.0.2", asNumber: 64512 }] });
+    lab.add("10.0.0.2", { asNumber: 64512, peers: [{ address: "10.0.0.1", asNumber: 64512 }] });
+    lab.startAll();
+    lab.node("10.0.0.2").speaker.originate("10.2.0.0/26");
+    lab.node("10.0.0.2").speaker.originate("10.2.1.0/24");
+    lab.run(2);
+    const a = lab.node("10.0.0.1");
+    expect([...a.sink.table.keys()]).toEqual(["10.2.0.0/26"]);
+    expect(a.speaker.peers()[0]).toMatchObject({ prefixesReceived: 2, prefixesAccepted: 1 });
+    a.speaker.setImportPolicy((r) => r.prefix.len === 24);
+    lab.run(1);
+    expect([...a.sink.table.keys()]).toEqual(["10.2.1.0/24"]);
+    expect(a.speaker.refresh("10.0.0.9")).toBe(false);
+  });
+
   test("RFC 7606 treat-as-withdraw: a malformed attribute withdraws the prefixes, the session stays", () => {
     const lab = new Lab();
     const p = established(lab);
