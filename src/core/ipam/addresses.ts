@@ -8,6 +8,11 @@ export const prefixText = (p: Prefix): string => `${formatIP(p.family, p.addr)}/
 /** True when `p` lies inside the pool's CIDR. */
 export function containsPrefix(pool: Pool, p: Prefix): boolean {
   if (pool.family !== p.family || p.len < pool.cidr.len) return false;
+  if (p.family === 4) {
+    // In plain numbers (exact below 2^32): this runs per affinity per request, and bigint shifts allocate.
+    const d = 2 ** (32 - pool.cidr.len);
+    return Math.floor(Number(p.addr) / d) === Math.floor(Number(pool.cidr.addr) / d);
+  }
   const shift = BigInt((pool.family === 4 ? 32 : 128) - pool.cidr.len);
   return p.addr >> shift === pool.cidr.addr >> shift;
 }

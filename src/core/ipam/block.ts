@@ -154,7 +154,7 @@ export function assignFromBlock(b: Block, num: number, host: string, attr: Block
   }
   const n = Math.min(num, b.unallocated.length);
   if (n <= 0) return { block: b, ordinals: [] };
-  const attrs = b.attributes.slice();
+  let attrs = b.attributes;
   let idx = -1;
   for (let i = 0; i < attrs.length; i++) {
     // Identical attributes are shared (Calico's findOrAddAttribute); compare handles first, it is cheap.
@@ -167,7 +167,7 @@ export function assignFromBlock(b: Block, num: number, host: string, attr: Block
   let attributesJson = b.attributesJson;
   if (idx < 0) {
     idx = attrs.length;
-    attrs.push(attr);
+    attrs = attrs.concat(attr); // one exact-size copy (slice then push would copy twice)
     const prev = attributesJsonOf(b);
     attributesJson = prev === "" ? attributeJson(attr) : `${prev},${attributeJson(attr)}`;
   }

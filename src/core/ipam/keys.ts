@@ -16,11 +16,23 @@ export const cidrSegment = (p: Prefix): string => `${formatIP(p.family, p.addr)}
 
 export const blockPrefix = (family: Family): string => `/calico/ipam/v2/assignment/ipv${family}/block/`;
 const blockKeys = new Map<bigint, string>();
+const blockKeys4 = new Map<number, string>();
 
 /** The block's key; memoised, as the same few thousand keys are built on every request. */
 export function blockKey(p: Prefix): string {
-  // One map for all families and lengths: the address and length packed into one bigint.
-  const id = (p.addr << 9n) | BigInt(p.len * 2 + (p.family === 6 ? 1 : 0));
+  if (p.family === 4) {
+    // IPv4 address and length packed into one exact number (< 2^38): no bigint arithmetic to allocate.
+    const id4 = Number(p.addr) * 64 + p.len;
+    let key4 = blockKeys4.get(id4);
+    if (key4 === undefined) {
+      key4 = blockPrefix(4) + cidrSegment(p);
+      if (blockKeys4.size >= 200_000) blockKeys4.clear();
+      blockKeys4.set(id4, key4);
+    }
+    return key4;
+  }
+  // IPv6: the address and length packed into one bigint.
+  const id = (p.addr << 8n) | BigInt(p.len);
   let key = blockKeys.get(id);
   if (key === undefined) {
     key = blockPrefix(p.family) + cidrSegment(p);
