@@ -97,6 +97,8 @@ export interface SessionEvents {
   down(s: Session, info: DownInfo): void;
   /** Anything worth logging: rejected connections, NOTIFICATIONs, state changes. */
   log?(s: Session, event: string): void;
+  /** Every FSM state change. */
+  stateChange?(s: Session, from: SessionState, to: SessionState): void;
 }
 
 type ConnState = "Connect" | "OpenSent" | "OpenConfirm" | "Established";
@@ -171,8 +173,10 @@ export class Session {
   private noteState(): void {
     const s = this.state;
     if (s !== this.lastState) {
-      this.log(`${this.lastState} -> ${s}`);
+      const from = this.lastState;
+      this.log(`${from} -> ${s}`);
       this.lastState = s;
+      this.events.stateChange?.(this, from, s);
     }
   }
 

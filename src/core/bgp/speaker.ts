@@ -81,12 +81,20 @@ export interface SpeakerConfig {
    * R bit in the first OPEN to each peer, `forwarding` the F bit per family.
    */
   gracefulRestart?: { restartTime: number; restarting?: boolean; forwarding?: boolean } | false;
+  /**
+   * Hold back End-of-RIB until ready() is called, so helpers keep our stale routes until the
+   * originated set is complete (e.g. read back from IPAM after a restart). Default: true when
+   * gracefulRestart.restarting is set.
+   */
+  deferEndOfRib?: boolean;
   /** Applies to peers without their own policy. A policy (either level) lifts RFC 8212's eBGP default deny. */
   importPolicy?: ImportPolicy;
   exportPolicy?: ExportPolicy;
   igpCost?: DecisionOptions["igpCost"];
   peers?: PeerConfig[];
   log?: (event: string) => void;
+  /** Peer FSM state changes, for the agent and show commands. */
+  onPeerState?: (address: string, from: SessionState, to: SessionState) => void;
 }
 
 export interface SpeakerPorts {
@@ -160,6 +168,8 @@ interface PeerState {
   /** We sent the R bit already (restarting speaker sends it only in its first OPEN). */
   openedOnce: boolean;
   helping: boolean;
+  /** End-of-RIB still owed to this peer for the current session (see ready()). */
+  eorPending: boolean;
 }
 
 interface ExportOut {
@@ -187,6 +197,7 @@ export class Speaker {
   private dirty: LocEntry[] = [];
   private listener: Listener | undefined;
   private running = false;
+  private deferring: boolean;
   private readonly decision: DecisionOptions;
 
   constructor(config: SpeakerConfig, ports: SpeakerPorts) {
@@ -199,6 +210,7 @@ export class Speaker {
     this.clock = ports.clock;
     this.transport = ports.transport;
     this.sink = ports.sink;
+    this.deferring = config.deferEndOfRib ?? (config.gracefulRestart ? !!config.gracefulRestart.restarting : false);
     this.decision = { localAs: this.asNumber, ...(config.igpCost ? { igpCost: config.igpCost } : {}) };
     for (const p of config.peers ?? []) this.addPeer(p);
   }
@@ -247,6 +259,7 @@ export class Speaker {
       staleTimer: undefined,
       openedOnce: false,
       helping: false,
+      eorPending: false,
       session: undefined as unknown as Session,
     };
     st.session = new Session(
@@ -272,6 +285,7 @@ export class Speaker {
         message: (_s, m) => this.onMessage(st, m),
         down: (_s, info) => this.onDown(st, info),
         log: (_s, e) => this.log(`peer ${address}: ${e}`),
+        stateChange: (_s, from, to) => this.config.onPeerState?.(address, from, to),
       },
     );
     this.peerStates.set(address, st);
@@ -725,9 +739,21 @@ export class Speaker {
     }
     st.adjOut.clear();
     this.exportTo(st, this.loc.values());
-    for (const f of n.families) {
-      st.session.send(encodeMessage(endOfRib(f.afi, f.safi), { fourOctetAs: n.fourOctetAs }));
-    }
+    st.eorPending = true;
+    if (!this.deferring) this.sendEndOfRib(st);
+  }
+
+  private sendEndOfRib(st: PeerState): void {
+    const n = st.session.negotiated;
+    if (!n || !st.eorPending) return;
+    st.eorPending = false;
+    for (const f of n.families) st.session.send(encodeMessage(endOfRib(f.afi, f.safi), { fourOctetAs: n.fourOctetAs }));
+  }
+
+  /** The originated set is complete: send the End-of-RIB held back by deferEndOfRib. */
+  ready(): void {
+    this.deferring = false;
+    for (const st of this.peerStates.values()) this.sendEndOfRib(st);
   }
 
   private onDown(st: PeerState, info: DownInfo): void {

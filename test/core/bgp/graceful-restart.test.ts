@@ -14,11 +14,13 @@ function pair(grB: object = {}): Lab {
 }
 
 /** A fresh speaker process on B's address, as after a restart. */
-function restartB(lab: Lab, gr: object, prefixes: string[]): void {
+function restartB(lab: Lab, gr: object, prefixes: string[], ready = true) {
   lab.net.revive("10.0.0.2");
   const b = lab.add("10.0.0.2", { asNumber: 64512, gracefulRestart: { restartTime: 120, ...gr }, peers: [{ address: "10.0.0.1", asNumber: 64512 }] });
   for (const p of prefixes) b.speaker.originate(p);
   b.speaker.start();
+  if (ready) b.speaker.ready();
+  return b;
 }
 
 describe("graceful restart (RFC 4724)", () => {
@@ -75,8 +77,30 @@ describe("graceful restart (RFC 4724)", () => {
     expect([...a.sink.table.keys()]).toEqual(["10.2.0.0/26"]);
   });
 
+  test("restarting speaker: End-of-RIB waits for ready(), so the helper keeps routes not yet re-originated", () => {
+    const lab = pair();
+    const a = lab.node("10.0.0.1");
+    crash(lab, "10.0.0.2");
+    lab.run(10);
+    const b = restartB(lab, { restarting: true, forwarding: true }, [], false);
+    lab.run(5);
+    expect(lab.state("10.0.0.1", "10.0.0.2")).toBe("Established");
+    expect([...a.sink.table.keys()].sort()).toEqual(["10.2.0.0/26", "10.2.0.64/26"]);
+    b.speaker.setOriginated([{ prefix: "10.2.0.64/26" }]);
+    lab.run(1);
+    expect(a.speaker.routes().map((r) => [r.prefix, r.stale])).toEqual([
+      ["10.2.0.0/26", true],
+      ["10.2.0.64/26", false],
+    ]);
+    b.speaker.ready();
+    lab.run(1);
+    expect([...a.sink.table.keys()]).toEqual(["10.2.0.64/26"]);
+    expect(a.speaker.peers()[0]?.gracefulRestart).toBe("none");
+  });
+
   test("restarting speaker: the R bit is sent in the first OPEN only", () => {
     const lab = pair({ restarting: true });
+    lab.node("10.0.0.2").speaker.ready();
     const n = lab.node("10.0.0.1").speaker.session("10.0.0.2")?.negotiated;
     expect(n?.peerGracefulRestart?.restarting).toBe(true);
     lab.node("10.0.0.2").speaker.session("10.0.0.1")?.stop(undefined, "reset", true);

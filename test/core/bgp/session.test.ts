@@ -59,6 +59,16 @@ describe("session FSM", () => {
     expect([...lab.nodes.values()].flatMap((n) => n.logs).join("\n")).not.toContain("6/7");
   });
 
+  test("onPeerState reports the FSM walk of a passive peer", () => {
+    const lab = new Lab();
+    const seen: string[] = [];
+    lab.add("10.0.0.1", { asNumber: 64512, onPeerState: (peer, from, to) => seen.push(`${peer} ${from}->${to}`), peers: [{ address: "10.0.0.2", asNumber: 64512, passive: true }] });
+    lab.add("10.0.0.2", { asNumber: 64512, peers: [{ address: "10.0.0.1", asNumber: 64512 }] });
+    lab.startAll();
+    lab.run(1);
+    expect(seen).toEqual(["10.0.0.2 Idle->Active", "10.0.0.2 Active->OpenSent", "10.0.0.2 OpenSent->OpenConfirm", "10.0.0.2 OpenConfirm->Established"]);
+  });
+
   test("a peer that is not up yet is retried after the connect retry time", () => {
     const lab = pair({ a: { connectRetryTime: 5 }, b: { passive: true } });
     lab.node("10.0.0.1").speaker.start();
