@@ -138,13 +138,42 @@ export function readTcpSegments(path: string): TcpSegment[] {
 }
 
 /**
- * Reassembles each direction of each connection; retransmitted bytes are dropped. A sequence gap
- * throws, unless `onGap` is "stop", which ends that direction there and records `gapAtFrame`.
+ * Reassembles each direction of each connection; retransmitted bytes are dropped and segments that
+ * arrive ahead of a gap wait until it is filled. A gap never filled throws, unless `onGap` is "stop",
+ * which ends that direction there and records `gapAtFrame`.
  */
 export function tcpStreams(segments: readonly TcpSegment[], options: { onGap?: "throw" | "stop" } = {}): TcpStream[] {
+  interface Open {
+    key: string;
+    s: TcpStream;
+    next: number | undefined;
+    parts: Uint8Array[];
+    length: number;
+    ahead: TcpSegment[];
+  }
   const streams: TcpStream[] = [];
-  const open = new Map<string, { s: TcpStream; next: number | undefined; parts: Uint8Array[]; length: number }>();
-  const finish = (st: { s: TcpStream; parts: Uint8Array[]; length: number }): void => {
+  const open = new Map<string, Open>();
+  const append = (st: Open, seg: TcpSegment): boolean => {
+    const next = st.next ?? seg.seq;
+    const ahead = (seg.seq - next) | 0;
+    if (ahead > 0) return false;
+    st.next = next;
+    const skip = -ahead;
+    if (skip >= seg.payload.length) return true; // pure retransmission
+    st.s.offsets.push(st.length);
+    st.parts.push(seg.payload.subarray(skip));
+    st.length += seg.payload.length - skip;
+    st.s.segments.push(seg);
+    st.next = (next + seg.payload.length - skip) >>> 0;
+    return true;
+  };
+  const finish = (st: Open): void => {
+    if (st.ahead.length > 0) {
+      const first = st.ahead.reduce((a, b) => (((a.seq - b.seq) | 0) <= 0 ? a : b));
+      const gap = ((first.seq - (st.next ?? first.seq)) | 0) >>> 0;
+      if (options.onGap !== "stop") throw new PcapFormatError(`frame ${first.frame}: ${gap}-octet gap in ${st.key}`);
+      st.s.gapAtFrame = first.frame;
+    }
     const data = new Uint8Array(st.length);
     let o = 0;
     for (const x of st.parts) {
@@ -163,10 +192,12 @@ export function tcpStreams(segments: readonly TcpSegment[], options: { onGap?: "
     }
     if (!st) {
       st = {
+        key,
         s: { src: seg.src, dst: seg.dst, srcPort: seg.srcPort, dstPort: seg.dstPort, data: new Uint8Array(0), segments: [], offsets: [] },
         next: undefined,
         parts: [],
         length: 0,
+        ahead: [],
       };
       open.set(key, st);
     }
@@ -174,23 +205,22 @@ export function tcpStreams(segments: readonly TcpSegment[], options: { onGap?: "
       st.next = (seg.seq + 1) >>> 0;
       continue;
     }
-    if (seg.payload.length === 0 || st.s.gapAtFrame !== undefined) continue;
-    st.next ??= seg.seq; // capture started mid-connection
-    const ahead = (seg.seq - st.next) | 0;
-    if (ahead > 0) {
-      if (options.onGap === "stop") {
-        st.s.gapAtFrame = seg.frame;
-        continue;
-      }
-      throw new PcapFormatError(`frame ${seg.frame}: ${ahead}-octet gap in ${key}`);
+    if (seg.payload.length === 0) continue;
+    if (!append(st, seg)) {
+      st.ahead.push(seg);
+      continue;
     }
-    const skip = -ahead;
-    if (skip >= seg.payload.length) continue; // pure retransmission
-    st.s.offsets.push(st.length);
-    st.parts.push(seg.payload.subarray(skip));
-    st.length += seg.payload.length - skip;
-    st.s.segments.push(seg);
-    st.next = (st.next + seg.payload.length - skip) >>> 0;
+    // The new data may have filled a gap: take whatever waiting segments now fit.
+    for (let progressed = true; progressed && st.ahead.length > 0; ) {
+      progressed = false;
+      for (let i = 0; i < st.ahead.length; i++) {
+        if (append(st, st.ahead[i] as TcpSegment)) {
+          st.ahead.splice(i, 1);
+          progressed = true;
+          break;
+        }
+      }
+    }
   }
   for (const st of open.values()) finish(st);
   return streams.filter((s) => s.data.length > 0);
