@@ -14,6 +14,7 @@ export type {
   EvaluateOptions,
   RuleField,
   EndpointSummary,
+  FlowAddress,
 } from "./policy-set.ts";
 export { PolicyInputError, defaultTypes, type Problem, type CompiledPolicy, type CompiledRule } from "./compile.ts";
 export {

@@ -183,6 +183,8 @@ interface EndpointState {
   readonly profiles: readonly string[];
   /** The endpoint's addresses, parsed (invalid ones are reported and left out). */
   readonly addrs: IPAddress[];
+  /** Policies that apply, per direction, once looked up. */
+  applicable?: Record<Direction, readonly CompiledPolicy[]>;
 }
 
 interface CompiledProfile {
@@ -209,8 +211,16 @@ const ipKey = (a: IPAddress): string => `${a.family}:${a.value.toString(16)}`;
 /** An address with its map key computed once per flow. */
 interface KeyedAddress extends IPAddress {
   readonly key: string;
+  /** Set for addresses from PolicySet.address(): enables per-address caches. */
+  readonly idx?: number;
 }
+type AddressField = "nets" | "notNets" | "selector" | "notSelector";
+const ADDRESS_FIELDS: readonly AddressField[] = ["nets", "notNets", "selector", "notSelector"];
+/** Per compiled rule side, per indexed address: 0 = the address part matches, n = ADDRESS_FIELDS[n-1] failed. */
+const SIDE_CACHE = Symbol("birdcage.sideCache");
 const keyed = (a: IPAddress): KeyedAddress => ({ family: a.family, value: a.value, key: ipKey(a) });
+/** An address parsed once (see PolicySet.address). */
+export type FlowAddress = KeyedAddress & { readonly __flowAddress: true };
 const byteOrder = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 interface FlowContext {
@@ -238,10 +248,23 @@ export class PolicySet {
   readonly #tierByName = new Map<string, TierInfo>();
   readonly #index: PolicyIndex<CompiledPolicy>;
   readonly #failsafe: { inbound: readonly FailsafePort[]; outbound: readonly FailsafePort[] } | false;
-  readonly #applicable = new Map<EndpointState, Record<Direction, readonly CompiledPolicy[]>>();
   readonly #entityCache = new Map<string, readonly Entity[]>();
   /** canonical selector -> address key -> does some entity at the address match. */
   readonly #selectorAt = new Map<string, Map<string, boolean>>();
+  /** Addresses handed out by address(), numbered for #sideCache. */
+  readonly #addrIndex = new Map<string, number>();
+  /** Endpoint owning each indexed address (see address()). */
+  readonly #epByIdx: (EndpointState | undefined)[] = [];
+  readonly #scratch: { -readonly [K in keyof FlowContext]: FlowContext[K] } = {
+    family: 4,
+    src: { family: 4, value: 0n, key: "" },
+    dst: { family: 4, value: 0n, key: "" },
+    proto: 0,
+    srcPort: undefined,
+    dstPort: undefined,
+    icmpType: undefined,
+    icmpCode: undefined,
+  };
 
   constructor(input: PolicySetInput) {
     const problems = new Problems();
@@ -473,7 +496,7 @@ export class PolicySet {
   }
 
   #policiesFor(ep: EndpointState): Record<Direction, readonly CompiledPolicy[]> {
-    let cached = this.#applicable.get(ep);
+    let cached = ep.applicable;
     if (cached === undefined) {
       const labels = ep.entity.labelMap;
       const selected = this.#index.candidates(labels).filter((p) => p.selector.matchesMap(labels));
@@ -481,7 +504,7 @@ export class PolicySet {
         ingress: selected.filter((p) => p.types.has("Ingress")),
         egress: selected.filter((p) => p.types.has("Egress")),
       };
-      this.#applicable.set(ep, cached);
+      ep.applicable = cached;
     }
     return cached;
   }
@@ -499,6 +522,82 @@ export class PolicySet {
     const egress = srcEp ? this.#evaluateDirection(srcEp, "egress", ctx, explain) : notAnEndpoint("egress");
     const ingress = dstEp ? this.#evaluateDirection(dstEp, "ingress", ctx, explain) : notAnEndpoint("ingress");
     return { allowed: egress.allowed && ingress.allowed, egress, ingress };
+  }
+
+  /** An address parsed once, for `allowed()` over many flows (truth tables). */
+  address(ip: string): FlowAddress {
+    try {
+      const k = keyed(parseIP(ip));
+      let idx = this.#addrIndex.get(k.key);
+      if (idx === undefined) {
+        this.#addrIndex.set(k.key, (idx = this.#addrIndex.size));
+        this.#epByIdx[idx] = this.#endpointByIp.get(k.key);
+      }
+      return { ...k, idx } as FlowAddress;
+    } catch (e) {
+      throw new FlowError(e instanceof Error ? e.message : String(e));
+    }
+  }
+
+  /**
+   * The verdict alone, without a trace: what `evaluate(...).allowed` says, for addresses from
+   * `address()`, a protocol number and a destination port.
+   */
+  allowed(src: FlowAddress, dst: FlowAddress, protocol: number, dstPort?: number): boolean {
+    if (src.family !== dst.family) throw new FlowError("source and destination are different IP families");
+    const srcEp = src.idx !== undefined ? this.#epByIdx[src.idx] : this.#endpointByIp.get(src.key);
+    const dstEp = dst.idx !== undefined ? this.#epByIdx[dst.idx] : this.#endpointByIp.get(dst.key);
+    if (srcEp !== undefined && srcEp === dstEp) return true;
+    // One context object reused for every call: evaluation is synchronous and does not keep it.
+    const ctx = this.#scratch;
+    ctx.family = src.family;
+    ctx.src = src;
+    ctx.dst = dst;
+    ctx.proto = protocol;
+    ctx.dstPort = dstPort;
+    if (srcEp !== undefined && !this.#verdict(srcEp, "egress", ctx)) return false;
+    return dstEp === undefined || this.#verdict(dstEp, "ingress", ctx);
+  }
+
+  /** #evaluateDirection's verdict without building a result or trace (the truth-table hot path). */
+  #verdict(ep: EndpointState, direction: Direction, ctx: FlowContext): boolean {
+    if (ep.endpoint.kind === "host" && this.#failsafe !== false) {
+      const list = direction === "ingress" ? this.#failsafe.inbound : this.#failsafe.outbound;
+      for (const f of list) if (protocolNumber(f.protocol) === ctx.proto && f.port === ctx.dstPort) return true;
+    }
+    const policies = this.#policiesFor(ep)[direction];
+    let i = 0;
+    while (i < policies.length) {
+      const tierName = policies[i]!.tier;
+      let end = i;
+      while (end < policies.length && policies[end]!.tier === tierName) end++;
+      let passed = false;
+      for (let j = i; j < end && !passed; j++) {
+        const policy = policies[j]!;
+        for (const rule of direction === "ingress" ? policy.ingress : policy.egress) {
+          if (this.#mismatch(rule, ctx) !== undefined) continue;
+          if (rule.action === "Allow") return true;
+          if (rule.action === "Deny") return false;
+          if (rule.action === "Pass") {
+            passed = true;
+            break;
+          }
+        }
+      }
+      if (!passed && this.#tierByName.get(tierName)!.defaultAction === "Deny") return false;
+      i = end;
+    }
+    for (const name of ep.profiles) {
+      const prof = this.#profiles.get(name);
+      if (prof === undefined) continue;
+      for (const rule of direction === "ingress" ? prof.ingress : prof.egress) {
+        if (this.#mismatch(rule, ctx) !== undefined) continue;
+        if (rule.action === "Allow") return true;
+        if (rule.action === "Deny") return false;
+        if (rule.action === "Pass") break;
+      }
+    }
+    return false;
   }
 
   #context(flow: Flow): FlowContext {
@@ -533,7 +632,7 @@ export class PolicySet {
     };
   }
 
-  #evaluateDirection(ep: EndpointState, direction: Direction, ctx: FlowContext, explain: boolean): DirectionResult {
+  #evaluateDirection(ep: EndpointState, direction: Direction, ctx: FlowContext, explain: boolean, record = true): DirectionResult {
     const trace: TraceStep[] = [];
     const done = (allowed: boolean, decision: Decision): DirectionResult => ({ direction, endpoint: ep.ref, allowed, decision, trace });
 
@@ -550,7 +649,7 @@ export class PolicySet {
       const tier = this.#tierByName.get(tierName)!;
       let end = i;
       while (end < policies.length && policies[end]!.tier === tierName) end++;
-      trace.push({ kind: "tier", tier: tierName, policies: policies.slice(i, end).map((p) => p.id) });
+      if (record) trace.push({ kind: "tier", tier: tierName, policies: policies.slice(i, end).map((p) => p.id) });
       let passed = false;
       for (let j = i; j < end && !passed; j++) {
         const policy = policies[j]!;
@@ -559,11 +658,11 @@ export class PolicySet {
         for (const rule of rules) {
           const failed = this.#mismatch(rule, ctx);
           if (failed !== undefined) {
-            if (explain) trace.push({ kind: "rule-no-match", tier: tierName, policy: policy.id, ruleIndex: rule.index, failed });
+            if (explain && record) trace.push({ kind: "rule-no-match", tier: tierName, policy: policy.id, ruleIndex: rule.index, failed });
             continue;
           }
           matchedAny = true;
-          trace.push({ kind: "rule", tier: tierName, policy: policy.id, ruleIndex: rule.index, action: rule.action });
+          if (record) trace.push({ kind: "rule", tier: tierName, policy: policy.id, ruleIndex: rule.index, action: rule.action });
           if (rule.action === "Allow" || rule.action === "Deny") {
             return done(rule.action === "Allow", { kind: "rule", tier: tierName, policy: policy.id, ruleIndex: rule.index, action: rule.action });
           }
@@ -573,9 +672,9 @@ export class PolicySet {
           }
           // Log: record and carry on with the next rule.
         }
-        if (!matchedAny) trace.push({ kind: "policy-no-match", tier: tierName, policy: policy.id });
+        if (!matchedAny && record) trace.push({ kind: "policy-no-match", tier: tierName, policy: policy.id });
       }
-      trace.push({ kind: "end-of-tier", tier: tierName, defaultAction: tier.defaultAction, passed });
+      if (record) trace.push({ kind: "end-of-tier", tier: tierName, defaultAction: tier.defaultAction, passed });
       if (!passed && tier.defaultAction === "Deny") return done(false, { kind: "end-of-tier", tier: tierName });
       i = end;
     }
@@ -587,10 +686,10 @@ export class PolicySet {
       for (const rule of rules) {
         const failed = this.#mismatch(rule, ctx);
         if (failed !== undefined) {
-          if (explain) trace.push({ kind: "rule-no-match", profile: name, ruleIndex: rule.index, failed });
+          if (explain && record) trace.push({ kind: "rule-no-match", profile: name, ruleIndex: rule.index, failed });
           continue;
         }
-        trace.push({ kind: "profile-rule", profile: name, ruleIndex: rule.index, action: rule.action });
+        if (record) trace.push({ kind: "profile-rule", profile: name, ruleIndex: rule.index, action: rule.action });
         if (rule.action === "Allow" || rule.action === "Deny") {
           return done(rule.action === "Allow", { kind: "profile-rule", profile: name, ruleIndex: rule.index, action: rule.action });
         }
@@ -599,7 +698,7 @@ export class PolicySet {
           break;
         }
       }
-      if (!decided) trace.push({ kind: "profile-no-match", profile: name });
+      if (!decided && record) trace.push({ kind: "profile-no-match", profile: name });
     }
     return done(false, { kind: "no-profile-match", profiles: ep.profiles });
   }
@@ -617,9 +716,35 @@ export class PolicySet {
     if (rule.icmp !== undefined && !icmpMatches(rule.icmp, ctx)) return "icmp";
     if (rule.notIcmp !== undefined && icmpMatches(rule.notIcmp, ctx)) return "notICMP";
     const side = this.#sideMismatch(s, ctx.src, ctx.srcPort, ctx);
-    if (side !== undefined) return `source.${side}`;
+    if (side !== undefined) return SOURCE_FIELD[side];
     const dside = this.#sideMismatch(d, ctx.dst, ctx.dstPort, ctx);
-    return dside !== undefined ? `destination.${dside}` : undefined;
+    return dside !== undefined ? DESTINATION_FIELD[dside] : undefined;
+  }
+
+  #addressMismatch(side: CompiledRule["source"], ip: KeyedAddress): AddressField | undefined {
+    if (side.nets !== undefined && !side.nets.some((n) => prefixContainsAddress(n, ip))) return "nets";
+    if (side.notNets !== undefined && side.notNets.some((n) => prefixContainsAddress(n, ip))) return "notNets";
+    if (side.selector !== undefined && !this.#selectorMatchesIp(side.selector, ip)) return "selector";
+    if (side.notSelector !== undefined && this.#selectorMatchesIp(side.notSelector, ip)) return "notSelector";
+    return undefined;
+  }
+
+  /** The address part of a side's match, remembered per (side, indexed address): truth tables repeat it. */
+  #cachedAddressMismatch(side: CompiledRule["source"], ip: KeyedAddress, idx: number): AddressField | undefined {
+    const holder = side as { [SIDE_CACHE]?: Int8Array };
+    let cache = holder[SIDE_CACHE];
+    if (cache === undefined || cache.length <= idx) {
+      const grown = new Int8Array(Math.max(this.#addrIndex.size, idx + 1)).fill(-1);
+      if (cache !== undefined) grown.set(cache);
+      holder[SIDE_CACHE] = cache = grown;
+    }
+    let code = cache[idx]!;
+    if (code < 0) {
+      const f = this.#addressMismatch(side, ip);
+      code = f === undefined ? 0 : ADDRESS_FIELDS.indexOf(f) + 1;
+      cache[idx] = code;
+    }
+    return code === 0 ? undefined : ADDRESS_FIELDS[code - 1];
   }
 
   #sideMismatch(
@@ -628,10 +753,8 @@ export class PolicySet {
     port: number | undefined,
     ctx: FlowContext,
   ): "nets" | "notNets" | "selector" | "notSelector" | "ports" | "notPorts" | undefined {
-    if (side.nets !== undefined && !side.nets.some((n) => prefixContainsAddress(n, ip))) return "nets";
-    if (side.notNets !== undefined && side.notNets.some((n) => prefixContainsAddress(n, ip))) return "notNets";
-    if (side.selector !== undefined && !this.#selectorMatchesIp(side.selector, ip)) return "selector";
-    if (side.notSelector !== undefined && this.#selectorMatchesIp(side.notSelector, ip)) return "notSelector";
+    const failed = ip.idx === undefined ? this.#addressMismatch(side, ip) : this.#cachedAddressMismatch(side, ip, ip.idx);
+    if (failed !== undefined) return failed;
     if (side.ports !== undefined && (port === undefined || !this.#portsMatch(side.ports, side.selector, ip, port, ctx.proto))) return "ports";
     if (side.notPorts !== undefined && (port === undefined || this.#portsMatch(side.notPorts, side.selector, ip, port, ctx.proto))) return "notPorts";
     return undefined;
@@ -686,8 +809,29 @@ function cmpOrder(a: number, b: number): number {
 }
 
 function hasFamily(nets: readonly Prefix[] | undefined, family: Family): boolean {
-  return nets === undefined || nets.some((n) => n.family === family);
+  if (nets === undefined) return true;
+  for (const n of nets) if (n.family === family) return true;
+  return false;
 }
+
+type SideField = "nets" | "notNets" | "selector" | "notSelector" | "ports" | "notPorts";
+// Constant field names, so a failed match allocates no string on the hot path.
+const SOURCE_FIELD: Readonly<Record<SideField, RuleField>> = {
+  nets: "source.nets",
+  notNets: "source.notNets",
+  selector: "source.selector",
+  notSelector: "source.notSelector",
+  ports: "source.ports",
+  notPorts: "source.notPorts",
+};
+const DESTINATION_FIELD: Readonly<Record<SideField, RuleField>> = {
+  nets: "destination.nets",
+  notNets: "destination.notNets",
+  selector: "destination.selector",
+  notSelector: "destination.notSelector",
+  ports: "destination.ports",
+  notPorts: "destination.notPorts",
+};
 
 function icmpMatches(m: { type: number; code?: number }, ctx: FlowContext): boolean {
   if (ctx.icmpType !== m.type) return false;
