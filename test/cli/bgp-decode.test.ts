@@ -1,6 +1,7 @@
 // `birdcage bgp decode`: the real captures in ../shared/fixtures/pcap, the malformed negative control,
 // and the files it must refuse (pcapng, nanosecond pcap, not a pcap).
 import { describe, expect, test, afterAll } from "@jest/globals";
+import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -83,6 +84,42 @@ describeCaptures("bgp decode on real captures", () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toContain("MALFORMED -> NOTIFICATION UPDATE Message Error / Invalid Network Field (3/10)");
     expect(r.stdout).toContain("5 messages, 4 malformed");
+  });
+});
+
+// tshark is a decoder we did not write: per frame, the same message types in the same order.
+const haveTshark = ((): boolean => {
+  try {
+    execFileSync("tshark", ["--version"], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+if (!haveTshark && process.env.CI !== "true") console.warn("skipping bgp decode tshark cross-check: tshark not installed");
+const describeTshark = (haveTshark && have) || process.env.CI === "true" ? describe : describe.skip;
+
+describeTshark("bgp decode agrees with tshark", () => {
+  test.each(["bird-gobgp-frr-exabgp.pcap", "as4-old-speaker.pcap"])("%s: message types per frame", async (file) => {
+    const out = execFileSync("tshark", ["-r", resolve(pcapDir, file), "-Y", "bgp", "-T", "fields", "-e", "frame.number", "-e", "bgp.type", "-E", "occurrence=a", "-E", "aggregator=,"], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "ignore"],
+    });
+    const theirs = out.trim().split("\n").map((l) => l.replace("\t", " "));
+    const names: Record<string, number> = { OPEN: 1, UPDATE: 2, NOTIFICATION: 3, KEEPALIVE: 4, "ROUTE-REFRESH": 5 };
+    const byFrame = new Map<number, number[]>();
+    for (const m of (await decode(resolve(pcapDir, file))).messages) byFrame.set(m.frame, [...(byFrame.get(m.frame) ?? []), names[m.type] ?? 0]);
+    expect([...byFrame].map(([f, types]) => `${f} ${types.join(",")}`)).toEqual(theirs);
+  });
+
+  test("real pcapng and nanosecond files written by editcap are refused with exit 2", async () => {
+    for (const [format, re] of [["pcapng", /pcapng is not supported/], ["nsecpcap", /nanosecond-resolution/]] as const) {
+      const out = join(tmp, `malformed.${format}`);
+      execFileSync("editcap", ["-F", format, resolve(pcapDir, "malformed.pcap"), out], { stdio: "ignore" });
+      const r = await runCli(["bgp", "decode", out]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(re);
+    }
   });
 });
 
