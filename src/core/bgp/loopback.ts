@@ -33,6 +33,7 @@ class LoopbackConnection implements Connection {
     }
     const peer = this.peer;
     if (!peer) return;
+    if (this.net.isPartitioned(this.localAddress, this.remoteAddress)) return;
     this.net.bytesSent += bytes.length;
     this.net.later(() => peer.deliver(bytes));
   }
@@ -113,6 +114,7 @@ export class LoopbackNetwork {
   private conns = new Set<LoopbackConnection>();
   private nextPort = 40000;
   private down = new Set<string>();
+  private partitions = new Set<string>();
 
   constructor(
     private readonly clock: Clock,
@@ -205,6 +207,22 @@ export class LoopbackNetwork {
     for (const [k, l] of [...this.listeners]) if (l.host === address) this.listeners.delete(k);
   }
 
+  /**
+   * From now on bytes between a and b vanish silently in both directions (connections stay open, as
+   * with a dead link and no reset): only BGP's hold timer can notice. heal() undoes it.
+   */
+  partition(a: string, b: string): void {
+    this.partitions.add(pairKey(a, b));
+  }
+
+  heal(a: string, b: string): void {
+    this.partitions.delete(pairKey(a, b));
+  }
+
+  isPartitioned(a: string, b: string): boolean {
+    return this.partitions.size > 0 && this.partitions.has(pairKey(a, b));
+  }
+
   /** Lets a crashed host connect and listen again. */
   revive(address: string): void {
     this.down.delete(address);
@@ -215,3 +233,5 @@ export class LoopbackNetwork {
     return this.conns.size;
   }
 }
+
+const pairKey = (a: string, b: string): string => (a < b ? `${a}|${b}` : `${b}|${a}`);

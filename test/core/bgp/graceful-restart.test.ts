@@ -109,6 +109,28 @@ describe("graceful restart (RFC 4724)", () => {
     expect(lab.node("10.0.0.1").speaker.session("10.0.0.2")?.negotiated?.peerGracefulRestart?.restarting).toBe(false);
   });
 
+  test("a silent partition: both hold timers expire (4/0), routes are withdrawn, the session comes back when healed", () => {
+    const lab = new Lab();
+    lab.add("10.0.0.1", { asNumber: 64512, peers: [{ address: "10.0.0.2", asNumber: 64512, holdTime: 9 }] });
+    lab.add("10.0.0.2", { asNumber: 64512, peers: [{ address: "10.0.0.1", asNumber: 64512, holdTime: 9 }] });
+    lab.startAll();
+    lab.node("10.0.0.2").speaker.originate("10.2.0.0/26");
+    lab.run(2);
+    const a = lab.node("10.0.0.1");
+    expect(a.sink.table.size).toBe(1);
+    lab.net.partition("10.0.0.1", "10.0.0.2");
+    lab.run(5); // the last keepalive got through at most 3 s before: no expiry before 6 s
+    expect(lab.state("10.0.0.1", "10.0.0.2")).toBe("Established");
+    lab.run(5);
+    expect(a.speaker.session("10.0.0.2")?.lastError.sent).toMatchObject({ code: 4, subcode: 0 });
+    expect(lab.node("10.0.0.2").speaker.session("10.0.0.1")?.lastError.sent).toMatchObject({ code: 4, subcode: 0 });
+    expect(a.sink.table.size).toBe(0); // we sent the NOTIFICATION: no graceful restart
+    lab.net.heal("10.0.0.1", "10.0.0.2");
+    lab.run(20);
+    expect(lab.state("10.0.0.1", "10.0.0.2")).toBe("Established");
+    expect(a.sink.table.get("10.2.0.0/26")).toBe("10.0.0.2");
+  });
+
   test("a NOTIFICATION ends the session for real: routes are removed at once", () => {
     const lab = pair();
     lab.node("10.0.0.2").speaker.stop();
