@@ -24,7 +24,7 @@
 // Selectors are kept as text; src/core/policy/selector parses them.
 export { InputError, formatProblems, sortProblems, type Problem, type SourcePos } from "./problems.ts";
 export { parseYamlDocuments, type Path, type SourceDocument } from "./yaml-source.ts";
-export { loadResourceFiles, loadResources, parseResourceFiles, parseResources, type ResourceParseResult } from "./load.ts";
+export { loadResourceFiles, loadResources, parseResourceDocuments, parseResourceFiles, parseResources, type ResourceParseResult } from "./load.ts";
 export { validateResourceSet } from "./resource-set.ts";
 export {
   KINDS,

@@ -20,6 +20,15 @@ export interface ResourceParseResult {
  */
 export function parseResources(text: string, file: string): ResourceParseResult {
   const { documents, problems } = parseYamlDocuments(text, file);
+  return parseResourceDocuments(documents, problems);
+}
+
+/**
+ * Like parseResources, for documents already parsed (e.g. resources written inline inside a
+ * topology file, as `doc.sub([...])`), so their problems point into the file that holds them.
+ */
+export function parseResourceDocuments(documents: readonly SourceDocument[], earlier: readonly Problem[] = []): ResourceParseResult {
+  const problems = [...earlier];
   const entries: ResourceEntry[] = [];
   for (const doc of documents) {
     for (const item of flattenLists(doc, problems)) {
