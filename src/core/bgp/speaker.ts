@@ -659,7 +659,7 @@ export class Speaker {
     for (const text of [st.config.localAddress, n.localAddress]) {
       if (!text) continue;
       try {
-        const ip = parseIP(text);
+        const ip = unmapped(text);
         if (ip.family === family) return ip;
       } catch {
         // not an address: ignore
@@ -953,7 +953,17 @@ export class Speaker {
   }
 }
 
+/**
+ * An address as parsed, with IPv4-mapped IPv6 (::ffff:a.b.c.d, what a dual-stack socket listening
+ * on "::" reports for IPv4 peers) turned back into IPv4.
+ */
+function unmapped(address: string): IPAddress {
+  const ip = parseIP(address.replace(/%.*$/, ""));
+  if (ip.family === 6 && ip.value >> 32n === 0xffffn) return { family: 4, value: ip.value & 0xffffffffn };
+  return ip;
+}
+
 function canonical(address: string): string {
-  const ip = parseIP(address);
+  const ip = unmapped(address);
   return formatIP(ip.family, ip.value);
 }

@@ -1,6 +1,8 @@
 import { describe, expect, test } from "@jest/globals";
 import { parseIP, parsePrefix } from "../../../src/core/net/ip.ts";
 import { encodeMessage, endOfRibFamily, type Message, MessageType, parseRouterId, type UpdateMessage, WellKnownCommunity } from "../../../src/core/bgp/wire/index.ts";
+import type { Connection, Transport } from "../../../src/core/bgp/ports.ts";
+import { Speaker } from "../../../src/core/bgp/speaker.ts";
 import { Lab, meshPeers, notifications, open, rawPeer } from "./lab.ts";
 
 const allow = { importPolicy: () => true, exportPolicy: () => true };
@@ -349,5 +351,33 @@ describe("IPv6", () => {
     lab.run(1);
     expect(lab.node("fd00::2").sink.table.size).toBe(0);
     expect(lab.node("fd00::1").sink.table.size).toBe(0);
+  });
+});
+
+describe("addresses from dual-stack sockets", () => {
+  test("an IPv4 peer reported as ::ffff:a.b.c.d is matched, and next hop self is its IPv4 form", () => {
+    const lab = new Lab();
+    const b = lab.add("10.0.0.2", { asNumber: 64512, peers: [{ address: "10.0.0.1", asNumber: 64512 }] });
+    // A transport that reports addresses the way node:net does on a "::" listener.
+    const inner = lab.net.transport("10.0.0.1");
+    const mapped = (c: Connection): Connection =>
+      new Proxy(c, {
+        get: (t, k) => {
+          const v: unknown = Reflect.get(t, k);
+          if (k === "remoteAddress" || k === "localAddress") return `::ffff:${String(v)}`;
+          return typeof v === "function" ? v.bind(t) : v;
+        },
+      });
+    const transport: Transport = { connect: inner.connect, listen: (_addr, port, cb) => inner.listen("0.0.0.0", port, (c) => cb(mapped(c))) };
+    const a = new Speaker(
+      { asNumber: 64512, routerId: "10.0.0.1", listen: { address: "::" }, peers: [{ address: "10.0.0.2", asNumber: 64512, passive: true }] },
+      { clock: lab.clock, transport },
+    );
+    a.start();
+    a.originate("10.1.0.0/26");
+    b.speaker.start();
+    lab.run(2);
+    expect(a.peers()[0]?.state).toBe("Established");
+    expect(b.sink.table.get("10.1.0.0/26")).toBe("10.0.0.1");
   });
 });
