@@ -25,6 +25,17 @@ describe("birdcage command", () => {
     expect(r.stdout).toMatch(/^Usage: birdcage /);
   });
 
+  // Commands that run something rather than print data (daemons), or print a file in a format of
+  // their own choosing (--format), are listed here by name.
+  const printsNoData = new Set(["bgp speaker", "topo export"]);
+  const find = (line: string): Command | undefined =>
+    line.split(" ").reduce<Command | undefined>((cmd, name) => cmd?.commands.find((c) => c.name() === name), buildProgram());
+  const dataCommands = all.map((p) => p.join(" ")).filter((line) => !printsNoData.has(line) && find(line)?.commands.length === 0);
+  test.each(dataCommands.map((line) => [line]))("`%s` takes --output table|json|yaml", (line) => {
+    const output = find(line)?.options.find((o) => o.long === "--output");
+    expect(output?.argChoices).toEqual(["table", "json", "yaml"]);
+  });
+
   test("unknown command and unknown option are usage errors", async () => {
     expect((await runCli(["no-such-command"])).code).toBe(2);
     expect((await runCli(["--no-such-option"])).code).toBe(2);
