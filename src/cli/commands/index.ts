@@ -4,6 +4,7 @@ import { registerValidate } from "./validate.ts";
 import { registerPolicy } from "./policy.ts";
 import { registerBgp } from "./bgp.ts";
 import { registerIpam } from "./ipam.ts";
+import { registerTopo } from "./topo.ts";
 
 export function registerCommands(program: Command): void {
   void program;
@@ -11,4 +12,5 @@ export function registerCommands(program: Command): void {
   registerPolicy(program);
   registerBgp(program);
   registerIpam(program);
+  registerTopo(program);
 }

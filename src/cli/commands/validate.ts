@@ -14,7 +14,10 @@ import {
   type LoadedResources,
   type Problem,
 } from "../../core/model/index.ts";
+import { parseTopology } from "../../topology/index.ts";
 import { EXIT_BAD_INPUT } from "../errors.ts";
+import { summarize as summarizeTopology } from "./topo.ts";
+import { readFileSync } from "node:fs";
 import { displayName, readInput } from "../io.ts";
 import { render, withOutput, type OutputFormat } from "../output.ts";
 
@@ -23,6 +26,7 @@ interface FileReport {
   shape: FileShape;
   resources?: LoadedResources;
   icp?: IcpConfig;
+  topology?: ReturnType<typeof summarizeTopology>;
   problems: Problem[];
 }
 
@@ -34,6 +38,10 @@ function checkFile(text: string, file: string): FileReport {
       const r = parseIcpConfig(text, file);
       return { file, shape, ...(r.config ? { icp: r.config } : {}), problems: r.problems };
     }
+    case "topology": {
+      const r = parseTopology(text, file, { readFile: (p) => readFileSync(p, "utf8") });
+      return { file, shape, ...(r.topology ? { topology: summarizeTopology(r.topology) } : {}), problems: r.problems };
+    }
     case "resources":
     case "empty": {
       const r = parseResources(text, file);
@@ -43,6 +51,10 @@ function checkFile(text: string, file: string): FileReport {
 }
 
 function summary(r: FileReport): string {
+  if (r.topology) {
+    const t = r.topology;
+    return `${r.file}: topology ${t.name} OK (${t.segments} segments, ${t.routers} routers, ${t.nodes} nodes, ${t.bgpSessions} BGP sessions)`;
+  }
   if (r.icp) {
     const p = r.icp.pool.spec;
     return `${r.file}: ICP config OK (IPPool ${r.icp.pool.metadata.name} ${p.cidr} blockSize ${p.blockSize} ipipMode ${p.ipipMode}, tunnel MTU ${r.icp.tunnelMTU}, IP autodetection ${r.icp.autodetectionMethod})`;
@@ -56,7 +68,9 @@ function summary(r: FileReport): string {
 function data(reports: FileReport[]) {
   return {
     files: reports.map((r) =>
-      r.icp
+      r.topology
+        ? { file: r.file, shape: r.shape, topology: r.topology }
+        : r.icp
         ? { file: r.file, shape: r.shape, icp: r.icp }
         : { file: r.file, shape: r.shape, resources: r.resources?.toJSON() ?? [] },
     ),

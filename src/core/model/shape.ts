@@ -5,14 +5,17 @@ import { parseYamlDocuments } from "./yaml-source.ts";
 
 /**
  * `resources`: Kubernetes/Calico objects (apiVersion + kind, or a List); `icp-config`: an IBM Cloud
- * Private config.yaml; `empty`: no documents. Topology and scenario files will get their own shapes.
+ * Private config.yaml; `topology`: a birdcage topology (apiVersion birdcage/v1, kind Topology, loaded by
+ * src/topology); `empty`: no documents. Scenario files will get their own shape.
  */
-export type FileShape = "resources" | "icp-config" | "empty";
+export type FileShape = "resources" | "icp-config" | "topology" | "empty";
 
 export function detectFileShape(text: string): FileShape {
   const { documents, problems } = parseYamlDocuments(text, "-");
   const first = documents[0];
   if (!first) return problems.length > 0 ? "resources" : "empty"; // syntax errors are reported by the loader
   if (looksLikeIcpConfig(first.value)) return "icp-config";
+  const v = first.value as Record<string, unknown> | null;
+  if (v !== null && typeof v === "object" && v.apiVersion === "birdcage/v1" && v.kind === "Topology") return "topology";
   return "resources";
 }
