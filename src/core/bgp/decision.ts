@@ -24,7 +24,7 @@ export interface Path {
   nextHops: IPAddress[];
   source: PathSource;
   /** Kept through a neighbour's graceful restart, waiting for refresh (RFC 4724). */
-  stale: boolean;
+  stale?: boolean;
   /** Local paths only: also install a blackhole for this prefix. */
   blackhole?: boolean;
   /** Received but refused by import policy or loop checks: kept for counting, never selected. */

@@ -794,7 +794,7 @@ export class Speaker {
   }
 
   private purgeStale(st: PeerState, family: 4 | 6): void {
-    if (st.stale > 0) this.removePeerPaths(st, (p) => p.stale && p.prefix.family === family);
+    if (st.stale > 0) this.removePeerPaths(st, (p) => !!p.stale && p.prefix.family === family);
     if (st.stale === 0) {
       st.helping = false;
       this.clearStaleTimer(st);
@@ -857,7 +857,8 @@ export class Speaker {
     for (const a of announced) {
       if (!n.families.some((f) => f.afi === familyAfi(a.prefix.family))) continue;
       const k = key(a.prefix);
-      let path: Path = { prefix: a.prefix, attrs, nextHops: a.nextHops, source: st.source, stale: false };
+      // No `stale` field until graceful restart sets one: a smaller object per route.
+      let path: Path = { prefix: a.prefix, attrs, nextHops: a.nextHops, source: st.source };
       if (reject || (st.source.kind === "ebgp" && !policy)) path.rejected = true; // loops; RFC 8212
       else if (policy) {
         const r = policy({ prefix: path.prefix, attrs, nextHops: path.nextHops, source: st.source, blackhole: false }, st.config);
@@ -938,7 +939,7 @@ export class Speaker {
           localPref: p.attrs.localPref ?? null,
           med: p.attrs.med ?? null,
           origin: p.attrs.origin === 1 ? "egp" : p.attrs.origin === 2 ? "incomplete" : "igp",
-          stale: p.stale,
+          stale: !!p.stale,
         });
       }
     }
