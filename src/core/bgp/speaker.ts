@@ -713,7 +713,17 @@ export class Speaker {
         attrs.mpReach = { afi: Afi.IPV6, safi: Safi.UNICAST, nextHops: g.nextHops, nlri: [] };
       }
       if (!n.fourOctetAs) attrs = toOldSpeaker(attrs);
-      send(packUpdates({ attrs, announce: g.prefixes }, opts));
+      let bytes: Uint8Array[];
+      try {
+        bytes = packUpdates({ attrs, announce: g.prefixes }, opts);
+      } catch (e) {
+        // Attributes too big for one message (e.g. a huge path from some peer): this peer gets
+        // nothing for these prefixes, and any older version it has is withdrawn.
+        this.log(`peer ${st.source.address}: cannot send ${g.prefixes.length} prefixes: ${e instanceof Error ? e.message : String(e)}`);
+        for (const p of g.prefixes) st.adjOut.delete(key(p));
+        bytes = packUpdates({ withdraw: g.prefixes }, opts);
+      }
+      send(bytes);
     }
   }
 

@@ -381,3 +381,33 @@ describe("addresses from dual-stack sockets", () => {
     expect(b.sink.table.get("10.1.0.0/26")).toBe("10.0.0.1");
   });
 });
+
+describe("attributes too big to pass on", () => {
+  test("a path whose attributes cannot fit an UPDATE is kept locally, not sent on, and nobody is dropped", () => {
+    const lab = new Lab();
+    lab.add("10.0.0.1", {
+      asNumber: 64512,
+      peers: [
+        { address: "10.0.0.99", asNumber: 64512, passive: true, routeReflectorClient: true },
+        { address: "10.0.0.2", asNumber: 64512, routeReflectorClient: true },
+      ],
+    });
+    lab.add("10.0.0.2", { asNumber: 64512, peers: [{ address: "10.0.0.1", asNumber: 64512 }] });
+    lab.startAll();
+    const p = rawPeer(lab, "10.0.0.99", "10.0.0.1");
+    p.conn.send(open());
+    p.conn.send(encodeMessage({ type: MessageType.KEEPALIVE }));
+    lab.run(1);
+    // 1010 communities (4040 octets) fit the peer's UPDATE; the reflector's CLUSTER_LIST and
+    // ORIGINATOR_ID push the reflected copy past 4096 octets.
+    const communities = Array.from({ length: 1010 }, (_, i) => 0x10000 + i);
+    p.conn.send(encodeMessage({ type: MessageType.UPDATE, withdrawn: [], nlri: [v4("10.9.0.0/24")], attrs: { origin: 0, asPath: [], nextHop: parseIP("10.0.0.99"), communities } }));
+    p.conn.send(encodeMessage({ type: MessageType.UPDATE, withdrawn: [], nlri: [v4("10.9.1.0/24")], attrs: { origin: 0, asPath: [], nextHop: parseIP("10.0.0.99") } }));
+    lab.run(1);
+    expect(lab.node("10.0.0.1").sink.table.get("10.9.0.0/24")).toBe("10.0.0.99");
+    expect(lab.node("10.0.0.1").logs.join("\n")).toContain("cannot send 1 prefixes");
+    expect([...lab.node("10.0.0.2").sink.table.keys()]).toEqual(["10.9.1.0/24"]);
+    expect(lab.state("10.0.0.1", "10.0.0.99")).toBe("Established");
+    expect(lab.state("10.0.0.1", "10.0.0.2")).toBe("Established");
+  });
+});
