@@ -323,6 +323,7 @@ function dropMembers(list: string, n: number): string {
 
 const CHUNK_SHIFT = 4;
 const CHUNK = 1 << CHUNK_SHIFT;
+const chunkScratch: string[] = [];
 
 /** The allocations array as JSON, rebuilding only the chunks an assignment touched (memo filled in place). */
 function allocationsJsonOf(b: Block): string {
@@ -337,13 +338,15 @@ function allocationsJsonOf(b: Block): string {
   for (let c = 0; c < nChunks; c++) {
     let part = chunks[c];
     if (part === undefined) {
-      // By hand: JSON.stringify is slow on arrays mixing null and integers.
-      part = "";
+      // By hand (JSON.stringify is slow on arrays mixing null and integers), joined from a reused array:
+      // one flat string, where concatenation left a string per member for the garbage collector.
       const end = Math.min(allocs.length, (c + 1) * CHUNK);
+      chunkScratch.length = end - c * CHUNK;
       for (let i = c * CHUNK; i < end; i++) {
         const v = allocs[i];
-        part += (i === c * CHUNK ? "" : ",") + (v === null || v === undefined ? "null" : v);
+        chunkScratch[i - c * CHUNK] = v === null || v === undefined ? "null" : String(v);
       }
+      part = chunkScratch.join(",");
       chunks[c] = part;
     }
     out += (c === 0 ? "" : ",") + part;

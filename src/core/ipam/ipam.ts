@@ -246,8 +246,11 @@ export class Ipam {
     // The host's affine blocks in the pools we may use; release empty ones whose pool dropped us.
     const affinities = await this.store.listHostAffinities(host, family);
     const allowed: AffinityEntry[] = [];
-    for (const a of affinities) {
-      if (pools.some((p) => containsPrefix(p, a.cidr))) allowed.push(a);
+    // Index loops, no closures: this runs on every request, and iterators and closures that live
+    // across an await are allocated.
+    for (let k = 0; k < affinities.length; k++) {
+      const a = affinities[k]!;
+      if (anyContains(pools, a.cidr)) allowed.push(a);
       else {
         const owner = enabled.find((p) => containsPrefix(p, a.cidr));
         if (owner && !poolSelectsNode(owner, labels)) await this.releaseAffinityQuietly(host, a.cidr, true);
@@ -274,7 +277,7 @@ export class Ipam {
           state.remaining.shift();
           if (freeCount(e.block) === 0) continue; // full: on to the next affine block, as findOrClaimBlock would
           const got = await this.assignWithRetries(e, num - ips.length, host, req.handleId, attr, cfg.strictAffinity);
-          for (const ip of got) ips.push(ip);
+          for (let k = 0; k < got.length; k++) ips.push(got[k]!);
           continue;
         }
       }
@@ -936,6 +939,11 @@ export class Ipam {
   stats(): IpamCounters {
     return { ...this.counters };
   }
+}
+
+function anyContains(pools: readonly Pool[], cidr: Prefix): boolean {
+  for (let i = 0; i < pools.length; i++) if (containsPrefix(pools[i]!, cidr)) return true;
+  return false;
 }
 
 function normalizePools(src: unknown): Pool[] {

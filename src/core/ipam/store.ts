@@ -104,6 +104,8 @@ export class IpamStore {
   onWrite: WriteListener | undefined;
   private readonly blocks = new Map<string, BlockEntry>();
   private config: { modRevision: number; config: IpamConfig } | undefined;
+  private readonly affinities = new Map<string, AffinityEntry>();
+  private lastAffinityPrefix: { host: string; family: Family; prefix: string } | undefined;
 
   constructor(
     readonly ds: Datastore,
@@ -189,14 +191,29 @@ export class IpamStore {
   // ---- affinities ----
 
   private affinityEntry(kv: KeyValue): AffinityEntry | undefined {
+    // Like blocks, cached by (key, modRevision): the same affinities are listed on every request.
+    const hit = this.affinities.get(kv.key);
+    if (hit !== undefined && hit.modRevision === kv.modRevision) return hit;
     const parts = parseAffinityKey(kv.key);
     if (!parts) return undefined;
-    return { key: kv.key, host: parts.host, cidr: parts.cidr, state: affinityState(kv.key, kv.value), modRevision: kv.modRevision };
+    const entry: AffinityEntry = { key: kv.key, host: parts.host, cidr: parts.cidr, state: affinityState(kv.key, kv.value), modRevision: kv.modRevision };
+    if (this.affinities.size >= 100_000) this.affinities.clear();
+    this.affinities.set(kv.key, entry);
+    return entry;
+  }
+
+  /** The host's affinity prefix, remembered for the last host asked (one node's client asks for itself). */
+  private affinityPrefix(host: string, family: Family): string {
+    const last = this.lastAffinityPrefix;
+    if (last !== undefined && last.host === host && last.family === family) return last.prefix;
+    const prefix = hostAffinityPrefix(host, family);
+    this.lastAffinityPrefix = { host, family, prefix };
+    return prefix;
   }
 
   listHostAffinities(host: string, family: Family): Promise<AffinityEntry[]> {
     this.counters.lists++;
-    return this.ds.list(hostAffinityPrefix(host, family)).then((res) => {
+    return this.ds.list(this.affinityPrefix(host, family)).then((res) => {
       const out: AffinityEntry[] = [];
       for (const kv of res.items) {
         const a = this.affinityEntry(kv);
