@@ -26,8 +26,12 @@ export function checkTopology(t: Topology, o: TopologyOrigins, peerEntries: read
 
   const subnets = new Map<string, { v4?: Prefix; v6?: Prefix }>();
   const seenSegs: { name: string; p: Prefix }[] = [];
-  t.segments.forEach((s) => {
-    const origin = seg(s.name);
+  t.segments.forEach((s, idx) => {
+    const origin = o.segmentAt[idx] ?? seg(s.name);
+    if (owner.has(s.name)) {
+      claim(s.name, "segment", origin);
+      return;
+    }
     claim(s.name, "segment", origin);
     const entry: { v4?: Prefix; v6?: Prefix } = {};
     for (const [field, text] of [["subnet", s.subnet], ["subnetV6", s.subnetV6]] as const) {
@@ -42,8 +46,8 @@ export function checkTopology(t: Topology, o: TopologyOrigins, peerEntries: read
     if (s.subnetV6 !== undefined && s.mtu < 1280) report(origin.at(["mtu"]), `mtu: ${s.mtu} is below 1280, the IPv6 minimum, on a segment with subnetV6`);
     subnets.set(s.name, entry);
   });
-  for (const r of t.routers) claim(r.name, "router", rtr(r.name));
-  for (const n of t.nodes) claim(n.name, "node", nod(n.name));
+  t.routers.forEach((r, i) => claim(r.name, "router", o.routerAt[i] ?? rtr(r.name)));
+  t.nodes.forEach((n, i) => claim(n.name, "node", o.nodeAt[i] ?? nod(n.name)));
 
   // Addresses: inside their segment's subnet, not its network/broadcast address, unique.
   const addresses = new Map<string, string>(); // address → "node x" / "router y"
@@ -83,8 +87,8 @@ export function checkTopology(t: Topology, o: TopologyOrigins, peerEntries: read
 
   // Routers first, so node gateways can be matched against router addresses.
   const routerAddrs = new Map<string, { router: string; segment: string }>();
-  for (const r of t.routers) {
-    const origin = rtr(r.name);
+  for (const [idx, r] of t.routers.entries()) {
+    const origin = o.routerAt[idx] ?? rtr(r.name);
     const onSegs = new Set<string>();
     const ifPrefixes: Prefix[] = [];
     r.interfaces.forEach((itf, i) => {
@@ -108,8 +112,8 @@ export function checkTopology(t: Topology, o: TopologyOrigins, peerEntries: read
     });
   }
 
-  for (const n of t.nodes) {
-    const origin = nod(n.name);
+  for (const [idx, n] of t.nodes.entries()) {
+    const origin = o.nodeAt[idx] ?? nod(n.name);
     if (!segmentExists(origin, ["segment"], n.segment)) continue;
     if (n.address === undefined && n.addressV6 === undefined) report(origin.at(["name"]), `node ${n.name}: needs address and/or addressV6`);
     checkAddress(origin, ["address"], n.address, n.segment, 4, `node ${n.name}`);
@@ -145,8 +149,8 @@ export function checkTopology(t: Topology, o: TopologyOrigins, peerEntries: read
   // BGP: router peers and BGPPeer resources must name nodes and addresses that exist.
   const nodeNames = new Set(t.nodes.map((n) => n.name));
   const allAddrs = addresses;
-  for (const r of t.routers) {
-    const origin = rtr(r.name);
+  for (const [idx, r] of t.routers.entries()) {
+    const origin = o.routerAt[idx] ?? rtr(r.name);
     r.bgp?.peers.forEach((p, i) => {
       const at = (f: string) => origin.at(["bgp", "peers", i, f]);
       if (p.node !== undefined && !nodeNames.has(p.node)) report(at("node"), `bgp.peers[${i}].node: unknown node "${p.node}"`);

@@ -73,7 +73,15 @@ export function parseTopology(text: string, file: string, reader: TopologyReader
     const { asNumber, ...rest } = n;
     return stripUndefined({ ...rest, asNumber: asNumber ?? clusterAS, ...(asNumber !== undefined ? { asNumberOverride: asNumber } : {}) }) as TopologyNode;
   });
-  const origins: TopologyOrigins = { segments: new Map(), routers: new Map(), nodes: new Map(), links: spec.links.map((_, i) => origin(["links", i])) };
+  const origins: TopologyOrigins = {
+    segments: new Map(),
+    routers: new Map(),
+    nodes: new Map(),
+    links: spec.links.map((_, i) => origin(["links", i])),
+    segmentAt: [],
+    routerAt: [],
+    nodeAt: [],
+  };
   const firstWins = (m: Map<string, Origin>, k: string, o: Origin) => {
     if (!m.has(k)) m.set(k, o);
   };
@@ -94,6 +102,10 @@ export function parseTopology(text: string, file: string, reader: TopologyReader
       for (const n of g.generated.nodes) firstWins(origins.nodes, n.name, genOrigin);
     }
   }
+  const genCount = { s: segments.length - spec.segments.length, r: routers.length - spec.routers.length, n: nodes.length - spec.nodes.length };
+  origins.segmentAt.push(...Array.from({ length: genCount.s }, () => genOrigin), ...spec.segments.map((_, i) => origin(["segments", i])));
+  origins.routerAt.push(...Array.from({ length: genCount.r }, () => genOrigin), ...spec.routers.map((_, i) => origin(["routers", i])));
+  origins.nodeAt.push(...Array.from({ length: genCount.n }, () => genOrigin), ...spec.nodes.map((_, i) => origin(["nodes", i])));
   spec.segments.forEach((s, i) => firstWins(origins.segments, s.name, origin(["segments", i])));
   spec.routers.forEach((r, i) => firstWins(origins.routers, r.name, origin(["routers", i])));
   spec.nodes.forEach((n, i) => firstWins(origins.nodes, n.name, origin(["nodes", i])));

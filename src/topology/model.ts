@@ -105,6 +105,10 @@ export interface TopologyOrigins {
   readonly routers: Map<string, Origin>;
   readonly nodes: Map<string, Origin>;
   readonly links: Origin[];
+  /** Aligned with Topology.segments / routers / nodes (duplicates keep their own position). */
+  readonly segmentAt: Origin[];
+  readonly routerAt: Origin[];
+  readonly nodeAt: Origin[];
 }
 
 /** Encapsulation overhead in bytes of IPv4 outer headers: IPIP 20, VXLAN 50 (as Calico subtracts). */
