@@ -148,6 +148,7 @@ export class LoopbackNetwork {
     this.conns.add(c);
     this.later(() => {
       if (c.dead) return;
+      if (this.isPartitioned(host, opts.remoteAddress)) return; // the SYN is lost: nothing ever happens
       const l = this.down.has(opts.remoteAddress) || this.down.has(host) ? undefined : this.findListener(opts.remoteAddress, opts.remotePort);
       if (!l) {
         c.remoteClosed({ error: `connect ${opts.remoteAddress}:${opts.remotePort}: connection refused` });

@@ -211,6 +211,7 @@ export class Session {
     this.attempts.push(a);
     this.wire(a);
     // ConnectRetry: if nothing came of this attempt by then, try again.
+    this.clearRetry();
     this.connectRetryTimer = this.clock.setTimer((this.config.connectRetryTime ?? 5) * 1000, () => {
       this.connectRetryTimer = undefined;
       if (a.state === "Connect" && !a.closed) this.drop(a, "connect retry timer expired", undefined);
@@ -223,6 +224,7 @@ export class Session {
   /** Keeps retrying later while an incoming connection is being tried. */
   private armRetryWhileBusy(): void {
     if (this.config.passive || !this.enabled) return;
+    this.clearRetry();
     this.connectRetryTimer = this.clock.setTimer((this.config.connectRetryTime ?? 5) * 1000, () => {
       this.connectRetryTimer = undefined;
       if (this.attempts.length === 0) this.connect();

@@ -1,5 +1,6 @@
 import { describe, expect, test } from "@jest/globals";
 import { calicoPassive } from "../../../src/core/bgp/session.ts";
+import { Speaker } from "../../../src/core/bgp/speaker.ts";
 import { encodeMessage, MessageType } from "../../../src/core/bgp/wire/index.ts";
 import { Lab, meshPeers, notifications, open, rawPeer } from "./lab.ts";
 
@@ -232,5 +233,28 @@ describe("session FSM", () => {
     lab.run(1);
     expect(p.closed()).toBe(true);
     expect(p.got).toEqual([]);
+  });
+});
+
+describe("connect retry", () => {
+  test("a peer behind a silent partition is tried once per connect retry time, one timer chain only", () => {
+    const lab = new Lab();
+    const attempts: number[] = [];
+    const t = lab.net.transport("10.0.0.1");
+    const a = new Speaker(
+      { asNumber: 64512, routerId: "10.0.0.1", peers: [{ address: "10.0.0.2", asNumber: 64512, connectRetryTime: 5 }] },
+      { clock: lab.clock, transport: { listen: t.listen, connect: (o, cb) => (attempts.push(lab.clock.now()), t.connect(o, cb)) } },
+    );
+    lab.add("10.0.0.2", { asNumber: 64512, peers: [{ address: "10.0.0.1", asNumber: 64512, passive: true }] }).speaker.start();
+    lab.net.partition("10.0.0.1", "10.0.0.2"); // SYNs vanish: attempts neither complete nor fail
+    a.start();
+    lab.run(31);
+    expect(attempts).toEqual([0, 5000, 10000, 15000, 20000, 25000, 30000]);
+    expect(a.peers()[0]?.state).toBe("Connect");
+    // Timers left: only our retry timer (the passive peer waits without any).
+    expect(lab.clock.pending).toBe(1);
+    lab.net.heal("10.0.0.1", "10.0.0.2");
+    lab.run(5);
+    expect(a.peers()[0]?.state).toBe("Established");
   });
 });
