@@ -258,3 +258,29 @@ describe("connect retry", () => {
     expect(a.peers()[0]?.state).toBe("Established");
   });
 });
+
+describe("timers", () => {
+  test("an established pair runs exactly hold + keepalive per side; after stop() nothing is left", () => {
+    const lab = pair();
+    lab.startAll();
+    lab.run(100);
+    expect(lab.clock.pending).toBe(4);
+    for (const n of lab.nodes.values()) n.speaker.stop();
+    lab.run(1);
+    expect(lab.clock.pending).toBe(0);
+    expect(lab.net.connectionCount).toBe(0);
+  });
+
+  test("after a flap with graceful restart and recovery, no stale or retry timers linger", () => {
+    const lab = pair();
+    lab.startAll();
+    lab.node("10.0.0.2").speaker.originate("10.2.0.0/26");
+    lab.run(2);
+    lab.net.cut("10.0.0.1", "10.0.0.2");
+    lab.run(30);
+    expect(lab.state("10.0.0.1", "10.0.0.2")).toBe("Established");
+    lab.run(200);
+    expect(lab.clock.pending).toBe(4);
+    expect(lab.node("10.0.0.1").sink.table.get("10.2.0.0/26")).toBe("10.0.0.2");
+  });
+});
