@@ -98,7 +98,7 @@ describe("generators", () => {
     expect(problems("{ nodes: 10, racks: 2 }")).toBe("g.yaml:4:31: generate.racks: racks > 1 needs torRouters: true (nothing would connect the rack segments)");
     expect(problems("{ nodes: 10, racks: 2, nodesPerRack: 3, torRouters: true }")).toMatch(/^g\.yaml:4:48: generate\.nodesPerRack: 2 racks of 3 hold 6 nodes/);
     expect(problems("{ nodes: 300, racks: 2, torRouters: true, rackSubnet: 10.0.0.0/24 }")).toMatch(/^g\.yaml:4:\d+: generate\.rackSubnet: .*cannot be split/);
-    expect(problems("{ nodes: 300, rackSubnet: 10.0.{rack}.0/24 }")).toMatch(/generate\.rackSubnet: rack 1's subnet 10\.0\.1\.0\/24 has room for fewer than 300 nodes/);
+    expect(problems(`{ nodes: 300, rackSubnet: "10.0.{rack}.0/24" }`)).toMatch(/generate\.rackSubnet: rack 1's subnet 10\.0\.1\.0\/24 has room for fewer than 300 nodes/);
     expect(problems("{ nodes: 0 }")).toMatch(/^g\.yaml:4:20: generate\.nodes: /);
   });
 
