@@ -168,6 +168,13 @@ export const CASES: readonly PolicyCase[] = [
           ],
         },
       },
+      // Same selector as the one above: rendered as one policy group. A Pass above must skip it.
+      {
+        apiVersion: "projectcalico.org/v3",
+        kind: "GlobalNetworkPolicy",
+        metadata: { name: "security.x-udp" },
+        spec: { tier: "security", order: 20, selector: "all()", types: ["Ingress"], ingress: [{ action: "Allow", protocol: "UDP", source: { namespaceSelector: "ns == 'x'" } }] },
+      },
       {
         apiVersion: "projectcalico.org/v3",
         kind: "GlobalNetworkPolicy",

@@ -168,6 +168,10 @@ export function renderIptables(plan: Plan): IptablesOutput {
     chains.push(ep.toChain, ep.fromChain);
     rules.push(...endpointRules(ep, "ingress"), ...endpointRules(ep, "egress"));
   }
+  for (const [name, members] of plan.groups) {
+    chains.push(name);
+    for (const m of members) rules.push(`-A ${name} -m mark --mark 0x0/${hex(MARKS.accept | MARKS.pass)} -j ${m}`);
+  }
   for (const c of plan.chains.values()) {
     chains.push(c.name);
     for (const r of c.rules) rules.push(...w.rule(c.name, r));

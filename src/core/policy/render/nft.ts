@@ -115,6 +115,9 @@ export function nftRuleset(plan: Plan): NftRuleset {
     chains.set(ep.toChain, { rules: endpointChain(ep, "ingress") });
     chains.set(ep.fromChain, { rules: endpointChain(ep, "egress") });
   }
+  for (const [name, members] of plan.groups) {
+    chains.set(name, { rules: members.map((m) => `${markNot(MARKS.accept | MARKS.pass)} jump ${m}`) });
+  }
   for (const c of plan.chains.values()) chains.set(c.name, { rules: policyRules(c) });
   return { sets: plan.sets, chains };
 }

@@ -79,6 +79,7 @@ export interface PlannedTier {
   readonly tier: string;
   /** End-of-tier drop unless the tier's default action is Pass. */
   readonly endDrop: boolean;
+  /** Policy chains, or policy-group chains, to jump to in order. */
   readonly policyChains: readonly string[];
 }
 
@@ -103,6 +104,8 @@ export interface Plan {
   readonly endpoints: readonly PlannedEndpoint[];
   /** Policy and profile chains, by name. */
   readonly chains: ReadonlyMap<string, PlannedChain>;
+  /** Policy-group chains (`bc-gi-…`/`bc-go-…`): the policy chains each one runs, in order. */
+  readonly groups: ReadonlyMap<string, readonly string[]>;
   readonly sets: ReadonlyMap<string, PlannedSet>;
 }
 
@@ -127,8 +130,16 @@ class Planner {
     readonly families: readonly Family[],
   ) {}
 
+  // Rules parse their own Selector objects; names are cached by canonical text so each distinct
+  // selector is hashed (SHA-224 for its unique id) once, not once per rule.
+  readonly #names = new Map<string, string>();
+
   selectorSet(sel: Selector, family: Family): string {
-    const name = setName(sel.uniqueId, family);
+    const key = `${family} ${sel.canonical}`;
+    let name = this.#names.get(key);
+    if (name !== undefined) return name;
+    name = setName(sel.uniqueId, family);
+    this.#names.set(key, name);
     if (!this.sets.has(name)) {
       const members = this.set
         .ipSetMembers(sel)
@@ -139,8 +150,12 @@ class Planner {
   }
 
   namedPortSet(sel: Selector | undefined, port: string, protocol: number | undefined, family: Family): string {
+    const key = `${family} ${sel?.canonical ?? ""} ${protocol ?? "any"} ${port}`;
+    const cached = this.#names.get(key);
+    if (cached !== undefined) return cached;
     const id = makeUniqueId("n", `${sel?.uniqueId ?? "all"},${protocol ?? "any"},${port}`);
     const name = setName(id, family);
+    this.#names.set(key, name);
     if (!this.sets.has(name)) {
       const members = this.set
         .namedPortMembers(sel, port, protocol)
@@ -152,8 +167,22 @@ class Planner {
     return name;
   }
 
+  readonly groups = new Map<string, readonly string[]>();
+
+  /** A chain that runs several policy chains in turn, stopping once one accepts or passes. */
+  group(policyChains: readonly string[], dir: Direction): string {
+    const name = lengthLimitedId(dir === "ingress" ? "bc-gi-" : "bc-go-", `_${makeUniqueId("g", policyChains.join(","))}`, MAX_CHAIN_NAME_LENGTH);
+    this.groups.set(name, policyChains);
+    return name;
+  }
+
+  readonly #chainOf = { ingress: new Map<CompiledPolicy, string>(), egress: new Map<CompiledPolicy, string>() };
+
   policyChain(p: CompiledPolicy, dir: Direction): string {
+    const known = this.#chainOf[dir].get(p);
+    if (known !== undefined) return known;
     const name = policyChainName(p, dir);
+    this.#chainOf[dir].set(p, name);
     if (!this.chains.has(name)) {
       const rules = (dir === "ingress" ? p.ingress : p.egress).flatMap((r) => this.rule(r, `${p.id} ${dir} rule ${r.index}`));
       this.chains.set(name, { name, rules });
@@ -292,16 +321,23 @@ export function planNode(set: PolicySet, options: RenderOptions): Plan {
     const first = parsePrefix(e.ips[0]!, { strict: false });
     const ip = formatIP(first.family, first.addr);
     const tiers = (dir: Direction): PlannedTier[] => {
-      const out: PlannedTier[] = [];
+      const out: { tier: string; endDrop: boolean; runs: CompiledPolicy[][] }[] = [];
       for (const p of set.policiesFor(ip, dir)) {
         let t = out[out.length - 1];
         if (t === undefined || t.tier !== p.tier) {
-          t = { tier: p.tier, endDrop: set.tier(p.tier)?.defaultAction !== "Pass", policyChains: [] };
+          t = { tier: p.tier, endDrop: set.tier(p.tier)?.defaultAction !== "Pass", runs: [] };
           out.push(t);
         }
-        (t.policyChains as string[]).push(planner.policyChain(p, dir));
+        // Consecutive policies with the same selector form a group, as Felix's policy groups.
+        const run = t.runs[t.runs.length - 1];
+        if (run !== undefined && run[0]!.selector.canonical === p.selector.canonical) run.push(p);
+        else t.runs.push([p]);
       }
-      return out;
+      return out.map((t) => ({
+        tier: t.tier,
+        endDrop: t.endDrop,
+        policyChains: t.runs.map((run) => (run.length === 1 ? planner.policyChain(run[0]!, dir) : planner.group(run.map((p) => planner.policyChain(p, dir)), dir))),
+      }));
     };
     const profiles = (dir: Direction): string[] => e.profiles.flatMap((name) => planner.profileChain(name, dir) ?? []);
     endpoints.push({
@@ -317,7 +353,7 @@ export function planNode(set: PolicySet, options: RenderOptions): Plan {
     });
   }
   endpoints.sort((a, b) => (a.iface < b.iface ? -1 : a.iface > b.iface ? 1 : 0));
-  return { node: options.node, ifacePrefix, families, endpoints, chains: planner.chains, sets: planner.sets };
+  return { node: options.node, ifacePrefix, families, endpoints, chains: planner.chains, groups: planner.groups, sets: planner.sets };
 }
 
 export const PORT_PROTOCOLS = [PROTO_TCP, PROTO_UDP, PROTO_SCTP] as const;

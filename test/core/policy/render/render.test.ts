@@ -222,3 +222,26 @@ describe("iptables text", () => {
     expect(out.ipset).toContain("add ");
   });
 });
+
+describe("policy groups", () => {
+  test("consecutive policies with one selector share a group chain that stops on accept or pass", () => {
+    const base = small();
+    const input = {
+      ...base,
+      policies: [
+        ...base.policies!,
+        { kind: "NetworkPolicy" as const, name: "db-extra", namespace: "shop", spec: { order: 11, selector: "app == 'db'", types: ["Ingress" as const], ingress: [{ action: "Deny" as const }] } },
+      ],
+    };
+    const p = plan(input);
+    const db = p.endpoints.find((e) => e.id === "shop/db")!;
+    const group = db.ingress[1]!.policyChains[0]!;
+    expect(group).toMatch(/^bc-gi-_/);
+    expect(group.length).toBeLessThanOrEqual(28);
+    const members = p.groups.get(group)!;
+    expect(members).toHaveLength(2);
+    const text = renderNft(p);
+    expect(chainBlock(text, group)).toEqual(members.map((m) => `meta mark & 0x00030000 == 0x00000000 jump ${m}`));
+    expect(renderIptables(p).iptables).toContain(`-A ${group} -m mark --mark 0x0/0x30000 -j ${members[1]}`);
+  });
+});
