@@ -195,14 +195,15 @@ export class LoopbackNetwork {
    * The host dies like `kill -9` followed by a reset: its connections vanish (peers see a reset after
    * the latency, without NOTIFICATION) and its listeners stop until revive(). Its own callbacks never fire again.
    */
-  crash(address: string): void {
+  crash(address: string, opts: { reset?: boolean } = {}): void {
     this.down.add(address);
     for (const c of [...this.conns]) {
       if (c.localAddress === address) {
         const peer = c.peer;
         c.dead = true;
         this.conns.delete(c);
-        if (peer) this.later(() => peer.remoteClosed({ error: "connection reset by peer" }));
+        // reset: false leaves the peers' ends half-open (a power cut): only their hold timers notice.
+        if (peer && opts.reset !== false) this.later(() => peer.remoteClosed({ error: "connection reset by peer" }));
       }
     }
     for (const [k, l] of [...this.listeners]) if (l.host === address) this.listeners.delete(k);

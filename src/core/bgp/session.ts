@@ -517,6 +517,7 @@ export class Session {
   ): void {
     if (a.closed) return;
     a.closed = true;
+    if (!sent) this.log(`connection closed: ${reason}`);
     const from: SessionState = a.state === "Connect" ? "Connect" : a.state;
     if (a.holdTimer !== undefined) this.clock.clearTimer(a.holdTimer);
     if (a.keepaliveTimer !== undefined) this.clock.clearTimer(a.keepaliveTimer);

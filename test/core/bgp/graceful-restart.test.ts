@@ -64,6 +64,21 @@ describe("graceful restart (RFC 4724)", () => {
     expect([...a.sink.table.keys()]).toEqual(["10.2.0.0/26"]);
   });
 
+  test("helper: a restarted peer's new OPEN replaces a connection we still thought was up", () => {
+    const lab = pair();
+    const a = lab.node("10.0.0.1");
+    lab.net.crash("10.0.0.2", { reset: false });
+    lab.node("10.0.0.2").speaker.stop();
+    lab.run(5);
+    expect(lab.state("10.0.0.1", "10.0.0.2")).toBe("Established"); // nothing noticed yet
+    restartB(lab, { restarting: true, forwarding: true }, ["10.2.0.64/26"]);
+    lab.run(3);
+    expect(lab.state("10.0.0.1", "10.0.0.2")).toBe("Established");
+    expect(a.speaker.session("10.0.0.2")?.negotiated?.peerGracefulRestart?.restarting).toBe(true);
+    expect(a.logs.join("\n")).toContain("peer reconnected (graceful restart)");
+    expect([...a.sink.table.keys()]).toEqual(["10.2.0.64/26"]);
+  });
+
   test("helper: a peer that comes back without the F bit has its stale routes flushed at once", () => {
     const lab = pair();
     const a = lab.node("10.0.0.1");
