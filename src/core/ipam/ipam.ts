@@ -548,7 +548,7 @@ export class Ipam {
   }
 
   /** assignFromExistingBlock, re-reading the block after a lost CAS race (Calico's retry loop). */
-  private async assignWithRetries(
+  private assignWithRetries(
     first: BlockEntry,
     num: number,
     host: string,
@@ -556,8 +556,26 @@ export class Ipam {
     attr: BlockAttribute,
     affinityCheck: boolean,
   ): Promise<string[]> {
-    let entry: BlockEntry | undefined = first;
-    for (let i = 0; i < DATASTORE_RETRIES && entry; i++) {
+    // The first try without an async frame of its own (it runs once per address); races go to the loop.
+    return this.assignFromExistingBlock(first, num, host, handleId, attr, affinityCheck).catch((e: unknown) => {
+      if (!isCasFailure(e)) throw e;
+      this.counters.casConflicts++;
+      this.counters.retries++;
+      return this.store.getBlock(first.block.cidr).then((entry) => this.assignRetryLoop(entry, num, host, handleId, attr, affinityCheck, 1));
+    });
+  }
+
+  private async assignRetryLoop(
+    next: BlockEntry | undefined,
+    num: number,
+    host: string,
+    handleId: string | undefined,
+    attr: BlockAttribute,
+    affinityCheck: boolean,
+    tried: number,
+  ): Promise<string[]> {
+    let entry = next;
+    for (let i = tried; i < DATASTORE_RETRIES && entry; i++) {
       try {
         return await this.assignFromExistingBlock(entry, num, host, handleId, attr, affinityCheck);
       } catch (e) {
