@@ -9,7 +9,13 @@ import type { Origin, Topology, TopologyOrigins } from "./model.ts";
 
 const addrKey = (a: IPAddress) => `${a.family}/${a.value}`;
 
-export function checkTopology(t: Topology, o: TopologyOrigins, peerEntries: readonly ResourceEntry<"BGPPeer">[], genOrigin: Origin): Problem[] {
+export function checkTopology(
+  t: Topology,
+  o: TopologyOrigins,
+  peerEntries: readonly ResourceEntry<"BGPPeer">[],
+  genOrigin: Origin,
+  poolPositions: readonly SourcePos[] = [],
+): Problem[] {
   const problems: Problem[] = [];
   const report = (pos: SourcePos, message: string) => problems.push({ ...pos, message });
   const seg = (n: string) => o.segments.get(n) ?? genOrigin;
@@ -48,6 +54,13 @@ export function checkTopology(t: Topology, o: TopologyOrigins, peerEntries: read
   });
   t.routers.forEach((r, i) => claim(r.name, "router", o.routerAt[i] ?? rtr(r.name)));
   t.nodes.forEach((n, i) => claim(n.name, "node", o.nodeAt[i] ?? nod(n.name)));
+
+  // Pod address pools must not overlap the networks the nodes and routers live on.
+  t.cluster.ipPools.forEach((pool, i) => {
+    const p = parsePrefix(pool.spec.cidr, { strict: false });
+    const clash = seenSegs.find((x) => prefixesOverlap(x.p, p));
+    if (clash) report(poolPositions[i] ?? genOrigin.pos, `IP pool ${pool.metadata.name} (${pool.spec.cidr}) overlaps segment ${clash.name}'s subnet ${formatPrefix(clash.p)}`);
+  });
 
   // Addresses: inside their segment's subnet, not its network/broadcast address, unique.
   const addresses = new Map<string, string>(); // address → "node x" / "router y"

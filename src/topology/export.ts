@@ -17,7 +17,8 @@ export function topologyToJSON(t: Topology): Record<string, unknown> {
   };
 }
 
-const q = (s: string) => JSON.stringify(s);
+/** A DOT quoted string: quotes escaped, `\\n` kept as Graphviz's line break. */
+const q = (s: string) => `"${s.replace(/"/g, '\\"')}"`;
 
 /** Graphviz: segments as boxes, routers as diamonds, nodes as ellipses; BGP sessions dashed (up to `maxPeerings`). */
 export function topologyToDot(t: Topology, options: { maxPeerings?: number; peerings?: Peering[] } = {}): string {

@@ -133,7 +133,7 @@ export function parseTopology(text: string, file: string, reader: TopologyReader
     cluster: cluster.settings,
   };
   // Semantic checks only on a structurally complete topology, or they would echo earlier problems.
-  if (problems.length === 0) problems.push(...checkTopology(topology, origins, cluster.peerEntries, genOrigin));
+  if (problems.length === 0) problems.push(...checkTopology(topology, origins, cluster.peerEntries, genOrigin, cluster.poolPositions));
   return problems.length > 0 ? { problems: sortProblems(problems) } : { topology, origins, problems: [] };
 }
 
@@ -162,6 +162,8 @@ interface ResolvedCluster {
   meshGiven: boolean;
   /** BGPPeer resources from files or inline, with positions (for reference checks). */
   peerEntries: ResourceEntry<"BGPPeer">[];
+  /** Where each of settings.ipPools was written. */
+  poolPositions: SourcePos[];
 }
 
 function resolveCluster(spec: TopologyFile, doc: SourceDocument, file: string, reader: TopologyReader, problems: Problem[]): ResolvedCluster {
@@ -205,8 +207,13 @@ function resolveCluster(spec: TopologyFile, doc: SourceDocument, file: string, r
     }
   }
 
-  const pools: IPPool[] = entries.filter((e) => e.key === "IPPool").map((e) => e.resource as IPPool);
-  if (icp) pools.push(icp.pool);
+  const poolEntries = entries.filter((e) => e.key === "IPPool");
+  const pools: IPPool[] = poolEntries.map((e) => e.resource as IPPool);
+  const poolPositions: SourcePos[] = poolEntries.map((e) => e.at(["spec", "cidr"]));
+  if (icp) {
+    pools.push(icp.pool);
+    poolPositions.push(icp.source);
+  }
   if (pools.length > 0) {
     for (const f of ["podCIDR", "blockSize", "encapsulation"] as const) {
       if (c[f] !== undefined) problems.push({ ...at(f), message: `cluster.${f}: describes the default pool, but IP pools are given (set it on the IPPool instead)` });
@@ -226,7 +233,10 @@ function resolveCluster(spec: TopologyFile, doc: SourceDocument, file: string, r
       },
     };
     const r = ipPoolSchema.safeParse(raw);
-    if (r.success) pools.push(r.data);
+    if (r.success) {
+      pools.push(r.data);
+      poolPositions.push(c.podCIDR !== undefined ? at("podCIDR") : doc.locate(["cluster"], { key: true }));
+    }
     else for (const issue of r.error.issues) problems.push({ ...at(issue.path.includes("blockSize") ? "blockSize" : "podCIDR"), message: `cluster (default pool): ${issue.path.join(".")}: ${issue.message}` });
   }
 
@@ -262,5 +272,6 @@ function resolveCluster(spec: TopologyFile, doc: SourceDocument, file: string, r
     },
     meshGiven: c.nodeToNodeMesh !== undefined || givenConfig?.spec.nodeToNodeMeshEnabled !== undefined,
     peerEntries,
+    poolPositions,
   };
 }

@@ -54,6 +54,7 @@ describe("other exports and the graph", () => {
     const dot = topologyToDot(load("topologies/quickstart.yaml"));
     expect(dot).toMatch(/^graph "quickstart" \{/);
     expect(dot).toContain('"r1" -- "seg-b" [label="192.168.2.1/24"');
+    expect(dot).toContain('label="seg-a\\n192.168.1.0/24\\nMTU 1500"');
     expect(dot).toContain('"node-1" -- "node-2" [style=dashed');
     expect(dot.trim().endsWith("}")).toBe(true);
     expect(topologyToDot(load("topologies/mesh-100.yaml"))).toContain("// 4950 BGP sessions left out");

@@ -118,6 +118,12 @@ cluster:
     expect(p).toEqual([expect.stringMatching(/^t\.yaml:11:\d+: spec\.blockSize/)]);
   });
 
+  test("an IP pool overlapping a segment is reported at the pool", () => {
+    expect(problemsOf(okBody + "cluster:\n  podCIDR: 10.0.0.0/16\n")).toEqual(["t.yaml:10:12: IP pool default-ipv4-ippool (10.0.0.0/16) overlaps segment a's subnet 10.0.0.0/24"]);
+    files.set("overlap.yaml", "apiVersion: projectcalico.org/v3\nkind: IPPool\nmetadata: { name: p }\nspec: { cidr: 10.0.0.0/8 }\n");
+    expect(problemsOf(okBody + "cluster:\n  resources: [overlap.yaml]\n")).toEqual(["overlap.yaml:4:15: IP pool p (10.0.0.0/8) overlaps segment a's subnet 10.0.0.0/24"]);
+  });
+
   test("cluster shorthand conflicts with given pools", () => {
     files.set("pools.yaml", "apiVersion: projectcalico.org/v3\nkind: IPPool\nmetadata: { name: p }\nspec: { cidr: 10.5.0.0/16 }\n");
     const p = problemsOf(okBody + "cluster:\n  resources: [pools.yaml]\n  podCIDR: 10.9.0.0/16\n");
