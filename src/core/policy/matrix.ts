@@ -66,9 +66,11 @@ export function reachability(set: PolicySet, probes: readonly Probe[], family: F
   const tables = probes.map((probe) => {
     const allowed = new Uint8Array(n * n);
     const proto = protocolNumber(probe.protocol)!;
-    for (let i = 0; i < n; i++) {
-      const src = addrs[i]!;
-      for (let j = 0; j < n; j++) allowed[i * n + j] = set.allowed(src, addrs[j]!, proto, probe.port) ? 1 : 0;
+    // allowed[i][j] = egress of i towards j && ingress of j from i, each computed a row at a time.
+    for (let i = 0; i < n; i++) allowed.set(set.directionVerdicts(addrs[i]!, "egress", addrs, proto, probe.port), i * n);
+    for (let j = 0; j < n; j++) {
+      const ingress = set.directionVerdicts(addrs[j]!, "ingress", addrs, proto, probe.port);
+      for (let i = 0; i < n; i++) allowed[i * n + j]! &= ingress[i]!;
     }
     return { probe, allowed };
   });

@@ -559,6 +559,103 @@ export class PolicySet {
     return dstEp === undefined || this.#verdict(dstEp, "ingress", ctx);
   }
 
+  /**
+   * The verdicts of one direction of one endpoint against many peers at once (a truth-table row or
+   * column): for `egress`, flows from `self` to each peer; for `ingress`, from each peer to `self`;
+   * destination port `port`, no source port. Whatever does not depend on the peer (protocol, the
+   * endpoint's own side, which rules exist) is settled once; each peer then only checks the peer
+   * side of the remaining rules. 1 = this direction allows it. Peers of another family get 0.
+   */
+  directionVerdicts(self: FlowAddress, direction: Direction, peers: readonly FlowAddress[], protocol: number, port: number | undefined): Uint8Array {
+    const out = new Uint8Array(peers.length);
+    const ep = self.idx !== undefined ? this.#epByIdx[self.idx] : this.#endpointByIp.get(self.key);
+    if (ep === undefined) return out.fill(1); // not an endpoint: nothing enforced here
+    if (ep.endpoint.kind === "host" && this.#failsafe !== false) {
+      const list = direction === "ingress" ? this.#failsafe.inbound : this.#failsafe.outbound;
+      if (list.some((f) => protocolNumber(f.protocol) === protocol && f.port === port)) return out.fill(1);
+    }
+    const ctx: FlowContext = {
+      family: self.family,
+      src: self,
+      dst: self,
+      proto: protocol,
+      srcPort: undefined,
+      dstPort: port,
+      icmpType: undefined,
+      icmpCode: undefined,
+    };
+    const ingress = direction === "ingress";
+    const own = (r: CompiledRule): CompiledRule["source"] => (ingress ? r.destination : r.source);
+    const peerSide = (r: CompiledRule): CompiledRule["source"] => (ingress ? r.source : r.destination);
+    // A step: a rule that survives the peer-independent checks (side = its peer side), or a tier end.
+    type Step = { readonly side: CompiledRule["source"]; readonly action: CompiledRule["action"] } | { readonly endOfTier: boolean } | { readonly profileEnd: true };
+    const steps: Step[] = [];
+    const survives = (r: CompiledRule): boolean => {
+      if (r.ipVersion !== undefined && r.ipVersion !== ctx.family) return false;
+      for (const side of [r.source, r.destination]) if (!hasFamily(side.nets, ctx.family) || !hasFamily(side.notNets, ctx.family)) return false;
+      if (r.protocol !== undefined && r.protocol !== protocol) return false;
+      if (r.notProtocol !== undefined && r.notProtocol === protocol) return false;
+      if (r.icmp !== undefined && !icmpMatches(r.icmp, ctx)) return false;
+      if (r.notIcmp !== undefined && icmpMatches(r.notIcmp, ctx)) return false;
+      return this.#sideMismatch(own(r), self, ingress ? port : undefined, ctx) === undefined;
+    };
+    const policies = this.#policiesFor(ep)[direction];
+    let i = 0;
+    while (i < policies.length) {
+      const tierName = policies[i]!.tier;
+      let end = i;
+      while (end < policies.length && policies[end]!.tier === tierName) end++;
+      for (let j = i; j < end; j++) {
+        for (const r of ingress ? policies[j]!.ingress : policies[j]!.egress) if (r.action !== "Log" && survives(r)) steps.push({ side: peerSide(r), action: r.action });
+      }
+      steps.push({ endOfTier: this.#tierByName.get(tierName)!.defaultAction === "Deny" });
+      i = end;
+    }
+    for (const name of ep.profiles) {
+      const prof = this.#profiles.get(name);
+      if (prof === undefined) continue;
+      for (const r of ingress ? prof.ingress : prof.egress) if (r.action !== "Log" && survives(r)) steps.push({ side: peerSide(r), action: r.action });
+      steps.push({ profileEnd: true });
+    }
+    const peerPort = ingress ? undefined : port;
+    for (let k = 0; k < peers.length; k++) {
+      const peer = peers[k]!;
+      if (peer.family !== self.family) continue;
+      const peerEp = peer.idx !== undefined ? this.#epByIdx[peer.idx] : this.#endpointByIp.get(peer.key);
+      if (peerEp === ep) {
+        out[k] = 1; // the endpoint's own address
+        continue;
+      }
+      out[k] = this.#runSteps(steps, peer, peerPort, ctx) ? 1 : 0;
+    }
+    return out;
+  }
+
+  #runSteps(
+    steps: readonly ({ readonly side: CompiledRule["source"]; readonly action: CompiledRule["action"] } | { readonly endOfTier: boolean } | { readonly profileEnd: true })[],
+    peer: KeyedAddress,
+    peerPort: number | undefined,
+    ctx: FlowContext,
+  ): boolean {
+    let skipping = false; // a Pass skips the rest of the tier (or of the profile)
+    for (const st of steps) {
+      if ("endOfTier" in st) {
+        if (!skipping && st.endOfTier) return false;
+        skipping = false;
+        continue;
+      }
+      if ("profileEnd" in st) {
+        skipping = false;
+        continue;
+      }
+      if (skipping || this.#sideMismatch(st.side, peer, peerPort, ctx) !== undefined) continue;
+      if (st.action === "Allow") return true;
+      if (st.action === "Deny") return false;
+      skipping = true; // Pass
+    }
+    return false;
+  }
+
   /** #evaluateDirection's verdict without building a result or trace (the truth-table hot path). */
   #verdict(ep: EndpointState, direction: Direction, ctx: FlowContext): boolean {
     if (ep.endpoint.kind === "host" && this.#failsafe !== false) {

@@ -27,7 +27,7 @@ describe("reachability", () => {
     ["every rule feature", kitchenSink],
   ] as const;
   for (const [name, input] of worlds) {
-    test(`the fast verdict equals evaluate() for every pair: ${name}`, () => {
+    test(`the row-at-a-time verdicts and allowed() equal evaluate() for every pair: ${name}`, () => {
       const set = new PolicySet(input());
       const probes = parseProbes("80/TCP,81/TCP,5432/TCP,8000/TCP,8001/TCP,53/UDP");
       const r = reachability(set, probes);
@@ -38,6 +38,8 @@ describe("reachability", () => {
           for (let j = 0; j < n; j++) {
             const full = set.evaluate({ src: r.pods[i]!.ip, dst: r.pods[j]!.ip, protocol: t.probe.protocol, dstPort: t.probe.port }).allowed;
             expect([r.pods[i]!.name, r.pods[j]!.name, t.probe.port, t.allowed[i * n + j] === 1]).toEqual([r.pods[i]!.name, r.pods[j]!.name, t.probe.port, full]);
+            const proto = t.probe.protocol === "TCP" ? 6 : 17;
+            expect(set.allowed(set.address(r.pods[i]!.ip), set.address(r.pods[j]!.ip), proto, t.probe.port)).toBe(full);
             allowed += full ? 1 : 0;
           }
         }
