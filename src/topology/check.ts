@@ -143,6 +143,7 @@ export function checkTopology(
   const attached = new Set<string>();
   for (const n of t.nodes) attached.add(`${n.name}|${n.segment}`);
   for (const r of t.routers) for (const i of r.interfaces) attached.add(`${r.name}|${i.segment}`);
+  const linked = new Map<string, number>();
   t.links.forEach((l, i) => {
     const origin = o.links[i] ?? genOrigin;
     const [a, b] = l.endpoints;
@@ -157,6 +158,8 @@ export function checkTopology(
     const elem = segIdx === 0 ? b : a;
     const segment = segIdx === 0 ? a : b;
     if (!attached.has(`${elem}|${segment}`)) report(origin.at(["endpoints"]), `endpoints: ${kinds[1 - segIdx]} ${elem} has no interface on segment ${segment}`);
+    else if (linked.has(`${elem}|${segment}`)) report(origin.at(["endpoints"]), `endpoints: ${elem}–${segment} already has a link (links[${linked.get(`${elem}|${segment}`)}])`);
+    else linked.set(`${elem}|${segment}`, i);
   });
 
   // BGP: router peers and BGPPeer resources must name nodes and addresses that exist.

@@ -27,15 +27,22 @@ export function bgpPeerings(t: Topology): Peering[] {
   const nodeByName = new Map(t.nodes.map((n) => [n.name, n]));
   const rrPair = (x: TopologyNode | undefined, y: TopologyNode | undefined) =>
     x !== undefined && y !== undefined && (x.routeReflectorClusterID ?? "") !== (y.routeReflectorClusterID ?? "") && (x.routeReflectorClusterID !== undefined || y.routeReflectorClusterID !== undefined);
+  const mesh = t.cluster.nodeToNodeMesh;
   const add = (a: string, b: string, source: string, asA: number | undefined, asB: number | undefined, reflected: boolean) => {
     if (a === b) return;
+    // With the mesh on, every node pair is already listed (so the mesh needs no dedupe set).
+    if (mesh && source !== "mesh" && nodeByName.has(a) && nodeByName.has(b)) return;
+    if (source === "mesh") {
+      out.push({ a, b, source, type: asA !== undefined && asA === asB ? "iBGP" : "eBGP", reflected });
+      return;
+    }
     const key = a < b ? `${a}\u0000${b}` : `${b}\u0000${a}`;
     if (seen.has(key)) return;
     seen.add(key);
     out.push({ a, b, source, type: asA !== undefined && asA === asB ? "iBGP" : "eBGP", reflected });
   };
 
-  if (t.cluster.nodeToNodeMesh) {
+  if (mesh) {
     for (let i = 0; i < t.nodes.length; i++) {
       const x = t.nodes[i]!;
       for (let j = i + 1; j < t.nodes.length; j++) {

@@ -105,6 +105,10 @@ cluster:
     ]);
   });
 
+  test("two links for one attachment", () => {
+    expect(problemsOf(okBody + "links:\n  - { endpoints: [n1, a], mtu: 1400 }\n  - { endpoints: [a, n1], loss: 0.5 }\n")).toEqual(["t.yaml:11:18: endpoints: n1–a already has a link (links[0])"]);
+  });
+
   test("problems inside referenced resource files point into those files", () => {
     files.set("dir/pools.yaml", "apiVersion: projectcalico.org/v3\nkind: IPPool\nmetadata: { name: p }\nspec: { cidr: 10.5.0.1/16 }\n");
     const r = parseTopology(head + okBody + "cluster:\n  resources: [pools.yaml, missing.yaml]\n", "dir/t.yaml", reader);
