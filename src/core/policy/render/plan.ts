@@ -233,9 +233,9 @@ class Planner {
   side(s: CompiledSide, dir: "src" | "dst", family: Family, protocol: number | undefined): { terms: Term[]; alternatives: Term[][] } {
     const terms: Term[] = [];
     const nets = s.nets?.filter((n) => n.family === family);
-    if (nets !== undefined) terms.push({ t: "nets", dir, neg: false, family, cidrs: nets.map(formatPrefix) });
+    if (nets !== undefined) terms.push({ t: "nets", dir, neg: false, family, cidrs: nets.map(cidr) });
     const notNets = s.notNets?.filter((n) => n.family === family);
-    if (notNets !== undefined && notNets.length > 0) terms.push({ t: "nets", dir, neg: true, family, cidrs: notNets.map(formatPrefix) });
+    if (notNets !== undefined && notNets.length > 0) terms.push({ t: "nets", dir, neg: true, family, cidrs: notNets.map(cidr) });
     if (s.selector !== undefined) terms.push({ t: "set", dir, neg: false, family, set: this.selectorSet(s.selector, family) });
     if (s.notSelector !== undefined) terms.push({ t: "set", dir, neg: true, family, set: this.selectorSet(s.notSelector, family) });
     if (s.notPorts !== undefined) {
@@ -256,6 +256,14 @@ class Planner {
     }
     return { terms, alternatives };
   }
+}
+
+// Formatting a prefix goes through bigints: remember the text per (shared, immutable) Prefix object.
+const prefixText = new WeakMap<Prefix, string>();
+function cidr(p: Prefix): string {
+  let t = prefixText.get(p);
+  if (t === undefined) prefixText.set(p, (t = formatPrefix(p)));
+  return t;
 }
 
 function numeric(ports: readonly PortMatch[]): [number, number][] {
