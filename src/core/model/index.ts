@@ -8,7 +8,7 @@
 //                                    the rules across files (pool overlaps, duplicate names, ...)
 //   validateResourceSet(sets)      → Problem[] across already-loaded sets
 //   loadIcpConfig(text, file)      → IcpConfig { pool, tunnelMTU, autodetection, ... }
-//   detectFileShape(text)          → "resources" | "icp-config" | "empty"
+//   detectFileShape(text)          → "resources" | "icp-config" | "topology" | "empty" (topologies load in src/topology)
 // Querying: resources.ofKind("IPPool") (entries with source positions), resources.list("Pod"),
 //   resources.get("Tier", "security"), resources.ipPools, .ipamConfig, .bgpConfig, .pods, .namespaces.
 // Problems print as `file:line:col: message` with formatProblems().
