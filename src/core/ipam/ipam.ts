@@ -198,10 +198,28 @@ export class Ipam {
    * autoAssign that reports a shortage (NoFreeBlocks, BlockLimit, Exhausted) as a value instead of
    * throwing, for callers that expect many (planning, load generators). Bad input still throws.
    */
-  async tryAutoAssign(req: AutoAssignRequest): Promise<AutoAssignResult | AssignFailure> {
-    // Validation is synchronous and kept out of this async function: its frame is allocated per call.
-    const p = prepareRequest(req);
-    if (p.num4 + p.num6 === 0) return p.result;
+  tryAutoAssign(req: AutoAssignRequest): Promise<AutoAssignResult | AssignFailure> {
+    let p: PreparedRequest;
+    try {
+      p = prepareRequest(req);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    if (p.num4 + p.num6 === 0) return Promise.resolve(p.result);
+    const cfg = this.configOverride;
+    const pools = this.staticPools;
+    if (cfg === undefined || pools === undefined || this.hostLabelsFn !== undefined || (p.num4 > 0 && p.num6 > 0)) return this.tryAutoAssignAsync(req, p);
+    // Nothing to read before the assignment (fixed config and pools, no labels, one family): a promise
+    // chain instead of an async frame, as this runs once per request.
+    const family: Family = p.num4 > 0 ? 4 : 6;
+    const prepared = p;
+    return this.assignFamily(family, family === 4 ? p.num4 : p.num6, p, cfg, pools, NO_LABELS).then(
+      (failure) => (failure ? this.rollback(req, prepared.result).then(() => failure) : prepared.result),
+      (e: unknown) => this.rollback(req, prepared.result).then(() => Promise.reject(e)),
+    );
+  }
+
+  private async tryAutoAssignAsync(req: AutoAssignRequest, p: PreparedRequest): Promise<AutoAssignResult | AssignFailure> {
     // Skip the awaits where nothing is read (fixed config, pool list or labels): fewer promises per request.
     const cfg = this.configOverride ?? (await this.store.getConfig());
     const allPools = this.staticPools ?? (await this.pools());
