@@ -144,7 +144,9 @@ export class Ipam {
   private readonly hostLabelsFn: ((host: string) => Labels | Promise<Labels>) | undefined;
   private readonly snapshots = new Map<Family, BlockSnapshot>();
   private readonly staticPools: Pool[] | undefined;
-  private readonly selectionMemo = new Map<string, { enabled: Pool[]; selecting: Pool[]; usable: Pool[] }>();
+  // Per family, keyed by use (no key string to build per request).
+  private readonly selectionMemo4 = new Map<AllowedUse, { enabled: Pool[]; selecting: Pool[]; usable: Pool[] }>();
+  private readonly selectionMemo6 = new Map<AllowedUse, { enabled: Pool[]; selecting: Pool[]; usable: Pool[] }>();
 
   constructor(datastore: Datastore, options: IpamOptions) {
     this.counters = newCounters();
@@ -351,13 +353,13 @@ export class Ipam {
 
   /** Enabled pools of the family, those selecting the node, and those usable for `use` (memoised for fixed pools and no labels). */
   private poolSelection(allPools: Pool[], family: Family, labels: Labels, use: AllowedUse): { enabled: Pool[]; selecting: Pool[]; usable: Pool[] } {
-    const memoKey = allPools === this.staticPools && labels === NO_LABELS ? `${family}|${use}` : undefined;
-    const hit = memoKey === undefined ? undefined : this.selectionMemo.get(memoKey);
+    const memo = allPools === this.staticPools && labels === NO_LABELS ? (family === 4 ? this.selectionMemo4 : this.selectionMemo6) : undefined;
+    const hit = memo?.get(use);
     if (hit) return hit;
     const enabled = allPools.filter((p) => !p.disabled && p.family === family);
     const selecting = enabled.filter((p) => p.assignmentMode === "Automatic" && poolSelectsNode(p, labels));
     const sel = { enabled, selecting, usable: selectPools(allPools, family, labels, use) };
-    if (memoKey !== undefined) this.selectionMemo.set(memoKey, sel);
+    memo?.set(use, sel);
     return sel;
   }
 
