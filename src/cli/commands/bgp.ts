@@ -10,6 +10,9 @@ import { decodeBgpCapture } from "../../../real/capture/bgp-messages.ts";
 import { PcapFormatError } from "../../../real/capture/pcap.ts";
 import { messageSummary, messageTypeName, messageView, notificationView } from "../bgp-view.ts";
 import { UsageError } from "../errors.ts";
+import { loadDaemonConfig } from "../../../real/bgp/daemon-config.ts";
+import { queryControl, SpeakerDaemon } from "../../../real/bgp/daemon.ts";
+import { readFileSync } from "node:fs";
 import { formatTable, render, withOutput, type OutputFormat } from "../output.ts";
 
 // The capture reader spells IPv6 addresses out in full; print them compressed.
@@ -71,4 +74,86 @@ function registerDecode(bgp: Command): void {
 export function registerBgp(program: Command): void {
   const bgp = program.command("bgp").description("BGP: decode captures (and, with the speaker, run and inspect sessions)");
   registerDecode(bgp);
+  registerSpeaker(bgp);
+  registerShow(bgp);
+}
+
+function registerSpeaker(bgp: Command): void {
+  bgp
+    .command("speaker")
+    .description(
+      "run a standalone BGP speaker from a YAML config until SIGINT/SIGTERM; then Cease to every peer, " +
+        "its kernel routes flushed and its control socket removed (bad config: exit 2)",
+    )
+    .requiredOption("-c, --config <file>", "YAML: asNumber, routerId, listen, peers, originate, kernel, control (see docs/bgp-real.md)")
+    .action(async (opts: { config: string }) => {
+      if (!existsSync(opts.config)) throw new UsageError(`${opts.config}: no such file`);
+      if (statSync(opts.config).isDirectory()) throw new UsageError(`${opts.config}: is a directory`);
+      const config = loadDaemonConfig(readFileSync(opts.config, "utf8"), opts.config);
+      let daemon: SpeakerDaemon;
+      try {
+        daemon = new SpeakerDaemon(config);
+      } catch (e) {
+        throw new UsageError(e instanceof Error ? e.message : String(e));
+      }
+      const stopped = new Promise<string>((resolve) => {
+        process.once("SIGINT", () => resolve("SIGINT"));
+        process.once("SIGTERM", () => resolve("SIGTERM"));
+      });
+      try {
+        await daemon.start();
+      } catch (e) {
+        await daemon.stop();
+        throw new UsageError(`cannot start: ${e instanceof Error ? e.message : String(e)}`);
+      }
+      const signal = await stopped;
+      process.stderr.write(`${new Date().toISOString()} ${signal}: stopping\n`);
+      await daemon.stop();
+    });
+}
+
+type ShowPeer = { address: string; asNumber: number; state: string; uptime: number; prefixesReceived: number; prefixesSent: number };
+type ShowRoute = { prefix: string; nextHop: string; asPath: string; best: boolean; peer: string; communities: string[]; originatorId: string | null; clusterList: string[] };
+
+function registerShow(bgp: Command): void {
+  const show = bgp.command("show").description("ask a running `birdcage bgp speaker` over its control socket");
+  const ask = async (socket: string, what: "peers" | "routes"): Promise<Record<string, unknown>> => {
+    let reply;
+    try {
+      reply = await queryControl(socket, what);
+    } catch (e) {
+      throw new UsageError(e instanceof Error ? e.message : String(e));
+    }
+    if (typeof reply.error === "string") throw new UsageError(`${socket}: ${reply.error}`);
+    return reply;
+  };
+  withOutput(
+    show.command("peers").description("each peer: address, AS, state, uptime (s), prefixes received and sent").requiredOption("-s, --socket <path>", "the speaker's control socket"),
+  ).action(async (opts: { socket: string; output: OutputFormat }) => {
+    const peers = (await ask(opts.socket, "peers")).peers as ShowPeer[];
+    process.stdout.write(
+      render({ peers }, opts.output, () =>
+        formatTable(
+          ["ADDRESS", "AS", "STATE", "UPTIME", "RECEIVED", "SENT"],
+          peers.map((p) => [p.address, p.asNumber, p.state, p.uptime, p.prefixesReceived, p.prefixesSent]),
+        ),
+      ),
+    );
+  });
+  withOutput(
+    show
+      .command("routes")
+      .description("every usable path, best first per prefix: prefix, next hop, AS path, best, peer, communities, originator ID, cluster list")
+      .requiredOption("-s, --socket <path>", "the speaker's control socket"),
+  ).action(async (opts: { socket: string; output: OutputFormat }) => {
+    const routes = (await ask(opts.socket, "routes")).routes as ShowRoute[];
+    process.stdout.write(
+      render({ routes }, opts.output, () =>
+        formatTable(
+          ["PREFIX", "NEXT HOP", "AS PATH", "BEST", "PEER", "COMMUNITIES", "ORIGINATOR", "CLUSTER LIST"],
+          routes.map((r) => [r.prefix, r.nextHop, r.asPath || "-", r.best ? "*" : "", r.peer, r.communities.join(" ") || "-", r.originatorId ?? "-", r.clusterList.join(" ") || "-"]),
+        ),
+      ),
+    );
+  });
 }

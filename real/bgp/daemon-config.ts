@@ -1,0 +1,107 @@
+// The standalone speaker's YAML config (`birdcage bgp speaker --config FILE`): a zod schema, and a
+// loader that reports every problem as file:line:col through src/core/model's YAML positions.
+import * as z from "zod";
+import { issueToProblems } from "../../src/core/model/issues.ts";
+import { InputError, sortProblems, type Problem } from "../../src/core/model/problems.ts";
+import { parseYamlDocuments } from "../../src/core/model/yaml-source.ts";
+import { parseIP, parsePrefix } from "../../src/core/net/ip.ts";
+
+const ipText = (what: string) =>
+  z.string().refine((s) => {
+    try {
+      parseIP(s);
+      return true;
+    } catch {
+      return false;
+    }
+  }, `expected an IPv4 or IPv6 ${what}`);
+
+const prefixText = z.string().refine((s) => {
+  try {
+    parsePrefix(s, { strict: true });
+    return true;
+  } catch {
+    return false;
+  }
+}, "expected a prefix such as 10.1.0.0/26 (no host bits set)");
+
+const asn = z.number().int().min(1).max(4294967295);
+const routerId = z.union([z.string().refine((s) => /^\d{1,3}(\.\d{1,3}){3}$/.test(s) && s.split(".").every((o) => Number(o) <= 255) && s !== "0.0.0.0", "expected a non-zero dotted quad such as 10.0.0.1"), z.number().int().min(1).max(4294967295)], { error: "expected a non-zero dotted quad such as 10.0.0.1 or a number 1-4294967295" });
+const holdTime = z.number().int().refine((n) => n === 0 || (n >= 3 && n <= 65535), "hold time must be 0 or 3-65535 seconds");
+
+const peerSchema = z.strictObject({
+  address: ipText("address"),
+  asNumber: asn,
+  port: z.number().int().min(1).max(65535).optional(),
+  localAddress: ipText("address").optional(),
+  passive: z.boolean().optional(),
+  routeReflectorClient: z.boolean().optional(),
+  clusterId: routerId.optional(),
+  holdTime: holdTime.optional(),
+  connectRetryTime: z.number().int().min(1).max(65535).optional(),
+  gracefulRestart: z.union([z.strictObject({ restartTime: z.number().int().min(0).max(4095) }), z.literal(false)]).optional(),
+  nextHopSelf: z.boolean().optional(),
+  maxPrefixes: z.number().int().min(1).optional(),
+  families: z.array(z.union([z.literal(4), z.literal(6)])).min(1).optional(),
+});
+
+export const speakerConfigSchema = z.strictObject({
+  asNumber: asn,
+  routerId,
+  clusterId: routerId.optional(),
+  listen: z.strictObject({ address: ipText("address"), port: z.number().int().min(0).max(65535).optional() }).optional(),
+  gracefulRestart: z.union([z.strictObject({ restartTime: z.number().int().min(0).max(4095) }), z.literal(false)]).optional(),
+  peers: z.array(peerSchema).default([]),
+  originate: z.array(prefixText).default([]),
+  kernel: z
+    .strictObject({
+      install: z.boolean(),
+      protocol: z.number().int().min(1).max(255).refine((n) => n !== 12 && n !== 3, "protocol 12 is BIRD's and 3 is boot's; pick another").optional(),
+      netns: z.string().regex(/^[A-Za-z0-9_.-]+$/, "expected a namespace name").optional(),
+      table: z.number().int().min(1).max(4294967295).optional(),
+    })
+    .optional(),
+  control: z.strictObject({ socket: z.string().min(1) }).optional(),
+});
+
+export type DaemonConfig = z.infer<typeof speakerConfigSchema>;
+export type DaemonPeerConfig = z.infer<typeof peerSchema>;
+
+/** Parses and validates the config; every problem (syntax, schema, cross-field) is returned. */
+export function parseDaemonConfig(text: string, file: string): { config?: DaemonConfig; problems: Problem[] } {
+  const parsed = parseYamlDocuments(text, file);
+  if (parsed.problems.length > 0) return { problems: sortProblems(parsed.problems) };
+  const doc = parsed.documents[0];
+  if (!doc) return { problems: [{ file, line: 1, column: 1, message: "empty file: expected a speaker config (asNumber, routerId, peers, ...)" }] };
+  const problems: Problem[] = [];
+  if (parsed.documents.length > 1) problems.push({ ...parsed.documents[1]!.pos, message: "a speaker config holds one document" });
+  const r = speakerConfigSchema.safeParse(doc.value);
+  if (!r.success) return { problems: sortProblems([...problems, ...r.error.issues.flatMap((i) => issueToProblems(i, doc))]) };
+  const config = r.data;
+  // The core has one cluster ID per speaker: peers may repeat it, not contradict it.
+  const clusterIds = new Set<string>();
+  if (config.clusterId !== undefined) clusterIds.add(String(config.clusterId));
+  const seen = new Map<string, number>();
+  config.peers.forEach((p, i) => {
+    if (p.clusterId !== undefined) {
+      clusterIds.add(String(p.clusterId));
+      if (clusterIds.size > 1) problems.push({ ...doc.locate(["peers", i, "clusterId"]), message: `peers[${i}].clusterId: the speaker has one cluster ID; ${p.clusterId} differs from an earlier one` });
+    }
+    const key = parseIP(p.address).value.toString() + "/" + parseIP(p.address).family;
+    if (seen.has(key)) problems.push({ ...doc.locate(["peers", i, "address"]), message: `peers[${i}].address: ${p.address} is also peers[${seen.get(key)}]` });
+    else seen.set(key, i);
+  });
+  return problems.length > 0 ? { problems: sortProblems(problems) } : { config, problems: [] };
+}
+
+/** parseDaemonConfig, throwing InputError (exit 2) on any problem. */
+export function loadDaemonConfig(text: string, file: string): DaemonConfig {
+  const { config, problems } = parseDaemonConfig(text, file);
+  if (!config) throw new InputError(problems);
+  return config;
+}
+
+/** The cluster ID in force: the top-level one, else the first peer's. */
+export function effectiveClusterId(config: DaemonConfig): string | number | undefined {
+  return config.clusterId ?? config.peers.find((p) => p.clusterId !== undefined)?.clusterId;
+}
