@@ -3,7 +3,8 @@
 // jumping per tier to one chain per policy and then to profile chains; rules turned into match terms
 // over selector-derived address sets. The nftables and iptables renderers print this plan.
 import { formatIP, formatPrefix, parsePrefix, type Family, type Prefix } from "../../net/ip.ts";
-import { sha256, toHex } from "../../net/sha2.ts";
+import { sha1 } from "../../net/sha1.ts";
+import { toHex } from "../../net/sha2.ts";
 import type { CompiledPolicy, CompiledRule, CompiledSide } from "../compile.ts";
 import type { Direction, PolicySet } from "../policy-set.ts";
 import { PROTO_ICMP, PROTO_ICMPV6, PROTO_SCTP, PROTO_TCP, PROTO_UDP, type PortMatch } from "../protocols.ts";
@@ -30,11 +31,13 @@ export interface RenderOptions {
 }
 
 /**
- * The host-side interface name of a workload: prefix + hex digest of `<namespace>.<name>` filling 15
- * bytes. (Calico uses SHA-1 here; birdcage uses SHA-256, so names differ from a real Calico node's.)
+ * The host-side interface name of a workload as Calico's CNI plugin names it (VethNameForWorkload):
+ * prefix + the first 11 hex digits of SHA-1(`<namespace>.<name>`), e.g. `cali` + 11 = 15 bytes.
  */
 export function workloadInterfaceName(namespace: string, name: string, prefix = "cali"): string {
-  return prefix + toHex(sha256(`${namespace}.${name}`)).slice(0, IFNAMSIZ - prefix.length);
+  const ifname = prefix + toHex(sha1(`${namespace}.${name}`)).slice(0, 11);
+  if (ifname.length > IFNAMSIZ) throw new RangeError(`interface prefix "${prefix}" is too long (at most ${IFNAMSIZ - 11} characters)`);
+  return ifname;
 }
 
 /** An address set: named after the selector (or named-port) unique id, with `bc<family>-` in front. */

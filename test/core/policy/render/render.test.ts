@@ -1,5 +1,6 @@
 // The felix-style plan and its nftables/iptables texts: chain structure, marks, sets, incremental updates.
 import { describe, expect, test } from "@jest/globals";
+import { createHash } from "node:crypto";
 import { PolicySet, parseSelector } from "../../../../src/core/index.ts";
 import { renderIptables } from "../../../../src/core/policy/render/iptables.ts";
 import { nftRule, renderNft, renderNftUpdate } from "../../../../src/core/policy/render/nft.ts";
@@ -20,11 +21,14 @@ function chainBlock(text: string, name: string): string[] {
 }
 
 describe("plan", () => {
-  test("interface names: prefix + digest, 15 bytes, stable", () => {
+  test("interface names: prefix + 11 hex digits of SHA-1, as Calico's CNI plugin", () => {
     expect(iface("shop", "web")).toMatch(/^cali[0-9a-f]{11}$/);
     expect(iface("shop", "web")).toBe(iface("shop", "web"));
     expect(iface("shop", "web")).not.toBe(iface("shop", "db"));
-    expect(workloadInterfaceName("a", "b", "bc-")).toHaveLength(15);
+    expect(workloadInterfaceName("a", "b", "bc-")).toHaveLength(14);
+    expect(() => workloadInterfaceName("a", "b", "toolong")).toThrow(RangeError);
+    // As Calico's VethNameForWorkload: "cali" + hex(SHA-1("default.nginx"))[:11].
+    expect(workloadInterfaceName("default", "nginx")).toBe(`cali${createHash("sha1").update("default.nginx").digest("hex").slice(0, 11)}`);
   });
 
   test("only the node's workloads, with tiers in order and policy chains shared", () => {
