@@ -189,6 +189,27 @@ function resolveCluster(spec: TopologyFile, doc: SourceDocument, file: string, r
       sets.push(res.resources);
     }
   });
+  // cluster.ipPools / bgpConfiguration / bgpPeers: inline resources of a known kind.
+  const typed: SourceDocument[] = [];
+  const withKind = (path: (string | number)[], kind: string, defaultName?: string) => {
+    const sub = doc.sub(path);
+    const v = sub.value as Record<string, unknown>;
+    const value = {
+      apiVersion: "projectcalico.org/v3",
+      kind,
+      ...(defaultName !== undefined && v.metadata === undefined ? { metadata: { name: defaultName } } : {}),
+      ...v,
+    };
+    typed.push({ ...sub, value });
+  };
+  c.ipPools.forEach((_, i) => withKind(["cluster", "ipPools", i], "IPPool"));
+  if (c.bgpConfiguration !== undefined) withKind(["cluster", "bgpConfiguration"], "BGPConfiguration", "default");
+  c.bgpPeers.forEach((_, i) => withKind(["cluster", "bgpPeers", i], "BGPPeer"));
+  if (typed.length > 0) {
+    const res = parseResourceDocuments(typed);
+    problems.push(...res.problems);
+    sets.push(res.resources);
+  }
   if (sets.length > 1) {
     const key = (p: Problem) => `${p.file}:${p.line}:${p.column}:${p.message}`;
     const known = new Set(problems.map(key));

@@ -137,6 +137,10 @@ export const generateSchema = strictObject({
 export const clusterSchema = strictObject({
   /** Calico resources written inline, or paths (relative to the topology file) of files holding them. */
   resources: z.array(z.union([z.string(), z.record(z.string(), z.unknown())], { error: "expected a file path or an inline resource (a mapping with apiVersion and kind)" })).default([]),
+  /** Calico resources of one kind, inline; apiVersion and kind may be left out (as in calicoctl's <Kind>List items). */
+  ipPools: z.array(z.record(z.string(), z.unknown())).default([]),
+  bgpConfiguration: z.record(z.string(), z.unknown()).optional(),
+  bgpPeers: z.array(z.record(z.string(), z.unknown())).default([]),
   /** An ICP installer config.yaml (path relative to the topology file). */
   icpConfig: z.string().optional(),
   /** The default pool's CIDR when no IPPool is given (Calico's default 192.168.0.0/16). */

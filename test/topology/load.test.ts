@@ -153,6 +153,25 @@ describe("cluster settings", () => {
     expect(bgpPeerings(t)).toEqual([{ a: "n1", b: "n2", source: "mesh", type: "eBGP", reflected: false }]);
   });
 
+  test("ipPools, bgpConfiguration and bgpPeers inline, apiVersion and kind implied", () => {
+    const body = okBody.replace("address: 10.0.0.10/24 }", 'address: 10.0.0.10/24, labels: { rr: "yes" } }');
+    const cluster = `cluster:
+  ipPools:
+    - metadata: { name: pool-a }
+      spec: { cidr: 10.1.0.0/16, vxlanMode: CrossSubnet }
+  bgpConfiguration:
+    spec: { asNumber: 64600, nodeToNodeMeshEnabled: false }
+  bgpPeers:
+    - metadata: { name: to-rr }
+      spec: { nodeSelector: "!has(rr)", peerSelector: "has(rr)" }
+`;
+    const { topology: t } = loadTopology(head + body + cluster, "t.yaml", reader);
+    expect(t.cluster.ipPools.map((p) => [p.metadata.name, p.spec.vxlanMode, p.spec.blockSize])).toEqual([["pool-a", "CrossSubnet", 26]]);
+    expect(t.cluster).toMatchObject({ asNumber: 64600, nodeToNodeMesh: false, tunnelMTU: 1450 });
+    expect(bgpPeerings(t)).toEqual([{ a: "n2", b: "n1", source: "bgppeer/to-rr", type: "iBGP", reflected: false }]);
+    expect(problemsOf(okBody + "cluster:\n  bgpPeers:\n    - { metadata: { name: x }, spec: { peerIP: 10.0.0.10 } }\n")).toEqual(["t.yaml:11:48: spec.peerIP: asNumber is required with peerIP"]);
+  });
+
   test("icp.yaml takes pool, tunnel MTU and autodetection from the ICP config.yaml", () => {
     const f = "topologies/icp.yaml";
     const { topology: t } = loadTopology(readFileSync(join(repoRoot, f), "utf8"), f, { readFile: (p) => readFileSync(join(repoRoot, p), "utf8") });
