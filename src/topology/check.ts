@@ -4,7 +4,7 @@
 import type { Problem, SourcePos } from "../core/model/problems.ts";
 import type { ResourceEntry } from "../core/model/resources.ts";
 import { formatPrefix, parseIP, parsePrefix, prefixContainsAddress, prefixesOverlap, prefixSize, type IPAddress, type Prefix } from "../core/net/ip.ts";
-import { validateSelector } from "../core/policy/selector/index.ts";
+import { parseSelector, validateSelector } from "../core/policy/selector/index.ts";
 import type { Origin, Topology, TopologyOrigins } from "./model.ts";
 
 const addrKey = (a: IPAddress) => `${a.family}/${a.value}`;
@@ -177,6 +177,10 @@ export function checkTopology(
       if (p.nodeSelector !== undefined) {
         const err = validateSelector(p.nodeSelector);
         if (err) report(at("nodeSelector"), `bgp.peers[${i}].nodeSelector: ${err}`);
+        else {
+          const sel = parseSelector(p.nodeSelector);
+          if (!t.nodes.some((n) => sel.matches(n.labels))) report(at("nodeSelector"), `bgp.peers[${i}].nodeSelector: ${p.nodeSelector} matches no node`);
+        }
       }
     });
   }

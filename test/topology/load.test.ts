@@ -105,6 +105,11 @@ cluster:
     ]);
   });
 
+  test("a router peer selector that matches no node", () => {
+    const r = "routers:\n  - name: r\n    interfaces: [{ segment: a, address: 10.0.0.1/24 }]\n    bgp: { asNumber: 65000, peers: [{ nodeSelector: \"rack == 'x'\" }] }\n";
+    expect(problemsOf(okBody + r)).toEqual([expect.stringMatching(/^t\.yaml:12:53: bgp\.peers\[0\]\.nodeSelector: rack == 'x' matches no node$/)]);
+  });
+
   test("two links for one attachment", () => {
     expect(problemsOf(okBody + "links:\n  - { endpoints: [n1, a], mtu: 1400 }\n  - { endpoints: [a, n1], loss: 0.5 }\n")).toEqual(["t.yaml:11:18: endpoints: n1–a already has a link (links[0])"]);
   });
