@@ -129,5 +129,10 @@ describe("birdcage policy render", () => {
     expect(none.stderr).toBe("birdcage: warning: no workloads on node node-9 (nodes with workloads: node-1)\n");
     const bad = await runCli(["policy", "render", "-f", kubectl, "--node", "node-1", "--format", "pf"]);
     expect(bad.code).toBe(2);
+    const prefix = await runCli(["policy", "render", "-f", kubectl, "--node", "node-1", "--iface-prefix", "toolong"]);
+    expect(prefix.code).toBe(2);
+    expect(prefix.stderr).toContain('--iface-prefix "toolong"');
+    const bc = await runCli(["policy", "render", "-f", kubectl, "--node", "node-1", "--iface-prefix", "bcw"]);
+    expect(bc.stdout).toContain('iifname "bcw*" jump bc-from-wl-dispatch');
   });
 });

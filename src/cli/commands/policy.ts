@@ -224,6 +224,9 @@ function registerRender(policy: Command): void {
         .option("--iface-prefix <prefix>", "host-side interface name prefix of workload veths", "cali"),
     ),
   ).action(async (positional: string[], opts: FileOptions & { node: string; format: "nft" | "iptables"; ifacePrefix: string; output: OutputFormat }) => {
+    if (!/^[A-Za-z][A-Za-z0-9_-]{0,3}$/.test(opts.ifacePrefix)) {
+      throw new UsageError(`--iface-prefix "${opts.ifacePrefix}": 1-4 letters, digits, "-" or "_", starting with a letter (interface names are prefix + 11 hex digits, at most 15)`);
+    }
     const set = await loadPolicySet(positional, opts);
     const plan = planNode(set, { node: opts.node, ifacePrefix: opts.ifacePrefix });
     if (plan.endpoints.length === 0) {
