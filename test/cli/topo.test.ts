@@ -46,6 +46,12 @@ describe("birdcage topo", () => {
     expect(data.peerings).toHaveLength(3);
   });
 
+  test("show: the table lists at most 2000 sessions", async () => {
+    const t = await runCli(["topo", "show", "topologies/mesh-100.yaml"]);
+    expect(t.stdout).toContain("BGP SESSIONS (4950)");
+    expect(t.stdout.trimEnd().endsWith("... 2950 more (--output json|yaml lists all)")).toBe(true);
+  });
+
   test("export json|dot|clab", async () => {
     const j = await runCli(["topo", "export", "topologies/quickstart.yaml"]);
     expect(JSON.parse(j.stdout)).toMatchObject({ kind: "Topology", metadata: { name: "quickstart" } });

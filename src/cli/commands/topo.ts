@@ -40,6 +40,9 @@ export function summarize(t: Topology) {
   };
 }
 
+/** Sessions listed in the table form; JSON/YAML list them all. */
+const TABLE_SESSIONS = 2000;
+
 export function registerTopo(program: Command): void {
   const topo = program.command("topo").description("topology files (topologies/*.yaml): validate, show, export");
 
@@ -71,7 +74,8 @@ export function registerTopo(program: Command): void {
           `SEGMENTS\n${formatTable(["NAME", "SUBNET", "SUBNETV6", "MTU"], t.segments.map((s) => [s.name, s.subnet ?? "-", s.subnetV6 ?? "-", s.mtu]))}`,
           `ROUTERS\n${formatTable(["NAME", "INTERFACES", "STATIC ROUTES", "BGP AS"], t.routers.map((r) => [r.name, r.interfaces.map((i) => `${i.segment}=${i.address ?? i.addressV6}`).join(" "), r.staticRoutes.length, r.bgp?.asNumber ?? "-"]))}`,
           `NODES\n${formatTable(["NAME", "SEGMENT", "ADDRESS", "AS", "RR CLUSTER", "LABELS"], t.nodes.map((n) => [n.name, n.segment, n.address ?? n.addressV6 ?? "-", n.asNumber, n.routeReflectorClusterID ?? "-", Object.entries(n.labels).map(([k, v]) => `${k}=${v}`).join(",")]))}`,
-          `BGP SESSIONS (${peerings.length})\n${formatTable(["A", "B", "TYPE", "REFLECTED", "FROM"], peerings.map((p) => [p.a, p.b, p.type, p.reflected ? "yes" : "no", p.source]))}`,
+          `BGP SESSIONS (${peerings.length})\n${formatTable(["A", "B", "TYPE", "REFLECTED", "FROM"], peerings.slice(0, TABLE_SESSIONS).map((p) => [p.a, p.b, p.type, p.reflected ? "yes" : "no", p.source]))}` +
+            (peerings.length > TABLE_SESSIONS ? `... ${peerings.length - TABLE_SESSIONS} more (--output json|yaml lists all)\n` : ""),
         ].join("\n"),
       ),
     );
