@@ -117,9 +117,21 @@ export class Lab {
   }
 
   async #netns(name: string): Promise<void> {
+    if (this.namespaces.length === 0) process.once("exit", this.#leftovers);
     await execa("ip", ["netns", "add", name]);
     this.namespaces.push(name);
   }
+
+  // If the process ends without teardown (a crashed run), still remove the namespaces.
+  readonly #leftovers = (): void => {
+    for (const ns of this.namespaces) {
+      try {
+        execFileSync("ip", ["netns", "delete", ns], { stdio: "ignore" });
+      } catch {
+        // already gone
+      }
+    }
+  };
 
   async #startServer(p: LabPod, served: { tcp: readonly number[]; udp: readonly number[] }): Promise<void> {
     const ns = this.podNs.get(`${p.namespace}/${p.name}`)!;
@@ -177,5 +189,7 @@ export class Lab {
     }
     await Promise.allSettled(this.servers);
     for (const ns of this.namespaces.reverse()) await execa("ip", ["netns", "delete", ns], { reject: false });
+    this.namespaces.length = 0;
+    process.removeListener("exit", this.#leftovers);
   }
 }
