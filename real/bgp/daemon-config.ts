@@ -38,6 +38,8 @@ const peerSchema = z.strictObject({
   routeReflectorClient: z.boolean().optional(),
   clusterId: routerId.optional(),
   holdTime: holdTime.optional(),
+  /** The smallest hold time accepted from the peer (smaller: NOTIFICATION 2/6). */
+  minHoldTime: z.number().int().min(3).max(65535).optional(),
   connectRetryTime: z.number().int().min(1).max(65535).optional(),
   gracefulRestart: z.union([z.strictObject({ restartTime: z.number().int().min(0).max(4095) }), z.literal(false)]).optional(),
   nextHopSelf: z.boolean().optional(),
