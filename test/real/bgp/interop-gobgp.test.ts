@@ -1,0 +1,116 @@
+// The birdcage speaker (the CLI daemon, in its own namespace) against GoBGP over a veth pair:
+// eBGP on IPv4 and IPv6 reaches Established, GoBGP's prefixes land in our Loc-RIB and our kernel
+// (protocol 201), ours in GoBGP's global RIB, and the capture has no packet tshark calls malformed.
+import { afterAll, beforeAll, expect, test } from "@jest/globals";
+import { execa, type ResultPromise } from "execa";
+import { join } from "node:path";
+import { capture, describeInterop, dropLab, kernelRoutes, makeLab, routesOf, runSpeaker, stateOf, tsharkCheck, until, writeFile, type Lab } from "./interop-lab.ts";
+
+const describeGobgp = describeInterop("GoBGP interop", ["gobgpd", "gobgp", "tcpdump", "tshark"]);
+
+describeGobgp("birdcage speaker <-> GoBGP in namespaces", () => {
+  let lab: Lab | undefined;
+  const children: ResultPromise[] = [];
+  let speaker: ResultPromise | undefined;
+  let sock = "";
+  let cap: { stop: () => Promise<string> } | undefined;
+  // The gRPC API on loopback inside GoBGP's own namespace, so no other gobgpd can clash with it.
+  const apiPort = 50051 + (process.pid % 1000);
+  const gobgp = async (...args: string[]): Promise<string> =>
+    String((await execa("ip", ["netns", "exec", lab!.peer, "gobgp", "-u", "127.0.0.1", "-p", String(apiPort), ...args], { reject: false, timeout: 10_000 })).stdout);
+
+  beforeAll(async () => {
+    lab = await makeLab("gobgp");
+    sock = join(lab.dir, "bc.sock");
+    const neighbor = (addr: string, family: string, local: string): string => `[[neighbors]]
+  [neighbors.config]
+    neighbor-address = "${addr}"
+    peer-as = 64512
+  [neighbors.transport.config]
+    local-address = "${local}"
+  [neighbors.timers.config]
+    hold-time = 9
+    keepalive-interval = 3
+    connect-retry = 1
+  [[neighbors.afi-safis]]
+    [neighbors.afi-safis.config]
+      afi-safi-name = "${family}"
+`;
+    const conf = writeFile(
+      lab,
+      "gobgpd.toml",
+      `[global.config]
+  as = 64514
+  router-id = "192.0.2.2"
+${neighbor("192.0.2.1", "ipv4-unicast", "192.0.2.2")}${neighbor("2001:db8::1", "ipv6-unicast", "2001:db8::2")}`,
+    );
+    const bcConf = writeFile(
+      lab,
+      "bc.yaml",
+      `asNumber: 64512
+routerId: 192.0.2.1
+listen: { address: "::", port: 179 }
+peers:
+  - { address: 192.0.2.2, asNumber: 64514, holdTime: 9, connectRetryTime: 1 }
+  - { address: "2001:db8::2", asNumber: 64514, holdTime: 9, connectRetryTime: 1 }
+originate: [10.10.0.0/24, "2001:db8:10::/48"]
+kernel: { install: true }
+control: { socket: ${sock} }
+`,
+    );
+    cap = await capture(lab.bc, join(lab.dir, "gobgp.pcap"));
+    const d = execa("ip", ["netns", "exec", lab.peer, "gobgpd", "-f", conf, "-p", "--pprof-disable", "--api-hosts", `127.0.0.1:${apiPort}`], { reject: false, timeout: 300_000 });
+    children.push(d);
+    speaker = runSpeaker(lab.bc, bcConf);
+    children.push(speaker);
+  }, 60_000);
+
+  afterAll(async () => {
+    if (speaker && speaker.exitCode === null) {
+      speaker.kill("SIGTERM");
+      await Promise.race([speaker, new Promise((r) => setTimeout(r, 5000))]);
+    }
+    await cap?.stop().catch(() => undefined);
+    await dropLab(lab, children);
+  }, 30_000);
+
+  test("IPv4 and IPv6 sessions reach Established on both sides", async () => {
+    await until(async () => (await stateOf(sock, "192.0.2.2")) === "Established" && (await stateOf(sock, "2001:db8::2")) === "Established", "both sessions Established", 40_000);
+    await until(async () => (await gobgp("neighbor")).split("\n").filter((l) => /Establ/.test(l)).length === 2, "GoBGP sees both Established");
+  }, 60_000);
+
+  test("GoBGP's prefixes land in our Loc-RIB and kernel (proto 201); ours land in GoBGP's RIB", async () => {
+    await gobgp("global", "rib", "-a", "ipv4", "add", "10.30.0.0/24");
+    await gobgp("global", "rib", "-a", "ipv6", "add", "2001:db8:30::/48");
+    await until(async () => {
+      const r = await routesOf(sock);
+      return r.some((x) => x.prefix === "10.30.0.0/24") && r.some((x) => x.prefix === "2001:db8:30::/48");
+    }, "GoBGP's routes in the Loc-RIB");
+    const routes = await routesOf(sock);
+    expect(routes.find((r) => r.prefix === "10.30.0.0/24")).toMatchObject({ nextHop: "192.0.2.2", peer: "192.0.2.2", asPath: "64514", best: true });
+    expect(routes.find((r) => r.prefix === "2001:db8:30::/48")).toMatchObject({ nextHop: "2001:db8::2", asPath: "64514", best: true });
+    await until(async () => (await kernelRoutes(lab!.bc, 4)).includes("10.30.0.0/24 via 192.0.2.2") && (await kernelRoutes(lab!.bc, 6)).includes("2001:db8:30::/48 via 2001:db8::2"), "kernel routes");
+    await until(async () => (await gobgp("global", "rib", "-a", "ipv4")).includes("10.10.0.0/24") && (await gobgp("global", "rib", "-a", "ipv6")).includes("2001:db8:10::/48"), "our routes in GoBGP");
+    const v4 = (await gobgp("global", "rib", "-a", "ipv4")).split("\n").find((l) => l.includes("10.10.0.0/24")) ?? "";
+    expect(v4).toMatch(/192\.0\.2\.1\s+64512\s/);
+    // A withdrawal on GoBGP's side leaves our Loc-RIB and kernel.
+    await gobgp("global", "rib", "-a", "ipv4", "del", "10.30.0.0/24");
+    await until(async () => !(await routesOf(sock)).some((r) => r.prefix === "10.30.0.0/24") && !(await kernelRoutes(lab!.bc, 4)).includes("10.30.0.0/24"), "withdrawal");
+  }, 60_000);
+
+  test("the capture of the sessions has BGP and no packet tshark calls malformed", async () => {
+    const file = await cap!.stop();
+    cap = undefined;
+    const r = await tsharkCheck(file);
+    expect({ bgp: r.bgp > 10, stderr: r.stderr }).toEqual({ bgp: true, stderr: "" });
+    expect(r.malformed).toBe("");
+  }, 60_000);
+
+  test("SIGTERM: Cease to GoBGP, our kernel routes flushed", async () => {
+    speaker!.kill("SIGTERM");
+    expect((await speaker!).exitCode).toBe(0);
+    expect(await kernelRoutes(lab!.bc, 4)).toBe("");
+    expect(await kernelRoutes(lab!.bc, 6)).toBe("");
+    await until(async () => (await gobgp("neighbor")).split("\n").filter((l) => /Establ/.test(l)).length === 0, "GoBGP sees the sessions down", 15_000);
+  }, 30_000);
+});
