@@ -79,6 +79,28 @@ describe("bgp speaker config", () => {
     expect(missing.stderr).toMatch(/no such file/);
   });
 
+  test("a BGP port in use or a live control socket: cannot start, exit 2, nothing left behind", async () => {
+    const busy = net.createServer();
+    await new Promise<void>((r) => busy.listen(0, "127.0.0.1", r));
+    const port = (busy.address() as net.AddressInfo).port;
+    const sock = join(dir, "busy.sock");
+    try {
+      const r = await runCli(["bgp", "speaker", "--config", file("busy.yaml", `asNumber: 64512\nrouterId: 127.0.0.1\nlisten: { address: 127.0.0.1, port: ${port} }\ncontrol: { socket: ${sock} }\n`)]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/cannot start: .*EADDRINUSE/);
+      expect(existsSync(sock)).toBe(false);
+      // A live socket (here a plain unix server) is not taken over.
+      const live = net.createServer((c) => c.end());
+      await new Promise<void>((res) => live.listen(sock, res));
+      const r2 = await runCli(["bgp", "speaker", "--config", file("live.yaml", `asNumber: 64512\nrouterId: 127.0.0.1\ncontrol: { socket: ${sock} }\n`)]);
+      expect(r2.code).toBe(2);
+      expect(r2.stderr).toMatch(/another speaker is listening/);
+      await new Promise((res) => live.close(res));
+    } finally {
+      await new Promise((r) => busy.close(r));
+    }
+  });
+
   test("bgp show against a socket nobody listens on is exit 2", async () => {
     const r = await runCli(["bgp", "show", "peers", "--socket", join(dir, "none.sock")]);
     expect(r.code).toBe(2);
