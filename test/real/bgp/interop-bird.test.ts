@@ -2,7 +2,8 @@
 // eBGP on IPv4 and IPv6 reaches Established, routes flow both ways (BIRD's into birdcage's Loc-RIB
 // and its kernel with protocol 201, ours into BIRD's table), the capture of the sessions has no
 // packet tshark calls malformed, a wrong peer AS gets 2/2 and a too-short hold time 2/6 (as BIRD
-// logs them), and after kill -9 of BIRD our speaker keeps its routes as stale until BIRD is back.
+// logs them), and after kill -9 of BIRD our speaker keeps its routes as stale until BIRD is back
+// (End-of-RIB) or until BIRD's restart time runs out.
 import { afterAll, beforeAll, expect, test } from "@jest/globals";
 import { execa, type ResultPromise } from "execa";
 import { join } from "node:path";
@@ -39,7 +40,7 @@ router id 192.0.2.2;
 protocol device { scan time 10; }
 protocol static s4 { ipv4; route 10.20.0.0/24 blackhole; }
 protocol static s6 { ipv6; route 2001:db8:20::/48 blackhole; }
-template bgp t { local as 64513; hold time 9; connect delay time 1; connect retry time 2; error wait time 1,5; graceful restart on; }
+template bgp t { local as 64513; hold time 9; connect delay time 1; connect retry time 2; error wait time 1,5; graceful restart on; graceful restart time 10; }
 protocol bgp bc4 from t { local 192.0.2.2; neighbor 192.0.2.1 as 64512; ipv4 { import all; export where source ~ [ RTS_STATIC, RTS_BGP ]; }; }
 protocol bgp bc6 from t { local 2001:db8::2; neighbor 2001:db8::1 as 64512; ipv6 { import all; export where source ~ [ RTS_STATIC, RTS_BGP ]; }; }
 protocol bgp wrongas from t { local 192.0.2.3; neighbor 192.0.2.11 as 64512; ipv4 { import none; export none; }; }
@@ -137,6 +138,17 @@ control: { socket: ${sock} }
     await until(async () => (await stateOf(sock, "192.0.2.2")) === "Established", "re-established", 40_000);
     await until(async () => (await routesOf(sock)).find((r) => r.prefix === "10.20.0.0/24")?.stale === false, "fresh route after End-of-RIB", 30_000);
     expect(await kernelRoutes(lab!.bc, 4)).toMatch(/^10\.20\.0\.0\/24 via 192\.0\.2\.2/m);
+  }, 120_000);
+
+  test("graceful restart: when BIRD stays away, its routes go when its restart time (10 s) runs out", async () => {
+    bird!.kill("SIGKILL");
+    await bird;
+    await until(async () => (await routesOf(sock)).find((r) => r.prefix === "10.20.0.0/24")?.stale === true, "the route marked stale", 30_000);
+    expect(await kernelRoutes(lab!.bc, 4)).toMatch(/^10\.20\.0\.0\/24 via 192\.0\.2\.2/m);
+    await until(async () => !(await routesOf(sock)).some((r) => r.prefix === "10.20.0.0/24") && !(await kernelRoutes(lab!.bc, 4)).includes("10.20.0.0/24"), "the stale route purged", 40_000);
+    bird = startBird();
+    await until(async () => (await stateOf(sock, "192.0.2.2")) === "Established", "re-established", 40_000);
+    await until(async () => (await routesOf(sock)).some((r) => r.prefix === "10.20.0.0/24"), "BIRD's route back", 30_000);
   }, 120_000);
 
   test("SIGTERM: the speaker sends Cease, flushes its kernel routes and removes its socket", async () => {
