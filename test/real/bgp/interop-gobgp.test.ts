@@ -1,10 +1,11 @@
 // The birdcage speaker (the CLI daemon, in its own namespace) against GoBGP over a veth pair:
 // eBGP on IPv4 and IPv6 reaches Established, GoBGP's prefixes land in our Loc-RIB and our kernel
-// (protocol 201), ours in GoBGP's global RIB, and the capture has no packet tshark calls malformed.
+// (protocol 201), ours in GoBGP's global RIB, a wrong peer AS and a short hold time get NOTIFICATION
+// 2/2 and 2/6 (as tshark decodes them), and the capture has no packet tshark calls malformed.
 import { afterAll, beforeAll, expect, test } from "@jest/globals";
 import { execa, type ResultPromise } from "execa";
 import { join } from "node:path";
-import { capture, describeInterop, dropLab, kernelRoutes, makeLab, routesOf, runSpeaker, stateOf, tsharkCheck, until, writeFile, type Lab } from "./interop-lab.ts";
+import { capture, describeInterop, dropLab, kernelRoutes, makeLab, peersOf, routesOf, type PeerRow, runSpeaker, stateOf, tsharkCheck, until, writeFile, type Lab } from "./interop-lab.ts";
 
 const describeGobgp = describeInterop("GoBGP interop", ["gobgpd", "gobgp", "tcpdump", "tshark"]);
 
@@ -13,6 +14,7 @@ describeGobgp("birdcage speaker <-> GoBGP in namespaces", () => {
   const children: ResultPromise[] = [];
   let speaker: ResultPromise | undefined;
   let sock = "";
+  let gobgpLog = "";
   let cap: { stop: () => Promise<string> } | undefined;
   // The gRPC API on loopback inside GoBGP's own namespace, so no other gobgpd can clash with it.
   const apiPort = 50051 + (process.pid % 1000);
@@ -20,16 +22,16 @@ describeGobgp("birdcage speaker <-> GoBGP in namespaces", () => {
     String((await execa("ip", ["netns", "exec", lab!.peer, "gobgp", "-u", "127.0.0.1", "-p", String(apiPort), ...args], { reject: false, timeout: 10_000 })).stdout);
 
   beforeAll(async () => {
-    lab = await makeLab("gobgp");
+    lab = await makeLab("gobgp", [3, 4], [11, 12]);
     sock = join(lab.dir, "bc.sock");
-    const neighbor = (addr: string, family: string, local: string): string => `[[neighbors]]
+    const neighbor = (addr: string, family: string, local: string, hold = 9): string => `[[neighbors]]
   [neighbors.config]
     neighbor-address = "${addr}"
     peer-as = 64512
   [neighbors.transport.config]
     local-address = "${local}"
   [neighbors.timers.config]
-    hold-time = 9
+    hold-time = ${hold}
     keepalive-interval = 3
     connect-retry = 1
   [[neighbors.afi-safis]]
@@ -42,7 +44,7 @@ describeGobgp("birdcage speaker <-> GoBGP in namespaces", () => {
       `[global.config]
   as = 64514
   router-id = "192.0.2.2"
-${neighbor("192.0.2.1", "ipv4-unicast", "192.0.2.2")}${neighbor("2001:db8::1", "ipv6-unicast", "2001:db8::2")}`,
+${neighbor("192.0.2.1", "ipv4-unicast", "192.0.2.2")}${neighbor("2001:db8::1", "ipv6-unicast", "2001:db8::2")}${neighbor("192.0.2.11", "ipv4-unicast", "192.0.2.3")}${neighbor("192.0.2.12", "ipv4-unicast", "192.0.2.4", 10)}`,
     );
     const bcConf = writeFile(
       lab,
@@ -53,6 +55,8 @@ listen: { address: "::", port: 179 }
 peers:
   - { address: 192.0.2.2, asNumber: 64514, holdTime: 9, connectRetryTime: 1 }
   - { address: "2001:db8::2", asNumber: 64514, holdTime: 9, connectRetryTime: 1 }
+  - { address: 192.0.2.3, asNumber: 65999, localAddress: 192.0.2.11, connectRetryTime: 1 }
+  - { address: 192.0.2.4, asNumber: 64514, localAddress: 192.0.2.12, connectRetryTime: 1, minHoldTime: 30 }
 originate: [10.10.0.0/24, "2001:db8:10::/48"]
 kernel: { install: true }
 control: { socket: ${sock} }
@@ -61,6 +65,8 @@ control: { socket: ${sock} }
     cap = await capture(lab.bc, join(lab.dir, "gobgp.pcap"));
     const d = execa("ip", ["netns", "exec", lab.peer, "gobgpd", "-f", conf, "-p", "--pprof-disable", "--api-hosts", `127.0.0.1:${apiPort}`], { reject: false, timeout: 300_000 });
     children.push(d);
+    d.stdout?.on("data", (x: Buffer) => (gobgpLog += String(x)));
+    d.stderr?.on("data", (x: Buffer) => (gobgpLog += String(x)));
     speaker = runSpeaker(lab.bc, bcConf);
     children.push(speaker);
   }, 60_000);
@@ -98,12 +104,29 @@ control: { socket: ${sock} }
     await until(async () => !(await routesOf(sock)).some((r) => r.prefix === "10.30.0.0/24") && !(await kernelRoutes(lab!.bc, 4)).includes("10.30.0.0/24"), "withdrawal");
   }, 60_000);
 
+  test("a wrong peer AS and a hold time under our minimum are refused (the 2/2 and 2/6 on the wire are checked with the capture)", async () => {
+    let last: PeerRow[] = [];
+    await until(async () => {
+      last = await peersOf(sock);
+      // After our 2/2 GoBGP idles and refuses reconnects, so the last error may be that; the
+      // NOTIFICATIONs themselves are checked in the capture below.
+      return last.find((p) => p.address === "192.0.2.3")?.lastError != null && /hold time 10 < 30/.test(last.find((p) => p.address === "192.0.2.4")?.lastError ?? "");
+    }, "both refused", 30_000).catch((e: Error) => {
+      throw new Error(`${e.message}; ours: ${JSON.stringify(last)}; GoBGP: ${gobgpLog.split("\n").filter((l) => /192\.0\.2\.1[12]/.test(l)).slice(-6).join("\n")}`);
+    });
+  }, 60_000);
+
   test("the capture of the sessions has BGP and no packet tshark calls malformed", async () => {
     const file = await cap!.stop();
     cap = undefined;
     const r = await tsharkCheck(file);
     expect({ bgp: r.bgp > 10, stderr: r.stderr }).toEqual({ bgp: true, stderr: "" });
     expect(r.malformed).toBe("");
+    // tshark's own decoding of the NOTIFICATIONs we sent for the wrong AS and the short hold time.
+    const notes = await execa("tshark", ["-r", file, "-Y", "bgp.type == 3", "-T", "fields", "-e", "ip.src", "-e", "ip.dst", "-e", "bgp.notify.major_error", "-e", "bgp.notify.minor_error_open"], { reject: false });
+    const rows = String(notes.stdout).split("\n").map((l) => l.trim().split("\t").join(" "));
+    expect(rows).toContain("192.0.2.11 192.0.2.3 2 2");
+    expect(rows).toContain("192.0.2.12 192.0.2.4 2 6");
   }, 60_000);
 
   test("SIGTERM: Cease to GoBGP, our kernel routes flushed", async () => {
