@@ -15,6 +15,15 @@ describeGobgp("birdcage speaker <-> GoBGP in namespaces", () => {
   let speaker: ResultPromise | undefined;
   let sock = "";
   let gobgpLog = "";
+  let gobgpConf = "";
+  let gobgpd: ResultPromise | undefined;
+  const startGobgpd = (): ResultPromise => {
+    const d = execa("ip", ["netns", "exec", lab!.peer, "gobgpd", "-f", gobgpConf, "-p", "--pprof-disable", "--api-hosts", `127.0.0.1:${apiPort}`], { reject: false, timeout: 300_000 });
+    children.push(d);
+    d.stdout?.on("data", (x: Buffer) => (gobgpLog += String(x)));
+    d.stderr?.on("data", (x: Buffer) => (gobgpLog += String(x)));
+    return d;
+  };
   let cap: { stop: () => Promise<string> } | undefined;
   // The gRPC API on loopback inside GoBGP's own namespace, so no other gobgpd can clash with it.
   const apiPort = 50051 + (process.pid % 1000);
@@ -24,7 +33,7 @@ describeGobgp("birdcage speaker <-> GoBGP in namespaces", () => {
   beforeAll(async () => {
     lab = await makeLab("gobgp", [3, 4], [11, 12]);
     sock = join(lab.dir, "bc.sock");
-    const neighbor = (addr: string, family: string, local: string, hold = 9): string => `[[neighbors]]
+    const neighbor = (addr: string, family: string, local: string, hold = 9, gr = false): string => `[[neighbors]]
   [neighbors.config]
     neighbor-address = "${addr}"
     peer-as = 64512
@@ -37,14 +46,19 @@ describeGobgp("birdcage speaker <-> GoBGP in namespaces", () => {
   [[neighbors.afi-safis]]
     [neighbors.afi-safis.config]
       afi-safi-name = "${family}"
-`;
+${gr ? `    [neighbors.afi-safis.mp-graceful-restart.config]
+      enabled = true
+  [neighbors.graceful-restart.config]
+    enabled = true
+    restart-time = 60
+` : ""}`;
     const conf = writeFile(
       lab,
       "gobgpd.toml",
       `[global.config]
   as = 64514
   router-id = "192.0.2.2"
-${neighbor("192.0.2.1", "ipv4-unicast", "192.0.2.2")}${neighbor("2001:db8::1", "ipv6-unicast", "2001:db8::2")}${neighbor("192.0.2.11", "ipv4-unicast", "192.0.2.3")}${neighbor("192.0.2.12", "ipv4-unicast", "192.0.2.4", 10)}`,
+${neighbor("192.0.2.1", "ipv4-unicast", "192.0.2.2", 9, true)}${neighbor("2001:db8::1", "ipv6-unicast", "2001:db8::2")}${neighbor("192.0.2.11", "ipv4-unicast", "192.0.2.3")}${neighbor("192.0.2.12", "ipv4-unicast", "192.0.2.4", 10)}`,
     );
     const bcConf = writeFile(
       lab,
@@ -63,10 +77,8 @@ control: { socket: ${sock} }
 `,
     );
     cap = await capture(lab.bc, join(lab.dir, "gobgp.pcap"));
-    const d = execa("ip", ["netns", "exec", lab.peer, "gobgpd", "-f", conf, "-p", "--pprof-disable", "--api-hosts", `127.0.0.1:${apiPort}`], { reject: false, timeout: 300_000 });
-    children.push(d);
-    d.stdout?.on("data", (x: Buffer) => (gobgpLog += String(x)));
-    d.stderr?.on("data", (x: Buffer) => (gobgpLog += String(x)));
+    gobgpConf = conf;
+    gobgpd = startGobgpd();
     speaker = runSpeaker(lab.bc, bcConf);
     children.push(speaker);
   }, 60_000);
@@ -128,6 +140,19 @@ control: { socket: ${sock} }
     expect(rows).toContain("192.0.2.11 192.0.2.3 2 2");
     expect(rows).toContain("192.0.2.12 192.0.2.4 2 6");
   }, 60_000);
+
+  test("graceful restart: after kill -9 of gobgpd its route stays (stale, in the kernel); the restarted GoBGP no longer has it, so it goes", async () => {
+    await gobgp("global", "rib", "-a", "ipv4", "add", "10.31.0.0/24");
+    await until(async () => (await routesOf(sock)).some((r) => r.prefix === "10.31.0.0/24"), "10.31.0.0/24 on our speaker");
+    gobgpd!.kill("SIGKILL");
+    await gobgpd;
+    await until(async () => (await stateOf(sock, "192.0.2.2")) !== "Established", "the session to go down", 30_000);
+    expect((await routesOf(sock)).find((r) => r.prefix === "10.31.0.0/24")).toMatchObject({ stale: true, nextHop: "192.0.2.2" });
+    expect(await kernelRoutes(lab!.bc, 4)).toMatch(/^10\.31\.0\.0\/24 via 192\.0\.2\.2/m);
+    gobgpd = startGobgpd();
+    await until(async () => (await stateOf(sock, "192.0.2.2")) === "Established", "re-established", 40_000);
+    await until(async () => !(await routesOf(sock)).some((r) => r.prefix === "10.31.0.0/24") && !(await kernelRoutes(lab!.bc, 4)).includes("10.31.0.0/24"), "the stale route purged", 30_000);
+  }, 120_000);
 
   test("SIGTERM: Cease to GoBGP, our kernel routes flushed", async () => {
     speaker!.kill("SIGTERM");
