@@ -1,7 +1,7 @@
 // The birdcage speaker as an iBGP route reflector for a BIRD 2 client (192.0.2.2) and a GoBGP
 // client (192.0.2.3, not listening, so both share one namespace): each client's prefix reaches the
 // other with ORIGINATOR_ID = the originating client and CLUSTER_LIST = our cluster ID, as the
-// clients themselves show them (`birdc show route all`, `gobgp global rib`).
+// clients themselves show them (`birdc show route all`, `gobgp global rib`), on IPv4 and IPv6 sessions.
 import { afterAll, beforeAll, expect, test } from "@jest/globals";
 import { execa, type ResultPromise } from "execa";
 import { join } from "node:path";
@@ -28,10 +28,13 @@ describeRr("birdcage speaker as route reflector for BIRD and GoBGP clients", () 
       "bird.conf",
       `router id 192.0.2.2;
 protocol device { scan time 10; }
-protocol direct { ipv4; interface "eth0"; }
+protocol direct { ipv4; ipv6; interface "eth0"; }
 protocol static s4 { ipv4; route 10.20.0.0/24 blackhole; }
+protocol static s6 { ipv6; route 2001:db8:20::/48 blackhole; }
 protocol bgp refl { local 192.0.2.2 as 64512; neighbor 192.0.2.1 as 64512; hold time 9; connect delay time 1; connect retry time 2; error wait time 1,5;
   ipv4 { import all; export where source = RTS_STATIC; next hop self; }; }
+protocol bgp refl6 { local 2001:db8::2 as 64512; neighbor 2001:db8::1 as 64512; hold time 9; connect delay time 1; connect retry time 2; error wait time 1,5;
+  ipv6 { import all; export where source = RTS_STATIC; next hop self; }; }
 `,
     );
     const gobgpConf = writeFile(
@@ -54,18 +57,34 @@ protocol bgp refl { local 192.0.2.2 as 64512; neighbor 192.0.2.1 as 64512; hold 
   [[neighbors.afi-safis]]
     [neighbors.afi-safis.config]
       afi-safi-name = "ipv4-unicast"
+[[neighbors]]
+  [neighbors.config]
+    neighbor-address = "2001:db8::1"
+    peer-as = 64512
+  [neighbors.transport.config]
+    local-address = "2001:db8::3"
+  [neighbors.timers.config]
+    hold-time = 9
+    keepalive-interval = 3
+    connect-retry = 1
+  [[neighbors.afi-safis]]
+    [neighbors.afi-safis.config]
+      afi-safi-name = "ipv6-unicast"
 `,
     );
+    await execa("ip", ["-n", lab.peer, "addr", "add", "2001:db8::3/64", "dev", "eth0", "nodad"]);
     const bcConf = writeFile(
       lab,
       "bc.yaml",
       `asNumber: 64512
 routerId: 192.0.2.1
 clusterId: 192.0.2.1
-listen: { address: 0.0.0.0, port: 179 }
+listen: { address: "::", port: 179 }
 peers:
   - { address: 192.0.2.2, asNumber: 64512, routeReflectorClient: true, holdTime: 9, connectRetryTime: 1 }
   - { address: 192.0.2.3, asNumber: 64512, routeReflectorClient: true, holdTime: 9, passive: true }
+  - { address: "2001:db8::2", asNumber: 64512, routeReflectorClient: true, holdTime: 9, connectRetryTime: 1 }
+  - { address: "2001:db8::3", asNumber: 64512, routeReflectorClient: true, holdTime: 9, passive: true }
 control: { socket: ${sock} }
 `,
     );
@@ -99,6 +118,19 @@ control: { socket: ${sock} }
     expect(line).toMatch(/Originator: 192\.0\.2\.2/);
     expect(line).toMatch(/ClusterList: \[192\.0\.2\.1\]/);
     expect(line).toMatch(/^\*>?\s+10\.20\.0\.0\/24\s+192\.0\.2\.2\s/);
+  }, 90_000);
+
+  test("IPv6: the same reflection over the IPv6 sessions", async () => {
+    await until(async () => (await stateOf(sock, "2001:db8::2")) === "Established" && (await stateOf(sock, "2001:db8::3")) === "Established", "both IPv6 clients Established", 40_000);
+    await gobgp("global", "rib", "-a", "ipv6", "add", "2001:db8:30::/48");
+    await until(async () => (await birdc("show", "route", "all", "2001:db8:30::/48")).includes("originator_id"), "the reflected IPv6 route in BIRD");
+    const inBird = await birdc("show", "route", "all", "2001:db8:30::/48");
+    expect(inBird).toMatch(/BGP\.originator_id: 192\.0\.2\.3/);
+    expect(inBird).toMatch(/BGP\.cluster_list: 192\.0\.2\.1/);
+    await until(async () => (await gobgp("global", "rib", "-a", "ipv6")).includes("2001:db8:20::/48"), "the reflected IPv6 route in GoBGP");
+    const line = (await gobgp("global", "rib", "-a", "ipv6")).split("\n").find((l) => l.includes("2001:db8:20::/48")) ?? "";
+    expect(line).toMatch(/Originator: 192\.0\.2\.2/);
+    expect(line).toMatch(/ClusterList: \[192\.0\.2\.1\]/);
   }, 90_000);
 });
 
