@@ -72,7 +72,7 @@ peers:
   - { address: 192.0.2.3, asNumber: 65999, localAddress: 192.0.2.11, connectRetryTime: 1 }
   - { address: 192.0.2.4, asNumber: 64514, localAddress: 192.0.2.12, connectRetryTime: 1, minHoldTime: 30 }
 originate: [10.10.0.0/24, "2001:db8:10::/48"]
-kernel: { install: true }
+kernel: { install: true, netns: ${lab.bc} }   # the daemon runs in it too; this takes the ip -n NS path
 control: { socket: ${sock} }
 `,
     );
