@@ -96,19 +96,24 @@ function registerSpeaker(bgp: Command): void {
       } catch (e) {
         throw new UsageError(e instanceof Error ? e.message : String(e));
       }
-      const stopped = new Promise<string>((resolve) => {
-        process.once("SIGINT", () => resolve("SIGINT"));
-        process.once("SIGTERM", () => resolve("SIGTERM"));
-      });
+      let onSignal: (s: NodeJS.Signals) => void = () => undefined;
+      const stopped = new Promise<string>((resolve) => (onSignal = resolve));
+      process.on("SIGINT", onSignal);
+      process.on("SIGTERM", onSignal);
       try {
-        await daemon.start();
-      } catch (e) {
+        try {
+          await daemon.start();
+        } catch (e) {
+          await daemon.stop();
+          throw new UsageError(`cannot start: ${e instanceof Error ? e.message : String(e)}`);
+        }
+        const signal = await stopped;
+        process.stderr.write(`${new Date().toISOString()} ${signal}: stopping\n`);
         await daemon.stop();
-        throw new UsageError(`cannot start: ${e instanceof Error ? e.message : String(e)}`);
+      } finally {
+        process.off("SIGINT", onSignal);
+        process.off("SIGTERM", onSignal);
       }
-      const signal = await stopped;
-      process.stderr.write(`${new Date().toISOString()} ${signal}: stopping\n`);
-      await daemon.stop();
     });
 }
 
