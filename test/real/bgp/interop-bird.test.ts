@@ -29,7 +29,7 @@ describeBird("birdcage speaker <-> BIRD 2 in namespaces", () => {
   const birdc = async (...args: string[]): Promise<string> => String((await execa("birdc", ["-s", birdSock, ...args], { reject: false, timeout: 10_000 })).stdout);
 
   beforeAll(async () => {
-    lab = await makeLab("bird", [3, 4], [11, 12]);
+    lab = await makeLab("bird", [3, 4, 5], [11, 12, 13]);
     sock = join(lab.dir, "bc.sock");
     birdSock = join(lab.dir, "bird.ctl");
     birdConf = writeFile(
@@ -44,6 +44,7 @@ template bgp t { local as 64513; hold time 9; connect delay time 1; connect retr
 protocol bgp bc4 from t { local 192.0.2.2; neighbor 192.0.2.1 as 64512; ipv4 { import all; export where source ~ [ RTS_STATIC, RTS_BGP ]; }; }
 protocol bgp bc6 from t { local 2001:db8::2; neighbor 2001:db8::1 as 64512; ipv6 { import all; export where source ~ [ RTS_STATIC, RTS_BGP ]; }; }
 protocol bgp wrongas from t { local 192.0.2.3; neighbor 192.0.2.11 as 64512; ipv4 { import none; export none; }; }
+protocol bgp bighold from t { local 192.0.2.5; neighbor 192.0.2.13 as 64512; hold time 90; min hold time 30; ipv4 { import none; export none; }; }
 protocol bgp badhold from t { local 192.0.2.4; neighbor 192.0.2.12 as 64512; hold time 10; ipv4 { import none; export none; }; }
 `,
     );
@@ -59,6 +60,7 @@ peers:
   - { address: "2001:db8::2", asNumber: 64513, holdTime: 9, connectRetryTime: 1 }
   - { address: 192.0.2.3, asNumber: 65999, localAddress: 192.0.2.11, connectRetryTime: 1 }
   - { address: 192.0.2.4, asNumber: 64513, localAddress: 192.0.2.12, connectRetryTime: 1, minHoldTime: 30 }
+  - { address: 192.0.2.5, asNumber: 64513, localAddress: 192.0.2.13, connectRetryTime: 1, holdTime: 9 }
 originate: [10.10.0.0/24, "2001:db8:10::/48"]
 kernel: { install: true, protocol: 201 }
 control: { socket: ${sock} }
@@ -114,6 +116,8 @@ control: { socket: ${sock} }
     await until(async () => /Unacceptable hold time/i.test((last = await birdc("show", "protocols", "all", "badhold"))), "BIRD's badhold error", 30_000).catch((e: Error) => {
       throw new Error(`${e.message}; last: ${last}`);
     });
+    // And the other way: BIRD with "min hold time 30" refuses our 9 s with 2/6.
+    await until(async () => /NOTIFICATION received: 2\/6/.test((await peersOf(sock)).find((p) => p.address === "192.0.2.5")?.lastError ?? ""), "BIRD's 2/6 to us", 30_000);
     const peers = await peersOf(sock);
     expect(peers.find((p) => p.address === "192.0.2.3")?.state).not.toBe("Established");
     expect(peers.find((p) => p.address === "192.0.2.4")?.state).not.toBe("Established");
