@@ -1,0 +1,980 @@
+// Simulated TCP for the BGP Transport port (src/core/bgp/ports.ts): the real encoded BGP bytes travel
+// between hosts of the simulated topology in SimEngine virtual time, over the paths the underlay
+// (sim/net's SimNetwork) computes, with its latency, loss, MTU and link failures.
+//
+// The model, kept deliberately small so a 1,000-node full mesh (499,500 sessions) fits in memory:
+// - Handshake: SYN along the path; RST when nobody listens ("connection refused"); SYN retries after
+//   1, 2, 4, 8, 16, 32 s and "connect timeout" 64 s later (Linux tcp_syn_retries = 6).
+// - Data: bytes sent in the same tick by one side are one *flight* (one delivery event per connection
+//   direction), cut into MSS-sized segments (MTU - 40/60). A congestion window (10 segments initially,
+//   slow start, halved on loss) limits what is in flight, so a big UPDATE burst takes several RTTs.
+// - ACKs need no events: the arrival of a flight records when its cumulative ACK reaches the sender,
+//   and the sender applies it the next time it looks (or wakes then if it is window-blocked).
+// - Loss (per segment, rng stream "tcp-loss") or a path that is down loses segments; the receiver keeps
+//   only in-order bytes (go-back-N, no SACK) and the sender retransmits after the RTO (srtt + max(4 ×
+//   rttvar, 200 ms), doubling up to 120 s). After 15 RTOs without progress the connection fails with
+//   { error: "timeout" } (Linux tcp_retries2 = 15); BGP's hold timer usually decides much earlier.
+// - crashHost() is kill -9: with reset the peers get an RST, without it their ends stay half-open until
+//   they send and time out, or reach the revived host, which answers with an RST.
+// - Deterministic: no wall clock, no Math.random; the same seed and inputs replay the same events.
+import type { CloseReason, ConnectOptions, Connection, Listener, Transport } from "../src/core/bgp/ports.ts";
+import type { SimEngine, SimEvent } from "./engine.ts";
+import type { RandomStream } from "./random.ts";
+
+export interface UnderlayLink {
+  element: string;
+  segment: string;
+}
+
+export type UnderlayPath =
+  | {
+      ok: true;
+      /** One-way latency of the whole path in ms. */
+      latencyMs: number;
+      /** Probability that one packet is lost somewhere on the path (0..1). */
+      loss?: number;
+      /** Attachments crossed, in order (where captures are taken). */
+      links: UnderlayLink[];
+      /** Path MTU (default 1500): the MSS is this minus 40 (IPv4) or 60 (IPv6) octets. */
+      mtu?: number;
+    }
+  | { ok: false; at: string; reason: string };
+
+/** What the transport needs from the simulated network (sim/net's SimNetwork provides it). */
+export interface Underlay {
+  /** The path a packet of `sizeBytes` from `src` to `dst`, sent by `fromHost`, takes right now. */
+  underlayPath(fromHost: string, src: string, dst: string, sizeBytes: number): UnderlayPath;
+  /** The host owning an address, if any. */
+  hostOf(address: string): string | undefined;
+  /** The source address `host` uses towards `dst` when the caller binds none. */
+  sourceAddress?(host: string, dst: string): string | undefined;
+  /** A number that changes whenever paths may have changed; when present, paths are cached per connection. */
+  version?(): number;
+}
+
+/** One TCP segment as it crossed one link, for captures (sim/pcap.ts's PcapWriter implements this). */
+export interface CapturedTcpSegment {
+  src: string;
+  dst: string;
+  srcPort: number;
+  dstPort: number;
+  seq: number;
+  ack: number;
+  /** TCP flags: FIN 1, SYN 2, RST 4, PSH 8, ACK 16. */
+  flags: number;
+  window: number;
+  /** MSS option (SYN and SYN-ACK only). */
+  mss?: number;
+  payload?: Uint8Array;
+}
+
+export interface TcpCapture {
+  /** Called for each segment on each link it crosses; timeMs may be later than now (the link further on). */
+  tcp(link: string, timeMs: number, seg: CapturedTcpSegment): void;
+}
+
+export interface BgpCounters {
+  open: number;
+  update: number;
+  notification: number;
+  keepalive: number;
+  routeRefresh: number;
+  /** Messages of other types, or a stream that stopped framing (a header with a bad length). */
+  other: number;
+  messages: number;
+  /** Payload octets the BGP speakers handed to TCP. */
+  bytes: number;
+}
+
+export interface TcpCounters {
+  connectAttempts: number;
+  established: number;
+  refused: number;
+  connectTimeouts: number;
+  /** Connections that failed after tcp_retries2 retransmissions. */
+  timeouts: number;
+  /** RSTs that ended an established connection. */
+  resets: number;
+  /** Data flights (delivery events) and the segments in them. */
+  flights: number;
+  segments: number;
+  lostSegments: number;
+  retransmissions: number;
+  retransmittedBytes: number;
+}
+
+export interface TransportStats {
+  sent: BgpCounters;
+  /** Per sending host, sorted by host name. */
+  perHost: Record<string, BgpCounters>;
+  tcp: TcpCounters;
+  openConnections: number;
+}
+
+export interface SimTransportOptions {
+  /** Receives every segment on every link (e.g. a PcapWriter). */
+  capture?: TcpCapture;
+  /** Default path MTU when the underlay gives none (1500). */
+  mtu?: number;
+  /** Initial congestion window in segments (10, RFC 6928). */
+  initialWindow?: number;
+  /** RTOs without progress before a connection fails (15, Linux tcp_retries2). */
+  maxRetries?: number;
+}
+
+const BGP_PORT = 179;
+const FIN = 1;
+const SYN = 2;
+const RST = 4;
+const PSH = 8;
+const ACK = 16;
+const WINDOW = 65535;
+const RTO_MIN = 200;
+const RTO_MAX = 120_000;
+const RTO_INIT = 1000;
+/** Delays before each SYN retransmission, then the final wait before giving up (Linux, 6 retries). */
+const SYN_BACKOFF = [1000, 2000, 4000, 8000, 16000, 32000, 64000];
+
+// Endpoint states.
+const SYN_SENT = 0;
+const OPEN = 1;
+/** The application closed; the FIN (and bytes before it) may still be on their way. */
+const CLOSING = 2;
+const DEAD = 3;
+
+const newCounters = (): BgpCounters => ({ open: 0, update: 0, notification: 0, keepalive: 0, routeRefresh: 0, other: 0, messages: 0, bytes: 0 });
+
+/** Bytes [start, end) of one direction sent together; fin: the FIN follows `end`. */
+interface Flight {
+  start: number;
+  end: number;
+  fin: boolean;
+  sentAt: number;
+  /** One-way latency and per-segment loss of the path it took. */
+  latency: number;
+  loss: number;
+  links: UnderlayLink[] | undefined;
+  /** When the cumulative ACK for it reaches the sender (Infinity: never; undefined: not arrived yet). */
+  ackAt: number | undefined;
+  ackTo: number;
+  ackFin: boolean;
+  retransmit: boolean;
+}
+
+interface SimListener extends Listener {
+  host: string;
+  onConnection: (c: Connection) => void;
+  closed: boolean;
+}
+
+interface HostState {
+  counters: BgpCounters;
+  conns: Set<Endpoint>;
+  nextPort: number;
+  /** Crashed: undefined when up; else whether the kernel answers with RSTs. */
+  down: { reset: boolean } | undefined;
+}
+
+type PathOk = Extract<UnderlayPath, { ok: true }>;
+
+class Endpoint implements Connection {
+  localAddress: string;
+  localPort = 0;
+  state = SYN_SENT;
+  peer: Endpoint | undefined;
+  family: 4 | 6;
+  mss = 1460;
+  isn: number;
+  // Application side.
+  private dataCb: ((b: Uint8Array) => void) | undefined;
+  private closeCb: ((r: CloseReason) => void) | undefined;
+  private inbox: Uint8Array[] | undefined;
+  private reason: CloseReason | undefined;
+  private reported = false;
+  // Send direction. Offsets count stream octets from 0; chunks hold [bufBase, sndEnd).
+  chunks: Uint8Array[] | undefined;
+  bufBase = 0;
+  sndUna = 0;
+  sndNxt = 0;
+  sndEnd = 0;
+  finQueued = false;
+  finSent = false;
+  finAcked = false;
+  inflight: Flight[] | undefined;
+  transit: Flight[] | undefined;
+  lastArrival = 0;
+  /** Highest sndNxt reached: flights starting below it are retransmissions. */
+  maxSent = 0;
+  cwnd: number;
+  ssthresh = Infinity;
+  srtt = 0;
+  rttvar = 0;
+  rto = RTO_INIT;
+  retries = 0;
+  rtoEv: SimEvent | undefined;
+  wakeEv: SimEvent | undefined;
+  synEv: SimEvent | undefined;
+  synTries = 0;
+  // Receive direction.
+  rcvNxt = 0;
+  finRcvd = false;
+  // BGP framer over the outgoing stream: octets left of the current message, a split header.
+  private skip = 0;
+  private hdr: Uint8Array | undefined;
+  private hdrHave = 0;
+  // Cached outgoing path (when the underlay has version()).
+  path: UnderlayPath | undefined;
+  pathVersion = -1;
+  readonly arriveFn: () => void;
+  readonly rtoFn: () => void;
+  readonly wakeFn: () => void;
+
+  constructor(
+    readonly net: SimTransportNetwork,
+    readonly host: string,
+    readonly hs: HostState,
+    localAddress: string,
+    readonly remoteAddress: string,
+    readonly remotePort: number,
+  ) {
+    this.localAddress = localAddress;
+    this.family = remoteAddress.includes(":") ? 6 : 4;
+    this.isn = net.isnRng.uint32();
+    this.cwnd = net.initialWindow;
+    this.arriveFn = () => net.arrive(this);
+    this.rtoFn = () => net.onRto(this);
+    this.wakeFn = () => {
+      this.wakeEv = undefined;
+      net.pump(this);
+    };
+  }
+
+  // ---- Connection
+
+  send(bytes: Uint8Array): void {
+    if (this.state >= CLOSING || bytes.length === 0) return;
+    this.frame(bytes);
+    if (this.chunks === undefined) this.chunks = [bytes];
+    else this.chunks.push(bytes);
+    this.sndEnd += bytes.length;
+    if (this.state === OPEN) this.net.pump(this);
+  }
+
+  close(): void {
+    if (this.state >= CLOSING) return;
+    if (this.state === SYN_SENT) {
+      this.net.kill(this);
+    } else {
+      this.state = CLOSING;
+      this.finQueued = true;
+      this.net.pump(this);
+    }
+    this.reason = "closed";
+    this.net.engine.schedule(0, "tcp-close", () => this.report());
+  }
+
+  onData(cb: (bytes: Uint8Array) => void): void {
+    this.dataCb = cb;
+    const backlog = this.inbox;
+    this.inbox = undefined;
+    if (backlog) for (const b of backlog) if (this.dataCb === cb && this.state === OPEN) cb(b);
+  }
+
+  onClose(cb: (reason: CloseReason) => void): void {
+    this.closeCb = cb;
+    if (this.reason !== undefined && !this.reported) this.net.engine.schedule(0, "tcp-close", () => this.report());
+  }
+
+  // ---- inside the network
+
+  deliver(bytes: Uint8Array): void {
+    if (this.dataCb) this.dataCb(bytes);
+    else (this.inbox ??= []).push(bytes);
+  }
+
+  /** Ends the connection for the application with `reason` (now: we are inside an event). */
+  fail(reason: CloseReason): void {
+    if (this.state === DEAD) return;
+    const appOpen = this.state !== CLOSING;
+    this.net.kill(this);
+    if (appOpen) {
+      this.reason = reason;
+      this.report();
+    }
+  }
+
+  private report(): void {
+    if (this.reported || this.reason === undefined || !this.closeCb) return;
+    this.reported = true;
+    this.closeCb(this.reason);
+  }
+
+  /** Silences the application callbacks (the process died). */
+  silence(): void {
+    this.dataCb = undefined;
+    this.closeCb = undefined;
+    this.inbox = undefined;
+    this.reported = true;
+  }
+
+  /** Bytes [from, to) of the send buffer as one array (no copy when one chunk holds them). */
+  extract(from: number, to: number): Uint8Array {
+    const chunks = this.chunks ?? [];
+    let base = this.bufBase;
+    let i = 0;
+    for (; i < chunks.length; i++) {
+      const c = chunks[i] as Uint8Array;
+      if (base + c.length > from) break;
+      base += c.length;
+    }
+    const first = chunks[i];
+    if (first !== undefined && to <= base + first.length) return first.subarray(from - base, to - base);
+    const out = new Uint8Array(to - from);
+    let o = 0;
+    for (; i < chunks.length && base < to; i++) {
+      const c = chunks[i] as Uint8Array;
+      const a = Math.max(from, base) - base;
+      const b = Math.min(to, base + c.length) - base;
+      if (b > a) {
+        out.set(c.subarray(a, b), o);
+        o += b - a;
+      }
+      base += c.length;
+    }
+    return out;
+  }
+
+  /** Drops chunks everything of which was acknowledged. */
+  trim(): void {
+    const chunks = this.chunks;
+    if (!chunks) return;
+    let n = 0;
+    while (n < chunks.length && this.bufBase + (chunks[n] as Uint8Array).length <= this.sndUna) {
+      this.bufBase += (chunks[n] as Uint8Array).length;
+      n++;
+    }
+    if (n === chunks.length) this.chunks = undefined;
+    else if (n > 0) chunks.splice(0, n);
+  }
+
+  /** Counts BGP messages by reading headers (marker 16, length 2, type 1) from the outgoing stream. */
+  private frame(bytes: Uint8Array): void {
+    const c = this.hs.counters;
+    const t = this.net.totals;
+    c.bytes += bytes.length;
+    t.bytes += bytes.length;
+    let i = 0;
+    const n = bytes.length;
+    while (i < n) {
+      if (this.skip > 0) {
+        const take = Math.min(this.skip, n - i);
+        this.skip -= take;
+        i += take;
+        continue;
+      }
+      let len: number;
+      let type: number;
+      if (this.hdrHave === 0 && n - i >= 19) {
+        len = ((bytes[i + 16] as number) << 8) | (bytes[i + 17] as number);
+        type = bytes[i + 18] as number;
+      } else {
+        const h = (this.hdr ??= new Uint8Array(19));
+        const take = Math.min(19 - this.hdrHave, n - i);
+        h.set(bytes.subarray(i, i + take), this.hdrHave);
+        this.hdrHave += take;
+        i += take;
+        if (this.hdrHave < 19) return;
+        this.hdrHave = 0;
+        len = ((h[16] as number) << 8) | (h[17] as number);
+        type = h[18] as number;
+        i -= 19; // the header's octets are counted in the message below
+      }
+      countType(c, type);
+      countType(t, type);
+      if (len < 19) {
+        this.skip = Infinity; // not BGP framing any more: stop counting messages on this stream
+        return;
+      }
+      this.skip = len;
+    }
+  }
+}
+
+function countType(c: BgpCounters, type: number): void {
+  c.messages++;
+  switch (type) {
+    case 1:
+      c.open++;
+      break;
+    case 2:
+      c.update++;
+      break;
+    case 3:
+      c.notification++;
+      break;
+    case 4:
+      c.keepalive++;
+      break;
+    case 5:
+      c.routeRefresh++;
+      break;
+    default:
+      c.other++;
+  }
+}
+
+export class SimTransportNetwork {
+  readonly totals = newCounters();
+  readonly tcpCounters: TcpCounters = {
+    connectAttempts: 0,
+    established: 0,
+    refused: 0,
+    connectTimeouts: 0,
+    timeouts: 0,
+    resets: 0,
+    flights: 0,
+    segments: 0,
+    lostSegments: 0,
+    retransmissions: 0,
+    retransmittedBytes: 0,
+  };
+  readonly isnRng: RandomStream;
+  readonly initialWindow: number;
+  private readonly lossRng: RandomStream;
+  private readonly hosts = new Map<string, HostState>();
+  private readonly listeners = new Map<string, SimListener[]>();
+  private readonly capture: TcpCapture | undefined;
+  private readonly defaultMtu: number;
+  private readonly maxRetries: number;
+  private open = 0;
+
+  constructor(
+    readonly engine: SimEngine,
+    readonly underlay: Underlay,
+    options: SimTransportOptions = {},
+  ) {
+    this.lossRng = engine.rng("tcp-loss");
+    this.isnRng = engine.rng("tcp-isn");
+    this.capture = options.capture;
+    this.defaultMtu = options.mtu ?? 1500;
+    this.initialWindow = options.initialWindow ?? 10;
+    this.maxRetries = options.maxRetries ?? 15;
+  }
+
+  /**
+   * The Transport of `host`. Connections without a localAddress bind `defaultAddress`, else the
+   * underlay's sourceAddress(host, dst).
+   */
+  transport(host: string, defaultAddress?: string): Transport {
+    this.hostState(host);
+    return {
+      connect: (opts, onConnected) => this.connect(host, defaultAddress, opts, onConnected),
+      listen: (address, port, onConnection) => this.listen(host, address, port, onConnection),
+    };
+  }
+
+  /**
+   * kill -9 of the host's BGP process: its connections and listeners vanish and its callbacks never
+   * fire again. With reset (default) the peers get an RST after the path latency; without, their ends
+   * stay half-open, and SYNs to the host go unanswered until reviveHost().
+   */
+  crashHost(host: string, opts: { reset?: boolean } = {}): void {
+    const hs = this.hostState(host);
+    const reset = opts.reset !== false;
+    hs.down = { reset };
+    for (const e of [...hs.conns]) {
+      e.silence();
+      const peer = e.peer;
+      const wasOpen = e.state === OPEN || e.state === CLOSING;
+      this.kill(e);
+      if (reset && wasOpen && peer && peer.state !== DEAD) this.sendRst(e, peer, e.host, e.localAddress, e.remoteAddress);
+    }
+    for (const [k, ls] of this.listeners) {
+      const keep = ls.filter((l) => l.host !== host);
+      for (const l of ls) if (l.host === host) l.closed = true;
+      if (keep.length === 0) this.listeners.delete(k);
+      else this.listeners.set(k, keep);
+    }
+  }
+
+  /** The host is back (a new process): it may listen and connect again; old connections stay gone. */
+  reviveHost(host: string): void {
+    this.hostState(host).down = undefined;
+  }
+
+  isDown(host: string): boolean {
+    return this.hosts.get(host)?.down !== undefined;
+  }
+
+  stats(): TransportStats {
+    const perHost: Record<string, BgpCounters> = {};
+    for (const h of [...this.hosts.keys()].sort()) perHost[h] = { ...(this.hosts.get(h) as HostState).counters };
+    return { sent: { ...this.totals }, perHost, tcp: { ...this.tcpCounters }, openConnections: this.open };
+  }
+
+  get connectionCount(): number {
+    return this.open;
+  }
+
+  // ---- connection setup
+
+  private hostState(host: string): HostState {
+    let hs = this.hosts.get(host);
+    if (!hs) {
+      hs = { counters: newCounters(), conns: new Set(), nextPort: 32768, down: undefined };
+      this.hosts.set(host, hs);
+    }
+    return hs;
+  }
+
+  private connect(host: string, defaultAddress: string | undefined, opts: ConnectOptions, onConnected: (c: Connection) => void): Connection {
+    const hs = this.hostState(host);
+    const remote = opts.remoteAddress;
+    const local = opts.localAddress ?? defaultAddress ?? this.underlay.sourceAddress?.(host, remote) ?? "";
+    const e = new Endpoint(this, host, hs, local, remote, opts.remotePort || BGP_PORT);
+    this.tcpCounters.connectAttempts++;
+    if (local === "" || this.underlay.hostOf(local) !== host) {
+      this.engine.schedule(0, "tcp-syn", () => e.fail({ error: `connect ${remote}:${e.remotePort}: cannot assign requested address${local ? ` ${local}` : ""}` }));
+      return e;
+    }
+    e.localPort = hs.nextPort;
+    hs.nextPort = hs.nextPort >= 60999 ? 32768 : hs.nextPort + 1;
+    hs.conns.add(e);
+    this.open++;
+    this.sendSyn(e, onConnected);
+    return e;
+  }
+
+  private sendSyn(e: Endpoint, onConnected: (c: Connection) => void): void {
+    const delay = SYN_BACKOFF[e.synTries] as number;
+    e.synEv = this.engine.schedule(delay, "tcp-syn-retry", () => {
+      e.synEv = undefined;
+      if (e.state !== SYN_SENT) return;
+      e.synTries++;
+      if (e.synTries >= SYN_BACKOFF.length) {
+        this.tcpCounters.connectTimeouts++;
+        e.fail({ error: "connect timeout" });
+      } else this.sendSyn(e, onConnected);
+    });
+    const p = this.underlay.underlayPath(e.host, e.localAddress, e.remoteAddress, e.family === 4 ? 44 : 64);
+    if (!p.ok || this.lost(p)) return; // silence: the retry timer above tries again
+    const now = this.engine.now();
+    this.captureSeg(p, now, e, SYN, e.isn, 0, undefined, this.mssOf(p, e.family));
+    this.engine.schedule(p.latencyMs, "tcp-syn", () => this.synArrive(e, p, now, onConnected));
+  }
+
+  private synArrive(e: Endpoint, fwd: PathOk, sentAt: number, onConnected: (c: Connection) => void): void {
+    if (e.state !== SYN_SENT) return;
+    const dstHost = this.underlay.hostOf(e.remoteAddress);
+    if (dstHost === undefined) return;
+    const hs = this.hostState(dstHost);
+    if (hs.down && !hs.down.reset) return; // nobody answers
+    const back = this.underlay.underlayPath(dstHost, e.remoteAddress, e.localAddress, e.family === 4 ? 44 : 64);
+    if (!back.ok || this.lost(back)) return;
+    const l = hs.down ? undefined : this.findListener(dstHost, e.remoteAddress, e.remotePort);
+    const now = this.engine.now();
+    if (!l) {
+      this.captureSegFrom(back, now, e.remoteAddress, e.localAddress, e.remotePort, e.localPort, RST | ACK, 0, (e.isn + 1) >>> 0, e.family);
+      this.engine.schedule(back.latencyMs, "tcp-rst", () => {
+        if (e.state !== SYN_SENT) return;
+        this.tcpCounters.refused++;
+        e.fail({ error: `connect ${e.remoteAddress}:${e.remotePort}: connection refused` });
+      });
+      return;
+    }
+    const s = new Endpoint(this, dstHost, hs, e.remoteAddress, e.localAddress, e.localPort);
+    s.localPort = e.remotePort;
+    const mss = Math.min(this.mssOf(fwd, e.family), this.mssOf(back, e.family));
+    this.captureSeg(back, now, s, SYN | ACK, s.isn, (e.isn + 1) >>> 0, undefined, mss);
+    this.engine.schedule(back.latencyMs, "tcp-syn", () => {
+      if (e.state !== SYN_SENT) return;
+      if (e.synEv) this.engine.cancel(e.synEv);
+      e.synEv = undefined;
+      const t = this.engine.now();
+      e.state = OPEN;
+      e.mss = s.mss = mss;
+      e.peer = s;
+      s.peer = e;
+      const rtt = t - sentAt;
+      e.srtt = s.srtt = rtt;
+      e.rttvar = s.rttvar = rtt / 2;
+      e.rto = s.rto = rtt + Math.max(RTO_MIN, 2 * rtt);
+      // The handshake's ACK reaches the server one latency later: only then is the connection accepted.
+      const p = this.pathOut(e, 40);
+      if (p.ok) this.captureSeg(p, t, e, ACK, (e.isn + 1) >>> 0, (s.isn + 1) >>> 0);
+      this.engine.schedule(p.ok ? p.latencyMs : fwd.latencyMs, "tcp-accept", () => this.accept(e, s, l));
+      this.tcpCounters.established++;
+      onConnected(e);
+      this.pump(e);
+    });
+  }
+
+  private accept(e: Endpoint, s: Endpoint, l: SimListener): void {
+    if (s.hs.down || l.closed) {
+      if (e.state !== DEAD) this.sendRst(s, e, s.host, s.localAddress, s.remoteAddress);
+      return;
+    }
+    if (s.state === DEAD) return;
+    s.state = OPEN;
+    s.hs.conns.add(s);
+    this.open++;
+    l.onConnection(s);
+  }
+
+  private listen(host: string, address: string, port: number, onConnection: (c: Connection) => void): Listener {
+    const hs = this.hostState(host);
+    if (hs.down) throw new Error(`listen ${address}:${port}: host ${host} is down`);
+    const p = port || BGP_PORT;
+    const wild = address === "0.0.0.0" || address === "::";
+    if (!wild && this.underlay.hostOf(address) !== host) throw new Error(`listen ${address}:${p}: cannot assign requested address`);
+    const key = `${host}|${p}`;
+    const ls = this.listeners.get(key) ?? [];
+    if (ls.some((x) => x.address === address || wild || x.address === "0.0.0.0" || x.address === "::")) {
+      throw new Error(`listen ${address}:${p}: address already in use`);
+    }
+    const l: SimListener = {
+      address,
+      port: p,
+      host,
+      onConnection,
+      closed: false,
+      close: () => {
+        if (l.closed) return;
+        l.closed = true;
+        const now = this.listeners.get(key)?.filter((x) => x !== l) ?? [];
+        if (now.length === 0) this.listeners.delete(key);
+        else this.listeners.set(key, now);
+      },
+    };
+    ls.push(l);
+    this.listeners.set(key, ls);
+    return l;
+  }
+
+  private findListener(host: string, address: string, port: number): SimListener | undefined {
+    const ls = this.listeners.get(`${host}|${port}`);
+    if (!ls) return undefined;
+    const v6 = address.includes(":");
+    return ls.find((l) => l.address === address) ?? ls.find((l) => l.address === "::" || (!v6 && l.address === "0.0.0.0"));
+  }
+
+  // ---- data
+
+  /** Sends what the window allows: bytes sent in the same tick join the flight already leaving. */
+  pump(e: Endpoint): void {
+    if (e.state === DEAD || e.state === SYN_SENT || !e.peer) return;
+    this.advance(e);
+    const now = this.engine.now();
+    for (;;) {
+      const unsent = e.sndEnd - e.sndNxt;
+      const finPending = e.finQueued && !e.finSent;
+      if (unsent === 0 && !finPending) return;
+      const room = Math.max(0, Math.floor(e.cwnd) * e.mss - (e.sndNxt - e.sndUna));
+      if (room === 0 && unsent > 0) {
+        this.wakeAtHeadAck(e); // or the next arrival does (see arrive)
+        return;
+      }
+      const n = Math.min(room, unsent);
+      const inflight = e.inflight;
+      const last = inflight?.[inflight.length - 1];
+      let f: Flight;
+      if (last && last.sentAt === now && last.end === e.sndNxt && !last.fin && last.ackAt === undefined && !last.retransmit) {
+        f = last;
+        f.end += n;
+      } else {
+        const p = this.pathOut(e, Math.min(n, e.mss) + (e.family === 4 ? 40 : 60));
+        f = {
+          start: e.sndNxt,
+          end: e.sndNxt + n,
+          fin: false,
+          sentAt: now,
+          latency: p.ok ? p.latencyMs : 0,
+          loss: p.ok ? (p.loss ?? 0) : 1,
+          links: p.ok ? p.links : undefined,
+          ackAt: undefined,
+          ackTo: e.sndUna,
+          ackFin: false,
+          retransmit: e.sndNxt < e.maxSent,
+        };
+        (e.inflight ??= []).push(f);
+        if (p.ok) {
+          const at = Math.max(now + p.latencyMs, e.lastArrival);
+          e.lastArrival = at;
+          (e.transit ??= []).push(f);
+          this.engine.scheduleAt(at, "tcp-data", e.arriveFn);
+        } else {
+          f.ackAt = Infinity;
+          this.armRto(e, now + e.rto);
+        }
+      }
+      e.sndNxt += n;
+      if (e.sndNxt > e.maxSent) e.maxSent = e.sndNxt;
+      if (e.sndNxt === e.sndEnd && e.finQueued) {
+        f.fin = true;
+        e.finSent = true;
+      }
+      if (f.fin || e.sndNxt === e.sndEnd) return;
+    }
+  }
+
+  /** Applies the ACKs that have reached the sender by now. */
+  private advance(e: Endpoint): void {
+    const inflight = e.inflight;
+    if (!inflight) return;
+    const now = this.engine.now();
+    let n = 0;
+    while (n < inflight.length) {
+      const f = inflight[n] as Flight;
+      if (f.ackAt === undefined || f.ackAt > now) break;
+      n++;
+      if (f.ackTo > e.sndUna) {
+        const acked = f.ackTo - e.sndUna;
+        e.sndUna = f.ackTo;
+        e.retries = 0;
+        const segs = Math.ceil(acked / e.mss);
+        e.cwnd = e.cwnd < e.ssthresh ? e.cwnd + segs : e.cwnd + segs / e.cwnd;
+      }
+      if (f.ackFin) e.finAcked = true;
+    }
+    if (n > 0) {
+      if (n === inflight.length) e.inflight = undefined;
+      else inflight.splice(0, n);
+      e.trim();
+    }
+    if (e.state === CLOSING) {
+      if (e.finAcked) this.kill(e);
+      else this.wakeAtHeadAck(e);
+    }
+  }
+
+  /** Wakes the sender when the first outstanding ACK arrives (unknown yet: the flight's arrival will). */
+  private wakeAtHeadAck(e: Endpoint): void {
+    const at = e.inflight?.[0]?.ackAt;
+    if (e.wakeEv === undefined && at !== undefined && at !== Infinity && at > this.engine.now()) {
+      e.wakeEv = this.engine.scheduleAt(at, "tcp-ack", e.wakeFn);
+    }
+  }
+
+  /** The flight at the head of e's transit queue reaches the peer. */
+  arrive(s: Endpoint): void {
+    const f = s.transit?.shift();
+    if (!f) return;
+    if (s.transit?.length === 0) s.transit = undefined;
+    if (s.state === DEAD) return; // crashed, reset or done: what it still had on the wire is moot
+    const r = s.peer;
+    if (!r) return;
+    const now = this.engine.now();
+    const t = this.tcpCounters;
+    t.flights++;
+    const len = f.end - f.start;
+    const segs = Math.max(1, Math.ceil(len / s.mss));
+    t.segments += segs;
+    if (f.retransmit) {
+      t.retransmissions += segs;
+      t.retransmittedBytes += len;
+    }
+    // Per-segment loss: the receiver keeps the in-order prefix before the first lost segment.
+    let okEnd = f.end;
+    let finOk = f.fin;
+    let lostAt = -1;
+    if (f.loss > 0) {
+      for (let i = 0; i < segs; i++) {
+        if (this.lossRng.chance(f.loss)) {
+          lostAt = i;
+          okEnd = Math.min(f.end, f.start + i * s.mss);
+          finOk = false;
+          t.lostSegments++;
+          break;
+        }
+      }
+    }
+    if (this.capture && f.links) this.captureFlight(s, f, segs, lostAt);
+    if (r.state === DEAD || r.state === SYN_SENT) {
+      // Nobody home: a crashed process whose kernel resets, or a revived host, answers with an RST;
+      // a host that is down without reset stays silent and the sender retransmits until it gives up.
+      const down = r.hs.down;
+      if (r.state === DEAD && (down === undefined || down.reset)) this.sendRst(r, s, r.host, r.localAddress, r.remoteAddress);
+      else {
+        f.ackAt = Infinity;
+        this.armRto(s, f.sentAt + s.rto);
+      }
+      return;
+    }
+    let delivered: Uint8Array | undefined;
+    if (f.start <= r.rcvNxt && okEnd > r.rcvNxt) {
+      if (r.state === OPEN) delivered = s.extract(r.rcvNxt, okEnd);
+      r.rcvNxt = okEnd;
+    }
+    const finNow = finOk && r.rcvNxt === f.end && !r.finRcvd;
+    if (finNow) r.finRcvd = true;
+    // The cumulative ACK goes back along the receiver's path.
+    const back = this.pathOut(r, 40);
+    const lostAck = !back.ok || this.lost(back);
+    if (lostAck || lostAt >= 0) this.armRto(s, f.sentAt + s.rto);
+    f.ackTo = r.rcvNxt;
+    f.ackFin = r.finRcvd;
+    if (lostAck) f.ackAt = Infinity;
+    else {
+      f.ackAt = now + back.latencyMs;
+      this.sampleRtt(s, f.ackAt - f.sentAt, f);
+      if (this.capture) this.captureSeg(back, now, r, finNow ? FIN | ACK : ACK, this.seqOf(r), this.ackOf(r));
+      if (s.wakeEv === undefined && (s.sndNxt < s.sndEnd || (s.finQueued && !s.finSent) || s.state === CLOSING)) {
+        s.wakeEv = this.engine.scheduleAt(f.ackAt, "tcp-ack", s.wakeFn);
+      }
+    }
+    if (delivered) r.deliver(delivered);
+    if (finNow && r.state === OPEN) r.fail("peer-closed");
+  }
+
+  private sampleRtt(e: Endpoint, rtt: number, f: Flight): void {
+    if (f.retransmit) return; // Karn: no samples from retransmissions
+    const err = rtt - e.srtt;
+    e.srtt += err / 8;
+    e.rttvar += (Math.abs(err) - e.rttvar) / 4;
+    if (e.retries === 0) e.rto = Math.min(RTO_MAX, e.srtt + Math.max(RTO_MIN, 4 * e.rttvar));
+  }
+
+  private armRto(e: Endpoint, at: number): void {
+    if (e.rtoEv !== undefined || e.state === DEAD) return;
+    e.rtoEv = this.engine.scheduleAt(at, "tcp-rto", e.rtoFn);
+  }
+
+  onRto(e: Endpoint): void {
+    e.rtoEv = undefined;
+    if (e.state === DEAD) return;
+    this.advance(e);
+    if (e.state === DEAD) return;
+    if (e.sndUna >= e.sndNxt && (!e.finSent || e.finAcked)) return; // everything acknowledged
+    const head = e.inflight?.[0];
+    const now = this.engine.now();
+    if (head && (head.ackAt === undefined || (head.ackAt !== Infinity && head.ackAt > now))) {
+      // Progress is on its way: look again when it has arrived.
+      this.armRto(e, Math.max(head.ackAt ?? now + e.rto, now + 1));
+      return;
+    }
+    e.retries++;
+    if (e.retries > this.maxRetries) {
+      this.tcpCounters.timeouts++;
+      e.fail({ error: "timeout" });
+      return;
+    }
+    e.rto = Math.min(RTO_MAX, e.rto * 2);
+    e.ssthresh = Math.max(2, (e.sndNxt - e.sndUna) / e.mss / 2);
+    e.cwnd = 1;
+    // Go back N: everything unacknowledged is sent again (later ACKs of old flights are ignored).
+    e.inflight = undefined;
+    e.sndNxt = e.sndUna;
+    e.finSent = false;
+    this.pump(e);
+    if (e.rtoEv === undefined && e.inflight) this.armRto(e, now + e.rto);
+  }
+
+  private sendRst(from: Endpoint, to: Endpoint, fromHost: string, src: string, dst: string): void {
+    const p = this.underlay.underlayPath(fromHost, src, dst, 40);
+    if (!p.ok) return;
+    this.captureSeg(p, this.engine.now(), from, RST | ACK, this.seqOf(from), this.ackOf(from));
+    this.engine.schedule(p.latencyMs, "tcp-rst", () => {
+      if (to.state === DEAD) return;
+      if (to.state === OPEN) this.tcpCounters.resets++;
+      to.fail({ error: "connection reset by peer" });
+    });
+  }
+
+  /** Forgets an endpoint: no more events of its own. */
+  kill(e: Endpoint): void {
+    if (e.state === DEAD) return;
+    const counted = e.hs.conns.delete(e);
+    if (counted) this.open--;
+    e.state = DEAD;
+    if (e.rtoEv) this.engine.cancel(e.rtoEv);
+    if (e.wakeEv) this.engine.cancel(e.wakeEv);
+    if (e.synEv) this.engine.cancel(e.synEv);
+    e.rtoEv = e.wakeEv = e.synEv = undefined;
+    e.inflight = undefined;
+    e.chunks = undefined;
+  }
+
+  // ---- paths
+
+  pathOut(e: Endpoint, size: number): UnderlayPath {
+    const v = this.underlay.version?.();
+    if (v !== undefined && e.path !== undefined && e.pathVersion === v) return e.path;
+    const p = this.underlay.underlayPath(e.host, e.localAddress, e.remoteAddress, size);
+    if (v !== undefined) {
+      e.path = p;
+      e.pathVersion = v;
+    }
+    return p;
+  }
+
+  private lost(p: PathOk): boolean {
+    return p.loss !== undefined && p.loss > 0 && this.lossRng.chance(p.loss);
+  }
+
+  private mssOf(p: PathOk, family: 4 | 6): number {
+    return Math.max(536, (p.mtu ?? this.defaultMtu) - (family === 4 ? 40 : 60));
+  }
+
+  // ---- capture
+
+  private seqOf(e: Endpoint): number {
+    return (e.isn + 1 + e.sndNxt + (e.finSent ? 1 : 0)) >>> 0;
+  }
+
+  private ackOf(e: Endpoint): number {
+    const peer = e.peer;
+    return peer ? (peer.isn + 1 + e.rcvNxt + (e.finRcvd ? 1 : 0)) >>> 0 : 0;
+  }
+
+  private captureFlight(s: Endpoint, f: Flight, segs: number, lostAt: number): void {
+    const links = f.links as UnderlayLink[];
+    const ack = this.ackOf(s);
+    for (let i = 0; i < segs; i++) {
+      const a = f.start + i * s.mss;
+      const b = Math.min(f.end, a + s.mss);
+      const last = i === segs - 1;
+      const flags = ACK | (b > a ? PSH : 0) | (last && f.fin ? FIN : 0);
+      const seg: CapturedTcpSegment = {
+        src: s.localAddress,
+        dst: s.remoteAddress,
+        srcPort: s.localPort,
+        dstPort: s.remotePort,
+        seq: (s.isn + 1 + a) >>> 0,
+        ack,
+        flags,
+        window: WINDOW,
+        ...(b > a ? { payload: s.extract(a, b) } : {}),
+      };
+      const upTo = i === lostAt ? 1 : links.length;
+      for (let k = 0; k < upTo && k < links.length; k++) {
+        const l = links[k] as UnderlayLink;
+        (this.capture as TcpCapture).tcp(`${l.element}@${l.segment}`, f.sentAt + (f.latency * k) / links.length, seg);
+      }
+    }
+  }
+
+  private captureSeg(p: UnderlayPath, t: number, e: Endpoint, flags: number, seq: number, ack: number, payload?: Uint8Array, mss?: number): void {
+    this.captureSegFrom(p, t, e.localAddress, e.remoteAddress, e.localPort, e.remotePort, flags, seq, ack, e.family, payload, mss);
+  }
+
+  private captureSegFrom(
+    p: UnderlayPath,
+    t: number,
+    src: string,
+    dst: string,
+    srcPort: number,
+    dstPort: number,
+    flags: number,
+    seq: number,
+    ack: number,
+    _family: 4 | 6,
+    payload?: Uint8Array,
+    mss?: number,
+  ): void {
+    const cap = this.capture;
+    if (!cap || !p.ok) return;
+    const seg: CapturedTcpSegment = { src, dst, srcPort, dstPort, seq, ack, flags, window: WINDOW, ...(mss !== undefined ? { mss } : {}), ...(payload ? { payload } : {}) };
+    const n = p.links.length;
+    p.links.forEach((l, k) => cap.tcp(`${l.element}@${l.segment}`, t + (p.latencyMs * k) / n, seg));
+  }
+}
