@@ -1,0 +1,255 @@
+// The simulated network: the topology's nodes and routers with their interfaces, FIBs, tunnels, pods
+// and policy, and the questions the rest of the simulator asks of it — the dataplane of a node, the
+// route sink of a BGP router, link and host failures, host-to-host paths for the simulated TCP, and
+// explained probes (traceroute) for scenarios.
+import { comparePrefixes, formatAddress, formatPrefix, parseIP, type IPAddress } from "../../src/core/net/ip.ts";
+import type { RouteSink } from "../../src/core/bgp/ports.ts";
+import type { ProbeResult, RouteObservation } from "../../src/scenario/backend.ts";
+import type { Topology } from "../../src/topology/model.ts";
+import type { SimEngine } from "../engine.ts";
+import type { RandomStream } from "../random.ts";
+import { SimDataplane, SimRouteSink } from "./dataplane.ts";
+import { walk, type LinkRef, type PacketHook, type PacketInfo, type WalkResult } from "./forward.ts";
+import { addrKey, NetState, type Host } from "./hosts.ts";
+
+export type { LinkRef, PacketHook, PacketInfo } from "./forward.ts";
+
+export interface TraceSpec {
+  /** The node or router the packet starts on (the source pod's node for a pod). */
+  fromHost: string;
+  src: string;
+  dst: string;
+  protocol: "tcp" | "udp" | "icmp";
+  srcPort?: number;
+  dstPort?: number;
+  /** IP packet size in bytes. */
+  size: number;
+  df: boolean;
+  /** Draw link loss from the engine's "probe-loss" stream (default true); false ignores loss. */
+  loss?: boolean;
+}
+
+export interface TraceResult extends ProbeResult {
+  /** Most pieces the packet was in at once (1 = not fragmented). */
+  fragments: number;
+  /** One-way latency of the links crossed. */
+  latencyMs: number;
+  /** "pod ns/name" or "host name" when delivered. */
+  deliveredTo?: string;
+}
+
+export type UnderlayResult =
+  | {
+      ok: true;
+      latencyMs: number;
+      /** Probability that one packet is lost on the way (link losses combined). */
+      loss: number;
+      /** Attachments crossed, in order (sender's then receiver's for each segment). */
+      links: LinkRef[];
+      /** Path MTU, when any link was crossed. */
+      mtu?: number;
+      /** Smallest bandwidth set on the links crossed. */
+      bandwidthMbps?: number;
+    }
+  | { ok: false; at: string; reason: string; kind: string };
+
+interface CacheEntry {
+  stateGen: number;
+  hosts: Host[];
+  gens: number[];
+  result: WalkResult;
+}
+
+export class SimNetwork {
+  readonly #net: NetState;
+  readonly #engine: SimEngine;
+  readonly #dataplanes = new Map<string, SimDataplane>();
+  readonly #sinks = new Map<string, SimRouteSink>();
+  readonly #paths = new Map<string, CacheEntry>();
+  #probeLoss: RandomStream | undefined;
+  /** Called for every data packet a trace puts on a link (both attachments of each segment crossed). */
+  onPacket?: PacketHook;
+
+  constructor(topology: Topology, engine: SimEngine) {
+    this.#net = new NetState(topology);
+    this.#engine = engine;
+  }
+
+  /** Node and router names, sorted. */
+  hostNames(): string[] {
+    return [...this.#net.hosts.keys()].sort();
+  }
+
+  /** The node's address (a router's first interface address) of a family. */
+  address(host: string, family: 4 | 6 = 4): string | undefined {
+    const h = this.#net.host(host);
+    const a = family === 4 ? h.primary4 : h.primary6;
+    return a === undefined ? undefined : formatAddress(a);
+  }
+
+  /** The host that owns an interface or tunnel address, if any. */
+  hostOf(address: string): string | undefined {
+    const k = addrKey(parseIP(address));
+    for (const h of this.#net.hosts.values()) if (h.local.has(k)) return h.name;
+    return undefined;
+  }
+
+  /** The Dataplane a node's agent programs (one per node, created on first use). */
+  dataplane(node: string): SimDataplane {
+    let dp = this.#dataplanes.get(node);
+    if (dp === undefined) {
+      const h = this.#net.host(node);
+      if (h.kind !== "node") throw new Error(`${node} is a router, not a node: routers take BGP routes through routeSink()`);
+      dp = new SimDataplane(this.#net, h);
+      this.#dataplanes.set(node, dp);
+    }
+    return dp;
+  }
+
+  /** Where a router's (or node's) BGP speaker puts its best paths: native routes owned by "bgp". */
+  routeSink(host: string): RouteSink {
+    let s = this.#sinks.get(host);
+    if (s === undefined) {
+      s = new SimRouteSink(this.#net, this.#net.host(host));
+      this.#sinks.set(host, s);
+    }
+    return s;
+  }
+
+  setLinkDown(element: string, segment: string, down: boolean): void {
+    const i = this.#net.iface(element, segment);
+    if (i.down !== down) {
+      i.down = down;
+      this.#net.stateGen++;
+    }
+  }
+
+  isLinkDown(element: string, segment: string): boolean {
+    return this.#net.iface(element, segment).down;
+  }
+
+  setHostDown(name: string, down: boolean): void {
+    const h = this.#net.host(name);
+    if (h.down !== down) {
+      h.down = down;
+      this.#net.stateGen++;
+    }
+  }
+
+  isHostDown(name: string): boolean {
+    return this.#net.host(name).down;
+  }
+
+  /**
+   * The path a host's own packet from `src` to `dst` takes through the FIBs (no policy: BGP's port
+   * 179 is in Calico's failsafe list anyway). Cached per (host, src, dst) until a FIB on the path,
+   * a link, a host or a local address changes.
+   */
+  underlayPath(fromHost: string, src: string, dst: string, sizeBytes: number): UnderlayResult {
+    const key = `${fromHost}\u0000${src}\u0000${dst}`;
+    let c = this.#paths.get(key);
+    if (c === undefined || !this.#fresh(c)) {
+      const from = this.#net.host(fromHost);
+      const result = walk(this.#net, { from, src: parseIP(src), dst: parseIP(dst), protocol: "tcp", size: 0, df: true }, { explain: false, policy: false });
+      c = { stateGen: this.#net.stateGen, hosts: result.visited, gens: result.visited.map((h) => h.fib.gen), result };
+      this.#paths.set(key, c);
+    }
+    const r = c.result;
+    if (r.outcome === "dropped") return { ok: false, at: r.at ?? fromHost, reason: r.reason ?? "dropped", kind: r.dropKind ?? "unknown" };
+    if (r.pathMtu !== undefined && sizeBytes > r.pathMtu) {
+      const at = r.pathMtuAt ?? fromHost;
+      return { ok: false, at, reason: `dropped at ${this.#describe(at)}: packet of ${sizeBytes} bytes exceeds the path MTU ${r.pathMtu}`, kind: "mtu" };
+    }
+    return {
+      ok: true,
+      latencyMs: r.latencyMs,
+      loss: r.lossProbability,
+      links: r.links,
+      ...(r.pathMtu !== undefined ? { mtu: r.pathMtu } : {}),
+      ...(r.bandwidthMbps !== undefined ? { bandwidthMbps: r.bandwidthMbps } : {}),
+    };
+  }
+
+  /** Sends a packet record to the capture hook on each of the links (for the transport's segments). */
+  capture(links: readonly LinkRef[], packet: PacketInfo): void {
+    if (this.onPacket === undefined) return;
+    for (const l of links) this.onPacket(l, packet);
+  }
+
+  /** One probe packet, explained hop by hop. Throws on an unknown host or a malformed address. */
+  trace(spec: TraceSpec): TraceResult {
+    const from = this.#net.host(spec.fromHost);
+    const src = parseIP(spec.src);
+    const dst = parseIP(spec.dst);
+    if (!Number.isInteger(spec.size) || spec.size < (src.family === 4 ? 20 : 40) || spec.size > 65535) {
+      throw new Error(`probe size ${spec.size} is not an IP packet size (${src.family === 4 ? 20 : 40}-65535)`);
+    }
+    if ((spec.loss ?? true) && this.#probeLoss === undefined) this.#probeLoss = this.#engine.rng("probe-loss");
+    const r = walk(
+      this.#net,
+      {
+        from,
+        src,
+        dst,
+        protocol: spec.protocol,
+        ...(spec.srcPort !== undefined ? { srcPort: spec.srcPort } : {}),
+        ...(spec.dstPort !== undefined ? { dstPort: spec.dstPort } : {}),
+        size: spec.size,
+        df: spec.df,
+      },
+      {
+        explain: true,
+        policy: true,
+        ...(spec.loss ?? true ? { lossRng: this.#probeLoss! } : {}),
+        ...(this.onPacket !== undefined ? { onPacket: this.onPacket } : {}),
+      },
+    );
+    return {
+      outcome: r.outcome,
+      ...(r.reason !== undefined ? { reason: r.reason } : {}),
+      ...(r.dropKind !== undefined ? { dropKind: r.dropKind } : {}),
+      hops: r.hops,
+      ...(r.pathMtu !== undefined ? { pathMtu: r.pathMtu } : {}),
+      encap: r.encap,
+      fragments: r.fragments,
+      latencyMs: r.latencyMs,
+      ...(r.deliveredTo !== undefined ? { deliveredTo: r.deliveredTo } : {}),
+    };
+  }
+
+  /** The host's active routes (one per prefix), sorted by prefix. */
+  routes(host: string): RouteObservation[] {
+    const h = this.#net.host(host);
+    const out: { p: import("../../src/core/net/ip.ts").Prefix; r: RouteObservation }[] = [];
+    for (const { prefix, entry } of h.fib.entries()) {
+      out.push({
+        p: prefix,
+        r: {
+          node: host,
+          prefix: formatPrefix(prefix),
+          kind: entry.kind,
+          nextHops: entry.nextHops.map((a: IPAddress) => formatAddress(a)),
+          encap: entry.encap,
+          source: entry.source,
+        },
+      });
+    }
+    return out.sort((a, b) => comparePrefixes(a.p, b.p)).map((x) => x.r);
+  }
+
+  /** Routes held by the host (all owners), for figures. */
+  routeCount(host: string): number {
+    return this.#net.host(host).fib.size;
+  }
+
+  #fresh(c: CacheEntry): boolean {
+    if (c.stateGen !== this.#net.stateGen) return false;
+    for (let i = 0; i < c.hosts.length; i++) if (c.hosts[i]!.fib.gen !== c.gens[i]) return false;
+    return true;
+  }
+
+  #describe(name: string): string {
+    const h = this.#net.hosts.get(name);
+    return h?.kind === "router" ? `router ${name}` : name;
+  }
+}
