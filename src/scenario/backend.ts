@@ -143,6 +143,13 @@ export interface TimelineEvent {
   text: string;
 }
 
+/** Counts for the charts, sampled often: established sessions and installed routes, in total and per node. */
+export interface SampleCounts {
+  sessionsEstablished: number;
+  routes: number;
+  perNode?: Record<string, { sessions: number; routes: number }>;
+}
+
 export interface Backend {
   readonly mode: BackendMode;
   /** Builds the world for the topology and starts every agent. */
@@ -161,6 +168,9 @@ export interface Backend {
   /**
    * Waits until routing is stable (every configured session settled, no route change for the
    * backend's quiet period) or the timeout passes. Convergence time is measured from `since`.
+   * The runner calls it in slices of its sample period (e.g. 60 calls of 1 s for a 60 s timeout,
+   * sampling between them), so it must judge stability from the network's state and history (time
+   * of the last routing change), not from what happened within one call.
    */
   waitConverged(timeoutMs: number, since: number): Promise<ConvergenceResult>;
   sessions(): Promise<SessionObservation[]>;
@@ -170,6 +180,12 @@ export interface Backend {
   ipam(): Promise<IpamObservation>;
   counters(): Promise<Counters>;
   timeline(): TimelineEvent[];
+  /**
+   * Optional, cheap counts for the charts (the runner samples at every step and every sample period
+   * during waits). Without it the runner counts sessions() and routes() itself, which copies every
+   * route of every node.
+   */
+  sample?(): Promise<SampleCounts>;
   /** Stops agents and removes everything the backend created. Safe to call twice. */
   stop(): Promise<void>;
 }

@@ -3,7 +3,7 @@
 // topology configures (peerings.ts) and exports (export.ts). Pure TypeScript, no node: imports; the
 // caller passes a TopologyReader for the files a topology refers to. See docs/topology.md.
 export { TOPOLOGY_API_VERSION, topologyFileSchema, type TopologyFile } from "./schema.ts";
-export { encapOf, loadTopology, looksLikeTopology, parseTopology, resolveRelative, type TopologyParseResult, type TopologyReader } from "./load.ts";
+export { encapOf, loadTopology, looksLikeTopology, parseTopology, parseTopologyDocument, resolveRelative, type TopologyParseResult, type TopologyReader } from "./load.ts";
 export { expandGenerator, FIRST_NODE_OFFSET } from "./generate.ts";
 export { attachmentKey, buildGraph, type AttachmentAttributes, type TopologyGraph, type VertexAttributes } from "./graph.ts";
 export { bgpPeerings, type Peering } from "./peerings.ts";

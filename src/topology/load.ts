@@ -56,6 +56,15 @@ export function parseTopology(text: string, file: string, reader: TopologyReader
   const doc = parsed.documents[0];
   if (!doc) return { problems: [{ file, line: 1, column: 1, message: "empty file: expected a Topology (apiVersion: birdcage/v1, kind: Topology)" }] };
   if (parsed.documents.length > 1) problems.push({ ...parsed.documents[1]!.pos, message: "a topology file holds one document (put Calico resources under cluster.resources)" });
+  return parseTopologyDocument(doc, file, reader, problems);
+}
+
+/**
+ * A topology from an already parsed document, e.g. one written inline in a scenario file (`file` is
+ * the file relative paths are resolved from; problems point into the document's own file).
+ */
+export function parseTopologyDocument(doc: SourceDocument, file: string, reader: TopologyReader, earlier: readonly Problem[] = []): TopologyParseResult {
+  const problems = [...earlier];
   const result = topologyFileSchema.safeParse(doc.value);
   if (!result.success) return { problems: sortProblems([...problems, ...result.error.issues.flatMap((i) => issueToProblems(i, doc))]) };
   const spec = result.data;
