@@ -1,0 +1,662 @@
+// The node agent: one node's brain, the same code in the simulator and in a real namespace. It wires
+// a BGP Speaker (peers as Calico's confd computes them), an IPAM client (blocks, tunnel and pod
+// addresses) and the policy to the ports: Clock, Transport, Datastore and Dataplane. What Calico
+// splits between calico-node's startup, confd + BIRD and Felix's route and workload handling:
+//
+//   start()      tunnel addresses (IPIP / VXLAN pools) and devices, originate the node's affine
+//                blocks (blackholes) and borrowed /32s with Calico's export filter, start the speaker
+//   addPod()     IPAM address (handle k8s-pod-network.<ns>.<name>), a "local" route on the pod's
+//                cali interface, the workload, and a new origination when a block was claimed
+//   BGP routes   best paths become unicast routes with the pool's encapsulation (routes.ts)
+//   updateCluster(view)  nodes, pools and BGP resources changed: peers added/removed, routes re-decided
+//
+// Everything is callback/promise based on the ports; no timers of its own, no I/O.
+import { Speaker, type PeerConfig, type SessionState } from "../bgp/index.ts";
+import { calicoExport } from "../bgp/calico-export.ts";
+import type { Clock, RouteChanges, RouteEntry, Transport } from "../bgp/ports.ts";
+import type { Datastore, Watch } from "../datastore/port.ts";
+import { Ipam } from "../ipam/ipam.ts";
+import { HOST_PREFIX } from "../ipam/keys.ts";
+import { normalizePool, type Pool } from "../ipam/pools.ts";
+import { fnv32 } from "../ipam/prng.ts";
+import { formatIP, parseIP, type Prefix } from "../net/ip.ts";
+import type { PolicySet } from "../policy/policy-set.ts";
+import { workloadInterfaceName } from "../policy/render/plan.ts";
+import { clusterAs, hostAddress, listenPort, nodeSubnet, type ClusterNode, type ClusterView } from "./cluster.ts";
+import type { Dataplane, DataplaneRoute, TunnelDevice } from "./dataplane.ts";
+import { routeText, type RouteText } from "./memory-dataplane.ts";
+import { nodePeers, type AgentPeer } from "./peers.ts";
+import { dataplaneRoute, ENCAP_OVERHEAD, routeKey, routeSignature, VXLAN_PORT, VXLAN_VNI, workloadRoute, type EncapContext } from "./routes.ts";
+
+export interface NodeAgentConfig {
+  /** The node's name (Calico Node name; the IPAM host). */
+  name: string;
+  /** IPv4 address WITH prefix length ("10.0.1.5/24"): the prefix decides CrossSubnet. */
+  address?: string;
+  /** IPv6 address with prefix length. */
+  addressV6?: string;
+  /** Default: the cluster's AS (BGPConfiguration asNumber, else 64512). */
+  asNumber?: number;
+  /** Default: the IPv4 address; without one, an IPv4-formatted hash of the name (CALICO_ROUTER_ID=hash). */
+  routerId?: string;
+  routeReflectorClusterID?: string;
+  labels?: Readonly<Record<string, string>>;
+  /** The cluster: nodes, pools, BGPConfiguration, BGPPeers, tunnel MTU. */
+  cluster: ClusterView;
+  /** BGP listen port. Default: BGPConfiguration listenPort, else 179. */
+  bgpPort?: number;
+  /** Address the speaker listens on. Default: the node's address (IPv4, else IPv6; "::" when it has both). */
+  listenAddress?: string;
+  /** MTU of the node's uplink, for tunnel and pod MTUs when the cluster gives no tunnelMTU. Default 1500. */
+  hostMTU?: number;
+  /**
+   * Graceful restart (RFC 4724) towards every peer; default { restartTime: 120 } (BIRD's). `restarting`:
+   * this agent replaces one that crashed (R bit; End-of-RIB once the blocks are originated again).
+   */
+  gracefulRestart?: { restartTime?: number; restarting?: boolean } | false;
+  /** Session timers (seconds) for every peer, e.g. short hold times in a simulation. */
+  peerTimers?: Pick<PeerConfig, "holdTime" | "connectRetryTime" | "connectDelay" | "errorWaitTime">;
+}
+
+export interface NodeAgentPorts {
+  clock: Clock;
+  transport: Transport;
+  /** IPAM's store (in memory, or etcd): the agent runs `new Ipam(datastore, ...)` on it. */
+  datastore: Datastore;
+  dataplane: Dataplane;
+  log?: (event: string) => void;
+  /** Wall time in ms since the epoch for IPAM claim times. Default: clock.now(). */
+  wallClock?: () => number;
+}
+
+/** A pod to start on this node. */
+export interface AgentPodSpec {
+  name: string;
+  namespace: string;
+  labels?: Readonly<Record<string, string>>;
+  /** A fixed address (Calico's cni.projectcalico.org/ipAddrs): not supported yet, see docs/agent.md. */
+  ip?: string;
+  serviceAccount?: string;
+}
+
+export interface AgentPod {
+  name: string;
+  namespace: string;
+  node: string;
+  labels: Record<string, string>;
+  ips: string[];
+  /** Host-side interface (cali + hash). */
+  device: string;
+  mtu: number;
+  /** The addresses taken from another node's block (advertised as /32, /128). */
+  borrowed: string[];
+  serviceAccount?: string;
+}
+
+export interface AgentSession {
+  peer: string;
+  /** The peer's node name when it is a Calico node. */
+  peerNode?: string;
+  state: SessionState;
+  type: "iBGP" | "eBGP";
+  /** "mesh" or "bgppeer/<name>". */
+  source: string;
+  routeReflectorClient: boolean;
+  passive: boolean;
+  prefixesReceived: number;
+  prefixesAccepted: number;
+  prefixesSent: number;
+  uptime: number;
+  lastError: string | null;
+}
+
+/** Where an installed route came from: a BGP best path, the node's own block (IPAM), or a local pod. */
+export type RouteSource = "bgp" | "ipam" | "workload";
+
+export interface AgentRoute extends RouteText {
+  source: RouteSource;
+}
+
+export interface AgentStatus {
+  node: string;
+  asNumber: number;
+  routerId: string;
+  running: boolean;
+  sessions: AgentSession[];
+  /** The routes the agent installed, sorted by prefix. */
+  routes: AgentRoute[];
+  pods: AgentPod[];
+  tunnels: TunnelDevice[];
+  /** Prefixes originated in BGP (affine blocks, borrowed addresses), sorted. */
+  originated: string[];
+  /** Bumped on every change of the installed routes. */
+  routeVersion: number;
+  /** Clock time of the last change of the installed routes (-1: none yet). */
+  lastRouteChange: number;
+}
+
+interface Installed {
+  route: DataplaneRoute;
+  sig: string;
+  source: RouteSource;
+}
+
+const BGP_PEER_PORT = 179;
+
+export class NodeAgent {
+  readonly name: string;
+  readonly asNumber: number;
+  readonly routerId: string;
+  readonly ipam: Ipam;
+  readonly speaker: Speaker;
+  private readonly config: NodeAgentConfig;
+  private readonly ports: NodeAgentPorts;
+  private readonly self: ClusterNode;
+  private view: ClusterView;
+  private pools: Pool[] = [];
+  private encap: EncapContext;
+  private peerMap = new Map<string, { peer: AgentPeer; sig: string }>();
+  private readonly bgpRoutes = new Map<string, RouteEntry>();
+  private readonly localRoutes = new Map<string, DataplaneRoute>();
+  private readonly installed = new Map<string, Installed>();
+  private readonly podMap = new Map<string, AgentPod>();
+  private readonly podOps = new Map<string, Promise<unknown>>();
+  private readonly tunnelMap = new Map<"ipip" | "vxlan", TunnelDevice>();
+  private originated: string[] = [];
+  private exportSig = "";
+  private watch: Watch | undefined;
+  private running = false;
+  private listeners: ((agent: NodeAgent) => void)[] = [];
+  private originQueued: Promise<void> | undefined;
+  private originTail: Promise<void> = Promise.resolve();
+  private pending = new Set<Promise<unknown>>();
+  routeVersion = 0;
+  lastRouteChange = -1;
+
+  constructor(config: NodeAgentConfig, ports: NodeAgentPorts) {
+    if (!config.name) throw new RangeError("a node agent needs a node name");
+    if (!config.address && !config.addressV6) throw new RangeError(`node ${config.name}: an IPv4 or IPv6 address (with prefix length) is required`);
+    this.config = config;
+    this.ports = ports;
+    this.name = config.name;
+    this.view = config.cluster;
+    const v4 = hostAddress(config.address);
+    this.asNumber = config.asNumber ?? clusterAs(config.cluster);
+    this.routerId = config.routerId ?? v4 ?? hashRouterId(config.name);
+    this.self = {
+      name: config.name,
+      ...(config.address ? { address: config.address } : {}),
+      ...(config.addressV6 ? { addressV6: config.addressV6 } : {}),
+      asNumber: this.asNumber,
+      labels: config.labels ?? {},
+      ...(config.routeReflectorClusterID ? { routeReflectorClusterID: config.routeReflectorClusterID } : {}),
+    };
+    this.pools = normalizePools(config.cluster);
+    this.encap = this.encapContext();
+    this.ipam = new Ipam(ports.datastore, {
+      pools: () => this.view.ipPools,
+      clock: ports.wallClock ?? (() => ports.clock.now()),
+      hostLabels: (host) => (host === this.name ? (this.self.labels ?? {}) : (this.view.nodes.find((n) => n.name === host)?.labels ?? {})),
+    });
+    const gr = config.gracefulRestart;
+    this.speaker = new Speaker(
+      {
+        asNumber: this.asNumber,
+        routerId: this.routerId,
+        ...(config.routeReflectorClusterID ? { clusterId: config.routeReflectorClusterID } : {}),
+        listen: { address: this.listenAddress(), port: config.bgpPort ?? listenPort(config.cluster) },
+        gracefulRestart: gr === false ? false : { restartTime: gr?.restartTime ?? 120, ...(gr?.restarting ? { restarting: true, forwarding: true } : {}) },
+        // Calico imports everything (BGPFilters aside); a policy also lifts RFC 8212's eBGP default deny.
+        importPolicy: () => true,
+        exportPolicy: () => false,
+        log: (e) => this.log(e),
+      },
+      { clock: ports.clock, transport: ports.transport, sink: { apply: (c) => this.onBgpRoutes(c) } },
+    );
+    this.reconcilePeers();
+  }
+
+  // ------------------------------------------------------------------------------------- lifecycle
+
+  /**
+   * Brings the node up: tunnel devices (with IPAM tunnel addresses), the originated blocks and the
+   * export filter, then the speaker (listening, connecting to its peers).
+   */
+  async start(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    await this.reconcileTunnels();
+    this.watch = this.ports.datastore.watch(
+      `${HOST_PREFIX}${this.name}/`,
+      undefined,
+      () => void this.track(this.refreshOrigination()),
+      (e) => this.log(`affinity watch ended: ${e.message}`),
+    );
+    await this.refreshOrigination();
+    this.speaker.start();
+    // Our originated set is complete: a restarting speaker may now send End-of-RIB.
+    this.speaker.ready();
+  }
+
+  /** Stops the speaker cleanly (Cease to every peer; learned routes are withdrawn) and the watch. */
+  stop(): void {
+    if (!this.running) return;
+    this.running = false;
+    this.watch?.cancel();
+    this.watch = undefined;
+    this.speaker.stop();
+  }
+
+  get isRunning(): boolean {
+    return this.running;
+  }
+
+  /** Resolves when no background work (origination refresh, pod operation) is in flight. */
+  async idle(): Promise<void> {
+    while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
+    await this.originTail;
+  }
+
+  /** Called after every change of the installed routes (for convergence measurement). */
+  onChange(cb: (agent: NodeAgent) => void): () => void {
+    this.listeners.push(cb);
+    return () => {
+      this.listeners = this.listeners.filter((l) => l !== cb);
+    };
+  }
+
+  // ------------------------------------------------------------------------------------- cluster
+
+  /** The cluster changed (nodes, pools, BGPConfiguration, BGPPeers, tunnel MTU): re-evaluate everything. */
+  async updateCluster(view: ClusterView): Promise<void> {
+    const pools = normalizePools(view);
+    this.view = view;
+    this.pools = pools;
+    this.encap = this.encapContext();
+    this.reconcilePeers();
+    // Encapsulation depends on the pools: re-decide every BGP route.
+    this.sync(this.bgpRoutes.keys());
+    if (this.running) {
+      await this.reconcileTunnels();
+      await this.refreshOrigination();
+    }
+  }
+
+  get cluster(): ClusterView {
+    return this.view;
+  }
+
+  /** The peers this node is configured with (Calico's rules, peers.ts). */
+  configuredPeers(): AgentPeer[] {
+    return [...this.peerMap.values()].map((p) => p.peer);
+  }
+
+  private reconcilePeers(): void {
+    const want = new Map<string, { peer: AgentPeer; sig: string }>();
+    for (const p of nodePeers(this.view, this.self)) {
+      want.set(p.address, { peer: p, sig: `${p.asNumber}|${p.port ?? ""}|${p.localAddress}|${p.passive}|${p.routeReflectorClient}` });
+    }
+    for (const [addr, old] of this.peerMap) {
+      const w = want.get(addr);
+      if (!w || w.sig !== old.sig) {
+        this.speaker.removePeer(addr);
+        this.peerMap.delete(addr);
+      }
+    }
+    for (const [addr, w] of want) {
+      if (this.peerMap.has(addr)) {
+        this.peerMap.set(addr, w); // same session; source/type labels may have changed
+        continue;
+      }
+      const p = w.peer;
+      this.speaker.addPeer({
+        address: p.address,
+        asNumber: p.asNumber,
+        ...(p.port !== undefined && p.port !== BGP_PEER_PORT ? { port: p.port } : {}),
+        localAddress: p.localAddress,
+        passive: p.passive,
+        routeReflectorClient: p.routeReflectorClient,
+        ...this.config.peerTimers,
+      });
+      this.peerMap.set(addr, w);
+    }
+  }
+
+  private listenAddress(): string {
+    if (this.config.listenAddress) return this.config.listenAddress;
+    const v4 = hostAddress(this.config.address);
+    const v6 = hostAddress(this.config.addressV6);
+    if (v4 && v6) return "::";
+    return (v4 ?? v6)!;
+  }
+
+  private encapContext(): EncapContext {
+    const s4 = nodeSubnet(this.config.address);
+    const s6 = nodeSubnet(this.config.addressV6);
+    return { pools: this.pools, subnets: { ...(s4 ? { 4: s4 } : {}), ...(s6 ? { 6: s6 } : {}) } };
+  }
+
+  // ------------------------------------------------------------------------------------- MTU and tunnels
+
+  /** Encapsulations some enabled pool uses (Felix enables a tunnel when any pool needs it). */
+  private encapsInUse(): ("ipip" | "vxlan")[] {
+    const on = (m: string) => m === "Always" || m === "CrossSubnet";
+    const out: ("ipip" | "vxlan")[] = [];
+    if (this.pools.some((p) => !p.disabled && p.family === 4 && on(p.ipipMode))) out.push("ipip");
+    if (this.pools.some((p) => !p.disabled && p.family === 4 && on(p.vxlanMode))) out.push("vxlan");
+    return out;
+  }
+
+  tunnelMTU(kind: "ipip" | "vxlan"): number {
+    return this.view.tunnelMTU ?? (this.config.hostMTU ?? 1500) - ENCAP_OVERHEAD[kind];
+  }
+
+  /** The pod interface MTU: the cluster's tunnel MTU, else the smallest of the tunnels in use, else the host MTU. */
+  podMTU(): number {
+    if (this.view.tunnelMTU !== undefined) return this.view.tunnelMTU;
+    const host = this.config.hostMTU ?? 1500;
+    return Math.min(host, ...this.encapsInUse().map((k) => host - ENCAP_OVERHEAD[k]));
+  }
+
+  private async reconcileTunnels(): Promise<void> {
+    const want = new Set(this.encapsInUse());
+    for (const kind of ["ipip", "vxlan"] as const) {
+      const have = this.tunnelMap.get(kind);
+      if (!want.has(kind)) {
+        if (have) {
+          this.ports.dataplane.removeTunnel(kind);
+          this.tunnelMap.delete(kind);
+        }
+        continue;
+      }
+      let address = have?.address;
+      if (address === undefined) {
+        try {
+          address = await this.ipam.assignTunnelAddress(this.name, kind);
+        } catch (e) {
+          this.log(`no ${kind} tunnel address: ${e instanceof Error ? e.message : String(e)}`);
+          continue;
+        }
+      }
+      const dev: TunnelDevice = { type: kind, address, mtu: this.tunnelMTU(kind), ...(kind === "vxlan" ? { vni: VXLAN_VNI, port: VXLAN_PORT } : {}) };
+      if (have && have.mtu === dev.mtu && have.address === dev.address) continue;
+      this.tunnelMap.set(kind, dev);
+      this.ports.dataplane.setTunnel(dev);
+    }
+  }
+
+  // ------------------------------------------------------------------------------------- pods
+
+  /**
+   * Starts a pod on this node: addresses from IPAM (one per family with an enabled pool; an existing
+   * allocation of the same handle is reused, so re-adding after an agent restart is safe), the pod's
+   * interface and its local routes, and a new origination when IPAM claimed a block or borrowed.
+   */
+  addPod(spec: AgentPodSpec): Promise<AgentPod> {
+    const key = `${spec.namespace}/${spec.name}`;
+    return this.serialize(key, () => this.doAddPod(spec, key));
+  }
+
+  /** Removes a pod: its addresses go back to IPAM, its routes and interface away, origination refreshed. */
+  removePod(pod: { name: string; namespace: string }): Promise<void> {
+    const key = `${pod.namespace}/${pod.name}`;
+    return this.serialize(key, () => this.doRemovePod(pod, key));
+  }
+
+  pods(): AgentPod[] {
+    return [...this.podMap.values()].sort((a, b) => cmp(`${a.namespace}/${a.name}`, `${b.namespace}/${b.name}`));
+  }
+
+  pod(namespace: string, name: string): AgentPod | undefined {
+    return this.podMap.get(`${namespace}/${name}`);
+  }
+
+  /** Calico CNI's handle for a pod (containerID there; namespace and name here, one sandbox per pod). */
+  static handleId(namespace: string, name: string): string {
+    return `k8s-pod-network.${namespace}.${name}`;
+  }
+
+  private async doAddPod(spec: AgentPodSpec, key: string): Promise<AgentPod> {
+    const existing = this.podMap.get(key);
+    if (existing) return existing;
+    if (!spec.name || !spec.namespace) throw new RangeError("a pod needs a name and a namespace");
+    if (spec.ip !== undefined) throw new RangeError(`pod ${key}: fixed addresses (ip: ${spec.ip}) are not supported by the agent yet`);
+    const handleId = NodeAgent.handleId(spec.namespace, spec.name);
+    let ips = await this.ipam.addressesByHandle(handleId);
+    let borrowed: string[] = [];
+    if (ips.length === 0) {
+      const wants = (family: 4 | 6) => this.pools.some((p) => p.family === family && !p.disabled && p.allowedUses.includes("Workload")) && (family === 4 ? !!this.config.address : !!this.config.addressV6);
+      const num4 = wants(4) ? 1 : 0;
+      const num6 = wants(6) ? 1 : 0;
+      if (num4 + num6 === 0) throw new RangeError(`pod ${key}: no enabled IP pool for workloads in a family node ${this.name} has an address of`);
+      const r = await this.ipam.autoAssign({ host: this.name, handleId, num4, num6, attrs: { namespace: spec.namespace, pod: spec.name, node: this.name } });
+      ips = [...r.ipv4, ...r.ipv6];
+      borrowed = r.borrowed;
+    }
+    const device = workloadInterfaceName(spec.namespace, spec.name);
+    const pod: AgentPod = {
+      name: spec.name,
+      namespace: spec.namespace,
+      node: this.name,
+      labels: { ...spec.labels },
+      ips,
+      device,
+      mtu: this.podMTU(),
+      borrowed,
+      ...(spec.serviceAccount !== undefined ? { serviceAccount: spec.serviceAccount } : {}),
+    };
+    this.podMap.set(key, pod);
+    this.ports.dataplane.addWorkload({ key, namespace: spec.namespace, name: spec.name, device, addresses: ips, mtu: pod.mtu });
+    const keys: string[] = [];
+    for (const ip of ips) {
+      const r = workloadRoute(parseIP(ip), device);
+      const k = routeKey(r.prefix);
+      this.localRoutes.set(k, r);
+      keys.push(k);
+    }
+    this.sync(keys);
+    await this.refreshOrigination();
+    return pod;
+  }
+
+  private async doRemovePod(pod: { name: string; namespace: string }, key: string): Promise<void> {
+    const known = this.podMap.get(key);
+    await this.ipam.releaseByHandle(NodeAgent.handleId(pod.namespace, pod.name));
+    if (!known) return;
+    this.podMap.delete(key);
+    this.ports.dataplane.removeWorkload(key);
+    const keys: string[] = [];
+    for (const ip of known.ips) {
+      const k = routeKey(workloadRoute(parseIP(ip), known.device).prefix);
+      this.localRoutes.delete(k);
+      keys.push(k);
+    }
+    this.sync(keys);
+    await this.refreshOrigination();
+  }
+
+  private serialize<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.podOps.get(key) ?? Promise.resolve();
+    const next = prev.then(fn, fn);
+    const tail = next.catch(() => undefined);
+    this.podOps.set(key, tail);
+    void tail.then(() => {
+      if (this.podOps.get(key) === tail) this.podOps.delete(key);
+    });
+    return this.track(next);
+  }
+
+  private track<T>(p: Promise<T>): Promise<T> {
+    this.pending.add(p);
+    const done = () => this.pending.delete(p);
+    p.then(done, done);
+    return p;
+  }
+
+  // ------------------------------------------------------------------------------------- policy
+
+  /** The policy the node enforces (build it with policySetFor: all the cluster's pods as endpoints). */
+  setPolicy(policy: PolicySet): void {
+    this.ports.dataplane.setPolicy(policy);
+  }
+
+  // ------------------------------------------------------------------------------------- origination
+
+  /**
+   * Re-reads the node's affine blocks and borrowed addresses from IPAM and makes the speaker
+   * originate exactly those (calicoOriginatedRoutes) under Calico's export filter. Calls made while
+   * one is queued share it; each caller's changes are visible to the run it waits for.
+   */
+  refreshOrigination(): Promise<void> {
+    if (this.originQueued) return this.originQueued;
+    const run = this.originTail.then(async () => {
+      this.originQueued = undefined;
+      await this.originate();
+    });
+    this.originQueued = run;
+    this.originTail = run.catch((e: unknown) => this.log(`origination failed: ${e instanceof Error ? e.message : String(e)}`));
+    return run;
+  }
+
+  private async originate(): Promise<void> {
+    const [blocks, borrowed] = await Promise.all([this.ipam.affineBlocks(this.name), this.ipam.borrowedAddresses(this.name)]);
+    const pools = this.pools.map((p) => ({ cidr: p.cidrText, disableBGPExport: p.disableBGPExport }));
+    const { routes, exportPolicy } = calicoExport({ pools, blocks, borrowed });
+    const sig = JSON.stringify([pools, blocks, borrowed.map((b) => b.address)]);
+    // A new export filter re-evaluates every peer's Adj-RIB-Out: only when its inputs changed.
+    if (sig !== this.exportSig) {
+      this.exportSig = sig;
+      this.speaker.setExportPolicy(exportPolicy);
+    }
+    this.speaker.setOriginated(routes);
+    this.originated = routes.map((r) => `${formatIP(r.prefix.family, r.prefix.addr)}/${r.prefix.len}`);
+  }
+
+  // ------------------------------------------------------------------------------------- routes
+
+  private onBgpRoutes(changes: RouteChanges): void {
+    const keys: string[] = [];
+    for (const p of changes.remove) {
+      const k = routeKey(p);
+      this.bgpRoutes.delete(k);
+      keys.push(k);
+    }
+    for (const r of changes.add) {
+      const k = routeKey(r.prefix);
+      this.bgpRoutes.set(k, r);
+      keys.push(k);
+    }
+    this.sync(keys);
+  }
+
+  private effective(k: string): { route: DataplaneRoute; source: RouteSource } | undefined {
+    const local = this.localRoutes.get(k);
+    if (local) return { route: local, source: "workload" };
+    const entry = this.bgpRoutes.get(k);
+    if (!entry) return undefined;
+    return { route: dataplaneRoute(entry, this.encap), source: entry.kind === "blackhole" ? "ipam" : "bgp" };
+  }
+
+  /** Brings the installed table in line for these prefixes; one Dataplane batch. */
+  private sync(keys: Iterable<string>): void {
+    const add: DataplaneRoute[] = [];
+    const remove: Prefix[] = [];
+    for (const k of new Set(keys)) {
+      const want = this.effective(k);
+      const have = this.installed.get(k);
+      if (!want) {
+        if (have) {
+          this.installed.delete(k);
+          remove.push(have.route.prefix);
+        }
+        continue;
+      }
+      const sig = routeSignature(want.route);
+      if (have && have.sig === sig) {
+        have.source = want.source;
+        continue;
+      }
+      this.installed.set(k, { route: want.route, sig, source: want.source });
+      add.push(want.route);
+    }
+    if (add.length === 0 && remove.length === 0) return;
+    this.ports.dataplane.applyRoutes({ add, remove });
+    this.routeVersion++;
+    this.lastRouteChange = this.ports.clock.now();
+    for (const cb of this.listeners) cb(this);
+  }
+
+  /** The installed routes, sorted by prefix. */
+  routes(): AgentRoute[] {
+    return [...this.installed.values()]
+      .sort((a, b) => a.route.prefix.family - b.route.prefix.family || (a.route.prefix.addr < b.route.prefix.addr ? -1 : a.route.prefix.addr > b.route.prefix.addr ? 1 : a.route.prefix.len - b.route.prefix.len))
+      .map((i) => ({ ...routeText(i.route), source: i.source }));
+  }
+
+  // ------------------------------------------------------------------------------------- status
+
+  sessions(): AgentSession[] {
+    return this.speaker
+      .peers()
+      .map((s) => {
+        const p = this.peerMap.get(s.address)?.peer;
+        return {
+          peer: s.address,
+          ...(p?.peerNode !== undefined ? { peerNode: p.peerNode } : {}),
+          state: s.state,
+          type: s.asNumber === this.asNumber ? ("iBGP" as const) : ("eBGP" as const),
+          source: p?.source ?? "",
+          routeReflectorClient: p?.routeReflectorClient ?? false,
+          passive: p?.passive ?? false,
+          prefixesReceived: s.prefixesReceived,
+          prefixesAccepted: s.prefixesAccepted,
+          prefixesSent: s.prefixesSent,
+          uptime: s.uptime,
+          lastError: s.lastError,
+        };
+      })
+      .sort((a, b) => cmpAddress(a.peer, b.peer));
+  }
+
+  status(): AgentStatus {
+    return {
+      node: this.name,
+      asNumber: this.asNumber,
+      routerId: this.routerId,
+      running: this.running,
+      sessions: this.sessions(),
+      routes: this.routes(),
+      pods: this.pods(),
+      tunnels: [...this.tunnelMap.values()].sort((a, b) => cmp(a.type, b.type)),
+      originated: [...this.originated],
+      routeVersion: this.routeVersion,
+      lastRouteChange: this.lastRouteChange,
+    };
+  }
+
+  private log(event: string): void {
+    this.ports.log?.(`${this.name}: ${event}`);
+  }
+}
+
+function normalizePools(view: ClusterView): Pool[] {
+  return view.ipPools.map((p) => normalizePool(p));
+}
+
+/** CALICO_ROUTER_ID=hash: an IPv4-formatted 32-bit hash of the node name (never 0). */
+function hashRouterId(name: string): string {
+  const h = fnv32(name) || 1;
+  return formatIP(4, BigInt(h));
+}
+
+const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+function cmpAddress(a: string, b: string): number {
+  try {
+    const x = parseIP(a);
+    const y = parseIP(b);
+    return x.family - y.family || (x.value < y.value ? -1 : x.value > y.value ? 1 : 0);
+  } catch {
+    return cmp(a, b);
+  }
+}

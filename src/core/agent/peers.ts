@@ -1,0 +1,179 @@
+// Which BGP sessions a Calico node has, as confd computes them (bgp_processor.go, client.go
+// updatePeersV1; calico-semantics.md §4.3):
+// - the node-to-node mesh (when enabled) between every two nodes, except route reflectors (a node with
+//   routeReflectorClusterID skips the mesh and the others drop it);
+// - BGPPeer resources: local nodes by `node`, `nodeSelector` or all (a global peer), remote by
+//   `peerIP` (+ `asNumber`) or `peerSelector` (Calico nodes, AS from the remote node); a peering
+//   towards a Calico node is mirrored on that node unless reversePeering is Manual;
+// - on a route reflector, an iBGP peer whose cluster ID is empty or different is a route-reflector
+//   client; reflectors of the same cluster peer as plain iBGP;
+// - towards Calico nodes the lexical passive rule (calicoPassive) makes exactly one side connect.
+// `peerRelations` is the cluster-wide list (src/topology draws and counts it); `nodePeers` is one
+// node's list of speaker peers, per address family.
+import { calicoPassive } from "../bgp/session.ts";
+import { splitPeerIP } from "../model/calico.ts";
+import { parseSelector, type Selector } from "../policy/selector/index.ts";
+import { DEFAULT_BGP_PORT, hostAddress, listenPort, meshEnabled, nodeAs, type BgpPeerResource, type ClusterNode, type ClusterView } from "./cluster.ts";
+
+/** One directed "local peers with remote" fact, before addresses are chosen. */
+export interface PeerRelation {
+  local: ClusterNode;
+  /** The remote Calico node, when the peer is one. */
+  remote?: ClusterNode;
+  /** The explicit peer address (BGPPeer peerIP, without port); the remote node's addresses otherwise. */
+  address?: string;
+  port?: number;
+  /** The explicit peer AS (BGPPeer asNumber); the remote node's AS otherwise. */
+  asNumber?: number;
+  /** "mesh" or "bgppeer/<name>". */
+  source: string;
+}
+
+/** One peer of one node, ready for the speaker. */
+export interface AgentPeer {
+  address: string;
+  asNumber: number;
+  port?: number;
+  /** Our address of the same family (the speaker's source address and next hop). */
+  localAddress: string;
+  passive: boolean;
+  routeReflectorClient: boolean;
+  type: "iBGP" | "eBGP";
+  source: string;
+  /** The peer's node name, when it is a Calico node. */
+  peerNode?: string;
+}
+
+const selectorCache = new Map<string, Selector>();
+function selector(text: string): Selector {
+  let s = selectorCache.get(text);
+  if (!s) {
+    s = parseSelector(text);
+    if (selectorCache.size > 1000) selectorCache.clear();
+    selectorCache.set(text, s);
+  }
+  return s;
+}
+
+const isRR = (n: ClusterNode): boolean => n.routeReflectorClusterID !== undefined && n.routeReflectorClusterID !== "";
+const labelsOf = (n: ClusterNode): Readonly<Record<string, string>> => n.labels ?? {};
+
+/**
+ * Every peering relation of the cluster in Calico's order (mesh first, then BGPPeers as given), or
+ * only those whose local side is `only`. Each session between two Calico nodes appears in both
+ * directions (both nodes configure it).
+ */
+export function peerRelations(view: ClusterView, only?: string): PeerRelation[] {
+  const out: PeerRelation[] = [];
+  const nodes = view.nodes;
+  const wanted = (n: ClusterNode): boolean => only === undefined || n.name === only;
+  if (meshEnabled(view)) {
+    for (const x of nodes) {
+      if (!wanted(x) || isRR(x)) continue;
+      for (const y of nodes) if (y !== x && !isRR(y)) out.push({ local: x, remote: y, source: "mesh" });
+    }
+  }
+  const byName = new Map(nodes.map((n) => [n.name, n]));
+  const byAddress = new Map<string, ClusterNode>();
+  for (const n of nodes) {
+    for (const a of [n.address, n.addressV6]) {
+      const h = safeHost(a);
+      if (h !== undefined && !byAddress.has(h)) byAddress.set(h, n);
+    }
+  }
+  for (const p of view.bgpPeers ?? []) out.push(...bgpPeerRelations(p, nodes, byName, byAddress, wanted));
+  return out;
+}
+
+function bgpPeerRelations(
+  p: BgpPeerResource,
+  nodes: readonly ClusterNode[],
+  byName: Map<string, ClusterNode>,
+  byAddress: Map<string, ClusterNode>,
+  wanted: (n: ClusterNode) => boolean,
+): PeerRelation[] {
+  const out: PeerRelation[] = [];
+  const s = p.spec;
+  const source = `bgppeer/${p.metadata.name}`;
+  const locals =
+    s.node !== undefined && s.node !== ""
+      ? [byName.get(s.node)].filter((n): n is ClusterNode => n !== undefined)
+      : s.nodeSelector !== undefined && s.nodeSelector !== ""
+        ? nodes.filter((n) => selector(s.nodeSelector!).matches(labelsOf(n)))
+        : nodes;
+  const mirror = s.reversePeering !== "Manual";
+  if (s.peerIP !== undefined && s.peerIP !== "") {
+    const split = splitPeerIP(s.peerIP);
+    if (!split) return out;
+    const address = safeHost(split.ip);
+    if (address === undefined) return out;
+    const remote = byAddress.get(address);
+    for (const n of locals) {
+      if (n === remote) continue;
+      if (wanted(n)) out.push({ local: n, ...(remote ? { remote } : {}), address, ...(split.port !== undefined ? { port: split.port } : {}), ...(s.asNumber !== undefined ? { asNumber: s.asNumber } : {}), source });
+      // The reverse session on the remote Calico node, towards n's address of the same family.
+      if (remote && mirror && wanted(remote)) {
+        const back = address.includes(":") ? safeHost(n.addressV6) : safeHost(n.address);
+        if (back !== undefined) out.push({ local: remote, remote: n, address: back, source });
+      }
+    }
+  } else if (s.peerSelector !== undefined && s.peerSelector !== "") {
+    const sel = selector(s.peerSelector);
+    const remotes = nodes.filter((n) => sel.matches(labelsOf(n)));
+    for (const n of locals) {
+      for (const r of remotes) {
+        if (r === n) continue;
+        if (wanted(n)) out.push({ local: n, remote: r, source });
+        if (mirror && wanted(r)) out.push({ local: r, remote: n, source });
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * The speaker peers of node `self`: one per peer address (IPv4 and IPv6 sessions are separate, as
+ * Calico's), the first rule naming an address wins (confd skips duplicates).
+ */
+export function nodePeers(view: ClusterView, self: ClusterNode): AgentPeer[] {
+  const myAs = nodeAs(view, self);
+  const mine = { 4: safeHost(self.address), 6: safeHost(self.addressV6) } as const;
+  const port = listenPort(view);
+  const out: AgentPeer[] = [];
+  const seen = new Set<string>();
+  const nodes = view.nodes.some((n) => n.name === self.name) ? view.nodes.map((n) => (n.name === self.name ? self : n)) : [...view.nodes, self];
+  for (const r of peerRelations({ ...view, nodes }, self.name)) {
+    for (const family of [4, 6] as const) {
+      const localAddress = mine[family];
+      if (localAddress === undefined) continue;
+      let address: string | undefined;
+      if (r.address !== undefined) address = r.address.includes(":") === (family === 6) ? r.address : undefined;
+      else if (r.remote) address = family === 4 ? safeHost(r.remote.address) : safeHost(r.remote.addressV6);
+      if (address === undefined || address === localAddress || seen.has(address)) continue;
+      seen.add(address);
+      const asNumber = r.asNumber ?? (r.remote ? nodeAs(view, r.remote) : myAs);
+      const ibgp = asNumber === myAs;
+      const peerPort = r.port ?? (r.remote ? port : undefined);
+      out.push({
+        address,
+        asNumber,
+        ...(peerPort !== undefined && peerPort !== DEFAULT_BGP_PORT ? { port: peerPort } : {}),
+        localAddress,
+        passive: r.remote !== undefined && calicoPassive(localAddress, address),
+        routeReflectorClient: ibgp && isRR(self) && (r.remote?.routeReflectorClusterID ?? "") !== self.routeReflectorClusterID,
+        type: ibgp ? "iBGP" : "eBGP",
+        source: r.source,
+        ...(r.remote ? { peerNode: r.remote.name } : {}),
+      });
+    }
+  }
+  return out;
+}
+
+function safeHost(a: string | undefined): string | undefined {
+  try {
+    return hostAddress(a);
+  } catch {
+    return undefined;
+  }
+}

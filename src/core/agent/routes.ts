@@ -1,0 +1,78 @@
+// From BGP best paths to the node's routing table: the encapsulation decision for each route.
+//
+// Calico (calico-semantics.md §4.6; felix/calc/l3_route_resolver.go and BIRD's kernel filter
+// `if (bgp_next_hop ~ <local network>) then krt_tunnel=""; else krt_tunnel="tunl0"`):
+// - a prefix inside an IP pool with vxlanMode / ipipMode Always is encapsulated (vxlan.calico / tunl0);
+// - CrossSubnet encapsulates only when the next hop is outside the node's own subnet, which is the
+//   node address's prefix length (Node.spec.bgp.ipv4Address "10.0.1.5/24"); a node recorded as /32
+//   therefore encapsulates to everyone, as in Calico;
+// - Never, and prefixes outside every pool (an external router's routes), are routed natively.
+// The tunnel's far end is the route's next hop (BIRD's behaviour when it owns the routes; Felix uses
+// the block owner's node address, which is the same whenever the next hop is the originating node).
+import { formatPrefix, prefixContains, prefixContainsAddress, type IPAddress, type Prefix } from "../net/ip.ts";
+import type { RouteEntry } from "../bgp/ports.ts";
+import type { Pool } from "../ipam/pools.ts";
+import type { DataplaneRoute, Encapsulation } from "./dataplane.ts";
+
+/** Calico's tunnel device names. */
+export const IPIP_DEVICE = "tunl0";
+export const VXLAN_DEVICE = "vxlan.calico";
+export const VXLAN_V6_DEVICE = "vxlan-v6.calico";
+
+/** Calico's VXLAN defaults (FelixConfiguration vxlanVNI, vxlanPort). */
+export const VXLAN_VNI = 4096;
+export const VXLAN_PORT = 4789;
+
+/** Outer header overhead (Felix int_dataplane.go): IPIP 20, VXLAN over IPv4 50, over IPv6 70. */
+export const ENCAP_OVERHEAD = { ipip: 20, vxlan: 50, vxlanV6: 70 } as const;
+
+export interface EncapContext {
+  pools: readonly Pool[];
+  /** The node's own subnets (address with prefix length), per family. */
+  subnets: { readonly 4?: Prefix; readonly 6?: Prefix };
+}
+
+/** The pool a prefix lies in (pools never overlap), if any. */
+export function poolOf(pools: readonly Pool[], prefix: Prefix): Pool | undefined {
+  for (const p of pools) if (prefixContains(p.cidr, prefix)) return p;
+  return undefined;
+}
+
+/** The encapsulation of a route to `prefix` via `nextHops`, by the pool's mode and the node's subnet. */
+export function encapFor(prefix: Prefix, nextHops: readonly IPAddress[], ctx: EncapContext): Encapsulation {
+  const pool = poolOf(ctx.pools, prefix);
+  if (!pool) return "none";
+  const [type, mode] = pool.vxlanMode !== "Never" ? (["vxlan", pool.vxlanMode] as const) : pool.ipipMode !== "Never" ? (["ipip", pool.ipipMode] as const) : (["none", "Never"] as const);
+  if (type === "none") return "none";
+  if (mode === "Always") return type;
+  // CrossSubnet: native when every next hop is on our own subnet.
+  const subnet = ctx.subnets[prefix.family];
+  const same = nextHops.length > 0 && subnet !== undefined && nextHops.every((h) => prefixContainsAddress(subnet, h));
+  return same ? "none" : type;
+}
+
+export function tunnelDeviceFor(encap: Encapsulation, family: 4 | 6): string | undefined {
+  if (encap === "ipip") return IPIP_DEVICE;
+  if (encap === "vxlan") return family === 4 ? VXLAN_DEVICE : VXLAN_V6_DEVICE;
+  return undefined;
+}
+
+/** A speaker RouteEntry (best path or own blackhole) as a dataplane route. */
+export function dataplaneRoute(entry: RouteEntry, ctx: EncapContext): DataplaneRoute {
+  if (entry.kind === "blackhole") return { prefix: entry.prefix, kind: "blackhole", nextHops: [], encap: "none" };
+  const encap = encapFor(entry.prefix, entry.nextHops, ctx);
+  const device = tunnelDeviceFor(encap, entry.prefix.family);
+  return { prefix: entry.prefix, kind: "unicast", nextHops: [...entry.nextHops], encap, ...(device ? { device } : {}) };
+}
+
+/** A pod's route on its node: deliver to the pod interface. */
+export function workloadRoute(address: IPAddress, device: string): DataplaneRoute {
+  return { prefix: { family: address.family, addr: address.value, len: address.family === 4 ? 32 : 128 }, kind: "local", nextHops: [], encap: "none", device };
+}
+
+export const routeKey = (p: Prefix): string => formatPrefix(p);
+
+/** A comparable signature of a route (what the dataplane would be told). */
+export function routeSignature(r: DataplaneRoute): string {
+  return `${r.kind}|${r.encap}|${r.device ?? ""}|${r.mtu ?? ""}|${r.nextHops.map((h) => `${h.family}:${h.value.toString(16)}`).join(",")}`;
+}
