@@ -140,7 +140,9 @@ export function walk(net: NetState, input: WalkInput, opts: WalkOptions): WalkRe
   let bandwidth = Infinity;
   let ttl = TTL;
   // The most specific route that matched each destination so far, to say which prefix is missing.
-  let lastMatch: { key: bigint; prefix: Prefix } | undefined;
+  // (one for the packet's own destination, one for the outer header's while encapsulated).
+  let innerMatch: Prefix | undefined;
+  let outerMatch: { key: bigint; prefix: Prefix } | undefined;
 
   const hop = (at: Host, action: string, out?: string, size?: number): void => {
     if (explain) hops.push({ at: at.name, action, ...(out !== undefined ? { out } : {}), ...(size !== undefined ? { size } : {}) });
@@ -240,13 +242,17 @@ export function walk(net: NetState, input: WalkInput, opts: WalkOptions): WalkRe
     const e = host.fib.lookup(dst);
     const len = host.fib.matchedLen;
     if (e === undefined) {
-      const known = lastMatch !== undefined && lastMatch.key === dst.value ? `${formatPrefix(lastMatch.prefix)} (destination ${formatAddress(dst)})` : formatAddress(dst);
-      return drop(host, "no-route", `no route to ${known}`);
+      const m = outer === undefined ? innerMatch : outerMatch?.key === dst.value ? outerMatch.prefix : undefined;
+      return drop(host, "no-route", `no route to ${m !== undefined ? `${formatPrefix(m)} (destination ${formatAddress(dst)})` : formatAddress(dst)}`);
     }
     const prefix: Prefix = { family: dst.family, addr: dst.value & maskFor(dst.family, len), len };
     const prefixText = explain ? formatPrefix(prefix) : "";
     // Keep the most specific prefix seen for this destination: a later "no route" names it.
-    if (len > 0 && (lastMatch === undefined || lastMatch.key !== dst.value || lastMatch.prefix.len < len)) lastMatch = { key: dst.value, prefix };
+    if (len > 0) {
+      if (outer === undefined) {
+        if (innerMatch === undefined || innerMatch.len < len) innerMatch = prefix;
+      } else if (outerMatch === undefined || outerMatch.key !== dst.value || outerMatch.prefix.len < len) outerMatch = { key: dst.value, prefix };
+    }
 
     if (e.kind === "blackhole") return drop(host, "blackhole", `blackhole route ${formatPrefix(prefix)} (no pod has ${formatAddress(dst)})`);
 
