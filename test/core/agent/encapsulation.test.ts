@@ -1,0 +1,92 @@
+import { describe, expect, test } from "@jest/globals";
+import { ClusterLab, pool } from "./cluster-lab.ts";
+import { encapFor, type ClusterView, type EncapContext } from "../../../src/core/agent/index.ts";
+import { normalizePool } from "../../../src/core/ipam/index.ts";
+import { parseIP, parsePrefix, prefixContainsAddress } from "../../../src/core/net/ip.ts";
+
+const view = (poolSpec: Record<string, unknown>, addresses: string[], extra: Partial<ClusterView> = {}): ClusterView => ({
+  nodes: addresses.map((address, i) => ({ name: `node-${i + 1}`, address })),
+  ipPools: [pool("10.1.0.0/16", poolSpec)],
+  ...extra,
+});
+
+/** Starts the cluster, one pod per node, and returns node-1's lab with every block known. */
+async function cluster(v: ClusterView) {
+  const lab = new ClusterLab(v).build();
+  await lab.startAll();
+  await lab.run(3);
+  for (const [i, n] of [...lab.nodes.keys()].entries()) await lab.node(n).agent.addPod({ name: `p${i}`, namespace: "default" });
+  await lab.run(1);
+  const block = (n: string) => lab.node(n).agent.status().originated[0]!;
+  return { lab, block };
+}
+
+describe("encapsulation decision", () => {
+  test("CrossSubnet: native to a node in our subnet, IPIP via tunl0 to one outside it", async () => {
+    const { lab, block } = await cluster(view({ ipipMode: "CrossSubnet" }, ["10.0.1.1/24", "10.0.1.2/24", "10.0.2.3/24"]));
+    const t = lab.table("node-1");
+    expect(t).toContain(`${block("node-2")} unicast none 10.0.1.2`);
+    expect(t).toContain(`${block("node-3")} unicast ipip 10.0.2.3`);
+    expect(lab.node("node-1").dataplane.route(block("node-3"))?.device).toBe("tunl0");
+    expect(lab.node("node-1").dataplane.route(block("node-2"))?.device).toBeUndefined();
+    // node-3 is alone in its subnet: both others through the tunnel.
+    expect(lab.table("node-3").filter((l) => l.includes(" ipip "))).toHaveLength(2);
+    // The tunnel device: an IPAM tunnel address (inside the node's block), host MTU - 20.
+    const tun = lab.node("node-1").dataplane.tunnel("ipip")!;
+    expect(tun.mtu).toBe(1480);
+    expect(prefixContainsAddress(parsePrefix(block("node-1")), parseIP(tun.address))).toBe(true);
+    expect(lab.node("node-1").agent.pods()[0]!.mtu).toBe(1480);
+  });
+
+  test("a node address recorded as /32 makes every peer cross-subnet (Calico's pitfall)", async () => {
+    const { lab, block } = await cluster(view({ ipipMode: "CrossSubnet" }, ["10.0.1.1/32", "10.0.1.2/24"]));
+    expect(lab.table("node-1")).toContain(`${block("node-2")} unicast ipip 10.0.1.2`);
+    expect(lab.table("node-2")).toContain(`${block("node-1")} unicast none 10.0.1.1`);
+  });
+
+  test("Always encapsulates within the subnet too; Never never does", async () => {
+    const always = await cluster(view({ ipipMode: "Always" }, ["10.0.1.1/24", "10.0.1.2/24"]));
+    expect(always.lab.table("node-1")).toContain(`${always.block("node-2")} unicast ipip 10.0.1.2`);
+    const never = await cluster(view({ ipipMode: "Never" }, ["10.0.1.1/24", "10.0.2.2/24"]));
+    expect(never.lab.table("node-1")).toContain(`${never.block("node-2")} unicast none 10.0.2.2`);
+    expect(never.lab.node("node-1").dataplane.tunnels()).toEqual([]);
+    expect(never.lab.node("node-1").agent.pods()[0]!.mtu).toBe(1500);
+  });
+
+  test("VXLAN pools: vxlan.calico, VNI 4096, port 4789, MTU host - 50; CrossSubnet by subnet", async () => {
+    const { lab, block } = await cluster(view({ vxlanMode: "CrossSubnet" }, ["10.0.1.1/24", "10.0.1.2/24", "10.0.2.3/24"]));
+    expect(lab.table("node-1")).toContain(`${block("node-3")} unicast vxlan 10.0.2.3`);
+    expect(lab.table("node-1")).toContain(`${block("node-2")} unicast none 10.0.1.2`);
+    expect(lab.node("node-1").dataplane.route(block("node-3"))?.device).toBe("vxlan.calico");
+    expect(lab.node("node-1").dataplane.tunnel("vxlan")).toMatchObject({ type: "vxlan", vni: 4096, port: 4789, mtu: 1450 });
+    expect(lab.node("node-1").dataplane.tunnel("ipip")).toBeUndefined();
+  });
+
+  test("the cluster's tunnel MTU (e.g. ICP calico_tunnel_mtu 1430) sets tunnel and pod MTU", async () => {
+    const { lab } = await cluster(view({ ipipMode: "Always" }, ["10.0.1.1/24", "10.0.1.2/24"], { tunnelMTU: 1430 }));
+    expect(lab.node("node-2").dataplane.tunnel("ipip")!.mtu).toBe(1430);
+    expect(lab.node("node-2").dataplane.workloads()[0]!.mtu).toBe(1430);
+  });
+
+  test("encapFor: pool modes, subnets, prefixes outside pools, IPv6", () => {
+    const ctx = (spec: Record<string, unknown>, cidr = "10.1.0.0/16"): EncapContext => ({
+      pools: [normalizePool({ name: "p", cidr, ...spec })],
+      subnets: { 4: parsePrefix("10.0.1.0/24"), 6: parsePrefix("fd00:1::/64") },
+    });
+    const near = [parseIP("10.0.1.9")];
+    const far = [parseIP("10.0.9.9")];
+    const block = parsePrefix("10.1.4.0/26");
+    expect(encapFor(block, near, ctx({ ipipMode: "CrossSubnet" }))).toBe("none");
+    expect(encapFor(block, far, ctx({ ipipMode: "CrossSubnet" }))).toBe("ipip");
+    expect(encapFor(block, near, ctx({ ipipMode: "Always" }))).toBe("ipip");
+    expect(encapFor(block, far, ctx({ vxlanMode: "Always" }))).toBe("vxlan");
+    expect(encapFor(block, far, ctx({}))).toBe("none");
+    // Outside every pool (an external router's prefix): native even with IPIP Always.
+    expect(encapFor(parsePrefix("192.168.50.0/24"), far, ctx({ ipipMode: "Always" }))).toBe("none");
+    // ECMP: one next hop outside the subnet is enough to encapsulate.
+    expect(encapFor(block, [...near, ...far], ctx({ vxlanMode: "CrossSubnet" }))).toBe("vxlan");
+    const v6 = ctx({ vxlanMode: "CrossSubnet" }, "fd10::/48");
+    expect(encapFor(parsePrefix("fd10::/122"), [parseIP("fd00:1::5")], v6)).toBe("none");
+    expect(encapFor(parsePrefix("fd10::/122"), [parseIP("fd00:2::5")], v6)).toBe("vxlan");
+  });
+});
