@@ -1,6 +1,8 @@
-// The BGP sessions a topology configures, as Calico computes them for each node (the node-to-node
-// mesh, BGPPeer resources with node/nodeSelector and peerIP/peerSelector) plus the routers' own
-// peers. Each session appears once (an unordered pair), under the first rule that creates it.
+// The BGP sessions a topology configures: the Calico nodes' sessions as each node's agent computes
+// them (src/core/agent/peers.ts: node-to-node mesh without route reflectors, BGPPeer resources with
+// node/nodeSelector and peerIP/peerSelector, mirrored peerings) plus the routers' own peers. Each
+// session appears once (an unordered pair), under the first rule that creates it.
+import { peerRelations, type ClusterView } from "../core/agent/index.ts";
 import { parseSelector } from "../core/policy/selector/index.ts";
 import type { Topology, TopologyNode } from "./model.ts";
 
@@ -18,6 +20,17 @@ export interface Peering {
 
 const ip = (a: string | undefined) => a?.split("/")[0];
 
+/** The cluster as the node agents see it (nodes, pools, BGPConfiguration, BGPPeers, tunnel MTU). */
+export function topologyClusterView(t: Topology): ClusterView {
+  return {
+    nodes: t.nodes,
+    ipPools: t.cluster.ipPools,
+    bgpConfiguration: { spec: { ...t.cluster.bgpConfiguration.spec, nodeToNodeMeshEnabled: t.cluster.nodeToNodeMesh, asNumber: t.cluster.asNumber } },
+    bgpPeers: t.cluster.bgpPeers,
+    tunnelMTU: t.cluster.tunnelMTU,
+  };
+}
+
 export function bgpPeerings(t: Topology): Peering[] {
   const out: Peering[] = [];
   const seen = new Set<string>();
@@ -27,44 +40,20 @@ export function bgpPeerings(t: Topology): Peering[] {
   const nodeByName = new Map(t.nodes.map((n) => [n.name, n]));
   const rrPair = (x: TopologyNode | undefined, y: TopologyNode | undefined) =>
     x !== undefined && y !== undefined && (x.routeReflectorClusterID ?? "") !== (y.routeReflectorClusterID ?? "") && (x.routeReflectorClusterID !== undefined || y.routeReflectorClusterID !== undefined);
-  const mesh = t.cluster.nodeToNodeMesh;
   const add = (a: string, b: string, source: string, asA: number | undefined, asB: number | undefined, reflected: boolean) => {
     if (a === b) return;
-    // With the mesh on, every node pair is already listed (so the mesh needs no dedupe set).
-    if (mesh && source !== "mesh" && nodeByName.has(a) && nodeByName.has(b)) return;
-    if (source === "mesh") {
-      out.push({ a, b, source, type: asA !== undefined && asA === asB ? "iBGP" : "eBGP", reflected });
-      return;
-    }
     const key = a < b ? `${a}\u0000${b}` : `${b}\u0000${a}`;
     if (seen.has(key)) return;
     seen.add(key);
-    out.push({ a, b, source, type: asA !== undefined && asA === asB ? "iBGP" : "eBGP", reflected });
+    const ibgp = asA !== undefined && asA === asB;
+    out.push({ a, b, source, type: ibgp ? "iBGP" : "eBGP", reflected: ibgp && reflected });
   };
 
-  if (mesh) {
-    for (let i = 0; i < t.nodes.length; i++) {
-      const x = t.nodes[i]!;
-      for (let j = i + 1; j < t.nodes.length; j++) {
-        const y = t.nodes[j]!;
-        add(x.name, y.name, "mesh", x.asNumber, y.asNumber, rrPair(x, y));
-      }
-    }
-  }
-  for (const p of t.cluster.bgpPeers) {
-    const s = p.spec;
-    const sel = s.nodeSelector !== undefined ? parseSelector(s.nodeSelector) : undefined;
-    const locals = s.node !== undefined ? [nodeByName.get(s.node)].filter((n): n is TopologyNode => !!n) : sel ? t.nodes.filter((n) => sel.matches(n.labels)) : t.nodes;
-    const source = `bgppeer/${p.metadata.name}`;
-    if (s.peerIP !== undefined) {
-      const addr = s.peerIP.replace(/^\[(.*)\]:\d+$/, "$1").replace(/^(\d+\.\d+\.\d+\.\d+):\d+$/, "$1");
-      const remote = byAddr.get(addr);
-      for (const n of locals) add(n.name, remote?.name ?? addr, source, n.asNumber, s.asNumber ?? remote?.as, false);
-    } else if (s.peerSelector !== undefined) {
-      const psel = parseSelector(s.peerSelector);
-      const remotes = t.nodes.filter((n) => psel.matches(n.labels));
-      for (const n of locals) for (const r of remotes) add(n.name, r.name, source, n.asNumber, r.asNumber, rrPair(n, r));
-    }
+  for (const r of peerRelations(topologyClusterView(t))) {
+    const local = nodeByName.get(r.local.name);
+    const remote = r.remote ? nodeByName.get(r.remote.name) : undefined;
+    const other = r.remote ? undefined : byAddr.get(r.address ?? "");
+    add(r.local.name, remote?.name ?? other?.name ?? r.address ?? "", r.source, local?.asNumber, r.asNumber ?? remote?.asNumber ?? other?.as, rrPair(local, remote));
   }
   for (const r of t.routers) {
     if (!r.bgp) continue;
