@@ -1,0 +1,161 @@
+import { describe, expect, test } from "@jest/globals";
+import { HTML_LIMITS, htmlReport } from "../../src/report/index.ts";
+import { NASTY, bigScenario, failingScenario, nastyScenario, passingScenario, report } from "./fixtures.ts";
+import { expatRoot, requirePython } from "./python-xml.ts";
+import { parseXml, textOf, walk, type XmlElement } from "./xml-check.ts";
+
+const all = (root: XmlElement): XmlElement[] => [...walk(root)];
+const byClass = (root: XmlElement, cls: string): XmlElement[] => all(root).filter((e) => (e.attrs.class ?? "").split(" ").includes(cls));
+
+/** The page is written as XML-compatible HTML (void elements self-closed), so the strict reader checks its nesting. */
+function parsePage(html: string): XmlElement {
+  expect(html.startsWith("<!DOCTYPE html>\n<html lang=\"en\">")).toBe(true);
+  return parseXml(html);
+}
+
+function noExternalReferences(html: string): void {
+  expect(html).not.toMatch(/https?:\/\//i);
+  expect(html).not.toMatch(/<(script|link|iframe|img|object|embed|audio|video|source|base)\b/i);
+  expect(html).not.toMatch(/url\(|@import/i);
+  expect(html).not.toMatch(/\son[a-z]+\s*=/i);
+  for (const m of html.matchAll(/\s(src|href|xlink:href|action|srcset)\s*=\s*"([^"]*)"/gi)) {
+    expect(`${m[1]}=${m[2]}`).toMatch(/^href=#/);
+  }
+}
+
+describe("htmlReport", () => {
+  test("a failing run: verdict badge, scenario sections, well-formed, nothing external", () => {
+    const html = htmlReport(report(passingScenario(), failingScenario()));
+    const root = parsePage(html);
+    noExternalReferences(html);
+    expect(html).toContain(`<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:"/>`);
+    expect(html).toContain("prefers-color-scheme:dark");
+    const status = all(root).find((e) => e.attrs.role === "status")!;
+    expect(textOf(status)).toBe("FAILED");
+    expect(status.attrs.class).toBe("badge fail");
+    const sections = all(root).filter((e) => e.name === "section");
+    expect(sections.map((s) => s.attrs.id)).toEqual(["s1", "s2"]);
+    expect(sections[1]!.attrs.class).toBe("scenario failed");
+    // The nav links point at the sections.
+    expect(all(root).filter((e) => e.name === "a").map((a) => a.attrs.href)).toEqual(["#s1", "#s2"]);
+    const title = all(root).find((e) => e.name === "title")!;
+    expect(title.text).toContain("FAILED");
+  });
+
+  test("assertion table: failed rows marked, details open on failure and collapsible", () => {
+    const root = parsePage(htmlReport(report(failingScenario())));
+    const failedRows = byClass(root, "failed").filter((e) => e.name === "tr");
+    const failedAssertion = failedRows.find((r) => textOf(r).includes("reaches c/cache-1"))!;
+    expect(textOf(failedAssertion)).toContain("dropped at router r1: no route to 10.1.3.0/26");
+    const details = all(failedAssertion).find((e) => e.name === "details")!;
+    expect(details.attrs).toEqual({ open: "" });
+    const passedRow = all(root).filter((e) => e.name === "tr" && e.attrs.class === "passed").find((r) => textOf(r).includes("reaches b/db-1"))!;
+    const passedDetails = all(passedRow).find((e) => e.name === "details")!;
+    expect(passedDetails.attrs).toEqual({});
+    expect(textOf(all(passedDetails).find((e) => e.name === "summary")!)).toBe("1 detail line");
+  });
+
+  test("charts: timeline with step markers, per-node bars, messages over time; each accessible", () => {
+    const html = htmlReport(report(failingScenario()));
+    const root = parsePage(html);
+    const svgs = all(root).filter((e) => e.name === "svg");
+    expect(svgs.map((s) => s.attrs["aria-labelledby"]!.split(" ")[0])).toEqual(["s1-sessions-t", "s1-routes-t", "s1-node-sessions-t", "s1-node-routes-t", "s1-messages-t"]);
+    const ids = new Map<string, number>();
+    for (const e of all(root)) if (e.attrs.id) ids.set(e.attrs.id, (ids.get(e.attrs.id) ?? 0) + 1);
+    expect([...ids.values()].every((n) => n === 1)).toBe(true);
+    for (const svg of svgs) {
+      expect(svg.attrs.role).toBe("img");
+      expect(svg.children[0]!.name).toBe("title");
+      expect(svg.children[1]!.name).toBe("desc");
+      for (const id of svg.attrs["aria-labelledby"]!.split(" ")) expect(ids.get(id)).toBe(1);
+    }
+    const timeline = svgs[0]!;
+    // One marker per step (6) plus one triangle for the failed assertion.
+    const markers = byClass(timeline, "mk");
+    expect(markers).toHaveLength(7);
+    expect(byClass(timeline, "mk-fail")).toHaveLength(1);
+    expect(byClass(timeline, "mk-error")).toHaveLength(1);
+    expect(byClass(timeline, "mk-assert")).toHaveLength(1);
+    expect(all(byClass(timeline, "mk-fail")[0]!).find((e) => e.name === "title")!.text).toBe("step 3 fail at 2,000 ms: fail link node-3@seg-b");
+    // The sessions line drops from 6 to 4 at the failure: its path has two levels.
+    const path = byClass(timeline, "ln-sessions").find((e) => e.name === "path")!;
+    expect(new Set([...path.attrs.d!.matchAll(/V([\d.]+)/g)].map((m) => m[1])).size).toBe(2);
+    // Bars: node-1 has 2 established sessions, node-2 has 1.
+    const bars = all(svgs[2]!).filter((e) => e.name === "g").map((g) => g.children.find((c) => c.name === "title")!.text);
+    expect(bars).toEqual(["node-1: 2", "node-2: 1"]);
+    // Messages: the column totals add up to the last sample's running total.
+    const cols = all(svgs[4]!).filter((e) => e.name === "rect").map((r) => Number(r.children[0]!.text.split(" ")[0]!.replace(/,/g, "")));
+    const s = failingScenario();
+    expect(cols.reduce((a, b) => a + b, 0)).toBe(s.samples[s.samples.length - 1]!.bgpMessages);
+  });
+
+  test("probes traceroute style, drops in red with the reason", () => {
+    const root = parsePage(htmlReport(report(failingScenario())));
+    const hops = all(root).filter((e) => e.name === "ol" && e.attrs.class === "hops");
+    expect(hops).toHaveLength(2);
+    expect(hops[0]!.children.map(textOf)).toEqual([
+      "node-1 egress policy allowed (no policy)",
+      "node-1 route 10.1.2.0/26 via 192.168.1.2 (ipip, +20 bytes) → tunl0 (120 bytes)",
+      "node-2 delivered to b/db-1",
+    ]);
+    const drop = hops[1]!.children[hops[1]!.children.length - 1]!;
+    expect(drop.attrs.class).toBe("drop");
+    expect(textOf(drop)).toBe("✕ dropped (no-route): dropped at router r1: no route to 10.1.3.0/26");
+  });
+
+  test("user text is escaped everywhere: no markup gets through, controls shown as \\uXXXX", () => {
+    const html = htmlReport(report(nastyScenario()));
+    expect(html).not.toContain("<script");
+    expect(html).not.toMatch(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/);
+    noExternalReferences(html);
+    const root = parsePage(html);
+    const h2 = all(root).find((e) => e.name === "h2")!;
+    expect(textOf(h2)).toContain(NASTY.replace(/[\u0000-\u001f]|\ud800/g, (c) => "\\u" + c.charCodeAt(0).toString(16).padStart(4, "0")));
+  });
+
+  test("an empty run and a scenario without samples, probes or steps", () => {
+    const empty = htmlReport(report());
+    parsePage(empty);
+    expect(empty).toContain("The run had no scenarios.");
+    const bare = { ...passingScenario(), samples: [], probes: [], steps: [], assertions: [], timeline: [], final: { ...passingScenario().final, sessions: [], routes: [] } };
+    const html = htmlReport(report(bare));
+    const root = parsePage(html);
+    expect(all(root).filter((e) => e.name === "svg")).toHaveLength(0);
+    for (const text of ["This scenario has no assertions.", "No samples were recorded for this run", "No steps ran.", "No sessions or routes were observed", "No probes were sent."]) expect(html).toContain(text);
+  });
+
+  test("deterministic", () => {
+    expect(htmlReport(report(passingScenario(), nastyScenario()))).toBe(htmlReport(report(passingScenario(), nastyScenario())));
+  });
+
+  test("10,000 nodes: histograms instead of bars, bounded tables and charts, under 1.5 MB", () => {
+    const big = bigScenario();
+    const html = htmlReport(report(big));
+    expect(html.length).toBeLessThan(1_500_000);
+    noExternalReferences(html);
+    const root = parsePage(html);
+    const svgs = all(root).filter((e) => e.name === "svg").map((s) => s.attrs["aria-labelledby"]!.split(" ")[0]);
+    expect(svgs).toEqual(["s1-sessions-t", "s1-routes-t", "s1-hist-sessions-t", "s1-hist-routes-t", "s1-messages-t"]);
+    // No per-node element anywhere in the charts: a histogram has at most 30 bins.
+    for (const id of ["s1-hist-sessions", "s1-hist-routes"]) {
+      const svg = all(root).find((e) => e.attrs["aria-labelledby"] === `${id}-t ${id}-d`)!;
+      expect(all(svg).filter((e) => e.name === "rect").length).toBeLessThanOrEqual(30);
+      const total = all(svg).filter((e) => e.name === "rect").reduce((k, r) => k + Number(r.children[0]!.text.split(" ")[0]!.replace(/,/g, "")), 0);
+      expect(total).toBe(10_000);
+    }
+    // The time series are downsampled (12,001 samples → at most 4 points per bucket).
+    const line = byClass(root, "ln-sessions").find((e) => e.name === "path")!;
+    expect((line.attrs.d!.match(/H/g) ?? []).length).toBeLessThanOrEqual(HTML_LIMITS.seriesBuckets * 4);
+    // Tables are cut with a note, and every failed assertion is still shown.
+    const assertionRows = all(root).filter((e) => e.name === "tr" && (e.attrs.class === "passed" || e.attrs.class === "failed") && textOf(e).includes("has its routes"));
+    expect(assertionRows).toHaveLength(HTML_LIMITS.assertions);
+    expect(assertionRows.filter((r) => r.attrs.class === "failed")).toHaveLength(big.assertions.filter((a) => !a.passed).length);
+    expect(html).toContain("Showing 500 of 5,000; report.json has them all. Every failed assertion is included.");
+    expect(all(root).filter((e) => e.name === "ol" && e.attrs.class === "hops")).toHaveLength(HTML_LIMITS.probes);
+  });
+
+  test("expat agrees that the page is well-formed", () => {
+    if (!requirePython()) return;
+    expect(expatRoot(htmlReport(report(passingScenario(), failingScenario(), nastyScenario())))).toBe("html");
+  });
+});
