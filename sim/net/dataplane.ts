@@ -49,6 +49,7 @@ export class SimDataplane implements Dataplane {
     const a = parseIP(tunnel.address.split("/")[0]!);
     this.host.local.set(addrKey(a), `its ${tunnel.type === "ipip" ? "tunl0" : "vxlan.calico"} address`);
     this.net.tunnelOwner.set(addrKey(a), this.host);
+    this.net.addrOwner.set(addrKey(a), this.host);
     this.net.stateGen++;
   }
 
@@ -58,7 +59,10 @@ export class SimDataplane implements Dataplane {
     this.host.tunnels.delete(type);
     const k = addrKey(parseIP(t.address.split("/")[0]!));
     // Interface addresses stay local even if a tunnel reused one.
-    if (!this.host.ifaces.some((i) => (i.v4 && addrKey(i.v4.addr) === k) || (i.v6 && addrKey(i.v6.addr) === k))) this.host.local.delete(k);
+    if (!this.host.ifaces.some((i) => (i.v4 && addrKey(i.v4.addr) === k) || (i.v6 && addrKey(i.v6.addr) === k))) {
+      this.host.local.delete(k);
+      if (this.net.addrOwner.get(k) === this.host) this.net.addrOwner.delete(k);
+    }
     if (this.net.tunnelOwner.get(k) === this.host) this.net.tunnelOwner.delete(k);
     this.net.stateGen++;
   }

@@ -193,7 +193,9 @@ export class EntryInterner {
   readonly #entries = new Map<string, FibEntry>();
 
   intern(e: FibEntry): FibEntry {
-    const key = `${e.kind}|${e.owner}|${e.source}|${e.encap}|${e.device ?? ""}|${e.mtu ?? ""}|${e.nextHops.map((h) => `${h.family}:${h.value}`).join(",")}`;
+    const n = e.nextHops;
+    const hops = n.length === 0 ? "" : n.length === 1 ? hopKey(n[0]!) : n.map(hopKey).join(",");
+    const key = `${e.kind}|${e.owner}|${e.source}|${e.encap}|${e.device ?? ""}|${e.mtu ?? ""}|${hops}`;
     let shared = this.#entries.get(key);
     if (shared === undefined) {
       shared = Object.freeze({ ...e, nextHops: Object.freeze(e.nextHops.map((h) => Object.freeze({ family: h.family, value: h.value }))) });
@@ -206,6 +208,8 @@ export class EntryInterner {
     return this.#entries.size;
   }
 }
+
+const hopKey = (h: IPAddress): string => (h.family === 4 ? String(Number(h.value)) : `6:${h.value}`);
 
 /** A deterministic 5-tuple hash (FNV-1a over 32-bit words), for ECMP choices that are stable per flow. */
 export function flowHash(src: bigint, dst: bigint, protocol: number, srcPort = 0, dstPort = 0): number {

@@ -123,8 +123,9 @@ export function walk(net: NetState, input: WalkInput, opts: WalkOptions): WalkRe
   const family = input.src.family;
   const header = family === 4 ? 20 : 40;
   const hash = flowHash(input.src.value, input.dst.value, input.protocol === "tcp" ? 6 : input.protocol === "udp" ? 17 : 1, input.srcPort ?? 0, input.dstPort ?? 0);
-  const srcText = explain || opts.onPacket ? formatAddress(input.src) : "";
-  const dstText = explain || opts.onPacket ? formatAddress(input.dst) : "";
+  const needText = explain || opts.policy || opts.onPacket !== undefined;
+  const srcText = needText ? formatAddress(input.src) : "";
+  const dstText = needText ? formatAddress(input.dst) : "";
   const flow = { src: srcText, dst: dstText, protocol: input.protocol, ...(input.srcPort !== undefined ? { srcPort: input.srcPort } : {}), ...(input.dstPort !== undefined ? { dstPort: input.dstPort } : {}) };
 
   let host = input.from;
@@ -139,6 +140,8 @@ export function walk(net: NetState, input: WalkInput, opts: WalkOptions): WalkRe
   let survive = 1;
   let bandwidth = Infinity;
   let ttl = TTL;
+  let forwarded = false; // the packet has left its origin host (TTL counts from then)
+  const srcPod = host.workloadByAddr.get(addrKey(input.src));
   // The most specific route that matched each destination so far, to say which prefix is missing.
   // (one for the packet's own destination, one for the outer header's while encapsulated).
   let innerMatch: Prefix | undefined;
@@ -188,9 +191,14 @@ export function walk(net: NetState, input: WalkInput, opts: WalkOptions): WalkRe
   const egressMtu = (at: Host, mtu: number, what: string, innerMtu: number): WalkResult | undefined => {
     const size = wire();
     if (size <= mtu) return undefined;
-    if (input.df || family === 6) {
+    // IPv6 has no DF bit: only the sender fragments, a forwarding host answers Packet Too Big.
+    if (family === 6 && (forwarded || srcPod !== undefined)) {
+      return drop(at, "mtu", `packet of ${size} bytes exceeds ${what} ${mtu}, ICMPv6 packet-too-big (mtu ${innerMtu}) sent`);
+    }
+    if (input.df && family === 4) {
       return drop(at, "mtu", `packet of ${size} bytes exceeds ${what} ${mtu} with DF set, ICMP frag-needed (mtu ${innerMtu}) sent`);
     }
+    if (input.df) return drop(at, "mtu", `packet of ${size} bytes exceeds ${what} ${mtu} and may not be fragmented (EMSGSIZE)`);
     const before = sizes.length;
     setSizes(fragment(sizes, mtu, header));
     hop(at, `packet of ${size} bytes exceeds ${what} ${mtu}, no DF: fragmented into ${sizes.length - before + 1} pieces of at most ${wire()} bytes`);
@@ -200,7 +208,6 @@ export function walk(net: NetState, input: WalkInput, opts: WalkOptions): WalkRe
   if (input.src.family !== input.dst.family) throw new Error(`source ${formatAddress(input.src)} and destination ${formatAddress(input.dst)} are different IP families`);
 
   // The source pod: its interface MTU, then its egress policy (Felix filters what leaves the pod).
-  const srcPod = host.workloadByAddr.get(addrKey(input.src));
   if (srcPod !== undefined) {
     noteMtu(srcPod.mtu, host.name);
     if (input.size > srcPod.mtu) {
@@ -216,7 +223,6 @@ export function walk(net: NetState, input: WalkInput, opts: WalkOptions): WalkRe
   }
   if (srcPod !== undefined) hop(host, `left pod ${srcPod.key} on ${srcPod.device}`, srcPod.device, wire());
 
-  let forwarded = false; // the packet has left its origin (TTL counts from then)
   for (let step = 0; step < MAX_STEPS; step++) {
     if (visited[visited.length - 1] !== host) visited.push(host);
     if (host.down) return drop(host, "host-down", `${host.name} is down`);

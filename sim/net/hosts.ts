@@ -65,6 +65,8 @@ export class NetState {
   readonly ifaceByKey = new Map<string, Iface>();
   /** Tunnel addresses → the host owning them (the VTEP / IPIP endpoint to send to). */
   readonly tunnelOwner = new Map<AddrKey, Host>();
+  /** Every interface and tunnel address → its host. */
+  readonly addrOwner = new Map<AddrKey, Host>();
   readonly interner = new EntryInterner();
   /** Bumped when link or host state, local addresses or pods change (FIB changes have their own counters). */
   stateGen = 0;
@@ -121,6 +123,7 @@ export class NetState {
         if (x === undefined) continue;
         segment.byAddr.set(addrKey(x.addr), iface);
         host.local.set(addrKey(x.addr), `its address on ${segment.name}`);
+        this.addrOwner.set(addrKey(x.addr), host);
         host.fib.set(x.subnet, this.interner.intern({ kind: "unicast", nextHops: [], encap: "none", device: segment.name, owner: "connected", source: "connected" }));
         if (x.addr.family === 4) host.primary4 ??= x.addr;
         else host.primary6 ??= x.addr;

@@ -89,9 +89,7 @@ export class SimNetwork {
 
   /** The host that owns an interface or tunnel address, if any. */
   hostOf(address: string): string | undefined {
-    const k = addrKey(parseIP(address));
-    for (const h of this.#net.hosts.values()) if (h.local.has(k)) return h.name;
-    return undefined;
+    return this.#net.addrOwner.get(addrKey(parseIP(address)))?.name;
   }
 
   /** The Dataplane a node's agent programs (one per node, created on first use). */

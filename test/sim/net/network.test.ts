@@ -194,6 +194,46 @@ describe("routing through FIBs", () => {
   });
 });
 
+describe("pods on one node and traffic leaving the cluster", () => {
+  test("pod to pod on the same node: egress and ingress at one node, no link crossed", () => {
+    const net = cluster();
+    net.dataplane("node-1").addWorkload(pod("shop", "a2", "10.1.1.6", 1400));
+    const r = net.trace(probe("node-1", "10.1.1.5", "10.1.1.6", { size: 1410, df: false, protocol: "udp" }));
+    expect(r.outcome).toBe("fragmented");
+    expect(r.pathMtu).toBe(1400);
+    expect(r.latencyMs).toBe(0);
+    expect(r.hops.map((h) => h.action)).toEqual([
+      "left pod shop/a on cali-a",
+      "packet of 1410 bytes exceeds the MTU of pod shop/a2's interface 1400, no DF: fragmented into 2 pieces of at most 1396 bytes",
+      "route 10.1.1.6/32 to pod interface cali-a2 (mtu 1400)",
+      "delivered to pod shop/a2",
+    ]);
+    expect(r.deliveredTo).toBe("pod shop/a2");
+  });
+
+  test("pod to outside: default routes up to the edge, where the destination is unknown", () => {
+    const net = cluster();
+    const r = net.trace(probe("node-1", "10.1.1.5", "203.0.113.9"));
+    expect(r.reason).toBe("dropped at router r1: no route to 203.0.113.9");
+    // A router's address is a destination outside the pod network that answers.
+    const ok = net.trace(probe("node-3", "10.1.3.5", "10.255.0.1"));
+    expect(ok.outcome).toBe("delivered");
+    expect(ok.deliveredTo).toBe("host r1");
+    expect(net.hostOf("10.255.0.1")).toBe("r1");
+    expect(net.hostOf("10.255.0.9")).toBeUndefined();
+  });
+
+  test("IPv6 without DF: the sending host fragments to the link MTU", () => {
+    const net = cluster({ links: "links:\n  - { endpoints: [node-1, seg-a], mtu: 1400 }" });
+    const r = net.trace(probe("node-1", "fd00:1::10", "fd00:1::11", { size: 1480, df: false, protocol: "udp" }));
+    expect(r.outcome).toBe("fragmented");
+    expect(r.fragments).toBe(2);
+    expect(net.trace(probe("node-1", "fd00:1::10", "fd00:1::11", { size: 1480, df: true })).reason).toBe(
+      "dropped at node-1: packet of 1480 bytes exceeds the MTU of seg-a 1400 and may not be fragmented (EMSGSIZE)",
+    );
+  });
+});
+
 describe("encapsulation and MTU", () => {
   test("IPIP CrossSubnet: native inside the subnet, +20 bytes across it, decapsulated at the remote node", () => {
     const net = cluster();
