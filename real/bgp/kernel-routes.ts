@@ -44,7 +44,15 @@ export interface BatchResult {
   ms: number;
 }
 
-type Pending = { op: "replace"; entry: RouteEntry } | { op: "remove"; prefix: Prefix };
+/**
+ * A route as the kernel takes it: the core's RouteEntry plus where it leaves. `dev` with `onlink`
+ * sends a unicast route through a tunnel device to a next hop that is not on a connected subnet
+ * (Calico's `via <node> dev tunl0 onlink`); `dev` alone on a unicast route without next hops is a
+ * link-scope route to a local interface (a pod's veth).
+ */
+export type KernelRoute = RouteEntry & { dev?: string; onlink?: boolean };
+
+type Pending = { op: "replace"; entry: KernelRoute } | { op: "remove"; prefix: Prefix };
 
 export class KernelRouteWriter implements RouteSink {
   readonly protocol: number;
@@ -66,7 +74,7 @@ export class KernelRouteWriter implements RouteSink {
   }
 
   /** Queues the changes; they go to the kernel in one batch with whatever else arrives meanwhile. */
-  apply(changes: RouteChanges): void {
+  apply(changes: RouteChanges & { add: KernelRoute[] }): void {
     for (const entry of changes.add) this.pending.set(formatPrefix(entry.prefix), { op: "replace", entry });
     for (const prefix of changes.remove) this.pending.set(formatPrefix(prefix), { op: "remove", prefix });
     this.schedule();
@@ -79,7 +87,7 @@ export class KernelRouteWriter implements RouteSink {
   }
 
   /** Writes changes now and reports the outcome (what apply() does in the background). */
-  async write(changes: RouteChanges): Promise<BatchResult> {
+  async write(changes: RouteChanges & { add: KernelRoute[] }): Promise<BatchResult> {
     await this.settled();
     const items: Pending[] = [
       ...changes.add.map((entry) => ({ op: "replace" as const, entry })),
@@ -107,9 +115,14 @@ export class KernelRouteWriter implements RouteSink {
     const e = p.entry;
     const dst = formatPrefix(e.prefix);
     if (e.kind === "blackhole") return `route replace blackhole ${dst} ${suffix}`;
-    if (e.nextHops.length === 0) throw new Error(`unicast route ${dst} without a next hop`);
-    if (e.nextHops.length === 1) return `route replace ${dst} via ${formatAddress(e.nextHops[0] as RouteEntry["nextHops"][number])} ${suffix}`;
-    return `route replace ${dst} ${suffix} ${e.nextHops.map((h) => `nexthop via ${formatAddress(h)}`).join(" ")}`;
+    const dev = e.dev !== undefined ? ` dev ${checkDevice(e.dev)}` : "";
+    const onlink = e.onlink ? " onlink" : "";
+    if (e.nextHops.length === 0) {
+      if (e.dev === undefined) throw new Error(`unicast route ${dst} without a next hop`);
+      return `route replace ${dst}${dev} scope link ${suffix}`;
+    }
+    if (e.nextHops.length === 1) return `route replace ${dst} via ${formatAddress(e.nextHops[0] as RouteEntry["nextHops"][number])}${dev}${onlink} ${suffix}`;
+    return `route replace ${dst} ${suffix} ${e.nextHops.map((h) => `nexthop via ${formatAddress(h)}${dev}${onlink}`).join(" ")}`;
   }
 
   private nsArgs(): string[] {
@@ -206,4 +219,10 @@ export class KernelRouteWriter implements RouteSink {
       // the error callback's own failure must not stop route writing
     }
   }
+}
+
+/** Interface names go into `ip -batch` lines: refuse anything that is not a plain Linux name. */
+function checkDevice(dev: string): string {
+  if (!/^[A-Za-z0-9_.-]{1,15}$/.test(dev)) throw new Error(`bad interface name "${dev}"`);
+  return dev;
 }

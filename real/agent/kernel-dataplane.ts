@@ -1,0 +1,314 @@
+// The Dataplane port for real: routes into the node's kernel (birdcage's route protocol, batched
+// through `ip -batch`), Calico's tunnel devices (tunl0 for IPIP, vxlan.calico for VXLAN) and the
+// node's policy as an nftables ruleset (or iptables-restore), inside one network namespace.
+//
+// Calico's kernel conventions, followed here:
+// - an IPIP route is `<block> via <node> dev tunl0 onlink`; the tunl0 device comes with the ipip
+//   module, which this machine's kernel lacks: setTunnel reports that clearly and routes stay native.
+// - a VXLAN route is `<block> via <node> dev vxlan.calico onlink`, with a permanent neighbour entry
+//   and an FDB entry naming the node as the VTEP. Calico uses the remote tunnel address as the
+//   gateway and the VTEP MAC from the datastore; birdcage derives the MAC from the node address
+//   (02:bc + IPv4 bytes), so both ends agree without a lookup.
+// - workload routes are `<pod>/32 dev cali… scope link` (the CNI plugin adds the same).
+import { execa } from "execa";
+import { formatAddress, formatPrefix, parseIP, type IPAddress } from "../../src/core/net/ip.ts";
+import type { Dataplane, DataplaneRoute, DataplaneRouteChanges, TunnelDevice, WorkloadInterface } from "../../src/core/agent/dataplane.ts";
+import type { PolicySet } from "../../src/core/policy/policy-set.ts";
+import { planNode, type Plan } from "../../src/core/policy/render/plan.ts";
+import { renderNft, renderNftUpdate, NFT_TABLE } from "../../src/core/policy/render/nft.ts";
+import { renderIptables } from "../../src/core/policy/render/iptables.ts";
+import { KernelRouteWriter, type KernelRoute, type RouteWriteError } from "../bgp/kernel-routes.ts";
+
+export const IPIP_DEVICE = "tunl0";
+export const VXLAN_DEVICE = "vxlan.calico";
+export const VXLAN_VNI = 4096;
+export const VXLAN_PORT = 4789;
+
+export interface KernelDataplaneOptions {
+  /** The node's name (policy is rendered for workloads on this node). */
+  node: string;
+  /** The node's underlay IPv4 address: VXLAN source and VTEP identity. */
+  nodeAddress: string;
+  /** Named namespace the node lives in (`ip -n`); the process's own when omitted. */
+  netns?: string;
+  /** Route protocol number (default 201). */
+  protocol?: number;
+  /** Policy renderer: nftables (default) or iptables-restore. */
+  policy?: "nft" | "iptables";
+  /** Every failure (route commands, tunnel setup, ruleset load) ends up here; the dataplane carries on. */
+  onError?: (e: DataplaneError) => void;
+}
+
+export interface DataplaneError {
+  what: "route" | "tunnel" | "policy" | "neighbour";
+  message: string;
+}
+
+/** The VTEP MAC birdcage gives a node's vxlan.calico device: 02:bc followed by the node's IPv4 bytes. */
+export function vtepMac(nodeAddress: string): string {
+  const a = parseIP(nodeAddress);
+  if (a.family !== 4) throw new Error(`VXLAN needs an IPv4 node address (got ${nodeAddress})`);
+  const bytes = [0x02, 0xbc, Number((a.value >> 24n) & 255n), Number((a.value >> 16n) & 255n), Number((a.value >> 8n) & 255n), Number(a.value & 255n)];
+  return bytes.map((b) => b.toString(16).padStart(2, "0")).join(":");
+}
+
+/** The kernel route for a dataplane route (exported for tests: this is the whole translation). */
+export function kernelRouteFor(r: DataplaneRoute, tunnels: ReadonlySet<"ipip" | "vxlan">): KernelRoute {
+  if (r.kind === "blackhole") return { prefix: r.prefix, kind: "blackhole", nextHops: [] };
+  if (r.kind === "local") {
+    if (r.device === undefined) throw new Error(`local route ${formatPrefix(r.prefix)} without a device`);
+    return { prefix: r.prefix, kind: "unicast", nextHops: [], dev: r.device };
+  }
+  if (r.encap === "ipip" && tunnels.has("ipip")) return { prefix: r.prefix, kind: "unicast", nextHops: r.nextHops, dev: IPIP_DEVICE, onlink: true };
+  if (r.encap === "vxlan" && tunnels.has("vxlan")) return { prefix: r.prefix, kind: "unicast", nextHops: r.nextHops, dev: VXLAN_DEVICE, onlink: true };
+  // No tunnel device (or none asked for): route natively via the next hop.
+  return { prefix: r.prefix, kind: "unicast", nextHops: r.nextHops };
+}
+
+export class KernelDataplane implements Dataplane {
+  private readonly routes: KernelRouteWriter;
+  private readonly tunnels = new Set<"ipip" | "vxlan">();
+  private readonly workloads = new Map<string, WorkloadInterface>();
+  /** VXLAN next hops we wrote neighbour/FDB entries for, with the number of routes using each. */
+  private readonly vteps = new Map<string, number>();
+  private readonly vxlanRoutes = new Map<string, string[]>();
+  /** The routes asked for, by prefix text (to rewrite them when a tunnel comes or goes). */
+  private readonly current = new Map<string, DataplaneRoute>();
+  private policySet: PolicySet | undefined;
+  private lastPlan: Plan | undefined;
+  private queue: Promise<void> = Promise.resolve();
+
+  constructor(private readonly opts: KernelDataplaneOptions) {
+    if (opts.netns !== undefined && !/^[A-Za-z0-9_.-]+$/.test(opts.netns)) throw new Error(`bad namespace name "${opts.netns}"`);
+    this.routes = new KernelRouteWriter({
+      ...(opts.netns !== undefined ? { netns: opts.netns } : {}),
+      ...(opts.protocol !== undefined ? { protocol: opts.protocol } : {}),
+      onError: (e: RouteWriteError) => this.report("route", `${e.command ?? e.prefix ?? e.op}: ${e.message}`),
+    });
+  }
+
+  applyRoutes(changes: DataplaneRouteChanges): void {
+    for (const r of changes.add) this.current.set(formatPrefix(r.prefix), r);
+    for (const p of changes.remove) this.current.delete(formatPrefix(p));
+    // Queued behind tunnel set-up, so a route names its tunnel device only once the device exists.
+    this.enqueue(() => this.writeRoutes(changes.add, changes.remove));
+  }
+
+  private async writeRoutes(routes: readonly DataplaneRoute[], remove: DataplaneRouteChanges["remove"]): Promise<void> {
+    const add: KernelRoute[] = [];
+    for (const r of routes) {
+      try {
+        add.push(kernelRouteFor(r, this.tunnels));
+      } catch (e) {
+        this.report("route", (e as Error).message);
+        continue;
+      }
+      this.trackVteps(formatPrefix(r.prefix), r.encap === "vxlan" && r.kind === "unicast" && this.tunnels.has("vxlan") ? r.nextHops : []);
+    }
+    for (const p of remove) this.trackVteps(formatPrefix(p), []);
+    // Neighbour and FDB entries first, so the first packet of a new VXLAN route finds its VTEP.
+    await this.syncVteps();
+    this.routes.apply({ add, remove });
+    await this.routes.settled();
+  }
+
+  /** After a tunnel device appears (or goes), routes that asked for it are written again. */
+  private async rewriteEncap(type: "ipip" | "vxlan"): Promise<void> {
+    const affected = [...this.current.values()].filter((r) => r.kind === "unicast" && r.encap === type);
+    if (affected.length) await this.writeRoutes(affected, []);
+  }
+
+  setTunnel(t: TunnelDevice): void {
+    this.enqueue(async () => {
+      const had = this.tunnels.has(t.type);
+      if (t.type === "ipip") await this.setIpip(t);
+      else await this.setVxlan(t);
+      if (!had && this.tunnels.has(t.type)) await this.rewriteEncap(t.type);
+    });
+  }
+
+  removeTunnel(type: "ipip" | "vxlan"): void {
+    // tunl0 belongs to the kernel module (it cannot be deleted); only its address is ours.
+    this.enqueue(async () => {
+      if (!this.tunnels.delete(type)) return;
+      await this.rewriteEncap(type); // native again, before the device goes
+      if (type === "vxlan") await this.ip(["link", "del", VXLAN_DEVICE], true);
+      else await this.ip(["addr", "flush", "dev", IPIP_DEVICE], true);
+    });
+  }
+
+  addWorkload(w: WorkloadInterface): void {
+    this.workloads.set(w.key, w);
+    this.renderPolicy();
+  }
+
+  removeWorkload(key: string): void {
+    if (this.workloads.delete(key)) this.renderPolicy();
+  }
+
+  setPolicy(policy: PolicySet): void {
+    this.policySet = policy;
+    this.renderPolicy();
+  }
+
+  /** Resolves when every change so far is in the kernel (or reported as failed). */
+  async settled(): Promise<void> {
+    await this.queue;
+    await this.routes.settled();
+    await this.queue;
+  }
+
+  /** Removes everything this dataplane wrote: our routes, the VXLAN device, the policy table. */
+  async close(): Promise<void> {
+    await this.settled();
+    await this.routes.flush();
+    if (this.tunnels.has("vxlan")) await this.ip(["link", "del", VXLAN_DEVICE], true);
+    if (this.tunnels.has("ipip")) await this.ip(["addr", "flush", "dev", IPIP_DEVICE], true);
+    if (this.lastPlan) {
+      if ((this.opts.policy ?? "nft") === "nft") await this.exec("nft", ["delete", "table", "inet", NFT_TABLE], true);
+      else await this.exec("sh", ["-c", "iptables -D FORWARD -j bc-FORWARD; iptables -F bc-FORWARD; iptables -X bc-FORWARD"], true);
+    }
+    this.tunnels.clear();
+  }
+
+  // -----------------------------------------------------------------------------------------------
+
+  private async setIpip(t: TunnelDevice): Promise<void> {
+    // The ipip module creates tunl0 when it loads; without it there is no IPIP on this kernel.
+    const exists = await this.ip(["link", "show", IPIP_DEVICE], true);
+    if (!exists.ok) {
+      const probe = await this.ip(["link", "add", "bc-ipip-probe", "type", "ipip"], true);
+      if (probe.ok) await this.ip(["link", "del", "bc-ipip-probe"], true);
+      if (!probe.ok || !(await this.ip(["link", "show", IPIP_DEVICE], true)).ok) {
+        this.report("tunnel", `IPIP is not available: this kernel has no ipip module (${probe.stderr || "tunl0 missing"}); IPIP routes are installed natively`);
+        return;
+      }
+    }
+    await this.ip(["link", "set", IPIP_DEVICE, "mtu", String(t.mtu), "up"]);
+    await this.ip(["addr", "replace", `${t.address}/32`, "dev", IPIP_DEVICE]);
+    this.tunnels.add("ipip");
+  }
+
+  private async setVxlan(t: TunnelDevice): Promise<void> {
+    const vni = String(t.vni ?? VXLAN_VNI);
+    const port = String(t.port ?? VXLAN_PORT);
+    const have = await this.ip(["link", "show", VXLAN_DEVICE], true);
+    if (!have.ok) {
+      const r = await this.ip(["link", "add", VXLAN_DEVICE, "type", "vxlan", "id", vni, "dstport", port, "local", this.opts.nodeAddress, "nolearning"], true);
+      if (!r.ok) {
+        this.report("tunnel", `cannot create ${VXLAN_DEVICE}: ${r.stderr}`);
+        return;
+      }
+    }
+    await this.ip(["link", "set", VXLAN_DEVICE, "address", vtepMac(this.opts.nodeAddress), "mtu", String(t.mtu), "up"]);
+    await this.ip(["addr", "replace", `${t.address}/32`, "dev", VXLAN_DEVICE]);
+    this.tunnels.add("vxlan");
+  }
+
+  private trackVteps(prefix: string, hops: IPAddress[]): void {
+    const old = this.vxlanRoutes.get(prefix) ?? [];
+    for (const h of old) this.vteps.set(h, (this.vteps.get(h) ?? 1) - 1);
+    const next = hops.map((h) => formatAddress(h));
+    for (const h of next) this.vteps.set(h, (this.vteps.get(h) ?? 0) + 1);
+    if (next.length) this.vxlanRoutes.set(prefix, next);
+    else this.vxlanRoutes.delete(prefix);
+  }
+
+  private readonly written = new Set<string>();
+
+  private async syncVteps(): Promise<void> {
+    const ipLines: string[] = [];
+    const fdbLines: string[] = [];
+    for (const [hop, uses] of this.vteps) {
+      const mac = vtepMac(hop);
+      if (uses > 0 && !this.written.has(hop)) {
+        ipLines.push(`neigh replace ${hop} lladdr ${mac} dev ${VXLAN_DEVICE} nud permanent`);
+        fdbLines.push(`fdb replace ${mac} dev ${VXLAN_DEVICE} dst ${hop} self permanent`);
+        this.written.add(hop);
+      } else if (uses <= 0) {
+        if (this.written.delete(hop)) {
+          ipLines.push(`neigh del ${hop} dev ${VXLAN_DEVICE}`);
+          fdbLines.push(`fdb del ${mac} dev ${VXLAN_DEVICE} dst ${hop} self`);
+        }
+        this.vteps.delete(hop);
+      }
+    }
+    if (fdbLines.length) await this.batch("bridge", fdbLines);
+    if (ipLines.length) await this.batch("ip", ipLines);
+  }
+
+  private renderPolicy(): void {
+    const set = this.policySet;
+    if (!set) return;
+    this.enqueue(async () => {
+      let plan: Plan;
+      try {
+        plan = planNode(set, { node: this.opts.node });
+      } catch (e) {
+        this.report("policy", `cannot render policy: ${(e as Error).message}`);
+        return;
+      }
+      if ((this.opts.policy ?? "nft") === "nft") {
+        let script: string;
+        try {
+          script = this.lastPlan ? renderNftUpdate(this.lastPlan, plan) : renderNft(plan);
+        } catch {
+          script = renderNft(plan); // a change the update cannot express: replace the table atomically
+        }
+        if (script.trim() === "") return void (this.lastPlan = plan);
+        const r = await this.exec("nft", ["-f", "-"], true, script);
+        if (!r.ok) return this.report("policy", `nft -f failed: ${r.stderr}`);
+      } else {
+        const out = renderIptables(plan);
+        const r = await this.exec("sh", ["-c", iptablesLoader(out)], true);
+        if (!r.ok) return this.report("policy", `iptables-restore failed: ${r.stderr}`);
+      }
+      this.lastPlan = plan;
+    });
+  }
+
+  private enqueue(fn: () => Promise<void>): void {
+    this.queue = this.queue.then(fn).catch((e: unknown) => this.report("tunnel", (e as Error).message));
+  }
+
+  private async ip(args: string[], allowFail = false): Promise<{ ok: boolean; stderr: string }> {
+    const ns = this.opts.netns !== undefined ? ["-n", this.opts.netns] : [];
+    const r = await execa("ip", [...ns, ...args], { reject: false });
+    const stderr = String(r.stderr).trim();
+    if (r.exitCode !== 0 && !allowFail) this.report("tunnel", `ip ${args.join(" ")}: ${stderr || `exit ${r.exitCode}`}`);
+    return { ok: r.exitCode === 0, stderr };
+  }
+
+  private async batch(tool: "ip" | "bridge", lines: string[]): Promise<void> {
+    const ns = this.opts.netns !== undefined ? ["-n", this.opts.netns] : [];
+    const r = await execa(tool, [...ns, "-force", "-batch", "-"], { input: lines.join("\n") + "\n", reject: false });
+    if (r.exitCode !== 0) this.report("neighbour", `${tool} -batch: ${String(r.stderr).trim()}`);
+  }
+
+  /** Runs a command inside the node's namespace (nft and iptables have no `-n`). */
+  private async exec(cmd: string, args: string[], allowFail = false, input?: string): Promise<{ ok: boolean; stderr: string }> {
+    const argv = this.opts.netns !== undefined ? ["ip", "netns", "exec", this.opts.netns, cmd, ...args] : [cmd, ...args];
+    const r = await execa(argv[0]!, argv.slice(1), { reject: false, ...(input !== undefined ? { input } : {}) });
+    const stderr = String(r.stderr).trim();
+    if (r.exitCode !== 0 && !allowFail) this.report("policy", `${cmd}: ${stderr}`);
+    return { ok: r.exitCode === 0, stderr };
+  }
+
+  private report(what: DataplaneError["what"], message: string): void {
+    try {
+      this.opts.onError?.({ what, message });
+    } catch {
+      // a failing error callback must not stop the dataplane
+    }
+  }
+}
+
+/** A shell script feeding renderIptables' ipsets and rules to ipset/iptables-restore. */
+function iptablesLoader(out: ReturnType<typeof renderIptables>): string {
+  const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+  return [
+    out.ipset ? `printf %s ${q(out.ipset)} | ipset restore -exist` : "true",
+    `printf %s ${q(out.iptables)} | iptables-restore --noflush`,
+    `iptables -C FORWARD -j bc-FORWARD 2>/dev/null || iptables -I FORWARD 1 -j bc-FORWARD`,
+  ].join(" && ");
+}
