@@ -159,6 +159,9 @@ interface Flight {
   ackTo: number;
   ackFin: boolean;
   retransmit: boolean;
+  /** Where the first lost segment starts (Infinity: none lost); whether the FIN's segment was lost. */
+  okEnd: number;
+  finLost: boolean;
 }
 
 interface SimListener extends Listener {
@@ -215,6 +218,10 @@ class Endpoint implements Connection {
   wakeEv: SimEvent | undefined;
   synEv: SimEvent | undefined;
   synTries = 0;
+  /** Killed by crashHost (not a clean close). */
+  crashed = false;
+  /** The ACK number of the last segment captured from this side (so no duplicate pure ACKs). */
+  capAck = -1;
   // Receive direction.
   rcvNxt = 0;
   finRcvd = false;
@@ -484,6 +491,7 @@ export class SimTransportNetwork {
     hs.down = { reset };
     for (const e of [...hs.conns]) {
       e.silence();
+      e.crashed = true;
       const peer = e.peer;
       const wasOpen = e.state === OPEN || e.state === CLOSING;
       this.kill(e);
@@ -682,6 +690,7 @@ export class SimTransportNetwork {
         f = last;
         f.end += n;
       } else {
+        this.tcpCounters.flights++;
         const p = this.pathOut(e, Math.min(n, e.mss) + (e.family === 4 ? 40 : 60));
         f = {
           start: e.sndNxt,
@@ -695,6 +704,8 @@ export class SimTransportNetwork {
           ackTo: e.sndUna,
           ackFin: false,
           retransmit: e.sndNxt < e.maxSent,
+          okEnd: p.ok ? Infinity : e.sndNxt,
+          finLost: !p.ok,
         };
         (e.inflight ??= []).push(f);
         if (p.ok) {
@@ -707,12 +718,15 @@ export class SimTransportNetwork {
           this.armRto(e, now + e.rto);
         }
       }
+      const from = e.sndNxt;
       e.sndNxt += n;
-      if (e.sndNxt > e.maxSent) e.maxSent = e.sndNxt;
-      if (e.sndNxt === e.sndEnd && e.finQueued) {
+      const fin = e.sndNxt === e.sndEnd && e.finQueued;
+      if (fin) {
         f.fin = true;
         e.finSent = true;
       }
+      this.emit(e, f, from, e.sndNxt, fin);
+      if (e.sndNxt > e.maxSent) e.maxSent = e.sndNxt;
       if (f.fin || e.sndNxt === e.sndEnd) return;
     }
   }
@@ -764,31 +778,20 @@ export class SimTransportNetwork {
     const r = s.peer;
     if (!r) return;
     const now = this.engine.now();
-    const t = this.tcpCounters;
-    t.flights++;
-    const len = f.end - f.start;
-    const segs = Math.max(1, Math.ceil(len / s.mss));
-    t.segments += segs;
-    if (f.retransmit) {
-      t.retransmissions += segs;
-      t.retransmittedBytes += len;
+    // The receiver keeps the in-order prefix before the first lost segment (no SACK).
+    const okEnd = Math.min(f.end, f.okEnd);
+    const someLost = f.okEnd !== Infinity || f.finLost;
+    const finOk = f.fin && !someLost;
+    if (r.state === DEAD && r.finAcked && !r.crashed) {
+      // Our side closed cleanly earlier (FIN_WAIT/TIME_WAIT): the peer's last bytes and FIN are acknowledged.
+      const back = this.pathOut(r, 40);
+      if (!back.ok) return;
+      f.ackTo = f.end;
+      f.ackFin = f.fin;
+      f.ackAt = now + back.latencyMs;
+      if (this.capture) this.captureSeg(back, now, r, ACK, this.seqOf(r), (s.isn + 1 + f.end + (f.fin ? 1 : 0)) >>> 0);
+      return;
     }
-    // Per-segment loss: the receiver keeps the in-order prefix before the first lost segment.
-    let okEnd = f.end;
-    let finOk = f.fin;
-    let lostAt = -1;
-    if (f.loss > 0) {
-      for (let i = 0; i < segs; i++) {
-        if (this.lossRng.chance(f.loss)) {
-          lostAt = i;
-          okEnd = Math.min(f.end, f.start + i * s.mss);
-          finOk = false;
-          t.lostSegments++;
-          break;
-        }
-      }
-    }
-    if (this.capture && f.links) this.captureFlight(s, f, segs, lostAt);
     if (r.state === DEAD || r.state === SYN_SENT) {
       // Nobody home: a crashed process whose kernel resets, or a revived host, answers with an RST;
       // a host that is down without reset stays silent and the sender retransmits until it gives up.
@@ -810,19 +813,25 @@ export class SimTransportNetwork {
     // The cumulative ACK goes back along the receiver's path.
     const back = this.pathOut(r, 40);
     const lostAck = !back.ok || this.lost(back);
-    if (lostAck || lostAt >= 0) this.armRto(s, f.sentAt + s.rto);
+    if (lostAck || someLost) this.armRto(s, f.sentAt + s.rto);
     f.ackTo = r.rcvNxt;
     f.ackFin = r.finRcvd;
     if (lostAck) f.ackAt = Infinity;
     else {
       f.ackAt = now + back.latencyMs;
       this.sampleRtt(s, f.ackAt - f.sentAt, f);
-      if (this.capture) this.captureSeg(back, now, r, finNow ? FIN | ACK : ACK, this.seqOf(r), this.ackOf(r));
       if (s.wakeEv === undefined && (s.sndNxt < s.sndEnd || (s.finQueued && !s.finSent) || s.state === CLOSING)) {
         s.wakeEv = this.engine.scheduleAt(f.ackAt, "tcp-ack", s.wakeFn);
       }
     }
     if (delivered) r.deliver(delivered);
+    if (this.capture && !lostAck) {
+      // After the delivery, so what the receiver sent in reaction (its own FIN too) comes first.
+      // A FIN not answered yet by the application is answered by the kernel (EOF closes BGP).
+      const finBack = finNow && r.state === OPEN;
+      const ackNo = this.ackOf(r);
+      if (finBack || ackNo !== r.capAck) this.captureSeg(back, now, r, finBack ? FIN | ACK : ACK, this.seqOf(r), ackNo);
+    }
     if (finNow && r.state === OPEN) r.fail("peer-closed");
   }
 
@@ -926,34 +935,57 @@ export class SimTransportNetwork {
     return peer ? (peer.isn + 1 + e.rcvNxt + (e.finRcvd ? 1 : 0)) >>> 0 : 0;
   }
 
-  private captureFlight(s: Endpoint, f: Flight, segs: number, lostAt: number): void {
-    const links = f.links as UnderlayLink[];
-    const ack = this.ackOf(s);
-    for (let i = 0; i < segs; i++) {
-      const a = f.start + i * s.mss;
-      const b = Math.min(f.end, a + s.mss);
-      const last = i === segs - 1;
-      const flags = ACK | (b > a ? PSH : 0) | (last && f.fin ? FIN : 0);
-      const seg: CapturedTcpSegment = {
-        src: s.localAddress,
-        dst: s.remoteAddress,
-        srcPort: s.localPort,
-        dstPort: s.remotePort,
-        seq: (s.isn + 1 + a) >>> 0,
-        ack,
-        flags,
-        window: WINDOW,
-        ...(b > a ? { payload: s.extract(a, b) } : {}),
-      };
-      const upTo = i === lostAt ? 1 : links.length;
-      for (let k = 0; k < upTo && k < links.length; k++) {
-        const l = links[k] as UnderlayLink;
-        (this.capture as TcpCapture).tcp(`${l.element}@${l.segment}`, f.sentAt + (f.latency * k) / links.length, seg);
+  /**
+   * Puts stream octets [from, to) (and the FIN after them) on the wire as MSS-sized segments of flight
+   * f: draws each segment's loss and captures it on the links it crosses (only the first one if lost).
+   */
+  private emit(e: Endpoint, f: Flight, from: number, to: number, fin: boolean): void {
+    const t = this.tcpCounters;
+    const links = f.links;
+    const cap = this.capture;
+    const ack = cap ? this.ackOf(e) : 0;
+    if (cap) e.capAck = ack;
+    let a = from;
+    do {
+      const b = Math.min(to, a + e.mss);
+      const last = b === to;
+      t.segments++;
+      if (a < e.maxSent) {
+        t.retransmissions++;
+        t.retransmittedBytes += Math.min(b, e.maxSent) - a;
       }
-    }
+      let lost = links === undefined;
+      if (lost) t.lostSegments++;
+      else if ( f.loss > 0 && this.lossRng.chance(f.loss)) {
+        lost = true;
+        t.lostSegments++;
+        if (f.okEnd === Infinity) f.okEnd = a;
+        if (last && fin) f.finLost = true;
+      }
+      if (cap && links) {
+        const seg: CapturedTcpSegment = {
+          src: e.localAddress,
+          dst: e.remoteAddress,
+          srcPort: e.localPort,
+          dstPort: e.remotePort,
+          seq: (e.isn + 1 + a) >>> 0,
+          ack,
+          flags: ACK | (b > a ? PSH : 0) | (last && fin ? FIN : 0),
+          window: WINDOW,
+          ...(b > a ? { payload: e.extract(a, b) } : {}),
+        };
+        const n = lost ? Math.min(1, links.length) : links.length;
+        for (let k = 0; k < n; k++) {
+          const l = links[k] as UnderlayLink;
+          cap.tcp(`${l.element}@${l.segment}`, f.sentAt + hopDelay(f.latency, k, links.length), seg);
+        }
+      }
+      a = b;
+    } while (a < to);
   }
 
   private captureSeg(p: UnderlayPath, t: number, e: Endpoint, flags: number, seq: number, ack: number, payload?: Uint8Array, mss?: number): void {
+    if (flags & ACK) e.capAck = ack;
     this.captureSegFrom(p, t, e.localAddress, e.remoteAddress, e.localPort, e.remotePort, flags, seq, ack, e.family, payload, mss);
   }
 
@@ -975,6 +1007,9 @@ export class SimTransportNetwork {
     if (!cap || !p.ok) return;
     const seg: CapturedTcpSegment = { src, dst, srcPort, dstPort, seq, ack, flags, window: WINDOW, ...(mss !== undefined ? { mss } : {}), ...(payload ? { payload } : {}) };
     const n = p.links.length;
-    p.links.forEach((l, k) => cap.tcp(`${l.element}@${l.segment}`, t + (p.latencyMs * k) / n, seg));
+    p.links.forEach((l, k) => cap.tcp(`${l.element}@${l.segment}`, t + hopDelay(p.latencyMs, k, n), seg));
   }
 }
+
+/** When a packet sent at 0 is seen at link k of n: the first at once, the last on arrival. */
+const hopDelay = (latency: number, k: number, n: number): number => (n > 1 ? (latency * k) / (n - 1) : 0);
