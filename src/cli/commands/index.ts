@@ -5,6 +5,7 @@ import { registerPolicy } from "./policy.ts";
 import { registerBgp } from "./bgp.ts";
 import { registerIpam } from "./ipam.ts";
 import { registerTopo } from "./topo.ts";
+import { registerReal } from "./real.ts";
 
 export function registerCommands(program: Command): void {
   void program;
@@ -13,4 +14,5 @@ export function registerCommands(program: Command): void {
   registerBgp(program);
   registerIpam(program);
   registerTopo(program);
+  registerReal(program);
 }
