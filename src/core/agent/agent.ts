@@ -74,7 +74,7 @@ export interface AgentPodSpec {
   name: string;
   namespace: string;
   labels?: Readonly<Record<string, string>>;
-  /** A fixed address (Calico's cni.projectcalico.org/ipAddrs): not supported yet, see docs/agent.md. */
+  /** A fixed address (Calico's cni.projectcalico.org/ipAddrs), assigned with IPAM's assignIP. */
   ip?: string;
   serviceAccount?: string;
 }
@@ -420,16 +420,20 @@ export class NodeAgent {
     const existing = this.podMap.get(key);
     if (existing) return existing;
     if (!spec.name || !spec.namespace) throw new RangeError("a pod needs a name and a namespace");
-    if (spec.ip !== undefined) throw new RangeError(`pod ${key}: fixed addresses (ip: ${spec.ip}) are not supported by the agent yet`);
     const handleId = NodeAgent.handleId(spec.namespace, spec.name);
     let ips = await this.ipam.addressesByHandle(handleId);
     let borrowed: string[] = [];
-    if (ips.length === 0) {
+    const attrs = { namespace: spec.namespace, pod: spec.name, node: this.name };
+    if (ips.length === 0 && spec.ip !== undefined) {
+      const r = await this.ipam.assignIP({ address: spec.ip, host: this.name, handleId, attrs });
+      ips = [r.address];
+      if (r.borrowed) borrowed = [r.address];
+    } else if (ips.length === 0) {
       const wants = (family: 4 | 6) => this.pools.some((p) => p.family === family && !p.disabled && p.allowedUses.includes("Workload")) && (family === 4 ? !!this.config.address : !!this.config.addressV6);
       const num4 = wants(4) ? 1 : 0;
       const num6 = wants(6) ? 1 : 0;
       if (num4 + num6 === 0) throw new RangeError(`pod ${key}: no enabled IP pool for workloads in a family node ${this.name} has an address of`);
-      const r = await this.ipam.autoAssign({ host: this.name, handleId, num4, num6, attrs: { namespace: spec.namespace, pod: spec.name, node: this.name } });
+      const r = await this.ipam.autoAssign({ host: this.name, handleId, num4, num6, attrs });
       ips = [...r.ipv4, ...r.ipv6];
       borrowed = r.borrowed;
     }

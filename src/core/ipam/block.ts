@@ -203,6 +203,46 @@ export function assignFromBlock(b: Block, num: number, host: string, attr: Block
   return { block, ordinals };
 }
 
+/**
+ * Assigns one given ordinal (Calico's block.assign behind AssignIP, e.g. CNI's ipAddrs annotation).
+ * Throws when the ordinal is outside the block or already allocated.
+ */
+export function assignOrdinal(b: Block, ordinal: number, attr: BlockAttribute): Block {
+  if (!Number.isInteger(ordinal) || ordinal < 0 || ordinal >= b.allocations.length) {
+    throw new IpamError("InvalidArgument", `ordinal ${ordinal} is outside block ${b.cidrText}`);
+  }
+  const current = b.allocations[ordinal];
+  if (current !== null && current !== undefined) throw new IpamError("InvalidArgument", `Address ${ordinalAddress(b, ordinal)} already assigned in block ${b.cidrText}`);
+  let attrs = b.attributes;
+  let idx = attrs.findIndex((a) => a.handle_id === attr.handle_id && attributeJson(a) === attributeJson(attr));
+  if (idx < 0) {
+    idx = attrs.length;
+    attrs = attrs.concat(attr);
+  }
+  const allocations = b.allocations.slice();
+  allocations[ordinal] = idx;
+  const seq = b.seqForAlloc.slice();
+  seq[ordinal] = b.sequenceNumber;
+  // A rare path: the JSON memos (except the head) are dropped and rebuilt on the next write.
+  return {
+    cidr: b.cidr,
+    cidrText: b.cidrText,
+    affinity: b.affinity,
+    affinityClaimTime: b.affinityClaimTime,
+    allocations,
+    unallocated: b.unallocated.filter((o) => o !== ordinal),
+    attributes: attrs,
+    sequenceNumber: b.sequenceNumber,
+    seqForAlloc: seq,
+    deleted: b.deleted,
+    attributesJson: undefined,
+    seqJson: undefined,
+    allocChunks: undefined,
+    unallocJson: undefined,
+    headJson: b.headJson,
+  };
+}
+
 export interface ReleaseResult {
   block: Block;
   /** Ordinals that were actually released, in request order. */

@@ -21,6 +21,7 @@ import {
   hostAffinity,
   isEmpty,
   makeAttribute,
+  assignOrdinal,
   newBlock,
   ordinalAddress,
   ordinalsForHandle,
@@ -920,6 +921,57 @@ export class Ipam {
       }
     }
     return released;
+  }
+
+  // ---------------------------------------------------------------- a given address
+
+  /**
+   * Calico's AssignIP: assigns exactly `address` to the handle on `host` (CNI's
+   * cni.projectcalico.org/ipAddrs). The address must lie in a configured pool; if its block does not
+   * exist yet it is claimed for the host (two-phase, as autoAssign), and an address in another host's
+   * block is borrowed (refused under strict affinity). Fails if the address is already in use.
+   */
+  async assignIP(req: { address: string; host: string; handleId?: string; attrs?: Record<string, string> }): Promise<{ address: string; borrowed: boolean }> {
+    checkSegment("host", req.host);
+    if (req.handleId !== undefined) checkSegment("handleId", req.handleId);
+    const ip = parseAddress(req.address);
+    const text = formatIP(ip.family, ip.value);
+    const pool = poolForAddress(await this.pools(), ip.family, ip.value);
+    if (!pool) throw new IpamError("InvalidArgument", `The provided IP address ${text} is not in a configured pool`);
+    const attrs: Record<string, string> = { node: req.host, ...req.attrs };
+    for (const k in attrs) {
+      if (typeof attrs[k] !== "string") throw new IpamError("InvalidArgument", `attribute ${k} must be a string`);
+    }
+    const attr = makeAttribute(req.handleId, attrs);
+    const cidr = blockForAddress(pool, ip.value);
+    const cfg = await this.config();
+    for (let i = 0; i < DATASTORE_RETRIES; i++) {
+      let entry = await this.store.getBlock(cidr);
+      if (!entry) {
+        try {
+          entry = await this.claimAffineBlock(await this.getPendingAffinity(req.host, cidr), req.host);
+        } catch (e) {
+          if (!(e instanceof BlockClaimConflict) && !isCasFailure(e)) throw e;
+          this.counters.retries++;
+          continue; // someone else created it: assign from theirs
+        }
+      }
+      const mine = entry.block.affinity === hostAffinity(req.host);
+      if (cfg.strictAffinity && !mine) throw new IpamError("InvalidArgument", `Trying to assign IP ${text} from block ${entry.block.cidrText} that is not affine to host ${req.host} (strict affinity)`);
+      const block = assignOrdinal(entry.block, addressOrdinal(entry.block, ip.value), attr);
+      if (req.handleId !== undefined) await this.incrementHandle(req.handleId, entry.block.cidrText, 1);
+      try {
+        await this.store.updateBlock(entry, block);
+      } catch (e) {
+        if (req.handleId !== undefined) await this.decrementHandle(req.handleId, entry.block.cidrText, 1).catch(() => undefined);
+        if (!isCasFailure(e)) throw e;
+        this.counters.casConflicts++;
+        this.counters.retries++;
+        continue;
+      }
+      return { address: text, borrowed: !mine };
+    }
+    throw maxRetries();
   }
 
   // ---------------------------------------------------------------- tunnels

@@ -85,9 +85,19 @@ describe("pods", () => {
     expect(lab.node("node-2").dataplane.lookup(borrowed.ips[0]!)?.kind).toBe("blackhole");
   });
 
-  test("fixed addresses are refused with a clear error (not implemented)", async () => {
-    const lab = await started(view("10.1.0.0/16", 26, 1));
-    await expect(lab.node("node-1").agent.addPod({ name: "x", namespace: "default", ip: "10.1.0.9" })).rejects.toThrow(/fixed addresses/);
+  test("a fixed address (ipAddrs): its block is claimed if free, else the address is borrowed and advertised as /32", async () => {
+    const lab = await started(view("10.1.0.0/24", 28, 2));
+    const own = await lab.node("node-1").agent.addPod({ name: "fixed", namespace: "default", ip: "10.1.0.200" });
+    expect(own).toMatchObject({ ips: ["10.1.0.200"], borrowed: [] });
+    await lab.run(1);
+    expect(lab.node("node-1").agent.status().originated).toEqual(["10.1.0.192/28"]);
+    expect(lab.table("node-2")).toContain("10.1.0.192/28 unicast none 10.0.0.1");
+    const other = await lab.node("node-2").agent.addPod({ name: "fixed2", namespace: "default", ip: "10.1.0.201" });
+    expect(other.borrowed).toEqual(["10.1.0.201"]);
+    await lab.run(1);
+    expect(lab.table("node-1")).toContain("10.1.0.201/32 unicast none 10.0.0.2");
+    await expect(lab.node("node-2").agent.addPod({ name: "dup", namespace: "default", ip: "10.1.0.200" })).rejects.toThrow(/already assigned/);
+    expect(lab.node("node-2").agent.pod("default", "dup")).toBeUndefined();
   });
 
   test("the same inputs give the same tables, byte for byte", async () => {
