@@ -52,7 +52,7 @@ function note(text: string): string {
 
 function table(caption: string, head: string[], rows: string[], numeric: number[] = []): string {
   const th = head.map((h, i) => `<th scope="col"${numeric.includes(i) ? ` class="num"` : ""}>${t(h)}</th>`).join("");
-  return `<div class="tablewrap"><table><caption class="note" style="text-align:left">${t(caption)}</caption><thead><tr>${th}</tr></thead><tbody>${rows.join("")}</tbody></table></div>`;
+  return `<div class="tablewrap"><table><caption class="note">${t(caption)}</caption><thead><tr>${th}</tr></thead><tbody>${rows.join("")}</tbody></table></div>`;
 }
 
 function assertionRow(a: AssertionResult): string {

@@ -65,11 +65,23 @@ function attrs(pairs: [string, string | number][]): string {
   return pairs.map(([k, v]) => ` ${k}="${escapeAttr(v)}"`).join("");
 }
 
-function suite(s: ScenarioResult, id: number, version: string, out: string[]): { tests: number; failures: number; errors: number } {
+/**
+ * Suite names, which CI tools use to tell suites apart: the scenario name, with " [sim]" / " [real]"
+ * when the same scenario ran in both modes, and " #n" if that still leaves two alike.
+ */
+export function suiteNames(scenarios: ScenarioResult[]): string[] {
+  const count = (names: string[]): Map<string, number> => names.reduce((m, n) => m.set(n, (m.get(n) ?? 0) + 1), new Map<string, number>());
+  const plain = scenarios.map((s) => s.scenario.name);
+  const byName = count(plain);
+  const withMode = scenarios.map((s, i) => (byName.get(plain[i]!)! > 1 ? `${s.scenario.name} [${s.mode}]` : s.scenario.name));
+  const byMode = count(withMode);
+  return withMode.map((n, i) => (byMode.get(n)! > 1 ? `${n} #${i + 1}` : n));
+}
+
+function suite(s: ScenarioResult, name: string, id: number, version: string, out: string[]): { tests: number; failures: number; errors: number } {
   const cases = scenarioCases(s);
   const failures = cases.filter((c) => c.failure?.kind === "failure").length;
   const errors = cases.filter((c) => c.failure?.kind === "error").length;
-  const name = s.scenario.name;
   out.push(
     `  <testsuite${attrs([
       ["name", name],
@@ -124,8 +136,9 @@ export function junitXml(report: RunReport): string {
   let failures = 0;
   let errors = 0;
   let time = 0;
+  const names = suiteNames(report.scenarios);
   report.scenarios.forEach((s, i) => {
-    const r = suite(s, i, report.birdcage, body);
+    const r = suite(s, names[i]!, i, report.birdcage, body);
     tests += r.tests;
     failures += r.failures;
     errors += r.errors;

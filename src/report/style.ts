@@ -25,6 +25,7 @@ dl.meta dt{color:var(--muted)}dl.meta dd{margin:0}
 table{border-collapse:collapse;width:100%;font-size:13px;background:var(--bg)}
 th,td{border-bottom:1px solid var(--line);padding:4px 6px;text-align:left;vertical-align:top}
 th{font-weight:600;color:var(--muted)}
+caption{text-align:left}
 td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 tr.failed>td{background:var(--fail-bg)}
 code,pre,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12px}

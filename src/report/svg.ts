@@ -124,6 +124,16 @@ export function timeChart(f: Frame & { xMax: number; series: Series[]; markers: 
   // Up to 60 markers are full-height lines; more become a rug of short ticks above the plot.
   const rug = f.markers.filter((mk) => mk.cls !== "assert").length > 60;
   const labelled = !rug && f.markers.filter((mk) => mk.label !== "").length <= 40;
+  // Labels closer than 12 px merge into one ("1,2") instead of overprinting each other.
+  const labels: { x: number; text: string }[] = [];
+  if (labelled) {
+    for (const mk of [...f.markers].filter((m2) => m2.label !== "" && m2.cls !== "assert").sort((a, b) => a.t - b.t)) {
+      const lx = x(mk.t);
+      const prev = labels[labels.length - 1];
+      if (prev && lx - prev.x < 12) prev.text += `,${mk.label}`;
+      else labels.push({ x: lx, text: mk.label });
+    }
+  }
   for (const mk of f.markers) {
     const mx = n1(x(mk.t));
     if (mk.cls === "assert") {
@@ -131,10 +141,9 @@ export function timeChart(f: Frame & { xMax: number; series: Series[]; markers: 
       continue;
     }
     const [y1, y2] = rug ? [m.t - 12, m.t - 2] : [m.t, h - m.b];
-    out += `<g class="mk mk-${escapeAttr(mk.cls)}"><title>${escapeText(mk.title)}</title><line x1="${mx}" x2="${mx}" y1="${y1}" y2="${y2}"/>`;
-    if (labelled && mk.label) out += `<text class="mklabel" x="${mx}" y="${m.t - 3}" text-anchor="middle">${escapeText(mk.label)}</text>`;
-    out += "</g>";
+    out += `<g class="mk mk-${escapeAttr(mk.cls)}"><title>${escapeText(mk.title)}</title><line x1="${mx}" x2="${mx}" y1="${y1}" y2="${y2}"/></g>`;
   }
+  for (const l of labels) out += `<text class="mklabel" x="${n1(l.x)}" y="${m.t - 3}" text-anchor="middle">${escapeText(l.text)}</text>`;
   for (const s of f.series) {
     if (!s.points.length) continue;
     let d = "";

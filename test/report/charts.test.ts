@@ -99,6 +99,13 @@ describe("svg charts", () => {
     expect(marker.children.find((c) => c.name === "line")!.attrs.x1).toBe("231");
   });
 
+  test("labels of markers at the same time merge instead of overprinting", () => {
+    const markers = [1, 2].map((i) => ({ t: 500, label: String(i), title: `step ${i}`, cls: "step" }));
+    const root = parseXml(timeChart({ id: "c", title: "t", desc: "d", xMax: 1000, series: [], markers, yLabel: "y" }));
+    expect([...walk(root)].filter((e) => e.attrs.class === "mklabel").map((e) => e.text)).toEqual(["1,2"]);
+    expect([...walk(root)].filter((e) => e.attrs.class === "mk mk-step")).toHaveLength(2);
+  });
+
   test("more than 60 markers become short ticks above the plot, unlabelled", () => {
     const markers = Array.from({ length: 61 }, (_, i) => ({ t: i, label: String(i), title: `m${i}`, cls: "fail" }));
     const root = parseXml(timeChart({ id: "c", title: "t", desc: "d", xMax: 100, series: [], markers, yLabel: "y" }));

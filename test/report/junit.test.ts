@@ -97,6 +97,16 @@ describe("junitXml", () => {
     expect(find(root, "testsuite")[0]!.attrs).toMatchObject({ tests: "3", errors: "1" });
   });
 
+  test("the same scenario in both modes gives suites CI can tell apart", () => {
+    const sim = passingScenario();
+    const real = { ...passingScenario(), mode: "real" as const };
+    const root = parseXml(junitXml(report(sim, real, failingScenario(), failingScenario())));
+    expect(junitProblems(root)).toEqual([]);
+    const suites = find(root, "testsuite");
+    expect(suites.map((x) => x.attrs.name)).toEqual(["full mesh converges [sim]", "full mesh converges [real]", "link failure on seg-b [sim] #3", "link failure on seg-b [sim] #4"]);
+    expect(suites[1]!.children.filter((c) => c.name === "testcase").map((c) => c.attrs.classname)).toEqual(["full mesh converges [real]", "full mesh converges [real]"]);
+  });
+
   test("deterministic", () => {
     expect(junitXml(report(passingScenario(), nastyScenario()))).toBe(junitXml(report(passingScenario(), nastyScenario())));
   });
