@@ -25,6 +25,11 @@ export interface EtcdServerOptions {
   peerPort?: number;
   /** How long to wait for /health; default 20 s. */
   startTimeoutMs?: number;
+  /**
+   * Also serve clients on a unix socket in the data dir (`unixEndpoint`). A socket is reachable from
+   * every network namespace on the machine, where 127.0.0.1 is not (CNI plugin runs in a node netns).
+   */
+  unixSocket?: boolean;
 }
 
 export interface EtcdServer {
@@ -34,6 +39,8 @@ export interface EtcdServer {
   readonly peerPort: number;
   readonly pid: number;
   readonly dataDir: string;
+  /** With `unixSocket`: the socket's client URL, e.g. unix:///dev/shm/bc-etcd-x/bc-etcd.sock:0 */
+  readonly unixEndpoint?: string;
   /** SIGTERM, wait for exit (SIGKILL after 10 s), remove a temporary data dir. Idempotent. */
   stop(): Promise<void>;
 }
@@ -99,16 +106,19 @@ async function launch(binary: string, dataDir: string, ownDir: boolean, options:
   const name = options.name ?? "bc-etcd";
   const client = `http://127.0.0.1:${clientPort}`;
   const peer = `http://127.0.0.1:${peerPort}`;
+  // etcd wants host:port in a unix URL and creates the socket file "host:port" in its working directory.
+  const socketName = "bc-etcd.sock:0";
+  const listenClients = options.unixSocket ? `${client},unix://${socketName}` : client;
   const child = spawn(
     binary,
     [
       "--name", name, "--data-dir", dataDir,
-      "--listen-client-urls", client, "--advertise-client-urls", client,
+      "--listen-client-urls", listenClients, "--advertise-client-urls", client,
       "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
       "--initial-cluster", `${name}=${peer}`, "--initial-cluster-state", "new",
       "--logger", "zap", "--log-level", "warn",
     ],
-    { stdio: ["ignore", "ignore", "pipe"] },
+    { stdio: ["ignore", "ignore", "pipe"], ...(options.unixSocket ? { cwd: dataDir } : {}) },
   );
   let stderr = "";
   child.stderr?.setEncoding("utf8");
@@ -149,7 +159,8 @@ async function launch(binary: string, dataDir: string, ownDir: boolean, options:
     }
     await new Promise((r) => setTimeout(r, 25));
   }
-  return { endpoint: client, clientPort, peerPort, pid: child.pid!, dataDir, stop };
+  const unixEndpoint = options.unixSocket ? { unixEndpoint: `unix://${join(dataDir, socketName)}` } : {};
+  return { endpoint: client, clientPort, peerPort, pid: child.pid!, dataDir, ...unixEndpoint, stop };
 }
 
 function portFree(port: number): Promise<boolean> {

@@ -3,7 +3,7 @@
 // binary the block is skipped with a printed reason, except under CI=true, where it fails instead.
 import { afterAll, beforeAll, describe, test } from "@jest/globals";
 import { DEFAULT_ETCD_BINARY, etcdBinary, ramDir, startEtcd } from "../../real/etcd-server.ts";
-import type { EtcdServer } from "../../real/etcd-server.ts";
+import type { EtcdServer, EtcdServerOptions } from "../../real/etcd-server.ts";
 
 export interface EtcdHandle {
   /** The client URL of the running etcd (valid inside tests and beforeAll hooks registered later). */
@@ -22,11 +22,11 @@ let warned = false;
  * Starts an etcd for the enclosing describe block (register it at the top of the block). Use it
  * inside describeWithEtcd, or check etcdSkipReason() yourself.
  */
-export function withEtcd(): EtcdHandle {
+export function withEtcd(options: Pick<EtcdServerOptions, "unixSocket"> = {}): EtcdHandle {
   let server: EtcdServer | undefined;
   beforeAll(async () => {
     // A throwaway etcd: its data dir in RAM when possible, since disk fsyncs dominate test time.
-    server = await startEtcd({ tempParent: ramDir() });
+    server = await startEtcd({ tempParent: ramDir(), ...options });
   }, 30_000);
   afterAll(async () => {
     await server?.stop();
@@ -39,10 +39,10 @@ export function withEtcd(): EtcdHandle {
 }
 
 /** describe() with a private etcd, or a skip (a failure under CI=true) when etcd is not installed. */
-export function describeWithEtcd(title: string, body: (etcd: EtcdHandle) => void): void {
+export function describeWithEtcd(title: string, body: (etcd: EtcdHandle) => void, options: Pick<EtcdServerOptions, "unixSocket"> = {}): void {
   const reason = etcdSkipReason();
   if (reason === undefined) {
-    describe(title, () => body(withEtcd()));
+    describe(title, () => body(withEtcd(options)));
   } else if (process.env.CI === "true") {
     describe(title, () => {
       test("etcd is available (required when CI=true)", () => {

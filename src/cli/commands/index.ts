@@ -5,6 +5,7 @@ import { registerPolicy } from "./policy.ts";
 import { registerBgp } from "./bgp.ts";
 import { registerIpam } from "./ipam.ts";
 import { registerTopo } from "./topo.ts";
+import { registerCni } from "./cni.ts";
 import { registerReal } from "./real.ts";
 
 export function registerCommands(program: Command): void {
@@ -14,5 +15,6 @@ export function registerCommands(program: Command): void {
   registerBgp(program);
   registerIpam(program);
   registerTopo(program);
+  registerCni(program);
   registerReal(program);
 }

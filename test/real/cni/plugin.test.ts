@@ -1,0 +1,233 @@
+// The CNI plugin for real: a bc- "node" namespace (with an uplink and a default route, as a node has)
+// and bc- "pod" namespaces; the plugin runs as a process inside the node namespace
+// (`ip netns exec NODE node bin/birdcage.js cni`), with etcd reached through a unix socket (etcd's
+// 127.0.0.1 is not reachable from another network namespace).
+import { afterAll, beforeAll, expect, test } from "@jest/globals";
+import { execa } from "execa";
+import { execFileSync } from "node:child_process";
+import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describeWithEtcd } from "../../helpers/etcd.ts";
+import { addNetns, delNetns, describeWithNetns, ip } from "../../helpers/netns.ts";
+import { repoRoot } from "../../helpers/paths.ts";
+import { EtcdDatastore } from "../../../real/datastore/etcd.ts";
+import { Ipam } from "../../../src/core/ipam/index.ts";
+import { workloadInterfaceName } from "../../../src/core/policy/render/plan.ts";
+
+const tag = `${process.pid}`;
+const NODE = `bc-cni-test-${tag}-node`;
+const POD = `bc-cni-test-${tag}-pod`;
+const POD2 = `bc-cni-test-${tag}-pod2`;
+const POD3 = `bc-cni-test-${tag}-pod3`;
+const STORE_NS = `cni-test-${tag}`;
+const POOL = { name: "default-ipv4-ippool", cidr: "10.244.0.0/16", blockSize: 26 };
+const HOST_IF = workloadInterfaceName("default", "web-0");
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+  json: Record<string, unknown> | undefined;
+}
+
+describeWithNetns("CNI plugin tests")("birdcage cni in network namespaces", () => {
+  describeWithEtcd(
+    "with etcd",
+    (etcd) => {
+      let store: EtcdDatastore;
+      let ipam: Ipam;
+      let faultDir: string;
+      const conf = (over: Record<string, unknown> = {}): Record<string, unknown> => ({
+        cniVersion: "1.0.0",
+        name: "k8s-pod-network",
+        type: "birdcage",
+        mtu: 1430,
+        nodename: "node-1",
+        datastore: { type: "etcd", endpoints: [etcd.server().unixEndpoint], namespace: STORE_NS },
+        ipam: { type: "birdcage-ipam", pools: [POOL] },
+        ...over,
+      });
+      const env = (command: string, containerId: string, netns: string | undefined, pod = "web-0"): Record<string, string> => ({
+        CNI_COMMAND: command,
+        CNI_CONTAINERID: containerId,
+        ...(netns !== undefined ? { CNI_NETNS: `/run/netns/${netns}` } : {}),
+        CNI_IFNAME: "eth0",
+        CNI_ARGS: `IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=${pod}`,
+        CNI_PATH: join(repoRoot, "bin"),
+      });
+      const run = async (vars: Record<string, string>, config: unknown, opts: { path?: string; shim?: boolean } = {}): Promise<Run> => {
+        const cmd = opts.shim ? [join(repoRoot, "bin/birdcage-cni")] : [process.execPath, join(repoRoot, "bin/birdcage.js"), "cni"];
+        const r = await execa("ip", ["netns", "exec", NODE, ...cmd], {
+          input: typeof config === "string" ? config : JSON.stringify(config),
+          env: { ...vars, PATH: opts.path ?? process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin" },
+          extendEnv: false,
+          reject: false,
+          timeout: 60_000,
+        });
+        const stdout = String(r.stdout);
+        return { code: r.exitCode ?? -1, stdout, stderr: String(r.stderr), json: stdout.trim() ? (JSON.parse(stdout) as Record<string, unknown>) : undefined };
+      };
+      const podAddr = (r: Run): string => ((r.json?.["ips"] as { address: string }[])[0]!.address).split("/")[0]!;
+      const links = async (ns: string): Promise<string[]> => (JSON.parse(await ip("-n", ns, "-j", "link", "show")) as { ifname: string }[]).map((l) => l.ifname);
+
+      beforeAll(async () => {
+        await delNetns(NODE, POD, POD2, POD3);
+        for (const ns of [NODE, POD, POD2, POD3]) await addNetns(ns);
+        // A node has an uplink and a default route; proxy ARP for 169.254.1.1 needs that route.
+        // (no dummy driver in every kernel: a veth pair with both ends in the node stands in)
+        await ip("-n", NODE, "link", "add", "bc-uplink", "type", "veth", "peer", "name", "bc-uplink-p");
+        await ip("-n", NODE, "address", "add", "192.0.2.1/24", "dev", "bc-uplink");
+        await ip("-n", NODE, "link", "set", "bc-uplink", "up");
+        await ip("-n", NODE, "link", "set", "bc-uplink-p", "up");
+        await ip("-n", NODE, "route", "add", "default", "via", "192.0.2.254", "dev", "bc-uplink");
+        store = new EtcdDatastore({ endpoints: etcd.endpoint(), namespace: STORE_NS });
+        ipam = new Ipam(store, { pools: [POOL] });
+        // Fault injection: an `ip` that runs the real one but refuses the pod's default route.
+        faultDir = await mkdtemp(join(tmpdir(), "bc-cni-fault-"));
+        const realIp = execFileSync("sh", ["-c", "command -v ip"], { encoding: "utf8" }).trim();
+        await writeFile(
+          join(faultDir, "ip"),
+          `#!/bin/sh\nif [ "$1" = "-batch" ]; then\n  input=$(cat)\n  case "$input" in *"route replace default"*) echo "injected failure" >&2; exit 1;; esac\n  printf '%s\\n' "$input" | exec ${realIp} "$@"\nfi\nexec ${realIp} "$@"\n`,
+        );
+        await chmod(join(faultDir, "ip"), 0o755);
+      }, 60_000);
+
+      afterAll(async () => {
+        await delNetns(NODE, POD, POD2, POD3);
+        await store?.deleteNamespace().catch(() => undefined);
+        await store?.close();
+        if (faultDir) await rm(faultDir, { recursive: true, force: true });
+      }, 60_000);
+
+      test("VERSION through the bin/birdcage-cni shim", async () => {
+        const r = await run({ CNI_COMMAND: "VERSION" }, { cniVersion: "0.4.0" }, { shim: true });
+        expect(r.code).toBe(0);
+        expect(r.json).toEqual({ cniVersion: "0.4.0", supportedVersions: ["0.3.0", "0.3.1", "0.4.0", "1.0.0"] });
+      }, 60_000);
+
+      let first: Run;
+      test("ADD: address, MTU and routes in the pod, /32 route and proxy ARP on the node, IPAM attributes", async () => {
+        first = await run(env("ADD", "c0ffee01", POD), conf());
+        expect(first.stderr).toBe("");
+        expect(first.code).toBe(0);
+        const res = first.json!;
+        expect(res["cniVersion"]).toBe("1.0.0");
+        expect(res["interfaces"]).toEqual([
+          { name: HOST_IF, mac: "ee:ee:ee:ee:ee:ee" },
+          { name: "eth0", mac: expect.stringMatching(/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/), sandbox: `/run/netns/${POD}` },
+        ]);
+        const addr = podAddr(first);
+        expect(addr).toMatch(/^10\.244\.\d+\.\d+$/);
+        expect(res["ips"]).toEqual([{ address: `${addr}/32`, gateway: "169.254.1.1", interface: 1 }]);
+        expect(res["routes"]).toEqual([{ dst: "0.0.0.0/0", gw: "169.254.1.1" }]);
+
+        const eth0 = (JSON.parse(await ip("-n", POD, "-j", "address", "show", "dev", "eth0")) as { mtu: number; addr_info: { family: string; local: string; prefixlen: number }[] }[])[0]!;
+        expect(eth0.mtu).toBe(1430);
+        expect(eth0.addr_info.filter((a) => a.family === "inet").map((a) => `${a.local}/${a.prefixlen}`)).toEqual([`${addr}/32`]);
+        const podRoutes = JSON.parse(await ip("-n", POD, "-j", "-4", "route", "show")) as { dst: string; gateway?: string; dev: string; scope?: string }[];
+        expect(podRoutes).toEqual(
+          expect.arrayContaining([
+            expect.objectContaining({ dst: "default", gateway: "169.254.1.1", dev: "eth0" }),
+            expect.objectContaining({ dst: "169.254.1.1", dev: "eth0", scope: "link" }),
+          ]),
+        );
+        const host = (JSON.parse(await ip("-n", NODE, "-j", "link", "show", "dev", HOST_IF)) as { mtu: number; ifalias?: string }[])[0]!;
+        expect(host.mtu).toBe(1430);
+        expect(host.ifalias).toBe("bc-cni:k8s-pod-network:c0ffee01");
+        const nodeRoute = JSON.parse(await ip("-n", NODE, "-j", "route", "show", "exact", `${addr}/32`)) as { dev: string; protocol: string }[];
+        expect(nodeRoute).toEqual([expect.objectContaining({ dev: HOST_IF, protocol: "201" })]);
+        const { stdout: proxyArp } = await execa("ip", ["netns", "exec", NODE, "cat", `/proc/sys/net/ipv4/conf/${HOST_IF}/proxy_arp`]);
+        expect(proxyArp.trim()).toBe("1");
+
+        expect(await ipam.addressesByHandle("k8s-pod-network.c0ffee01")).toEqual([addr]);
+        const info = await ipam.lookup(addr);
+        expect(info).toEqual(expect.objectContaining({ allocated: true, handleId: "k8s-pod-network.c0ffee01", blockHost: "node-1" }));
+        expect(info.attributes).toEqual(expect.objectContaining({ pod: "web-0", namespace: "default", node: "node-1" }));
+      }, 60_000);
+
+      test("the node reaches the pod: ping -c 2 -W 1", async () => {
+        const r = await execa("ip", ["netns", "exec", NODE, "ping", "-c", "2", "-W", "1", podAddr(first)], { reject: false });
+        expect(r.stdout).toMatch(/2 received/);
+        expect(r.exitCode).toBe(0);
+      }, 30_000);
+
+      test("ADD again with the same container ID: the same result, no second address", async () => {
+        const again = await run(env("ADD", "c0ffee01", POD), conf());
+        expect(again.code).toBe(0);
+        expect(again.json).toEqual(first.json);
+        expect(await ipam.addressesByHandle("k8s-pod-network.c0ffee01")).toEqual([podAddr(first)]);
+      }, 60_000);
+
+      test("CHECK with prevResult passes with no output; a 0.3.1 config may not CHECK", async () => {
+        const ok = await run(env("CHECK", "c0ffee01", POD), conf({ prevResult: first.json }));
+        expect(ok).toEqual(expect.objectContaining({ code: 0, stdout: "" }));
+        const old = await run(env("CHECK", "c0ffee01", POD), conf({ cniVersion: "0.3.1", prevResult: first.json }));
+        expect(old.code).toBe(1);
+        expect(old.json).toEqual(expect.objectContaining({ cniVersion: "0.3.1", code: 1 }));
+      }, 60_000);
+
+      test("CHECK reports a removed pod route (102); ADD repairs it with the same address", async () => {
+        await ip("-n", POD, "route", "del", "default");
+        const bad = await run(env("CHECK", "c0ffee01", POD), conf({ prevResult: first.json }));
+        expect(bad.code).toBe(1);
+        expect(bad.json).toEqual(expect.objectContaining({ code: 102, msg: "pod route default via 169.254.1.1 dev eth0 is missing" }));
+        const repaired = await run(env("ADD", "c0ffee01", POD), conf());
+        expect(repaired.code).toBe(0);
+        expect(podAddr(repaired)).toBe(podAddr(first));
+        expect((await run(env("CHECK", "c0ffee01", POD), conf({ prevResult: repaired.json }))).code).toBe(0);
+      }, 90_000);
+
+      test("DEL removes veth, routes and the address; DEL twice and DEL of an unknown container succeed", async () => {
+        const addr = podAddr(first);
+        const del = await run(env("DEL", "c0ffee01", POD), conf({ prevResult: first.json }));
+        expect(del).toEqual(expect.objectContaining({ code: 0, stdout: "" }));
+        expect(await links(NODE)).not.toContain(HOST_IF);
+        expect(await links(POD)).toEqual(["lo"]);
+        expect(await ip("-n", NODE, "route", "show", "exact", `${addr}/32`)).toBe("");
+        expect(await ipam.addressesByHandle("k8s-pod-network.c0ffee01")).toEqual([]);
+        expect(await ipam.lookup(addr)).toEqual(expect.objectContaining({ allocated: false, handleId: null }));
+        expect((await run(env("DEL", "c0ffee01", POD), conf())).code).toBe(0);
+        expect((await run(env("DEL", "never-added", undefined, "ghost"), conf())).code).toBe(0);
+      }, 90_000);
+
+      test("a failure after the address was allocated leaves nothing behind (veth removed, address released)", async () => {
+        const r = await run(env("ADD", "c0ffee02", POD2, "web-2"), conf(), { path: `${faultDir}:${process.env.PATH ?? "/usr/sbin:/usr/bin"}` });
+        expect(r.code).toBe(1);
+        expect(r.json).toEqual(expect.objectContaining({ code: 101, msg: "dataplane change failed" }));
+        expect(String((r.json as { details?: string }).details)).toMatch(/injected failure/);
+        expect(await links(NODE)).not.toContain(workloadInterfaceName("default", "web-2"));
+        expect(await links(POD2)).toEqual(["lo"]);
+        expect(await ipam.addressesByHandle("k8s-pod-network.c0ffee02")).toEqual([]);
+        expect(await ip("-n", NODE, "route", "show", "proto", "201")).toBe("");
+      }, 60_000);
+
+      test("refusals before anything is allocated: unknown netns (3), foreign eth0 in the pod (103)", async () => {
+        const gone = await run(env("ADD", "c0ffee03", `bc-cni-test-${tag}-missing`, "web-3"), conf());
+        expect(gone.code).toBe(1);
+        expect(gone.json).toEqual(expect.objectContaining({ code: 3 }));
+        await ip("-n", POD3, "link", "add", "eth0", "type", "veth", "peer", "name", "bc-other");
+        const taken = await run(env("ADD", "c0ffee03", POD3, "web-3"), conf());
+        expect(taken.code).toBe(1);
+        expect(taken.json).toEqual(expect.objectContaining({ code: 103 }));
+        expect(await ipam.addressesByHandle("k8s-pod-network.c0ffee03")).toEqual([]);
+        expect(await links(NODE)).not.toContain(workloadInterfaceName("default", "web-3"));
+      }, 60_000);
+
+      test("bad input through the process: JSON error on stdout, exit 1", async () => {
+        const r = await run(env("ADD", "c0ffee04", POD3, "web-4"), "{not json");
+        expect(r.code).toBe(1);
+        expect(r.json).toEqual(expect.objectContaining({ cniVersion: "1.0.0", code: 6 }));
+        const v = await run(env("ADD", "c0ffee04", POD3, "web-4"), conf({ cniVersion: "0.2.0" }));
+        expect(v.json).toEqual(expect.objectContaining({ cniVersion: "0.2.0", code: 1 }));
+      }, 60_000);
+
+      test("etcd unreachable: try again later (11)", async () => {
+        const r = await run(env("DEL", "c0ffee05", undefined, "web-5"), conf({ datastore: { type: "etcd", endpoints: ["unix:///nonexistent/bc-etcd.sock:0"], namespace: STORE_NS, timeoutMs: 500 } }));
+        expect(r.code).toBe(1);
+        expect(r.json).toEqual(expect.objectContaining({ code: 11 }));
+      }, 60_000);
+    },
+    { unixSocket: true },
+  );
+});
