@@ -1,0 +1,141 @@
+// When is a simulated network converged? Keepalives keep the event queue busy forever, so "no events
+// left" never happens; instead the backend watches routing activity:
+// - the time of the last FIB change (any node or router), session state change and BGP UPDATE sent;
+// - the state of every configured session, told by the speakers' onPeerState.
+// Converged = nothing of the above for a quiet period, and every session settled:
+// - Established over a working path (both hosts up, underlay path between them);
+// - not Established while the path is broken (stably failing: it cannot come up);
+// - not Established with a working path for longer than a grace period since it was last up or last
+//   touched by a failure/restore (misconfigured: wrong AS, one-sided peering...; it would cycle
+//   through Connect/Active/OpenSent forever).
+// An Established session over a broken path is NOT settled: its hold timer will expire and withdraw
+// routes, so waiting for it is part of convergence after a link or router failure.
+import type { SessionState } from "../../src/core/bgp/session.ts";
+
+export interface SessionRecord {
+  host: string;
+  peer: string;
+  /** Node or router owning the peer address, when it is in the topology. */
+  peerHost: string | undefined;
+  state: SessionState;
+  /** When it last left Established, was created, or was last touched by a failure/restore. */
+  downSince: number;
+}
+
+export class ConvergenceTracker {
+  lastRouteChange = -Infinity;
+  lastSessionChange = -Infinity;
+  lastUpdate = -Infinity;
+  private readonly sessions = new Map<string, SessionRecord>();
+  private readonly notUp = new Set<SessionRecord>();
+  private epoch = 0;
+  private brokenEpoch = -1;
+  private broken: SessionRecord[] = [];
+
+  constructor(readonly graceMs: number) {}
+
+  private static key(host: string, peer: string): string {
+    return `${host}\u0000${peer}`;
+  }
+
+  /** A session exists (configured); its state is taken as given. */
+  register(host: string, peer: string, peerHost: string | undefined, state: SessionState, now: number): void {
+    const k = ConvergenceTracker.key(host, peer);
+    let r = this.sessions.get(k);
+    if (r === undefined) {
+      r = { host, peer, peerHost, state, downSince: now };
+      this.sessions.set(k, r);
+      this.brokenEpoch = -1;
+    }
+    r.state = state;
+    if (state === "Established") this.notUp.delete(r);
+    else this.notUp.add(r);
+  }
+
+  /** Forgets every session of a host (agent discarded or peers re-read). */
+  unregisterHost(host: string): void {
+    for (const [k, r] of this.sessions) {
+      if (r.host !== host) continue;
+      this.sessions.delete(k);
+      this.notUp.delete(r);
+    }
+    this.brokenEpoch = -1;
+  }
+
+  sessionChange(host: string, peer: string, peerHost: string | undefined, from: SessionState, to: SessionState, now: number): void {
+    this.lastSessionChange = now;
+    const k = ConvergenceTracker.key(host, peer);
+    let r = this.sessions.get(k);
+    if (r === undefined) {
+      r = { host, peer, peerHost, state: to, downSince: now };
+      this.sessions.set(k, r);
+      this.brokenEpoch = -1;
+    }
+    r.state = to;
+    if (to === "Established") this.notUp.delete(r);
+    else {
+      if (from === "Established") r.downSince = now;
+      this.notUp.add(r);
+    }
+  }
+
+  routeChange(now: number): void {
+    this.lastRouteChange = now;
+  }
+
+  updateSent(now: number): void {
+    this.lastUpdate = now;
+  }
+
+  /** A failure or restore happened: every session's grace period starts again, paths are re-checked. */
+  worldChanged(now: number): void {
+    this.epoch++;
+    for (const r of this.notUp) r.downSince = now;
+  }
+
+  /** Last time anything moved (route, session, UPDATE). */
+  lastActivity(): number {
+    return Math.max(this.lastRouteChange, this.lastSessionChange, this.lastUpdate);
+  }
+
+  /** Last routing change (route or session): the convergence point. */
+  lastRoutingChange(): number {
+    return Math.max(this.lastRouteChange, this.lastSessionChange);
+  }
+
+  /**
+   * Sessions not settled at `now`. `pathUp(r)` tells whether the session's two speakers can reach each other
+   * (undefined: no failure anywhere, every path is taken as up).
+   */
+  unsettled(now: number, pathUp: ((r: SessionRecord) => boolean) | undefined, limit = 10): SessionRecord[] {
+    const out: SessionRecord[] = [];
+    const up = pathUp ?? (() => true);
+    for (const r of this.notUp) {
+      if (r.state === "OpenSent" || r.state === "OpenConfirm") {
+        if (now - r.downSince < this.graceMs) out.push(r);
+      } else if (up(r) && now - r.downSince < this.graceMs) out.push(r);
+      if (out.length >= limit) return out;
+    }
+    if (pathUp !== undefined) {
+      if (this.brokenEpoch !== this.epoch) {
+        this.broken = [];
+        for (const r of this.sessions.values()) if (!pathUp(r)) this.broken.push(r);
+        this.brokenEpoch = this.epoch;
+      }
+      for (const r of this.broken) {
+        if (r.state === "Established") out.push(r);
+        if (out.length >= limit) return out;
+      }
+    }
+    return out;
+  }
+
+  /** Every session, for counting. */
+  all(): IterableIterator<SessionRecord> {
+    return this.sessions.values();
+  }
+
+  get size(): number {
+    return this.sessions.size;
+  }
+}
