@@ -67,6 +67,8 @@ export interface NodeAgentPorts {
   log?: (event: string) => void;
   /** Wall time in ms since the epoch for IPAM claim times. Default: clock.now(). */
   wallClock?: () => number;
+  /** Every BGP session state change (the peer's address), e.g. for a timeline. */
+  onPeerState?: (peer: string, from: SessionState, to: SessionState) => void;
 }
 
 /** A pod to start on this node. */
@@ -210,6 +212,7 @@ export class NodeAgent {
         importPolicy: () => true,
         exportPolicy: () => false,
         log: (e) => this.log(e),
+        onPeerState: (peer, from, to) => ports.onPeerState?.(peer, from, to),
       },
       { clock: ports.clock, transport: ports.transport, sink: { apply: (c) => this.onBgpRoutes(c) } },
     );

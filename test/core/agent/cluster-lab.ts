@@ -9,6 +9,8 @@ export interface LabNode {
   agent: NodeAgent;
   dataplane: MemoryDataplane;
   logs: string[];
+  /** "peer from->to" for every session state change. */
+  states: string[];
 }
 
 export class ClusterLab {
@@ -28,6 +30,7 @@ export class ClusterLab {
   add(n: ClusterNode, extra: Partial<NodeAgentConfig> = {}): LabNode {
     const dataplane = new MemoryDataplane();
     const logs: string[] = [];
+    const states: string[] = [];
     const host = (n.address ?? n.addressV6)!.split("/")[0]!;
     const agent = new NodeAgent(
       {
@@ -41,9 +44,9 @@ export class ClusterLab {
         ...this.extra,
         ...extra,
       },
-      { clock: this.clock, transport: this.net.transport(host), datastore: this.store, dataplane, log: (l) => logs.push(l) },
+      { clock: this.clock, transport: this.net.transport(host), datastore: this.store, dataplane, log: (l) => logs.push(l), onPeerState: (p, f, t) => states.push(`${p} ${f}->${t}`) },
     );
-    const node = { agent, dataplane, logs };
+    const node = { agent, dataplane, logs, states };
     this.nodes.set(n.name, node);
     return node;
   }

@@ -51,6 +51,7 @@ describe("stop and crash", () => {
     const lab = new ClusterLab({ nodes: nodes(2), ipPools: [pool("10.1.0.0/16", { vxlanMode: "Always" })] }).build();
     await lab.startAll();
     await lab.run(3);
+    expect(lab.node("node-1").states).toEqual(["10.0.2.1 Idle->Active", "10.0.2.1 Active->OpenSent", "10.0.2.1 OpenSent->OpenConfirm", "10.0.2.1 OpenConfirm->Established"]);
     const block2 = lab.node("node-2").agent.status().originated[0]!;
     expect(lab.table("node-1")).toContain(`${block2} unicast vxlan 10.0.2.1`);
     lab.node("node-2").agent.stop();
@@ -58,6 +59,7 @@ describe("stop and crash", () => {
     expect(lab.table("node-1").some((l) => l.startsWith(block2))).toBe(false);
     expect(lab.node("node-1").agent.sessions()[0]!.state).not.toBe("Established");
     expect(lab.node("node-2").agent.isRunning).toBe(false);
+    expect(lab.node("node-1").states.at(-1)).toMatch(/^10\.0\.2\.1 Established->/);
   });
 
   test("crash and restart under graceful restart: the peers keep the routes throughout", async () => {
