@@ -67,6 +67,8 @@ class Run {
   readonly samples: Sample[] = [];
   readonly probes: ScenarioResult["probes"] = [];
   readonly stepEvents: TimelineEvent[] = [];
+  /** How many backend timeline events existed when each step event was made (for causal order). */
+  readonly stepEventAfter: number[] = [];
   lastWait: WaitRecord | undefined;
   lastWaitCounters: Counters | undefined;
   /** Reference point for convergence: the start of the last step that changed the network. */
@@ -82,6 +84,14 @@ class Run {
     this.facts = topologyFacts(scenario.topology);
     this.period = Math.max(1, options.samplePeriodMs ?? 1000);
     this.perNodeLimit = options.perNodeSampleLimit ?? 50;
+  }
+
+  backendEventCount(): number {
+    try {
+      return this.backend.timeline().length;
+    } catch {
+      return Number.MAX_SAFE_INTEGER;
+    }
   }
 
   async sample(): Promise<void> {
@@ -107,9 +117,10 @@ class Run {
       }
       s = { t, sessionsEstablished: up.length, routes: routes.length, bgpMessages: counters.bgpMessages.total, ...(perNode ? { perNode } : {}) };
     }
-    // One sample per instant: a later one at the same time replaces the earlier.
-    if (this.samples.length > 0 && this.samples[this.samples.length - 1]!.t === t) this.samples[this.samples.length - 1] = s;
-    else this.samples.push(s);
+    // Two samples at one instant stay when they differ (a failure step drops sessions at once: the
+    // chart shows a vertical edge, not a slope); an identical repeat is left out.
+    const last = this.samples[this.samples.length - 1];
+    if (!last || JSON.stringify(last) !== JSON.stringify(s)) this.samples.push(s);
   }
 
   /** Samples, swallowing errors (a sample is not worth failing a step for). */
@@ -129,6 +140,7 @@ class Run {
     const b = this.backend;
     const start = b.now();
     this.stepEvents.push({ t: start, kind: "step", text: `step ${step.index + 1}: ${step.description}` });
+    this.stepEventAfter.push(this.backendEventCount());
     const result: StepResult = { index: step.index, kind: step.kind, description: step.description, start, end: start };
     try {
       switch (step.kind) {
@@ -273,11 +285,20 @@ function sortedRecord<T>(r: Record<string, T>): Record<string, T> {
   return Object.fromEntries(Object.entries(r).sort(([a], [b]) => cmp(a, b)));
 }
 
-/** Merges the backend's timeline with the runner's step events: by time, steps first at equal times. */
-function mergeTimeline(steps: TimelineEvent[], backend: TimelineEvent[]): TimelineEvent[] {
-  const all = [...steps.map((e, i) => ({ e, o: 0, i })), ...backend.map((e, i) => ({ e, o: 1, i }))];
-  all.sort((x, y) => x.e.t - y.e.t || x.o - y.o || x.i - y.i);
-  return all.map((x) => x.e);
+/**
+ * Merges the backend's timeline with the runner's step events: each step event goes before the
+ * backend events that came after it began (so a failure step precedes the events it caused, even at
+ * the same instant), then a stable sort by time keeps that order among equal times.
+ */
+function mergeTimeline(steps: TimelineEvent[], after: number[], backend: TimelineEvent[]): TimelineEvent[] {
+  const out: TimelineEvent[] = [];
+  let s = 0;
+  for (let i = 0; i <= backend.length; i++) {
+    while (s < steps.length && (after[s] ?? 0) <= i) out.push(steps[s++]!);
+    if (i < backend.length) out.push(backend[i]!);
+  }
+  while (s < steps.length) out.push(steps[s++]!);
+  return out.map((e, i) => ({ e, i })).sort((x, y) => x.e.t - y.e.t || x.i - y.i).map((x) => x.e);
 }
 
 /** Runs every step of `scenario` on `backend` (which it starts and stops). Never throws. */
@@ -327,7 +348,7 @@ export async function runScenario(scenario: Scenario, backend: Backend, options:
   const duration = safeNow();
   let timeline: TimelineEvent[] = [];
   try {
-    timeline = mergeTimeline(run.stepEvents, backend.timeline());
+    timeline = mergeTimeline(run.stepEvents, run.stepEventAfter, backend.timeline());
   } catch (e) {
     timeline = run.stepEvents;
     options.log?.(`timeline: ${errorText(e)}`);

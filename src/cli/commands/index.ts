@@ -7,6 +7,7 @@ import { registerIpam } from "./ipam.ts";
 import { registerTopo } from "./topo.ts";
 import { registerCni } from "./cni.ts";
 import { registerReal } from "./real.ts";
+import { registerRun } from "./run.ts";
 
 export function registerCommands(program: Command): void {
   void program;
@@ -17,4 +18,5 @@ export function registerCommands(program: Command): void {
   registerTopo(program);
   registerCni(program);
   registerReal(program);
+  registerRun(program);
 }

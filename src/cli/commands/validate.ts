@@ -15,6 +15,7 @@ import {
   type Problem,
 } from "../../core/model/index.ts";
 import { parseTopology } from "../../topology/index.ts";
+import { parseScenario } from "../../scenario/load.ts";
 import { EXIT_BAD_INPUT } from "../errors.ts";
 import { summarize as summarizeTopology } from "./topo.ts";
 import { readFileSync } from "node:fs";
@@ -27,6 +28,7 @@ interface FileReport {
   resources?: LoadedResources;
   icp?: IcpConfig;
   topology?: ReturnType<typeof summarizeTopology>;
+  scenario?: { name: string; topology: string; steps: number; assertions: number };
   problems: Problem[];
 }
 
@@ -42,6 +44,12 @@ function checkFile(text: string, file: string): FileReport {
       const r = parseTopology(text, file, { readFile: (p) => readFileSync(p, "utf8") });
       return { file, shape, ...(r.topology ? { topology: summarizeTopology(r.topology) } : {}), problems: r.problems };
     }
+    case "scenario": {
+      const r = parseScenario(text, file, { readFile: (p) => readFileSync(p, "utf8") });
+      const s = r.scenario;
+      const assertions = s ? s.steps.reduce((n, st) => n + (st.kind === "assert" ? st.assertions.length : 0), 0) : 0;
+      return { file, shape, ...(s ? { scenario: { name: s.name, topology: s.topology.name, steps: s.steps.length, assertions } } : {}), problems: r.problems };
+    }
     case "resources":
     case "empty": {
       const r = parseResources(text, file);
@@ -51,6 +59,10 @@ function checkFile(text: string, file: string): FileReport {
 }
 
 function summary(r: FileReport): string {
+  if (r.scenario) {
+    const s = r.scenario;
+    return `${r.file}: scenario ${s.name} OK (topology ${s.topology}, ${s.steps} steps, ${s.assertions} assertions)`;
+  }
   if (r.topology) {
     const t = r.topology;
     return `${r.file}: topology ${t.name} OK (${t.segments} segments, ${t.routers} routers, ${t.nodes} nodes, ${t.bgpSessions} BGP sessions)`;
@@ -68,7 +80,9 @@ function summary(r: FileReport): string {
 function data(reports: FileReport[]) {
   return {
     files: reports.map((r) =>
-      r.topology
+      r.scenario
+        ? { file: r.file, shape: r.shape, scenario: r.scenario }
+        : r.topology
         ? { file: r.file, shape: r.shape, topology: r.topology }
         : r.icp
         ? { file: r.file, shape: r.shape, icp: r.icp }
@@ -82,7 +96,7 @@ export function registerValidate(program: Command): void {
     program
       .command("validate")
       .description(
-        "check Calico v3 / Kubernetes resource files (also Lists) and ICP config.yaml files; " +
+        "check Calico v3 / Kubernetes resource files (also Lists), ICP config.yaml files, topologies and scenarios; " +
           "prints what was loaded (with Calico's defaults applied), or every problem as file:line:col: message (exit 2)",
       )
       .argument("<file...>", 'files to check ("-" reads standard input)'),

@@ -6,9 +6,9 @@ import { parseYamlDocuments } from "./yaml-source.ts";
 /**
  * `resources`: Kubernetes/Calico objects (apiVersion + kind, or a List); `icp-config`: an IBM Cloud
  * Private config.yaml; `topology`: a birdcage topology (apiVersion birdcage/v1, kind Topology, loaded by
- * src/topology); `empty`: no documents. Scenario files will get their own shape.
+ * src/topology); `scenario`: a birdcage scenario (kind Scenario, loaded by src/scenario); `empty`: no documents.
  */
-export type FileShape = "resources" | "icp-config" | "topology" | "empty";
+export type FileShape = "resources" | "icp-config" | "topology" | "scenario" | "empty";
 
 export function detectFileShape(text: string): FileShape {
   const { documents, problems } = parseYamlDocuments(text, "-");
@@ -17,5 +17,6 @@ export function detectFileShape(text: string): FileShape {
   if (looksLikeIcpConfig(first.value)) return "icp-config";
   const v = first.value as Record<string, unknown> | null;
   if (v !== null && typeof v === "object" && v.apiVersion === "birdcage/v1" && v.kind === "Topology") return "topology";
+  if (v !== null && typeof v === "object" && v.apiVersion === "birdcage/v1" && v.kind === "Scenario") return "scenario";
   return "resources";
 }
