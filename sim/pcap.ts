@@ -257,7 +257,7 @@ export class PcapWriter implements TcpCapture {
     writeIp(pkt, 0, src, dst, proto, ipLen, (this.ipId = (this.ipId + 1) & 0xffff));
     const dv = view(pkt);
     const l4 = ipHdr;
-    for (let i = l4 + l4Min; i < ipLen; i++) pkt[i] = i & 0xff; // a recognisable payload pattern
+    // Padding stays zero: a pattern would look like a malformed request to dissectors (HTTP on port 80).
     if (p.protocol === "icmp") {
       pkt[l4] = v4 ? 8 : 128; // echo request
       dv.setUint16(l4 + 4, 0x6263); // identifier "bc"
