@@ -8,7 +8,7 @@
 //   await world.teardown();
 import { execa, type Options as ExecaOptions, type ResultPromise } from "execa";
 import type { Topology } from "../../src/topology/index.ts";
-import type { RemovalResult } from "./cleanup.ts";
+import { listNetns, type RemovalResult } from "./cleanup.ts";
 import { RunOwner, type RunOwnerOptions } from "./owner.ts";
 import { planNetns, type NetnsPlan, type PlannedElement, type PlannedInterface } from "./plan.ts";
 import { processStartTime, type OwnedObject } from "./state.ts";
@@ -138,11 +138,20 @@ export class NetnsBuilder {
     })();
     const owner = await RunOwner.create({ ...o, engine: "netns", topology: { name: topology.name, file: topology.file } });
     let plan: NetnsPlan;
+    let existing: Set<string>;
     try {
+      existing = new Set(await listNetns());
       plan = planNetns(topology, owner.runId);
     } catch (e) {
       await owner.teardown();
       throw e;
+    }
+    // A namespace of ours that already exists belongs to someone else (same names, no state file):
+    // refuse before recording anything, so our cleanup cannot remove it.
+    const taken = plan.namespaces.filter((n) => existing.has(n));
+    if (taken.length > 0) {
+      await owner.teardown();
+      throw new BuildError(`run ${owner.runId}: namespace(s) ${taken.join(", ")} already exist and are not ours; nothing was created`);
     }
     const timings: BuildTimings = { state: lap(), namespaces: 0, fabric: 0, elements: 0, netem: 0, total: 0 };
     const notes: string[] = [];
