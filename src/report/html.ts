@@ -7,7 +7,7 @@ import type { AssertionResult, RunReport, ScenarioResult, StepResult } from "../
 import { escapeAttr, escapeText, formatMs, groupDigits, truncate } from "./format.ts";
 import { downsample, histogram, messageColumns, perNodeCounts } from "./series.ts";
 import { REPORT_CSS } from "./style.ts";
-import { barChart, columnChart, timeChart, type Marker } from "./svg.ts";
+import { barChart, columnChart, timeChart, type Band, type Marker } from "./svg.ts";
 
 /** Row limits: report.json keeps everything, the page shows what a person can read. */
 export const HTML_LIMITS = {
@@ -119,17 +119,32 @@ function markers(s: ScenarioResult): Marker[] {
   return out;
 }
 
+/** Wait steps as shaded spans: how long each wait took, red when it timed out. At most 200. */
+function bands(s: ScenarioResult): Band[] {
+  return s.steps
+    .filter((st) => st.convergence && st.end > st.start)
+    .slice(0, 200)
+    .map((st) => ({
+      t0: st.start,
+      t1: st.end,
+      cls: st.convergence!.converged ? "wait" : "nowait",
+      title: `step ${st.index} ${st.description}: ${st.convergence!.converged ? "converged" : "did not converge"} (${formatMs(st.convergence!.took)})`,
+    }));
+}
+
 function timelineSection(s: ScenarioResult, id: string): string {
   const head = `<h3>Convergence timeline</h3>`;
   if (!s.samples.length) return head + note("No samples were recorded for this run, so there is no timeline chart.");
   const xMax = Math.max(s.duration, s.samples[s.samples.length - 1]!.t);
   const mk = markers(s);
+  const waits = bands(s);
   const sessions = downsample(s.samples.map((x) => [x.t, x.sessionsEstablished] as [number, number]), HTML_LIMITS.seriesBuckets, xMax);
   const routes = downsample(s.samples.map((x) => [x.t, x.routes] as [number, number]), HTML_LIMITS.seriesBuckets, xMax);
   const last = s.samples[s.samples.length - 1]!;
   const peakSessions = sessions.reduce((m, p) => Math.max(m, p[1]), 0);
   const peakRoutes = routes.reduce((m, p) => Math.max(m, p[1]), 0);
-  const legendText = "Vertical lines are steps (numbered as in the step list): red a failure or a step error, green a restore, blue the end of a wait; red triangles are failed assertions.";
+  const legendText =
+    "Vertical lines are steps (numbered as in the step list): red a failure or a step error, green a restore, blue the end of a wait; shaded spans are waits (red: did not converge); red triangles are failed assertions.";
   const chart1 = timeChart({
     id: `${id}-sessions`,
     title: "BGP sessions established over time",
@@ -137,6 +152,7 @@ function timelineSection(s: ScenarioResult, id: string): string {
     xMax,
     series: [{ label: "sessions established", cls: "sessions", points: sessions }],
     markers: mk,
+    bands: waits,
     yLabel: "sessions",
   });
   const chart2 = timeChart({
@@ -146,6 +162,7 @@ function timelineSection(s: ScenarioResult, id: string): string {
     xMax,
     series: [{ label: "routes (all nodes)", cls: "routes", points: routes }],
     markers: mk,
+    bands: waits,
     yLabel: "routes",
   });
   return `${head}<figure>${chart1}${chart2}<figcaption>${t(legendText)}</figcaption></figure>`;

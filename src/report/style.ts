@@ -48,6 +48,7 @@ svg .ln{fill:none;stroke-width:2}
 .mk-fail line,.mk-error line{stroke:var(--fail);stroke-width:1.5;stroke-dasharray:none}
 .mk-restore line{stroke:var(--pass);stroke-width:1.5;stroke-dasharray:none}
 .mk-assert path{fill:var(--fail)}
+.band-wait{fill:var(--s1);opacity:.08}.band-nowait{fill:var(--fail);opacity:.12}
 ol.hops{margin:4px 0 8px;padding-left:28px}ol.hops li{margin:1px 0}
 ol.hops .at{font-weight:600}
 ol.hops li.drop{color:var(--fail);font-weight:600}

@@ -22,6 +22,14 @@ export interface Marker {
   cls: string;
 }
 
+/** A shaded time span under the lines, e.g. a wait step: "wait" (converged) or "nowait" (timed out). */
+export interface Band {
+  t0: number;
+  t1: number;
+  title: string;
+  cls: string;
+}
+
 export interface Bar {
   label: string;
   value: number;
@@ -106,7 +114,9 @@ function xAxisTime(maxMs: number, x: (t: number) => number, bottom: number, w: n
 }
 
 /** A step-line chart over scenario time with vertical markers for steps and failures. */
-export function timeChart(f: Frame & { xMax: number; series: Series[]; markers: Marker[]; yLabel: string; width?: number; height?: number }): string {
+export function timeChart(
+  f: Frame & { xMax: number; series: Series[]; markers: Marker[]; bands?: Band[]; yLabel: string; width?: number; height?: number },
+): string {
   const w = f.width ?? 760;
   const h = f.height ?? 240;
   const m = { l: 60, r: 16, t: 34, b: 40 };
@@ -121,19 +131,24 @@ export function timeChart(f: Frame & { xMax: number; series: Series[]; markers: 
   out += `<line class="axis" x1="${m.l}" x2="${w - m.r}" y1="${h - m.b}" y2="${h - m.b}"/>`;
   out += xAxisTime(xMax, x, h - m.b, w);
   out += `<text class="axlabel" transform="translate(14 ${(h - m.b + m.t) / 2}) rotate(-90)" text-anchor="middle">${escapeText(f.yLabel)}</text>`;
+  for (const b of f.bands ?? []) {
+    const bx = x(b.t0);
+    out += `<rect class="band band-${escapeAttr(b.cls)}" x="${n1(bx)}" y="${m.t}" width="${n1(Math.max(1, x(b.t1) - bx))}" height="${h - m.t - m.b}"><title>${escapeText(b.title)}</title></rect>`;
+  }
   // Up to 60 markers are full-height lines; more become a rug of short ticks above the plot.
   const rug = f.markers.filter((mk) => mk.cls !== "assert").length > 60;
   const labelled = !rug && f.markers.filter((mk) => mk.label !== "").length <= 40;
-  // Labels closer than 12 px merge into one ("1,2") instead of overprinting each other.
-  const labels: { x: number; text: string }[] = [];
+  // Labels closer than 12 px merge into one ("1,2", or "3–9" for more) instead of overprinting.
+  const groups: { x: number; items: string[] }[] = [];
   if (labelled) {
     for (const mk of [...f.markers].filter((m2) => m2.label !== "" && m2.cls !== "assert").sort((a, b) => a.t - b.t)) {
       const lx = x(mk.t);
-      const prev = labels[labels.length - 1];
-      if (prev && lx - prev.x < 12) prev.text += `,${mk.label}`;
-      else labels.push({ x: lx, text: mk.label });
+      const prev = groups[groups.length - 1];
+      if (prev && lx - prev.x < 12) prev.items.push(mk.label);
+      else groups.push({ x: lx, items: [mk.label] });
     }
   }
+  const labels = groups.map((g) => ({ x: g.x, text: g.items.length <= 3 ? g.items.join(",") : `${g.items[0]}–${g.items[g.items.length - 1]}` }));
   for (const mk of f.markers) {
     const mx = n1(x(mk.t));
     if (mk.cls === "assert") {
@@ -143,7 +158,10 @@ export function timeChart(f: Frame & { xMax: number; series: Series[]; markers: 
     const [y1, y2] = rug ? [m.t - 12, m.t - 2] : [m.t, h - m.b];
     out += `<g class="mk mk-${escapeAttr(mk.cls)}"><title>${escapeText(mk.title)}</title><line x1="${mx}" x2="${mx}" y1="${y1}" y2="${y2}"/></g>`;
   }
-  for (const l of labels) out += `<text class="mklabel" x="${n1(l.x)}" y="${m.t - 3}" text-anchor="middle">${escapeText(l.text)}</text>`;
+  for (const l of labels) {
+    const anchor = l.x > w - m.r - 24 ? "end" : l.x < m.l + 12 ? "start" : "middle";
+    out += `<text class="mklabel" x="${n1(l.x)}" y="${m.t - 3}" text-anchor="${anchor}">${escapeText(l.text)}</text>`;
+  }
   for (const s of f.series) {
     if (!s.points.length) continue;
     let d = "";
