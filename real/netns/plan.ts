@@ -151,7 +151,7 @@ export function planNetns(t: Topology, runId: string): NetnsPlan {
   }
 
   const fabricBatch = ["link set lo up"];
-  for (const s of segments) fabricBatch.push(`link add ${s.bridge} type bridge`, `link set ${s.bridge} alias ${marker} mtu ${s.mtu} up`);
+  for (const s of segments) fabricBatch.push(`link add ${s.bridge} type bridge`, `link set ${s.bridge} alias ${marker} up`);
   const fabricTc: string[] = [];
   const fabricDownBatch: string[] = [];
   for (const e of elements) {
@@ -164,6 +164,9 @@ export function planNetns(t: Topology, runId: string): NetnsPlan {
       if (i.down) fabricDownBatch.push(`link set ${i.fabricPort} down`);
     }
   }
+  // Bridge MTUs last: a bridge follows its smallest port unless its MTU is set to a new value
+  // after the ports are in (setting the value it already has does not pin it).
+  for (const s of segments) fabricBatch.push(`link set ${s.bridge} mtu ${s.mtu}`);
   const namespaces = [fabric, ...elements.map((e) => e.netns)];
   return {
     runId,
