@@ -28,6 +28,7 @@ export class SimDataplane implements Dataplane {
 
   applyRoutes(changes: DataplaneRouteChanges): void {
     const fib = this.host.fib;
+    this.net.version++;
     for (const p of changes.remove) fib.delete(p, "agent");
     for (const r of changes.add) {
       const entry: FibEntry = {
@@ -51,6 +52,7 @@ export class SimDataplane implements Dataplane {
     this.net.tunnelOwner.set(addrKey(a), this.host);
     this.net.addrOwner.set(addrKey(a), this.host);
     this.net.stateGen++;
+    this.net.version++;
   }
 
   removeTunnel(type: "ipip" | "vxlan"): void {
@@ -65,6 +67,7 @@ export class SimDataplane implements Dataplane {
     }
     if (this.net.tunnelOwner.get(k) === this.host) this.net.tunnelOwner.delete(k);
     this.net.stateGen++;
+    this.net.version++;
   }
 
   /** Registers the pod and its host routes to the pod interface (what Felix does when a workload comes up). */
@@ -79,6 +82,7 @@ export class SimDataplane implements Dataplane {
       this.host.fib.set(p, this.net.interner.intern({ kind: "local", nextHops: [], encap: "none", device: w.device, owner: "workload", source: "workload" }));
     }
     this.net.stateGen++;
+    this.net.version++;
   }
 
   removeWorkload(key: string): void {
@@ -93,6 +97,7 @@ export class SimDataplane implements Dataplane {
       this.host.fib.delete(p, "workload");
     }
     this.net.stateGen++;
+    this.net.version++;
   }
 
   setPolicy(policy: PolicySet): void {
@@ -109,6 +114,7 @@ export class SimRouteSink implements RouteSink {
 
   apply(changes: RouteChanges): void {
     const fib = this.host.fib;
+    this.net.version++;
     for (const p of changes.remove) fib.delete(p, "bgp");
     for (const r of changes.add) {
       fib.set(r.prefix, this.net.interner.intern({ kind: r.kind, nextHops: r.kind === "unicast" ? r.nextHops : [], encap: "none", owner: "bgp", source: "bgp" }));

@@ -2,13 +2,15 @@
 // preferred one is active, as the kernel keeps one route per prefix and the routing daemons decide),
 // ECMP by a deterministic flow hash.
 //
-// Layout: one hash map per prefix length in use, keyed by the masked address (IPv4 as an int32 so
-// V8 keeps it a small integer, IPv6 as a bigint), and a descending list of the lengths in use. A
-// lookup is one map probe per length in use (Calico tables use few: /32, /26, /24, /0). Route values
-// are meant to be shared between tables (see EntryInterner): 10,000 nodes that route a block to the
-// same node through the same tunnel hold one entry object between them, so a route costs a map slot.
+// Layout: one hash table per prefix length in use, keyed by the masked address, and a descending
+// list of the lengths in use; a lookup is one probe per length in use (Calico tables use few: /32,
+// /26, /24, /0). IPv4 tables are open-addressing Int32Arrays (int-table.ts) holding entry ids;
+// IPv6 ones are Maps keyed by bigint. Route values are meant to be shared between tables (see
+// EntryInterner): 10,000 nodes that route a block to the same node through the same tunnel hold one
+// entry between them, so an IPv4 route costs about 8-21 bytes of table.
 import { maskOf, type Family, type IPAddress, type Prefix } from "../../src/core/net/ip.ts";
 import type { Encapsulation } from "../../src/core/agent/dataplane.ts";
+import { IntTable } from "./int-table.ts";
 
 /** Who installed a route; decides which one is active when several own one prefix (lowest first). */
 export type RouteOwner = "connected" | "workload" | "static" | "agent" | "bgp";
@@ -39,17 +41,27 @@ const V4_MASK: Int32Array = (() => {
 const V6_MASK: bigint[] = Array.from({ length: 129 }, (_, len) => maskOf(6, len));
 
 const best = (s: Slot): FibEntry => (Array.isArray(s) ? s[0]! : s);
+const byRank = (a: FibEntry, b: FibEntry): number => OWNER_RANK[a.owner] - OWNER_RANK[b.owner];
 
 export class Fib {
-  readonly #v4: (Map<number, Slot> | undefined)[] = new Array<Map<number, Slot> | undefined>(33);
+  /** IPv4: per length, masked address (int32) → entry id in the registry. */
+  readonly #v4: (IntTable | undefined)[] = new Array<IntTable | undefined>(33);
   #v4Lens: number[] = [];
+  /** IPv4 prefixes with more than one owner: "len/key" → entries, preferred first (the table holds the first). */
+  readonly #v4Multi = new Map<string, FibEntry[]>();
   readonly #v6 = new Map<number, Map<bigint, Slot>>();
   #v6Lens: number[] = [];
   #size = 0;
+  readonly #reg: EntryInterner;
   /** Bumped on every change, so caches of paths through this table can tell they are stale. */
   gen = 0;
   /** Prefix length of the last successful lookup (saves an allocation per lookup). */
   matchedLen = -1;
+
+  /** Tables that share a registry (one per network) share entry ids; the default is process-wide. */
+  constructor(registry: EntryInterner = DEFAULT_REGISTRY) {
+    this.#reg = registry;
+  }
 
   /** Number of (prefix, owner) routes held. */
   get size(): number {
@@ -58,56 +70,44 @@ export class Fib {
 
   /** Installs or replaces the route of `entry.owner` for `prefix`. */
   set(prefix: Prefix, entry: FibEntry): void {
-    const map = this.#map(prefix.family, prefix.len, true)!;
-    const key = keyOf(prefix);
-    const slot = map.get(key);
     this.gen++;
+    if (prefix.family === 4) return this.#set4(prefix, entry);
+    const map = this.#map6(prefix.len, true)!;
+    const slot = map.get(prefix.addr);
     if (slot === undefined) {
-      map.set(key, entry);
+      map.set(prefix.addr, entry);
       this.#size++;
       return;
     }
     const list = Array.isArray(slot) ? slot : [slot];
-    const i = list.findIndex((e) => e.owner === entry.owner);
-    if (i >= 0) list[i] = entry;
-    else {
-      list.push(entry);
-      this.#size++;
-      list.sort((a, b) => OWNER_RANK[a.owner] - OWNER_RANK[b.owner]);
-    }
-    map.set(key, list.length === 1 ? list[0]! : list);
+    if (this.#merge(list, entry)) this.#size++;
+    map.set(prefix.addr, list.length === 1 ? list[0]! : list);
   }
 
   /** Removes `owner`'s route for `prefix`; true when there was one. */
   delete(prefix: Prefix, owner: RouteOwner): boolean {
-    const map = this.#map(prefix.family, prefix.len, false);
-    if (map === undefined) return false;
-    const key = keyOf(prefix);
-    const slot = map.get(key);
-    if (slot === undefined) return false;
-    if (Array.isArray(slot)) {
-      const rest = slot.filter((e) => e.owner !== owner);
-      if (rest.length === slot.length) return false;
-      map.set(key, rest.length === 1 ? rest[0]! : rest);
-    } else {
-      if (slot.owner !== owner) return false;
-      map.delete(key);
-      if (map.size === 0) this.#dropLength(prefix.family, prefix.len);
+    const removed = prefix.family === 4 ? this.#delete4(prefix, owner) : this.#delete6(prefix, owner);
+    if (removed) {
+      this.#size--;
+      this.gen++;
     }
-    this.#size--;
-    this.gen++;
-    return true;
+    return removed;
   }
 
   /** The active route for exactly this prefix. */
   get(prefix: Prefix): FibEntry | undefined {
-    const slot = this.#map(prefix.family, prefix.len, false)?.get(keyOf(prefix));
-    return slot === undefined ? undefined : best(slot);
+    return this.getAll(prefix)[0];
   }
 
   /** Every owner's route for exactly this prefix, most preferred first. */
   getAll(prefix: Prefix): readonly FibEntry[] {
-    const slot = this.#map(prefix.family, prefix.len, false)?.get(keyOf(prefix));
+    if (prefix.family === 4) {
+      const key = Number(prefix.addr) | 0;
+      const id = this.#v4[prefix.len]?.get(key) ?? 0;
+      if (id === 0) return [];
+      return this.#v4Multi.get(`${prefix.len}/${key}`) ?? [this.#reg.entryAt(id)];
+    }
+    const slot = this.#v6.get(prefix.len)?.get(prefix.addr);
     return slot === undefined ? [] : Array.isArray(slot) ? slot : [slot];
   }
 
@@ -119,10 +119,10 @@ export class Fib {
   lookupV4(addr: number): FibEntry | undefined {
     const a = addr | 0;
     for (const len of this.#v4Lens) {
-      const slot = this.#v4[len]!.get(a & V4_MASK[len]!);
-      if (slot !== undefined) {
+      const id = this.#v4[len]!.get(a & V4_MASK[len]!);
+      if (id !== 0) {
         this.matchedLen = len;
-        return best(slot);
+        return this.#reg.entryAt(id);
       }
     }
     this.matchedLen = -1;
@@ -143,54 +143,122 @@ export class Fib {
 
   /** Active routes (one per prefix), in no particular order. */
   *entries(): IterableIterator<{ prefix: Prefix; entry: FibEntry }> {
+    const out: { prefix: Prefix; entry: FibEntry }[] = [];
     for (const len of this.#v4Lens) {
-      for (const [k, slot] of this.#v4[len]!) yield { prefix: { family: 4, addr: BigInt(k >>> 0), len }, entry: best(slot) };
+      this.#v4[len]!.forEach((k, id) => out.push({ prefix: { family: 4, addr: BigInt(k >>> 0), len }, entry: this.#reg.entryAt(id) }));
     }
+    yield* out;
     for (const len of this.#v6Lens) {
       for (const [k, slot] of this.#v6.get(len)!) yield { prefix: { family: 6, addr: k, len }, entry: best(slot) };
     }
   }
 
-  #map(family: Family, len: number, create: true): Map<number | bigint, Slot>;
-  #map(family: Family, len: number, create: false): Map<number | bigint, Slot> | undefined;
-  #map(family: Family, len: number, create: boolean): Map<number | bigint, Slot> | undefined {
-    if (family === 4) {
-      let m = this.#v4[len];
-      if (m === undefined && create) {
-        m = new Map();
-        this.#v4[len] = m;
-        this.#v4Lens = [...this.#v4Lens, len].sort((a, b) => b - a);
-      }
-      return m as Map<number | bigint, Slot> | undefined;
+  /** Bytes of the IPv4 hash tables' arrays (they live outside the JS heap). */
+  get tableBytes(): number {
+    let n = 0;
+    for (const len of this.#v4Lens) n += this.#v4[len]!.bytes;
+    return n;
+  }
+
+  /** Puts `entry` into an owner list (replacing its owner's), sorted by preference; true when it added one. */
+  #merge(list: FibEntry[], entry: FibEntry): boolean {
+    const i = list.findIndex((e) => e.owner === entry.owner);
+    if (i >= 0) {
+      list[i] = entry;
+      return false;
     }
+    list.push(entry);
+    list.sort(byRank);
+    return true;
+  }
+
+  #set4(prefix: Prefix, entry: FibEntry): void {
+    let t = this.#v4[prefix.len];
+    if (t === undefined) {
+      t = new IntTable();
+      this.#v4[prefix.len] = t;
+      this.#v4Lens = [...this.#v4Lens, prefix.len].sort((a, b) => b - a);
+    }
+    const key = Number(prefix.addr) | 0;
+    const cur = t.get(key);
+    if (cur === 0) {
+      t.set(key, this.#reg.idOf(entry));
+      this.#size++;
+      return;
+    }
+    const mk = `${prefix.len}/${key}`;
+    const list = this.#v4Multi.get(mk) ?? [this.#reg.entryAt(cur)];
+    if (this.#merge(list, entry)) this.#size++;
+    if (list.length > 1) this.#v4Multi.set(mk, list);
+    t.set(key, this.#reg.idOf(list[0]!));
+  }
+
+  #delete4(prefix: Prefix, owner: RouteOwner): boolean {
+    const t = this.#v4[prefix.len];
+    if (t === undefined) return false;
+    const key = Number(prefix.addr) | 0;
+    const cur = t.get(key);
+    if (cur === 0) return false;
+    const mk = `${prefix.len}/${key}`;
+    const list = this.#v4Multi.get(mk);
+    if (list !== undefined) {
+      const rest = list.filter((e) => e.owner !== owner);
+      if (rest.length === list.length) return false;
+      if (rest.length === 1) this.#v4Multi.delete(mk);
+      else this.#v4Multi.set(mk, rest);
+      t.set(key, this.#reg.idOf(rest[0]!));
+      return true;
+    }
+    if (this.#reg.entryAt(cur).owner !== owner) return false;
+    t.delete(key);
+    if (t.size === 0) {
+      this.#v4[prefix.len] = undefined;
+      this.#v4Lens = this.#v4Lens.filter((l) => l !== prefix.len);
+    }
+    return true;
+  }
+
+  #delete6(prefix: Prefix, owner: RouteOwner): boolean {
+    const map = this.#map6(prefix.len, false);
+    const slot = map?.get(prefix.addr);
+    if (map === undefined || slot === undefined) return false;
+    if (Array.isArray(slot)) {
+      const rest = slot.filter((e) => e.owner !== owner);
+      if (rest.length === slot.length) return false;
+      map.set(prefix.addr, rest.length === 1 ? rest[0]! : rest);
+      return true;
+    }
+    if (slot.owner !== owner) return false;
+    map.delete(prefix.addr);
+    if (map.size === 0) {
+      this.#v6.delete(prefix.len);
+      this.#v6Lens = this.#v6Lens.filter((l) => l !== prefix.len);
+    }
+    return true;
+  }
+
+  #map6(len: number, create: boolean): Map<bigint, Slot> | undefined {
     let m = this.#v6.get(len);
     if (m === undefined && create) {
       m = new Map();
       this.#v6.set(len, m);
       this.#v6Lens = [...this.#v6Lens, len].sort((a, b) => b - a);
     }
-    return m as Map<number | bigint, Slot> | undefined;
-  }
-
-  #dropLength(family: Family, len: number): void {
-    if (family === 4) {
-      this.#v4[len] = undefined;
-      this.#v4Lens = this.#v4Lens.filter((l) => l !== len);
-    } else {
-      this.#v6.delete(len);
-      this.#v6Lens = this.#v6Lens.filter((l) => l !== len);
-    }
+    return m;
   }
 }
 
-const keyOf = (p: Prefix): number | bigint => (p.family === 4 ? Number(p.addr) | 0 : p.addr);
-
 /**
  * Hands out one shared, frozen object per distinct route value, so equal routes in many tables
- * cost one object. Entries are never released (distinct values grow with nodes, not with routes).
+ * cost one object, and numbers the entries tables store (an IPv4 table slot holds an id, not a
+ * pointer). Entries are never released: distinct values grow with nodes, not with routes. Tables
+ * given entries that were not interned register them by identity.
  */
 export class EntryInterner {
   readonly #entries = new Map<string, FibEntry>();
+  /** id → entry; id 0 is "empty". */
+  readonly #byId: FibEntry[] = [undefined as unknown as FibEntry];
+  readonly #ids = new Map<FibEntry, number>();
 
   intern(e: FibEntry): FibEntry {
     const n = e.nextHops;
@@ -204,10 +272,28 @@ export class EntryInterner {
     return shared;
   }
 
+  /** The id of an entry (registered on first use). */
+  idOf(e: FibEntry): number {
+    let id = this.#ids.get(e);
+    if (id === undefined) {
+      id = this.#byId.length;
+      this.#byId.push(e);
+      this.#ids.set(e, id);
+    }
+    return id;
+  }
+
+  entryAt(id: number): FibEntry {
+    return this.#byId[id]!;
+  }
+
+  /** Distinct interned values. */
   get size(): number {
     return this.#entries.size;
   }
 }
+
+const DEFAULT_REGISTRY = new EntryInterner();
 
 const hopKey = (h: IPAddress): string => (h.family === 4 ? String(Number(h.value)) : `6:${h.value}`);
 

@@ -70,6 +70,8 @@ export class NetState {
   readonly interner = new EntryInterner();
   /** Bumped when link or host state, local addresses or pods change (FIB changes have their own counters). */
   stateGen = 0;
+  /** Bumped on every change that may move a path: FIB batches and everything stateGen counts. */
+  version = 0;
 
   constructor(topology: Topology) {
     const graph = buildGraph(topology);
@@ -79,7 +81,7 @@ export class NetState {
         name,
         kind,
         ifaces: [],
-        fib: new Fib(),
+        fib: new Fib(this.interner),
         down: false,
         local: new Map(),
         tunnels: new Map(),

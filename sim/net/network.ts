@@ -87,6 +87,11 @@ export class SimNetwork {
     return a === undefined ? undefined : formatAddress(a);
   }
 
+  /** A number that changes whenever any path may have changed (route batches, links, hosts, addresses). */
+  version(): number {
+    return this.#net.version;
+  }
+
   /** The host that owns an interface or tunnel address, if any. */
   hostOf(address: string): string | undefined {
     return this.#net.addrOwner.get(addrKey(parseIP(address)))?.name;
@@ -119,6 +124,7 @@ export class SimNetwork {
     if (i.down !== down) {
       i.down = down;
       this.#net.stateGen++;
+      this.#net.version++;
     }
   }
 
@@ -131,6 +137,7 @@ export class SimNetwork {
     if (h.down !== down) {
       h.down = down;
       this.#net.stateGen++;
+      this.#net.version++;
     }
   }
 

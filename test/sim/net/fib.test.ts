@@ -78,6 +78,19 @@ describe("Fib longest-prefix match", () => {
     expect(f.lookup(parseIP("10.1.3.1"))?.owner).toBe("bgp");
   });
 
+  test("IPv6 owners too; tables with their own registry", () => {
+    const f = new Fib(new EntryInterner());
+    f.set(P("fd00:10::/122"), via("fd00::2", "bgp"));
+    f.set(P("fd00:10::/122"), via("fd00::1", "static"));
+    expect(f.lookup(parseIP("fd00:10::1"))?.owner).toBe("static");
+    expect(f.delete(P("fd00:10::/122"), "static")).toBe(true);
+    expect(f.lookup(parseIP("fd00:10::1"))?.owner).toBe("bgp");
+    expect(f.delete(P("fd00:10::/122"), "static")).toBe(false);
+    expect(f.delete(P("fd00:10::/122"), "bgp")).toBe(true);
+    expect(f.lookup(parseIP("fd00:10::1"))).toBeUndefined();
+    expect(f.size).toBe(0);
+  });
+
   test("entries lists active routes with their prefixes; gen moves on every change", () => {
     const f = new Fib();
     const g0 = f.gen;

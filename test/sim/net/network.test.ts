@@ -337,7 +337,10 @@ describe("failures", () => {
 
   test("a host down drops what reaches it", () => {
     const net = cluster();
+    const v0 = net.version();
     net.setHostDown("r2", true);
+    expect(net.isHostDown("r2")).toBe(true);
+    expect(net.version()).toBeGreaterThan(v0);
     const r = net.trace(probe("node-1", "10.1.1.5", "10.1.3.5"));
     expect(r.outcome).toBe("dropped");
     expect(r.dropKind).toBe("host-down");
@@ -349,7 +352,9 @@ describe("failures", () => {
   test("FIB changes on the path invalidate cached underlay paths", () => {
     const net = cluster();
     expect(net.underlayPath("node-1", "192.168.1.10", "192.168.2.10", 100).ok).toBe(true);
+    const v0 = net.version();
     net.routeSink("r1").apply({ add: [{ prefix: parsePrefix("192.168.2.0/25"), kind: "blackhole", nextHops: [] }], remove: [] });
+    expect(net.version()).toBeGreaterThan(v0);
     expect(net.underlayPath("node-1", "192.168.1.10", "192.168.2.10", 100)).toEqual({ ok: false, at: "r1", reason: "dropped at router r1: blackhole route 192.168.2.0/25 (no pod has 192.168.2.10)", kind: "blackhole" });
     net.routeSink("r1").apply({ add: [], remove: [parsePrefix("192.168.2.0/25")] });
     expect(net.underlayPath("node-1", "192.168.1.10", "192.168.2.10", 100).ok).toBe(true);
