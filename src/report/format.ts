@@ -68,3 +68,8 @@ export function compareStrings(a: string, b: string): number {
 export function truncate(s: string, max: number): string {
   return s.length <= max ? s : `${s.slice(0, max)}… (${s.length - max} more characters)`;
 }
+
+/** Steps as people count them (from 1, as the runner's messages do); StepResult.index counts from 0. */
+export function stepNumber(index: number): number {
+  return index + 1;
+}

@@ -4,7 +4,7 @@
 // Scenario data is user input: every piece of text goes through escapeText/escapeAttr. Tables and
 // charts are bounded so that a 10,000-node run still gives a page a browser opens quickly.
 import type { AssertionResult, RunReport, ScenarioResult, StepResult } from "../scenario/result.ts";
-import { escapeAttr, escapeText, formatMs, groupDigits, truncate } from "./format.ts";
+import { escapeAttr, escapeText, formatMs, groupDigits, stepNumber, truncate } from "./format.ts";
 import { downsample, histogram, messageColumns, perNodeCounts } from "./series.ts";
 import { REPORT_CSS } from "./style.ts";
 import { barChart, columnChart, timeChart, type Band, type Marker } from "./svg.ts";
@@ -63,7 +63,7 @@ function assertionRow(a: AssertionResult): string {
     `<tr class="${a.passed ? "passed" : "failed"}"><td>${badge(a.passed)}</td>` +
     `<td>${t(truncate(a.name, HTML_LIMITS.cell))}${details}</td><td class="mono">${t(a.kind)}</td>` +
     `<td>${t(truncate(a.expected, HTML_LIMITS.cell))}</td><td>${t(truncate(a.actual, HTML_LIMITS.cell))}</td>` +
-    `<td class="num">${t(formatMs(a.at))}</td><td class="mono">step ${t(a.step)}${a.source ? `<br/>${t(a.source)}` : ""}</td></tr>`
+    `<td class="num">${t(formatMs(a.at))}</td><td class="mono">step ${t(stepNumber(a.step))}${a.source ? `<br/>${t(a.source)}` : ""}</td></tr>`
   );
 }
 
@@ -82,7 +82,7 @@ function assertionsSection(s: ScenarioResult): string {
 function stepRow(st: StepResult): string {
   const conv = st.convergence ? (st.convergence.converged ? `converged in ${formatMs(st.convergence.took)}` : `did not converge (${formatMs(st.convergence.took)})`) : "";
   return (
-    `<tr class="${st.error !== undefined || st.convergence?.converged === false ? "failed" : ""}"><td class="num">${t(st.index)}</td><td class="mono">${t(st.kind)}</td>` +
+    `<tr class="${st.error !== undefined || st.convergence?.converged === false ? "failed" : ""}"><td class="num">${t(stepNumber(st.index))}</td><td class="mono">${t(st.kind)}</td>` +
     `<td>${t(truncate(st.description, HTML_LIMITS.cell))}${st.error !== undefined ? `<br/><strong>error:</strong> ${t(truncate(st.error, HTML_LIMITS.cell))}` : ""}</td>` +
     `<td class="num">${t(formatMs(st.start))}</td><td class="num">${t(formatMs(st.end - st.start))}</td><td>${t(conv)}</td></tr>`
   );
@@ -109,8 +109,8 @@ function markers(s: ScenarioResult): Marker[] {
     const conv = st.convergence ? ` — ${st.convergence.converged ? "converged" : "did not converge"} after ${formatMs(st.convergence.took)}` : "";
     out.push({
       t: cls === "wait" ? st.end : st.start,
-      label: String(st.index),
-      title: `step ${st.index} ${st.kind} at ${formatMs(st.start)}: ${st.description}${conv}${st.error !== undefined ? ` — error: ${st.error}` : ""}`,
+      label: String(stepNumber(st.index)),
+      title: `step ${stepNumber(st.index)} ${st.kind} at ${formatMs(st.start)}: ${st.description}${conv}${st.error !== undefined ? ` — error: ${st.error}` : ""}`,
       cls,
     });
   }
@@ -128,7 +128,7 @@ function bands(s: ScenarioResult): Band[] {
       t0: st.start,
       t1: st.end,
       cls: st.convergence!.converged ? "wait" : "nowait",
-      title: `step ${st.index} ${st.description}: ${st.convergence!.converged ? "converged" : "did not converge"} (${formatMs(st.convergence!.took)})`,
+      title: `step ${stepNumber(st.index)} ${st.description}: ${st.convergence!.converged ? "converged" : "did not converge"} (${formatMs(st.convergence!.took)})`,
     }));
 }
 

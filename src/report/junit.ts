@@ -2,7 +2,7 @@
 // junit-10.xsd): one <testsuite> per scenario, one <testcase> per assertion, a step that threw is an
 // <error> testcase. Times are scenario seconds; no wall-clock timestamp, so the file is reproducible.
 import type { AssertionResult, RunReport, ScenarioResult, StepResult } from "../scenario/result.ts";
-import { escapeAttr, escapeText, formatMs, round3, seconds, truncate } from "./format.ts";
+import { escapeAttr, escapeText, formatMs, round3, seconds, stepNumber, truncate } from "./format.ts";
 
 const MESSAGE_MAX = 500;
 
@@ -25,7 +25,7 @@ function assertionCase(steps: Map<number, StepResult>, a: AssertionResult): Case
   const body = [
     `expected: ${a.expected}`,
     `actual:   ${a.actual}`,
-    `checked at ${formatMs(a.at)} (step ${a.step})${a.source ? ` — ${a.source}` : ""}`,
+    `checked at ${formatMs(a.at)} (step ${stepNumber(a.step)})${a.source ? ` — ${a.source}` : ""}`,
     ...(a.details?.length ? ["details:", ...a.details.map((d) => `  ${d}`)] : []),
   ].join("\n");
   const message = truncate(oneLine(`expected ${a.expected}, got ${a.actual}`), MESSAGE_MAX);
@@ -34,9 +34,9 @@ function assertionCase(steps: Map<number, StepResult>, a: AssertionResult): Case
 
 function stepCase(step: StepResult): Case {
   const error = step.error ?? "";
-  const body = [`step ${step.index} (${step.kind}): ${step.description}`, `from ${formatMs(step.start)} to ${formatMs(step.end)}`, error].join("\n");
+  const body = [`step ${stepNumber(step.index)} (${step.kind}): ${step.description}`, `from ${formatMs(step.start)} to ${formatMs(step.end)}`, error].join("\n");
   return {
-    name: `step ${step.index} ${step.kind}: ${step.description}`,
+    name: `step ${stepNumber(step.index)} ${step.kind}: ${step.description}`,
     time: seconds(step.end - step.start),
     failure: { kind: "error", type: `step.${step.kind}`, message: truncate(oneLine(error), MESSAGE_MAX), body },
   };
@@ -122,7 +122,7 @@ function suite(s: ScenarioResult, name: string, id: number, version: string, out
   }
   // The step list in system-out gives CI logs the story around a failure.
   const stepLines = s.steps.map(
-    (st) => `step ${st.index} ${st.kind} [${formatMs(st.start)} → ${formatMs(st.end)}]: ${st.description}${st.error ? ` — ERROR ${st.error}` : ""}`,
+    (st) => `step ${stepNumber(st.index)} ${st.kind} [${formatMs(st.start)} → ${formatMs(st.end)}]: ${st.description}${st.error ? ` — ERROR ${st.error}` : ""}`,
   );
   if (stepLines.length) out.push(`    <system-out>${escapeText(stepLines.join("\n"))}</system-out>`);
   out.push("  </testsuite>");

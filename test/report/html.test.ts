@@ -76,11 +76,11 @@ describe("htmlReport", () => {
     expect(byClass(timeline, "mk-fail")).toHaveLength(1);
     expect(byClass(timeline, "mk-error")).toHaveLength(1);
     expect(byClass(timeline, "mk-assert")).toHaveLength(1);
-    expect(all(byClass(timeline, "mk-fail")[0]!).find((e) => e.name === "title")!.text).toBe("step 3 fail at 2,000 ms: fail link node-3@seg-b");
-    // Waits are shaded: step 1 converged, step 4 timed out.
+    expect(all(byClass(timeline, "mk-fail")[0]!).find((e) => e.name === "title")!.text).toBe("step 4 fail at 2,000 ms: fail link node-3@seg-b");
+    // Waits are shaded: the second step converged, the fifth timed out (steps count from 1 on the page).
     expect(byClass(timeline, "band").map((b) => [b.attrs.class, b.children[0]!.text])).toEqual([
-      ["band band-wait", "step 1 wait converged (took 1,224.568 ms): converged (1,224.6 ms)"],
-      ["band band-nowait", "step 4 wait converged: did not converge (2,000.1 ms)"],
+      ["band band-wait", "step 2 wait converged (took 1,224.568 ms): converged (1,224.6 ms)"],
+      ["band band-nowait", "step 5 wait converged: did not converge (2,000.1 ms)"],
     ]);
     // The sessions line drops from 6 to 4 at the failure: its path has two levels.
     const path = byClass(timeline, "ln-sessions").find((e) => e.name === "path")!;

@@ -36,7 +36,8 @@ describe("junitXml", () => {
     expect(failure!.text).toContain("actual:   dropped at router r1: no route to 10.1.3.0/26");
     expect(failure!.text).toContain("r1: no route to 10.1.3.0/26");
     expect(failure!.text).toContain("scenarios/link-fail.yaml:30:7");
-    expect(failure!.text).toContain("step 4");
+    // Steps count from 1 for people: index 4 is step 5.
+    expect(failure!.text).toContain("(step 5)");
   });
 
   test("a step error is an <error> testcase", () => {
@@ -44,7 +45,7 @@ describe("junitXml", () => {
     const [error] = find(root, "error");
     expect(error!.attrs).toEqual({ message: "link node-3@seg-b: no such element", type: "step.restore" });
     const tc = find(root, "testcase").find((c) => c.children.includes(error!));
-    expect(tc!.attrs.name).toBe("step 5 restore: restore link node-3@seg-b");
+    expect(tc!.attrs.name).toBe("step 6 restore: restore link node-3@seg-b");
   });
 
   test("seed, mode and topology as properties; the step list in system-out", () => {
@@ -53,7 +54,7 @@ describe("junitXml", () => {
     expect(props).toMatchObject({ seed: "42", mode: "sim", topology: "three-nodes", "topology.file": "topologies/three.yaml", "topology.nodes": "3", birdcage: "0.1.0" });
     const [out] = find(root, "system-out");
     expect(out!.text.split("\n")).toHaveLength(3);
-    expect(out!.text).toContain("step 1 wait");
+    expect(out!.text).toContain("step 2 wait [10 ms → 1,234.6 ms]");
   });
 
   test("markup, quotes and control characters are escaped; forbidden characters shown as \\uXXXX", () => {
