@@ -107,6 +107,8 @@ interface World {
   /** Established sessions per host, for sample(). */
   established: Map<string, number>;
   policyInUse: boolean;
+  /** Bumped whenever host-to-host paths may have changed (the transport's path cache key). */
+  paths: { version: number };
 }
 
 const STATES = "Idle|Connect|Active|OpenSent|OpenConfirm|Established";
@@ -154,10 +156,15 @@ export class SimBackend implements Backend {
     const owners = new Map<string, string>();
     for (const n of topology.nodes) for (const a of [n.address, n.addressV6]) if (a) owners.set(addrOf(a)!, n.name);
     for (const r of topology.routers) for (const i of r.interfaces) for (const a of [i.address, i.addressV6]) if (a) owners.set(addrOf(a)!, r.name);
+    // Paths between hosts change with failures and restores, and with routers' BGP routes; the
+    // pod routes agents install do not carry node-to-node traffic. Telling the transport so lets it
+    // keep a connection's path instead of re-walking the FIBs for every flight.
+    const paths = { version: 0 };
     const underlay: Underlay = {
       underlayPath: (host, src, dst, size) => network.underlayPath(host, src, dst, size),
       hostOf: (a) => owners.get(a) ?? network.hostOf(a),
       sourceAddress: (host, dst) => network.address(host, dst.includes(":") ? 6 : 4),
+      version: () => paths.version,
     };
     let pcap: PcapWriter | undefined;
     if (options.pcapDir !== undefined) {
@@ -200,6 +207,7 @@ export class SimBackend implements Backend {
       log: options.log,
       established: new Map(),
       policyInUse: false,
+      paths,
     };
     this.#w = w;
     const view = resources.clusterView(topology);
@@ -220,16 +228,11 @@ export class SimBackend implements Backend {
     if (w === undefined) return;
     this.#w = undefined;
     this.#stopped = true;
-    for (const s of w.nodes.values()) {
-      s.dataplane?.detach();
-      s.agent?.stop();
-    }
-    for (const r of w.routers.values()) {
-      r.sink?.detach();
-      r.speaker?.stop();
-    }
-    await macrotask();
-    w.datastore.close?.();
+    // The world is dropped whole: no engine runs any more, so stopping each speaker (a Cease per
+    // session into a network nobody moves) would only cost time. Closing the store ends the agents' watches.
+    for (const s of w.nodes.values()) s.dataplane?.detach();
+    for (const r of w.routers.values()) r.sink?.detach();
+    await w.datastore.close();
     if (w.pcap !== undefined && w.pcapDir !== undefined) {
       const files = w.pcap.flush(w.pcapDir);
       w.log?.(`simulator: ${files.length} capture files in ${w.pcapDir}`);
@@ -336,6 +339,7 @@ export class SimBackend implements Backend {
     if (w === undefined) return;
     const t = w.engine.now();
     w.tracker.routeChange(t);
+    if (w.routers.has(host)) w.paths.version++;
     w.timeline.routes(t, host, added, removed, names(SAMPLE));
   };
 
@@ -440,6 +444,7 @@ export class SimBackend implements Backend {
 
   #worldChanged(): void {
     const w = this.#world();
+    w.paths.version++;
     w.pathMemo.clear();
     w.tracker.worldChanged(w.engine.now());
   }

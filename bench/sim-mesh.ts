@@ -1,0 +1,124 @@
+// SimBackend cold start to convergence: full node-to-node mesh of N nodes on one segment (IPIP
+// CrossSubnet, so every node claims a block for its tunnel address and originates it: N² routes in
+// total), and N nodes with 4 global route reflectors (no encapsulation: sessions only, see the
+// printout). Prints wall time (start and run), virtual time, events/s, BGP messages/s, peak RSS, and
+// the issue's targets. Each case runs in a fresh process so RSS is its own.
+//
+// Run: npx tsx bench/sim-mesh.ts [case...]      cases: mesh100 mesh300 mesh1000 rr1000 rr10000 (default: mesh100 mesh300)
+import { execFileSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { SimBackend } from "../sim/backend.ts";
+import { loadTopology } from "../src/topology/index.ts";
+
+interface Case {
+  name: string;
+  nodes: number;
+  yaml: string;
+  /** Issue targets: wall seconds, RSS GB. */
+  target?: { wallS: number; rssGB?: number };
+}
+
+function meshCase(n: number): Case {
+  return {
+    name: `mesh${n}`,
+    nodes: n,
+    yaml: `apiVersion: birdcage/v1
+kind: Topology
+metadata: { name: mesh-${n} }
+generate: { nodes: ${n}, rackSubnet: 10.10.0.0/16, latencyMs: 0.05 }
+cluster:
+  podCIDR: 10.200.0.0/14
+  encapsulation: { type: ipip, mode: CrossSubnet }
+`,
+    ...(n === 1000 ? { target: { wallS: 60, rssGB: 8 } } : {}),
+  };
+}
+
+function rrCase(n: number): Case {
+  const racks = Math.max(1, Math.ceil(n / 100));
+  return {
+    name: `rr${n}`,
+    nodes: n,
+    yaml: `apiVersion: birdcage/v1
+kind: Topology
+metadata: { name: rr-${n} }
+generate:
+  nodes: ${n}
+  racks: ${racks}
+  rackSubnet: 10.0.0.0/8
+  rackPrefixLength: 24
+  torRouters: true
+  routeReflectors: { global: 4 }
+  latencyMs: 0.05
+cluster:
+  podCIDR: 10.200.0.0/14
+  encapsulation: { type: none }
+`,
+    ...(n === 10000 ? { target: { wallS: 60 } } : {}),
+  };
+}
+
+const CASES: Record<string, () => Case> = {
+  mesh100: () => meshCase(100),
+  mesh300: () => meshCase(300),
+  mesh1000: () => meshCase(1000),
+  rr1000: () => rrCase(1000),
+  rr10000: () => rrCase(10000),
+};
+
+async function runCase(c: Case): Promise<void> {
+  let peakRss = process.memoryUsage().rss;
+  const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 200);
+  const { topology } = loadTopology(c.yaml, `${c.name}.yaml`, { readFile: () => "" });
+  const b = new SimBackend();
+  const t0 = performance.now();
+  await b.start(topology, { seed: 1 });
+  const t1 = performance.now();
+  const conv = await b.waitConverged(600_000, 0);
+  const t2 = performance.now();
+  peakRss = Math.max(peakRss, process.memoryUsage().rss);
+  clearInterval(sampler);
+  const counters = await b.counters();
+  const sample = await b.sample();
+  const wall = (t2 - t0) / 1000;
+  const events = counters.events ?? 0;
+  const line = {
+    case: c.name,
+    nodes: c.nodes,
+    converged: conv.converged,
+    sessionEnds: sample.sessionsEstablished,
+    routes: sample.routes,
+    wallS: +wall.toFixed(2),
+    startS: +((t1 - t0) / 1000).toFixed(2),
+    runS: +((t2 - t1) / 1000).toFixed(2),
+    virtualMs: +conv.at.toFixed(3),
+    events,
+    eventsPerS: Math.round(events / wall),
+    bgpMessages: counters.bgpMessages.total,
+    bgpUpdates: counters.bgpMessages.update,
+    bgpMessagesPerS: Math.round(counters.bgpMessages.total / wall),
+    peakRssMB: Math.round(peakRss / 2 ** 20),
+  };
+  console.log(JSON.stringify(line));
+  if (c.target) {
+    const ok = wall < c.target.wallS && (c.target.rssGB === undefined || peakRss < c.target.rssGB * 2 ** 30);
+    console.log(`  target: < ${c.target.wallS} s wall${c.target.rssGB ? `, < ${c.target.rssGB} GB` : ""}: ${ok ? "met" : "NOT met"} (${wall.toFixed(1)} s, ${(peakRss / 2 ** 30).toFixed(2)} GB)`);
+  }
+  await b.stop();
+}
+
+const args = process.argv.slice(2);
+if (args[0] === "--one") {
+  const make = CASES[args[1] ?? ""];
+  if (!make) throw new Error(`unknown case ${args[1]}`);
+  await runCase(make());
+} else {
+  const names = args.length > 0 ? args : ["mesh100", "mesh300"];
+  for (const n of names) if (!CASES[n]) throw new Error(`unknown case ${n} (known: ${Object.keys(CASES).join(", ")})`);
+  console.log(`SimBackend cold start to converged (node ${process.version}, one process per case)`);
+  for (const n of names) {
+    // A fresh process per case, so peak RSS and JIT state are the case's own.
+    const out = execFileSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), "--one", n], { encoding: "utf8", maxBuffer: 1 << 24 });
+    process.stdout.write(out);
+  }
+}
