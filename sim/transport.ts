@@ -132,6 +132,8 @@ const WINDOW = 65535;
 const RTO_MIN = 200;
 const RTO_MAX = 120_000;
 const RTO_INIT = 1000;
+/** The largest window (Linux autotunes the receive buffer up to about 6 MB; half of it is window). */
+const MAX_WINDOW = 3 * 1024 * 1024;
 /** Delays before each SYN retransmission, then the final wait before giving up (Linux, 6 retries). */
 const SYN_BACKOFF = [1000, 2000, 4000, 8000, 16000, 32000, 64000];
 
@@ -144,24 +146,30 @@ const DEAD = 3;
 
 const newCounters = (): BgpCounters => ({ open: 0, update: 0, notification: 0, keepalive: 0, routeRefresh: 0, other: 0, messages: 0, bytes: 0 });
 
-/** Bytes [start, end) of one direction sent together; fin: the FIN follows `end`. */
-interface Flight {
-  start: number;
-  end: number;
-  fin: boolean;
-  sentAt: number;
+/**
+ * Bytes [start, end) of one direction sent together; fin: the FIN follows `end`. Flights are linked
+ * (unacknowledged ones by `next`, those still on the wire by `nextTr`) and recycled once acknowledged,
+ * so a steady session allocates nothing per message but the engine's event.
+ */
+class Flight {
+  start = 0;
+  end = 0;
+  fin = false;
+  sentAt = 0;
   /** One-way latency and per-segment loss of the path it took. */
-  latency: number;
-  loss: number;
-  links: UnderlayLink[] | undefined;
-  /** When the cumulative ACK for it reaches the sender (Infinity: never; undefined: not arrived yet). */
-  ackAt: number | undefined;
-  ackTo: number;
-  ackFin: boolean;
-  retransmit: boolean;
+  latency = 0;
+  loss = 0;
+  links: UnderlayLink[] | undefined = undefined;
+  /** When the cumulative ACK for it reaches the sender (Infinity: never; -1: not arrived yet). */
+  ackAt = -1;
+  ackTo = 0;
+  ackFin = false;
+  retransmit = false;
   /** Where the first lost segment starts (Infinity: none lost); whether the FIN's segment was lost. */
-  okEnd: number;
-  finLost: boolean;
+  okEnd = Infinity;
+  finLost = false;
+  next: Flight | undefined = undefined;
+  nextTr: Flight | undefined = undefined;
 }
 
 interface SimListener extends Listener {
@@ -203,8 +211,11 @@ class Endpoint implements Connection {
   finQueued = false;
   finSent = false;
   finAcked = false;
-  inflight: Flight[] | undefined;
-  transit: Flight[] | undefined;
+  /** Unacknowledged flights, oldest first; flights on the wire (not arrived yet), oldest first. */
+  inHead: Flight | undefined;
+  inTail: Flight | undefined;
+  trHead: Flight | undefined;
+  trTail: Flight | undefined;
   lastArrival = 0;
   /** Highest sndNxt reached: flights starting below it are retransmissions. */
   maxSent = 0;
@@ -232,9 +243,7 @@ class Endpoint implements Connection {
   // Cached outgoing path (when the underlay has version()).
   path: UnderlayPath | undefined;
   pathVersion = -1;
-  readonly arriveFn: () => void;
-  readonly rtoFn: () => void;
-  readonly wakeFn: () => void;
+  private arriveCb: (() => void) | undefined;
 
   constructor(
     readonly net: SimTransportNetwork,
@@ -248,12 +257,11 @@ class Endpoint implements Connection {
     this.family = remoteAddress.includes(":") ? 6 : 4;
     this.isn = net.isnRng.uint32();
     this.cwnd = net.initialWindow;
-    this.arriveFn = () => net.arrive(this);
-    this.rtoFn = () => net.onRto(this);
-    this.wakeFn = () => {
-      this.wakeEv = undefined;
-      net.pump(this);
-    };
+  }
+
+  /** The flight-arrival callback, made once per endpoint (on its first flight), not per message. */
+  get arriveFn(): () => void {
+    return (this.arriveCb ??= () => this.net.arrive(this));
   }
 
   // ---- Connection
@@ -262,7 +270,7 @@ class Endpoint implements Connection {
     if (this.state >= CLOSING || bytes.length === 0) return;
     this.frame(bytes);
     if (this.chunks === undefined) this.chunks = [bytes];
-    else this.chunks.push(bytes);
+    else this.chunks.push(bytes); // the array is kept when emptied, to be reused
     this.sndEnd += bytes.length;
     if (this.state === OPEN) this.net.pump(this);
   }
@@ -335,7 +343,7 @@ class Endpoint implements Connection {
       base += c.length;
     }
     const first = chunks[i];
-    if (first !== undefined && to <= base + first.length) return first.subarray(from - base, to - base);
+    if (first !== undefined && to <= base + first.length) return from === base && to === base + first.length ? first : first.subarray(from - base, to - base);
     const out = new Uint8Array(to - from);
     let o = 0;
     for (; i < chunks.length && base < to; i++) {
@@ -360,7 +368,7 @@ class Endpoint implements Connection {
       this.bufBase += (chunks[n] as Uint8Array).length;
       n++;
     }
-    if (n === chunks.length) this.chunks = undefined;
+    if (n === chunks.length) chunks.length = 0;
     else if (n > 0) chunks.splice(0, n);
   }
 
@@ -448,6 +456,8 @@ export class SimTransportNetwork {
   readonly isnRng: RandomStream;
   readonly initialWindow: number;
   private readonly lossRng: RandomStream;
+  /** Acknowledged flights for reuse. */
+  private readonly free: Flight[] = [];
   private readonly hosts = new Map<string, HostState>();
   private readonly listeners = new Map<string, SimListener[]>();
   private readonly capture: TcpCapture | undefined;
@@ -677,41 +687,44 @@ export class SimTransportNetwork {
       const unsent = e.sndEnd - e.sndNxt;
       const finPending = e.finQueued && !e.finSent;
       if (unsent === 0 && !finPending) return;
-      const room = Math.max(0, Math.floor(e.cwnd) * e.mss - (e.sndNxt - e.sndUna));
+      const room = Math.max(0, Math.floor(Math.min(e.cwnd, MAX_WINDOW / e.mss)) * e.mss - (e.sndNxt - e.sndUna));
       if (room === 0 && unsent > 0) {
         this.wakeAtHeadAck(e); // or the next arrival does (see arrive)
         return;
       }
       const n = Math.min(room, unsent);
-      const inflight = e.inflight;
-      const last = inflight?.[inflight.length - 1];
+      const last = e.inTail;
       let f: Flight;
-      if (last && last.sentAt === now && last.end === e.sndNxt && !last.fin && last.ackAt === undefined && !last.retransmit) {
+      if (last && last.sentAt === now && last.end === e.sndNxt && !last.fin && last.ackAt === -1 && !last.retransmit) {
         f = last;
         f.end += n;
       } else {
         this.tcpCounters.flights++;
         const p = this.pathOut(e, Math.min(n, e.mss) + (e.family === 4 ? 40 : 60));
-        f = {
-          start: e.sndNxt,
-          end: e.sndNxt + n,
-          fin: false,
-          sentAt: now,
-          latency: p.ok ? p.latencyMs : 0,
-          loss: p.ok ? (p.loss ?? 0) : 1,
-          links: p.ok ? p.links : undefined,
-          ackAt: undefined,
-          ackTo: e.sndUna,
-          ackFin: false,
-          retransmit: e.sndNxt < e.maxSent,
-          okEnd: p.ok ? Infinity : e.sndNxt,
-          finLost: !p.ok,
-        };
-        (e.inflight ??= []).push(f);
+        f = this.free.pop() ?? new Flight();
+        f.start = e.sndNxt;
+        f.end = e.sndNxt + n;
+        f.fin = false;
+        f.sentAt = now;
+        f.latency = p.ok ? p.latencyMs : 0;
+        f.loss = p.ok ? (p.loss ?? 0) : 1;
+        f.links = p.ok ? p.links : undefined;
+        f.ackAt = -1;
+        f.ackTo = e.sndUna;
+        f.ackFin = false;
+        f.retransmit = e.sndNxt < e.maxSent;
+        f.okEnd = p.ok ? Infinity : e.sndNxt;
+        f.finLost = !p.ok;
+        f.next = f.nextTr = undefined;
+        if (e.inTail) e.inTail.next = f;
+        else e.inHead = f;
+        e.inTail = f;
         if (p.ok) {
           const at = Math.max(now + p.latencyMs, e.lastArrival);
           e.lastArrival = at;
-          (e.transit ??= []).push(f);
+          if (e.trTail) e.trTail.nextTr = f;
+          else e.trHead = f;
+          e.trTail = f;
           this.engine.scheduleAt(at, "tcp-data", e.arriveFn);
         } else {
           f.ackAt = Infinity;
@@ -733,14 +746,12 @@ export class SimTransportNetwork {
 
   /** Applies the ACKs that have reached the sender by now. */
   private advance(e: Endpoint): void {
-    const inflight = e.inflight;
-    if (!inflight) return;
+    let f = e.inHead;
+    if (!f) return;
     const now = this.engine.now();
-    let n = 0;
-    while (n < inflight.length) {
-      const f = inflight[n] as Flight;
-      if (f.ackAt === undefined || f.ackAt > now) break;
-      n++;
+    let popped = false;
+    while (f && f.ackAt !== -1 && f.ackAt <= now) {
+      popped = true;
       if (f.ackTo > e.sndUna) {
         const acked = f.ackTo - e.sndUna;
         e.sndUna = f.ackTo;
@@ -749,10 +760,16 @@ export class SimTransportNetwork {
         e.cwnd = e.cwnd < e.ssthresh ? e.cwnd + segs : e.cwnd + segs / e.cwnd;
       }
       if (f.ackFin) e.finAcked = true;
+      const next: Flight | undefined = f.next;
+      // Acknowledged means arrived: nothing refers to it any more.
+      f.links = undefined;
+      f.next = undefined;
+      if (this.free.length < 4096) this.free.push(f);
+      f = next;
     }
-    if (n > 0) {
-      if (n === inflight.length) e.inflight = undefined;
-      else inflight.splice(0, n);
+    if (popped) {
+      e.inHead = f;
+      if (!f) e.inTail = undefined;
       e.trim();
     }
     if (e.state === CLOSING) {
@@ -763,17 +780,24 @@ export class SimTransportNetwork {
 
   /** Wakes the sender when the first outstanding ACK arrives (unknown yet: the flight's arrival will). */
   private wakeAtHeadAck(e: Endpoint): void {
-    const at = e.inflight?.[0]?.ackAt;
-    if (e.wakeEv === undefined && at !== undefined && at !== Infinity && at > this.engine.now()) {
-      e.wakeEv = this.engine.scheduleAt(at, "tcp-ack", e.wakeFn);
-    }
+    const at = e.inHead?.ackAt;
+    if (e.wakeEv === undefined && at !== undefined && at !== -1 && at !== Infinity && at > this.engine.now()) this.wake(e, at);
+  }
+
+  private wake(e: Endpoint, at: number): void {
+    e.wakeEv = this.engine.scheduleAt(at, "tcp-ack", () => {
+      e.wakeEv = undefined;
+      this.pump(e);
+    });
   }
 
   /** The flight at the head of e's transit queue reaches the peer. */
   arrive(s: Endpoint): void {
-    const f = s.transit?.shift();
+    const f = s.trHead;
     if (!f) return;
-    if (s.transit?.length === 0) s.transit = undefined;
+    s.trHead = f.nextTr;
+    if (!s.trHead) s.trTail = undefined;
+    f.nextTr = undefined;
     if (s.state === DEAD) return; // crashed, reset or done: what it still had on the wire is moot
     const r = s.peer;
     if (!r) return;
@@ -821,7 +845,7 @@ export class SimTransportNetwork {
       f.ackAt = now + back.latencyMs;
       this.sampleRtt(s, f.ackAt - f.sentAt, f);
       if (s.wakeEv === undefined && (s.sndNxt < s.sndEnd || (s.finQueued && !s.finSent) || s.state === CLOSING)) {
-        s.wakeEv = this.engine.scheduleAt(f.ackAt, "tcp-ack", s.wakeFn);
+        this.wake(s, f.ackAt);
       }
     }
     if (delivered) r.deliver(delivered);
@@ -845,7 +869,7 @@ export class SimTransportNetwork {
 
   private armRto(e: Endpoint, at: number): void {
     if (e.rtoEv !== undefined || e.state === DEAD) return;
-    e.rtoEv = this.engine.scheduleAt(at, "tcp-rto", e.rtoFn);
+    e.rtoEv = this.engine.scheduleAt(at, "tcp-rto", () => this.onRto(e));
   }
 
   onRto(e: Endpoint): void {
@@ -854,11 +878,11 @@ export class SimTransportNetwork {
     this.advance(e);
     if (e.state === DEAD) return;
     if (e.sndUna >= e.sndNxt && (!e.finSent || e.finAcked)) return; // everything acknowledged
-    const head = e.inflight?.[0];
+    const head = e.inHead;
     const now = this.engine.now();
-    if (head && (head.ackAt === undefined || (head.ackAt !== Infinity && head.ackAt > now))) {
+    if (head && (head.ackAt === -1 || (head.ackAt !== Infinity && head.ackAt > now))) {
       // Progress is on its way: look again when it has arrived.
-      this.armRto(e, Math.max(head.ackAt ?? now + e.rto, now + 1));
+      this.armRto(e, Math.max(head.ackAt === -1 ? now + e.rto : head.ackAt, now + 1));
       return;
     }
     e.retries++;
@@ -871,11 +895,11 @@ export class SimTransportNetwork {
     e.ssthresh = Math.max(2, (e.sndNxt - e.sndUna) / e.mss / 2);
     e.cwnd = 1;
     // Go back N: everything unacknowledged is sent again (later ACKs of old flights are ignored).
-    e.inflight = undefined;
+    e.inHead = e.inTail = undefined;
     e.sndNxt = e.sndUna;
     e.finSent = false;
     this.pump(e);
-    if (e.rtoEv === undefined && e.inflight) this.armRto(e, now + e.rto);
+    if (e.rtoEv === undefined && e.inHead) this.armRto(e, now + e.rto);
   }
 
   private sendRst(from: Endpoint, to: Endpoint, fromHost: string, src: string, dst: string): void {
@@ -899,7 +923,7 @@ export class SimTransportNetwork {
     if (e.wakeEv) this.engine.cancel(e.wakeEv);
     if (e.synEv) this.engine.cancel(e.synEv);
     e.rtoEv = e.wakeEv = e.synEv = undefined;
-    e.inflight = undefined;
+    e.inHead = e.inTail = undefined;
     e.chunks = undefined;
   }
 
