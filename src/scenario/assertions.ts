@@ -7,7 +7,7 @@ import type { Peering } from "../topology/peerings.ts";
 import type { Counters, IpamObservation, ProbeResult, RouteObservation, SessionObservation } from "./backend.ts";
 import { formatDuration } from "./duration.ts";
 import type { AssertionSpec, MessageField } from "./model.ts";
-import { countHolds, countText, listText } from "./names.ts";
+import { countHolds, countNoun, countText, listText, numberNoun } from "./names.ts";
 
 export interface Verdict {
   passed: boolean;
@@ -58,7 +58,7 @@ export function evaluateSessions(a: Of<"sessions">, sessions: readonly SessionOb
   if (a.established !== "all") {
     return {
       passed: countHolds(a.established, up.length),
-      expected: `${countText(a.established)} BGP sessions established${where}`,
+      expected: `${countNoun(a.established, "BGP session")} established${where}`,
       actual: `${up.length} of ${mine.length} sessions established${where}`,
       ...(down.length > 0 ? { details: capped(downLines.map((l) => `not established: ${l}`)) } : {}),
     };
@@ -223,18 +223,18 @@ export function evaluateIpam(a: Of<"ipam">, ipam: IpamObservation): Verdict {
   if (a.blocks) {
     const { node, ...c } = a.blocks;
     const n = ipam.blocks.filter((b) => node === undefined || affinityNode(b.affinity) === node).length;
-    expected.push(`${countText(c)} blocks${node !== undefined ? ` affine to ${node}` : ""}`);
-    actual.push(`${n} blocks${node !== undefined ? ` affine to ${node}` : ""}`);
+    expected.push(`${countNoun(c, "block")}${node !== undefined ? ` affine to ${node}` : ""}`);
+    actual.push(`${numberNoun(n, "block")}${node !== undefined ? ` affine to ${node}` : ""}`);
     passed = countHolds(c, n) && passed;
   }
   if (a.problems) {
-    expected.push(`${countText(a.problems)} IPAM problems`);
-    actual.push(`${ipam.problems.length} IPAM problems`);
+    expected.push(countNoun(a.problems, "IPAM problem"));
+    actual.push(numberNoun(ipam.problems.length, "IPAM problem"));
     passed = countHolds(a.problems, ipam.problems.length) && passed;
   }
   if (a.inUse) {
-    expected.push(`${countText(a.inUse)} addresses in use`);
-    actual.push(`${ipam.inUse} addresses in use`);
+    expected.push(`${countNoun(a.inUse, "address", "addresses")} in use`);
+    actual.push(`${numberNoun(ipam.inUse, "address", "addresses")} in use`);
     passed = countHolds(a.inUse, ipam.inUse) && passed;
   }
   const blockLines = ipam.blocks.map((b) => `block ${b.cidr}: ${affinityNode(b.affinity) ?? "no affinity"}, ${b.allocated}/${b.size} allocated`);

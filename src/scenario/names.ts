@@ -16,6 +16,17 @@ export function countText(c: Count): string {
   return parts.join(" and ");
 }
 
+/** "at least 1 block", "at least 2 blocks", "fewer than 1,000 messages": the count and its noun. */
+export function countNoun(c: Count, singular: string, plural = `${singular}s`): string {
+  const one = c.under === undefined && c.over === undefined && [c.exactly, c.atLeast, c.atMost].every((v) => v === undefined || v === 1);
+  return `${countText(c)} ${one ? singular : plural}`;
+}
+
+/** "1 block", "3 blocks". */
+export function numberNoun(n: number, singular: string, plural = `${singular}s`): string {
+  return `${n.toLocaleString("en-US")} ${n === 1 ? singular : plural}`;
+}
+
 /** True when `v` meets every bound of `c`. */
 export function countHolds(c: Count, v: number): boolean {
   return (
@@ -46,7 +57,7 @@ export function defaultAssertionName(a: AssertionBody): string {
   switch (a.kind) {
     case "sessions": {
       const on = a.node !== undefined ? ` on ${a.node}` : "";
-      return a.established === "all" ? `no unestablished BGP sessions${on}` : `${countText(a.established)} BGP sessions established${on}`;
+      return a.established === "all" ? `no unestablished BGP sessions${on}` : `${countNoun(a.established, "BGP session")} established${on}`;
     }
     case "routes": {
       const who = a.node === "all" ? "every node" : a.node;
@@ -67,16 +78,23 @@ export function defaultAssertionName(a: AssertionBody): string {
       return `${a.flow.size}-byte ${a.flow.protocol} packet ${endpointText(a.flow.from)} -> ${endpointText(a.flow.to)}${a.flow.df ? " with DF" : ""} is ${a.expect}`;
     case "ipam": {
       const parts: string[] = [];
-      if (a.blocks) parts.push(`${a.blocks.node ?? "the cluster"} has ${countText(a.blocks)} IPAM block${a.blocks.exactly === 1 ? "" : "s"}`);
-      if (a.problems) parts.push(a.problems.exactly === 0 ? "no IPAM problems" : `${countText(a.problems)} IPAM problems`);
-      if (a.inUse) parts.push(`${countText(a.inUse)} pod addresses in use`);
+      if (a.blocks) parts.push(`${a.blocks.node ?? "the cluster"} has ${countNoun(a.blocks, "IPAM block")}`);
+      if (a.problems) parts.push(a.problems.exactly === 0 ? "no IPAM problems" : countNoun(a.problems, "IPAM problem"));
+      if (a.inUse) parts.push(`${countNoun(a.inUse, "address", "addresses")} in use`);
       return parts.join(", ");
     }
     case "convergence":
       return a.converged ? (a.under !== undefined ? `routing converged in under ${formatDuration(a.under)}` : "routing converged") : "routing did not converge";
     case "messages": {
-      const label: Record<string, string> = { total: "BGP messages", updates: "BGP UPDATE messages", keepalives: "BGP KEEPALIVE messages", notifications: "BGP NOTIFICATION messages", opens: "BGP OPEN messages", bytes: "bytes of BGP messages" };
-      const parts = a.counts.map((c) => `${countText(c.count)} ${label[c.field]}`);
+      const label: Record<string, [string, string]> = {
+        total: ["BGP message", "BGP messages"],
+        updates: ["BGP UPDATE message", "BGP UPDATE messages"],
+        keepalives: ["BGP KEEPALIVE message", "BGP KEEPALIVE messages"],
+        notifications: ["BGP NOTIFICATION message", "BGP NOTIFICATION messages"],
+        opens: ["BGP OPEN message", "BGP OPEN messages"],
+        bytes: ["byte of BGP messages", "bytes of BGP messages"],
+      };
+      const parts = a.counts.map((c) => countNoun(c.count, ...label[c.field]!));
       return `${parts.join(", ")}${a.since === "last-wait" ? " since the last wait" : ""}`;
     }
   }

@@ -215,9 +215,9 @@ describe("policy matrix", () => {
 describe("ipam, convergence, messages", () => {
   const ipam: IpamObservation = { blocks: [{ cidr: "10.1.0.0/26", affinity: "host:node-1", allocated: 2, size: 64 }], inUse: 2, problems: ["address 10.1.0.5 allocated without a handle"] };
   test("ipam blocks per node, problems, addresses in use", () => {
-    expect(evaluateIpam({ ...named, kind: "ipam", blocks: { node: "node-1", atLeast: 1 } }, ipam)).toMatchObject({ passed: true, expected: "at least 1 blocks affine to node-1", actual: "1 blocks affine to node-1" });
+    expect(evaluateIpam({ ...named, kind: "ipam", blocks: { node: "node-1", atLeast: 1 } }, ipam)).toMatchObject({ passed: true, expected: "at least 1 block affine to node-1", actual: "1 block affine to node-1" });
     const v = evaluateIpam({ ...named, kind: "ipam", blocks: { node: "node-2", atLeast: 1 }, problems: { exactly: 0 }, inUse: { exactly: 2 } }, ipam);
-    expect(v).toMatchObject({ passed: false, actual: "0 blocks affine to node-2, 1 IPAM problems, 2 addresses in use" });
+    expect(v).toMatchObject({ passed: false, actual: "0 blocks affine to node-2, 1 IPAM problem, 2 addresses in use" });
     expect(v.details).toEqual(["problem: address 10.1.0.5 allocated without a handle", "block 10.1.0.0/26: node-1, 2/64 allocated"]);
   });
   test("convergence uses the last wait", () => {

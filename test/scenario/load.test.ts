@@ -1,5 +1,5 @@
 import { describe, expect, test } from "@jest/globals";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { formatProblems } from "../../src/core/model/index.ts";
 import { parseScenario, loadScenario, type Step } from "../../src/scenario/index.ts";
@@ -81,14 +81,14 @@ describe("a valid scenario", () => {
     const assert = s.steps[7] as Extract<Step, { kind: "assert" }>;
     expect(assert.assertions.map((a) => a.name)).toEqual([
       "no unestablished BGP sessions",
-      "at least 1 BGP sessions established on node-1",
+      "at least 1 BGP session established on node-1",
       "node-1 has a route to 10.1.0.0/26 and has no route to 10.9.0.0/16",
       "every node has routes to the pod blocks of every other node",
       "flow shop/web-1 -> shop/db-1 tcp/5432 succeeds",
       "flow shop/web-1 -> 192.168.2.10 icmp fails",
       "1480-byte icmp packet shop/web-1 -> shop/db-1 with DF is dropped",
       "policy matrix over all pods on tcp/80 matches",
-      "node-1 has at least 1 IPAM blocks, no IPAM problems",
+      "node-1 has at least 1 IPAM block, no IPAM problems",
       "routing converged in under 5s",
       "quiet after the wait",
     ]);
@@ -134,7 +134,9 @@ steps:
   test("every example in scenarios/ loads", () => {
     const dir = join(repoRoot, "scenarios");
     const fsReader = { readFile: (p: string) => readFileSync(p, "utf8") };
-    for (const f of ["quickstart-link-failure.yaml"]) {
+    const names = readdirSync(dir).filter((f) => f.endsWith(".yaml"));
+    expect(names).toContain("quickstart-link-failure.yaml");
+    for (const f of names) {
       const r = parseScenario(readFileSync(join(dir, f), "utf8"), join(dir, f), fsReader);
       expect(formatProblems(r.problems)).toBe("");
     }

@@ -59,11 +59,11 @@ describe("runScenario with the scripted test backend", () => {
       "5:routes:every node has routes to the pod blocks of every other node",
       "5:reachable:flow shop/web-1 -> shop/db-1 tcp/5432 succeeds",
       "5:mtu:1500-byte icmp packet shop/web-1 -> shop/db-1 with DF is dropped",
-      "5:ipam:the cluster has at least 2 IPAM blocks, no IPAM problems, exactly 2 pod addresses in use",
+      "5:ipam:the cluster has at least 2 IPAM blocks, no IPAM problems, exactly 2 addresses in use",
       "5:matrix:policy matrix over all pods on tcp/5432 matches",
       "7:wait:routing converges within 10s (wait at step 8)",
       "8:unreachable:flow shop/web-1 -> shop/db-1 tcp/5432 fails",
-      "8:messages:at most 1 BGP UPDATE messages since the last wait",
+      "8:messages:at most 1 BGP UPDATE message since the last wait",
       "11:sessions:no unestablished BGP sessions",
     ]);
     expect(r.assertions[2]).toMatchObject({ expected: "converged in under 2s", actual: "converged after 1.5s (wait at step 1)", at: 1500, source: "s.yaml:10" });
@@ -163,7 +163,7 @@ describe("runScenario with the scripted test backend", () => {
     const failed = r.assertions.filter((a) => !a.passed);
     expect(failed.map((a) => [a.kind, a.name, a.actual])).toEqual([
       ["routes", "every node has routes to the pod blocks of every other node", "error: ipam failed on purpose (test)"],
-      ["ipam", "the cluster has at least 2 IPAM blocks, no IPAM problems, exactly 2 pod addresses in use", "error: ipam failed on purpose (test)"],
+      ["ipam", "the cluster has at least 2 IPAM blocks, no IPAM problems, exactly 2 addresses in use", "error: ipam failed on purpose (test)"],
       ["step", "step 7 (fail node node-3) runs without error", "error: fail failed on purpose (test)"],
       // node-3 never failed, so the flow still goes through.
       ["unreachable", "flow shop/web-1 -> shop/db-1 tcp/5432 fails", "delivered"],

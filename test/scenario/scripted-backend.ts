@@ -4,6 +4,7 @@
 // order, sampling, waits, errors, result shape) can be checked exactly. The real thing is sim/backend.
 import type {
   Backend,
+  BackendMode,
   ConvergenceResult,
   Counters,
   FailOptions,
@@ -35,12 +36,14 @@ export interface ScriptOptions {
   allow?: (from: string, to: string, port: number | undefined) => boolean;
   /** Provide the optional sample() method. */
   withSample?: boolean;
+  /** The mode it reports (default "sim"): a test backend may stand in for either world. */
+  mode?: BackendMode;
 }
 
 const endpointName = (e: ProbeSpec["from"]): string => ("pod" in e ? e.pod : "node" in e ? e.node : e.address);
 
 export class ScriptedTestBackend implements Backend {
-  readonly mode = "sim" as const;
+  readonly mode: BackendMode;
   private t = 0;
   private topology!: Topology;
   private readonly upAt = new Map<string, number>();
@@ -56,6 +59,7 @@ export class ScriptedTestBackend implements Backend {
   sample?: () => Promise<SampleCounts>;
 
   constructor(private readonly opts: ScriptOptions = {}) {
+    this.mode = opts.mode ?? "sim";
     if (opts.withSample) {
       this.sample = async () => {
         this.call("sample");

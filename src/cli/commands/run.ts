@@ -98,10 +98,34 @@ export function summaryText(report: RunReport, wallMs?: readonly number[]): stri
     }
     for (const st of s.steps) if (st.error !== undefined) lines.push(`  ERROR step ${st.index + 1} (${st.description}): ${st.error}`);
   });
+  lines.push(...parityLines(report));
   const all = report.scenarios.flatMap((s) => s.assertions);
   const failed = all.filter((a) => !a.passed).length;
   lines.push(`${report.passed ? "PASSED" : "FAILED"}: ${plural(report.scenarios.length, "scenario run")}, ${plural(all.length, "assertion")}, ${all.length - failed} passed, ${failed} failed`);
   return lines.join("\n") + "\n";
+}
+
+/** With --mode both: the assertions whose verdict differs between the sim and real runs of a scenario. */
+export function parityLines(report: RunReport): string[] {
+  const lines: string[] = [];
+  const byFile = new Map<string, ScenarioResult[]>();
+  for (const s of report.scenarios) byFile.set(s.scenario.file, [...(byFile.get(s.scenario.file) ?? []), s]);
+  for (const [file, runs] of byFile) {
+    const sim = runs.find((r) => r.mode === "sim");
+    const real = runs.find((r) => r.mode === "real");
+    if (!sim || !real) continue;
+    const realBy = new Map(real.assertions.map((a) => [`${a.step}\u0000${a.name}`, a]));
+    const diffs: string[] = [];
+    for (const a of sim.assertions) {
+      const b = realBy.get(`${a.step}\u0000${a.name}`);
+      if (!b) diffs.push(`  DIFF  ${a.name}: only in sim (${a.passed ? "PASS" : "FAIL"})`);
+      else if (a.passed !== b.passed) diffs.push(`  DIFF  ${a.name}: sim ${a.passed ? "PASS" : "FAIL"}, real ${b.passed ? "PASS" : "FAIL"} (sim: ${a.actual}; real: ${b.actual})`);
+      realBy.delete(`${a.step}\u0000${a.name}`);
+    }
+    for (const b of realBy.values()) diffs.push(`  DIFF  ${b.name}: only in real (${b.passed ? "PASS" : "FAIL"})`);
+    lines.push(`sim vs real for ${file}: ${diffs.length === 0 ? "every assertion has the same verdict" : `${plural(diffs.length, "difference")}`}`, ...diffs);
+  }
+  return lines;
 }
 
 export function registerRun(program: Command): void {
