@@ -103,7 +103,9 @@ function registerUp(real: Command): void {
     }
     requireNetns();
     let onSignal: (s: NodeJS.Signals) => void = () => undefined;
-    const signalled = new Promise<NodeJS.Signals>((resolve) => (onSignal = resolve));
+    // Signal listeners do not keep Node running: a timer does, until the signal has been handled.
+    let keepAlive: ReturnType<typeof setInterval> | undefined;
+    const signalled = new Promise<NodeJS.Signals>((resolve) => (onSignal = resolve)).finally(() => clearInterval(keepAlive));
     const common = { runId, signals: onSignal, log: err };
     if (opts.engine === "containerlab") {
       let up;
@@ -115,6 +117,7 @@ function registerUp(real: Command): void {
       }
       process.stdout.write(render({ runId: up.owner.runId, engine: "containerlab", lab: up.plan.labName, file: up.plan.file }, opts.output, () => `run ${up.owner.runId}: containerlab lab ${up.plan.labName} deployed from ${up.plan.file}\n`));
       if (opts.detach) return void (await up.owner.detach());
+      keepAlive = setInterval(() => undefined, 2 ** 30);
       err(`run ${up.owner.runId} is up; SIGINT (Ctrl-C) or SIGTERM tears it down`);
       err(`${await signalled}: run ${up.owner.runId} torn down`);
       return;
@@ -151,6 +154,7 @@ function registerUp(real: Command): void {
       err(`run ${world.runId} detached; remove it with \`birdcage real down ${world.runId}\``);
       return;
     }
+    keepAlive = setInterval(() => undefined, 2 ** 30);
     err(`run ${world.runId} is up; SIGINT (Ctrl-C) or SIGTERM tears it down`);
     const signal = await signalled;
     err(`${signal}: run ${world.runId} torn down`);
