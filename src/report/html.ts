@@ -4,7 +4,7 @@
 // Scenario data is user input: every piece of text goes through escapeText/escapeAttr. Tables and
 // charts are bounded so that a 10,000-node run still gives a page a browser opens quickly.
 import type { AssertionResult, RunReport, ScenarioResult, StepResult } from "../scenario/result.ts";
-import { escapeAttr, escapeText, formatMs, groupDigits, stepNumber, truncate } from "./format.ts";
+import { compareStrings, escapeAttr, escapeText, formatMs, groupDigits, stepNumber, truncate } from "./format.ts";
 import { downsample, histogram, messageColumns, perNodeCounts } from "./series.ts";
 import { REPORT_CSS } from "./style.ts";
 import { barChart, columnChart, timeChart, type Band, type Marker } from "./svg.ts";
@@ -18,6 +18,8 @@ export const HTML_LIMITS = {
   sessionsDown: 100,
   timeline: 300,
   ipamProblems: 100,
+  /** Per-node small multiples over time, when the samples have per-node figures. */
+  nodeTimeCharts: 12,
   /** Above this many nodes the per-node bars become histograms. */
   barNodes: 100,
   /** Time-series buckets (about four points each). */
@@ -27,6 +29,8 @@ export const HTML_LIMITS = {
 } as const;
 
 const t = escapeText;
+
+
 
 function badge(passed: boolean): string {
   return passed ? `<span class="badge pass">PASS</span>` : `<span class="badge fail">FAIL</span>`;
@@ -165,7 +169,47 @@ function timelineSection(s: ScenarioResult, id: string): string {
     bands: waits,
     yLabel: "routes",
   });
-  return `${head}<figure>${chart1}${chart2}<figcaption>${t(legendText)}</figcaption></figure>`;
+  return `${head}<figure>${chart1}${chart2}<figcaption>${t(legendText)}</figcaption></figure>${perNodeTimeCharts(s, id, xMax, waits)}`;
+}
+
+/**
+ * Small multiples, one chart per node: its established sessions and routes over time, on one shared
+ * scale, when the samples carry per-node figures (the runner records them for small topologies).
+ */
+function perNodeTimeCharts(s: ScenarioResult, id: string, xMax: number, waits: Band[]): string {
+  const withNodes = s.samples.filter((x) => x.perNode !== undefined);
+  if (!withNodes.length) return "";
+  const names = [...new Set(withNodes.flatMap((x) => Object.keys(x.perNode!)))].sort(compareStrings);
+  if (names.length > HTML_LIMITS.nodeTimeCharts) return note(`Per-node charts over time are drawn for up to ${HTML_LIMITS.nodeTimeCharts} nodes; this run has ${groupDigits(names.length)}.`);
+  let yMax = 1;
+  for (const x of withNodes) for (const v of Object.values(x.perNode!)) yMax = Math.max(yMax, v.routes, v.sessions);
+  const mk = markers(s).filter((m) => m.cls === "fail" || m.cls === "restore" || m.cls === "error").map((m) => ({ ...m, label: "" }));
+  const charts = names.map((node, k) => {
+    const series = (key: "sessions" | "routes"): [number, number][] =>
+      downsample(withNodes.map((x) => [x.t, x.perNode![node]?.[key] ?? 0] as [number, number]), HTML_LIMITS.seriesBuckets / 4, xMax);
+    const last = withNodes[withNodes.length - 1]!.perNode![node];
+    return timeChart({
+      id: `${id}-node-${k}`,
+      title: `${node}: sessions and routes over time`,
+      desc: `Established sessions (blue) and routes (orange) of ${node}; at the end ${groupDigits(last?.sessions ?? 0)} sessions and ${groupDigits(last?.routes ?? 0)} routes.`,
+      xMax,
+      yMax,
+      heading: node,
+      series: [
+        { label: "sessions", cls: "sessions", points: series("sessions") },
+        { label: "routes", cls: "routes", points: series("routes") },
+      ],
+      markers: mk,
+      bands: waits,
+      yLabel: "",
+      width: 360,
+      height: 150,
+    });
+  });
+  return (
+    `<h3>Per node over time</h3>${note("Established sessions (blue) and routes (orange) of each node on one scale; red and green lines are failures and restores, shaded spans are waits.")}` +
+    `<div class="charts">${charts.map((c) => `<figure>${c}</figure>`).join("")}</div>`
+  );
 }
 
 function nodesSection(s: ScenarioResult, id: string): string {

@@ -38,6 +38,7 @@ svg.chart{max-width:100%;height:auto;display:block}
 svg text{fill:var(--fg);font-size:11px}
 svg .tick,svg .mklabel{fill:var(--muted)}svg .mklabel{font-size:10px}
 svg .axlabel{fill:var(--muted);font-size:11.5px}
+svg .heading{font-size:12px;font-weight:600}
 svg .grid{stroke:var(--line);stroke-width:1}
 svg .axis{stroke:var(--muted);stroke-width:1}
 svg .ln{fill:none;stroke-width:2}

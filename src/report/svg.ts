@@ -115,14 +115,26 @@ function xAxisTime(maxMs: number, x: (t: number) => number, bottom: number, w: n
 
 /** A step-line chart over scenario time with vertical markers for steps and failures. */
 export function timeChart(
-  f: Frame & { xMax: number; series: Series[]; markers: Marker[]; bands?: Band[]; yLabel: string; width?: number; height?: number },
+  f: Frame & {
+    xMax: number;
+    series: Series[];
+    markers: Marker[];
+    bands?: Band[];
+    yLabel: string;
+    width?: number;
+    height?: number;
+    /** A shared y scale for small multiples. */
+    yMax?: number;
+    /** Drawn top left instead of the legend (small multiples). */
+    heading?: string;
+  },
 ): string {
   const w = f.width ?? 760;
   const h = f.height ?? 240;
   const m = { l: 60, r: 16, t: 34, b: 40 };
   const xMax = f.xMax > 0 ? f.xMax : 1;
-  const yMaxData = maxOf(f.series.flatMap((s) => s.points.map((p) => p[1])));
-  const ticks = niceTicks(Math.max(yMaxData, 1), 4);
+  const yMaxData = f.yMax ?? maxOf(f.series.flatMap((s) => s.points.map((p) => p[1])));
+  const ticks = niceTicks(Math.max(yMaxData, 1), f.heading !== undefined ? 2 : 4);
   const yMax = ticks[ticks.length - 1] ?? 1;
   const x = (t: number): number => m.l + (Math.min(Math.max(t, 0), xMax) / xMax) * (w - m.l - m.r);
   const y = (v: number): number => h - m.b - (v / yMax) * (h - m.t - m.b);
@@ -175,7 +187,10 @@ export function timeChart(
     d += `H${n1(x(xMax))}`;
     out += `<path class="ln ln-${escapeAttr(s.cls)}" d="${d}"><title>${escapeText(s.label)}</title></path>`;
   }
-  out += legend(f.series.map((s) => ({ label: s.label, cls: s.cls, shape: "line" as const })), m.l, 14);
+  out +=
+    f.heading !== undefined
+      ? `<text class="heading" x="${m.l}" y="14">${escapeText(f.heading)}</text>`
+      : legend(f.series.map((s) => ({ label: s.label, cls: s.cls, shape: "line" as const })), m.l, 14);
   return out + "</svg>";
 }
 

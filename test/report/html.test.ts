@@ -94,6 +94,28 @@ describe("htmlReport", () => {
     expect(cols.reduce((a, b) => a + b, 0)).toBe(s.samples[s.samples.length - 1]!.bgpMessages);
   });
 
+  test("per-node small multiples over time when samples carry per-node figures", () => {
+    const s = failingScenario();
+    s.samples = s.samples.map((x) => ({ ...x, perNode: { "node-1": { sessions: 2, routes: x.t < 2000 ? 2 : 1 }, "node-2": { sessions: 1, routes: 1 } } }));
+    const root = parsePage(htmlReport(report(s)));
+    const multiples = all(root).filter((e) => e.name === "svg" && /^s1-node-\d+-t /.test(e.attrs["aria-labelledby"] ?? ""));
+    expect(multiples.map((m) => m.children[0]!.text)).toEqual(["node-1: sessions and routes over time", "node-2: sessions and routes over time"]);
+    // Shared scale: both charts have the same y ticks.
+    const ticks = multiples.map((m) => byClass(m, "tick").map((e) => e.text).join(" "));
+    expect(ticks[0]).toBe(ticks[1]);
+    // node-1's routes fall from 2 to 1 at the failure: two levels in its routes line.
+    const routes = byClass(multiples[0]!, "ln-routes").find((e) => e.name === "path")!;
+    expect(new Set([...routes.attrs.d!.matchAll(/V([\d.]+)/g)].map((m) => m[1])).size).toBe(2);
+    // Only failures, restores and step errors are marked in the small charts.
+    expect(byClass(multiples[0]!, "mk").map((e) => e.attrs.class)).toEqual(["mk mk-fail", "mk mk-error"]);
+    const many = failingScenario();
+    const perNode = Object.fromEntries(Array.from({ length: 13 }, (_, i) => [`n${i}`, { sessions: 1, routes: 1 }]));
+    many.samples = many.samples.map((x) => ({ ...x, perNode }));
+    const html = htmlReport(report(many));
+    expect(html).toContain("Per-node charts over time are drawn for up to 12 nodes; this run has 13.");
+    expect(html).not.toContain("s1-node-0-t");
+  });
+
   test("probes traceroute style, drops in red with the reason", () => {
     const root = parsePage(htmlReport(report(failingScenario())));
     const hops = all(root).filter((e) => e.name === "ol" && e.attrs.class === "hops");
