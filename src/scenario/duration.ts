@@ -20,14 +20,15 @@ export function parseDuration(text: string): number | { error: string } {
   return total;
 }
 
-/** "1.5s", "250ms", "2m", "1m30s": the shortest exact form, for names and reports. */
+/** "1.5s", "250ms", "88.98s", "2m", "1m30s": short, to the microsecond at most, for names and reports. */
 export function formatDuration(ms: number): string {
   if (ms === 0) return "0s";
-  if (ms < 1000 || !Number.isInteger(ms)) return `${+ms.toFixed(3)}ms`;
-  if (ms % 60_000 === 0 && ms >= 60_000) return ms % 3_600_000 === 0 ? `${ms / 3_600_000}h` : `${ms / 60_000}m`;
-  if (ms > 60_000) {
+  if (ms < 1000) return `${+ms.toFixed(3)}ms`;
+  if (ms >= 60_000) {
+    if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
     const m = Math.floor(ms / 60_000);
-    return `${m}m${formatDuration(ms - m * 60_000)}`;
+    const rest = ms - m * 60_000;
+    return rest === 0 ? `${m}m` : `${m}m${formatDuration(rest)}`;
   }
-  return `${ms / 1000}s`;
+  return `${+(ms / 1000).toFixed(3)}s`;
 }

@@ -54,7 +54,9 @@ describe("durations and counts", () => {
     expect(parseDuration("5")).toEqual({ error: expect.stringContaining("expected a duration") });
     expect(parseDuration("5 s")).toEqual({ error: expect.any(String) });
     expect(parseDuration("")).toEqual({ error: expect.any(String) });
-    expect([0, 250, 1500, 60_000, 90_000, 3_600_000, 0.5].map(formatDuration)).toEqual(["0s", "250ms", "1.5s", "1m", "1m30s", "1h", "0.5ms"]);
+    expect([0, 250, 1500, 60_000, 90_000, 3_600_000, 0.5, 88_980.2, 1.2345, 61_000.5].map(formatDuration)).toEqual(["0s", "250ms", "1.5s", "1m", "1m30s", "1h", "0.5ms", "1m28.98s", "1.234ms", "1m1s"]);
+    // What it prints, it reads back.
+    for (const ms of [250, 1500, 90_000, 3_600_000, 88_980, 61_500]) expect(parseDuration(formatDuration(ms))).toBe(ms);
   });
   test("count bounds", () => {
     expect(countHolds({ under: 3 }, 2)).toBe(true);
