@@ -5,7 +5,7 @@ import { parseIP, type Prefix } from "../../src/core/net/ip.ts";
 import type { Dataplane, DataplaneRoute, DataplaneRouteChanges, TunnelDevice, WorkloadInterface } from "../../src/core/agent/dataplane.ts";
 import type { RouteChanges, RouteSink } from "../../src/core/bgp/ports.ts";
 import type { PolicySet } from "../../src/core/policy/policy-set.ts";
-import type { FibEntry, RouteSource } from "./fib.ts";
+import type { RouteSource } from "./fib.ts";
 import { addrKey, type Host, type NetState } from "./hosts.ts";
 
 const SOURCE_OF: Readonly<Record<DataplaneRoute["kind"], RouteSource>> = { unicast: "bgp", blackhole: "ipam", local: "workload" };
@@ -30,17 +30,11 @@ export class SimDataplane implements Dataplane {
     const fib = this.host.fib;
     this.net.version++;
     for (const p of changes.remove) fib.delete(p, "agent");
+    const reg = this.net.interner;
     for (const r of changes.add) {
-      const entry: FibEntry = {
-        kind: r.kind,
-        nextHops: r.kind === "unicast" ? r.nextHops : [],
-        encap: r.kind === "unicast" ? r.encap : "none",
-        ...(r.device !== undefined ? { device: r.device } : {}),
-        ...(r.mtu !== undefined ? { mtu: r.mtu } : {}),
-        owner: "agent",
-        source: SOURCE_OF[r.kind],
-      };
-      fib.set(r.prefix, this.net.interner.intern(entry));
+      const entry =
+        r.kind === "unicast" ? reg.route("unicast", r.nextHops, r.encap, "agent", "bgp", r.device, r.mtu) : reg.route(r.kind, [], "none", "agent", SOURCE_OF[r.kind], r.device, r.mtu);
+      fib.set(r.prefix, entry);
     }
   }
 
@@ -117,7 +111,7 @@ export class SimRouteSink implements RouteSink {
     this.net.version++;
     for (const p of changes.remove) fib.delete(p, "bgp");
     for (const r of changes.add) {
-      fib.set(r.prefix, this.net.interner.intern({ kind: r.kind, nextHops: r.kind === "unicast" ? r.nextHops : [], encap: "none", owner: "bgp", source: "bgp" }));
+      fib.set(r.prefix, this.net.interner.route(r.kind, r.kind === "unicast" ? r.nextHops : [], "none", "bgp", "bgp"));
     }
   }
 }

@@ -259,6 +259,7 @@ export class EntryInterner {
   /** id → entry; id 0 is "empty". */
   readonly #byId: FibEntry[] = [undefined as unknown as FibEntry];
   readonly #ids = new Map<FibEntry, number>();
+  readonly #fast = new Map<number, Map<number, FibEntry>>();
 
   intern(e: FibEntry): FibEntry {
     const n = e.nextHops;
@@ -270,6 +271,27 @@ export class EntryInterner {
       this.#entries.set(key, shared);
     }
     return shared;
+  }
+
+  /**
+   * intern() for a route given by its parts, allocating only for a value not seen before. Routes
+   * with one IPv4 next hop and no device or MTU (the bulk of a cluster's routes) skip the string key.
+   */
+  route(kind: FibEntry["kind"], nextHops: readonly IPAddress[], encap: Encapsulation, owner: RouteOwner, source: RouteSource, device?: string, mtu?: number): FibEntry {
+    const nh = nextHops[0];
+    if (nextHops.length !== 1 || nh === undefined || nh.family !== 4 || device !== undefined || mtu !== undefined) {
+      return this.intern({ kind, nextHops, encap, owner, source, ...(device !== undefined ? { device } : {}), ...(mtu !== undefined ? { mtu } : {}) });
+    }
+    const code = ((KIND_CODE[kind] * 8 + OWNER_RANK[owner]) * 8 + SOURCE_CODE[source]) * 4 + ENCAP_CODE[encap];
+    let byHop = this.#fast.get(code);
+    if (byHop === undefined) this.#fast.set(code, (byHop = new Map()));
+    const k = Number(nh.value);
+    let e = byHop.get(k);
+    if (e === undefined) {
+      e = this.intern({ kind, nextHops, encap, owner, source });
+      byHop.set(k, e);
+    }
+    return e;
   }
 
   /** The id of an entry (registered on first use). */
@@ -292,6 +314,10 @@ export class EntryInterner {
     return this.#entries.size;
   }
 }
+
+const KIND_CODE: Readonly<Record<FibEntry["kind"], number>> = { unicast: 0, blackhole: 1, local: 2 };
+const SOURCE_CODE: Readonly<Record<RouteSource, number>> = { connected: 0, static: 1, bgp: 2, ipam: 3, workload: 4 };
+const ENCAP_CODE: Readonly<Record<Encapsulation, number>> = { none: 0, ipip: 1, vxlan: 2 };
 
 const DEFAULT_REGISTRY = new EntryInterner();
 

@@ -199,9 +199,8 @@ export function walk(net: NetState, input: WalkInput, opts: WalkOptions): WalkRe
       return drop(at, "mtu", `packet of ${size} bytes exceeds ${what} ${mtu} with DF set, ICMP frag-needed (mtu ${innerMtu}) sent`);
     }
     if (input.df) return drop(at, "mtu", `packet of ${size} bytes exceeds ${what} ${mtu} and may not be fragmented (EMSGSIZE)`);
-    const before = sizes.length;
     setSizes(fragment(sizes, mtu, header));
-    hop(at, `packet of ${size} bytes exceeds ${what} ${mtu}, no DF: fragmented into ${sizes.length - before + 1} pieces of at most ${wire()} bytes`);
+    hop(at, `packet of ${size} bytes exceeds ${what} ${mtu}, no DF: fragmented, now ${sizes.length} pieces of at most ${wire()} bytes`);
     return undefined;
   };
 

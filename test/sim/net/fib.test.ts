@@ -115,6 +115,13 @@ describe("shared entries and ECMP", () => {
     expect(a).not.toBe(c);
     expect(Object.isFrozen(a)).toBe(true);
     expect(i.size).toBe(2);
+    // route() by parts gives the same shared objects, on its fast path (one IPv4 hop) and off it.
+    expect(i.route("unicast", [parseIP("192.168.1.2")], "none", "agent", "bgp")).toBe(a);
+    expect(i.route("unicast", [parseIP("192.168.1.2")], "ipip", "agent", "bgp")).toBe(c);
+    expect(i.route("unicast", [parseIP("192.168.1.2")], "ipip", "bgp", "bgp")).not.toBe(c);
+    const two = i.route("unicast", [parseIP("192.168.1.2"), parseIP("192.168.1.3")], "none", "agent", "bgp");
+    expect(i.intern({ kind: "unicast", nextHops: [parseIP("192.168.1.2"), parseIP("192.168.1.3")], encap: "none", owner: "agent", source: "bgp" })).toBe(two);
+    expect(i.route("local", [], "none", "workload", "workload", "cali1")).toEqual({ kind: "local", nextHops: [], encap: "none", owner: "workload", source: "workload", device: "cali1" });
   });
 
   test("flowHash is deterministic per 5-tuple and spreads flows over next hops", () => {

@@ -204,7 +204,7 @@ describe("pods on one node and traffic leaving the cluster", () => {
     expect(r.latencyMs).toBe(0);
     expect(r.hops.map((h) => h.action)).toEqual([
       "left pod shop/a on cali-a",
-      "packet of 1410 bytes exceeds the MTU of pod shop/a2's interface 1400, no DF: fragmented into 2 pieces of at most 1396 bytes",
+      "packet of 1410 bytes exceeds the MTU of pod shop/a2's interface 1400, no DF: fragmented, now 2 pieces of at most 1396 bytes",
       "route 10.1.1.6/32 to pod interface cali-a2 (mtu 1400)",
       "delivered to pod shop/a2",
     ]);
@@ -291,7 +291,7 @@ describe("encapsulation and MTU", () => {
     expect(frag.fragments).toBe(2);
     // 1460 payload bytes → 1408 + 52, each with its 20-byte header, then +20 for IPIP.
     expect(frag.hops.filter((h) => h.out === "core").map((h) => h.size)).toEqual([1448]);
-    expect(frag.hops.find((h) => h.action.includes("fragmented"))!.action).toBe("packet of 1480 bytes exceeds tunnel MTU 1430, no DF: fragmented into 2 pieces of at most 1428 bytes");
+    expect(frag.hops.find((h) => h.action.includes("fragmented"))!.action).toBe("packet of 1480 bytes exceeds tunnel MTU 1430, no DF: fragmented, now 2 pieces of at most 1428 bytes");
     expect(frag.deliveredTo).toBe("pod shop/c");
   });
 
@@ -452,5 +452,31 @@ describe("dataplane and capture", () => {
     expect(net.address("node-3")).toBe("192.168.2.10");
     expect(net.address("node-1", 6)).toBe("fd00:1::10");
     expect(net.hostNames()).toEqual(["node-1", "node-2", "node-3", "r1", "r2"]);
+    // Packets others move (the transport's segments) go through the same hook.
+    seen.length = 0;
+    const path = net.underlayPath("node-1", "192.168.1.10", "192.168.1.11", 60);
+    net.capture(path.ok ? path.links : [], { src: "192.168.1.10", dst: "192.168.1.11", protocol: "tcp", size: 60 });
+    expect(seen).toEqual(["node-1@seg-a 192.168.1.10>192.168.1.11 60", "node-2@seg-a 192.168.1.10>192.168.1.11 60"]);
+  });
+
+  test("a fragment of a fragment: two narrower links in a row, no DF", () => {
+    const net = cluster({ links: "links:\n  - { endpoints: [r1, core], mtu: 1000 }\n  - { endpoints: [r2, seg-b], mtu: 600 }\n  - { endpoints: [node-3, seg-b], mtu: 600 }" });
+    const r = net.trace(probe("node-1", "192.168.1.10", "192.168.2.10", { size: 1400, df: false, protocol: "udp" }));
+    expect(r.outcome).toBe("fragmented");
+    // 1380 payload bytes: 976 + 404 at r1, then 976 → 576 + 400 at r2: pieces 596, 420, 424.
+    expect(r.fragments).toBe(3);
+    expect(r.pathMtu).toBe(600);
+    expect(r.hops.filter((h) => h.action.includes("fragmented")).map((h) => `${h.at}: ${h.action}`)).toEqual([
+      "r1: packet of 1400 bytes exceeds the MTU of core 1000, no DF: fragmented, now 2 pieces of at most 996 bytes",
+      "r2: packet of 996 bytes exceeds the MTU of seg-b 600, no DF: fragmented, now 3 pieces of at most 596 bytes",
+    ]);
+  });
+
+  test("bad probes are refused with a reason", () => {
+    const net = cluster();
+    expect(() => net.trace(probe("node-1", "10.1.1.5", "10.1.3.5", { size: 10 }))).toThrow(/not an IP packet size/);
+    expect(() => net.trace(probe("node-1", "10.1.1.5", "not-an-ip"))).toThrow(/invalid IP address/);
+    expect(() => net.trace(probe("node-1", "10.1.1.5", "fd00::1"))).toThrow(/different IP families/);
+    expect(() => net.setLinkDown("node-1", "seg-b", true)).toThrow(/node-1 is not attached to segment seg-b/);
   });
 });
