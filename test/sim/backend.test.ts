@@ -244,3 +244,43 @@ describe("SimBackend failures", () => {
     await b.stop();
   });
 });
+
+describe("SimBackend convergence detection", () => {
+  test("a timeout reports converged: false at the current time", async () => {
+    const b = await started(topologyFile("quickstart.yaml"));
+    const r = await b.waitConverged(0, 0);
+    expect(r).toEqual({ converged: false, at: 0, took: 0 });
+    await b.stop();
+  });
+
+  test("waiting in slices (as the runner does) finds the same convergence point as one long wait", async () => {
+    const one = await started(topologyFile("quickstart.yaml"));
+    const whole = await one.waitConverged(60_000, 0);
+    await one.stop();
+    const sliced = await started(topologyFile("quickstart.yaml"));
+    let r = await sliced.waitConverged(0.1, 0);
+    let calls = 1;
+    while (!r.converged && calls < 10_000) {
+      r = await sliced.waitConverged(0.1, 0);
+      calls++;
+    }
+    expect(calls).toBeGreaterThan(3);
+    expect(r).toEqual(whole);
+    await sliced.stop();
+  });
+
+  test("a session that cannot come up (peering configured on one side only) is settled after the grace period", async () => {
+    // r1 peers with every node, but no BGPPeer tells the nodes about r1: its sessions stay Active.
+    const t = topologyFile("two-segments-bgp-router.yaml", (text) => text.slice(0, text.indexOf("  bgpPeers:")));
+    const b = await started(t, { graceMs: 10_000 });
+    const r = await b.waitConverged(60_000, 0);
+    expect(r.converged).toBe(true);
+    expect(r.at).toBeLessThan(100); // the mesh came up at once
+    expect(b.now()).toBeGreaterThanOrEqual(10_000); // but the verdict waited for r1's sessions' grace
+    const router = (await b.sessions()).filter((s) => s.node === "r1");
+    expect(router).toHaveLength(4);
+    expect(router.some((s) => s.state === "Established")).toBe(false);
+    await b.stop();
+  });
+});
+
