@@ -243,6 +243,8 @@ class Endpoint implements Connection {
   // Cached outgoing path (when the underlay has version()).
   path: UnderlayPath | undefined;
   pathVersion = -1;
+  /** The packet size the cached path was asked for. */
+  pathSize = 0;
   private arriveCb: (() => void) | undefined;
 
   constructor(
@@ -551,6 +553,10 @@ export class SimTransportNetwork {
     const local = opts.localAddress ?? defaultAddress ?? this.underlay.sourceAddress?.(host, remote) ?? "";
     const e = new Endpoint(this, host, hs, local, remote, opts.remotePort || BGP_PORT);
     this.tcpCounters.connectAttempts++;
+    if (hs.down) {
+      this.engine.schedule(0, "tcp-syn", () => e.fail({ error: `connect ${remote}:${e.remotePort}: host ${host} is down` }));
+      return e;
+    }
     if (local === "" || this.underlay.hostOf(local) !== host) {
       this.engine.schedule(0, "tcp-syn", () => e.fail({ error: `connect ${remote}:${e.remotePort}: cannot assign requested address${local ? ` ${local}` : ""}` }));
       return e;
@@ -700,7 +706,9 @@ export class SimTransportNetwork {
         f.end += n;
       } else {
         this.tcpCounters.flights++;
-        const p = this.pathOut(e, Math.min(n, e.mss) + (e.family === 4 ? 40 : 60));
+        const size = Math.min(n, e.mss) + (e.family === 4 ? 40 : 60);
+        let p = this.pathOut(e, size);
+        if (!p.ok && size > 576) p = this.discoverMtu(e, size) ?? p;
         f = this.free.pop() ?? new Flight();
         f.start = e.sndNxt;
         f.end = e.sndNxt + n;
@@ -931,13 +939,41 @@ export class SimTransportNetwork {
 
   pathOut(e: Endpoint, size: number): UnderlayPath {
     const v = this.underlay.version?.();
-    if (v !== undefined && e.path !== undefined && e.pathVersion === v) return e.path;
+    const c = e.path;
+    if (v !== undefined && c !== undefined && e.pathVersion === v) {
+      // A path that carried a packet carries smaller ones (and any up to its MTU); one that did not
+      // carry a packet will not carry a bigger one.
+      if (c.ok ? size <= e.pathSize || (c.mtu !== undefined && size <= c.mtu) : size >= e.pathSize) return c;
+    }
     const p = this.underlay.underlayPath(e.host, e.localAddress, e.remoteAddress, size);
     if (v !== undefined) {
       e.path = p;
       e.pathVersion = v;
+      e.pathSize = size;
     }
     return p;
+  }
+
+  /**
+   * Path MTU discovery, as the kernel does on ICMP "fragmentation needed": when a full-size segment
+   * has no path but a smaller packet has, the MSS shrinks to fit (at once: the ICMP round trip is
+   * not modelled). Common tunnel MTUs are tried first.
+   */
+  private discoverMtu(e: Endpoint, size: number): UnderlayPath | undefined {
+    const hdr = e.family === 4 ? 40 : 60;
+    for (const mtu of [1480, 1450, 1430, 1400, 1280, 1024, 576]) {
+      if (mtu >= size) continue;
+      const p = this.underlay.underlayPath(e.host, e.localAddress, e.remoteAddress, mtu);
+      if (!p.ok) continue;
+      e.mss = Math.min(e.mss, Math.max(536, (p.mtu ?? mtu) - hdr));
+      if (this.underlay.version) {
+        e.path = p;
+        e.pathVersion = this.underlay.version();
+        e.pathSize = mtu;
+      }
+      return p;
+    }
+    return undefined;
   }
 
   private lost(p: PathOk): boolean {

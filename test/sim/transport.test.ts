@@ -88,6 +88,19 @@ describe("SimTransportNetwork: TCP behaviour", () => {
     expect(n.net.stats().tcp.segments).toBe(10);
   });
 
+  test("an MTU the path does not report: full-size segments are dropped, PMTU discovery shrinks the MSS", () => {
+    const n = rawNet({ latencyMs: 1, mtu: 1450, reportMtu: false });
+    const got = server(n);
+    const data = pattern(50_000);
+    n.ta.connect({ remoteAddress: B, remotePort: 179 }, (c) => c.send(data));
+    n.engine.run({ until: 10_000 });
+    expect(sameBytes(got.bytes, data)).toBe(true);
+    // MSS 1410 from the first window on (its byte count was sized for 1460: one extra segment).
+    expect(n.net.stats().tcp.segments).toBeGreaterThanOrEqual(Math.ceil(50_000 / 1410));
+    expect(n.net.stats().tcp.segments).toBeLessThanOrEqual(Math.ceil(50_000 / 1410) + 1);
+    expect(n.net.stats().tcp.retransmissions).toBe(0);
+  });
+
   test("nobody listening: the RST refuses the connection after one round trip", () => {
     const n = rawNet({ latencyMs: 5 });
     const reasons: [number, CloseReason][] = [];
