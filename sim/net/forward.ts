@@ -4,7 +4,7 @@
 // checks at each interface (DF: drop and ICMP fragmentation-needed; no DF: fragment), link and host
 // state, link loss, TTL, and ingress policy at the destination pod. With `explain` every step is
 // written out as a Hop; without it (underlay paths for the simulated TCP) no text is built.
-import { formatAddress, formatPrefix, type IPAddress, type Prefix } from "../../src/core/net/ip.ts";
+import { formatAddress, formatPrefix, prefixContainsAddress, type IPAddress, type Prefix } from "../../src/core/net/ip.ts";
 import { describeDecision } from "../../src/core/policy/explain.ts";
 import type { DirectionResult, EndpointRef } from "../../src/core/policy/policy-set.ts";
 import type { Hop, ProbeOutcome } from "../../src/scenario/backend.ts";
@@ -142,6 +142,11 @@ export function walk(net: NetState, input: WalkInput, opts: WalkOptions): WalkRe
   let ttl = TTL;
   let forwarded = false; // the packet has left its origin host (TTL counts from then)
   const srcPod = host.workloadByAddr.get(addrKey(input.src));
+  // Calico's natOutgoing: a pool address leaving its node for a destination outside every pool is
+  // masqueraded to the outgoing interface's address (the flow keeps its pod address for policy).
+  let natSrc: IPAddress | undefined;
+  const natPool = srcPod !== undefined ? net.pools.find((p) => p.natOutgoing && prefixContainsAddress(p.prefix, input.src)) : undefined;
+  const natEligible = natPool !== undefined && !net.pools.some((p) => prefixContainsAddress(p.prefix, input.dst));
   // The most specific route that matched each destination so far, to say which prefix is missing.
   // (one for the packet's own destination, one for the outer header's while encapsulated).
   let innerMatch: Prefix | undefined;
@@ -321,6 +326,13 @@ export function walk(net: NetState, input: WalkInput, opts: WalkOptions): WalkRe
       const how = e.nextHops.length === 0 ? "directly connected" : `via ${formatAddress(via)}${ecmp}`;
       hop(host, `route ${prefixText} ${how}${outer ? ` (outer ${formatAddress(outer.src)} → ${formatAddress(outer.dst)})` : ""}: sent on ${iface.segment.name} (mtu ${iface.mtu})`, iface.segment.name, wire());
     }
+    if (natEligible && natSrc === undefined && outer === undefined && host === input.from) {
+      const a = family === 4 ? iface.v4?.addr : iface.v6?.addr;
+      if (a !== undefined) {
+        natSrc = a;
+        hop(host, `natOutgoing (pool ${formatPrefix(natPool.prefix)}): source ${srcText} masqueraded to ${formatAddress(a)}`, iface.segment.name);
+      }
+    }
     if (iface.down) return drop(host, "link-down", `link ${iface.key} is down`);
     const nb = iface.segment.byAddr.get(addrKey(via));
     if (nb === undefined) return drop(host, "no-route", `no host answers for ${formatAddress(via)} on ${iface.segment.name} (neighbour unresolved)`);
@@ -329,7 +341,7 @@ export function walk(net: NetState, input: WalkInput, opts: WalkOptions): WalkRe
     if (opts.onPacket !== undefined) {
       const o = outer;
       for (const s of sizes) {
-        const p: PacketInfo = { src: srcText, dst: dstText, protocol: input.protocol, size: s, ...(o ? { encap: { type: o.type, src: formatAddress(o.src), dst: formatAddress(o.dst) } } : {}) };
+        const p: PacketInfo = { src: natSrc !== undefined ? formatAddress(natSrc) : srcText, dst: dstText, protocol: input.protocol, size: s, ...(o ? { encap: { type: o.type, src: formatAddress(o.src), dst: formatAddress(o.dst) } } : {}) };
         opts.onPacket({ element: host.name, segment: iface.segment.name }, p);
         opts.onPacket({ element: nb.host.name, segment: iface.segment.name }, p);
       }

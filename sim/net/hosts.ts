@@ -68,6 +68,8 @@ export class NetState {
   /** Every interface and tunnel address → its host. */
   readonly addrOwner = new Map<AddrKey, Host>();
   readonly interner = new EntryInterner();
+  /** IP pools: what natOutgoing masquerades (pools with natOutgoing) and what it leaves alone (any pool). */
+  pools: { prefix: Prefix; natOutgoing: boolean }[] = [];
   /** Bumped when link or host state, local addresses or pods change (FIB changes have their own counters). */
   stateGen = 0;
   /** Bumped on every change that may move a path: FIB batches and everything stateGen counts. */
@@ -75,6 +77,7 @@ export class NetState {
 
   constructor(topology: Topology) {
     const graph = buildGraph(topology);
+    this.setPools(topology.cluster.ipPools.map((p) => ({ cidr: p.spec.cidr, natOutgoing: p.spec.natOutgoing === true && p.spec.disabled !== true })));
     for (const s of topology.segments) this.segments.set(s.name, { name: s.name, ifaces: [], byAddr: new Map() });
     const newHost = (name: string, kind: "node" | "router"): Host => {
       const h: Host = {
@@ -148,6 +151,18 @@ export class NetState {
         h.fib.set(parsePrefix(s.prefix, { strict: false }), this.interner.intern({ kind: "unicast", nextHops: [parseIP(s.via)], encap: "none", owner: "static", source: "static" }));
       }
     }
+  }
+
+  setPools(pools: readonly { cidr: string; natOutgoing: boolean }[]): void {
+    const parsed: { prefix: Prefix; natOutgoing: boolean }[] = [];
+    for (const p of pools) {
+      try {
+        parsed.push({ prefix: parsePrefix(p.cidr, { strict: false }), natOutgoing: p.natOutgoing });
+      } catch {
+        // an invalid pool CIDR was reported when the resource was loaded; it masquerades nothing
+      }
+    }
+    this.pools = parsed;
   }
 
   host(name: string): Host {

@@ -75,6 +75,21 @@ export class SimNetwork {
     this.#engine = engine;
   }
 
+  /**
+   * The cluster's IP pools as natOutgoing sees them (set from the topology at start; call again when
+   * pools change). `natOutgoing` should be false for disabled pools.
+   */
+  setPools(pools: readonly { cidr: string; natOutgoing: boolean }[]): void {
+    this.#net.setPools(pools);
+  }
+
+  /** Every attachment (element@segment) with its MTU and state, sorted by element then segment. */
+  attachments(): { element: string; segment: string; mtu: number; down: boolean }[] {
+    return [...this.#net.ifaceByKey.values()]
+      .map((i) => ({ element: i.host.name, segment: i.segment.name, mtu: i.mtu, down: i.down }))
+      .sort((a, b) => (a.element < b.element ? -1 : a.element > b.element ? 1 : a.segment < b.segment ? -1 : a.segment > b.segment ? 1 : 0));
+  }
+
   /** Node and router names, sorted. */
   hostNames(): string[] {
     return [...this.#net.hosts.keys()].sort();

@@ -219,6 +219,18 @@ describe("pods on one node and traffic leaving the cluster", () => {
     const ok = net.trace(probe("node-3", "10.1.3.5", "10.255.0.1"));
     expect(ok.outcome).toBe("delivered");
     expect(ok.deliveredTo).toBe("host r1");
+    // The cluster shorthand's pool has natOutgoing: the pod's address leaves node-3 as node-3's.
+    expect(ok.hops.find((h) => h.action.startsWith("natOutgoing"))).toEqual({ at: "node-3", action: "natOutgoing (pool 10.1.0.0/16): source 10.1.3.5 masqueraded to 192.168.2.10", out: "seg-b" });
+    const seen: string[] = [];
+    net.onPacket = (l, p) => seen.push(`${l.element}@${l.segment} ${p.src}>${p.dst}`);
+    net.trace(probe("node-3", "10.1.3.5", "10.255.0.1"));
+    expect(seen[0]).toBe("node-3@seg-b 192.168.2.10>10.255.0.1");
+    // Without natOutgoing the pod address goes out as it is.
+    net.setPools([{ cidr: "10.1.0.0/16", natOutgoing: false }]);
+    seen.length = 0;
+    const plain = net.trace(probe("node-3", "10.1.3.5", "10.255.0.1"));
+    expect(plain.hops.some((h) => h.action.startsWith("natOutgoing"))).toBe(false);
+    expect(seen[0]).toBe("node-3@seg-b 10.1.3.5>10.255.0.1");
     expect(net.hostOf("10.255.0.1")).toBe("r1");
     expect(net.hostOf("10.255.0.9")).toBeUndefined();
   });
@@ -452,6 +464,12 @@ describe("dataplane and capture", () => {
     expect(net.address("node-3")).toBe("192.168.2.10");
     expect(net.address("node-1", 6)).toBe("fd00:1::10");
     expect(net.hostNames()).toEqual(["node-1", "node-2", "node-3", "r1", "r2"]);
+    net.setLinkDown("r2", "core", true);
+    expect(net.attachments().filter((a) => a.element === "r2")).toEqual([
+      { element: "r2", segment: "core", mtu: 1500, down: true },
+      { element: "r2", segment: "seg-b", mtu: 1500, down: false },
+    ]);
+    net.setLinkDown("r2", "core", false);
     // Packets others move (the transport's segments) go through the same hook.
     seen.length = 0;
     const path = net.underlayPath("node-1", "192.168.1.10", "192.168.1.11", 60);
