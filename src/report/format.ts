@@ -10,7 +10,7 @@ export function round3(n: number): number {
 
 /** 1234567.5 → "1,234,567.5": a fixed separator, unlike toLocaleString. */
 export function groupDigits(n: number, decimals = 0): string {
-  if (!Number.isFinite(n)) return String(n);
+  if (!Number.isFinite(n)) return "n/a";
   let fixed = Math.abs(n).toFixed(decimals);
   if (fixed.includes(".")) fixed = fixed.replace(/\.?0+$/, "");
   const [int = "0", frac] = fixed.split(".");
@@ -20,7 +20,7 @@ export function groupDigits(n: number, decimals = 0): string {
 
 /** Scenario time for people: "850 ms", "1,234.5 ms", "12.35 s", "4 min 3.2 s". */
 export function formatMs(ms: number): string {
-  if (!Number.isFinite(ms)) return String(ms);
+  if (!Number.isFinite(ms)) return "n/a";
   const abs = Math.abs(ms);
   if (abs < 10_000) return `${groupDigits(ms, abs < 10 ? 3 : 1)} ms`;
   if (abs < 120_000) return `${groupDigits(ms / 1000, 2)} s`;

@@ -18,6 +18,8 @@ export const HTML_LIMITS = {
   sessionsDown: 100,
   timeline: 300,
   ipamProblems: 100,
+  /** Step markers on a time chart (more become short ticks; beyond this, failures and errors first). */
+  markers: 500,
   /** Per-node small multiples over time, when the samples have per-node figures. */
   nodeTimeCharts: 12,
   /** Above this many nodes the per-node bars become histograms. */
@@ -118,6 +120,13 @@ function markers(s: ScenarioResult): Marker[] {
       cls,
     });
   }
+  // Hundreds of thousands of steps must not mean as many SVG elements: keep step errors, then
+  // failures, restores and waits (indexOf -1 >>> 0 ranks everything else last).
+  if (out.length > HTML_LIMITS.markers) {
+    const rank = (m: Marker): number => ["error", "fail", "restore", "wait"].indexOf(m.cls) >>> 0;
+    const keep = new Set(out.map((m, i) => ({ r: rank(m), i })).sort((a, b) => a.r - b.r || a.i - b.i).slice(0, HTML_LIMITS.markers).map((x) => x.i));
+    out.splice(0, out.length, ...out.filter((_, i) => keep.has(i)));
+  }
   const failedAssertions = s.assertions.filter((a) => !a.passed);
   for (const a of failedAssertions.slice(0, 200)) out.push({ t: a.at, label: "", title: `failed at ${formatMs(a.at)}: ${a.name} — expected ${a.expected}, got ${a.actual}`, cls: "assert" });
   return out;
@@ -145,8 +154,9 @@ function timelineSection(s: ScenarioResult, id: string): string {
   const sessions = downsample(s.samples.map((x) => [x.t, x.sessionsEstablished] as [number, number]), HTML_LIMITS.seriesBuckets, xMax);
   const routes = downsample(s.samples.map((x) => [x.t, x.routes] as [number, number]), HTML_LIMITS.seriesBuckets, xMax);
   const last = s.samples[s.samples.length - 1]!;
-  const peakSessions = sessions.reduce((m, p) => Math.max(m, p[1]), 0);
-  const peakRoutes = routes.reduce((m, p) => Math.max(m, p[1]), 0);
+  const peak = (points: [number, number][]): number => points.reduce((m, p) => (p[1] > m ? p[1] : m), 0);
+  const peakSessions = peak(sessions);
+  const peakRoutes = peak(routes);
   const legendText =
     "Vertical lines are steps (numbered as in the step list): red a failure or a step error, green a restore, blue the end of a wait; shaded spans are waits (red: did not converge); red triangles are failed assertions.";
   const chart1 = timeChart({

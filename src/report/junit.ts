@@ -46,6 +46,21 @@ function stepCase(step: StepResult): Case {
 export function scenarioCases(s: ScenarioResult): Case[] {
   const steps = new Map(s.steps.map((st) => [st.index, st]));
   const cases = [...s.assertions.map((a) => assertionCase(steps, a)), ...s.steps.filter((st) => st.error !== undefined).map(stepCase)];
+  // The same check made at several steps ("no unestablished BGP sessions" before and after a
+  // failure) would be one test to CI history: the later ones are told apart by their step.
+  const seen = new Map<string, number>();
+  s.assertions.forEach((a, i) => {
+    const n = (seen.get(a.name) ?? 0) + 1;
+    seen.set(a.name, n);
+    if (n > 1) cases[i]!.name = `${a.name} (step ${stepNumber(a.step)})`;
+  });
+  const taken = new Set<string>();
+  for (const c of cases) {
+    let name = c.name;
+    for (let k = 2; taken.has(name); k++) name = `${c.name} #${k}`;
+    taken.add(name);
+    c.name = name;
+  }
   if (!s.passed && !cases.some((c) => c.failure)) {
     cases.push({
       name: "scenario result",

@@ -133,7 +133,7 @@ export function timeChart(
   const h = f.height ?? 240;
   const m = { l: 60, r: 16, t: 34, b: 40 };
   const xMax = f.xMax > 0 ? f.xMax : 1;
-  const yMaxData = f.yMax ?? maxOf(f.series.flatMap((s) => s.points.map((p) => p[1])));
+  const yMaxData = f.yMax ?? maxOf(f.series.flatMap((s) => s.points.map((p) => (Number.isFinite(p[1]) ? p[1] : 0))));
   const ticks = niceTicks(Math.max(yMaxData, 1), f.heading !== undefined ? 2 : 4);
   const yMax = ticks[ticks.length - 1] ?? 1;
   const x = (t: number): number => m.l + (Math.min(Math.max(t, 0), xMax) / xMax) * (w - m.l - m.r);
@@ -179,6 +179,7 @@ export function timeChart(
     let d = "";
     let last: number | undefined;
     for (const [t, v] of s.points) {
+      if (!Number.isFinite(t) || !Number.isFinite(v)) continue;
       const px = n1(x(t));
       const py = n1(y(v));
       d += last === undefined ? `M${px} ${py}` : `H${px}V${py}`;

@@ -151,6 +151,20 @@ describe("htmlReport", () => {
     for (const text of ["This scenario has no assertions.", "No samples were recorded for this run", "No steps ran.", "No sessions or routes were observed", "No probes were sent."]) expect(html).toContain(text);
   });
 
+  test("markers are bounded however many steps ran, failures kept first; bad numbers draw nothing", () => {
+    const s = failingScenario();
+    s.steps = Array.from({ length: 5_000 }, (_, i) => ({ index: i, kind: i % 2 ? "restore" : "fail", description: `s${i}`, start: i, end: i, ...(i === 4_999 ? { error: "boom" } : {}) }));
+    s.samples[3] = { ...s.samples[3]!, sessionsEstablished: Number.NaN };
+    const html = htmlReport(report(s));
+    expect(/NaN|Infinity/.exec(html)?.[0]).toBeUndefined();
+    const root = parsePage(html);
+    const timeline = all(root).find((e) => e.attrs["aria-labelledby"] === "s1-sessions-t s1-sessions-d")!;
+    const marks = byClass(timeline, "mk").filter((e) => !e.attrs.class!.includes("mk-assert"));
+    expect(marks).toHaveLength(HTML_LIMITS.markers);
+    expect(marks.filter((e) => e.attrs.class === "mk mk-error")).toHaveLength(1);
+    expect(marks.filter((e) => e.attrs.class === "mk mk-fail").length).toBe(HTML_LIMITS.markers - 1);
+  });
+
   test("deterministic", () => {
     expect(htmlReport(report(passingScenario(), nastyScenario()))).toBe(htmlReport(report(passingScenario(), nastyScenario())));
   });

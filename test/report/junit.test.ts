@@ -108,6 +108,19 @@ describe("junitXml", () => {
     expect(suites[1]!.children.filter((c) => c.name === "testcase").map((c) => c.attrs.classname)).toEqual(["full mesh converges [real]", "full mesh converges [real]"]);
   });
 
+  test("the same check at several steps gets distinct testcase names", () => {
+    const s = passingScenario();
+    const again = { ...s.assertions[0]!, step: 2 };
+    s.assertions = [s.assertions[0]!, s.assertions[1]!, again, { ...again }];
+    const names = find(parseXml(junitXml(report(s))), "testcase").map((c) => c.attrs.name);
+    expect(names).toEqual([
+      "all BGP sessions established",
+      "pod a/web-1 reaches b/db-1 on tcp/5432",
+      "all BGP sessions established (step 3)",
+      "all BGP sessions established (step 3) #2",
+    ]);
+  });
+
   test("deterministic", () => {
     expect(junitXml(report(passingScenario(), nastyScenario()))).toBe(junitXml(report(passingScenario(), nastyScenario())));
   });
