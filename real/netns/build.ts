@@ -14,7 +14,7 @@ import { planNetns, type NetnsPlan, type PlannedElement, type PlannedInterface }
 import { processStartTime, type OwnedObject } from "./state.ts";
 
 export interface BuildOptions extends Omit<RunOwnerOptions, "engine" | "topology"> {
-  /** Parallel `ip -n NS -batch` runs for the namespaces (default 4). */
+  /** Shells configuring the namespaces in parallel, each running `ip -n NS -batch` for its share (default 2). */
   concurrency?: number;
   /** netem for latency/loss/bandwidth: "auto" (default) when the topology sets them and `tc` exists; false never. */
   netem?: "auto" | false;
@@ -92,21 +92,52 @@ async function batch(bin: "ip" | "tc", args: readonly string[], lines: readonly 
   throw new Error(`${what}: ${bin} ${[...args, "-batch"].join(" ")} failed${line ? ` at "${line}"` : ""}: ${stderr.replace(/\n?Command failed -:\d+/, "") || (r.failed && r.exitCode === undefined ? `cannot run ${bin}` : `exit ${r.exitCode}`)}`);
 }
 
-async function pool<T>(items: readonly T[], concurrency: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const errors: unknown[] = [];
-  const worker = async () => {
-    while (next < items.length && errors.length === 0) {
-      const item = items[next++]!;
-      try {
-        await fn(item);
-      } catch (e) {
-        errors.push(e);
-      }
+/**
+ * Runs `ip`/`tc` batches for many namespaces from ONE shell per chunk: spawning a process from Node
+ * costs several times more than `sh` starting `ip` (measured under load: 20 × execa 4.0 s, one sh
+ * with the same 20 `ip` runs 1.2 s). Each batch goes in through a quoted here-document; a marker on
+ * stderr before each one tells which element failed.
+ */
+export interface NsJob {
+  label: string;
+  /** [binary, ...args] run with the here-document as stdin, or without stdin when `lines` is absent. */
+  argv: string[];
+  lines?: readonly string[];
+}
+
+const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+
+export function shellScript(jobs: readonly NsJob[]): string {
+  const out = ["set -e"];
+  for (const j of jobs) {
+    out.push(`echo ${q(`@@bc ${j.label}`)} >&2`);
+    if (j.lines === undefined) out.push(j.argv.map(q).join(" "));
+    else {
+      if (j.lines.some((l) => l.includes("BC_EOF"))) throw new Error(`${j.label}: batch line contains the here-document end marker`);
+      out.push(`${j.argv.map(q).join(" ")} <<'BC_EOF'`, ...j.lines, "BC_EOF");
     }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, items.length)) }, worker));
-  if (errors.length > 0) throw errors[0];
+  }
+  return out.join("\n") + "\n";
+}
+
+async function runJobs(jobs: readonly NsJob[], chunks: number): Promise<void> {
+  if (jobs.length === 0) return;
+  const n = Math.max(1, Math.min(chunks, jobs.length));
+  const parts = Array.from({ length: n }, (_, i) => jobs.filter((_, k) => k % n === i));
+  await Promise.all(
+    parts.map(async (part) => {
+      const r = await execa("sh", ["-c", shellScript(part)], { reject: false });
+      if (r.exitCode === 0) return;
+      const stderr = String(r.stderr);
+      const marks = [...stderr.matchAll(/^@@bc (.*)$/gm)];
+      const label = marks.at(-1)?.[1] ?? "?";
+      const tail = stderr.slice((marks.at(-1)?.index ?? 0) + (marks.at(-1)?.[0].length ?? 0)).trim();
+      const job = part.find((j) => j.label === label);
+      const m = /Command failed -:(\d+)/.exec(tail);
+      const line = m && job?.lines ? job.lines[Number(m[1]) - 1] : undefined;
+      throw new Error(`${label}: ${job ? job.argv.join(" ") : "sh"} failed${line ? ` at "${line}"` : ""}: ${tail.replace(/\n?Command failed -:\d+/, "") || `exit ${r.exitCode}`}`);
+    }),
+  );
 }
 
 /** Why netem cannot be used (no `tc`, or a kernel without sch_netem), probed on lo of one of our namespaces. */
@@ -163,20 +194,20 @@ export class NetnsBuilder {
       timings.namespaces = lap();
       await ipBatch(["-n", plan.fabric], plan.fabricBatch, "building the fabric (bridges, veth pairs)");
       timings.fabric = lap();
-      await pool(plan.elements, o.concurrency ?? 4, async (e) => {
-        await ipBatch(["-n", e.netns], e.batch, `configuring ${e.kind} ${e.name}`);
-        if (e.sysctl.length > 0) {
-          const r = await execa("ip", ["netns", "exec", e.netns, "sysctl", "-qw", ...e.sysctl], { reject: false });
-          if (r.exitCode !== 0) throw new Error(`${e.name}: sysctl ${e.sysctl.join(" ")}: ${String(r.stderr).trim()}`);
-        }
-      });
+      await runJobs(
+        plan.elements.flatMap((e): NsJob[] => [
+          { label: `${e.kind} ${e.name}`, argv: ["ip", "-n", e.netns, "-batch", "-"], lines: e.batch },
+          ...(e.sysctl.length > 0 ? [{ label: `${e.kind} ${e.name} sysctl`, argv: ["ip", "netns", "exec", e.netns, "sysctl", "-qw", ...e.sysctl] }] : []),
+        ]),
+        o.concurrency ?? 2,
+      );
       timings.elements = lap();
       const tcWanted = plan.fabricTc.length > 0 || plan.elements.some((e) => e.tc.length > 0);
       if (tcWanted && o.netem !== false) {
         const why = await netemUnavailable(plan.fabric);
         if (why === undefined) {
           await batch("tc", ["-n", plan.fabric], plan.fabricTc, "netem on the fabric ends");
-          await pool(plan.elements.filter((e) => e.tc.length > 0), o.concurrency ?? 4, (e) => batch("tc", ["-n", e.netns], e.tc, `netem in ${e.name}`));
+          await runJobs(plan.elements.filter((e) => e.tc.length > 0).map((e) => ({ label: `netem in ${e.name}`, argv: ["tc", "-n", e.netns, "-batch", "-"], lines: e.tc })), o.concurrency ?? 2);
         } else {
           notes.push(`${why}: link latency, loss and bandwidth are not applied`);
         }

@@ -151,7 +151,23 @@ d("NetnsBuilder: MTUs and links that start down", () => {
   });
 });
 
-d("NetnsBuilder: refusals", () => {
+d("NetnsBuilder: refusals and failures", () => {
+  test("a command that fails half-way (static route onto a connected subnet): error names it, everything made so far is removed", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "bc-netns-test-"));
+    const t = topologyFromText(MTU_TOPOLOGY.replace("{ prefix: 10.99.0.0/16, via: 10.91.2.20 }", "{ prefix: 10.91.2.0/24, via: 10.91.1.20 }"));
+    const runId = `f${process.pid.toString(16).padStart(5, "0")}`.slice(0, 8);
+    try {
+      const e = await new NetnsBuilder({ stateDir: dir, signals: false }).build(t, { runId }).catch((x: unknown) => x as Error);
+      expect(e).toBeInstanceOf(Error);
+      expect((e as Error).message).toMatch(/router r1: ip -n bc-\w+-r1 -batch - failed at "route add 10\.91\.2\.0\/24 via 10\.91\.1\.20"/);
+      expect((e as Error).message).toMatch(/was removed/);
+      expect(await leftovers(runId)).toEqual([]);
+      expect(existsSync(join(dir, `${runId}.json`))).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test("a namespace with one of the run's names that already exists is not ours: refused, left alone, nothing created", async () => {
     const dir = mkdtempSync(join(tmpdir(), "bc-netns-test-"));
     const runId = `x${process.pid.toString(16).padStart(5, "0")}`.slice(0, 8);
