@@ -147,9 +147,16 @@ export class NetState {
     }
     for (const r of topology.routers) {
       const h = this.hosts.get(r.name)!;
+      // Static routes to one prefix through several next hops form one multipath (ECMP) route.
+      const byPrefix = new Map<string, { prefix: Prefix; hops: IPAddress[] }>();
       for (const s of r.staticRoutes) {
-        h.fib.set(parsePrefix(s.prefix, { strict: false }), this.interner.intern({ kind: "unicast", nextHops: [parseIP(s.via)], encap: "none", owner: "static", source: "static" }));
+        const prefix = parsePrefix(s.prefix, { strict: false });
+        const k = `${prefix.family}/${prefix.addr}/${prefix.len}`;
+        const g = byPrefix.get(k) ?? { prefix, hops: [] };
+        g.hops.push(parseIP(s.via));
+        byPrefix.set(k, g);
       }
+      for (const g of byPrefix.values()) h.fib.set(g.prefix, this.interner.intern({ kind: "unicast", nextHops: g.hops, encap: "none", owner: "static", source: "static" }));
     }
   }
 

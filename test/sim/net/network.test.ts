@@ -177,6 +177,39 @@ describe("routing through FIBs", () => {
     expect(seen.size).toBe(2);
   });
 
+  test("static routes to one prefix through two routers are one ECMP route", () => {
+    const text = `
+apiVersion: birdcage/v1
+kind: Topology
+metadata: { name: diamond }
+segments:
+  - { name: left, subnet: 10.0.1.0/24 }
+  - { name: core-a, subnet: 10.0.2.0/24 }
+  - { name: core-b, subnet: 10.0.3.0/24 }
+  - { name: right, subnet: 10.0.4.0/24 }
+routers:
+  - name: ra
+    interfaces: [{ segment: left, address: 10.0.1.1/24 }, { segment: core-a, address: 10.0.2.1/24 }, { segment: core-b, address: 10.0.3.1/24 }]
+    staticRoutes: [{ prefix: 10.0.4.0/24, via: 10.0.2.2 }, { prefix: 10.0.4.0/24, via: 10.0.3.2 }]
+  - name: rb
+    interfaces: [{ segment: core-a, address: 10.0.2.2/24 }, { segment: right, address: 10.0.4.1/24 }]
+  - name: rc
+    interfaces: [{ segment: core-b, address: 10.0.3.2/24 }, { segment: right, address: 10.0.4.2/24 }]
+nodes:
+  - { name: n1, segment: left, address: 10.0.1.10/24, gateway: 10.0.1.1 }
+  - { name: n2, segment: right, address: 10.0.4.10/24, gateway: 10.0.4.1 }
+`;
+    const net = new SimNetwork(loadTopology(text, "d.yaml", reader).topology, new SimEngine());
+    expect(net.routes("ra").find((r) => r.prefix === "10.0.4.0/24")).toEqual({ node: "ra", prefix: "10.0.4.0/24", kind: "unicast", nextHops: ["10.0.2.2", "10.0.3.2"], encap: "none", source: "static" });
+    const via = new Set<string>();
+    for (let port = 1000; port < 1020; port++) {
+      const r = net.trace(probe("n1", "10.0.1.10", "10.0.4.10", { srcPort: port }));
+      expect(r.outcome).toBe("delivered");
+      via.add(r.hops.map((h) => h.at).join(" "));
+    }
+    expect([...via].sort()).toEqual(["n1 ra rb n2", "n1 ra rc n2"]);
+  });
+
   test("a routing loop ends when TTL runs out", () => {
     const net = cluster();
     const r = net.trace(probe("node-1", "192.168.1.10", "10.8.0.1"));
