@@ -114,6 +114,7 @@ interface World {
 const STATES = "Idle|Connect|Active|OpenSent|OpenConfirm|Established";
 const STATE_LINE = new RegExp(`^peer (.+): (${STATES}) -> (${STATES})$`);
 const NOTE_LINE = /graceful restart|restart timer expired|NOTIFICATION/;
+const NO_NAMES = { added: [], removed: [] };
 /** Source port of probes (fixed, so ECMP hashing and reports are reproducible). */
 const PROBE_SRC_PORT = 40000;
 
@@ -340,7 +341,8 @@ export class SimBackend implements Backend {
     const t = w.engine.now();
     w.tracker.routeChange(t);
     if (w.routers.has(host)) w.paths.version++;
-    w.timeline.routes(t, host, added, removed, names(SAMPLE));
+    if (w.timeline.full) w.timeline.routes(t, host, added, removed, NO_NAMES);
+    else w.timeline.routes(t, host, added, removed, names(SAMPLE));
   };
 
   /** Waits until the given agents (default: all running) have no IPAM work in flight. */

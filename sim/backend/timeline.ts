@@ -27,6 +27,11 @@ export class Timeline {
 
   constructor(private readonly limit = DEFAULT_TIMELINE_LIMIT) {}
 
+  /** No room left: callers may skip the work of describing events. */
+  get full(): boolean {
+    return this.events.length >= this.limit;
+  }
+
   add(ev: TimelineEvent): void {
     this.flushBefore(ev.t);
     this.push(ev);
@@ -36,6 +41,10 @@ export class Timeline {
   routes(t: number, node: string, added: number, removed: number, sample: { added: readonly string[]; removed: readonly string[] }): void {
     if (added === 0 && removed === 0) return;
     this.flushBefore(t);
+    if (this.full) {
+      this.dropped++;
+      return;
+    }
     this.burstTime = t;
     let b = this.bursts.get(node);
     if (b === undefined) {
@@ -54,7 +63,7 @@ export class Timeline {
     const out = this.events.slice();
     if (this.dropped > 0) {
       const last = out[out.length - 1]?.t ?? 0;
-      out.push({ t: last, kind: "note", text: `${this.dropped} more timeline events left out (limit ${this.limit})` });
+      out.push({ t: last, kind: "note", text: `timeline full (${this.limit} events): ${this.dropped} later records left out` });
     }
     return out;
   }
