@@ -37,6 +37,8 @@ export type UnderlayPath =
       links: UnderlayLink[];
       /** Path MTU (default 1500): the MSS is this minus 40 (IPv4) or 60 (IPv6) octets. */
       mtu?: number;
+      /** Bottleneck bandwidth: a flight's octets take this long to leave (no sharing between connections). */
+      bandwidthMbps?: number;
     }
   | { ok: false; at: string; reason: string };
 
@@ -168,6 +170,11 @@ class Flight {
   /** Where the first lost segment starts (Infinity: none lost); whether the FIN's segment was lost. */
   okEnd = Infinity;
   finLost = false;
+  /** Serialisation: bits per ms of the bottleneck (0: instant), when the first octet leaves. */
+  bitsPerMs = 0;
+  txStart = 0;
+  /** The arrival event (rescheduled when a bandwidth-limited flight grows). */
+  ev: SimEvent | undefined = undefined;
   next: Flight | undefined = undefined;
   nextTr: Flight | undefined = undefined;
 }
@@ -217,6 +224,8 @@ class Endpoint implements Connection {
   trHead: Flight | undefined;
   trTail: Flight | undefined;
   lastArrival = 0;
+  /** When the bottleneck is free of this direction's earlier flights (bandwidth-limited paths). */
+  txFreeAt = 0;
   /** Highest sndNxt reached: flights starting below it are retransmissions. */
   maxSent = 0;
   cwnd: number;
@@ -704,6 +713,14 @@ export class SimTransportNetwork {
       if (last && last.sentAt === now && last.end === e.sndNxt && !last.fin && last.ackAt === -1 && !last.retransmit) {
         f = last;
         f.end += n;
+        if (f.bitsPerMs > 0) {
+          // More octets to serialise: the flight arrives later.
+          e.txFreeAt += this.txTime(e, n, f.bitsPerMs);
+          const at = Math.max(e.txFreeAt + f.latency, e.lastArrival);
+          e.lastArrival = at;
+          this.engine.cancel(f.ev);
+          f.ev = this.engine.scheduleAt(at, "tcp-data", e.arriveFn);
+        }
       } else {
         this.tcpCounters.flights++;
         const size = Math.min(n, e.mss) + (e.family === 4 ? 40 : 60);
@@ -724,16 +741,25 @@ export class SimTransportNetwork {
         f.okEnd = p.ok ? Infinity : e.sndNxt;
         f.finLost = !p.ok;
         f.next = f.nextTr = undefined;
+        f.bitsPerMs = p.ok && p.bandwidthMbps ? p.bandwidthMbps * 1000 : 0;
+        f.txStart = now;
+        f.ev = undefined;
         if (e.inTail) e.inTail.next = f;
         else e.inHead = f;
         e.inTail = f;
         if (p.ok) {
-          const at = Math.max(now + p.latencyMs, e.lastArrival);
+          let done = now;
+          if (f.bitsPerMs > 0) {
+            f.txStart = Math.max(now, e.txFreeAt);
+            done = e.txFreeAt = f.txStart + this.txTime(e, n, f.bitsPerMs);
+          }
+          const at = Math.max(done + p.latencyMs, e.lastArrival);
           e.lastArrival = at;
           if (e.trTail) e.trTail.nextTr = f;
           else e.trHead = f;
           e.trTail = f;
-          this.engine.scheduleAt(at, "tcp-data", e.arriveFn);
+          const ev = this.engine.scheduleAt(at, "tcp-data", e.arriveFn);
+          if (f.bitsPerMs > 0) f.ev = ev;
         } else {
           f.ackAt = Infinity;
           this.armRto(e, now + e.rto);
@@ -772,6 +798,7 @@ export class SimTransportNetwork {
       // Acknowledged means arrived: nothing refers to it any more.
       f.links = undefined;
       f.next = undefined;
+      f.ev = undefined;
       if (this.free.length < 4096) this.free.push(f);
       f = next;
     }
@@ -976,6 +1003,12 @@ export class SimTransportNetwork {
     return undefined;
   }
 
+  /** Time to serialise `octets` of payload (with their segments' TCP/IP headers) at `bitsPerMs`. */
+  private txTime(e: Endpoint, octets: number, bitsPerMs: number): number {
+    const segs = Math.max(1, Math.ceil(octets / e.mss));
+    return ((octets + segs * (e.family === 4 ? 40 : 60)) * 8) / bitsPerMs;
+  }
+
   private lost(p: PathOk): boolean {
     return p.loss !== undefined && p.loss > 0 && this.lossRng.chance(p.loss);
   }
@@ -1035,9 +1068,11 @@ export class SimTransportNetwork {
           ...(b > a ? { payload: e.extract(a, b) } : {}),
         };
         const n = lost ? Math.min(1, links.length) : links.length;
+        // On a bandwidth-limited path each segment leaves after the octets before it.
+        const leaves = f.bitsPerMs > 0 ? f.txStart + this.txTime(e, b - f.start, f.bitsPerMs) : f.sentAt;
         for (let k = 0; k < n; k++) {
           const l = links[k] as UnderlayLink;
-          cap.tcp(`${l.element}@${l.segment}`, f.sentAt + hopDelay(f.latency, k, links.length), seg);
+          cap.tcp(`${l.element}@${l.segment}`, leaves + hopDelay(f.latency, k, links.length), seg);
         }
       }
       a = b;

@@ -80,6 +80,36 @@ describe("SimTransportNetwork: TCP behaviour", () => {
     expect(st.tcp.retransmissions).toBe(0);
   });
 
+  test("a 100 Mbit/s bottleneck: 2 MB take their serialisation time on top of the round trips", () => {
+    const size = 2_000_000;
+    const run = (bandwidthMbps?: number) => {
+      const n = rawNet({ latencyMs: 10, ...(bandwidthMbps ? { bandwidthMbps } : {}) });
+      let got = 0;
+      let lastAt = 0;
+      n.tb.listen(B, 179, (c) =>
+        c.onData((d) => {
+          got += d.length;
+          lastAt = n.engine.now();
+        }),
+      );
+      const chunk = pattern(50_000);
+      let t0 = 0;
+      n.ta.connect({ remoteAddress: B, remotePort: 179 }, (c) => {
+        t0 = n.engine.now();
+        for (let o = 0; o < size; o += chunk.length) c.send(chunk);
+      });
+      n.engine.run({ until: 600_000 });
+      expect(got).toBe(size);
+      return lastAt - t0;
+    };
+    const free = run();
+    const limited = run(100);
+    // 2 MB plus 40-octet headers per 1460 at 100 Mbit/s: about 164 ms on the wire.
+    const wire = ((size + Math.ceil(size / 1460) * 40) * 8) / 100_000;
+    expect(limited).toBeGreaterThanOrEqual(wire);
+    expect(limited).toBeLessThan(free + wire + 1);
+  });
+
   test("the path MTU sets the MSS (1400 → 1360)", () => {
     const n = rawNet({ latencyMs: 1, mtu: 1400 });
     server(n);

@@ -8,6 +8,7 @@ export interface TablePath {
   mtu?: number;
   /** false: packets above the MTU are dropped but the path does not say its MTU (PMTU discovery). */
   reportMtu?: boolean;
+  bandwidthMbps?: number;
   links?: UnderlayLink[];
 }
 
@@ -72,6 +73,6 @@ export class TableUnderlay implements Underlay {
     if (this.down.has(key)) return { ok: false, at: p.links?.[0]?.segment ?? fromHost, reason: "link down" };
     const mtu = p.mtu ?? 1500;
     if (sizeBytes > mtu) return { ok: false, at: fromHost, reason: `packet of ${sizeBytes} > MTU ${mtu}` };
-    return { ok: true, latencyMs: p.latencyMs, links: p.links ?? [], ...(p.loss ? { loss: p.loss } : {}), ...(p.mtu && p.reportMtu !== false ? { mtu: p.mtu } : {}) };
+    return { ok: true, latencyMs: p.latencyMs, links: p.links ?? [], ...(p.loss ? { loss: p.loss } : {}), ...(p.mtu && p.reportMtu !== false ? { mtu: p.mtu } : {}), ...(p.bandwidthMbps ? { bandwidthMbps: p.bandwidthMbps } : {}) };
   }
 }
