@@ -21,6 +21,8 @@ const POD = `bc-cni-test-${tag}-pod`;
 const POD2 = `bc-cni-test-${tag}-pod2`;
 const POD3 = `bc-cni-test-${tag}-pod3`;
 const POD4 = `bc-cni-test-${tag}-pod4`;
+const PARALLEL = [1, 2, 3, 4].map((i) => `bc-cni-test-${tag}-par${i}`);
+const ALL_NS = [NODE, POD, POD2, POD3, POD4, ...PARALLEL];
 const STORE_NS = `cni-test-${tag}`;
 const POOL = { name: "default-ipv4-ippool", cidr: "10.244.0.0/16", blockSize: 26 };
 const HOST_IF = workloadInterfaceName("default", "web-0");
@@ -73,8 +75,8 @@ describeWithNetns("CNI plugin tests")("birdcage cni in network namespaces", () =
       const links = async (ns: string): Promise<string[]> => (JSON.parse(await ip("-n", ns, "-j", "link", "show")) as { ifname: string }[]).map((l) => l.ifname);
 
       beforeAll(async () => {
-        await delNetns(NODE, POD, POD2, POD3, POD4);
-        for (const ns of [NODE, POD, POD2, POD3, POD4]) await addNetns(ns);
+        await delNetns(...ALL_NS);
+        for (const ns of ALL_NS) await addNetns(ns);
         // A node has an uplink and a default route; proxy ARP for 169.254.1.1 needs that route.
         // (no dummy driver in every kernel: a veth pair with both ends in the node stands in)
         await ip("-n", NODE, "link", "add", "bc-uplink", "type", "veth", "peer", "name", "bc-uplink-p");
@@ -95,11 +97,11 @@ describeWithNetns("CNI plugin tests")("birdcage cni in network namespaces", () =
       }, 60_000);
 
       afterAll(async () => {
-        await delNetns(NODE, POD, POD2, POD3, POD4);
+        await delNetns(...ALL_NS);
         await store?.deleteNamespace().catch(() => undefined);
         await store?.close();
         if (faultDir) await rm(faultDir, { recursive: true, force: true });
-      }, 60_000);
+      }, 150_000);
 
       test("VERSION through the bin/birdcage-cni shim", async () => {
         const r = await run({ CNI_COMMAND: "VERSION" }, { cniVersion: "0.4.0" }, { shim: true });
@@ -145,7 +147,7 @@ describeWithNetns("CNI plugin tests")("birdcage cni in network namespaces", () =
         const info = await ipam.lookup(addr);
         expect(info).toEqual(expect.objectContaining({ allocated: true, handleId: "k8s-pod-network.c0ffee01", blockHost: "node-1" }));
         expect(info.attributes).toEqual(expect.objectContaining({ pod: "web-0", namespace: "default", node: "node-1" }));
-      }, 60_000);
+      }, 150_000);
 
       test("the node reaches the pod: ping -c 2 -W 1", async () => {
         const r = await execa("ip", ["netns", "exec", NODE, "ping", "-c", "2", "-W", "1", podAddr(first)], { reject: false });
@@ -164,14 +166,14 @@ describeWithNetns("CNI plugin tests")("birdcage cni in network namespaces", () =
         expect(r.stdout).toMatch(/2 received/);
         expect((await run(env("DEL", "c0ffee04", POD4, "web-4"), conf())).code).toBe(0);
         expect(await ipam.addressesByHandle("k8s-pod-network.c0ffee04")).toEqual([]);
-      }, 90_000);
+      }, 150_000);
 
-      test("ADD again with the same container ID: the same result, no second address", async () => {
-        const again = await run(env("ADD", "c0ffee01", POD), conf());
+      test("ADD again with the same container ID (through the shim): the same result, no second address", async () => {
+        const again = await run(env("ADD", "c0ffee01", POD), conf(), { shim: true });
         expect(again.code).toBe(0);
         expect(again.json).toEqual(first.json);
         expect(await ipam.addressesByHandle("k8s-pod-network.c0ffee01")).toEqual([podAddr(first)]);
-      }, 60_000);
+      }, 150_000);
 
       test("CHECK with prevResult passes with no output; a 0.3.1 config may not CHECK", async () => {
         const ok = await run(env("CHECK", "c0ffee01", POD), conf({ prevResult: first.json }));
@@ -179,7 +181,7 @@ describeWithNetns("CNI plugin tests")("birdcage cni in network namespaces", () =
         const old = await run(env("CHECK", "c0ffee01", POD), conf({ cniVersion: "0.3.1", prevResult: first.json }));
         expect(old.code).toBe(1);
         expect(old.json).toEqual(expect.objectContaining({ cniVersion: "0.3.1", code: 1 }));
-      }, 60_000);
+      }, 150_000);
 
       test("CHECK reports a removed pod route (102); ADD repairs it with the same address", async () => {
         await ip("-n", POD, "route", "del", "default");
@@ -190,7 +192,7 @@ describeWithNetns("CNI plugin tests")("birdcage cni in network namespaces", () =
         expect(repaired.code).toBe(0);
         expect(podAddr(repaired)).toBe(podAddr(first));
         expect((await run(env("CHECK", "c0ffee01", POD), conf({ prevResult: repaired.json }))).code).toBe(0);
-      }, 90_000);
+      }, 150_000);
 
       test("DEL removes veth, routes and the address; DEL twice and DEL of an unknown container succeed", async () => {
         const addr = podAddr(first);
@@ -203,7 +205,7 @@ describeWithNetns("CNI plugin tests")("birdcage cni in network namespaces", () =
         expect(await ipam.lookup(addr)).toEqual(expect.objectContaining({ allocated: false, handleId: null }));
         expect((await run(env("DEL", "c0ffee01", POD), conf())).code).toBe(0);
         expect((await run(env("DEL", "never-added", undefined, "ghost"), conf())).code).toBe(0);
-      }, 90_000);
+      }, 150_000);
 
       test("a failure after the address was allocated leaves nothing behind (veth removed, address released)", async () => {
         const r = await run(env("ADD", "c0ffee02", POD2, "web-2"), conf(), { path: `${faultDir}:${process.env.PATH ?? "/usr/sbin:/usr/bin"}` });
@@ -214,7 +216,7 @@ describeWithNetns("CNI plugin tests")("birdcage cni in network namespaces", () =
         expect(await links(POD2)).toEqual(["lo"]);
         expect(await ipam.addressesByHandle("k8s-pod-network.c0ffee02")).toEqual([]);
         expect(await ip("-n", NODE, "route", "show", "proto", "201")).toBe("");
-      }, 60_000);
+      }, 150_000);
 
       test("refusals before anything is allocated: unknown netns (3), foreign eth0 in the pod (103)", async () => {
         const gone = await run(env("ADD", "c0ffee03", `bc-cni-test-${tag}-missing`, "web-3"), conf());
@@ -226,13 +228,26 @@ describeWithNetns("CNI plugin tests")("birdcage cni in network namespaces", () =
         expect(taken.json).toEqual(expect.objectContaining({ code: 103 }));
         expect(await ipam.addressesByHandle("k8s-pod-network.c0ffee03")).toEqual([]);
         expect(await links(NODE)).not.toContain(workloadInterfaceName("default", "web-3"));
-      }, 60_000);
+      }, 150_000);
+
+      test("concurrent ADDs of four pods on the node get four addresses; concurrent DELs release them", async () => {
+        const ids = PARALLEL.map((_, i) => `par${i}`);
+        const adds = await Promise.all(PARALLEL.map((ns, i) => run(env("ADD", ids[i]!, ns, `par-${i}`), conf(), { shim: true })));
+        expect(adds.map((r) => r.code)).toEqual([0, 0, 0, 0]);
+        const addrs = adds.map(podAddr);
+        expect(new Set(addrs).size).toBe(4);
+        for (const [i, a] of addrs.entries()) expect(await ipam.addressesByHandle(`k8s-pod-network.${ids[i]}`)).toEqual([a]);
+        const dels = await Promise.all(PARALLEL.map((ns, i) => run(env("DEL", ids[i]!, ns, `par-${i}`), conf(), { shim: true })));
+        expect(dels.map((r) => r.code)).toEqual([0, 0, 0, 0]);
+        for (const id of ids) expect(await ipam.addressesByHandle(`k8s-pod-network.${id}`)).toEqual([]);
+        expect(await ip("-n", NODE, "route", "show", "proto", "201")).toBe("");
+      }, 300_000);
 
       test("etcd unreachable: try again later (11)", async () => {
         const r = await run(env("DEL", "c0ffee05", undefined, "web-5"), conf({ datastore: { type: "etcd", endpoints: ["unix:///nonexistent/bc-etcd.sock:0"], namespace: STORE_NS, timeoutMs: 500 } }));
         expect(r.code).toBe(1);
         expect(r.json).toEqual(expect.objectContaining({ code: 11 }));
-      }, 60_000);
+      }, 150_000);
     },
     { unixSocket: true },
   );
