@@ -211,6 +211,10 @@ export function walk(net: NetState, input: WalkInput, opts: WalkOptions): WalkRe
 
   if (input.src.family !== input.dst.family) throw new Error(`source ${formatAddress(input.src)} and destination ${formatAddress(input.dst)} are different IP families`);
 
+  if (host.down) {
+    visited.push(host);
+    return drop(host, "host-down", `${host.name} is down`);
+  }
   // The source pod: its interface MTU, then its egress policy (Felix filters what leaves the pod).
   if (srcPod !== undefined) {
     noteMtu(srcPod.mtu, host.name);

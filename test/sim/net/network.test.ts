@@ -392,6 +392,11 @@ describe("failures", () => {
     expect(r.reason).toBe("dropped at router r2: r2 is down");
     net.setHostDown("r2", false);
     expect(net.trace(probe("node-1", "10.1.1.5", "10.1.3.5")).outcome).toBe("delivered");
+    // A pod on a node that is down sends nothing.
+    net.setHostDown("node-1", true);
+    const src = net.trace(probe("node-1", "10.1.1.5", "10.1.3.5"));
+    expect([src.reason, src.hops.length]).toEqual(["dropped at node-1: node-1 is down", 1]);
+    expect(net.underlayPath("node-1", "192.168.1.10", "192.168.2.10", 100)).toEqual({ ok: false, at: "node-1", reason: "dropped at node-1: node-1 is down", kind: "host-down" });
   });
 
   test("FIB changes on the path invalidate cached underlay paths", () => {
