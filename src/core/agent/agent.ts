@@ -19,13 +19,14 @@ import { Ipam } from "../ipam/ipam.ts";
 import { HOST_PREFIX } from "../ipam/keys.ts";
 import { normalizePool, type Pool } from "../ipam/pools.ts";
 import { fnv32 } from "../ipam/prng.ts";
-import { formatIP, parseIP, type Prefix } from "../net/ip.ts";
+import { formatIP, parseIP, type IPAddress, type Prefix } from "../net/ip.ts";
 import type { PolicySet } from "../policy/policy-set.ts";
 import { workloadInterfaceName } from "../policy/render/plan.ts";
-import { clusterAs, hostAddress, listenPort, nodeSubnet, type ClusterNode, type ClusterView } from "./cluster.ts";
+import { clusterAs, hostAddress, listenPort, nodeIP, nodeSubnet, type ClusterNode, type ClusterView } from "./cluster.ts";
 import type { Dataplane, DataplaneRoute, TunnelDevice } from "./dataplane.ts";
 import { routeText, type RouteText } from "./memory-dataplane.ts";
 import { nodePeers, type AgentPeer } from "./peers.ts";
+import { BlockOwners } from "./block-owners.ts";
 import { dataplaneRoute, ENCAP_OVERHEAD, routeKey, routeSignature, VXLAN_PORT, VXLAN_VNI, workloadRoute, type EncapContext } from "./routes.ts";
 
 export interface NodeAgentConfig {
@@ -164,6 +165,8 @@ export class NodeAgent {
   private readonly podMap = new Map<string, AgentPod>();
   private readonly podOps = new Map<string, Promise<unknown>>();
   private readonly tunnelMap = new Map<"ipip" | "vxlan", TunnelDevice>();
+  private readonly blockOwners = new BlockOwners();
+  private nodeAddresses = new Map<string, { 4?: IPAddress; 6?: IPAddress }>();
   private originated: string[] = [];
   private exportSig = "";
   private watch: Watch | undefined;
@@ -229,10 +232,18 @@ export class NodeAgent {
     if (this.running) return;
     this.running = true;
     await this.reconcileTunnels();
+    // Every node's block affinities: ours decide what we originate, the others where tunnels go.
+    const list = await this.ports.datastore.list(HOST_PREFIX);
+    for (const kv of list.items) this.blockOwners.apply({ type: "put", key: kv.key, value: kv.value });
+    const mine = `${HOST_PREFIX}${this.name}/`;
     this.watch = this.ports.datastore.watch(
-      `${HOST_PREFIX}${this.name}/`,
-      undefined,
-      () => void this.track(this.refreshOrigination()),
+      HOST_PREFIX,
+      list.revision + 1,
+      (ev) => {
+        const changed = this.blockOwners.apply(ev);
+        if (changed) this.sync([routeKey(changed)]);
+        if (ev.key.startsWith(mine)) void this.track(this.refreshOrigination());
+      },
       (e) => this.log(`affinity watch ended: ${e.message}`),
     );
     await this.refreshOrigination();
@@ -336,7 +347,17 @@ export class NodeAgent {
   private encapContext(): EncapContext {
     const s4 = nodeSubnet(this.config.address);
     const s6 = nodeSubnet(this.config.addressV6);
-    return { pools: this.pools, subnets: { ...(s4 ? { 4: s4 } : {}), ...(s6 ? { 6: s6 } : {}) } };
+    this.nodeAddresses = new Map();
+    for (const n of [...this.view.nodes, this.self]) {
+      const a4 = safe(() => nodeIP(n.address));
+      const a6 = safe(() => nodeIP(n.addressV6));
+      this.nodeAddresses.set(n.name, { ...(a4 ? { 4: a4 } : {}), ...(a6 ? { 6: a6 } : {}) });
+    }
+    const owner = (prefix: Prefix): IPAddress | undefined => {
+      const host = this.blockOwners.owner(prefix);
+      return host === undefined || host === this.name ? undefined : this.nodeAddresses.get(host)?.[prefix.family];
+    };
+    return { pools: this.pools, subnets: { ...(s4 ? { 4: s4 } : {}), ...(s6 ? { 6: s6 } : {}) }, owner };
   }
 
   // ------------------------------------------------------------------------------------- MTU and tunnels
@@ -654,6 +675,14 @@ function normalizePools(view: ClusterView): Pool[] {
 function hashRouterId(name: string): string {
   const h = fnv32(name) || 1;
   return formatIP(4, BigInt(h));
+}
+
+function safe<T>(fn: () => T): T | undefined {
+  try {
+    return fn();
+  } catch {
+    return undefined;
+  }
 }
 
 const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);

@@ -43,4 +43,5 @@ export {
   type EncapContext,
 } from "./routes.ts";
 export { MemoryDataplane, routeText, type RouteText } from "./memory-dataplane.ts";
+export { BlockOwners } from "./block-owners.ts";
 export { policySetFor } from "./policy.ts";

@@ -7,8 +7,10 @@
 //   node address's prefix length (Node.spec.bgp.ipv4Address "10.0.1.5/24"); a node recorded as /32
 //   therefore encapsulates to everyone, as in Calico;
 // - Never, and prefixes outside every pool (an external router's routes), are routed natively.
-// The tunnel's far end is the route's next hop (BIRD's behaviour when it owns the routes; Felix uses
-// the block owner's node address, which is the same whenever the next hop is the originating node).
+// For a prefix of an IPIP/VXLAN pool whose block owner is known (block affinities, block-owners.ts)
+// the route goes to the owner's node address, as Felix programs it; the CrossSubnet test uses that
+// address too. Otherwise (borrowed /32s, owner unknown, pools without encapsulation) the BGP next hop
+// decides, as BIRD's kernel filter does. In a mesh or behind route reflectors both are the same node.
 import { formatPrefix, prefixContains, prefixContainsAddress, type IPAddress, type Prefix } from "../net/ip.ts";
 import type { RouteEntry } from "../bgp/ports.ts";
 import type { Pool } from "../ipam/pools.ts";
@@ -30,6 +32,8 @@ export interface EncapContext {
   pools: readonly Pool[];
   /** The node's own subnets (address with prefix length), per family. */
   subnets: { readonly 4?: Prefix; readonly 6?: Prefix };
+  /** The address of the node owning exactly this block, when known. */
+  owner?: (prefix: Prefix) => IPAddress | undefined;
 }
 
 /** The pool a prefix lies in (pools never overlap), if any. */
@@ -60,9 +64,12 @@ export function tunnelDeviceFor(encap: Encapsulation, family: 4 | 6): string | u
 /** A speaker RouteEntry (best path or own blackhole) as a dataplane route. */
 export function dataplaneRoute(entry: RouteEntry, ctx: EncapContext): DataplaneRoute {
   if (entry.kind === "blackhole") return { prefix: entry.prefix, kind: "blackhole", nextHops: [], encap: "none" };
-  const encap = encapFor(entry.prefix, entry.nextHops, ctx);
+  const pool = poolOf(ctx.pools, entry.prefix);
+  const owner = pool && (pool.ipipMode !== "Never" || pool.vxlanMode !== "Never") ? ctx.owner?.(entry.prefix) : undefined;
+  const nextHops = owner ? [owner] : [...entry.nextHops];
+  const encap = encapFor(entry.prefix, nextHops, ctx);
   const device = tunnelDeviceFor(encap, entry.prefix.family);
-  return { prefix: entry.prefix, kind: "unicast", nextHops: [...entry.nextHops], encap, ...(device ? { device } : {}) };
+  return { prefix: entry.prefix, kind: "unicast", nextHops, encap, ...(device ? { device } : {}) };
 }
 
 /** A pod's route on its node: deliver to the pod interface. */

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "@jest/globals";
 import { ClusterLab, pool } from "./cluster-lab.ts";
-import { encapFor, type ClusterView, type EncapContext } from "../../../src/core/agent/index.ts";
+import { BlockOwners, encapFor, type ClusterView, type EncapContext } from "../../../src/core/agent/index.ts";
 import { normalizePool } from "../../../src/core/ipam/index.ts";
 import { parseIP, parsePrefix, prefixContainsAddress } from "../../../src/core/net/ip.ts";
 
@@ -88,5 +88,24 @@ describe("encapsulation decision", () => {
     const v6 = ctx({ vxlanMode: "CrossSubnet" }, "fd10::/48");
     expect(encapFor(parsePrefix("fd10::/122"), [parseIP("fd00:1::5")], v6)).toBe("none");
     expect(encapFor(parsePrefix("fd10::/122"), [parseIP("fd00:2::5")], v6)).toBe("vxlan");
+  });
+});
+
+describe("block owners (Felix's view of the affinities)", () => {
+  test("only confirmed affinities own a block; a delete or a move to pendingDeletion drops the owner", () => {
+    const owners = new BlockOwners();
+    const key = "/calico/ipam/v2/host/node-2/ipv4/block/10.1.4.0-26";
+    const block = parsePrefix("10.1.4.0/26");
+    expect(owners.apply({ type: "put", key, value: '{"state":"pending","deleted":false}' })).toBeUndefined();
+    expect(owners.owner(block)).toBeUndefined();
+    expect(owners.apply({ type: "put", key, value: '{"state":"confirmed","deleted":false}' })).toEqual(block);
+    expect(owners.owner(block)).toBe("node-2");
+    expect(owners.owner(parsePrefix("10.1.4.5/32"))).toBeUndefined();
+    expect(owners.apply({ type: "put", key, value: '{"state":"pendingDeletion","deleted":false}' })).toEqual(block);
+    expect(owners.owner(block)).toBeUndefined();
+    owners.apply({ type: "put", key, value: '{"state":"confirmed","deleted":false}' });
+    expect(owners.apply({ type: "delete", key, value: undefined })).toEqual(block);
+    expect(owners.apply({ type: "put", key: "/calico/ipam/v2/host/node-2/junk", value: "{}" })).toBeUndefined();
+    expect(owners.size).toBe(0);
   });
 });

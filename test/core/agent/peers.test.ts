@@ -131,6 +131,48 @@ describe("sessions and routes through the peers", () => {
     expect(lab.table("c-1").some((l) => l.startsWith(block("rr-1")))).toBe(false);
   });
 
+  test("behind an eBGP router: IPIP/VXLAN routes go to the block owner (Felix), unencapsulated ones to the BGP next hop", async () => {
+    const cluster = (mode: Record<string, unknown>): ClusterView => ({
+      nodes: [
+        { name: "n1", address: "10.0.1.1/24", asNumber: 65101 },
+        { name: "n2", address: "10.0.2.1/24", asNumber: 65102 },
+      ],
+      ipPools: [pool("10.1.0.0/16", mode)],
+      bgpConfiguration: { spec: { nodeToNodeMeshEnabled: false } },
+      bgpPeers: [{ metadata: { name: "tor" }, spec: { peerIP: "10.0.0.254", asNumber: 65001 } }],
+    });
+    const run = async (mode: Record<string, unknown>) => {
+      const lab = new ClusterLab(cluster(mode)).build();
+      const router = new Speaker(
+        {
+          asNumber: 65001,
+          routerId: "10.0.0.254",
+          listen: { address: "10.0.0.254" },
+          peers: [
+            { address: "10.0.1.1", asNumber: 65101 },
+            { address: "10.0.2.1", asNumber: 65102 },
+          ],
+          importPolicy: () => true,
+          exportPolicy: () => true,
+        },
+        { clock: lab.clock, transport: lab.net.transport("10.0.0.254") },
+      );
+      router.start();
+      await lab.startAll();
+      for (const n of ["n1", "n2"]) await lab.node(n).agent.addPod({ name: `p-${n}`, namespace: "default" });
+      await lab.run(3);
+      router.stop();
+      return { lab, block2: lab.node("n2").agent.status().originated[0]! };
+    };
+    const always = await run({ ipipMode: "Always" });
+    expect(always.lab.node("n1").agent.speaker.bestRoutes().get(always.block2)?.nextHop).toBe("10.0.0.254");
+    expect(always.lab.table("n1")).toContain(`${always.block2} unicast ipip 10.0.2.1`);
+    const cross = await run({ vxlanMode: "CrossSubnet" });
+    expect(cross.lab.table("n1")).toContain(`${cross.block2} unicast vxlan 10.0.2.1`);
+    const never = await run({ ipipMode: "Never" });
+    expect(never.lab.table("n1")).toContain(`${never.block2} unicast none 10.0.0.254`);
+  });
+
   test("eBGP to an external router by peerIP: its routes are native, ours exported only inside pools", async () => {
     const v: ClusterView = {
       nodes: [{ name: "n1", address: "10.0.0.1/24" }],

@@ -1,0 +1,54 @@
+// Which node owns which IPAM block, from the block affinities in the datastore
+// (/calico/ipam/v2/host/<host>/ipv4/block/<cidr> with state confirmed). Felix programs the routes of
+// IPIP and VXLAN pools from this (felix/calc/l3_route_resolver.go): the tunnel goes to the block
+// owner's node address, whatever BGP next hop the route arrived with (e.g. a ToR router behind eBGP).
+import type { WatchEvent } from "../datastore/port.ts";
+import { parseAffinityKey } from "../ipam/keys.ts";
+import { formatPrefix, type Prefix } from "../net/ip.ts";
+
+export class BlockOwners {
+  /** Block CIDR text → [host, prefix] for confirmed affinities. */
+  private readonly owners = new Map<string, { host: string; prefix: Prefix }>();
+  /** Affinity key → the block CIDR text it confirmed (so a delete knows what to drop). */
+  private readonly byKey = new Map<string, string>();
+
+  /** Applies a put or delete of an affinity key; returns the block whose owner changed, if any. */
+  apply(event: Pick<WatchEvent, "type" | "key" | "value">): Prefix | undefined {
+    let parts;
+    try {
+      parts = parseAffinityKey(event.key);
+    } catch {
+      return undefined; // a malformed key is IPAM check's business, not routing's
+    }
+    if (!parts) return undefined;
+    const cidr = formatPrefix(parts.cidr);
+    const confirmed = event.type === "put" && event.value !== undefined && isConfirmed(event.value);
+    const before = this.owners.get(cidr)?.host;
+    if (confirmed) {
+      this.owners.set(cidr, { host: parts.host, prefix: parts.cidr });
+      this.byKey.set(event.key, cidr);
+    } else if (this.byKey.get(event.key) === cidr) {
+      this.byKey.delete(event.key);
+      if (this.owners.get(cidr)?.host === parts.host) this.owners.delete(cidr);
+    }
+    return this.owners.get(cidr)?.host === before ? undefined : parts.cidr;
+  }
+
+  /** The node owning exactly this block, if known. */
+  owner(prefix: Prefix): string | undefined {
+    return this.owners.get(formatPrefix(prefix))?.host;
+  }
+
+  get size(): number {
+    return this.owners.size;
+  }
+}
+
+function isConfirmed(value: string): boolean {
+  try {
+    const o = JSON.parse(value) as { state?: unknown; deleted?: unknown };
+    return (o.state === "confirmed" || o.state === "" || o.state === undefined) && o.deleted !== true;
+  } catch {
+    return false;
+  }
+}
