@@ -482,6 +482,9 @@ describe("dataplane and capture", () => {
     expect(net.hostOf("10.1.3.0")).toBe("node-3");
     dp.removeTunnel("ipip");
     expect(net.hostOf("10.1.3.0")).toBeUndefined();
+    // Without tunl0, node-3 cannot take IPIP in.
+    dp.addWorkload(pod("shop", "c", "10.1.3.5"));
+    expect(net.trace(probe("node-1", "10.1.1.5", "10.1.3.5")).reason).toBe("dropped at node-3: ipip packet from 192.168.1.10 but node-3 has no tunl0 device (IPIP not enabled there)");
     expect(() => net.dataplane("r1")).toThrow(/router/);
     expect(() => net.trace(probe("nope", "10.1.1.5", "10.1.3.5"))).toThrow(/unknown host "nope"/);
   });
