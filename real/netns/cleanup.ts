@@ -3,7 +3,7 @@
 // hand-edited state file cannot make us delete someone else's namespace or link.
 import { execa } from "execa";
 import { execFileSync } from "node:child_process";
-import { unlinkSync } from "node:fs";
+import { readdirSync, statSync, unlinkSync } from "node:fs";
 import { unlink } from "node:fs/promises";
 import { basename } from "node:path";
 import { PREFIX } from "./names.ts";
@@ -70,18 +70,45 @@ export async function stopProcesses(procs: { pid: number; startTime: string }[],
   for (let i = 0; i < 40 && live().length > 0; i++) await sleep(25);
 }
 
-/** Processes whose network namespace is `ns` (`ip netns pids`). */
-export async function netnsPids(ns: string): Promise<{ pid: number; startTime: string }[]> {
-  const r = await execa("ip", ["netns", "pids", ns], { reject: false });
-  if (r.exitCode !== 0) return [];
-  return String(r.stdout)
-    .split("\n")
-    .map((l) => Number(l.trim()))
-    .filter((pid) => pid > 0 && pid !== process.pid)
-    .flatMap((pid) => {
-      const startTime = processStartTime(pid);
-      return startTime === undefined ? [] : [{ pid, startTime }];
-    });
+/**
+ * Processes whose network namespace is one of `names` (what `ip netns pids` finds, for all names in
+ * one pass over /proc instead of one `ip` process per namespace): a process is inside when its
+ * /proc/PID/ns/net is the same nsfs inode as /run/netns/NAME.
+ */
+export function pidsInNetns(names: readonly string[]): { pid: number; startTime: string; netns: string }[] {
+  const byIno = new Map<string, string>();
+  for (const n of names) {
+    try {
+      const st = statSync(`/run/netns/${n}`);
+      byIno.set(`${st.dev}:${st.ino}`, n);
+    } catch {
+      // not mounted (gone)
+    }
+  }
+  if (byIno.size === 0) return [];
+  const out: { pid: number; startTime: string; netns: string }[] = [];
+  let entries: string[];
+  try {
+    entries = readdirSync("/proc");
+  } catch {
+    return [];
+  }
+  for (const e of entries) {
+    if (!/^\d+$/.test(e)) continue;
+    const pid = Number(e);
+    if (pid === process.pid) continue;
+    let st;
+    try {
+      st = statSync(`/proc/${e}/ns/net`);
+    } catch {
+      continue;
+    }
+    const netns = byIno.get(`${st.dev}:${st.ino}`);
+    if (netns === undefined) continue;
+    const startTime = processStartTime(pid);
+    if (startTime !== undefined) out.push({ pid, startTime, netns });
+  }
+  return out;
 }
 
 export async function listNetns(): Promise<string[]> {
@@ -129,7 +156,7 @@ export async function removeObjects(objects: OwnedObject[], log: (line: string) 
   const nsObjs = of("netns");
   const existing = new Set(await listNetns());
   const toDelete = nsObjs.filter((n) => existing.has(n.name)).map((n) => n.name);
-  const inside = (await Promise.all(toDelete.map(netnsPids))).flat();
+  const inside = pidsInNetns(toDelete);
   if (inside.length > 0) log(`stopping ${inside.length} process(es) inside the namespaces`);
   await stopProcesses(inside);
   await deleteNetns(toDelete);
@@ -190,19 +217,11 @@ export function removeObjectsSync(objects: OwnedObject[]): boolean {
   }
   const ns = objects.filter((o) => o.kind === "netns" && hasOurPrefix(o)).map((o) => (o as { name: string }).name);
   // A namespace with a process in it outlives `ip netns del`: kill what runs inside first.
-  for (const n of ns) {
-    let pids: string;
+  for (const p of pidsInNetns(ns)) {
     try {
-      pids = execFileSync("ip", ["netns", "pids", n], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+      process.kill(p.pid, "SIGKILL");
     } catch {
-      continue;
-    }
-    for (const pid of pids.split("\n").map(Number).filter((p) => p > 0 && p !== process.pid)) {
-      try {
-        process.kill(pid, "SIGKILL");
-      } catch {
-        // gone
-      }
+      // gone
     }
   }
   if (ns.length > 0) {

@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { NetnsBuilder, type World } from "../../../real/netns/build.ts";
-import { listNetns } from "../../../real/netns/cleanup.ts";
+import { listNetns, pidsInNetns } from "../../../real/netns/cleanup.ts";
 import { describeWithNetns } from "../../helpers/netns.ts";
 import { MTU_TOPOLOGY, quickstart, topologyFromText } from "./topo.ts";
 
@@ -93,9 +93,18 @@ d("NetnsBuilder: quickstart", () => {
     await expect(w.setLinkDown("node-1", "seg-b", true)).rejects.toThrow(/not attached to seg-b/);
   });
 
-  test("teardown leaves no namespace, link or state file of the run", async () => {
+  test("teardown stops processes inside the run's namespaces, then leaves no namespace, link or state file", async () => {
     const w = world!;
+    // One started through the World (recorded in the state file), one behind its back (found in /proc).
+    const tracked = w.spawn("node-1", "sleep", ["300"], { reject: false });
+    const untracked = execa("ip", ["netns", "exec", w.ns("node-2"), "sleep", "300"], { reject: false });
+    for (let i = 0; i < 200 && pidsInNetns([w.ns("node-1"), w.ns("node-2")]).length < 2; i++) await new Promise((r) => setTimeout(r, 25));
+    expect(pidsInNetns([w.ns("node-1"), w.ns("node-2")]).map((p) => p.pid).sort()).toEqual([tracked.pid, untracked.pid].sort());
+    for (let i = 0; i < 200 && !w.owner.state.objects.some((o) => o.kind === "process"); i++) await new Promise((r) => setTimeout(r, 25));
+    expect(w.owner.state.objects.find((o) => o.kind === "process")).toMatchObject({ pid: tracked.pid, command: "sleep 300", netns: w.ns("node-1") });
     const r = await w.teardown();
+    expect((await tracked).signal).toBe("SIGTERM");
+    expect((await untracked).signal).toBe("SIGTERM");
     expect(r.failed).toEqual([]);
     expect(await leftovers(w.runId)).toEqual([]);
     expect(existsSync(w.owner.file)).toBe(false);
