@@ -240,8 +240,9 @@ export function walk(net: NetState, input: WalkInput, opts: WalkOptions): WalkRe
     if (host.local.has(dKey)) {
       if (outer !== undefined) {
         const o = outer;
-        // Only a tunnel device takes encapsulated packets in (tunl0 for protocol 4, vxlan.calico on UDP 4789).
-        if (!host.tunnels.has(o.type)) {
+        // Only a tunnel device takes encapsulated packets in (tunl0 for protocol 4, vxlan.calico on UDP
+        // 4789). IPv4 only: the Dataplane port has no IPv6 tunnel device (vxlan-v6.calico) to check.
+        if (o.dst.family === 4 && !host.tunnels.has(o.type)) {
           return drop(host, "no-route", `${o.type} packet from ${formatAddress(o.src)} but ${host.name} has no ${o.type === "ipip" ? "tunl0" : "vxlan.calico"} device (${o.type === "ipip" ? "IPIP" : "VXLAN"} not enabled there)`);
         }
         outer = undefined;
