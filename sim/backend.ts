@@ -200,7 +200,7 @@ export class SimBackend implements Backend {
       tracker: new ConvergenceTracker(this.#options.graceMs ?? 30_000),
       timeline: new Timeline(this.#options.timelineLimit ?? DEFAULT_TIMELINE_LIMIT),
       quietMs: this.#options.quietMs ?? defaultQuiet(topology),
-      failed: new Set(topology.links.filter((l) => l.down).map((l) => `link:${l.endpoints.join("@")}`)),
+      failed: new Set(topology.links.filter((l) => l.down).map((l) => linkKey(topology, l.endpoints))),
       pathMemo: new Map(),
       prune: new Set(),
       pcap,
@@ -871,6 +871,11 @@ export class SimBackend implements Backend {
     for (const [k, s] of w.nodes) if (s.agent) agents.set(k, s.agent);
     return { engine: w.engine, network: w.network, transport: w.transport, datastore: w.datastore, agents };
   }
+}
+
+/** "link:element@segment" for a link's endpoints, whichever order they were written in. */
+function linkKey(t: Topology, [a, b]: [string, string]): string {
+  return t.segments.some((s) => s.name === a) ? `link:${b}@${a}` : `link:${a}@${b}`;
 }
 
 function endpointText(e: Endpoint): string {

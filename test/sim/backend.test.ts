@@ -246,6 +246,19 @@ describe("SimBackend failures", () => {
 });
 
 describe("SimBackend convergence detection", () => {
+  test("a link written down in the topology: its node's sessions are stably failing at once; restored, they come up", async () => {
+    const t = topologyFile("quickstart.yaml", (text) => text.replace("cluster:", "links:\n  - { endpoints: [seg-b, node-4], down: true }\ncluster:"));
+    const b = await started(t);
+    const r = await b.waitConverged(60_000, 0);
+    expect(r.converged).toBe(true);
+    expect(b.now()).toBeLessThan(1000); // no grace period: the path is known to be down
+    expect(established(await b.sessions())).toHaveLength(6);
+    await b.restore({ kind: "link", element: "node-4", segment: "seg-b" });
+    expect((await b.waitConverged(120_000, b.now())).converged).toBe(true);
+    expect(established(await b.sessions())).toHaveLength(12);
+    await b.stop();
+  });
+
   test("a timeout reports converged: false at the current time", async () => {
     const b = await started(topologyFile("quickstart.yaml"));
     const r = await b.waitConverged(0, 0);
