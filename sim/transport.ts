@@ -90,6 +90,8 @@ export interface BgpCounters {
 
 export interface TcpCounters {
   connectAttempts: number;
+  /** SYNs sent, retries included. */
+  syns: number;
   established: number;
   refused: number;
   connectTimeouts: number;
@@ -453,6 +455,7 @@ export class SimTransportNetwork {
   readonly totals = newCounters();
   readonly tcpCounters: TcpCounters = {
     connectAttempts: 0,
+    syns: 0,
     established: 0,
     refused: 0,
     connectTimeouts: 0,
@@ -589,7 +592,8 @@ export class SimTransportNetwork {
         e.fail({ error: "connect timeout" });
       } else this.sendSyn(e, onConnected);
     });
-    const p = this.underlay.underlayPath(e.host, e.localAddress, e.remoteAddress, e.family === 4 ? 44 : 64);
+    this.tcpCounters.syns++;
+    const p = this.pathOut(e, e.family === 4 ? 44 : 64);
     if (!p.ok || this.lost(p)) return; // silence: the retry timer above tries again
     const now = this.engine.now();
     this.captureSeg(p, now, e, SYN, e.isn, 0, undefined, this.mssOf(p, e.family));
@@ -617,6 +621,12 @@ export class SimTransportNetwork {
     }
     const s = new Endpoint(this, dstHost, hs, e.remoteAddress, e.localAddress, e.localPort);
     s.localPort = e.remotePort;
+    const v = this.underlay.version?.();
+    if (v !== undefined) {
+      s.path = back;
+      s.pathVersion = v;
+      s.pathSize = e.family === 4 ? 44 : 64;
+    }
     const mss = Math.min(this.mssOf(fwd, e.family), this.mssOf(back, e.family));
     this.captureSeg(back, now, s, SYN | ACK, s.isn, (e.isn + 1) >>> 0, undefined, mss);
     this.engine.schedule(back.latencyMs, "tcp-syn", () => {

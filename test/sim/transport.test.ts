@@ -152,7 +152,7 @@ describe("SimTransportNetwork: TCP behaviour", () => {
     c.onClose((r) => reasons.push([n.engine.now(), r]));
     n.engine.run();
     expect(reasons).toEqual([[127_000, { error: "connect timeout" }]]);
-    expect(n.underlay.calls).toBe(7);
+    expect(n.net.stats().tcp.syns).toBe(7);
   });
 
   test("a SYN that finally gets through after the path comes back connects", () => {
