@@ -154,7 +154,7 @@ export class NodeAgent {
   readonly speaker: Speaker;
   private readonly config: NodeAgentConfig;
   private readonly ports: NodeAgentPorts;
-  private readonly self: ClusterNode;
+  private self: ClusterNode;
   private view: ClusterView;
   private pools: Pool[] = [];
   private encap: EncapContext;
@@ -234,6 +234,7 @@ export class NodeAgent {
     await this.reconcileTunnels();
     // Every node's block affinities: ours decide what we originate, the others where tunnels go.
     const list = await this.ports.datastore.list(HOST_PREFIX);
+    this.blockOwners.clear();
     for (const kv of list.items) this.blockOwners.apply({ type: "put", key: kv.key, value: kv.value });
     const mine = `${HOST_PREFIX}${this.name}/`;
     this.watch = this.ports.datastore.watch(
@@ -281,10 +282,17 @@ export class NodeAgent {
 
   // ------------------------------------------------------------------------------------- cluster
 
-  /** The cluster changed (nodes, pools, BGPConfiguration, BGPPeers, tunnel MTU): re-evaluate everything. */
+  /**
+   * The cluster changed (nodes, pools, BGPConfiguration, BGPPeers, tunnel MTU): peers are added and
+   * removed, routes re-decided, tunnels reconciled, origination refreshed. The node's own entry in
+   * the view may change its labels; its address, AS and route-reflector cluster ID stay as configured.
+   */
   async updateCluster(view: ClusterView): Promise<void> {
     const pools = normalizePools(view);
     this.view = view;
+    // The node's own labels may change with its Node resource (pool and BGPPeer selectors follow).
+    const labels = view.nodes.find((n) => n.name === this.name)?.labels;
+    if (labels !== undefined) this.self = { ...this.self, labels };
     this.pools = pools;
     this.encap = this.encapContext();
     this.reconcilePeers();

@@ -34,6 +34,11 @@ export class BlockOwners {
     return this.owners.get(cidr)?.host === before ? undefined : parts.cidr;
   }
 
+  clear(): void {
+    this.owners.clear();
+    this.byKey.clear();
+  }
+
   /** The node owning exactly this block, if known. */
   owner(prefix: Prefix): string | undefined {
     return this.owners.get(formatPrefix(prefix))?.host;

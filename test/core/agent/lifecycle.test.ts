@@ -46,6 +46,28 @@ describe("cluster changes", () => {
   });
 });
 
+describe("labels", () => {
+  test("the node's labels change in the view: BGPPeer selectors follow (a node becomes a peer of the RR)", async () => {
+    const base = (n2Labels: Record<string, string>): ClusterView => ({
+      nodes: [
+        { name: "rr", address: "10.0.0.1/24", labels: { rr: "yes" }, routeReflectorClusterID: "244.0.0.9" },
+        { name: "n2", address: "10.0.0.2/24", labels: n2Labels },
+      ],
+      ipPools: [pool("10.1.0.0/16")],
+      bgpConfiguration: { spec: { nodeToNodeMeshEnabled: false } },
+      bgpPeers: [{ metadata: { name: "clients" }, spec: { nodeSelector: "role == 'client'", peerSelector: "has(rr)" } }],
+    });
+    const lab = new ClusterLab(base({})).build();
+    await lab.startAll();
+    await lab.run(2);
+    expect(lab.node("n2").agent.sessions()).toEqual([]);
+    for (const n of lab.nodes.values()) await n.agent.updateCluster(base({ role: "client" }));
+    await lab.run(3);
+    expect(lab.node("n2").agent.sessions().map((s) => `${s.peerNode} ${s.state}`)).toEqual(["rr Established"]);
+    expect(lab.node("rr").agent.sessions().map((s) => `${s.peerNode} ${s.routeReflectorClient}`)).toEqual(["n2 true"]);
+  });
+});
+
 describe("stop and crash", () => {
   test("stop(): Cease to the peers, they drop the node's routes at once", async () => {
     const lab = new ClusterLab({ nodes: nodes(2), ipPools: [pool("10.1.0.0/16", { vxlanMode: "Always" })] }).build();
@@ -60,6 +82,11 @@ describe("stop and crash", () => {
     expect(lab.node("node-1").agent.sessions()[0]!.state).not.toBe("Established");
     expect(lab.node("node-2").agent.isRunning).toBe(false);
     expect(lab.node("node-1").states.at(-1)).toMatch(/^10\.0\.2\.1 Established->/);
+    // And up again: the same agent starts over, its block comes back.
+    await lab.node("node-2").agent.start();
+    await lab.run(8);
+    expect(lab.established()).toBe(true);
+    expect(lab.table("node-1")).toContain(`${block2} unicast vxlan 10.0.2.1`);
   });
 
   test("crash and restart under graceful restart: the peers keep the routes throughout", async () => {
