@@ -323,6 +323,19 @@ describe("encapsulation and MTU", () => {
     expect(r.hops.filter((h) => h.out === "core").map((h) => h.size)).toEqual([1450]);
   });
 
+  test("VXLAN over IPv6 adds 70 bytes; without a tunnel MTU the link's minus the overhead applies", () => {
+    const net = cluster();
+    net.dataplane("node-1").addWorkload(pod("shop", "v6a", "fd00:10:1::5", 1500));
+    net.dataplane("node-2").addWorkload(pod("shop", "v6b", "fd00:10:2::5", 1500));
+    net.dataplane("node-1").applyRoutes({ add: [uni("fd00:10:2::/122", ["fd00:1::11"], "vxlan")], remove: [] });
+    const r = net.trace(probe("node-1", "fd00:10:1::5", "fd00:10:2::5", { size: 1400 }));
+    expect(r.outcome).toBe("delivered");
+    expect(r.hops.filter((h) => h.out === "seg-a").map((h) => h.size)).toEqual([1470]);
+    expect(r.pathMtu).toBe(1430);
+    const big = net.trace(probe("node-1", "fd00:10:1::5", "fd00:10:2::5", { size: 1480, df: false }));
+    expect(big.reason).toBe("dropped at node-1: packet of 1480 bytes exceeds tunnel MTU 1430, ICMPv6 packet-too-big (mtu 1430) sent");
+  });
+
   test("tunnel MTU 1430 and a 1480-byte packet: DF drops it with frag-needed, without DF it is fragmented", () => {
     const net = cluster();
     const df = net.trace(probe("node-1", "192.168.1.10", "10.1.3.5", { size: 1480, df: true }));
