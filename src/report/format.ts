@@ -66,7 +66,10 @@ export function compareStrings(a: string, b: string): number {
 
 /** Cuts text longer than max characters, saying how much was cut. */
 export function truncate(s: string, max: number): string {
-  return s.length <= max ? s : `${s.slice(0, max)}… (${s.length - max} more characters)`;
+  if (s.length <= max) return s;
+  // Never cut between the two halves of a surrogate pair.
+  const end = /[\uD800-\uDBFF]/.test(s[max - 1] ?? "") ? max - 1 : max;
+  return `${s.slice(0, end)}… (${s.length - end} more characters)`;
 }
 
 /** Steps as people count them (from 1, as the runner's messages do); StepResult.index counts from 0. */

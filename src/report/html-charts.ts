@@ -1,10 +1,13 @@
 // The chart sections of report.html: the convergence timeline (with per-node small multiples),
 // sessions and routes per node, and BGP messages over time. Data is reduced in series.ts, drawn in svg.ts.
 import type { ScenarioResult, StepResult } from "../scenario/result.ts";
-import { compareStrings, formatMs, groupDigits, stepNumber } from "./format.ts";
+import { compareStrings, formatMs, groupDigits, stepNumber, truncate } from "./format.ts";
 import { HTML_LIMITS, note, plural, t } from "./html-common.ts";
 import { downsample, histogram, messageColumns, perNodeCounts } from "./series.ts";
 import { barChart, columnChart, timeChart, type Band, type Marker } from "./svg.ts";
+
+/** Tooltips are for a glance; the tables below the charts have the full text. */
+const TOOLTIP = 300;
 
 function markerClass(st: StepResult): string {
   if (st.error !== undefined) return "error";
@@ -22,7 +25,7 @@ function markers(s: ScenarioResult): Marker[] {
     out.push({
       t: cls === "wait" ? st.end : st.start,
       label: String(stepNumber(st.index)),
-      title: `step ${stepNumber(st.index)} ${st.kind} at ${formatMs(st.start)}: ${st.description}${conv}${st.error !== undefined ? ` — error: ${st.error}` : ""}`,
+      title: truncate(`step ${stepNumber(st.index)} ${st.kind} at ${formatMs(st.start)}: ${st.description}${conv}${st.error !== undefined ? ` — error: ${st.error}` : ""}`, TOOLTIP),
       cls,
     });
   }
@@ -34,7 +37,7 @@ function markers(s: ScenarioResult): Marker[] {
     out.splice(0, out.length, ...out.filter((_, i) => keep.has(i)));
   }
   const failedAssertions = s.assertions.filter((a) => !a.passed);
-  for (const a of failedAssertions.slice(0, 200)) out.push({ t: a.at, label: "", title: `failed at ${formatMs(a.at)}: ${a.name} — expected ${a.expected}, got ${a.actual}`, cls: "assert" });
+  for (const a of failedAssertions.slice(0, 200)) out.push({ t: a.at, label: "", title: truncate(`failed at ${formatMs(a.at)}: ${a.name} — expected ${a.expected}, got ${a.actual}`, TOOLTIP), cls: "assert" });
   return out;
 }
 
@@ -47,7 +50,7 @@ function bands(s: ScenarioResult): Band[] {
       t0: st.start,
       t1: st.end,
       cls: st.convergence!.converged ? "wait" : "nowait",
-      title: `step ${stepNumber(st.index)} ${st.description}: ${st.convergence!.converged ? "converged" : "did not converge"} (${formatMs(st.convergence!.took)})`,
+      title: truncate(`step ${stepNumber(st.index)} ${st.description}: ${st.convergence!.converged ? "converged" : "did not converge"} (${formatMs(st.convergence!.took)})`, TOOLTIP),
     }));
 }
 

@@ -64,8 +64,8 @@ function probesSection(s: ScenarioResult): string {
     if (p.outcome === "dropped") hops.push(`<li class="drop">✕ dropped${p.dropKind ? ` (${t(p.dropKind)})` : ""}: ${t(p.reason ?? "no reason given")}</li>`);
     const facts = [`at ${formatMs(p.at)}`, p.encap !== "none" ? `encap ${p.encap}` : "", p.pathMtu !== undefined ? `path MTU ${groupDigits(p.pathMtu)}` : "", plural(p.hops.length, "hop")].filter(Boolean).join(" · ");
     return (
-      `<details${p.outcome === "dropped" ? ` open=""` : ""}><summary><span class="outcome-${escapeAttr(p.outcome)}">${t(p.outcome)}</span> ${t(p.name)} <span class="muted">${t(facts)}</span></summary>` +
-      `<ol class="hops" aria-label="${escapeAttr(`hops of probe ${p.name}`)}">${hops.join("")}</ol></details>`
+      `<details${p.outcome === "dropped" ? ` open=""` : ""}><summary><span class="outcome-${escapeAttr(p.outcome)}">${t(p.outcome)}</span> ${t(truncate(p.name, HTML_LIMITS.cell))} <span class="muted">${t(facts)}</span></summary>` +
+      `<ol class="hops" aria-label="${escapeAttr(`hops of probe ${truncate(p.name, 200)}`)}">${hops.join("")}</ol></details>`
     );
   });
   return `${head}${note(`${plural(s.probes.length, "probe")}, ${groupDigits(dropped)} dropped.`)}${items.join("")}${note(n)}`;
@@ -87,7 +87,7 @@ function finalStateSection(s: ScenarioResult): string {
     if (down.length > HTML_LIMITS.sessionsDown) out += note(`Showing ${HTML_LIMITS.sessionsDown} of ${groupDigits(down.length)}; report.json has them all.`);
   }
   if (ipam.problems.length) {
-    out += `<p><strong>IPAM problems</strong></p><ul>${ipam.problems.slice(0, HTML_LIMITS.ipamProblems).map((p) => `<li>${t(p)}</li>`).join("")}</ul>`;
+    out += `<p><strong>IPAM problems</strong></p><ul>${ipam.problems.slice(0, HTML_LIMITS.ipamProblems).map((p) => `<li>${t(truncate(p, HTML_LIMITS.cell))}</li>`).join("")}</ul>`;
     if (ipam.problems.length > HTML_LIMITS.ipamProblems) out += note(`Showing ${HTML_LIMITS.ipamProblems} of ${groupDigits(ipam.problems.length)}.`);
   }
   return out;

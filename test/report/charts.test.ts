@@ -1,5 +1,5 @@
 import { describe, expect, test } from "@jest/globals";
-import { escapeAttr, escapeText, formatMs, groupDigits, round3, seconds, visibleControls } from "../../src/report/format.ts";
+import { escapeAttr, escapeText, formatMs, groupDigits, round3, seconds, truncate, visibleControls } from "../../src/report/format.ts";
 import { downsample, histogram, messageColumns, niceCeil, perNodeCounts } from "../../src/report/series.ts";
 import { barChart, columnChart, niceTicks, timeChart } from "../../src/report/svg.ts";
 import type { Sample } from "../../src/scenario/result.ts";
@@ -22,6 +22,12 @@ describe("format", () => {
     expect(seconds(Number.NaN)).toBe("0.000");
     expect(round3(1.23456)).toBe(1.235);
     expect(Object.is(round3(-0.0001), 0)).toBe(true);
+  });
+
+  test("truncation says how much was cut and never splits a surrogate pair", () => {
+    expect(truncate("abcdef", 4)).toBe("abcd… (2 more characters)");
+    expect(truncate("abc", 4)).toBe("abc");
+    expect(truncate("ab\ud83d\ude00cd", 3)).toBe("ab… (4 more characters)");
   });
 
   test("escaping", () => {

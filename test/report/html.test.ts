@@ -165,6 +165,18 @@ describe("htmlReport", () => {
     expect(marks.filter((e) => e.attrs.class === "mk mk-fail").length).toBe(HTML_LIMITS.markers - 1);
   });
 
+  test("huge texts are cut in the page (report.json keeps them whole)", () => {
+    const s = failingScenario();
+    const huge = "x".repeat(1_000_000);
+    s.assertions[2] = { ...s.assertions[2]!, name: huge, expected: huge, actual: huge, details: [huge] };
+    s.probes[1] = { ...s.probes[1]!, name: huge };
+    s.final.ipam.problems = [huge];
+    const html = htmlReport(report(s));
+    expect(html.length).toBeLessThan(200_000);
+    expect(html).toContain("… (998,000 more characters)".replace(",", ""));
+    parsePage(html);
+  });
+
   test("deterministic", () => {
     expect(htmlReport(report(passingScenario(), nastyScenario()))).toBe(htmlReport(report(passingScenario(), nastyScenario())));
   });
