@@ -383,11 +383,15 @@ export class NodeAgent {
     return this.view.tunnelMTU ?? (this.config.hostMTU ?? 1500) - ENCAP_OVERHEAD[kind];
   }
 
-  /** The pod interface MTU: the cluster's tunnel MTU, else the smallest of the tunnels in use, else the host MTU. */
+  /**
+   * The pod interface MTU: the cluster's tunnel MTU, else the smallest MTU of the encapsulations in
+   * use (IPIP −20, VXLAN −50, VXLAN over IPv6 −70, as Felix), else the host MTU.
+   */
   podMTU(): number {
     if (this.view.tunnelMTU !== undefined) return this.view.tunnelMTU;
     const host = this.config.hostMTU ?? 1500;
-    return Math.min(host, ...this.encapsInUse().map((k) => host - ENCAP_OVERHEAD[k]));
+    const v6vxlan = this.pools.some((p) => !p.disabled && p.family === 6 && (p.vxlanMode === "Always" || p.vxlanMode === "CrossSubnet"));
+    return Math.min(host, ...this.encapsInUse().map((k) => host - ENCAP_OVERHEAD[k]), ...(v6vxlan ? [host - ENCAP_OVERHEAD.vxlanV6] : []));
   }
 
   private async reconcileTunnels(): Promise<void> {

@@ -68,6 +68,26 @@ describe("encapsulation decision", () => {
     expect(lab.node("node-2").dataplane.workloads()[0]!.mtu).toBe(1430);
   });
 
+  test("IPv6 nodes and pool: /128 pod routes, v6 sessions, VXLAN CrossSubnet over vxlan-v6.calico", async () => {
+    const v: ClusterView = {
+      nodes: [
+        { name: "node-1", addressV6: "fd00:1::1/64" },
+        { name: "node-2", addressV6: "fd00:1::2/64" },
+        { name: "node-3", addressV6: "fd00:2::3/64" },
+      ],
+      ipPools: [pool("fd10::/48", { vxlanMode: "CrossSubnet" })],
+    };
+    const { lab, block } = await cluster(v);
+    expect(lab.established()).toBe(true);
+    const pod = lab.node("node-1").agent.pods()[0]!;
+    expect(pod.ips[0]).toMatch(/^fd10:/);
+    expect(lab.table("node-1")).toContain(`${pod.ips[0]}/128 local none ${pod.device}`);
+    expect(lab.table("node-1")).toContain(`${block("node-2")} unicast none fd00:1::2`);
+    expect(lab.table("node-1")).toContain(`${block("node-3")} unicast vxlan fd00:2::3`);
+    expect(lab.node("node-1").dataplane.route(block("node-3"))?.device).toBe("vxlan-v6.calico");
+    expect(pod.mtu).toBe(1430);
+  });
+
   test("encapFor: pool modes, subnets, prefixes outside pools, IPv6", () => {
     const ctx = (spec: Record<string, unknown>, cidr = "10.1.0.0/16"): EncapContext => ({
       pools: [normalizePool({ name: "p", cidr, ...spec })],
