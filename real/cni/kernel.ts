@@ -96,6 +96,19 @@ export class Kernel {
     }
   }
 
+  /** The device the node routes `address` out of, undefined when unreachable. */
+  async routeDevice(address: string): Promise<string | undefined> {
+    let out: string;
+    try {
+      out = await this.ip(NODE, ["-j", "-4", "route", "get", address]);
+    } catch (e) {
+      if (e instanceof IpCommandError && /unreachable|No route/i.test(e.stderr)) return undefined;
+      throw e;
+    }
+    const r = parseRoutesJson(out)[0];
+    return r?.dev;
+  }
+
   /** The attachment as the kernel has it now. */
   async observe(hostIf: string, containerIf: string, addresses: readonly string[], netnsPath: string | undefined): Promise<ObservedAttachment> {
     const host = await this.link(NODE, hostIf);

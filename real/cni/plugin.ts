@@ -16,6 +16,7 @@ import {
   CNI_ERR,
   CniError,
   LATEST_VERSION,
+  POD_GATEWAY_V4,
   attachmentCommands,
   buildAddResult,
   decideAdd,
@@ -29,6 +30,7 @@ import {
   parseEnv,
   parseNetConf,
   parsePrevResult,
+  proxyArpProblem,
   shouldDeleteHostLink,
   verifyAttachment,
   versionResult,
@@ -173,6 +175,8 @@ async function cmdAdd(ctx: Ctx): Promise<CniResult> {
       await kernel.batch(NODE, cmds.hostRoutes);
       const problems = verifyAttachment(full, await kernel.observe(want.hostIf, want.containerIf, addresses, netns));
       if (problems.length > 0) throw new CniError(CNI_ERR.DATAPLANE_FAILED, "attachment incomplete after ADD", problems.join("; "));
+      const arp = proxyArpProblem(want.hostIf, await kernel.routeDevice(POD_GATEWAY_V4));
+      if (arp !== undefined) ctx.log(`birdcage cni: warning: ${arp}`);
       return await resultFromKernel(ctx, netns, addresses);
     } catch (e) {
       await undoAdd(ctx, want, handleId, allocated ? ipam : undefined);
@@ -241,5 +245,8 @@ async function cmdCheck(ctx: Ctx): Promise<void> {
     for (const a of addresses) if (!held.has(a)) problems.push(`IPAM does not hold ${a} for ${handleIdFor(conf.name, env.containerId)}`);
   });
   problems.push(...verifyAttachment({ ...want, addresses }, await kernel.observe(want.hostIf, want.containerIf, addresses, netns)));
+  // "The plugin should return an error if it is aware of a condition where the container is generally unreachable."
+  const arp = proxyArpProblem(want.hostIf, await kernel.routeDevice(POD_GATEWAY_V4));
+  if (arp !== undefined) problems.push(arp);
   if (problems.length > 0) throw new CniError(CNI_ERR.CHECK_FAILED, problems[0]!, problems.join("; "));
 }

@@ -118,6 +118,16 @@ export function verifyAttachment(want: ExpectedAttachment, seen: ObservedAttachm
   return problems;
 }
 
+/**
+ * Proxy ARP answers the pod's ARP for 169.254.1.1 only when the node routes 169.254.1.1 out of another
+ * interface (a default route does). `gatewayDev` is that route's device, undefined when there is none.
+ */
+export function proxyArpProblem(hostIf: string, gatewayDev: string | undefined): string | undefined {
+  if (gatewayDev === undefined) return `the node has no route to ${POD_GATEWAY_V4} (no default route): proxy ARP on ${hostIf} will not answer the pod's gateway`;
+  if (gatewayDev === hostIf) return `the node routes ${POD_GATEWAY_V4} into ${hostIf} itself: proxy ARP will not answer the pod's gateway`;
+  return undefined;
+}
+
 export type AddDecision =
   /** Everything is in place for these addresses: answer with the same result. */
   | { kind: "reuse" }

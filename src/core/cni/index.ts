@@ -45,6 +45,7 @@ export {
   verifyAttachment,
   decideAdd,
   shouldDeleteHostLink,
+  proxyArpProblem,
   attachmentCommands,
   type ExpectedAttachment,
   type ObservedLink,

@@ -8,6 +8,7 @@ import {
   hostInterfaceName,
   ownerAlias,
   shouldDeleteHostLink,
+  proxyArpProblem,
   verifyAttachment,
   type ExpectedAttachment,
   type ObservedAttachment,
@@ -151,6 +152,14 @@ describe("decideAdd", () => {
     const o = empty();
     o.container = podLink({ peerIfindex: undefined, kind: "dummy" });
     expect(code(() => decideAdd(base, [], o))).toBe(CNI_ERR.INTERFACE_EXISTS);
+  });
+});
+
+describe("proxyArpProblem", () => {
+  test("the node must route 169.254.1.1 out of another interface", () => {
+    expect(proxyArpProblem(want.hostIf, "eth0")).toBeUndefined();
+    expect(proxyArpProblem(want.hostIf, undefined)).toMatch(/no route to 169.254.1.1/);
+    expect(proxyArpProblem(want.hostIf, want.hostIf)).toMatch(/into cali0123456789a itself/);
   });
 });
 

@@ -183,6 +183,17 @@ describeWithNetns("CNI plugin tests")("birdcage cni in network namespaces", () =
         expect(old.json).toEqual(expect.objectContaining({ cniVersion: "0.3.1", code: 1 }));
       }, 150_000);
 
+      test("CHECK fails when the node has no route to 169.254.1.1 (proxy ARP could not answer the pod)", async () => {
+        await ip("-n", NODE, "route", "del", "default");
+        try {
+          const r = await run(env("CHECK", "c0ffee01", POD), conf({ prevResult: first.json }), { shim: true });
+          expect(r.code).toBe(1);
+          expect(r.json).toEqual(expect.objectContaining({ code: 102, msg: expect.stringMatching(/no route to 169.254.1.1/) }));
+        } finally {
+          await ip("-n", NODE, "route", "add", "default", "via", "192.0.2.254", "dev", "bc-uplink");
+        }
+      }, 150_000);
+
       test("CHECK reports a removed pod route (102); ADD repairs it with the same address", async () => {
         await ip("-n", POD, "route", "del", "default");
         const bad = await run(env("CHECK", "c0ffee01", POD), conf({ prevResult: first.json }));
