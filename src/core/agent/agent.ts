@@ -231,23 +231,33 @@ export class NodeAgent {
   async start(): Promise<void> {
     if (this.running) return;
     this.running = true;
-    await this.reconcileTunnels();
-    // Every node's block affinities: ours decide what we originate, the others where tunnels go.
-    const list = await this.ports.datastore.list(HOST_PREFIX);
-    this.blockOwners.clear();
-    for (const kv of list.items) this.blockOwners.apply({ type: "put", key: kv.key, value: kv.value });
-    const mine = `${HOST_PREFIX}${this.name}/`;
-    this.watch = this.ports.datastore.watch(
-      HOST_PREFIX,
-      list.revision + 1,
-      (ev) => {
-        const changed = this.blockOwners.apply(ev);
-        if (changed) this.sync([routeKey(changed)]);
-        if (ev.key.startsWith(mine)) void this.track(this.refreshOrigination());
-      },
-      (e) => this.log(`affinity watch ended: ${e.message}`),
-    );
-    await this.refreshOrigination();
+    try {
+      await this.reconcileTunnels();
+      // Every node's block affinities: ours decide what we originate, the others where tunnels go.
+      const list = await this.ports.datastore.list(HOST_PREFIX);
+      if (!this.running) return; // stopped meanwhile
+      this.blockOwners.clear();
+      for (const kv of list.items) this.blockOwners.apply({ type: "put", key: kv.key, value: kv.value });
+      const mine = `${HOST_PREFIX}${this.name}/`;
+      this.watch = this.ports.datastore.watch(
+        HOST_PREFIX,
+        list.revision + 1,
+        (ev) => {
+          const changed = this.blockOwners.apply(ev);
+          if (changed) this.sync([routeKey(changed)]);
+          // A failure is logged by refreshOrigination's queue.
+          if (ev.key.startsWith(mine)) void this.track(this.refreshOrigination()).catch(() => undefined);
+        },
+        (e) => this.log(`affinity watch ended: ${e.message}`),
+      );
+      await this.refreshOrigination();
+    } catch (e) {
+      this.running = false;
+      this.watch?.cancel();
+      this.watch = undefined;
+      throw e;
+    }
+    if (!this.running) return;
     this.speaker.start();
     // Our originated set is complete: a restarting speaker may now send End-of-RIB.
     this.speaker.ready();

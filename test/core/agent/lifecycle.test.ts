@@ -89,6 +89,16 @@ describe("stop and crash", () => {
     expect(lab.table("node-1")).toContain(`${block2} unicast vxlan 10.0.2.1`);
   });
 
+  test("start() fails cleanly when the datastore is unavailable: not running, not listening", async () => {
+    const lab = new ClusterLab({ nodes: nodes(1), ipPools: [pool("10.1.0.0/16", { ipipMode: "Always" })] }).build();
+    await lab.store.close();
+    await expect(lab.node("node-1").agent.start()).rejects.toThrow();
+    expect(lab.node("node-1").agent.isRunning).toBe(false);
+    expect(lab.node("node-1").dataplane.tunnels()).toEqual([]);
+    // The BGP port is still free.
+    expect(() => lab.net.transport("10.0.1.1").listen("10.0.1.1", 179, () => undefined).close()).not.toThrow();
+  });
+
   test("crash and restart under graceful restart: the peers keep the routes throughout", async () => {
     const lab = new ClusterLab({ nodes: nodes(2), ipPools: [pool("10.1.0.0/16", { ipipMode: "Always" })] }).build();
     await lab.startAll();
