@@ -27,6 +27,8 @@ export interface PacketInfo {
   size: number;
   encap?: { type: "ipip" | "vxlan"; src: string; dst: string };
   payload?: Uint8Array;
+  /** Virtual time the packet is on this attachment: sent (sender's side) or received (receiver's side). */
+  timeMs?: number;
 }
 
 export type PacketHook = (link: LinkRef, packet: PacketInfo) => void;
@@ -49,6 +51,8 @@ export interface WalkOptions {
   /** Draw each link's loss from this stream; without it loss only adds to `lossProbability`. */
   lossRng?: RandomStream;
   onPacket?: PacketHook;
+  /** Virtual time the packet starts at (captures are stamped from it). */
+  startMs?: number;
 }
 
 export interface WalkResult {
@@ -347,15 +351,17 @@ export function walk(net: NetState, input: WalkInput, opts: WalkOptions): WalkRe
     if (nb === undefined) return drop(host, "no-route", `no host answers for ${formatAddress(via)} on ${iface.segment.name} (neighbour unresolved)`);
     if (nb.down) return drop(host, "link-down", `link ${nb.key} is down`);
     links.push({ element: host.name, segment: iface.segment.name }, { element: nb.host.name, segment: iface.segment.name });
+    const crossing = Math.max(iface.latencyMs, nb.latencyMs);
     if (opts.onPacket !== undefined) {
       const o = outer;
+      const t0 = (opts.startMs ?? 0) + latencyMs;
       for (const s of sizes) {
         const p: PacketInfo = { src: natSrc !== undefined ? formatAddress(natSrc) : srcText, dst: dstText, protocol: input.protocol, size: s, ...(o ? { encap: { type: o.type, src: formatAddress(o.src), dst: formatAddress(o.dst) } } : {}) };
-        opts.onPacket({ element: host.name, segment: iface.segment.name }, p);
-        opts.onPacket({ element: nb.host.name, segment: iface.segment.name }, p);
+        opts.onPacket({ element: host.name, segment: iface.segment.name }, { ...p, timeMs: t0 });
+        opts.onPacket({ element: nb.host.name, segment: iface.segment.name }, { ...p, timeMs: t0 + crossing });
       }
     }
-    latencyMs += Math.max(iface.latencyMs, nb.latencyMs);
+    latencyMs += crossing;
     const bw = Math.min(iface.bandwidthMbps ?? Infinity, nb.bandwidthMbps ?? Infinity);
     if (bw < bandwidth) bandwidth = bw;
     const loss = Math.max(iface.loss, nb.loss);

@@ -221,7 +221,7 @@ export class SimNetwork {
         explain: true,
         policy: true,
         ...(spec.loss ?? true ? { lossRng: this.#probeLoss! } : {}),
-        ...(this.onPacket !== undefined ? { onPacket: this.onPacket } : {}),
+        ...(this.onPacket !== undefined ? { onPacket: this.onPacket, startMs: this.#engine.now() } : {}),
       },
     );
     return {

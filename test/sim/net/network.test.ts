@@ -505,8 +505,14 @@ describe("dataplane and capture", () => {
   test("onPacket sees each packet on both attachments of every segment crossed, with the outer header", () => {
     const net = cluster();
     const seen: string[] = [];
-    net.onPacket = (link, p) => seen.push(`${link.element}@${link.segment} ${p.src}>${p.dst} ${p.size}${p.encap ? ` ${p.encap.type} ${p.encap.src}>${p.encap.dst}` : ""}`);
+    const times: number[] = [];
+    net.onPacket = (link, p) => {
+      seen.push(`${link.element}@${link.segment} ${p.src}>${p.dst} ${p.size}${p.encap ? ` ${p.encap.type} ${p.encap.src}>${p.encap.dst}` : ""}`);
+      times.push(p.timeMs ?? -1);
+    };
     net.trace(probe("node-1", "10.1.1.5", "10.1.3.5"));
+    // Stamped with virtual time: seg-a 0.1 ms, core 1 ms, seg-b 0.2 ms.
+    expect(times.map((t) => Math.round(t * 1000) / 1000)).toEqual([0, 0.1, 0.1, 1.1, 1.1, 1.3]);
     expect(seen).toEqual([
       "node-1@seg-a 10.1.1.5>10.1.3.5 120 ipip 192.168.1.10>192.168.2.10",
       "r1@seg-a 10.1.1.5>10.1.3.5 120 ipip 192.168.1.10>192.168.2.10",
