@@ -177,6 +177,26 @@ describe("htmlReport", () => {
     parsePage(html);
   });
 
+  test("a scenario run in both modes gets a side-by-side comparison, differences first", () => {
+    const sim = passingScenario();
+    const real = { ...passingScenario(), mode: "real" as const, passed: false };
+    real.assertions = [real.assertions[0]!, { ...real.assertions[1]!, passed: false, actual: "dropped" }];
+    real.probes = [{ ...real.probes[0]!, outcome: "dropped", dropKind: "policy", reason: "denied" }];
+    const html = htmlReport(report(sim, real));
+    const root = parsePage(html);
+    const section = all(root).find((e) => e.attrs.id === "compare")!;
+    expect(textOf(all(section).find((e) => e.name === "h3")!)).toBe("full mesh converges (real): 2 differences");
+    const rows = all(section).filter((e) => e.name === "tr").slice(1).map((r) => [r.attrs.class, ...r.children.map(textOf)]);
+    expect(rows.slice(0, 3)).toEqual([
+      ["failed", "assertion: pod a/web-1 reaches b/db-1 on tcp/5432", "PASS: delivered", "FAIL: dropped"],
+      ["failed", "probe: a/web-1 → b/db-1 tcp/5432", "delivered", "dropped (policy)"],
+      ["", "assertion: all BGP sessions established", "PASS: 6 established", "PASS: 6 established"],
+    ]);
+    expect(all(root).filter((e) => e.name === "nav").flatMap((n) => all(n).filter((a) => a.name === "a").map((a) => a.attrs.href))).toEqual(["#s1", "#s2", "#compare"]);
+    // Without a pair there is no comparison.
+    expect(htmlReport(report(sim, failingScenario()))).not.toContain('id="compare"');
+  });
+
   test("deterministic", () => {
     expect(htmlReport(report(passingScenario(), nastyScenario()))).toBe(htmlReport(report(passingScenario(), nastyScenario())));
   });
