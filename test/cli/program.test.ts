@@ -26,8 +26,8 @@ describe("birdcage command", () => {
   });
 
   // Commands that run something rather than print data (daemons), or print a file in a format of
-  // their own choosing (--format), are listed here by name.
-  const printsNoData = new Set(["bgp speaker", "topo export"]);
+  // their own choosing (--format), are listed here by name. `cni` speaks the CNI protocol's JSON.
+  const printsNoData = new Set(["bgp speaker", "topo export", "cni"]);
   const find = (line: string): Command | undefined =>
     line.split(" ").reduce<Command | undefined>((cmd, name) => cmd?.commands.find((c) => c.name() === name), buildProgram());
   const dataCommands = all.map((p) => p.join(" ")).filter((line) => !printsNoData.has(line) && find(line)?.commands.length === 0);
