@@ -253,6 +253,7 @@ export class SimBackend implements Backend {
     const name = n.name;
     const dataplane = new RecordingDataplane(name, w.network.dataplane(name), this.#routeHook);
     const restartTime = this.#options.restartTime ?? 120;
+    const prefix = `${name}: `;
     const agent = new NodeAgent(
       {
         name,
@@ -273,7 +274,7 @@ export class SimBackend implements Backend {
         dataplane,
         // The agent reports session state changes only through its log (see the report: an
         // onPeerState port on NodeAgent would spare the parsing).
-        log: (line) => this.#agentLog(name, line),
+        log: (line) => this.#agentLog(name, line.startsWith(prefix) ? line.slice(prefix.length) : line),
       },
     );
     slot.agent = agent;
@@ -305,8 +306,7 @@ export class SimBackend implements Backend {
     speaker.start();
   }
 
-  #agentLog(node: string, line: string): void {
-    const text = line.startsWith(`${node}: `) ? line.slice(node.length + 2) : line;
+  #agentLog(node: string, text: string): void {
     const m = STATE_LINE.exec(text);
     if (m !== null) {
       this.#sessionChange(node, m[1]!, m[2] as SessionState, m[3] as SessionState);

@@ -26,7 +26,9 @@ export class ConvergenceTracker {
   lastRouteChange = -Infinity;
   lastSessionChange = -Infinity;
   lastUpdate = -Infinity;
-  private readonly sessions = new Map<string, SessionRecord>();
+  /** host → peer address → record (nested maps: no key strings built per state change). */
+  private readonly sessions = new Map<string, Map<string, SessionRecord>>();
+  private count = 0;
   private readonly notUp = new Set<SessionRecord>();
   private epoch = 0;
   private brokenEpoch = -1;
@@ -34,19 +36,22 @@ export class ConvergenceTracker {
 
   constructor(readonly graceMs: number) {}
 
-  private static key(host: string, peer: string): string {
-    return `${host}\u0000${peer}`;
+  private record(host: string, peer: string, peerHost: string | undefined, state: SessionState, now: number): SessionRecord {
+    let m = this.sessions.get(host);
+    if (m === undefined) this.sessions.set(host, (m = new Map()));
+    let r = m.get(peer);
+    if (r === undefined) {
+      r = { host, peer, peerHost, state, downSince: now };
+      m.set(peer, r);
+      this.count++;
+      this.brokenEpoch = -1;
+    }
+    return r;
   }
 
   /** A session exists (configured); its state is taken as given. */
   register(host: string, peer: string, peerHost: string | undefined, state: SessionState, now: number): void {
-    const k = ConvergenceTracker.key(host, peer);
-    let r = this.sessions.get(k);
-    if (r === undefined) {
-      r = { host, peer, peerHost, state, downSince: now };
-      this.sessions.set(k, r);
-      this.brokenEpoch = -1;
-    }
+    const r = this.record(host, peer, peerHost, state, now);
     r.state = state;
     if (state === "Established") this.notUp.delete(r);
     else this.notUp.add(r);
@@ -54,23 +59,17 @@ export class ConvergenceTracker {
 
   /** Forgets every session of a host (agent discarded or peers re-read). */
   unregisterHost(host: string): void {
-    for (const [k, r] of this.sessions) {
-      if (r.host !== host) continue;
-      this.sessions.delete(k);
-      this.notUp.delete(r);
-    }
+    const m = this.sessions.get(host);
+    if (m === undefined) return;
+    for (const r of m.values()) this.notUp.delete(r);
+    this.count -= m.size;
+    this.sessions.delete(host);
     this.brokenEpoch = -1;
   }
 
   sessionChange(host: string, peer: string, peerHost: string | undefined, from: SessionState, to: SessionState, now: number): void {
     this.lastSessionChange = now;
-    const k = ConvergenceTracker.key(host, peer);
-    let r = this.sessions.get(k);
-    if (r === undefined) {
-      r = { host, peer, peerHost, state: to, downSince: now };
-      this.sessions.set(k, r);
-      this.brokenEpoch = -1;
-    }
+    const r = this.record(host, peer, peerHost, to, now);
     r.state = to;
     if (to === "Established") this.notUp.delete(r);
     else {
@@ -119,7 +118,7 @@ export class ConvergenceTracker {
     if (pathUp !== undefined) {
       if (this.brokenEpoch !== this.epoch) {
         this.broken = [];
-        for (const r of this.sessions.values()) if (!pathUp(r)) this.broken.push(r);
+        for (const m of this.sessions.values()) for (const r of m.values()) if (!pathUp(r)) this.broken.push(r);
         this.brokenEpoch = this.epoch;
       }
       for (const r of this.broken) {
@@ -130,12 +129,7 @@ export class ConvergenceTracker {
     return out;
   }
 
-  /** Every session, for counting. */
-  all(): IterableIterator<SessionRecord> {
-    return this.sessions.values();
-  }
-
   get size(): number {
-    return this.sessions.size;
+    return this.count;
   }
 }
