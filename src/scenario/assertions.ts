@@ -49,17 +49,36 @@ export function peerNameOf(s: SessionObservation, facts: TopologyFacts): string 
   return s.peerName ?? facts.nameByAddress.get(s.peer) ?? s.peer;
 }
 
+/**
+ * Sessions as pairs of speakers (what `birdcage topo` counts): each session is usually observed from
+ * both ends; a pair counts as established when every observation of it is Established.
+ */
+export function sessionPairs(sessions: readonly SessionObservation[], facts: TopologyFacts): { key: string; established: boolean; observations: SessionObservation[] }[] {
+  const pairs = new Map<string, { key: string; established: boolean; observations: SessionObservation[] }>();
+  for (const s of sessions) {
+    const peer = peerNameOf(s, facts);
+    const key = s.node < peer ? `${s.node} -- ${peer}` : `${peer} -- ${s.node}`;
+    let p = pairs.get(key);
+    if (!p) pairs.set(key, (p = { key, established: true, observations: [] }));
+    p.observations.push(s);
+    if (s.state !== "Established") p.established = false;
+  }
+  return [...pairs.values()];
+}
+
 export function evaluateSessions(a: Of<"sessions">, sessions: readonly SessionObservation[], facts: TopologyFacts): Verdict {
   const mine = a.node === undefined ? sessions : sessions.filter((s) => s.node === a.node);
-  const up = mine.filter((s) => s.state === "Established");
+  const pairs = sessionPairs(mine, facts);
+  const up = pairs.filter((p) => p.established).length;
   const down = mine.filter((s) => s.state !== "Established");
   const downLines = down.map((s) => `${s.node} -> ${peerNameOf(s, facts)}${peerNameOf(s, facts) !== s.peer ? ` (${s.peer})` : ""}: ${s.state}`);
   const where = a.node !== undefined ? ` on ${a.node}` : "";
+  const actual = `${up} of ${pairs.length} sessions established${where}`;
   if (a.established !== "all") {
     return {
-      passed: countHolds(a.established, up.length),
+      passed: countHolds(a.established, up),
       expected: `${countNoun(a.established, "BGP session")} established${where}`,
-      actual: `${up.length} of ${mine.length} sessions established${where}`,
+      actual,
       ...(down.length > 0 ? { details: capped(downLines.map((l) => `not established: ${l}`)) } : {}),
     };
   }
@@ -73,7 +92,7 @@ export function evaluateSessions(a: Of<"sessions">, sessions: readonly SessionOb
   return {
     passed,
     expected: `every BGP session established${where} (${configured.length} configured)`,
-    actual: `${up.length} of ${mine.length} sessions established${where}${missing.length > 0 ? `, ${missing.length} configured not seen` : ""}`,
+    actual: `${actual}${missing.length > 0 ? `, ${missing.length} configured not seen` : ""}`,
     ...(details.length > 0 ? { details: capped(details) } : {}),
   };
 }

@@ -145,6 +145,7 @@ export interface TimelineEvent {
 
 /** Counts for the charts, sampled often: established sessions and installed routes, in total and per node. */
 export interface SampleCounts {
+  /** Established sessions counted once per pair of speakers (as `birdcage topo` and the sessions assertion count). */
   sessionsEstablished: number;
   routes: number;
   perNode?: Record<string, { sessions: number; routes: number }>;

@@ -15,6 +15,7 @@ import {
   evaluateRoutes,
   evaluateSessions,
   matrixMembers,
+  sessionPairs,
   type TopologyFacts,
   type Verdict,
   type WaitRecord,
@@ -107,6 +108,7 @@ class Run {
       const sessions = await b.sessions();
       const routes = await b.routes();
       const up = sessions.filter((x) => x.state === "Established");
+      const pairs = sessionPairs(sessions, this.facts).filter((p) => p.established).length;
       let perNode: Record<string, { sessions: number; routes: number }> | undefined;
       if (small) {
         perNode = {};
@@ -115,7 +117,7 @@ class Run {
         for (const r of routes) (perNode[r.node] ??= { sessions: 0, routes: 0 }).routes++;
         perNode = sortedRecord(perNode);
       }
-      s = { t, sessionsEstablished: up.length, routes: routes.length, bgpMessages: counters.bgpMessages.total, ...(perNode ? { perNode } : {}) };
+      s = { t, sessionsEstablished: pairs, routes: routes.length, bgpMessages: counters.bgpMessages.total, ...(perNode ? { perNode } : {}) };
     }
     // Two samples at one instant stay when they differ (a failure step drops sessions at once: the
     // chart shows a vertical edge, not a slope); an identical repeat is left out.

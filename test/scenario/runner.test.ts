@@ -98,10 +98,10 @@ describe("runScenario with the scripted test backend", () => {
     // (restore); the repeats after the assert steps, identical, are left out.
     expect(ts).toEqual([0, 500, 1000, 1500, 1500, 1800, 1800, 2300, 2600, 2600, 3100, 3600, 4100, 4600, 5100, 5600]);
     expect(r.samples[0]).toEqual({ t: 0, sessionsEstablished: 0, routes: 0, bgpMessages: 0, perNode: { "node-1": { sessions: 0, routes: 0 }, "node-2": { sessions: 0, routes: 0 }, "node-3": { sessions: 0, routes: 0 } } });
-    expect(r.samples[3]).toMatchObject({ t: 1500, sessionsEstablished: 6 });
+    expect(r.samples[3]).toMatchObject({ t: 1500, sessionsEstablished: 3 });
     // With node-3 failed its sessions drop, and come back 1.2 s after the restore.
-    expect(r.samples.find((s) => s.t === 2300)!.sessionsEstablished).toBe(2);
-    expect(r.samples.find((s) => s.t === 4100)!.sessionsEstablished).toBe(6);
+    expect(r.samples.find((s) => s.t === 2300)!.sessionsEstablished).toBe(1);
+    expect(r.samples.find((s) => s.t === 4100)!.sessionsEstablished).toBe(3);
   });
 
   test("the backend's sample() is used when it has one; per-node figures dropped above the limit", async () => {
@@ -109,7 +109,7 @@ describe("runScenario with the scripted test backend", () => {
     const r = await runScenario(scenario(story), b, { seed: 3, perNodeSampleLimit: 2 });
     // One sample() per sampling point (identical repeats are not kept).
     expect(b.calls.filter((c) => c === "sample").length).toBeGreaterThanOrEqual(r.samples.length);
-    expect(r.samples.map((s) => [s.t, s.sessionsEstablished])).toEqual([[0, 0], [1000, 0], [1500, 6], [1500, 6], [1800, 6], [1800, 2], [2600, 2], [2600, 2], [3600, 2], [4600, 6], [5600, 6]]);
+    expect(r.samples.map((s) => [s.t, s.sessionsEstablished])).toEqual([[0, 0], [1000, 0], [1500, 3], [1500, 3], [1800, 3], [1800, 1], [2600, 1], [2600, 1], [3600, 1], [4600, 3], [5600, 3]]);
     expect(r.samples.every((s) => s.perNode === undefined)).toBe(true);
   });
 
