@@ -81,15 +81,18 @@ function meshRun(name: string, make: (engine: SimEngine) => { transport(i: numbe
     engine.run();
   }
   const runMs = cpuMs() - t1;
+  gc();
+  const heap2 = heapMB();
   const messages = received;
   const events = engine.stats.processed - ev0;
   console.log(
-    `${name.padEnd(22)} setup ${(setupMs / 1000).toFixed(2).padStart(6)} s  heap ${((heap1 - heap0) / sessions * 1e6).toFixed(0).padStart(5)} B/session  ` +
+    `${name.padEnd(22)} setup ${(setupMs / 1000).toFixed(2).padStart(6)} s  heap ${((heap1 - heap0) / sessions * 1e6).toFixed(0).padStart(5)} B/session (${((heap2 - heap0) / sessions * 1e6).toFixed(0).padStart(5)} after traffic)  ` +
       `${messages.toLocaleString("en").padStart(10)} msgs in ${(runMs / 1000).toFixed(2).padStart(6)} s = ${Math.round(messages / (runMs / 1000)).toLocaleString("en").padStart(9)} msg/s  ` +
       `${(events / messages).toFixed(2)} events/msg`,
   );
   if (messages !== sessions * 2 * ROUNDS) throw new Error(`${name}: ${messages} messages arrived, expected ${sessions * 2 * ROUNDS}`);
-  return { setupMs, heapPerSessionB: ((heap1 - heap0) / sessions) * 1e6, runMs, messages, events };
+  (globalThis as { keep?: unknown }).keep = [net, ends]; // alive until measured
+  return { setupMs, heapPerSessionB: ((heap2 - heap0) / sessions) * 1e6, runMs, messages, events };
 }
 
 console.log(`full mesh of ${H} hosts: ${((H * (H - 1)) / 2).toLocaleString("en")} sessions, ${ROUNDS} KEEPALIVE rounds each way`);

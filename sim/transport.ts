@@ -225,13 +225,21 @@ class Endpoint implements Connection {
   inTail: Flight | undefined;
   trHead: Flight | undefined;
   trTail: Flight | undefined;
+  /**
+   * The ACK of an arrived flight that was the only one outstanding, kept here instead of in the
+   * flight (which is recycled at once): an idle session then holds no Flight. -1: none.
+   */
+  pendAt = -1;
+  pendTo = 0;
+  pendFin = false;
   lastArrival = 0;
   /** When the bottleneck is free of this direction's earlier flights (bandwidth-limited paths). */
   txFreeAt = 0;
   /** Highest sndNxt reached: flights starting below it are retransmissions. */
   maxSent = 0;
   cwnd: number;
-  ssthresh = Infinity;
+  /** Slow-start threshold in segments (a large small integer, not Infinity: it stays unboxed). */
+  ssthresh = 1 << 30;
   srtt = 0;
   rttvar = 0;
   rto = RTO_INIT;
@@ -268,7 +276,7 @@ class Endpoint implements Connection {
   ) {
     this.localAddress = localAddress;
     this.family = remoteAddress.includes(":") ? 6 : 4;
-    this.isn = net.isnRng.uint32();
+    this.isn = net.isnRng.uint32() & 0x3fffffff; // 30 bits: a small integer, no heap box per endpoint
     this.cwnd = net.initialWindow;
   }
 
@@ -791,19 +799,17 @@ export class SimTransportNetwork {
   /** Applies the ACKs that have reached the sender by now. */
   private advance(e: Endpoint): void {
     let f = e.inHead;
-    if (!f) return;
     const now = this.engine.now();
     let popped = false;
+    if (e.pendAt !== -1 && e.pendAt <= now) {
+      // Older than any flight in the list.
+      this.acked(e, e.pendTo, e.pendFin);
+      e.pendAt = -1;
+      popped = true;
+    }
     while (f && f.ackAt !== -1 && f.ackAt <= now) {
       popped = true;
-      if (f.ackTo > e.sndUna) {
-        const acked = f.ackTo - e.sndUna;
-        e.sndUna = f.ackTo;
-        e.retries = 0;
-        const segs = Math.ceil(acked / e.mss);
-        e.cwnd = e.cwnd < e.ssthresh ? e.cwnd + segs : e.cwnd + segs / e.cwnd;
-      }
-      if (f.ackFin) e.finAcked = true;
+      this.acked(e, f.ackTo, f.ackFin);
       const next: Flight | undefined = f.next;
       // Acknowledged means arrived: nothing refers to it any more.
       f.links = undefined;
@@ -816,16 +822,27 @@ export class SimTransportNetwork {
       e.inHead = f;
       if (!f) e.inTail = undefined;
       e.trim();
-    }
+    } else if (!f) return;
     if (e.state === CLOSING) {
       if (e.finAcked) this.kill(e);
       else this.wakeAtHeadAck(e);
     }
   }
 
+  /** A cumulative ACK up to `to` (and the FIN when `fin`) reached the sender. */
+  private acked(e: Endpoint, to: number, fin: boolean): void {
+    if (to > e.sndUna) {
+      const segs = Math.ceil((to - e.sndUna) / e.mss);
+      e.sndUna = to;
+      e.retries = 0;
+      e.cwnd = e.cwnd < e.ssthresh ? e.cwnd + segs : e.cwnd + segs / e.cwnd;
+    }
+    if (fin) e.finAcked = true;
+  }
+
   /** Wakes the sender when the first outstanding ACK arrives (unknown yet: the flight's arrival will). */
   private wakeAtHeadAck(e: Endpoint): void {
-    const at = e.inHead?.ackAt;
+    const at = e.pendAt !== -1 ? e.pendAt : e.inHead?.ackAt;
     if (e.wakeEv === undefined && at !== undefined && at !== -1 && at !== Infinity && at > this.engine.now()) this.wake(e, at);
   }
 
@@ -892,6 +909,16 @@ export class SimTransportNetwork {
       if (s.wakeEv === undefined && (s.sndNxt < s.sndEnd || (s.finQueued && !s.finSent) || s.state === CLOSING)) {
         this.wake(s, f.ackAt);
       }
+      if (!someLost && s.inHead === f && f.next === undefined && s.pendAt === -1) {
+        // The common case (one flight, all delivered): keep its ACK on the sender, recycle the flight.
+        s.pendAt = f.ackAt;
+        s.pendTo = f.ackTo;
+        s.pendFin = f.ackFin;
+        s.inHead = s.inTail = undefined;
+        f.links = undefined;
+        f.ev = undefined;
+        if (this.free.length < 4096) this.free.push(f);
+      }
     }
     if (delivered) r.deliver(delivered);
     if (this.capture && !lostAck) {
@@ -925,6 +952,10 @@ export class SimTransportNetwork {
     if (e.sndUna >= e.sndNxt && (!e.finSent || e.finAcked)) return; // everything acknowledged
     const head = e.inHead;
     const now = this.engine.now();
+    if (e.pendAt !== -1 && e.pendAt > now) {
+      this.armRto(e, e.pendAt);
+      return;
+    }
     if (head && (head.ackAt === -1 || (head.ackAt !== Infinity && head.ackAt > now))) {
       // Progress is on its way: look again when it has arrived.
       this.armRto(e, Math.max(head.ackAt === -1 ? now + e.rto : head.ackAt, now + 1));
@@ -937,7 +968,7 @@ export class SimTransportNetwork {
       return;
     }
     e.rto = Math.min(RTO_MAX, e.rto * 2);
-    e.ssthresh = Math.max(2, (e.sndNxt - e.sndUna) / e.mss / 2);
+    e.ssthresh = Math.max(2, Math.floor((e.sndNxt - e.sndUna) / e.mss / 2));
     e.cwnd = 1;
     // Go back N: everything unacknowledged is sent again (later ACKs of old flights are ignored).
     e.inHead = e.inTail = undefined;
@@ -969,6 +1000,7 @@ export class SimTransportNetwork {
     if (e.synEv) this.engine.cancel(e.synEv);
     e.rtoEv = e.wakeEv = e.synEv = undefined;
     e.inHead = e.inTail = undefined;
+    e.pendAt = -1;
     e.chunks = undefined;
   }
 
