@@ -197,19 +197,20 @@ export function walk(net: NetState, input: WalkInput, opts: WalkOptions): WalkRe
     return undefined;
   };
   /** MTU check at an interface the packet leaves by (the sender decides: frag-needed or fragment). */
+  /** `what` names the limit with its value, e.g. "tunnel MTU 1430", "the MTU 1500 of seg-a". */
   const egressMtu = (at: Host, mtu: number, what: string, innerMtu: number): WalkResult | undefined => {
     const size = wire();
     if (size <= mtu) return undefined;
     // IPv6 has no DF bit: only the sender fragments, a forwarding host answers Packet Too Big.
     if (family === 6 && (forwarded || srcPod !== undefined)) {
-      return drop(at, "mtu", `packet of ${size} bytes exceeds ${what} ${mtu}, ICMPv6 packet-too-big (mtu ${innerMtu}) sent`);
+      return drop(at, "mtu", `packet of ${size} bytes exceeds ${what}, ICMPv6 packet-too-big (mtu ${innerMtu}) sent`);
     }
     if (input.df && family === 4) {
-      return drop(at, "mtu", `packet of ${size} bytes exceeds ${what} ${mtu} with DF set, ICMP frag-needed (mtu ${innerMtu}) sent`);
+      return drop(at, "mtu", `packet of ${size} bytes exceeds ${what} with DF set, ICMP frag-needed (mtu ${innerMtu}) sent`);
     }
-    if (input.df) return drop(at, "mtu", `packet of ${size} bytes exceeds ${what} ${mtu} and may not be fragmented (EMSGSIZE)`);
+    if (input.df) return drop(at, "mtu", `packet of ${size} bytes exceeds ${what} and may not be fragmented (EMSGSIZE)`);
     setSizes(fragment(sizes, mtu, header));
-    hop(at, `packet of ${size} bytes exceeds ${what} ${mtu}, no DF: fragmented, now ${sizes.length} pieces of at most ${wire()} bytes`);
+    hop(at, `packet of ${size} bytes exceeds ${what}, no DF: fragmented, now ${sizes.length} pieces of at most ${wire()} bytes`);
     return undefined;
   };
 
@@ -283,7 +284,7 @@ export function walk(net: NetState, input: WalkInput, opts: WalkOptions): WalkRe
       const pod = e.device !== undefined ? host.workloadByDevice.get(e.device) : undefined;
       if (outer !== undefined || pod === undefined) return drop(host, "no-route", `route ${formatPrefix(prefix)} points at pod interface ${e.device ?? "?"}, which does not exist`);
       noteMtu(pod.mtu, host.name);
-      const m = egressMtu(host, pod.mtu, `the MTU of pod ${pod.key}'s interface`, pod.mtu);
+      const m = egressMtu(host, pod.mtu, `the MTU ${pod.mtu} of pod ${pod.key}'s interface`, pod.mtu);
       if (m) return m;
       hop(host, `route ${prefixText} to pod interface ${pod.device} (mtu ${pod.mtu})`, pod.device, wire());
       if (opts.policy && host.policy !== undefined) {
@@ -313,7 +314,7 @@ export function walk(net: NetState, input: WalkInput, opts: WalkOptions): WalkRe
         tmtu = (typeof under === "string" ? 1500 : under.iface.mtu) - overhead;
       }
       noteMtu(tmtu, host.name);
-      const m = egressMtu(host, tmtu, "tunnel MTU", tmtu);
+      const m = egressMtu(host, tmtu, `tunnel MTU ${tmtu}`, tmtu);
       if (m) return m;
       outer = { type, overhead, src: outerSrc, dst: outerDst, innerSizes: sizes };
       usedEncap = type;
@@ -333,7 +334,7 @@ export function walk(net: NetState, input: WalkInput, opts: WalkOptions): WalkRe
     }
     const overhead = outer?.overhead ?? 0;
     noteMtu(iface.mtu - overhead, host.name);
-    const m = egressMtu(host, iface.mtu, `the MTU of ${iface.segment.name}`, iface.mtu - overhead);
+    const m = egressMtu(host, iface.mtu, `the MTU ${iface.mtu} of ${iface.segment.name}`, iface.mtu - overhead);
     if (m) return m;
     if (explain) {
       const how = e.nextHops.length === 0 ? "directly connected" : `via ${formatAddress(via)}${ecmp}`;

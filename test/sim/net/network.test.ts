@@ -237,7 +237,7 @@ describe("pods on one node and traffic leaving the cluster", () => {
     expect(r.latencyMs).toBe(0);
     expect(r.hops.map((h) => h.action)).toEqual([
       "left pod shop/a on cali-a",
-      "packet of 1410 bytes exceeds the MTU of pod shop/a2's interface 1400, no DF: fragmented, now 2 pieces of at most 1396 bytes",
+      "packet of 1410 bytes exceeds the MTU 1400 of pod shop/a2's interface, no DF: fragmented, now 2 pieces of at most 1396 bytes",
       "route 10.1.1.6/32 to pod interface cali-a2 (mtu 1400)",
       "delivered to pod shop/a2",
     ]);
@@ -274,7 +274,7 @@ describe("pods on one node and traffic leaving the cluster", () => {
     expect(r.outcome).toBe("fragmented");
     expect(r.fragments).toBe(2);
     expect(net.trace(probe("node-1", "fd00:1::10", "fd00:1::11", { size: 1480, df: true })).reason).toBe(
-      "dropped at node-1: packet of 1480 bytes exceeds the MTU of seg-a 1400 and may not be fragmented (EMSGSIZE)",
+      "dropped at node-1: packet of 1480 bytes exceeds the MTU 1400 of seg-a and may not be fragmented (EMSGSIZE)",
     );
   });
 });
@@ -359,7 +359,7 @@ describe("encapsulation and MTU", () => {
     expect(r.reason).toBe("dropped at node-1: packet of 1480 bytes exceeds the MTU 1430 of pod shop/a's interface with DF set (the pod's stack refuses it: EMSGSIZE)");
     // From the host to the pod, the pod interface is the narrow link.
     const h = net.trace(probe("node-2", "192.168.1.11", "10.1.2.5", { size: 1480 }));
-    expect(h.reason).toBe("dropped at node-2: packet of 1480 bytes exceeds the MTU of pod shop/b's interface 1430 with DF set, ICMP frag-needed (mtu 1430) sent");
+    expect(h.reason).toBe("dropped at node-2: packet of 1480 bytes exceeds the MTU 1430 of pod shop/b's interface with DF set, ICMP frag-needed (mtu 1430) sent");
   });
 
   test("an attachment with a smaller MTU is an MTU black hole: the frame vanishes without ICMP", () => {
@@ -545,8 +545,8 @@ describe("dataplane and capture", () => {
     expect(r.fragments).toBe(3);
     expect(r.pathMtu).toBe(600);
     expect(r.hops.filter((h) => h.action.includes("fragmented")).map((h) => `${h.at}: ${h.action}`)).toEqual([
-      "r1: packet of 1400 bytes exceeds the MTU of core 1000, no DF: fragmented, now 2 pieces of at most 996 bytes",
-      "r2: packet of 996 bytes exceeds the MTU of seg-b 600, no DF: fragmented, now 3 pieces of at most 596 bytes",
+      "r1: packet of 1400 bytes exceeds the MTU 1000 of core, no DF: fragmented, now 2 pieces of at most 996 bytes",
+      "r2: packet of 996 bytes exceeds the MTU 600 of seg-b, no DF: fragmented, now 3 pieces of at most 596 bytes",
     ]);
   });
 
