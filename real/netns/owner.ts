@@ -22,6 +22,11 @@ export interface RunOwnerOptions {
   log?: (line: string) => void;
 }
 
+/** A build stopped by SIGINT/SIGTERM/SIGHUP (the run is torn down). */
+export class Interrupted extends Error {
+  override name = "Interrupted";
+}
+
 const SIGNALS: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
 const SIGNO: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGTERM: 15 };
 
@@ -56,9 +61,19 @@ export class RunOwner {
       ...(options.topology ? { topology: options.topology } : {}),
       objects: [],
     };
-    await createState(dir, state);
     const owner = new RunOwner(state, dir, options);
+    // Handlers first, with signals held until the file exists: no window in which a signal kills
+    // the process between claiming the run and being able to clean it up.
+    owner.building = true;
     owner.install();
+    try {
+      await createState(dir, state);
+    } catch (e) {
+      owner.uninstall();
+      throw e;
+    } finally {
+      owner.building = false;
+    }
     return owner;
   }
 
@@ -114,7 +129,37 @@ export class RunOwner {
     }
   };
 
+  private building = false;
+  private pendingSignal: NodeJS.Signals | undefined;
+
+  /**
+   * Runs `work` (a build) so that a signal arriving meanwhile does not race it: the signal is held,
+   * `interrupted()` tells the build to stop at its next step, and once `work` has settled the run is
+   * torn down and the signal handled.
+   */
+  async guard<T>(work: () => Promise<T>): Promise<T> {
+    this.building = true;
+    try {
+      this.checkInterrupted();
+      return await work();
+    } finally {
+      this.building = false;
+      const signal = this.pendingSignal;
+      if (signal !== undefined) this.onSignal(signal);
+    }
+  }
+
+  /** Throws when a signal arrived during guard(): the build stops and cleans up. */
+  checkInterrupted(): void {
+    if (this.pendingSignal !== undefined) throw new Interrupted(`interrupted by ${this.pendingSignal}`);
+  }
+
   private readonly onSignal = (signal: NodeJS.Signals): void => {
+    if (this.building) {
+      this.pendingSignal = signal;
+      this.log(`${signal}: stopping the build of run ${this.runId}`);
+      return;
+    }
     this.log(`${signal}: tearing down run ${this.runId}`);
     void this.teardown().then(
       () => this.finish(signal),

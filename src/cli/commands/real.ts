@@ -10,6 +10,7 @@ import { parseTopology, type Topology } from "../../topology/index.ts";
 import {
   BuildError,
   checkRunId,
+  Interrupted,
   clabPlan,
   clabUp,
   down,
@@ -126,7 +127,7 @@ function registerUp(real: Command): void {
     try {
       world = await new NetnsBuilder().build(t, common);
     } catch (e) {
-      if (e instanceof BuildError) throw new CheckFailed(e.message);
+      if (e instanceof BuildError || e instanceof Interrupted) throw new CheckFailed(e.message);
       if (e instanceof Error && /already exists/.test(e.message)) throw new UsageError(`${e.message}: pick another --run-id (or \`birdcage real down ${runId}\` / \`gc\`)`);
       throw e;
     }

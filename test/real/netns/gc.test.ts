@@ -3,7 +3,7 @@
 // prefix, not a bc- namespace of a run it knows nothing about. SIGTERM tears a run down at once.
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
 import { execa, type ResultPromise } from "execa";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { NetnsBuilder, type World } from "../../../real/netns/build.ts";
@@ -122,6 +122,22 @@ d("birdcage real gc after kill -9", () => {
     expect(r.code).toBe(0);
     expect(await ofRun(detachedRun)).toEqual([]);
     expect(existsSync(join(dir, `${detachedRun}.json`))).toBe(false);
+  });
+
+  test("SIGINT while `real up` is still building: the build stops or finishes, and nothing of the run is left", async () => {
+    const run = `intr${tag}`;
+    const file = join(dir, "twenty.yaml");
+    writeFileSync(file, twoSegments(20, "twenty"));
+    const child = execa(process.execPath, [join(repoRoot, "bin/birdcage.js"), "real", "up", file, "--run-id", run], { env: { BIRDCAGE_STATE_DIR: dir }, reject: false, cwd: repoRoot });
+    // As soon as the state file exists the build has begun.
+    for (let i = 0; i < 2400 && !existsSync(join(dir, `${run}.json`)) && child.exitCode === null; i++) await new Promise((r) => setTimeout(r, 25));
+    child.kill("SIGINT");
+    const r = await child;
+    expect([0, 1]).toContain(r.exitCode);
+    expect(String(r.stderr)).toMatch(/SIGINT/);
+    if (r.exitCode === 1) expect(String(r.stderr)).toMatch(/interrupted by SIGINT/);
+    expect(await ofRun(run)).toEqual([]);
+    expect(existsSync(join(dir, `${run}.json`))).toBe(false);
   });
 
   test("SIGTERM to a foreground `real up` tears the run down and exits 0", async () => {
