@@ -146,9 +146,16 @@ export function evaluateRoutes(a: Of<"routes">, routes: readonly RouteObservatio
   };
 }
 
-/** One line per hop: "node-1: route 10.1.3.0/26 via 192.168.2.10 (ipip) -> tunl0 [1420 B]". */
-export function hopLines(p: ProbeResult): string[] {
-  return p.hops.map((h) => `${h.at}: ${h.action}${h.out !== undefined ? ` -> ${h.out}` : ""}${h.size !== undefined ? ` [${h.size} B]` : ""}`);
+/**
+ * One line per hop: "node-1: route 10.1.3.0/26 via 192.168.2.10 (ipip) -> tunl0 [1420 B]". A long
+ * path (a routing loop runs to the TTL) keeps its first and last hops around an elision.
+ */
+export function hopLines(p: ProbeResult, max = 24): string[] {
+  const lines = p.hops.map((h) => `${h.at}: ${h.action}${h.out !== undefined ? ` -> ${h.out}` : ""}${h.size !== undefined ? ` [${h.size} B]` : ""}`);
+  if (lines.length <= max) return lines;
+  const head = Math.ceil((max - 1) / 2);
+  const tail = max - 1 - head;
+  return [...lines.slice(0, head), `... ${lines.length - head - tail} more hops ...`, ...lines.slice(lines.length - tail)];
 }
 
 function probeText(p: ProbeResult): string {

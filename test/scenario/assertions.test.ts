@@ -13,6 +13,7 @@ import {
   evaluateSessions,
   expectedVerdict,
   formatDuration,
+  hopLines,
   matrixMembers,
   parseDuration,
 } from "../../src/scenario/index.ts";
@@ -162,6 +163,14 @@ describe("flows", () => {
     const v = evaluateReachability({ ...named, kind: "reachable", flow }, dropped);
     expect(v).toMatchObject({ passed: false, actual: "dropped: dropped at node-3: denied by policy shop/db-only (ingress)", details: ["node-3: ingress policy denied"] });
     expect(evaluateReachability({ ...named, kind: "unreachable", flow }, dropped).passed).toBe(true);
+  });
+  test("a long path keeps its first and last hops", () => {
+    const loop: ProbeResult = { outcome: "dropped", reason: "TTL exceeded", dropKind: "ttl", encap: "none", hops: Array.from({ length: 64 }, (_, i) => ({ at: i % 2 ? "r1" : "node-1", action: `hop ${i + 1}` })) };
+    const lines = hopLines(loop);
+    expect(lines).toHaveLength(24);
+    expect(lines[0]).toBe("node-1: hop 1");
+    expect(lines[12]).toBe("... 41 more hops ...");
+    expect(lines[23]).toBe("r1: hop 64");
   });
   test("mtu outcome must match", () => {
     const big = { ...flow, protocol: "icmp" as const, size: 1480, df: true };
