@@ -326,7 +326,7 @@ export class NodeAgent {
   private reconcilePeers(): void {
     const want = new Map<string, { peer: AgentPeer; sig: string }>();
     for (const p of nodePeers(this.view, this.self)) {
-      want.set(p.address, { peer: p, sig: `${p.asNumber}|${p.port ?? ""}|${p.localAddress}|${p.passive}|${p.routeReflectorClient}` });
+      want.set(p.address, { peer: p, sig: `${p.asNumber}|${p.port ?? ""}|${p.localAddress}|${p.passive}|${p.routeReflectorClient}|${JSON.stringify(p.options ?? {})}` });
     }
     for (const [addr, old] of this.peerMap) {
       const w = want.get(addr);
@@ -349,9 +349,22 @@ export class NodeAgent {
         passive: p.passive,
         routeReflectorClient: p.routeReflectorClient,
         ...this.config.peerTimers,
+        ...this.peerOptions(p),
       });
       this.peerMap.set(addr, w);
     }
+  }
+
+  /** BGPPeer / BGPConfiguration session settings as speaker peer options. */
+  private peerOptions(p: AgentPeer): Partial<PeerConfig> {
+    const o = p.options;
+    if (!o) return {};
+    const out: Partial<PeerConfig> = {};
+    if (o.restartTime !== undefined && this.config.gracefulRestart !== false) out.gracefulRestart = { restartTime: o.restartTime };
+    // BIRD's hold time is three keepalives; our speaker derives keepalives from the hold time.
+    if (o.keepaliveTime !== undefined) out.holdTime = o.keepaliveTime === 0 ? 0 : Math.max(3, Math.round(o.keepaliveTime * 3));
+    if (o.nextHopSelf) out.nextHopSelf = true;
+    return out;
   }
 
   private listenAddress(): string {

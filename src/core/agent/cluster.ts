@@ -34,6 +34,12 @@ export interface BgpPeerResource {
     peerSelector?: string;
     /** Auto (default): a peering towards a Calico node is mirrored on that node. */
     reversePeering?: "Auto" | "Manual";
+    /** Graceful-restart time offered to this peer (Go duration, e.g. "120s"). */
+    maxRestartTime?: string;
+    /** BGP keepalive time (Go duration); the hold time is three times it. */
+    keepaliveTime?: string;
+    /** "Self": next hop self on routes sent to this peer (also for reflected ones). */
+    nextHopMode?: "Auto" | "Self" | "Keep";
   };
 }
 
@@ -44,6 +50,8 @@ export interface BgpConfigurationResource {
     asNumber?: number;
     listenPort?: number;
     bindMode?: "None" | "NodeIP";
+    /** Graceful-restart time of mesh sessions (Go duration); BIRD's default 120 s when unset. */
+    nodeMeshMaxRestartTime?: string;
   };
 }
 
@@ -85,4 +93,26 @@ export function nodeSubnet(cidr: string | undefined): Prefix | undefined {
 export function nodeIP(cidr: string | undefined): IPAddress | undefined {
   const a = hostAddress(cidr);
   return a === undefined ? undefined : parseIP(a);
+}
+
+/**
+ * A Go duration ("90s", "1m30s", "2h", "1500ms") in seconds, as Calico's BGPPeer and BGPConfiguration
+ * durations are written; undefined for anything else.
+ */
+export function durationSeconds(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const t = text.trim();
+  if (t === "0") return 0;
+  const unit: Record<string, number> = { ns: 1e-9, us: 1e-6, "µs": 1e-6, ms: 1e-3, s: 1, m: 60, h: 3600 };
+  const re = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/y;
+  let total = 0;
+  let at = 0;
+  while (at < t.length) {
+    re.lastIndex = at;
+    const m = re.exec(t);
+    if (!m) return undefined;
+    total += Number(m[1]) * unit[m[2]!]!;
+    at = re.lastIndex;
+  }
+  return at === 0 ? undefined : total;
 }

@@ -22,12 +22,13 @@ export {
   nodeAs,
   hostAddress,
   nodeSubnet,
+  durationSeconds,
   type ClusterNode,
   type ClusterView,
   type BgpPeerResource,
   type BgpConfigurationResource,
 } from "./cluster.ts";
-export { peerRelations, nodePeers, type PeerRelation, type AgentPeer } from "./peers.ts";
+export { peerRelations, nodePeers, type PeerRelation, type AgentPeer, type PeerOptions } from "./peers.ts";
 export {
   encapFor,
   poolOf,

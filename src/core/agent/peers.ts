@@ -13,7 +13,7 @@
 import { calicoPassive } from "../bgp/session.ts";
 import { splitPeerIP } from "../model/calico.ts";
 import { parseSelector, type Selector } from "../policy/selector/index.ts";
-import { DEFAULT_BGP_PORT, hostAddress, listenPort, meshEnabled, nodeAs, type BgpPeerResource, type ClusterNode, type ClusterView } from "./cluster.ts";
+import { DEFAULT_BGP_PORT, durationSeconds, hostAddress, listenPort, meshEnabled, nodeAs, type BgpPeerResource, type ClusterNode, type ClusterView } from "./cluster.ts";
 
 /** One directed "local peers with remote" fact, before addresses are chosen. */
 export interface PeerRelation {
@@ -27,6 +27,14 @@ export interface PeerRelation {
   asNumber?: number;
   /** "mesh" or "bgppeer/<name>". */
   source: string;
+  /** Session settings from the BGPPeer (or BGPConfiguration for the mesh), in seconds. */
+  options?: PeerOptions;
+}
+
+export interface PeerOptions {
+  restartTime?: number;
+  keepaliveTime?: number;
+  nextHopSelf?: boolean;
 }
 
 /** One peer of one node, ready for the speaker. */
@@ -42,6 +50,8 @@ export interface AgentPeer {
   source: string;
   /** The peer's node name, when it is a Calico node. */
   peerNode?: string;
+  /** Graceful-restart time (maxRestartTime / nodeMeshMaxRestartTime), keepalive time, next hop self. */
+  options?: PeerOptions;
 }
 
 const selectorCache = new Map<string, Selector>();
@@ -68,9 +78,11 @@ export function peerRelations(view: ClusterView, only?: string): PeerRelation[] 
   const nodes = view.nodes;
   const wanted = (n: ClusterNode): boolean => only === undefined || n.name === only;
   if (meshEnabled(view)) {
+    const restart = durationSeconds(view.bgpConfiguration?.spec.nodeMeshMaxRestartTime);
+    const options = restart !== undefined ? { options: { restartTime: restart } } : {};
     for (const x of nodes) {
       if (!wanted(x) || isRR(x)) continue;
-      for (const y of nodes) if (y !== x && !isRR(y)) out.push({ local: x, remote: y, source: "mesh" });
+      for (const y of nodes) if (y !== x && !isRR(y)) out.push({ local: x, remote: y, source: "mesh", ...options });
     }
   }
   const byName = new Map(nodes.map((n) => [n.name, n]));
@@ -94,7 +106,9 @@ function bgpPeerRelations(
 ): PeerRelation[] {
   const out: PeerRelation[] = [];
   const s = p.spec;
+  const opts = peerOptions(p);
   const source = `bgppeer/${p.metadata.name}`;
+  const extra = opts ? { options: opts } : {};
   const locals =
     s.node !== undefined && s.node !== ""
       ? [byName.get(s.node)].filter((n): n is ClusterNode => n !== undefined)
@@ -110,11 +124,11 @@ function bgpPeerRelations(
     const remote = byAddress.get(address);
     for (const n of locals) {
       if (n === remote) continue;
-      if (wanted(n)) out.push({ local: n, ...(remote ? { remote } : {}), address, ...(split.port !== undefined ? { port: split.port } : {}), ...(s.asNumber !== undefined ? { asNumber: s.asNumber } : {}), source });
+      if (wanted(n)) out.push({ local: n, ...(remote ? { remote } : {}), address, ...(split.port !== undefined ? { port: split.port } : {}), ...(s.asNumber !== undefined ? { asNumber: s.asNumber } : {}), source, ...extra });
       // The reverse session on the remote Calico node, towards n's address of the same family.
       if (remote && mirror && wanted(remote)) {
         const back = address.includes(":") ? safeHost(n.addressV6) : safeHost(n.address);
-        if (back !== undefined) out.push({ local: remote, remote: n, address: back, source });
+        if (back !== undefined) out.push({ local: remote, remote: n, address: back, source, ...extra });
       }
     }
   } else if (s.peerSelector !== undefined && s.peerSelector !== "") {
@@ -123,8 +137,8 @@ function bgpPeerRelations(
     for (const n of locals) {
       for (const r of remotes) {
         if (r === n) continue;
-        if (wanted(n)) out.push({ local: n, remote: r, source });
-        if (mirror && wanted(r)) out.push({ local: r, remote: n, source });
+        if (wanted(n)) out.push({ local: n, remote: r, source, ...extra });
+        if (mirror && wanted(r)) out.push({ local: r, remote: n, source, ...extra });
       }
     }
   }
@@ -164,10 +178,23 @@ export function nodePeers(view: ClusterView, self: ClusterNode): AgentPeer[] {
         type: ibgp ? "iBGP" : "eBGP",
         source: r.source,
         ...(r.remote ? { peerNode: r.remote.name } : {}),
+        ...(r.options ? { options: r.options } : {}),
       });
     }
   }
   return out;
+}
+
+function peerOptions(p: BgpPeerResource): PeerOptions | undefined {
+  const s = p.spec;
+  const restartTime = durationSeconds(s.maxRestartTime);
+  const keepaliveTime = durationSeconds(s.keepaliveTime);
+  const o: PeerOptions = {
+    ...(restartTime !== undefined ? { restartTime } : {}),
+    ...(keepaliveTime !== undefined ? { keepaliveTime } : {}),
+    ...(s.nextHopMode === "Self" ? { nextHopSelf: true } : {}),
+  };
+  return Object.keys(o).length > 0 ? o : undefined;
 }
 
 function safeHost(a: string | undefined): string | undefined {

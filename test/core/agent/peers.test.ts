@@ -1,6 +1,6 @@
 import { describe, expect, test } from "@jest/globals";
 import { ClusterLab, pool } from "./cluster-lab.ts";
-import { MemoryDataplane, NodeAgent, nodePeers, peerRelations, type ClusterNode, type ClusterView } from "../../../src/core/agent/index.ts";
+import { durationSeconds, MemoryDataplane, NodeAgent, nodePeers, peerRelations, type ClusterNode, type ClusterView } from "../../../src/core/agent/index.ts";
 import { LoopbackNetwork } from "../../../src/core/bgp/loopback.ts";
 import { ManualClock } from "../../../src/core/bgp/manual-clock.ts";
 import { MemoryDatastore } from "../../../src/core/datastore/memory.ts";
@@ -102,6 +102,41 @@ describe("which peers a node has (confd's rules)", () => {
     );
     expect(agent.routerId).toBe(formatIP(4, BigInt(fnv32("c"))));
     expect(agent.configuredPeers().map((p) => `${p.address} from ${p.localAddress}`)).toEqual(["fd00::1 from fd00::3", "fd00::2 from fd00::3"]);
+  });
+});
+
+describe("session settings from BGPPeer and BGPConfiguration", () => {
+  test("Go durations", () => {
+    expect(["120s", "1m30s", "2h", "1500ms", "0", "90", "", "5x", "1.5s"].map(durationSeconds)).toEqual([120, 90, 7200, 1.5, 0, undefined, undefined, undefined, 1.5]);
+  });
+
+  test("keepaliveTime, maxRestartTime and nextHopMode reach the sessions (both ends of a mirrored peering)", async () => {
+    const v: ClusterView = {
+      nodes: [
+        { name: "n1", address: "10.0.0.1/24" },
+        { name: "n2", address: "10.0.0.2/24" },
+        { name: "n3", address: "10.0.0.3/24" },
+      ],
+      ipPools: [pool("10.1.0.0/16")],
+      bgpConfiguration: { spec: { nodeMeshMaxRestartTime: "45s" } },
+      bgpPeers: [{ metadata: { name: "fast" }, spec: { node: "n1", peerIP: "10.0.0.2", asNumber: 64512, keepaliveTime: "10s", maxRestartTime: "30s", nextHopMode: "Self" } }],
+    };
+    // The mesh rule names n2 first (mesh before BGPPeers): confd keeps the first, so n1-n2 is a mesh session.
+    expect(nodePeers(v, v.nodes[0]!).map((p) => `${p.address} ${p.source} ${JSON.stringify(p.options)}`)).toEqual([
+      '10.0.0.2 mesh {"restartTime":45}',
+      '10.0.0.3 mesh {"restartTime":45}',
+    ]);
+    const noMesh: ClusterView = { ...v, bgpConfiguration: { spec: { nodeToNodeMeshEnabled: false } } };
+    expect(nodePeers(noMesh, v.nodes[1]!).map((p) => `${p.address} ${p.source} ${JSON.stringify(p.options)}`)).toEqual(['10.0.0.1 bgppeer/fast {"restartTime":30,"keepaliveTime":10,"nextHopSelf":true}']);
+    const lab = new ClusterLab(noMesh).build();
+    await lab.startAll();
+    await lab.run(3);
+    for (const [me, peer] of [["n1", "10.0.0.2"], ["n2", "10.0.0.1"]] as const) {
+      const session = lab.node(me).agent.speaker.session(peer)!;
+      expect(session.state).toBe("Established");
+      expect(session.negotiated!.holdTime).toBe(30);
+      expect(session.negotiated!.peerGracefulRestart?.restartTime).toBe(30);
+    }
   });
 });
 
