@@ -85,6 +85,9 @@ export function onPath(bin: string, path: string = process.env.PATH ?? ""): stri
   return undefined;
 }
 
+export const CLAB_MISSING =
+  "containerlab is not on PATH (it is not installable on this machine: no npm or Debian package, no Docker engine); use --engine netns, or --dry-run to print the commands";
+
 export class ClabUnavailable extends Error {
   readonly exitCode = 2;
 }
@@ -92,7 +95,7 @@ export class ClabUnavailable extends Error {
 /** Deploys the plan under a run owner; everything is recorded before it is created. */
 export async function clabUp(t: Topology, options: Omit<RunOwnerOptions, "engine" | "topology"> = {}): Promise<{ owner: RunOwner; plan: ClabPlan }> {
   if (!onPath("containerlab")) {
-    throw new ClabUnavailable("containerlab is not on PATH (it is not installable on this machine: no npm or Debian package, no Docker engine); use --engine netns, or `--dry-run` to print the commands");
+    throw new ClabUnavailable(CLAB_MISSING);
   }
   const owner = await RunOwner.create({ ...options, engine: "containerlab", topology: { name: t.name, file: t.file } });
   const plan = clabPlan(t, owner.runId);

@@ -9,6 +9,8 @@ import { formatProblems } from "../../core/model/index.ts";
 import { parseTopology, type Topology } from "../../topology/index.ts";
 import {
   BuildError,
+  CLAB_MISSING,
+  ClabUnavailable,
   checkRunId,
   Interrupted,
   clabPlan,
@@ -18,6 +20,7 @@ import {
   NetnsBuilder,
   newRunId,
   observe,
+  onPath,
   planGc,
   planNetns,
   RunIsLive,
@@ -102,6 +105,7 @@ function registerUp(real: Command): void {
       }
       return;
     }
+    if (opts.engine === "containerlab" && !onPath("containerlab")) throw new ClabUnavailable(CLAB_MISSING);
     requireNetns();
     let onSignal: (s: NodeJS.Signals) => void = () => undefined;
     // Signal listeners do not keep Node running: a timer does, until the signal has been handled.

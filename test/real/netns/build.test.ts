@@ -79,6 +79,17 @@ d("NetnsBuilder: quickstart", () => {
     expect(links[1]!.ifalias).toBe(`bc:${w.runId}`);
   });
 
+  test("latency: netem on both ends when the kernel has it, otherwise a note says it is not applied", async () => {
+    const w = world!;
+    const q = (await w.exec("node-1", "tc", ["qdisc", "show", "dev", "eth0"])).stdout;
+    if (w.notes.some((n) => /latency, loss and bandwidth are not applied/.test(n))) {
+      expect(q).not.toMatch(/netem/);
+    } else {
+      expect(q).toMatch(/netem .*delay 50us/);
+      expect(String((await execa("tc", ["-n", w.fabric, "qdisc", "show", "dev", w.plan.elements[1]!.interfaces[0]!.fabricPort])).stdout)).toMatch(/netem .*delay 50us/);
+    }
+  });
+
   test("setLinkDown and setHostDown cut traffic; up again restores it (routes survive)", async () => {
     const w = world!;
     await w.setLinkDown("node-2", "seg-a", true);
