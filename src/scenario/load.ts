@@ -35,6 +35,9 @@ export function loadScenario(text: string, file: string, reader: TopologyReader)
   return r.scenario;
 }
 
+/** A pods generator may make at most this many pods in one step (the whole list is built in memory). */
+export const MAX_PODS_PER_STEP = 200_000;
+
 const STEP_KINDS = [...Object.keys(STEP_SCHEMAS), "assert"];
 const ASSERTION_KINDS = Object.keys(ASSERTION_SCHEMAS) as AssertionKind[];
 const isMapping = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
@@ -294,6 +297,10 @@ class StepContext {
         ok = false;
       }
     });
+    if (nodes.length * g.perNode > MAX_PODS_PER_STEP) {
+      this.problem([...vpath, "perNode"], `${this.pathText([...vpath, "perNode"])}: ${g.perNode} pods on each of ${nodes.length} nodes is ${(nodes.length * g.perNode).toLocaleString("en-US")} pods; at most ${MAX_PODS_PER_STEP.toLocaleString("en-US")} per step`);
+      return undefined;
+    }
     for (const node of nodes) {
       for (let k = 1; k <= g.perNode; k++) {
         const name = `${g.namePrefix}-${node}-${k}`;

@@ -58,6 +58,9 @@ const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 export const sortSessions = (s: SessionObservation[]): SessionObservation[] => [...s].sort((a, b) => cmp(a.node, b.node) || cmp(a.peer, b.peer));
 export const sortRoutes = (r: RouteObservation[]): RouteObservation[] => [...r].sort((a, b) => cmp(a.node, b.node) || cmp(a.prefix, b.prefix) || cmp(a.kind, b.kind));
 
+/** A wait or advance is cut into at most this many slices (a sample after each). */
+export const MAX_SAMPLES_PER_STEP = 2000;
+
 const EMPTY_COUNTERS: Counters = { bgpMessages: { total: 0, open: 0, update: 0, keepalive: 0, notification: 0, routeRefresh: 0 }, bgpBytes: 0 };
 const EMPTY_IPAM: IpamObservation = { blocks: [], inUse: 0, problems: [] };
 
@@ -198,11 +201,17 @@ class Run {
     return result;
   }
 
+  /** The slice for a wait or advance of `ms`: the sample period, longer for very long spans. */
+  slice(ms: number): number {
+    return Math.max(this.period, ms / MAX_SAMPLES_PER_STEP);
+  }
+
   async advance(ms: number): Promise<void> {
     const end = this.backend.now() + ms;
+    const slice = this.slice(ms);
     while (this.backend.now() < end) {
       const before = this.backend.now();
-      await this.backend.advance(Math.min(this.period, end - before));
+      await this.backend.advance(Math.min(slice, end - before));
       await this.trySample();
       if (this.backend.now() <= before) break; // a backend that does not move time must not hang us
     }
@@ -213,10 +222,11 @@ class Run {
     const b = this.backend;
     this.lastWaitCounters = await b.counters();
     const deadline = b.now() + step.timeoutMs;
+    const slice = this.slice(step.timeoutMs);
     let r = { converged: false, at: b.now(), took: 0 };
     for (;;) {
       const before = b.now();
-      r = await b.waitConverged(Math.max(0, Math.min(this.period, deadline - before)), this.changedAt);
+      r = await b.waitConverged(Math.max(0, Math.min(slice, deadline - before)), this.changedAt);
       await this.trySample();
       if (r.converged || b.now() >= deadline || b.now() <= before) break;
     }

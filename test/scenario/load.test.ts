@@ -245,6 +245,13 @@ describe("errors at file:line:col", () => {
     ]);
   });
 
+  test("a pods generator that would make too many pods", () => {
+    expect(problemsOf("steps:\n  - pods: { perNode: 1000, nodes: [node-1, node-2] }\n")).toEqual([]);
+    files.set("topologies/big.yaml", "apiVersion: birdcage/v1\nkind: Topology\nmetadata: { name: big }\ngenerate: { nodes: 300, rackSubnet: 10.0.0.0/16 }\n");
+    const r = parseScenario(head.replace("two.yaml", "big.yaml") + "steps:\n  - pods: { perNode: 1000 }\n", "scenarios/s.yaml", reader);
+    expect(formatProblems(r.problems)).toBe("scenarios/s.yaml:6:22: steps[0].pods.perNode: 1000 pods on each of 300 nodes is 300,000 pods; at most 200,000 per step\n");
+  });
+
   test("resources: unreadable file and a bad resource point into their own files", () => {
     expect(problemsOf("steps:\n  - apply: [ missing.yaml, bad-policy.yaml ]\n  - apply: { apiVersion: v1, kind: Namespace, metadata: { name: Bad_Name } }\n")).toEqual([
       expect.stringMatching(/^scenarios\/bad-policy\.yaml:4:\d+: spec\.bogus: unknown field/),

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "@jest/globals";
-import { loadScenario, runScenario, type Scenario } from "../../src/scenario/index.ts";
+import { loadScenario, MAX_SAMPLES_PER_STEP, runScenario, type Scenario } from "../../src/scenario/index.ts";
 import { ScriptedTestBackend, type ScriptOptions } from "./scripted-backend.ts";
 
 const topology = `apiVersion: birdcage/v1
@@ -111,6 +111,14 @@ describe("runScenario with the scripted test backend", () => {
     expect(b.calls.filter((c) => c === "sample").length).toBeGreaterThanOrEqual(r.samples.length);
     expect(r.samples.map((s) => [s.t, s.sessionsEstablished])).toEqual([[0, 0], [1000, 0], [1500, 3], [1500, 3], [1800, 3], [1800, 1], [2600, 1], [2600, 1], [3600, 1], [4600, 3], [5600, 3]]);
     expect(r.samples.every((s) => s.perNode === undefined)).toBe(true);
+  });
+
+  test("a very long advance is cut into at most MAX_SAMPLES_PER_STEP slices", async () => {
+    const b = new ScriptedTestBackend();
+    const r = await runScenario(scenario("  - advance: 1000h\n"), b, { seed: 1 });
+    expect(b.calls.filter((c) => c === "advance").length).toBe(MAX_SAMPLES_PER_STEP);
+    expect(r.duration).toBe(3_600_000_000);
+    expect(r.samples.length).toBeLessThanOrEqual(MAX_SAMPLES_PER_STEP + 1);
   });
 
   test("the timeline merges the runner's step events with the backend's, in time order", async () => {
