@@ -51,24 +51,38 @@ const scenario: Shape = {
 };
 const runReport: Shape = { order: ["birdcage", "passed", "scenarios"], fields: { scenarios: scenario } };
 
+const orderSets = new WeakMap<Shape, Set<string>>();
+function orderSet(shape: Shape): Set<string> {
+  let set = orderSets.get(shape);
+  if (!set) orderSets.set(shape, (set = new Set(shape.order)));
+  return set;
+}
+
+const keep = (v: unknown): boolean => v !== undefined && typeof v !== "function";
+
 /** Any value as canonical JSON data: shaped key order, undefined dropped, numbers rounded, non-finite numbers null. */
 export function canonical(value: unknown, shape?: Shape): Json {
   if (value === null || value === undefined) return null;
   if (typeof value === "number") return Number.isFinite(value) ? round3(value) : null;
   if (typeof value === "string" || typeof value === "boolean") return value;
   if (typeof value === "bigint") return value.toString();
-  if (Array.isArray(value)) return value.map((v) => (v === undefined ? null : canonical(v, shape)));
+  if (Array.isArray(value)) {
+    const out = new Array<Json>(value.length);
+    for (let i = 0; i < value.length; i++) out[i] = value[i] === undefined ? null : canonical(value[i], shape);
+    return out;
+  }
   if (typeof value === "object") {
     const obj = value as Record<string, unknown>;
-    const present = Object.keys(obj).filter((k) => obj[k] !== undefined && typeof obj[k] !== "function");
     const out: Record<string, Json> = {};
     if (shape?.values) {
-      for (const k of present.sort(compareStrings)) out[k] = canonical(obj[k], shape.values);
+      for (const k of Object.keys(obj).filter((k) => keep(obj[k])).sort(compareStrings)) out[k] = canonical(obj[k], shape.values);
       return out;
     }
-    const known = shape?.order ?? [];
-    const rest = present.filter((k) => !known.includes(k)).sort(compareStrings);
-    for (const k of [...known.filter((k) => present.includes(k)), ...rest]) out[k] = canonical(obj[k], shape?.fields?.[k]);
+    const known = shape ? orderSet(shape) : undefined;
+    if (shape) for (const k of shape.order) if (Object.hasOwn(obj, k) && keep(obj[k])) out[k] = canonical(obj[k], shape.fields?.[k]);
+    let rest: string[] | undefined;
+    for (const k of Object.keys(obj)) if (!known?.has(k) && keep(obj[k])) (rest ??= []).push(k);
+    if (rest) for (const k of rest.sort(compareStrings)) out[k] = canonical(obj[k], shape?.fields?.[k]);
     return out;
   }
   return null;
