@@ -171,6 +171,36 @@ d("NetnsBuilder: MTUs and links that start down", () => {
   });
 });
 
+d("NetnsBuilder: IPv6", () => {
+  test("IPv6-only segments: ping within a segment and across the router", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "bc-netns-test-"));
+    const t = topologyFromText(`
+apiVersion: birdcage/v1
+kind: Topology
+metadata: { name: v6 }
+segments:
+  - { name: s1, subnetV6: "fd00:91:1::/64" }
+  - { name: s2, subnetV6: "fd00:91:2::/64" }
+routers:
+  - { name: r, interfaces: [{ segment: s1, addressV6: "fd00:91:1::1/64" }, { segment: s2, addressV6: "fd00:91:2::1/64" }] }
+nodes:
+  - { name: a, segment: s1, addressV6: "fd00:91:1::10/64", gateway: "fd00:91:1::1" }
+  - { name: b, segment: s1, addressV6: "fd00:91:1::11/64", gateway: "fd00:91:1::1" }
+  - { name: c, segment: s2, addressV6: "fd00:91:2::10/64", gateway: "fd00:91:2::1" }
+`);
+    const w = await new NetnsBuilder({ stateDir: dir, signals: false }).build(t);
+    try {
+      expect((await ping(w, "a", "fd00:91:1::11")).ok).toBe(true);
+      const across = await ping(w, "a", "fd00:91:2::10");
+      expect(across.ok).toBe(true);
+      expect(across.out).toMatch(/ttl=63/);
+    } finally {
+      await w.teardown();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 d("NetnsBuilder: refusals and failures", () => {
   test("a command that fails half-way (static route onto a connected subnet): error names it, everything made so far is removed", async () => {
     const dir = mkdtempSync(join(tmpdir(), "bc-netns-test-"));

@@ -140,6 +140,26 @@ d("birdcage real gc after kill -9", () => {
     expect(existsSync(join(dir, `${run}.json`))).toBe(false);
   });
 
+  test("a process that exits (normally, or by an uncaught exception) without teardown takes its namespaces with it", async () => {
+    for (const [run, ending] of [[`exit${tag}`, "process.exit(0)"], [`thrw${tag}`, "throw new Error('boom')"]] as const) {
+      const script = join(dir, `${run}.mts`);
+      writeFileSync(
+        script,
+        `import { NetnsBuilder } from ${JSON.stringify(join(repoRoot, "real/netns/build.ts"))};
+import { topologyFromText, twoSegments } from ${JSON.stringify(join(repoRoot, "test/real/netns/topo.ts"))};
+const w = await new NetnsBuilder({ stateDir: ${JSON.stringify(dir)}, signals: false }).build(topologyFromText(twoSegments(2, "exit")), { runId: ${JSON.stringify(run)} });
+console.log(w.plan.namespaces.join(" "));
+${ending};
+`,
+      );
+      const r = await execa(process.execPath, ["--import", "tsx", script], { cwd: repoRoot, reject: false });
+      expect([run, r.exitCode === 0]).toEqual([run, ending.startsWith("process.exit")]);
+      expect(String(r.stdout).split(" ")).toContain(`bc-${run}-n1`); // it was built
+      expect(await ofRun(run)).toEqual([]);
+      expect(existsSync(join(dir, `${run}.json`))).toBe(false);
+    }
+  });
+
   test("SIGTERM to a foreground `real up` tears the run down and exits 0", async () => {
     const run = `term${tag}`;
     const { child } = await startUp(["topologies/quickstart.yaml", "--run-id", run], dir);
