@@ -2,22 +2,20 @@
 // kernel with our own protocol number, and a unix control socket speaking line-delimited JSON
 // (`{"command":"peers"}` → `{"peers":[...]}`, `{"command":"routes"}` → `{"routes":[...]}`).
 // stop() sends Cease to every peer, flushes our protocol's kernel routes and removes the socket file.
-import { existsSync, lstatSync, unlinkSync } from "node:fs";
-import net from "node:net";
 import { Speaker, type PeerConfig, type PeerStatus, type RouteStatus } from "../../src/core/bgp/index.ts";
 import type { Listener, Transport } from "../../src/core/bgp/ports.ts";
 import { WallClock } from "./clock.ts";
 import { effectiveClusterId, type DaemonConfig } from "./daemon-config.ts";
 import { DEFAULT_ROUTE_PROTOCOL, KernelRouteWriter } from "./kernel-routes.ts";
 import { TcpTransport, type TcpListener } from "./tcp-transport.ts";
+import { ControlServer } from "../control-socket.ts";
+
+export { queryControl } from "../control-socket.ts";
 
 export interface DaemonOptions {
   /** One line per event (FSM changes, errors); default stderr. */
   log?: (line: string) => void;
 }
-
-/** A control request larger than this is refused (and the client dropped). */
-const MAX_REQUEST = 64 * 1024;
 
 export class SpeakerDaemon {
   readonly speaker: Speaker;
@@ -25,8 +23,7 @@ export class SpeakerDaemon {
   private readonly config: DaemonConfig;
   private readonly log: (line: string) => void;
   private listener: TcpListener | undefined;
-  private control: net.Server | undefined;
-  private readonly clients = new Set<net.Socket>();
+  private control: ControlServer | undefined;
   private stopped = false;
 
   constructor(config: DaemonConfig, options: DaemonOptions = {}) {
@@ -68,7 +65,10 @@ export class SpeakerDaemon {
 
   /** Listens (BGP and control), starts every session and originates the configured prefixes. */
   async start(): Promise<void> {
-    if (this.config.control) await this.startControl(this.config.control.socket);
+    if (this.config.control) {
+      this.control = new ControlServer(this.config.control.socket, (command) => this.answer(command), this.log);
+      await this.control.start();
+    }
     this.speaker.start();
     if (this.listener) await this.listener.ready;
     for (const p of this.config.originate) this.speaker.originate(p, { blackhole: false });
@@ -92,68 +92,14 @@ export class SpeakerDaemon {
     if (this.stopped) return;
     this.stopped = true;
     this.speaker.stop();
-    for (const c of this.clients) c.destroy();
-    if (this.control) await new Promise<void>((r) => this.control!.close(() => r()));
-    if (this.config.control && existsSync(this.config.control.socket)) unlinkSync(this.config.control.socket);
+    await this.control?.stop();
     if (this.kernel) await this.kernel.flush();
     // Let the Cease NOTIFICATIONs leave before the process exits (close() flushes, then FIN).
     await new Promise((r) => setTimeout(r, 200));
   }
 
-  private async startControl(path: string): Promise<void> {
-    // A stale socket file from a crashed run is replaced; anything else at that path is not touched.
-    if (existsSync(path)) {
-      if (!lstatSync(path).isSocket()) throw new Error(`control socket ${path}: exists and is not a socket`);
-      const alive = await new Promise<boolean>((r) => {
-        const s = net.connect(path);
-        s.on("connect", () => (s.destroy(), r(true)));
-        s.on("error", () => r(false));
-      });
-      if (alive) throw new Error(`control socket ${path}: another speaker is listening on it`);
-      unlinkSync(path);
-    }
-    const server = net.createServer((sock) => this.serve(sock));
-    this.control = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(path, () => {
-        server.off("error", reject);
-        server.on("error", (e) => this.log(`control: ${e.message}`));
-        resolve();
-      });
-    });
-  }
-
-  private serve(sock: net.Socket): void {
-    this.clients.add(sock);
-    sock.on("close", () => this.clients.delete(sock));
-    sock.on("error", () => undefined);
-    let buf = "";
-    sock.setEncoding("utf8");
-    sock.on("data", (chunk: string) => {
-      buf += chunk;
-      let nl: number;
-      while ((nl = buf.indexOf("\n")) >= 0) {
-        const line = buf.slice(0, nl).trim();
-        buf = buf.slice(nl + 1);
-        if (line) sock.write(JSON.stringify(this.answer(line)) + "\n");
-      }
-      if (buf.length > MAX_REQUEST) {
-        sock.end(JSON.stringify({ error: "request too long" }) + "\n");
-        buf = "";
-      }
-    });
-  }
-
-  /** One control request → one reply object; bad requests get `{ error }`, never a crash. */
-  answer(line: string): unknown {
-    let req: unknown;
-    try {
-      req = JSON.parse(line);
-    } catch {
-      return { error: "not JSON" };
-    }
-    const command = req !== null && typeof req === "object" ? (req as Record<string, unknown>).command : undefined;
+  /** One control command → one reply object (the control socket turns failures into `{ error }`). */
+  answer(command: string): unknown {
     switch (command) {
       case "peers":
         return { peers: this.peers().map(peerView) };
@@ -216,37 +162,3 @@ const routeView = (r: RouteStatus): ControlRoute => ({
   origin: r.origin,
   stale: r.stale,
 });
-
-/** Sends one request to a speaker's control socket and returns its reply (bounded by timeoutMs). */
-export function queryControl(path: string, command: "peers" | "routes", timeoutMs = 10_000): Promise<Record<string, unknown>> {
-  return new Promise((resolve, reject) => {
-    const sock = net.connect(path);
-    let buf = "";
-    const timer = setTimeout(() => {
-      sock.destroy();
-      reject(new Error(`${path}: no answer within ${timeoutMs} ms`));
-    }, timeoutMs);
-    sock.setEncoding("utf8");
-    sock.on("connect", () => sock.write(JSON.stringify({ command }) + "\n"));
-    sock.on("data", (chunk: string) => {
-      buf += chunk;
-      const nl = buf.indexOf("\n");
-      if (nl < 0) return;
-      clearTimeout(timer);
-      sock.destroy();
-      try {
-        resolve(JSON.parse(buf.slice(0, nl)) as Record<string, unknown>);
-      } catch {
-        reject(new Error(`${path}: the answer is not JSON`));
-      }
-    });
-    sock.on("error", (e) => {
-      clearTimeout(timer);
-      reject(new Error(`${path}: ${e.message}`));
-    });
-    sock.on("close", () => {
-      clearTimeout(timer);
-      reject(new Error(`${path}: closed without an answer`));
-    });
-  });
-}

@@ -8,6 +8,7 @@ import { registerTopo } from "./topo.ts";
 import { registerCni } from "./cni.ts";
 import { registerReal } from "./real.ts";
 import { registerRun } from "./run.ts";
+import { registerAgent } from "./agent.ts";
 
 export function registerCommands(program: Command): void {
   void program;
@@ -19,4 +20,5 @@ export function registerCommands(program: Command): void {
   registerCni(program);
   registerReal(program);
   registerRun(program);
+  registerAgent(program);
 }

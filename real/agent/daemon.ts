@@ -1,0 +1,141 @@
+// `birdcage agent`: one node's agent for real, run inside the node's network namespace
+// (`ip netns exec bc-…-node-1 birdcage agent …`). The same NodeAgent the simulator runs, on real
+// ports: TCP (BGP), the wall clock, etcd (IPAM and the cluster's policy) and the kernel (routes,
+// tunnels, nftables). Pods are created by the CNI plugin, which allocates in etcd; the agent sees
+// its new blocks through the IPAM watch and originates them.
+//
+// Policy input lives in the datastore beside IPAM, written by whoever manages the cluster (the
+// real backend, or an operator):
+//   policy/resources/<anything>   one Calico/Kubernetes resource as YAML or JSON text
+//   policy/pods/<namespace>/<name> a pod as JSON: { name, namespace, node, labels, ips, ports? }
+// Every change rebuilds the PolicySet (all pods of the cluster as endpoints) and re-renders.
+import { NodeAgent } from "../../src/core/agent/index.ts";
+import { policySetFor } from "../../src/core/agent/policy.ts";
+import type { ClusterView } from "../../src/core/agent/cluster.ts";
+import type { Datastore, Watch } from "../../src/core/datastore/port.ts";
+import { loadResources } from "../../src/core/model/index.ts";
+import type { K8sPod } from "../../src/core/policy/k8s-conversion.ts";
+import { WallClock } from "../bgp/clock.ts";
+import { TcpTransport } from "../bgp/tcp-transport.ts";
+import { ControlServer } from "../control-socket.ts";
+import { KernelDataplane } from "./kernel-dataplane.ts";
+
+export const POLICY_PREFIX = "policy/";
+export const POLICY_RESOURCES_PREFIX = "policy/resources/";
+export const POLICY_PODS_PREFIX = "policy/pods/";
+
+export interface AgentDaemonOptions {
+  node: string;
+  cluster: ClusterView;
+  datastore: Datastore;
+  /** Unix control socket (status, sessions, routes, pods as JSON lines). */
+  control?: string;
+  policy?: "nft" | "iptables";
+  /** Session timers for every peer (seconds), e.g. short hold times in tests. */
+  holdTime?: number;
+  connectRetryTime?: number;
+  log?: (line: string) => void;
+}
+
+export class AgentDaemon {
+  readonly agent: NodeAgent;
+  readonly dataplane: KernelDataplane;
+  private control: ControlServer | undefined;
+  private watch: Watch | undefined;
+  private readonly log: (line: string) => void;
+  private policyTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(private readonly opts: AgentDaemonOptions) {
+    const self = opts.cluster.nodes.find((n) => n.name === opts.node);
+    if (!self) throw new Error(`node ${opts.node} is not in the cluster (known: ${opts.cluster.nodes.map((n) => n.name).join(", ")})`);
+    if (self.address === undefined) throw new Error(`node ${opts.node} has no IPv4 address`);
+    this.log = opts.log ?? ((l) => process.stderr.write(`${new Date().toISOString()} ${opts.node}: ${l}\n`));
+    this.dataplane = new KernelDataplane({
+      node: opts.node,
+      nodeAddress: self.address.split("/")[0]!,
+      ...(opts.policy ? { policy: opts.policy } : {}),
+      onError: (e) => this.log(`dataplane ${e.what}: ${e.message}`),
+    });
+    const timers = {
+      ...(opts.holdTime !== undefined ? { holdTime: opts.holdTime } : {}),
+      ...(opts.connectRetryTime !== undefined ? { connectRetryTime: opts.connectRetryTime } : {}),
+    };
+    this.agent = new NodeAgent(
+      {
+        name: self.name,
+        address: self.address,
+        ...(self.addressV6 !== undefined ? { addressV6: self.addressV6 } : {}),
+        ...(self.routeReflectorClusterID !== undefined ? { routeReflectorClusterID: self.routeReflectorClusterID } : {}),
+        ...(self.labels !== undefined ? { labels: self.labels } : {}),
+        cluster: opts.cluster,
+        ...(Object.keys(timers).length ? { peerTimers: timers } : {}),
+      },
+      { clock: new WallClock(), transport: new TcpTransport(), datastore: opts.datastore, dataplane: this.dataplane, log: (e) => this.log(e), wallClock: () => Date.now() },
+    );
+  }
+
+  async start(): Promise<void> {
+    if (this.opts.control) {
+      this.control = new ControlServer(this.opts.control, (command) => this.answer(command), this.log);
+      await this.control.start();
+    }
+    await this.agent.start();
+    this.watch = this.opts.datastore.watch(POLICY_PREFIX, undefined, () => this.schedulePolicy(), (e) => this.log(`policy watch ended: ${e.message}`));
+    await this.refreshPolicy();
+    this.log(`agent up: ${this.agent.configuredPeers().length} BGP peers configured`);
+  }
+
+  /** Cease to every peer, our routes/tunnels/ruleset removed, the control socket closed. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    clearTimeout(this.policyTimer);
+    this.watch?.cancel();
+    this.agent.stop();
+    await this.control?.stop();
+    // Let the Cease NOTIFICATIONs leave before the routes go.
+    await new Promise((r) => setTimeout(r, 200));
+    await this.dataplane.close();
+  }
+
+  answer(command: string): unknown {
+    switch (command) {
+      case "status":
+        return this.agent.status();
+      case "sessions":
+        return { sessions: this.agent.sessions() };
+      case "routes":
+        return { routes: this.agent.routes() };
+      case "pods":
+        return { pods: this.agent.pods() };
+      default:
+        return { error: `unknown command ${JSON.stringify(command)} (expected status, sessions, routes or pods)` };
+    }
+  }
+
+  /** Bursts of changes (a scenario applying ten policies) become one re-render. */
+  private schedulePolicy(): void {
+    clearTimeout(this.policyTimer);
+    this.policyTimer = setTimeout(() => void this.refreshPolicy(), 50);
+  }
+
+  async refreshPolicy(): Promise<void> {
+    try {
+      const [res, pods] = await Promise.all([this.opts.datastore.list(POLICY_RESOURCES_PREFIX), this.opts.datastore.list(POLICY_PODS_PREFIX)]);
+      const text = res.items.map((kv) => kv.value).join("\n---\n");
+      const resources = loadResources(text, "datastore:policy/resources");
+      const podList = pods.items.map((kv) => parsePod(kv.key, kv.value));
+      this.agent.setPolicy(policySetFor(resources, podList));
+    } catch (e) {
+      // A bad resource must not take the node down: keep the previous ruleset and say why.
+      this.log(`policy not updated: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+}
+
+function parsePod(key: string, value: string): K8sPod {
+  const v = JSON.parse(value) as Partial<K8sPod>;
+  if (typeof v.name !== "string" || !Array.isArray(v.ips)) throw new Error(`${key}: a pod needs name and ips`);
+  return v as K8sPod;
+}
