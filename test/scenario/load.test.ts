@@ -163,6 +163,13 @@ describe("errors at file:line:col", () => {
     expect(bad).toMatch(/^topologies\/bad\.yaml:14:\d+: .*seg-z/);
   });
 
+  test("an inline topology's problems point into the scenario file, under topology", () => {
+    const text = "apiVersion: birdcage/v1\nkind: Scenario\nmetadata: { name: s }\ntopology:\n  metadata: { name: t }\n  segments: [ { name: a, subnet: 10.0.0.0/24 } ]\n  nodes: [ { name: n1, segment: b, address: 10.0.0.5/24 } ]\n  extra: 1\nsteps: [ { advance: 1s } ]\n";
+    expect(formatProblems(parseScenario(text, "s.yaml", reader).problems).trimEnd().split("\n")).toEqual([expect.stringMatching(/^s\.yaml:8:3: topology\.extra: unknown field; expected one of: /)]);
+    const text2 = text.replace("  extra: 1\n", "");
+    expect(formatProblems(parseScenario(text2, "s.yaml", reader).problems)).toBe('s.yaml:7:33: topology.segment: unknown segment "b" (segments: a)\n');
+  });
+
   test("unknown step kind, two kinds in one item, not a mapping", () => {
     expect(problemsOf("steps:\n  - fial: { node: node-1 }\n  - { wait: {}, advance: 1s }\n  - just text\n")).toEqual([
       "scenarios/s.yaml:6:5: steps[0].fial: unknown step; expected one of: wait, pods, deletePods, apply, delete, fail, restore, advance, probe, assert",
