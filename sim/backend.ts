@@ -454,7 +454,7 @@ export class SimBackend implements Backend {
   }
 
   /**
-   * A node restarted after a crash found the kernel routes of its previous life (kill -9 leaves them).
+   * A restarted node found the kernel routes of its previous life (kill -9 and BIRD's `persist' leave them).
    * Once it has converged, what it did not install again goes, as BIRD's kernel protocol prunes after a
    * graceful restart. Returns true when something was removed (a routing change).
    */
@@ -616,9 +616,10 @@ export class SimBackend implements Backend {
           agent.stop();
           slot.state = "crashed";
         } else {
-          // Clean shutdown: Cease to every peer (they flush its routes), learned routes withdrawn.
-          agent.stop();
+          // Clean shutdown: Cease to every peer (they flush its routes at once). Calico's BIRD kernel
+          // protocol is `persist`, so the node's own routes stay in its kernel and it keeps forwarding.
           slot.dataplane?.detach();
+          agent.stop();
           slot.state = "stopped";
         }
         slot.agent = undefined;
@@ -681,7 +682,7 @@ export class SimBackend implements Backend {
         const mine = [...w.pods.values()].filter((p) => p.spec.node === target.name);
         // Felix finds its pods again (same IPAM handles, so the same addresses).
         await Promise.all(mine.map((p) => agent.addPod({ name: p.spec.name, namespace: p.spec.namespace, labels: p.spec.labels })));
-        if (crashed) w.prune.add(target.name);
+        w.prune.add(target.name);
         w.failed.delete(`node:${target.name}`);
         this.#applyPolicy();
         w.timeline.add({ t, node: target.name, kind: "restore", text: `node ${target.name}: calico-node started${crashed ? " (graceful restart)" : ""}` });

@@ -213,6 +213,9 @@ describe("SimBackend failures", () => {
     expect(c.took).toBeLessThan(100); // no hold timer involved
     expect((await b.counters()).bgpMessages.notification - before).toBe(3);
     for (const n of ["node-1", "node-3", "node-4"]) expect(routeTable(await b.routes(n)).get(n)!.has(node2Block)).toBe(false);
+    // BIRD's kernel protocol is `persist`: node-2 keeps its routes and still sends (one way).
+    expect((await b.probe({ from: { pod: "default/web-2" }, to: { pod: "default/web-4" }, protocol: "icmp" })).outcome).toBe("delivered");
+    expect((await b.probe({ from: { pod: "default/web-4" }, to: { pod: "default/web-2" }, protocol: "icmp" })).outcome).toBe("dropped");
     await b.restore({ kind: "node", name: "node-2" });
     expect((await b.waitConverged(60_000, b.now())).converged).toBe(true);
     expect(established(await b.sessions())).toHaveLength(12);
