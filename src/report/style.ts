@@ -31,6 +31,7 @@ tr.failed>td{background:var(--fail-bg)}
 code,pre,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12px}
 pre{white-space:pre-wrap;word-break:break-word;margin:4px 0}
 details>summary{cursor:pointer}
+details.body>summary{color:var(--muted);font-size:12.5px;margin:4px 0}
 .charts{display:flex;flex-wrap:wrap;gap:12px}
 figure{margin:6px 0;padding:8px;background:var(--bg);border:1px solid var(--line);border-radius:6px;max-width:100%}
 figcaption{font-size:12.5px;color:var(--muted);margin-top:4px}

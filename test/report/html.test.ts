@@ -197,6 +197,14 @@ describe("htmlReport", () => {
     expect(htmlReport(report(sim, failingScenario()))).not.toContain('id="compare"');
   });
 
+  test("with more than three scenarios, passing ones start folded and failing ones open", () => {
+    const root = parsePage(htmlReport(report(passingScenario(), failingScenario(), passingScenario(), passingScenario())));
+    const bodies = all(root).filter((e) => e.name === "details" && e.attrs.class === "body");
+    expect(bodies.map((b) => "open" in b.attrs)).toEqual([false, true, false, false]);
+    const few = parsePage(htmlReport(report(passingScenario(), failingScenario())));
+    expect(all(few).filter((e) => e.name === "details" && e.attrs.class === "body").every((b) => "open" in b.attrs)).toBe(true);
+  });
+
   test("deterministic", () => {
     expect(htmlReport(report(passingScenario(), nastyScenario()))).toBe(htmlReport(report(passingScenario(), nastyScenario())));
   });
