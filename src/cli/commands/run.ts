@@ -10,7 +10,7 @@ import { SingleBar } from "cli-progress";
 import { Option, type Command } from "commander";
 import { formatProblems, sortProblems, type Problem } from "../../core/model/index.ts";
 import { reportJson, writeJunit, writeReports } from "../../report/index.ts";
-import type { BackendMode } from "../../scenario/backend.ts";
+import type { Backend, BackendMode } from "../../scenario/backend.ts";
 import { createBackend, hasBackend } from "../../scenario/backends.ts";
 import { formatDuration, parseDuration } from "../../scenario/duration.ts";
 import { parseScenario } from "../../scenario/load.ts";
@@ -168,10 +168,22 @@ export function registerRun(program: Command): void {
     const results: ScenarioResult[] = [];
     const wall: { file: string; scenario: string; mode: BackendMode; wallMs: number }[] = [];
     let done = 0;
+    // Ctrl-C or SIGTERM during a run: stop the backend first (real mode removes its namespaces).
+    let current: Backend | undefined;
+    const interrupted = (signal: NodeJS.Signals) => {
+      bar?.stop();
+      process.stderr.write(`birdcage run: ${signal}, stopping the ${current?.mode ?? ""} backend\n`);
+      void (current ? current.stop() : Promise.resolve())
+        .catch((e: unknown) => process.stderr.write(`birdcage run: stopping the backend failed: ${e instanceof Error ? e.message : String(e)}\n`))
+        .finally(() => process.exit(signal === "SIGINT" ? 130 : 143));
+    };
+    process.once("SIGINT", interrupted);
+    process.once("SIGTERM", interrupted);
     try {
       for (const scenario of scenarios) {
         for (const mode of modes) {
           const backend = createBackend(mode);
+          current = backend;
           const pcapDir = opts.pcap !== undefined ? join(opts.pcap, `${scenario.name}-${mode}`) : undefined;
           if (pcapDir !== undefined) await mkdir(pcapDir, { recursive: true });
           const started = performance.now();
@@ -186,6 +198,8 @@ export function registerRun(program: Command): void {
         }
       }
     } finally {
+      process.off("SIGINT", interrupted);
+      process.off("SIGTERM", interrupted);
       bar?.update(total);
       bar?.stop();
     }
