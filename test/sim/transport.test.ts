@@ -416,3 +416,36 @@ describe("SimTransportNetwork with two real speakers", () => {
     expect(run(3)).toEqual(one);
   });
 });
+
+describe("SimTransportNetwork under a mesh of real speakers", () => {
+  function mesh(n: number, seed: number) {
+    const engine = new SimEngine({ seed });
+    const underlay = new TableUnderlay();
+    const all = Array.from({ length: n }, (_, i) => `10.0.0.${i + 1}`);
+    all.forEach((a, i) => underlay.host(`n${i}`, a));
+    for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) underlay.link(`n${i}`, `n${j}`, { latencyMs: 1 + ((i + j) % 4), loss: 0.02 });
+    const net = new SimTransportNetwork(engine, underlay);
+    const nodes = all.map((a, i) => {
+      const sink = new Sink();
+      const speaker = new Speaker(
+        { asNumber: 64512, routerId: a, listen: { address: a }, peers: all.filter((b) => b !== a).map((b) => ({ address: b, asNumber: 64512 })) },
+        { clock: engine.clock("bgp-timer"), transport: net.transport(`n${i}`), sink },
+      );
+      for (let k = 0; k < 20; k++) speaker.originate(`10.${100 + i}.${k}.0/26`, { blackhole: true });
+      return { speaker, sink };
+    });
+    for (const x of nodes) x.speaker.start();
+    const converged = () => nodes.every((x) => x.sink.prefixes.size === 20 * n && x.speaker.peers().every((p) => p.state === "Established"));
+    const r = engine.run({ stopWhen: converged, until: 300_000 });
+    return { r, engine: engine.stats, stats: net.stats() };
+  }
+
+  test("an 8-node full mesh with 2% loss converges, every session carries both OPENs, and the run replays exactly", () => {
+    const one = mesh(8, 11);
+    expect(one.r.reason).toBe("predicate");
+    expect(one.stats.openConnections).toBeGreaterThanOrEqual(2 * 28);
+    expect(one.stats.sent.open).toBeGreaterThanOrEqual(2 * 28);
+    for (let i = 0; i < 8; i++) expect(one.stats.perHost[`n${i}`]?.update).toBeGreaterThan(0);
+    expect(mesh(8, 11)).toEqual(one);
+  });
+});
