@@ -155,7 +155,7 @@ class StepContext {
 
   /** The single kind key of a step or assertion item, or undefined after reporting why not. */
   private kindOf(item: unknown, path: Path, kinds: readonly string[], what: string, extra: readonly string[] = []): string | undefined {
-    const where = `${path.map((p) => (typeof p === "number" ? `[${p}]` : `.${p}`)).join("").replace(/^\./, "")}`;
+    const where = this.pathText(path);
     if (!isMapping(item)) {
       this.problem(path, `${where}: expected a mapping with one ${what}, e.g. ${what === "step" ? "- wait: { timeout: 60s }" : "- sessions: { established: all }"}`);
       return undefined;
