@@ -65,8 +65,8 @@ export class Kernel {
     return parseLinkJson(out)[0];
   }
 
-  async routes(place: Place, args: readonly string[] = []): Promise<ObservedRoute[]> {
-    return parseRoutesJson(await this.ip(place, ["-j", "-4", "route", "show", ...args]));
+  async routes(place: Place, family: 4 | 6, args: readonly string[] = []): Promise<ObservedRoute[]> {
+    return parseRoutesJson(await this.ip(place, ["-j", `-${family}`, "route", "show", ...args]));
   }
 
   /** Deletes a link; false when it was already gone. */
@@ -80,12 +80,20 @@ export class Kernel {
     }
   }
 
-  /** Writes net.ipv4 sysctls of an interface in the node's namespace (this process's). */
-  async setHostSysctls(ifname: string): Promise<void> {
-    // proxy_arp answers the pod's ARP for 169.254.1.1; no proxy delay; forwarding for pod traffic.
-    await writeFile(`/proc/sys/net/ipv4/conf/${ifname}/proxy_arp`, "1");
-    await writeFile(`/proc/sys/net/ipv4/neigh/${ifname}/proxy_delay`, "0");
-    await writeFile(`/proc/sys/net/ipv4/conf/${ifname}/forwarding`, "1");
+  /** Writes the sysctls of a host-side veth in the node's namespace (this process's), before it is up. */
+  async setHostSysctls(ifname: string, families: { v4: boolean; v6: boolean }): Promise<void> {
+    if (families.v4) {
+      // proxy_arp answers the pod's ARP for 169.254.1.1; no proxy delay; forwarding for pod traffic.
+      await writeFile(`/proc/sys/net/ipv4/conf/${ifname}/proxy_arp`, "1");
+      await writeFile(`/proc/sys/net/ipv4/neigh/${ifname}/proxy_delay`, "0");
+      await writeFile(`/proc/sys/net/ipv4/conf/${ifname}/forwarding`, "1");
+    }
+    if (families.v6) {
+      // The link-local gateway must exist and be usable at once (no DAD); no router advertisements.
+      await writeFile(`/proc/sys/net/ipv6/conf/${ifname}/disable_ipv6`, "0");
+      await writeFile(`/proc/sys/net/ipv6/conf/${ifname}/accept_dad`, "0");
+      await writeFile(`/proc/sys/net/ipv6/conf/${ifname}/accept_ra`, "0");
+    }
   }
 
   async proxyArp(ifname: string): Promise<boolean | undefined> {
@@ -96,7 +104,7 @@ export class Kernel {
     }
   }
 
-  /** The device the node routes `address` out of, undefined when unreachable. */
+  /** The device the node routes an IPv4 `address` out of, undefined when unreachable. */
   async routeDevice(address: string): Promise<string | undefined> {
     let out: string;
     try {
@@ -114,9 +122,12 @@ export class Kernel {
     const host = await this.link(NODE, hostIf);
     const inPod: Place | undefined = netnsPath !== undefined && existsSync(netnsPath) ? { kind: "netns", path: netnsPath } : undefined;
     const container = inPod ? await this.link(inPod, containerIf) : undefined;
-    const containerRoutes = inPod && container ? await this.routes(inPod) : [];
+    const containerRoutes = inPod && container ? [...(await this.routes(inPod, 4)), ...(await this.routes(inPod, 6))] : [];
     const hostRoutes: ObservedRoute[] = [];
-    for (const a of addresses) hostRoutes.push(...(await this.routes(NODE, ["exact", `${a}/32`])));
+    for (const a of addresses) {
+      const v6 = a.includes(":");
+      hostRoutes.push(...(await this.routes(NODE, v6 ? 6 : 4, ["exact", `${a}/${v6 ? 128 : 32}`])));
+    }
     return { host, container, containerRoutes, hostRoutes, proxyArp: host ? await this.proxyArp(hostIf) : undefined };
   }
 }
@@ -140,18 +151,19 @@ export function parseLinkJson(text: string): ObservedLink[] {
       up: flags.includes("UP"),
       mac: String(l["address"] ?? ""),
       alias: typeof l["ifalias"] === "string" ? l["ifalias"] : undefined,
-      addresses: addrs.filter(isObject).filter((a) => a["family"] === "inet").map((a) => `${String(a["local"])}/${String(a["prefixlen"])}`),
+      addresses: addrs.filter(isObject).filter((a) => a["family"] === "inet" || a["family"] === "inet6").map((a) => `${String(a["local"])}/${String(a["prefixlen"])}`),
     };
   });
 }
 
-/** `ip -j -4 route show` output; host routes get their /32. */
+/** `ip -j route show` output (either family); host routes get their /32 or /128. */
 export function parseRoutesJson(text: string): ObservedRoute[] {
   const data = JSON.parse(text === "" ? "[]" : text) as unknown;
   if (!Array.isArray(data)) throw new Error("ip -j route show: expected a JSON array");
   return data.filter(isObject).map((r) => {
     const dst = String(r["dst"] ?? "");
     const opt = (k: string): string | undefined => (r[k] === undefined ? undefined : String(r[k]));
-    return { dst: dst === "default" || dst.includes("/") ? dst : `${dst}/32`, gateway: opt("gateway"), dev: opt("dev"), scope: opt("scope"), protocol: opt("protocol") };
+    const full = dst === "default" || dst.includes("/") ? dst : `${dst}/${dst.includes(":") ? 128 : 32}`;
+    return { dst: full, gateway: opt("gateway"), dev: opt("dev"), scope: opt("scope"), protocol: opt("protocol") };
   });
 }

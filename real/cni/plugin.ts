@@ -133,7 +133,10 @@ function expected(ctx: Ctx): Omit<ExpectedAttachment, "addresses"> {
   };
 }
 
-const v4Only = (addrs: readonly string[]): string[] => addrs.filter((a) => isIP(a) && parseIP(a).family === 4);
+/** The handle's addresses of the families the config assigns. */
+const wanted = (conf: NetConf, addrs: readonly string[]): string[] =>
+  addrs.filter((a) => isIP(a) && (parseIP(a).family === 4 ? conf.ipam.assign4 : conf.ipam.assign6));
+const hasV4 = (addrs: readonly string[]): boolean => addrs.some((a) => !a.includes(":"));
 
 function requireNetns(env: CniEnv): string {
   const path = env.netns;
@@ -151,7 +154,7 @@ async function cmdAdd(ctx: Ctx): Promise<CniResult> {
   const handleId = handleIdFor(conf.name, env.containerId);
   const node = conf.nodename ?? hostname();
   return withIpam(ctx, async (ipam) => {
-    const held = v4Only(await ipam.addressesByHandle(handleId));
+    const held = wanted(conf, await ipam.addressesByHandle(handleId));
     const decision = decideAdd(want, held, await kernel.observe(want.hostIf, want.containerIf, held, netns));
     if (decision.kind === "reuse") return resultFromKernel(ctx, netns, held);
     let addresses = held;
@@ -159,7 +162,8 @@ async function cmdAdd(ctx: Ctx): Promise<CniResult> {
     if (addresses.length === 0) {
       const attrs: Record<string, string> = { node };
       if (env.k8s) Object.assign(attrs, { namespace: env.k8s.namespace, pod: env.k8s.pod });
-      addresses = (await ipam.autoAssign({ host: node, handleId, num4: 1, attrs })).ipv4;
+      const r = await ipam.autoAssign({ host: node, handleId, num4: conf.ipam.assign4 ? 1 : 0, num6: conf.ipam.assign6 ? 1 : 0, attrs });
+      addresses = [...r.ipv4, ...r.ipv6];
       allocated = true;
     }
     const full: ExpectedAttachment = { ...want, addresses };
@@ -170,12 +174,13 @@ async function cmdAdd(ctx: Ctx): Promise<CniResult> {
       }
       const cmds = attachmentCommands(full, netns);
       await kernel.batch(NODE, cmds.hostLink);
-      await kernel.setHostSysctls(want.hostIf);
+      await kernel.setHostSysctls(want.hostIf, { v4: hasV4(addresses), v6: addresses.some((a) => a.includes(":")) });
+      await kernel.batch(NODE, cmds.hostUp);
       await kernel.batch({ kind: "netns", path: netns }, cmds.container);
       await kernel.batch(NODE, cmds.hostRoutes);
       const problems = verifyAttachment(full, await kernel.observe(want.hostIf, want.containerIf, addresses, netns));
       if (problems.length > 0) throw new CniError(CNI_ERR.DATAPLANE_FAILED, "attachment incomplete after ADD", problems.join("; "));
-      const arp = proxyArpProblem(want.hostIf, await kernel.routeDevice(POD_GATEWAY_V4));
+      const arp = hasV4(addresses) ? proxyArpProblem(want.hostIf, await kernel.routeDevice(POD_GATEWAY_V4)) : undefined;
       if (arp !== undefined) ctx.log(`birdcage cni: warning: ${arp}`);
       return await resultFromKernel(ctx, netns, addresses);
     } catch (e) {
@@ -246,7 +251,7 @@ async function cmdCheck(ctx: Ctx): Promise<void> {
   });
   problems.push(...verifyAttachment({ ...want, addresses }, await kernel.observe(want.hostIf, want.containerIf, addresses, netns)));
   // "The plugin should return an error if it is aware of a condition where the container is generally unreachable."
-  const arp = proxyArpProblem(want.hostIf, await kernel.routeDevice(POD_GATEWAY_V4));
+  const arp = hasV4(addresses) ? proxyArpProblem(want.hostIf, await kernel.routeDevice(POD_GATEWAY_V4)) : undefined;
   if (arp !== undefined) problems.push(arp);
   if (problems.length > 0) throw new CniError(CNI_ERR.CHECK_FAILED, problems[0]!, problems.join("; "));
 }

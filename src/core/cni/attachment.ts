@@ -5,6 +5,8 @@
 //                route <pod>/32 dev cali<hash> scope link proto <routeProtocol>
 //   pod netns:   eth0 (veth peer) with <pod>/32
 //                route 169.254.1.1 dev eth0 scope link ; route default via 169.254.1.1 dev eth0
+//   IPv6 (assign_ipv6): <pod6>/128 on eth0 (nodad), default via fe80::ecee:eeff:feee:eeee (the host
+//                side's own link-local, no proxy needed), node route <pod6>/128 dev cali<hash>
 //
 // The pod reaches its gateway 169.254.1.1 by ARP, which the host side answers by proxy ARP; the node
 // routes to the pod by its /32 through the host-side veth. No bridge, no subnet on the link.
@@ -12,7 +14,7 @@ import { workloadInterfaceName } from "../policy/render/plan.ts";
 import { formatIP, parseIP } from "../net/ip.ts";
 import { CNI_ERR, CniError } from "./errors.ts";
 import type { CniEnv } from "./config.ts";
-import { POD_GATEWAY_V4 } from "./result.ts";
+import { POD_GATEWAY_V4, POD_GATEWAY_V6 } from "./result.ts";
 
 /** Calico sets this MAC on every host-side veth, so pods see the same gateway MAC everywhere. */
 export const HOST_VETH_MAC = "ee:ee:ee:ee:ee:ee";
@@ -35,7 +37,7 @@ export interface ExpectedAttachment {
   hostIf: string;
   containerIf: string;
   mtu: number;
-  /** Plain IPv4 addresses of the pod. */
+  /** Plain addresses of the pod (IPv4 and/or IPv6). */
   addresses: readonly string[];
   alias: string;
   routeProtocol: number;
@@ -51,7 +53,7 @@ export interface ObservedLink {
   up: boolean;
   mac: string;
   alias: string | undefined;
-  /** Addresses with prefix length, e.g. 10.244.3.7/32. */
+  /** Addresses with prefix length, e.g. 10.244.3.7/32, fd00::5/128, fe80::ecee:eeff:feee:eeee/64. */
   addresses: string[];
 }
 
@@ -67,7 +69,7 @@ export interface ObservedRoute {
 export interface ObservedAttachment {
   host: ObservedLink | undefined;
   container: ObservedLink | undefined;
-  /** Routes in the pod's namespace (all of them). */
+  /** Routes in the pod's namespace (all of them, both families). */
   containerRoutes: ObservedRoute[];
   /** The node's routes to the pod's addresses. */
   hostRoutes: ObservedRoute[];
@@ -79,6 +81,12 @@ const canon = (a: string): string => {
   const ip = parseIP(a);
   return formatIP(ip.family, ip.value);
 };
+/** The address as a host prefix: a/32 or a/128. */
+const hostPrefix = (a: string): string => {
+  const ip = parseIP(a);
+  return `${formatIP(ip.family, ip.value)}/${ip.family === 4 ? 32 : 128}`;
+};
+const isV6 = (a: string): boolean => parseIP(a).family === 6;
 
 /** What is missing or different from the expected attachment; empty when all is in place. */
 export function verifyAttachment(want: ExpectedAttachment, seen: ObservedAttachment): string[] {
@@ -91,7 +99,8 @@ export function verifyAttachment(want: ExpectedAttachment, seen: ObservedAttachm
     if (h.alias !== want.alias) problems.push(`host interface ${want.hostIf} belongs to ${h.alias ?? "no one (no alias)"}, not ${want.alias}`);
     if (h.mtu !== want.mtu) problems.push(`host interface ${want.hostIf} has MTU ${h.mtu}, not ${want.mtu}`);
     if (!h.up) problems.push(`host interface ${want.hostIf} is down`);
-    if (seen.proxyArp !== true) problems.push(`proxy_arp is off on ${want.hostIf}`);
+    if (want.addresses.some((a) => !isV6(a)) && seen.proxyArp !== true) problems.push(`proxy_arp is off on ${want.hostIf}`);
+    if (want.addresses.some(isV6) && !h.addresses.includes(`${POD_GATEWAY_V6}/64`)) problems.push(`host interface ${want.hostIf} lacks the gateway address ${POD_GATEWAY_V6}`);
   }
   if (!c) problems.push(`container interface ${want.containerIf} does not exist`);
   else {
@@ -100,16 +109,20 @@ export function verifyAttachment(want: ExpectedAttachment, seen: ObservedAttachm
     if (c.mtu !== want.mtu) problems.push(`container interface ${want.containerIf} has MTU ${c.mtu}, not ${want.mtu}`);
     if (!c.up) problems.push(`container interface ${want.containerIf} is down`);
     const have = new Set(c.addresses);
-    for (const a of want.addresses) if (!have.has(`${canon(a)}/32`)) problems.push(`container interface ${want.containerIf} lacks ${canon(a)}/32`);
+    for (const a of want.addresses) if (!have.has(hostPrefix(a))) problems.push(`container interface ${want.containerIf} lacks ${hostPrefix(a)}`);
   }
-  if (want.addresses.length > 0) {
+  if (want.addresses.some((a) => !isV6(a))) {
     const gw = seen.containerRoutes.find((r) => r.dst === `${POD_GATEWAY_V4}/32` && r.dev === want.containerIf && r.scope === "link");
     if (!gw) problems.push(`pod route ${POD_GATEWAY_V4} dev ${want.containerIf} scope link is missing`);
     const def = seen.containerRoutes.find((r) => r.dst === "default" && r.gateway === POD_GATEWAY_V4 && r.dev === want.containerIf);
     if (!def) problems.push(`pod route default via ${POD_GATEWAY_V4} dev ${want.containerIf} is missing`);
   }
+  if (want.addresses.some(isV6)) {
+    const def6 = seen.containerRoutes.find((r) => r.dst === "default" && r.gateway === POD_GATEWAY_V6 && r.dev === want.containerIf);
+    if (!def6) problems.push(`pod route default via ${POD_GATEWAY_V6} dev ${want.containerIf} is missing`);
+  }
   for (const a of want.addresses) {
-    const dst = `${canon(a)}/32`;
+    const dst = hostPrefix(a);
     const r = seen.hostRoutes.find((x) => x.dst === dst);
     if (!r) problems.push(`node route ${dst} dev ${want.hostIf} is missing`);
     else if (r.dev !== want.hostIf) problems.push(`node route ${dst} goes to ${r.dev ?? "no device"}, not ${want.hostIf}`);
@@ -156,8 +169,10 @@ export function decideAdd(want: Omit<ExpectedAttachment, "addresses">, handleAdd
 export const shouldDeleteHostLink = (alias: string, seen: ObservedLink | undefined): boolean => seen !== undefined && seen.alias === alias;
 
 export interface AttachmentCommands {
-  /** `ip -batch` lines run in the node's namespace before the container side. */
+  /** `ip -batch` lines run in the node's namespace first (the link, down: sysctls go in before it is up). */
   hostLink: string[];
+  /** `ip -batch` lines run in the node's namespace after the sysctls. */
+  hostUp: string[];
   /** `ip -batch` lines run inside the container's namespace. */
   container: string[];
   /** `ip -batch` lines run in the node's namespace last. */
@@ -169,19 +184,25 @@ export function attachmentCommands(want: ExpectedAttachment, netnsPath: string):
   for (const [what, v] of [["interface", want.hostIf], ["interface", want.containerIf], ["alias", want.alias], ["netns", netnsPath]] as const) {
     if (/[\s"'\\#]/.test(v) || v === "") throw new RangeError(`${what} ${JSON.stringify(v)} cannot go into an ip batch line`);
   }
-  const addrs = want.addresses.map(canon);
+  const v4 = want.addresses.filter((a) => !isV6(a)).map(canon);
+  const v6 = want.addresses.filter(isV6).map(canon);
   return {
     hostLink: [
       `link add ${want.hostIf} mtu ${want.mtu} address ${HOST_VETH_MAC} type veth peer name ${want.containerIf} mtu ${want.mtu} netns ${netnsPath}`,
       `link set dev ${want.hostIf} alias ${want.alias}`,
-      `link set dev ${want.hostIf} up`,
     ],
+    hostUp: [`link set dev ${want.hostIf} up`],
     container: [
       `link set dev ${want.containerIf} up`,
-      ...addrs.map((a) => `address add ${a}/32 dev ${want.containerIf}`),
-      `route replace ${POD_GATEWAY_V4} dev ${want.containerIf} scope link`,
-      `route replace default via ${POD_GATEWAY_V4} dev ${want.containerIf}`,
+      ...v4.map((a) => `address add ${a}/32 dev ${want.containerIf}`),
+      // nodad: usable at once; the address is unique by IPAM, not by duplicate detection.
+      ...v6.map((a) => `address add ${a}/128 dev ${want.containerIf} nodad`),
+      ...(v4.length > 0 ? [`route replace ${POD_GATEWAY_V4} dev ${want.containerIf} scope link`, `route replace default via ${POD_GATEWAY_V4} dev ${want.containerIf}`] : []),
+      ...(v6.length > 0 ? [`route replace default via ${POD_GATEWAY_V6} dev ${want.containerIf}`] : []),
     ],
-    hostRoutes: addrs.map((a) => `route replace ${a}/32 dev ${want.hostIf} scope link proto ${want.routeProtocol}`),
+    hostRoutes: [
+      ...v4.map((a) => `route replace ${a}/32 dev ${want.hostIf} scope link proto ${want.routeProtocol}`),
+      ...v6.map((a) => `route replace ${a}/128 dev ${want.hostIf} proto ${want.routeProtocol}`),
+    ],
   };
 }

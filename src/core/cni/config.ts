@@ -48,7 +48,8 @@ export interface NetConf {
   /** This node's name in IPAM (block affinity host); undefined = the caller's hostname. */
   nodename: string | undefined;
   datastore: EtcdDatastoreConfig;
-  ipam: { type: "birdcage-ipam"; pools: Pool[]; poolInputs: IpPoolInput[] };
+  /** assign4/assign6: Calico's assign_ipv4 (default true) and assign_ipv6 (default false). */
+  ipam: { type: "birdcage-ipam"; pools: Pool[]; poolInputs: IpPoolInput[]; assign4: boolean; assign6: boolean };
   /** Protocol number of the node's /32 route to the pod. */
   routeProtocol: number;
   dns: DnsConfig | undefined;
@@ -155,7 +156,10 @@ function parseDatastore(v: unknown): EtcdDatastoreConfig {
 function parseIpam(v: unknown): NetConf["ipam"] {
   if (v === undefined) throw invalid("ipam is required: {\"type\":\"birdcage-ipam\",\"pools\":[{\"name\":\"default-ipv4-ippool\",\"cidr\":\"10.244.0.0/16\"}]}");
   if (!isObject(v)) throw invalid("ipam must be an object");
-  for (const [k, val] of Object.entries(v)) if (!["type", "pools"].includes(k)) throw unsupported(`ipam.${k}`, val);
+  for (const [k, val] of Object.entries(v)) if (!["type", "pools", "assign_ipv4", "assign_ipv6"].includes(k)) throw unsupported(`ipam.${k}`, val);
+  const assign4 = flag(v, "assign_ipv4", true);
+  const assign6 = flag(v, "assign_ipv6", false);
+  if (!assign4 && !assign6) throw invalid("ipam: assign_ipv4 and assign_ipv6 are both false: the pod would get no address");
   if (v["type"] !== "birdcage-ipam") throw invalid(`ipam.type ${describe(v["type"])} is not supported`, "only the built-in \"birdcage-ipam\" (delegated IPAM plugins are not run)");
   const raw = v["pools"];
   if (!Array.isArray(raw) || raw.length === 0 || raw.length > 64) throw invalid("ipam.pools must be a list of 1-64 IP pools ({name, cidr, blockSize?, ...} as Calico's IPPool spec)");
@@ -177,8 +181,21 @@ function parseIpam(v: unknown): NetConf["ipam"] {
       if (prefixesOverlap(a.cidr, b.cidr)) throw invalid(`ipam.pools: ${formatPrefix(a.cidr)} (${a.name}) overlaps ${formatPrefix(b.cidr)} (${b.name})`);
     }
   }
-  if (!pools.some((p) => p.family === 4 && !p.disabled)) throw invalid("ipam.pools: no enabled IPv4 pool (birdcage's CNI plugin assigns one IPv4 address per pod)");
-  return { type: "birdcage-ipam", pools, poolInputs: raw as IpPoolInput[] };
+  for (const [family, wanted] of [[4, assign4], [6, assign6]] as const) {
+    if (wanted && !pools.some((p) => p.family === family && !p.disabled)) {
+      throw invalid(`ipam.pools: no enabled IPv${family} pool${family === 4 ? " (set assign_ipv4 to false for an IPv6-only pod)" : ""}`);
+    }
+  }
+  return { type: "birdcage-ipam", pools, poolInputs: raw as IpPoolInput[], assign4, assign6 };
+}
+
+/** Calico writes these flags as strings ("true"/"false"); booleans are accepted too. */
+function flag(o: Record<string, unknown>, key: string, dflt: boolean): boolean {
+  const v = o[key];
+  if (v === undefined) return dflt;
+  if (v === true || v === "true") return true;
+  if (v === false || v === "false") return false;
+  throw invalid(`ipam.${key} ${describe(v)} must be "true" or "false"`);
 }
 
 function parseDns(v: unknown, at: string): DnsConfig | undefined {

@@ -26,6 +26,7 @@ export {
 export { CNI_ERR, CniError, isCniError, errorResult, type CniErrorCode, type CniErrorResult } from "./errors.ts";
 export {
   POD_GATEWAY_V4,
+  POD_GATEWAY_V6,
   buildAddResult,
   versionResult,
   parsePrevResult,

@@ -42,12 +42,14 @@ export interface VersionResult {
 
 /** Calico's pod gateway: a link-local next hop the host-side veth answers for by proxy ARP. */
 export const POD_GATEWAY_V4 = "169.254.1.1";
+/** IPv6 gateway: the host-side veth's own link-local address (EUI-64 of its MAC ee:ee:ee:ee:ee:ee). */
+export const POD_GATEWAY_V6 = "fe80::ecee:eeff:feee:eeee";
 
 export interface AddResultInput {
   cniVersion: CniVersion;
   hostInterface: { name: string; mac: string };
   containerInterface: { name: string; mac: string; sandbox: string };
-  /** The pod's IPv4 addresses (plain, without prefix length). */
+  /** The pod's addresses (plain, without prefix length), IPv4 and/or IPv6. */
   addresses: readonly string[];
   dns?: DnsConfig | undefined;
 }
@@ -55,11 +57,16 @@ export interface AddResultInput {
 /** ADD's result: interfaces [host veth, container veth], the /32s on the container side, the default route. */
 export function buildAddResult(input: AddResultInput): CniResult {
   const withVersion = input.cniVersion !== "1.0.0";
+  const families = new Set<4 | 6>();
   const ips = input.addresses.map((a): CniIpConfig => {
     const ip = parseIP(a);
-    if (ip.family !== 4) throw new RangeError(`only IPv4 pod addresses are supported (got ${a})`);
-    return { ...(withVersion ? { version: "4" as const } : {}), address: `${formatIP(4, ip.value)}/32`, gateway: POD_GATEWAY_V4, interface: 1 };
+    families.add(ip.family);
+    const [len, gateway] = ip.family === 4 ? [32, POD_GATEWAY_V4] : [128, POD_GATEWAY_V6];
+    return { ...(withVersion ? { version: String(ip.family) as "4" | "6" } : {}), address: `${formatIP(ip.family, ip.value)}/${len}`, gateway, interface: 1 };
   });
+  const routes: CniRoute[] = [];
+  if (families.has(4)) routes.push({ dst: "0.0.0.0/0", gw: POD_GATEWAY_V4 });
+  if (families.has(6)) routes.push({ dst: "::/0", gw: POD_GATEWAY_V6 });
   return {
     cniVersion: input.cniVersion,
     interfaces: [
@@ -67,7 +74,7 @@ export function buildAddResult(input: AddResultInput): CniResult {
       { name: input.containerInterface.name, mac: input.containerInterface.mac, sandbox: input.containerInterface.sandbox },
     ],
     ips,
-    routes: ips.length > 0 ? [{ dst: "0.0.0.0/0", gw: POD_GATEWAY_V4 }] : [],
+    routes,
     dns: input.dns ? { ...input.dns } : {},
   };
 }

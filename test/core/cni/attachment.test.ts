@@ -106,6 +106,27 @@ describe("verifyAttachment", () => {
     expect(problems[0]).toMatch(msg);
   });
 
+  test("IPv6: /128 on the pod, the host side's link-local gateway, default route and node /128 route", () => {
+    const want6 = { ...want, addresses: ["fd00::5"] };
+    const o: ObservedAttachment = {
+      host: hostLink({ addresses: ["fe80::ecee:eeff:feee:eeee/64"] }),
+      container: podLink({ addresses: ["fd00::5/128", "fe80::1/64"] }),
+      containerRoutes: [{ dst: "default", gateway: "fe80::ecee:eeff:feee:eeee", dev: "eth0", scope: undefined, protocol: undefined }],
+      hostRoutes: [{ dst: "fd00::5/128", gateway: undefined, dev: want.hostIf, scope: undefined, protocol: "201" }],
+      proxyArp: false,
+    };
+    // proxy ARP is irrelevant without IPv4
+    expect(verifyAttachment(want6, o)).toEqual([]);
+    expect(verifyAttachment(want6, { ...o, host: hostLink(), containerRoutes: [] })).toEqual([
+      "host interface cali0123456789a lacks the gateway address fe80::ecee:eeff:feee:eeee",
+      "pod route default via fe80::ecee:eeff:feee:eeee dev eth0 is missing",
+    ]);
+    expect(verifyAttachment(want6, { ...o, container: podLink({ addresses: [] }), hostRoutes: [] })).toEqual([
+      "container interface eth0 lacks fd00::5/128",
+      "node route fd00::5/128 dev cali0123456789a is missing",
+    ]);
+  });
+
   test("routes added later by other plugins do not matter", () => {
     const o = complete();
     o.containerRoutes.push({ dst: "10.0.0.0/8", gateway: "169.254.1.1", dev: "eth0", scope: undefined, protocol: undefined });
@@ -175,8 +196,8 @@ describe("DEL ownership and commands", () => {
       hostLink: [
         "link add cali0123456789a mtu 1430 address ee:ee:ee:ee:ee:ee type veth peer name eth0 mtu 1430 netns /run/netns/pod",
         "link set dev cali0123456789a alias bc-cni:k8s-pod-network:c0ffee",
-        "link set dev cali0123456789a up",
       ],
+      hostUp: ["link set dev cali0123456789a up"],
       container: [
         "link set dev eth0 up",
         "address add 10.244.3.7/32 dev eth0",
@@ -186,5 +207,20 @@ describe("DEL ownership and commands", () => {
       hostRoutes: ["route replace 10.244.3.7/32 dev cali0123456789a scope link proto 201"],
     });
     expect(() => attachmentCommands(want, "/run/netns/a b")).toThrow(/cannot go into an ip batch line/);
+  });
+
+  test("dual stack: /128 without DAD, default via the host side's link-local, /128 node route", () => {
+    const c = attachmentCommands({ ...want, addresses: ["10.244.3.7", "fd00:0:0:0::5"] }, "/run/netns/pod");
+    expect(c.container).toEqual([
+      "link set dev eth0 up",
+      "address add 10.244.3.7/32 dev eth0",
+      "address add fd00::5/128 dev eth0 nodad",
+      "route replace 169.254.1.1 dev eth0 scope link",
+      "route replace default via 169.254.1.1 dev eth0",
+      "route replace default via fe80::ecee:eeff:feee:eeee dev eth0",
+    ]);
+    expect(c.hostRoutes).toEqual(["route replace 10.244.3.7/32 dev cali0123456789a scope link proto 201", "route replace fd00::5/128 dev cali0123456789a proto 201"]);
+    const v6only = attachmentCommands({ ...want, addresses: ["fd00::5"] }, "/run/netns/pod");
+    expect(v6only.container).toEqual(["link set dev eth0 up", "address add fd00::5/128 dev eth0 nodad", "route replace default via fe80::ecee:eeff:feee:eeee dev eth0"]);
   });
 });

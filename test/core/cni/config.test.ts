@@ -120,6 +120,18 @@ describe("parseNetConf", () => {
     expect(e.message).toMatch(msg);
   });
 
+  test("ipam.assign_ipv4/assign_ipv6 as Calico writes them (strings) or booleans", () => {
+    const dual = { type: "birdcage-ipam", pools: [{ name: "v4", cidr: "10.244.0.0/16" }, { name: "v6", cidr: "fd00:10:244::/48", blockSize: 122 }] };
+    expect(parseNetConf(good()).ipam).toEqual(expect.objectContaining({ assign4: true, assign6: false }));
+    expect(parseNetConf({ ...good(), ipam: { ...dual, assign_ipv6: "true" } }).ipam).toEqual(expect.objectContaining({ assign4: true, assign6: true }));
+    expect(parseNetConf({ ...good(), ipam: { ...dual, assign_ipv4: false, assign_ipv6: true } }).ipam).toEqual(expect.objectContaining({ assign4: false, assign6: true }));
+    const v6only = { type: "birdcage-ipam", assign_ipv4: "false", assign_ipv6: "true", pools: [{ name: "v6", cidr: "fd00::/48" }] };
+    expect(parseNetConf({ ...good(), ipam: v6only }).ipam.assign6).toBe(true);
+    expect(cniError(() => parseNetConf({ ...good(), ipam: { ...good().ipam, assign_ipv6: "true" } })).message).toMatch(/no enabled IPv6 pool/);
+    expect(cniError(() => parseNetConf({ ...good(), ipam: { ...dual, assign_ipv4: "false" } })).message).toMatch(/both false/);
+    expect(cniError(() => parseNetConf({ ...good(), ipam: { ...dual, assign_ipv6: "yes" } })).message).toMatch(/assign_ipv6 "yes"/);
+  });
+
   test("dns passes through", () => {
     expect(parseNetConf({ ...good(), dns: { nameservers: ["10.96.0.10"], search: ["svc.cluster.local"] } }).dns).toEqual({ nameservers: ["10.96.0.10"], search: ["svc.cluster.local"] });
   });

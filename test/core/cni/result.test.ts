@@ -27,9 +27,18 @@ describe("buildAddResult", () => {
     }
   });
 
-  test("dns from the config; IPv6 refused", () => {
+  test("dns from the config", () => {
     expect(buildAddResult({ ...input, cniVersion: "1.0.0", dns: { nameservers: ["10.96.0.10"] } }).dns).toEqual({ nameservers: ["10.96.0.10"] });
-    expect(() => buildAddResult({ ...input, cniVersion: "1.0.0", addresses: ["fd00::1"] })).toThrow(/IPv4/);
+  });
+
+  test("dual stack: a /128 with the link-local gateway and a ::/0 route; version 6 in 0.4.0", () => {
+    const r = buildAddResult({ ...input, cniVersion: "1.0.0", addresses: ["10.244.3.7", "fd00:0::1"] });
+    expect(r.ips).toEqual([
+      { address: "10.244.3.7/32", gateway: "169.254.1.1", interface: 1 },
+      { address: "fd00::1/128", gateway: "fe80::ecee:eeff:feee:eeee", interface: 1 },
+    ]);
+    expect(r.routes).toEqual([{ dst: "0.0.0.0/0", gw: "169.254.1.1" }, { dst: "::/0", gw: "fe80::ecee:eeff:feee:eeee" }]);
+    expect(buildAddResult({ ...input, cniVersion: "0.4.0", addresses: ["fd00::1"] }).ips[0]).toEqual(expect.objectContaining({ version: "6" }));
   });
 
   test("a result survives its own round trip as prevResult", () => {

@@ -6,9 +6,9 @@ const hostLink = `[{"ifindex":2,"link_index":2,"ifname":"caliprobe0","flags":["B
 const podLink = `[{"ifindex":2,"link_index":2,"ifname":"eth0","flags":["BROADCAST","MULTICAST"],"mtu":1430,"qdisc":"noqueue","operstate":"DOWN","group":"default","txqlen":1000,"link_type":"ether","address":"f2:c6:47:34:e7:a1","broadcast":"ff:ff:ff:ff:ff:ff","link_netnsid":0,"linkinfo":{"info_kind":"veth"},"addr_info":[{"family":"inet","local":"10.9.9.9","prefixlen":32,"scope":"global","label":"eth0","valid_life_time":4294967295,"preferred_life_time":4294967295}]}]`;
 
 describe("ip -j parsing", () => {
-  test("links: kind, peer index, alias, up flag, IPv4 addresses only", () => {
+  test("links: kind, peer index, alias, up flag, addresses of both families", () => {
     expect(parseLinkJson(hostLink)).toEqual([
-      { name: "caliprobe0", ifindex: 2, peerIfindex: 2, kind: "veth", mtu: 1430, up: true, mac: "ee:ee:ee:ee:ee:ee", alias: "bc-cni:net:abc", addresses: [] },
+      { name: "caliprobe0", ifindex: 2, peerIfindex: 2, kind: "veth", mtu: 1430, up: true, mac: "ee:ee:ee:ee:ee:ee", alias: "bc-cni:net:abc", addresses: ["fe80::ecee:eeff:feee:eeee/64"] },
     ]);
     expect(parseLinkJson(podLink)[0]).toEqual(expect.objectContaining({ up: false, alias: undefined, addresses: ["10.9.9.9/32"] }));
     expect(() => parseLinkJson("{}")).toThrow(/JSON array/);
@@ -21,6 +21,7 @@ describe("ip -j parsing", () => {
     ]);
     expect(parseRoutesJson(`[{"dst":"10.9.9.9","dev":"caliprobe0","protocol":"201","scope":"link","flags":[]}]`)[0]).toEqual(expect.objectContaining({ dst: "10.9.9.9/32", protocol: "201" }));
     expect(parseRoutesJson(`[{"dst":"10.244.0.0/26","dev":"x","flags":[]}]`)[0]!.dst).toBe("10.244.0.0/26");
+    expect(parseRoutesJson(`[{"dst":"fd00::5","dev":"x","protocol":"201","metric":1024,"flags":[],"pref":"medium"}]`)[0]!.dst).toBe("fd00::5/128");
     expect(parseRoutesJson("")).toEqual([]);
   });
 });

@@ -21,8 +21,10 @@ const POD = `bc-cni-test-${tag}-pod`;
 const POD2 = `bc-cni-test-${tag}-pod2`;
 const POD3 = `bc-cni-test-${tag}-pod3`;
 const POD4 = `bc-cni-test-${tag}-pod4`;
+const POD6 = `bc-cni-test-${tag}-pod6`;
 const PARALLEL = [1, 2, 3, 4].map((i) => `bc-cni-test-${tag}-par${i}`);
-const ALL_NS = [NODE, POD, POD2, POD3, POD4, ...PARALLEL];
+const ALL_NS = [NODE, POD, POD2, POD3, POD4, POD6, ...PARALLEL];
+const POOL6 = { name: "default-ipv6-ippool", cidr: "fd00:10:244::/48", blockSize: 122 };
 const STORE_NS = `cni-test-${tag}`;
 const POOL = { name: "default-ipv4-ippool", cidr: "10.244.0.0/16", blockSize: 26 };
 const HOST_IF = workloadInterfaceName("default", "web-0");
@@ -84,6 +86,7 @@ describeWithNetns("CNI plugin tests")("birdcage cni in network namespaces", () =
         await ip("-n", NODE, "link", "set", "bc-uplink", "up");
         await ip("-n", NODE, "link", "set", "bc-uplink-p", "up");
         await ip("-n", NODE, "route", "add", "default", "via", "192.0.2.254", "dev", "bc-uplink");
+        await ip("-n", NODE, "address", "add", "2001:db8:1::1/64", "dev", "bc-uplink", "nodad");
         store = new EtcdDatastore({ endpoints: etcd.endpoint(), namespace: STORE_NS });
         ipam = new Ipam(store, { pools: [POOL] });
         // Fault injection: an `ip` that runs the real one but refuses the pod's default route.
@@ -240,6 +243,30 @@ describeWithNetns("CNI plugin tests")("birdcage cni in network namespaces", () =
         expect(await ipam.addressesByHandle("k8s-pod-network.c0ffee03")).toEqual([]);
         expect(await links(NODE)).not.toContain(workloadInterfaceName("default", "web-3"));
       }, 150_000);
+
+      test("dual stack (assign_ipv6): /32 and /128 on eth0, both default routes, node routes, ping -6 from the node, CHECK, DEL", async () => {
+        const dual = conf({ ipam: { type: "birdcage-ipam", assign_ipv6: "true", pools: [POOL, POOL6] } });
+        const r = await run(env("ADD", "c0ffee06", POD6, "web-6"), dual, { shim: true });
+        expect(r.code).toBe(0);
+        const ips = (r.json?.["ips"] as { address: string; gateway: string }[]).map((i) => [i.address, i.gateway]);
+        expect(ips).toEqual([
+          [expect.stringMatching(/^10\.244\.[\d.]+\/32$/), "169.254.1.1"],
+          [expect.stringMatching(/^fd00:10:244:[0-9a-f:]+\/128$/), "fe80::ecee:eeff:feee:eeee"],
+        ]);
+        const a6 = ips[1]![0]!.split("/")[0]!;
+        expect(r.json?.["routes"]).toEqual([{ dst: "0.0.0.0/0", gw: "169.254.1.1" }, { dst: "::/0", gw: "fe80::ecee:eeff:feee:eeee" }]);
+        const v6routes = JSON.parse(await ip("-n", POD6, "-j", "-6", "route", "show")) as { dst: string; gateway?: string; dev: string }[];
+        expect(v6routes).toEqual(expect.arrayContaining([expect.objectContaining({ dst: "default", gateway: "fe80::ecee:eeff:feee:eeee", dev: "eth0" })]));
+        const hostIf6 = workloadInterfaceName("default", "web-6");
+        expect(JSON.parse(await ip("-n", NODE, "-j", "-6", "route", "show", "exact", `${a6}/128`))).toEqual([expect.objectContaining({ dev: hostIf6, protocol: "201" })]);
+        const ping = await execa("ip", ["netns", "exec", NODE, "ping", "-6", "-c", "2", "-W", "1", a6], { reject: false });
+        expect(ping.stdout).toMatch(/2 received/);
+        expect((await run(env("CHECK", "c0ffee06", POD6, "web-6"), { ...dual, prevResult: r.json }, { shim: true })).code).toBe(0);
+        expect((await run(env("DEL", "c0ffee06", POD6, "web-6"), dual, { shim: true })).code).toBe(0);
+        expect(await ipam.addressesByHandle("k8s-pod-network.c0ffee06")).toEqual([]);
+        expect(await ip("-n", NODE, "-6", "route", "show", "proto", "201")).toBe("");
+        expect(await links(POD6)).toEqual(["lo"]);
+      }, 300_000);
 
       test("concurrent ADDs of four pods on the node get four addresses; concurrent DELs release them", async () => {
         const ids = PARALLEL.map((_, i) => `par${i}`);
