@@ -8,10 +8,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { NetnsBuilder, type World } from "../../../real/netns/build.ts";
 import { listNetns, pidsInNetns } from "../../../real/netns/cleanup.ts";
-import { describeWithNetns } from "../../helpers/netns.ts";
 import { MTU_TOPOLOGY, quickstart, topologyFromText } from "./topo.ts";
+import { describeWithNetnsAndPing } from "./skip.ts";
 
-const d = describeWithNetns("real/netns builder tests");
+const d = describeWithNetnsAndPing("real/netns builder tests");
 
 async function ping(w: World, from: string, to: string, extra: string[] = []): Promise<{ ok: boolean; out: string }> {
   const r = await w.exec(from, "ping", ["-n", "-c", "1", "-W", "1", ...extra, to], { reject: false, timeoutMs: 10_000 });
@@ -36,7 +36,6 @@ d("NetnsBuilder: quickstart", () => {
   let world: World | undefined;
 
   beforeAll(async () => {
-    if (!existsSync("/usr/bin/ping") && !existsSync("/bin/ping")) throw new Error("ping (iputils-ping) is not installed");
     dir = mkdtempSync(join(tmpdir(), "bc-netns-test-"));
     world = await new NetnsBuilder({ stateDir: dir, signals: false }).build(quickstart());
   });

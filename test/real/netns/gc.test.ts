@@ -9,11 +9,12 @@ import { join } from "node:path";
 import { NetnsBuilder, type World } from "../../../real/netns/build.ts";
 import { listNetns } from "../../../real/netns/cleanup.ts";
 import { runCli } from "../../helpers/cli.ts";
-import { addNetns, delNetns, describeWithNetns, testNetnsName } from "../../helpers/netns.ts";
+import { addNetns, delNetns, testNetnsName } from "../../helpers/netns.ts";
 import { repoRoot } from "../../helpers/paths.ts";
 import { topologyFromText, twoSegments } from "./topo.ts";
+import { describeWithNetnsAndPing } from "./skip.ts";
 
-const d = describeWithNetns("real/netns gc tests");
+const d = describeWithNetnsAndPing("real/netns gc tests");
 const tag = process.pid.toString(16).slice(-4).padStart(4, "0");
 
 /** Starts `birdcage real up` as a child process; resolves once it reports the run is up. */
