@@ -18,7 +18,7 @@ const load = (f: string) => {
 const expected: Record<string, { nodes: number; sessions: number; encap: string }> = {
   "two-segments-ipip.yaml": { nodes: 4, sessions: 6, encap: "ipip Always" },
   "two-segments-noencap.yaml": { nodes: 4, sessions: 6, encap: "none" },
-  "two-segments-bgp-router.yaml": { nodes: 4, sessions: 10, encap: "none" },
+  "two-segments-bgp-router.yaml": { nodes: 4, sessions: 4, encap: "none" },
   "vxlan-crosssubnet.yaml": { nodes: 4, sessions: 6, encap: "vxlan CrossSubnet" },
   "mtu-too-large.yaml": { nodes: 4, sessions: 6, encap: "ipip Always" },
   "two-route-reflectors.yaml": { nodes: 6, sessions: 9, encap: "none" },
