@@ -9,6 +9,7 @@ import type { AnyResource } from "../../src/core/model/index.ts";
 import { loadResources } from "../../src/core/model/index.ts";
 import { createBackend, unregisterBackend } from "../../src/scenario/backends.ts";
 import type { PodSpec } from "../../src/scenario/backend.ts";
+import { readTcpSegments, tcpStreams } from "../helpers/pcap.ts";
 import { started, topologyFile } from "./backend-helpers.ts";
 
 const pods: PodSpec[] = [
@@ -149,6 +150,16 @@ describe("SimBackend determinism, captures, registry", () => {
       await run(3, dir);
       const files = readdirSync(dir).sort();
       expect(files).toEqual(expect.arrayContaining(["node-1__seg-a.pcap", "node-4__seg-b.pcap", "r1__seg-a.pcap"]));
+      // node-1's attachment carries its BGP sessions: SYNs to port 179 and, in a stream, an OPEN
+      // (marker of 16 0xff octets, type 1) after the handshake.
+      const segs = readTcpSegments(join(dir, "node-1__seg-a.pcap"));
+      expect(segs.some((x) => x.dstPort === 179 && (x.flags & 2) !== 0)).toBe(true);
+      const streams = tcpStreams(segs, { onGap: "stop" }).filter((x) => x.data.length >= 19);
+      expect(streams.length).toBeGreaterThan(0);
+      for (const st of streams) {
+        expect([...st.data.subarray(0, 16)].every((b) => b === 0xff)).toBe(true);
+        expect(st.data[18]).toBe(1);
+      }
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
