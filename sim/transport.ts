@@ -187,7 +187,17 @@ interface SimListener extends Listener {
   closed: boolean;
 }
 
+interface Extra {
+  synEv: SimEvent | undefined;
+  synTries: number;
+  hdr: Uint8Array | undefined;
+  hdrHave: number;
+  inbox: Uint8Array[] | undefined;
+  capAck: number;
+}
+
 interface HostState {
+  name: string;
   counters: BgpCounters;
   conns: Set<Endpoint>;
   nextPort: number;
@@ -208,18 +218,13 @@ class Endpoint implements Connection {
   // Application side.
   private dataCb: ((b: Uint8Array) => void) | undefined;
   private closeCb: ((r: CloseReason) => void) | undefined;
-  private inbox: Uint8Array[] | undefined;
   private reason: CloseReason | undefined;
-  private reported = false;
   // Send direction. Offsets count stream octets from 0; chunks hold [bufBase, sndEnd).
   chunks: Uint8Array[] | undefined;
   bufBase = 0;
   sndUna = 0;
   sndNxt = 0;
   sndEnd = 0;
-  finQueued = false;
-  finSent = false;
-  finAcked = false;
   /** Unacknowledged flights, oldest first; flights on the wire (not arrived yet), oldest first. */
   inHead: Flight | undefined;
   inTail: Flight | undefined;
@@ -231,7 +236,6 @@ class Endpoint implements Connection {
    */
   pendAt = -1;
   pendTo = 0;
-  pendFin = false;
   lastArrival = 0;
   /** When the bottleneck is free of this direction's earlier flights (bandwidth-limited paths). */
   txFreeAt = 0;
@@ -246,29 +250,107 @@ class Endpoint implements Connection {
   retries = 0;
   rtoEv: SimEvent | undefined;
   wakeEv: SimEvent | undefined;
-  synEv: SimEvent | undefined;
-  synTries = 0;
-  /** Killed by crashHost (not a clean close). */
-  crashed = false;
-  /** The ACK number of the last segment captured from this side (so no duplicate pure ACKs). */
-  capAck = -1;
   // Receive direction.
   rcvNxt = 0;
-  finRcvd = false;
   // BGP framer over the outgoing stream: octets left of the current message, a split header.
   private skip = 0;
-  private hdr: Uint8Array | undefined;
-  private hdrHave = 0;
   // Cached outgoing path (when the underlay has version()).
   path: UnderlayPath | undefined;
   pathVersion = -1;
   /** The packet size the cached path was asked for. */
   pathSize = 0;
   private arriveCb: (() => void) | undefined;
+  /** Flags (see the accessors below): one small integer instead of seven fields. */
+  private bits = 0;
+  /** State only some connections need, for a while (handshake, split headers, early data, captures). */
+  private x: Extra | undefined;
+
+  get finQueued(): boolean {
+    return (this.bits & 1) !== 0;
+  }
+  set finQueued(v: boolean) {
+    this.bits = v ? this.bits | 1 : this.bits & ~1;
+  }
+  get finSent(): boolean {
+    return (this.bits & 2) !== 0;
+  }
+  set finSent(v: boolean) {
+    this.bits = v ? this.bits | 2 : this.bits & ~2;
+  }
+  get finAcked(): boolean {
+    return (this.bits & 4) !== 0;
+  }
+  set finAcked(v: boolean) {
+    this.bits = v ? this.bits | 4 : this.bits & ~4;
+  }
+  get pendFin(): boolean {
+    return (this.bits & 8) !== 0;
+  }
+  set pendFin(v: boolean) {
+    this.bits = v ? this.bits | 8 : this.bits & ~8;
+  }
+  /** Killed by crashHost (not a clean close). */
+  get crashed(): boolean {
+    return (this.bits & 16) !== 0;
+  }
+  set crashed(v: boolean) {
+    this.bits = v ? this.bits | 16 : this.bits & ~16;
+  }
+  private get reported(): boolean {
+    return (this.bits & 32) !== 0;
+  }
+  private set reported(v: boolean) {
+    this.bits = v ? this.bits | 32 : this.bits & ~32;
+  }
+  get finRcvd(): boolean {
+    return (this.bits & 64) !== 0;
+  }
+  set finRcvd(v: boolean) {
+    this.bits = v ? this.bits | 64 : this.bits & ~64;
+  }
+
+  private get extra(): Extra {
+    return (this.x ??= { synEv: undefined, synTries: 0, hdr: undefined, hdrHave: 0, inbox: undefined, capAck: -1 });
+  }
+  /** Drops the side state when nothing in it matters any more. */
+  compact(): void {
+    const x = this.x;
+    if (x && x.synEv === undefined && x.hdrHave === 0 && x.inbox === undefined && x.capAck === -1) this.x = undefined;
+  }
+  get synEv(): SimEvent | undefined {
+    return this.x?.synEv;
+  }
+  set synEv(v: SimEvent | undefined) {
+    if (v !== undefined || this.x) this.extra.synEv = v;
+  }
+  get synTries(): number {
+    return this.x?.synTries ?? 0;
+  }
+  set synTries(v: number) {
+    this.extra.synTries = v;
+  }
+  /** The ACK number of the last segment captured from this side (so no duplicate pure ACKs). */
+  get capAck(): number {
+    return this.x?.capAck ?? -1;
+  }
+  set capAck(v: number) {
+    this.extra.capAck = v;
+  }
+  private get hdrHave(): number {
+    return this.x?.hdrHave ?? 0;
+  }
+  private set hdrHave(v: number) {
+    if (v !== 0 || this.x) this.extra.hdrHave = v;
+  }
+  private get inbox(): Uint8Array[] | undefined {
+    return this.x?.inbox;
+  }
+  private set inbox(v: Uint8Array[] | undefined) {
+    if (v !== undefined || this.x) this.extra.inbox = v;
+  }
 
   constructor(
     readonly net: SimTransportNetwork,
-    readonly host: string,
     readonly hs: HostState,
     localAddress: string,
     readonly remoteAddress: string,
@@ -278,6 +360,10 @@ class Endpoint implements Connection {
     this.family = remoteAddress.includes(":") ? 6 : 4;
     this.isn = net.isnRng.uint32() & 0x3fffffff; // 30 bits: a small integer, no heap box per endpoint
     this.cwnd = net.initialWindow;
+  }
+
+  get host(): string {
+    return this.hs.name;
   }
 
   /** The flight-arrival callback, made once per endpoint (on its first flight), not per message. */
@@ -314,6 +400,7 @@ class Endpoint implements Connection {
     const backlog = this.inbox;
     this.inbox = undefined;
     if (backlog) for (const b of backlog) if (this.dataCb === cb && this.state === OPEN) cb(b);
+    this.compact();
   }
 
   onClose(cb: (reason: CloseReason) => void): void {
@@ -414,13 +501,15 @@ class Endpoint implements Connection {
         len = ((bytes[i + 16] as number) << 8) | (bytes[i + 17] as number);
         type = bytes[i + 18] as number;
       } else {
-        const h = (this.hdr ??= new Uint8Array(19));
+        const x = this.extra;
+        const h = (x.hdr ??= new Uint8Array(19));
         const take = Math.min(19 - this.hdrHave, n - i);
         h.set(bytes.subarray(i, i + take), this.hdrHave);
         this.hdrHave += take;
         i += take;
         if (this.hdrHave < 19) return;
         this.hdrHave = 0;
+        this.compact();
         len = ((h[16] as number) << 8) | (h[17] as number);
         type = h[18] as number;
         i -= 19; // the header's octets are counted in the message below
@@ -561,7 +650,7 @@ export class SimTransportNetwork {
   private hostState(host: string): HostState {
     let hs = this.hosts.get(host);
     if (!hs) {
-      hs = { counters: newCounters(), conns: new Set(), nextPort: 32768, down: undefined };
+      hs = { name: host, counters: newCounters(), conns: new Set(), nextPort: 32768, down: undefined };
       this.hosts.set(host, hs);
     }
     return hs;
@@ -571,7 +660,7 @@ export class SimTransportNetwork {
     const hs = this.hostState(host);
     const remote = opts.remoteAddress;
     const local = opts.localAddress ?? defaultAddress ?? this.underlay.sourceAddress?.(host, remote) ?? "";
-    const e = new Endpoint(this, host, hs, local, remote, opts.remotePort || BGP_PORT);
+    const e = new Endpoint(this, hs, local, remote, opts.remotePort || BGP_PORT);
     this.tcpCounters.connectAttempts++;
     if (hs.down) {
       this.engine.schedule(0, "tcp-syn", () => e.fail({ error: `connect ${remote}:${e.remotePort}: host ${host} is down` }));
@@ -627,7 +716,7 @@ export class SimTransportNetwork {
       });
       return;
     }
-    const s = new Endpoint(this, dstHost, hs, e.remoteAddress, e.localAddress, e.localPort);
+    const s = new Endpoint(this, hs, e.remoteAddress, e.localAddress, e.localPort);
     s.localPort = e.remotePort;
     const v = this.underlay.version?.();
     if (v !== undefined) {
@@ -641,6 +730,7 @@ export class SimTransportNetwork {
       if (e.state !== SYN_SENT) return;
       if (e.synEv) this.engine.cancel(e.synEv);
       e.synEv = undefined;
+      e.compact();
       const t = this.engine.now();
       e.state = OPEN;
       e.mss = s.mss = mss;
