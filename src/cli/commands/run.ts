@@ -105,6 +105,19 @@ export function summaryText(report: RunReport, wallMs?: readonly number[]): stri
   return lines.join("\n") + "\n";
 }
 
+/** The final sessions (state per node and peer) and routes (prefixes per node) that differ, at most 10 lines each. */
+function finalStateDiffs(sim: ScenarioResult, real: ScenarioResult): { lines: string[]; count: number } {
+  const sessions = (r: ScenarioResult) => new Map(r.final.sessions.map((s) => [`${s.node} -> ${s.peerName ?? s.peer}`, s.state]));
+  const routes = (r: ScenarioResult) => new Set(r.final.routes.map((x) => `${x.node} ${x.prefix}`));
+  const out: string[] = [];
+  const [ss, rs] = [sessions(sim), sessions(real)];
+  const sessionDiffs = [...new Set([...ss.keys(), ...rs.keys()])].sort().filter((k) => ss.get(k) !== rs.get(k)).map((k) => `  DIFF  final session ${k}: sim ${ss.get(k) ?? "absent"}, real ${rs.get(k) ?? "absent"}`);
+  const [sr, rr] = [routes(sim), routes(real)];
+  const routeDiffs = [...new Set([...sr, ...rr])].sort().filter((k) => sr.has(k) !== rr.has(k)).map((k) => `  DIFF  final route ${k}: only in ${sr.has(k) ? "sim" : "real"}`);
+  for (const list of [sessionDiffs, routeDiffs]) out.push(...(list.length > 10 ? [...list.slice(0, 10), `  DIFF  ... ${list.length - 10} more`] : list));
+  return { lines: out, count: sessionDiffs.length + routeDiffs.length };
+}
+
 /** With --mode both: the assertions whose verdict differs between the sim and real runs of a scenario. */
 export function parityLines(report: RunReport): string[] {
   const lines: string[] = [];
@@ -123,7 +136,10 @@ export function parityLines(report: RunReport): string[] {
       realBy.delete(`${a.step}\u0000${a.name}`);
     }
     for (const b of realBy.values()) diffs.push(`  DIFF  ${b.name}: only in real (${b.passed ? "PASS" : "FAIL"})`);
-    lines.push(`sim vs real for ${file}: ${diffs.length === 0 ? "every assertion has the same verdict" : `${plural(diffs.length, "difference")}`}`, ...diffs);
+    const state = finalStateDiffs(sim, real);
+    const count = diffs.length + state.count;
+    diffs.push(...state.lines);
+    lines.push(`sim vs real for ${file}: ${count === 0 ? "same verdicts, same final sessions and routes" : plural(count, "difference")}`, ...diffs);
   }
   return lines;
 }
