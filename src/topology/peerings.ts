@@ -49,9 +49,16 @@ export function bgpPeerings(t: Topology): Peering[] {
     out.push({ a, b, source, type: ibgp ? "iBGP" : "eBGP", reflected: ibgp && reflected });
   };
 
-  for (const r of peerRelations(topologyClusterView(t))) {
+  const inMesh = (n: TopologyNode | undefined) => t.cluster.nodeToNodeMesh && n !== undefined && n.routeReflectorClusterID === undefined;
+  for (const r of peerRelations(topologyClusterView(t), undefined, { oneWay: true })) {
     const local = nodeByName.get(r.local.name);
     const remote = r.remote ? nodeByName.get(r.remote.name) : undefined;
+    if (r.source === "mesh") {
+      // Each mesh pair comes once: no entry in the (large) dedupe set.
+      out.push({ a: r.local.name, b: r.remote!.name, source: "mesh", type: local!.asNumber === remote!.asNumber ? "iBGP" : "eBGP", reflected: false });
+      continue;
+    }
+    if (inMesh(local) && inMesh(remote)) continue; // already listed by the mesh
     const other = r.remote ? undefined : byAddr.get(r.address ?? "");
     add(r.local.name, remote?.name ?? other?.name ?? r.address ?? "", r.source, local?.asNumber, r.asNumber ?? remote?.asNumber ?? other?.as, rrPair(local, remote));
   }

@@ -71,18 +71,25 @@ const labelsOf = (n: ClusterNode): Readonly<Record<string, string>> => n.labels 
 /**
  * Every peering relation of the cluster in Calico's order (mesh first, then BGPPeers as given), or
  * only those whose local side is `only`. Each session between two Calico nodes appears in both
- * directions (both nodes configure it).
+ * directions (both nodes configure it), unless `oneWay`: then a mesh pair appears once (earlier node
+ * as local) and mirrored BGPPeer relations are left out (for listing sessions, not configuring them).
  */
-export function peerRelations(view: ClusterView, only?: string): PeerRelation[] {
+export function peerRelations(view: ClusterView, only?: string, options: { oneWay?: boolean } = {}): PeerRelation[] {
+  const oneWay = options.oneWay === true;
   const out: PeerRelation[] = [];
   const nodes = view.nodes;
   const wanted = (n: ClusterNode): boolean => only === undefined || n.name === only;
   if (meshEnabled(view)) {
     const restart = durationSeconds(view.bgpConfiguration?.spec.nodeMeshMaxRestartTime);
-    const options = restart !== undefined ? { options: { restartTime: restart } } : {};
-    for (const x of nodes) {
+    const meshOptions = restart !== undefined ? { restartTime: restart } : undefined;
+    for (let i = 0; i < nodes.length; i++) {
+      const x = nodes[i]!;
       if (!wanted(x) || isRR(x)) continue;
-      for (const y of nodes) if (y !== x && !isRR(y)) out.push({ local: x, remote: y, source: "mesh", ...options });
+      for (let j = oneWay ? i + 1 : 0; j < nodes.length; j++) {
+        const y = nodes[j]!;
+        if (y === x || isRR(y)) continue;
+        out.push(meshOptions ? { local: x, remote: y, source: "mesh", options: meshOptions } : { local: x, remote: y, source: "mesh" });
+      }
     }
   }
   const byName = new Map(nodes.map((n) => [n.name, n]));
@@ -93,18 +100,19 @@ export function peerRelations(view: ClusterView, only?: string): PeerRelation[] 
       if (h !== undefined && !byAddress.has(h)) byAddress.set(h, n);
     }
   }
-  for (const p of view.bgpPeers ?? []) out.push(...bgpPeerRelations(p, nodes, byName, byAddress, wanted));
+  for (const p of view.bgpPeers ?? []) bgpPeerRelations(out, p, nodes, byName, byAddress, wanted, !oneWay);
   return out;
 }
 
 function bgpPeerRelations(
+  out: PeerRelation[],
   p: BgpPeerResource,
   nodes: readonly ClusterNode[],
   byName: Map<string, ClusterNode>,
   byAddress: Map<string, ClusterNode>,
   wanted: (n: ClusterNode) => boolean,
-): PeerRelation[] {
-  const out: PeerRelation[] = [];
+  mirrors: boolean,
+): void {
   const s = p.spec;
   const opts = peerOptions(p);
   const source = `bgppeer/${p.metadata.name}`;
@@ -113,14 +121,14 @@ function bgpPeerRelations(
     s.node !== undefined && s.node !== ""
       ? [byName.get(s.node)].filter((n): n is ClusterNode => n !== undefined)
       : s.nodeSelector !== undefined && s.nodeSelector !== ""
-        ? nodes.filter((n) => selector(s.nodeSelector!).matches(labelsOf(n)))
+        ? filterBy(nodes, selector(s.nodeSelector))
         : nodes;
-  const mirror = s.reversePeering !== "Manual";
+  const mirror = mirrors && s.reversePeering !== "Manual";
   if (s.peerIP !== undefined && s.peerIP !== "") {
     const split = splitPeerIP(s.peerIP);
-    if (!split) return out;
+    if (!split) return;
     const address = safeHost(split.ip);
-    if (address === undefined) return out;
+    if (address === undefined) return;
     const remote = byAddress.get(address);
     for (const n of locals) {
       if (n === remote) continue;
@@ -132,8 +140,7 @@ function bgpPeerRelations(
       }
     }
   } else if (s.peerSelector !== undefined && s.peerSelector !== "") {
-    const sel = selector(s.peerSelector);
-    const remotes = nodes.filter((n) => sel.matches(labelsOf(n)));
+    const remotes = filterBy(nodes, selector(s.peerSelector));
     for (const n of locals) {
       for (const r of remotes) {
         if (r === n) continue;
@@ -142,7 +149,6 @@ function bgpPeerRelations(
       }
     }
   }
-  return out;
 }
 
 /**
@@ -183,6 +189,10 @@ export function nodePeers(view: ClusterView, self: ClusterNode): AgentPeer[] {
     }
   }
   return out;
+}
+
+function filterBy(nodes: readonly ClusterNode[], sel: Selector): ClusterNode[] {
+  return nodes.filter((n) => sel.matches(labelsOf(n)));
 }
 
 function peerOptions(p: BgpPeerResource): PeerOptions | undefined {
