@@ -150,17 +150,30 @@ export function timeChart(
   // Up to 60 markers are full-height lines; more become a rug of short ticks above the plot.
   const rug = f.markers.filter((mk) => mk.cls !== "assert").length > 60;
   const labelled = !rug && f.markers.filter((mk) => mk.label !== "").length <= 40;
-  // Labels closer than 12 px merge into one ("1,2", or "3–9" for more) instead of overprinting.
+  // Labels that would touch merge into one ("1,2", or "3–9" for more) instead of overprinting.
   const groups: { x: number; items: string[] }[] = [];
+  const text = (items: string[]): string => (items.length <= 3 ? items.join(",") : `${items[0]}–${items[items.length - 1]}`);
+  const anchor = (lx: number): "start" | "middle" | "end" => (lx > w - m.r - 24 ? "end" : lx < m.l + 12 ? "start" : "middle");
+  // Horizontal extent of a label at lx (10px digits are about 6px wide), given its anchor.
+  const extent = (lx: number, s: string): [number, number] => {
+    const wd = s.length * 6;
+    const a = anchor(lx);
+    return a === "start" ? [lx, lx + wd] : a === "end" ? [lx - wd, lx] : [lx - wd / 2, lx + wd / 2];
+  };
   if (labelled) {
     for (const mk of [...f.markers].filter((m2) => m2.label !== "" && m2.cls !== "assert").sort((a, b) => a.t - b.t)) {
-      const lx = x(mk.t);
-      const prev = groups[groups.length - 1];
-      if (prev && lx - prev.x < 12) prev.items.push(mk.label);
-      else groups.push({ x: lx, items: [mk.label] });
+      groups.push({ x: x(mk.t), items: [mk.label] });
+      // Merge backwards while the last label touches the one before it (a merged label is wider).
+      for (let k = groups.length - 1; k > 0; k--) {
+        const a = groups[k - 1]!;
+        const b = groups[k]!;
+        if (extent(b.x, text(b.items))[0] >= extent(a.x, text(a.items))[1] + 4) break;
+        a.items.push(...b.items);
+        groups.pop();
+      }
     }
   }
-  const labels = groups.map((g) => ({ x: g.x, text: g.items.length <= 3 ? g.items.join(",") : `${g.items[0]}–${g.items[g.items.length - 1]}` }));
+  const labels = groups.map((g) => ({ x: g.x, text: text(g.items) }));
   for (const mk of f.markers) {
     const mx = n1(x(mk.t));
     if (mk.cls === "assert") {
@@ -170,10 +183,7 @@ export function timeChart(
     const [y1, y2] = rug ? [m.t - 12, m.t - 2] : [m.t, h - m.b];
     out += `<g class="mk mk-${escapeAttr(mk.cls)}"><title>${escapeText(mk.title)}</title><line x1="${mx}" x2="${mx}" y1="${y1}" y2="${y2}"/></g>`;
   }
-  for (const l of labels) {
-    const anchor = l.x > w - m.r - 24 ? "end" : l.x < m.l + 12 ? "start" : "middle";
-    out += `<text class="mklabel" x="${n1(l.x)}" y="${m.t - 3}" text-anchor="${anchor}">${escapeText(l.text)}</text>`;
-  }
+  for (const l of labels) out += `<text class="mklabel" x="${n1(l.x)}" y="${m.t - 3}" text-anchor="${anchor(l.x)}">${escapeText(l.text)}</text>`;
   for (const s of f.series) {
     if (!s.points.length) continue;
     let d = "";

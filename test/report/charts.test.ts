@@ -3,6 +3,7 @@ import { escapeAttr, escapeText, formatMs, groupDigits, round3, seconds, truncat
 import { downsample, histogram, messageColumns, niceCeil, perNodeCounts } from "../../src/report/series.ts";
 import { barChart, columnChart, niceTicks, timeChart } from "../../src/report/svg.ts";
 import type { Sample } from "../../src/scenario/result.ts";
+import { rng } from "../helpers/rng.ts";
 import { failingScenario } from "./fixtures.ts";
 import { parseXml, walk } from "./xml-check.ts";
 
@@ -110,6 +111,30 @@ describe("svg charts", () => {
     const root = parseXml(timeChart({ id: "c", title: "t", desc: "d", xMax: 1000, series: [], markers, yLabel: "y" }));
     expect([...walk(root)].filter((e) => e.attrs.class === "mklabel").map((e) => e.text)).toEqual(["1,2"]);
     expect([...walk(root)].filter((e) => e.attrs.class === "mk mk-step")).toHaveLength(2);
+  });
+
+  test("marker labels never overprint, also at the edges of the plot, and every step keeps a label", () => {
+    const r = rng(11);
+    for (let round = 0; round < 20; round++) {
+      // Steps in time order (as a run has them), some at the very start and end.
+      const times = [0, ...Array.from({ length: 30 }, () => Math.floor(r() * 1000)), 1000].sort((a, b) => a - b);
+      const markers = times.map((t, i) => ({ t, label: String(i + 1), title: "", cls: "step" }));
+      const root = parseXml(timeChart({ id: "c", title: "t", desc: "d", xMax: 1000, series: [], markers, yLabel: "y" }));
+      const texts = [...walk(root)].filter((e) => e.attrs.class === "mklabel");
+      const boxes = texts
+        .map((e) => {
+          const x = Number(e.attrs.x);
+          const wd = e.text.length * 6;
+          return e.attrs["text-anchor"] === "start" ? [x, x + wd] : e.attrs["text-anchor"] === "end" ? [x - wd, x] : [x - wd / 2, x + wd / 2];
+        })
+        .sort((a, b) => a[0]! - b[0]!);
+      for (let i = 1; i < boxes.length; i++) expect(boxes[i]![0]!).toBeGreaterThanOrEqual(boxes[i - 1]![1]! + 4);
+      const named = texts.flatMap((e) => {
+        const m = /^(\d+)–(\d+)$/.exec(e.text);
+        return m ? Array.from({ length: Number(m[2]) - Number(m[1]) + 1 }, (_, k) => Number(m[1]) + k) : e.text.split(",").map(Number);
+      });
+      expect(named).toEqual(markers.map((_, i) => i + 1));
+    }
   });
 
   test("more than 60 markers become short ticks above the plot, unlabelled", () => {
