@@ -176,6 +176,38 @@ describe("SimTransportNetwork: TCP behaviour", () => {
     expect(() => n.tb.listen(B, 180, () => {})).not.toThrow();
   });
 
+  test("connect: a source address the host does not own, or a crashed host, fails at once with a reason", () => {
+    const n = rawNet({ latencyMs: 1 });
+    server(n);
+    const reasons: CloseReason[] = [];
+    n.ta.connect({ remoteAddress: B, remotePort: 179, localAddress: B }, () => {}).onClose((r) => reasons.push(r));
+    n.net.crashHost("a");
+    n.ta.connect({ remoteAddress: B, remotePort: 179 }, () => {}).onClose((r) => reasons.push(r));
+    n.engine.run();
+    expect(reasons).toEqual([{ error: `connect ${B}:179: cannot assign requested address ${B}` }, { error: `connect ${B}:179: host a is down` }]);
+    n.net.reviveHost("a");
+    let ok = false;
+    n.ta.connect({ remoteAddress: B, remotePort: 179 }, () => (ok = true));
+    n.engine.run();
+    expect(ok).toBe(true);
+  });
+
+  test("close() before the handshake completes aborts: onClose('closed'), no connection at the server", () => {
+    const n = rawNet({ latencyMs: 5 });
+    const got = server(n);
+    const reasons: CloseReason[] = [];
+    let connected = false;
+    const c = n.ta.connect({ remoteAddress: B, remotePort: 179 }, () => (connected = true));
+    c.onClose((r) => reasons.push(r));
+    c.send(new Uint8Array([1]));
+    c.close();
+    n.engine.run();
+    expect(reasons).toEqual(["closed"]);
+    expect(connected).toBe(false);
+    expect(got.conns).toHaveLength(0);
+    expect(n.net.connectionCount).toBe(0);
+  });
+
   test("close(): queued bytes first, then FIN: the peer sees all data, then peer-closed; we see closed", () => {
     const n = rawNet({ latencyMs: 3 });
     const got = server(n);
