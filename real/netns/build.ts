@@ -120,10 +120,11 @@ export function shellScript(jobs: readonly NsJob[]): string {
   return out.join("\n") + "\n";
 }
 
-async function runJobs(jobs: readonly NsJob[], chunks: number): Promise<void> {
-  if (jobs.length === 0) return;
-  const n = Math.max(1, Math.min(chunks, jobs.length));
-  const parts = Array.from({ length: n }, (_, i) => jobs.filter((_, k) => k % n === i));
+/** Runs groups of jobs from `chunks` shells; the jobs of one group run in order in the same shell. */
+async function runJobs(groups: readonly (readonly NsJob[])[], chunks: number): Promise<void> {
+  if (groups.length === 0) return;
+  const n = Math.max(1, Math.min(chunks, groups.length));
+  const parts = Array.from({ length: n }, (_, i) => groups.filter((_, k) => k % n === i).flat());
   await Promise.all(
     parts.map(async (part) => {
       const r = await execa("sh", ["-c", shellScript(part)], { reject: false });
@@ -168,65 +169,70 @@ export class NetnsBuilder {
       };
     })();
     const owner = await RunOwner.create({ ...o, engine: "netns", topology: { name: topology.name, file: topology.file } });
-    let plan: NetnsPlan;
-    let existing: Set<string>;
-    try {
-      existing = new Set(await listNetns());
-      plan = planNetns(topology, owner.runId);
-    } catch (e) {
-      await owner.teardown();
-      throw e;
-    }
-    // A namespace of ours that already exists belongs to someone else (same names, no state file):
-    // refuse before recording anything, so our cleanup cannot remove it.
-    const taken = plan.namespaces.filter((n) => existing.has(n));
-    if (taken.length > 0) {
-      await owner.teardown();
-      throw new BuildError(`run ${owner.runId}: namespace(s) ${taken.join(", ")} already exist and are not ours; nothing was created`);
-    }
-    const timings: BuildTimings = { state: lap(), namespaces: 0, fabric: 0, elements: 0, netem: 0, total: 0 };
-    const notes: string[] = [];
-    try {
-      // Intent first: after kill -9 the state file lists every namespace that may exist.
-      const links: OwnedObject[] = plan.segments.map((s) => ({ kind: "link", name: s.bridge, netns: plan.fabric }));
-      await owner.intend([...plan.namespaces.map((name): OwnedObject => ({ kind: "netns", name })), ...links]);
-      await ipBatch([], plan.netnsBatch, "creating namespaces");
-      timings.namespaces = lap();
-      await ipBatch(["-n", plan.fabric], plan.fabricBatch, "building the fabric (bridges, veth pairs)");
-      timings.fabric = lap();
-      await runJobs(
-        plan.elements.flatMap((e): NsJob[] => [
-          { label: `${e.kind} ${e.name}`, argv: ["ip", "-n", e.netns, "-batch", "-"], lines: e.batch },
-          ...(e.sysctl.length > 0 ? [{ label: `${e.kind} ${e.name} sysctl`, argv: ["ip", "netns", "exec", e.netns, "sysctl", "-qw", ...e.sysctl] }] : []),
-        ]),
-        o.concurrency ?? 2,
-      );
-      timings.elements = lap();
-      const tcWanted = plan.fabricTc.length > 0 || plan.elements.some((e) => e.tc.length > 0);
-      if (tcWanted && o.netem !== false) {
-        const why = await netemUnavailable(plan.fabric);
-        if (why === undefined) {
-          await batch("tc", ["-n", plan.fabric], plan.fabricTc, "netem on the fabric ends");
-          await runJobs(plan.elements.filter((e) => e.tc.length > 0).map((e) => ({ label: `netem in ${e.name}`, argv: ["tc", "-n", e.netns, "-batch", "-"], lines: e.tc })), o.concurrency ?? 2);
-        } else {
-          notes.push(`${why}: link latency, loss and bandwidth are not applied`);
-        }
-      } else if (tcWanted) {
-        notes.push("netem disabled: link latency, loss and bandwidth are not applied");
+    return owner.guard(async () => {
+      let plan: NetnsPlan;
+      let existing: Set<string>;
+      try {
+        existing = new Set(await listNetns());
+        plan = planNetns(topology, owner.runId);
+      } catch (e) {
+        await owner.teardown();
+        throw e;
       }
-      await ipBatch(["-n", plan.fabric], plan.fabricDownBatch, "taking links down");
-      timings.netem = lap();
-      await owner.setInfo({
-        fabric: plan.fabric,
-        elements: Object.fromEntries(plan.elements.map((e) => [e.name, { netns: e.netns, interfaces: e.interfaces.map((i) => `${i.ifname}@${i.segment}=${i.fabricPort}`) }])),
-        segments: Object.fromEntries(plan.segments.map((s) => [s.name, s.bridge])),
-      });
-    } catch (e) {
-      const removal = await owner.teardown();
-      throw new BuildError(`run ${owner.runId}: ${(e as Error).message} (everything created so far was removed${removal.failed.length > 0 ? `, except ${removal.failed.length} object(s)` : ""})`, removal);
-    }
-    timings.total = Math.round((performance.now() - t0) * 10) / 10;
-    return new NetnsWorld(plan, owner, timings, notes);
+      // A namespace of ours that already exists belongs to someone else (same names, no state file):
+      // refuse before recording anything, so our cleanup cannot remove it.
+      const taken = plan.namespaces.filter((n) => existing.has(n));
+      if (taken.length > 0) {
+        await owner.teardown();
+        throw new BuildError(`run ${owner.runId}: namespace(s) ${taken.join(", ")} already exist and are not ours; nothing was created`);
+      }
+      const timings: BuildTimings = { state: lap(), namespaces: 0, fabric: 0, elements: 0, netem: 0, total: 0 };
+      const notes: string[] = [];
+      try {
+        // Intent first: after kill -9 the state file lists every namespace that may exist.
+        const links: OwnedObject[] = plan.segments.map((s) => ({ kind: "link", name: s.bridge, netns: plan.fabric }));
+        await owner.intend([...plan.namespaces.map((name): OwnedObject => ({ kind: "netns", name })), ...links]);
+        await ipBatch([], plan.netnsBatch, "creating namespaces");
+        owner.checkInterrupted();
+        timings.namespaces = lap();
+        await ipBatch(["-n", plan.fabric], plan.fabricBatch, "building the fabric (bridges, veth pairs)");
+        owner.checkInterrupted();
+        timings.fabric = lap();
+        await runJobs(
+          plan.elements.map((e): NsJob[] => [
+            ...(e.sysctl.length > 0 ? [{ label: `${e.kind} ${e.name} sysctl`, argv: ["ip", "netns", "exec", e.netns, "sysctl", "-qw", ...e.sysctl] }] : []),
+            { label: `${e.kind} ${e.name}`, argv: ["ip", "-n", e.netns, "-batch", "-"], lines: e.batch },
+          ]),
+          o.concurrency ?? 2,
+        );
+        timings.elements = lap();
+        owner.checkInterrupted();
+        const tcWanted = plan.fabricTc.length > 0 || plan.elements.some((e) => e.tc.length > 0);
+        if (tcWanted && o.netem !== false) {
+          const why = await netemUnavailable(plan.fabric);
+          if (why === undefined) {
+            await batch("tc", ["-n", plan.fabric], plan.fabricTc, "netem on the fabric ends");
+            await runJobs(plan.elements.filter((e) => e.tc.length > 0).map((e) => [{ label: `netem in ${e.name}`, argv: ["tc", "-n", e.netns, "-batch", "-"], lines: e.tc }]), o.concurrency ?? 2);
+          } else {
+            notes.push(`${why}: link latency, loss and bandwidth are not applied`);
+          }
+        } else if (tcWanted) {
+          notes.push("netem disabled: link latency, loss and bandwidth are not applied");
+        }
+        await ipBatch(["-n", plan.fabric], plan.fabricDownBatch, "taking links down");
+        timings.netem = lap();
+        await owner.setInfo({
+          fabric: plan.fabric,
+          elements: Object.fromEntries(plan.elements.map((e) => [e.name, { netns: e.netns, interfaces: e.interfaces.map((i) => `${i.ifname}@${i.segment}=${i.fabricPort}`) }])),
+          segments: Object.fromEntries(plan.segments.map((s) => [s.name, s.bridge])),
+        });
+      } catch (e) {
+        const removal = await owner.teardown();
+        throw new BuildError(`run ${owner.runId}: ${(e as Error).message} (everything created so far was removed${removal.failed.length > 0 ? `, except ${removal.failed.length} object(s)` : ""})`, removal);
+      }
+      timings.total = Math.round((performance.now() - t0) * 10) / 10;
+      return new NetnsWorld(plan, owner, timings, notes) as World;
+    });
   }
 }
 

@@ -34,7 +34,7 @@ export interface PlannedElement {
   interfaces: PlannedInterface[];
   /** `ip -n NETNS -batch` lines. */
   batch: string[];
-  /** sysctl settings (`sysctl -qw` arguments), routers only. */
+  /** sysctl settings (`sysctl -qw` arguments), applied before the batch: forwarding on routers, no IPv6 DAD. */
   sysctl: string[];
   /** `tc -n NETNS -batch` lines (netem), empty when the attachments have no latency/loss/bandwidth. */
   tc: string[];
@@ -128,6 +128,10 @@ export function planNetns(t: Topology, runId: string): NetnsPlan {
     return ns;
   };
 
+  // IPv6 link-local addresses would stay tentative for a second of DAD after the link comes up, and
+  // neighbour discovery through a router stalls meanwhile: no DAD on our interfaces (set while the
+  // link is still down, before the batch).
+  const noDad = (ifs: PlannedInterface[]) => ifs.filter((i) => i.addressV6 !== undefined).map((i) => `net.ipv6.conf.${i.ifname}.accept_dad=0`);
   const elements: PlannedElement[] = [];
   for (const r of t.routers) {
     const interfaces = r.interfaces.map((i, k) => attach(r.name, k, i.segment, i.address, i.addressV6));
@@ -139,7 +143,7 @@ export function planNetns(t: Topology, runId: string): NetnsPlan {
       netns: nsFor(r.name),
       interfaces,
       batch,
-      sysctl: ["net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1"],
+      sysctl: ["net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1", ...noDad(interfaces)],
       tc: interfaces.flatMap((i) => tcLines(i, i.ifname)),
     });
   }
@@ -147,11 +151,11 @@ export function planNetns(t: Topology, runId: string): NetnsPlan {
     const i = attach(n.name, 0, n.segment, n.address, n.addressV6);
     const batch = ["link set lo up", ...addressLines(i)];
     if (n.gateway) batch.push(`route add ${isV6(n.gateway) ? "::/0" : "default"} via ${n.gateway} dev ${i.ifname}`);
-    elements.push({ name: n.name, kind: "node", netns: nsFor(n.name), interfaces: [i], batch, sysctl: [], tc: tcLines(i, i.ifname) });
+    elements.push({ name: n.name, kind: "node", netns: nsFor(n.name), interfaces: [i], batch, sysctl: noDad([i]), tc: tcLines(i, i.ifname) });
   }
 
   const fabricBatch = ["link set lo up"];
-  for (const s of segments) fabricBatch.push(`link add ${s.bridge} type bridge`, `link set ${s.bridge} alias ${marker} up`);
+  for (const s of segments) fabricBatch.push(`link add ${s.bridge} type bridge mcast_snooping 0`, `link set ${s.bridge} alias ${marker} up`);
   const fabricTc: string[] = [];
   const fabricDownBatch: string[] = [];
   for (const e of elements) {

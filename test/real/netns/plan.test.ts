@@ -62,6 +62,7 @@ nodes: [{ name: n, segment: s, addressV6: "fd00:1::10/64", gateway: "fd00:1::1" 
     const n = planNetns(t, "v6test").elements.find((e) => e.name === "n")!;
     expect(n.batch).toContain("addr add fd00:1::10/64 dev eth0 nodad");
     expect(n.batch).toContain("route add ::/0 via fd00:1::1 dev eth0");
+    expect(n.sysctl).toEqual(["net.ipv6.conf.eth0.accept_dad=0"]);
   });
 
   test("a 2,000-node generated topology: every interface name unique in its namespace and at most 15 characters", () => {
