@@ -92,15 +92,8 @@ export function peerRelations(view: ClusterView, only?: string, options: { oneWa
       }
     }
   }
-  const byName = new Map(nodes.map((n) => [n.name, n]));
-  const byAddress = new Map<string, ClusterNode>();
-  for (const n of nodes) {
-    for (const a of [n.address, n.addressV6]) {
-      const h = safeHost(a);
-      if (h !== undefined && !byAddress.has(h)) byAddress.set(h, n);
-    }
-  }
-  for (const p of view.bgpPeers ?? []) bgpPeerRelations(out, p, nodes, byName, byAddress, wanted, !oneWay);
+  const idx = indexOf(nodes);
+  for (const p of view.bgpPeers ?? []) bgpPeerRelations(out, p, nodes, idx, wanted, !oneWay);
   return out;
 }
 
@@ -108,8 +101,7 @@ function bgpPeerRelations(
   out: PeerRelation[],
   p: BgpPeerResource,
   nodes: readonly ClusterNode[],
-  byName: Map<string, ClusterNode>,
-  byAddress: Map<string, ClusterNode>,
+  idx: NodeIndex,
   wanted: (n: ClusterNode) => boolean,
   mirrors: boolean,
 ): void {
@@ -119,9 +111,9 @@ function bgpPeerRelations(
   const extra = opts ? { options: opts } : {};
   const locals =
     s.node !== undefined && s.node !== ""
-      ? [byName.get(s.node)].filter((n): n is ClusterNode => n !== undefined)
+      ? [idx.byName.get(s.node)].filter((n): n is ClusterNode => n !== undefined)
       : s.nodeSelector !== undefined && s.nodeSelector !== ""
-        ? filterBy(nodes, selector(s.nodeSelector))
+        ? selected(nodes, idx, s.nodeSelector)
         : nodes;
   const mirror = mirrors && s.reversePeering !== "Manual";
   if (s.peerIP !== undefined && s.peerIP !== "") {
@@ -129,18 +121,18 @@ function bgpPeerRelations(
     if (!split) return;
     const address = safeHost(split.ip);
     if (address === undefined) return;
-    const remote = byAddress.get(address);
+    const remote = idx.byAddress.get(address);
     for (const n of locals) {
       if (n === remote) continue;
       if (wanted(n)) out.push({ local: n, ...(remote ? { remote } : {}), address, ...(split.port !== undefined ? { port: split.port } : {}), ...(s.asNumber !== undefined ? { asNumber: s.asNumber } : {}), source, ...extra });
       // The reverse session on the remote Calico node, towards n's address of the same family.
       if (remote && mirror && wanted(remote)) {
-        const back = address.includes(":") ? safeHost(n.addressV6) : safeHost(n.address);
+        const back = address.includes(":") ? idx.v6.get(n) : idx.v4.get(n);
         if (back !== undefined) out.push({ local: remote, remote: n, address: back, source, ...extra });
       }
     }
   } else if (s.peerSelector !== undefined && s.peerSelector !== "") {
-    const remotes = filterBy(nodes, selector(s.peerSelector));
+    const remotes = selected(nodes, idx, s.peerSelector);
     for (const n of locals) {
       for (const r of remotes) {
         if (r === n) continue;
@@ -161,8 +153,12 @@ export function nodePeers(view: ClusterView, self: ClusterNode): AgentPeer[] {
   const port = listenPort(view);
   const out: AgentPeer[] = [];
   const seen = new Set<string>();
-  const nodes = view.nodes.some((n) => n.name === self.name) ? view.nodes.map((n) => (n.name === self.name ? self : n)) : [...view.nodes, self];
-  for (const r of peerRelations({ ...view, nodes }, self.name)) {
+  // The view's own entry is used as it is when it says the same as `self` (the usual case: one shared
+  // view and its index for every agent); otherwise `self` replaces it in a copy.
+  const entry = indexOf(view.nodes).byName.get(self.name);
+  const same = entry !== undefined && sameNode(view, entry, self);
+  const nodes = same ? view.nodes : entry ? view.nodes.map((n) => (n.name === self.name ? self : n)) : [...view.nodes, self];
+  for (const r of peerRelations(same ? view : { ...view, nodes }, self.name)) {
     for (const family of [4, 6] as const) {
       const localAddress = mine[family];
       if (localAddress === undefined) continue;
@@ -191,8 +187,50 @@ export function nodePeers(view: ClusterView, self: ClusterNode): AgentPeer[] {
   return out;
 }
 
-function filterBy(nodes: readonly ClusterNode[], sel: Selector): ClusterNode[] {
-  return nodes.filter((n) => sel.matches(labelsOf(n)));
+/**
+ * Per node list: names, parsed addresses and selector results, so the agents of one cluster (which
+ * share the view) compute their peers in time proportional to their own relations. Views are treated
+ * as immutable: a changed cluster is a new view (or at least a new nodes array).
+ */
+interface NodeIndex {
+  byName: Map<string, ClusterNode>;
+  byAddress: Map<string, ClusterNode>;
+  v4: Map<ClusterNode, string>;
+  v6: Map<ClusterNode, string>;
+  selected: Map<string, ClusterNode[]>;
+}
+
+const indexes = new WeakMap<readonly ClusterNode[], NodeIndex>();
+
+function indexOf(nodes: readonly ClusterNode[]): NodeIndex {
+  let idx = indexes.get(nodes);
+  if (idx) return idx;
+  idx = { byName: new Map(), byAddress: new Map(), v4: new Map(), v6: new Map(), selected: new Map() };
+  for (const n of nodes) {
+    idx.byName.set(n.name, n);
+    const a4 = safeHost(n.address);
+    const a6 = safeHost(n.addressV6);
+    if (a4 !== undefined) {
+      idx.v4.set(n, a4);
+      if (!idx.byAddress.has(a4)) idx.byAddress.set(a4, n);
+    }
+    if (a6 !== undefined) {
+      idx.v6.set(n, a6);
+      if (!idx.byAddress.has(a6)) idx.byAddress.set(a6, n);
+    }
+  }
+  indexes.set(nodes, idx);
+  return idx;
+}
+
+function selected(nodes: readonly ClusterNode[], idx: NodeIndex, text: string): ClusterNode[] {
+  let list = idx.selected.get(text);
+  if (!list) {
+    const sel = selector(text);
+    list = nodes.filter((n) => sel.matches(labelsOf(n)));
+    idx.selected.set(text, list);
+  }
+  return list;
 }
 
 function peerOptions(p: BgpPeerResource): PeerOptions | undefined {
@@ -205,6 +243,20 @@ function peerOptions(p: BgpPeerResource): PeerOptions | undefined {
     ...(s.nextHopMode === "Self" ? { nextHopSelf: true } : {}),
   };
   return Object.keys(o).length > 0 ? o : undefined;
+}
+
+function sameNode(view: ClusterView, a: ClusterNode, b: ClusterNode): boolean {
+  const la = labelsOf(a);
+  const lb = labelsOf(b);
+  const ka = Object.keys(la);
+  return (
+    safeHost(a.address) === safeHost(b.address) &&
+    safeHost(a.addressV6) === safeHost(b.addressV6) &&
+    nodeAs(view, a) === nodeAs(view, b) &&
+    (a.routeReflectorClusterID ?? "") === (b.routeReflectorClusterID ?? "") &&
+    ka.length === Object.keys(lb).length &&
+    ka.every((k) => la[k] === lb[k])
+  );
 }
 
 function safeHost(a: string | undefined): string | undefined {

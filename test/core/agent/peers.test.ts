@@ -105,6 +105,21 @@ describe("which peers a node has (confd's rules)", () => {
   });
 });
 
+describe("scale", () => {
+  test("30,000 nodes with two route reflectors: relations listed without blowing the stack", () => {
+    const nodes: ClusterNode[] = Array.from({ length: 30000 }, (_, i) => ({
+      name: `n${i}`,
+      address: `10.${i >> 16}.${(i >> 8) & 255}.${i & 255}/8`,
+      ...(i < 2 ? { labels: { rr: "y" }, routeReflectorClusterID: "244.0.0.1" } : {}),
+    }));
+    const v: ClusterView = { nodes, ipPools: [], bgpConfiguration: { spec: { nodeToNodeMeshEnabled: false } }, bgpPeers: [{ metadata: { name: "to-rr" }, spec: { peerSelector: "has(rr)" } }] };
+    // Every node to both RRs (the RRs to each other too), each mirrored on the other end.
+    expect(peerRelations(v)).toHaveLength(2 * (30000 * 2 - 2));
+    expect(peerRelations(v, undefined, { oneWay: true })).toHaveLength(30000 * 2 - 2);
+    expect(nodePeers(v, nodes[0]!)).toHaveLength(29999);
+  });
+});
+
 describe("session settings from BGPPeer and BGPConfiguration", () => {
   test("Go durations", () => {
     expect(["120s", "1m30s", "2h", "1500ms", "0", "90", "", "5x", "1.5s"].map(durationSeconds)).toEqual([120, 90, 7200, 1.5, 0, undefined, undefined, undefined, 1.5]);
