@@ -39,3 +39,45 @@ export async function blocksByNode(b: SimBackend): Promise<Map<string, string[]>
   }
   return m;
 }
+
+/**
+ * Two segments joined by r1 (AS 65000), which peers eBGP with every node (passively, by selector);
+ * the nodes peer with r1 by BGPPeer; no encapsulation, no node-to-node mesh. Kept here rather than in
+ * topologies/ so the tests do not move when the examples do.
+ */
+export const EBGP_ROUTER = `apiVersion: birdcage/v1
+kind: Topology
+metadata: { name: ebgp-router }
+segments:
+  - { name: seg-a, subnet: 192.168.1.0/24, latencyMs: 0.1 }
+  - { name: seg-b, subnet: 192.168.2.0/24, latencyMs: 0.1 }
+routers:
+  - name: r1
+    interfaces:
+      - { segment: seg-a, address: 192.168.1.1/24 }
+      - { segment: seg-b, address: 192.168.2.1/24 }
+    bgp:
+      asNumber: 65000
+      routerId: 192.168.1.1
+      peers:
+        - { nodeSelector: all() }
+nodes:
+  - { name: node-1, segment: seg-a, address: 192.168.1.10/24, gateway: 192.168.1.1, labels: { segment: a } }
+  - { name: node-2, segment: seg-a, address: 192.168.1.11/24, gateway: 192.168.1.1, labels: { segment: a } }
+  - { name: node-3, segment: seg-b, address: 192.168.2.10/24, gateway: 192.168.2.1, labels: { segment: b } }
+  - { name: node-4, segment: seg-b, address: 192.168.2.11/24, gateway: 192.168.2.1, labels: { segment: b } }
+cluster:
+  podCIDR: 10.1.0.0/16
+  encapsulation: { type: none }
+  nodeToNodeMesh: false
+  bgpPeers:
+    - metadata: { name: to-r1-a }
+      spec: { nodeSelector: "segment == 'a'", peerIP: 192.168.1.1, asNumber: 65000 }
+    - metadata: { name: to-r1-b }
+      spec: { nodeSelector: "segment == 'b'", peerIP: 192.168.2.1, asNumber: 65000 }
+`;
+
+export function inlineTopology(text: string): Topology {
+  return loadTopology(text, "inline.yaml", { readFile: () => "" }).topology;
+}
+

@@ -5,7 +5,7 @@ import { defaultQuiet } from "../../sim/backend.ts";
 import { ConvergenceTracker } from "../../sim/backend/convergence.ts";
 import { routerPeers, routerSpeakerConfig } from "../../sim/backend/routers.ts";
 import { Timeline } from "../../sim/backend/timeline.ts";
-import { topologyFile } from "./backend-helpers.ts";
+import { EBGP_ROUTER, inlineTopology, topologyFile } from "./backend-helpers.ts";
 
 describe("Timeline", () => {
   test("route changes fold per node per instant, nodes in name order, before later events", () => {
@@ -79,7 +79,7 @@ describe("ConvergenceTracker", () => {
 
 describe("router peers and quiet period", () => {
   test("a router peers passively with the nodes its selector picks, from its interface on their subnet", () => {
-    const t = topologyFile("two-segments-bgp-router.yaml");
+    const t = inlineTopology(EBGP_ROUTER);
     const r1 = t.routers[0]!;
     const peers = routerPeers(t, r1);
     expect(peers.map((p) => [p.address, p.localAddress, p.asNumber, p.passive])).toEqual([

@@ -4,7 +4,7 @@
 import { describe, expect, test } from "@jest/globals";
 import type { SimBackend } from "../../sim/backend.ts";
 import type { PodSpec, SessionObservation } from "../../src/scenario/backend.ts";
-import { blocksByNode, routeTable, started, topologyFile } from "./backend-helpers.ts";
+import { blocksByNode, EBGP_ROUTER, inlineTopology, routeTable, started, topologyFile } from "./backend-helpers.ts";
 
 const NODES = ["node-1", "node-2", "node-3", "node-4"];
 const SEGMENT: Record<string, string> = { "node-1": "seg-a", "node-2": "seg-a", "node-3": "seg-b", "node-4": "seg-b" };
@@ -12,10 +12,11 @@ const onePodPerNode: PodSpec[] = NODES.map((n, i) => ({ name: `web-${i + 1}`, na
 
 const established = (s: SessionObservation[]) => s.filter((x) => x.state === "Established");
 
-// The BGP router topology without the node-to-node mesh: with the mesh on, every node also re-advertises
-// the others' blocks to r1 (as Calico's export filter does), r1's decision picks the lowest router ID
-// (node-1) for node-4's block and the packet loops; real routers prefer the oldest eBGP path (RFC 5004).
-const bgpRouter = () => topologyFile("two-segments-bgp-router.yaml", (t) => t.replace("  encapsulation: { type: none }", "  encapsulation: { type: none }\n  nodeToNodeMesh: false"));
+// With the node-to-node mesh on as well, every node also re-advertises the others' blocks to an
+// eBGP router (as Calico's export filter does); r1's decision then picks the lowest router ID
+// (node-1) for node-4's block and the packet loops, where real routers would keep the oldest eBGP
+// path (RFC 5004). So the router topology here has the mesh off.
+const bgpRouter = () => inlineTopology(EBGP_ROUTER);
 
 async function expectMeshRoutes(b: SimBackend, nodes = NODES): Promise<void> {
   const table = routeTable(await b.routes());
@@ -119,6 +120,25 @@ describe("SimBackend on quickstart (2 segments, router without BGP, IPIP CrossSu
     const r1 = routeTable(await b.routes("r1")).get("r1")!;
     for (const n of NODES) for (const cidr of blocks.get(n) ?? []) expect(r1.get(cidr)?.source).toBe("bgp");
     const across = await b.probe({ from: { pod: "default/web-1" }, to: { pod: "default/web-4" }, protocol: "tcp", port: 443 });
+    expect(across.outcome).toBe("delivered");
+    expect(across.encap).toBe("none");
+    await b.stop();
+  });
+});
+
+describe("SimBackend with a router as the nodes' route reflector", () => {
+  test("iBGP reflection keeps the originating node as next hop: pod traffic crosses r1 natively", async () => {
+    const rr = EBGP_ROUTER.replace(/65000/g, "64512").replace("{ nodeSelector: all() }", "{ nodeSelector: all(), routeReflectorClient: true }");
+    const b = await started(inlineTopology(rr));
+    expect((await b.waitConverged(60_000, 0)).converged).toBe(true);
+    await b.createPods(onePodPerNode);
+    expect((await b.waitConverged(60_000, b.now())).converged).toBe(true);
+    const s = await b.sessions();
+    expect(s.filter((x) => x.node === "r1" && x.state === "Established" && x.type === "iBGP")).toHaveLength(4);
+    const blocks = await blocksByNode(b);
+    const node1 = routeTable(await b.routes("node-1")).get("node-1")!;
+    expect(node1.get(blocks.get("node-4")![0]!)?.nextHops).toEqual(["192.168.2.11"]);
+    const across = await b.probe({ from: { pod: "default/web-1" }, to: { pod: "default/web-4" }, protocol: "icmp" });
     expect(across.outcome).toBe("delivered");
     expect(across.encap).toBe("none");
     await b.stop();
@@ -287,11 +307,11 @@ describe("SimBackend convergence detection", () => {
 
   test("a session that cannot come up (peering configured on one side only) is settled after the grace period", async () => {
     // r1 peers with every node, but no BGPPeer tells the nodes about r1: its sessions stay Active.
-    const t = topologyFile("two-segments-bgp-router.yaml", (text) => text.slice(0, text.indexOf("  bgpPeers:")));
+    const t = inlineTopology(EBGP_ROUTER.slice(0, EBGP_ROUTER.indexOf("  nodeToNodeMesh: false")));
     const b = await started(t, { graceMs: 10_000 });
     const r = await b.waitConverged(60_000, 0);
     expect(r.converged).toBe(true);
-    expect(r.at).toBeLessThan(100); // the mesh came up at once
+    expect(r.at).toBeLessThan(100); // the mesh (on again here) came up at once
     expect(b.now()).toBeGreaterThanOrEqual(10_000); // but the verdict waited for r1's sessions' grace
     const router = (await b.sessions()).filter((s) => s.node === "r1");
     expect(router).toHaveLength(4);
