@@ -49,6 +49,8 @@ export interface ScenarioResult {
   mode: BackendMode;
   seed: number;
   passed: boolean;
+  /** Why the scenario did not run in this mode (the backend cannot run it here, e.g. no IPIP in the kernel); passed stays true. */
+  skipped?: string;
   assertions: AssertionResult[];
   steps: StepResult[];
   /** Scenario time at the end of the run (ms). */

@@ -318,11 +318,14 @@ export async function runScenario(scenario: Scenario, backend: Backend, options:
   const run = new Run(scenario, backend, options);
   const t = scenario.topology;
   let started = false;
+  let skipped: string | undefined;
   try {
     await backend.start(t, { seed: options.seed, ...(options.pcapDir !== undefined ? { pcapDir: options.pcapDir } : {}), ...(options.log ? { log: options.log } : {}) });
     started = true;
   } catch (e) {
-    run.fail(-1, "the backend starts", "step", `the ${backend.mode} backend starts`, `error: ${errorText(e)}`, `${scenario.file}:1`);
+    // A backend that cannot run this scenario on this machine says so (e.g. real mode without IPIP): skipped, not failed.
+    if (e instanceof Error && (e as Error & { skipped?: unknown }).skipped === true) skipped = e.message;
+    else run.fail(-1, "the backend starts", "step", `the ${backend.mode} backend starts`, `error: ${errorText(e)}`, `${scenario.file}:1`);
   }
   const safeNow = () => {
     try {
@@ -338,7 +341,7 @@ export async function runScenario(scenario: Scenario, backend: Backend, options:
       options.onStep?.(step, run.steps.length, scenario.steps.length);
       run.steps.push(await run.runStep(step));
     }
-  } else {
+  } else if (skipped === undefined) {
     for (const step of scenario.steps) run.steps.push({ index: step.index, kind: step.kind, description: step.description, start: 0, end: 0, error: "not run: the backend did not start" });
   }
 
@@ -377,6 +380,7 @@ export async function runScenario(scenario: Scenario, backend: Backend, options:
     mode: backend.mode,
     seed: options.seed,
     passed: run.assertions.every((a) => a.passed) && run.steps.every((s) => s.error === undefined),
+    ...(skipped !== undefined ? { skipped } : {}),
     assertions: run.assertions,
     steps: run.steps,
     duration,

@@ -84,10 +84,11 @@ export function summaryText(report: RunReport, wallMs?: readonly number[]): stri
     const failed = s.assertions.filter((a) => !a.passed).length;
     const wall = wallMs?.[i];
     lines.push(
-      `${s.passed ? "PASS" : "FAIL"} ${s.scenario.name} (${s.scenario.file}; ${s.mode}, seed ${s.seed}, topology ${s.topology.name}): ` +
+      `${s.skipped !== undefined ? "SKIP" : s.passed ? "PASS" : "FAIL"} ${s.scenario.name} (${s.scenario.file}; ${s.mode}, seed ${s.seed}, topology ${s.topology.name}): ` +
         `${plural(s.assertions.length, "assertion")}, ${failed} failed; scenario time ${formatDuration(Math.round(s.duration))}` +
         (wall !== undefined ? `, wall ${formatDuration(Math.round(wall))}` : ""),
     );
+    if (s.skipped !== undefined) lines.push(`  skipped: ${s.skipped}`);
     for (const a of s.assertions) {
       lines.push(`  ${a.passed ? "PASS" : "FAIL"}  ${a.name}`);
       if (a.passed) continue;
@@ -127,6 +128,10 @@ export function parityLines(report: RunReport): string[] {
     const sim = runs.find((r) => r.mode === "sim");
     const real = runs.find((r) => r.mode === "real");
     if (!sim || !real) continue;
+    if (sim.skipped !== undefined || real.skipped !== undefined) {
+      lines.push(`sim vs real for ${file}: not compared (${sim.skipped !== undefined ? "sim" : "real"} skipped)`);
+      continue;
+    }
     const realBy = new Map(real.assertions.map((a) => [`${a.step}\u0000${a.name}`, a]));
     const diffs: string[] = [];
     for (const a of sim.assertions) {
