@@ -166,7 +166,7 @@ export class NodeAgent {
   private readonly podOps = new Map<string, Promise<unknown>>();
   private readonly tunnelMap = new Map<"ipip" | "vxlan", TunnelDevice>();
   private readonly blockOwners = new BlockOwners();
-  private nodeAddresses = new Map<string, { 4?: IPAddress; 6?: IPAddress }>();
+  private nodeAddresses: NodeAddresses = new Map();
   private originated: string[] = [];
   private exportSig = "";
   private watch: Watch | undefined;
@@ -378,12 +378,7 @@ export class NodeAgent {
   private encapContext(): EncapContext {
     const s4 = nodeSubnet(this.config.address);
     const s6 = nodeSubnet(this.config.addressV6);
-    this.nodeAddresses = new Map();
-    for (const n of [...this.view.nodes, this.self]) {
-      const a4 = safe(() => nodeIP(n.address));
-      const a6 = safe(() => nodeIP(n.addressV6));
-      this.nodeAddresses.set(n.name, { ...(a4 ? { 4: a4 } : {}), ...(a6 ? { 6: a6 } : {}) });
-    }
+    this.nodeAddresses = addressesOf(this.view.nodes);
     const owner = (prefix: Prefix): IPAddress | undefined => {
       const host = this.blockOwners.owner(prefix);
       return host === undefined || host === this.name ? undefined : this.nodeAddresses.get(host)?.[prefix.family];
@@ -710,6 +705,24 @@ function normalizePools(view: ClusterView): Pool[] {
 function hashRouterId(name: string): string {
   const h = fnv32(name) || 1;
   return formatIP(4, BigInt(h));
+}
+
+type NodeAddresses = Map<string, { 4?: IPAddress; 6?: IPAddress }>;
+// Parsed node addresses per nodes array, shared by the agents of one view (see peers.ts).
+const addressCache = new WeakMap<readonly ClusterNode[], NodeAddresses>();
+
+function addressesOf(nodes: readonly ClusterNode[]): NodeAddresses {
+  let m = addressCache.get(nodes);
+  if (!m) {
+    m = new Map();
+    for (const n of nodes) {
+      const a4 = safe(() => nodeIP(n.address));
+      const a6 = safe(() => nodeIP(n.addressV6));
+      m.set(n.name, { ...(a4 ? { 4: a4 } : {}), ...(a6 ? { 6: a6 } : {}) });
+    }
+    addressCache.set(nodes, m);
+  }
+  return m;
 }
 
 function safe<T>(fn: () => T): T | undefined {
