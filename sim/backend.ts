@@ -43,7 +43,7 @@ import { DEFAULT_TIMELINE_LIMIT, SAMPLE, Timeline } from "./backend/timeline.ts"
 import { SimEngine } from "./engine.ts";
 import { SimNetwork } from "./net/index.ts";
 import { PcapWriter } from "./pcap.ts";
-import { SimTransportNetwork, type Underlay } from "./transport.ts";
+import { SimTransportNetwork, type Underlay, type UnderlayPath } from "./transport.ts";
 
 export interface SimBackendOptions {
   /**
@@ -111,8 +111,7 @@ interface World {
   paths: { version: number };
 }
 
-const STATES = "Idle|Connect|Active|OpenSent|OpenConfirm|Established";
-const STATE_LINE = new RegExp(`^peer (.+): (${STATES}) -> (${STATES})$`);
+const STATES: ReadonlySet<string> = new Set(["Idle", "Connect", "Active", "OpenSent", "OpenConfirm", "Established"]);
 const NOTE_LINE = /graceful restart|restart timer expired|NOTIFICATION/;
 const NO_NAMES = { added: [], removed: [] };
 /** Source port of probes (fixed, so ECMP hashing and reports are reproducible). */
@@ -161,8 +160,23 @@ export class SimBackend implements Backend {
     // pod routes agents install do not carry node-to-node traffic. Telling the transport so lets it
     // keep a connection's path instead of re-walking the FIBs for every flight.
     const paths = { version: 0 };
+    // Working paths are also kept here between version bumps: every new connection (and its SYN)
+    // asks for one, and the network re-walks its FIBs whenever any FIB on the path changed.
+    const pathCache = new Map<string, UnderlayPath & { ok: true }>();
+    let cachedAt = 0;
     const underlay: Underlay = {
-      underlayPath: (host, src, dst, size) => network.underlayPath(host, src, dst, size),
+      underlayPath: (host, src, dst, size) => {
+        if (cachedAt !== paths.version) {
+          pathCache.clear();
+          cachedAt = paths.version;
+        }
+        const key = `${host}\u0000${src}\u0000${dst}`;
+        const hit = pathCache.get(key);
+        if (hit !== undefined && (hit.mtu === undefined || size <= hit.mtu)) return hit;
+        const r = network.underlayPath(host, src, dst, size);
+        if (r.ok) pathCache.set(key, r);
+        return r;
+      },
       hostOf: (a) => owners.get(a) ?? network.hostOf(a),
       sourceAddress: (host, dst) => network.address(host, dst.includes(":") ? 6 : 4),
       version: () => paths.version,
@@ -307,10 +321,16 @@ export class SimBackend implements Backend {
   }
 
   #agentLog(node: string, text: string): void {
-    const m = STATE_LINE.exec(text);
-    if (m !== null) {
-      this.#sessionChange(node, m[1]!, m[2] as SessionState, m[3] as SessionState);
-      return;
+    // "peer <address>: <from> -> <to>", parsed by hand: this runs for every line a speaker logs.
+    const arrow = text.indexOf(" -> ");
+    if (arrow > 0 && text.startsWith("peer ")) {
+      const colon = text.lastIndexOf(": ", arrow);
+      const from = text.slice(colon + 2, arrow);
+      const to = text.slice(arrow + 4);
+      if (colon > 5 && STATES.has(from) && STATES.has(to)) {
+        this.#sessionChange(node, text.slice(5, colon), from as SessionState, to as SessionState);
+        return;
+      }
     }
     if (NOTE_LINE.test(text)) this.#note(node, text);
   }
