@@ -77,7 +77,7 @@ interface RealPod {
 }
 
 /** True when the kernel can make IPIP tunnels (the module is loaded or loadable). */
-async function ipipAvailable(): Promise<boolean> {
+export async function ipipAvailable(): Promise<boolean> {
   if (existsSync("/sys/module/ipip")) return true;
   await execa("modprobe", ["-q", "ipip"], { reject: false, timeout: 5_000 }).catch(() => undefined);
   return existsSync("/sys/module/ipip");
@@ -106,6 +106,16 @@ export class RealBackend implements Backend {
   #stableSince = 0;
   #sessionStates = new Map<string, string>();
 
+  /** The run id (namespaces bc-<runId>-…), once started. */
+  get runId(): string | undefined {
+    return this.#world?.runId;
+  }
+
+  /** The pids of the processes the backend runs now: etcd and the agents (tests check they are gone after stop()). */
+  processIds(): number[] {
+    return [...(this.#etcd ? [this.#etcd.pid] : []), ...[...this.#agents.values()].flatMap((a) => (a.proc?.pid !== undefined ? [a.proc.pid] : []))];
+  }
+
   now(): number {
     return this.#t0 === 0 ? 0 : Math.round(performance.now() - this.#t0);
   }
@@ -131,7 +141,7 @@ export class RealBackend implements Backend {
     const bgpRouters = topology.routers.filter((r) => r.bgp !== undefined).map((r) => r.name);
     if (bgpRouters.length > 0) throw new BackendUnavailable(`routers that speak BGP (${bgpRouters.join(", ")}) are not run in real mode yet: scenario skipped`);
     const file = resolve(topology.file);
-    if (!existsSync(file) || !/^kind:\s*Topology\s*$/m.test(readFileSync(file, "utf8"))) {
+    if (!existsSync(file) || !/^kind:\s*["']?Topology["']?\s*$/m.test(readFileSync(file, "utf8"))) {
       throw new Error(`real mode needs a topology file (the agents read it): ${topology.file} is not one (an inline topology?)`);
     }
     this.#t0 = performance.now();
