@@ -17,8 +17,12 @@ export const MAX_CONFIG_BYTES = 1024 * 1024;
 
 export const DEFAULT_MTU = 1500;
 export const DEFAULT_DATASTORE_NAMESPACE = "default";
-/** birdcage's kernel route protocol (real/bgp/kernel-routes.ts DEFAULT_ROUTE_PROTOCOL). */
-export const DEFAULT_CNI_ROUTE_PROTOCOL = 201;
+/**
+ * The protocol of the pod routes the plugin writes: 202, one above the agent's 201
+ * (real/bgp/kernel-routes.ts), because the agent flushes its own protocol when it stops and must
+ * not take the pods' routes with it (Calico keeps them apart too: BIRD 12, Felix/CNI 80 and boot).
+ */
+export const DEFAULT_CNI_ROUTE_PROTOCOL = 202;
 
 export type CniCommand = "ADD" | "DEL" | "CHECK" | "VERSION";
 

@@ -142,7 +142,7 @@ describeWithNetns("CNI plugin tests")("birdcage cni in network namespaces", () =
         expect(host.mtu).toBe(1430);
         expect(host.ifalias).toBe("bc-cni:k8s-pod-network:c0ffee01");
         const nodeRoute = JSON.parse(await ip("-n", NODE, "-j", "route", "show", "exact", `${addr}/32`)) as { dev: string; protocol: string }[];
-        expect(nodeRoute).toEqual([expect.objectContaining({ dev: HOST_IF, protocol: "201" })]);
+        expect(nodeRoute).toEqual([expect.objectContaining({ dev: HOST_IF, protocol: "202" })]);
         const { stdout: proxyArp } = await execa("ip", ["netns", "exec", NODE, "cat", `/proc/sys/net/ipv4/conf/${HOST_IF}/proxy_arp`]);
         expect(proxyArp.trim()).toBe("1");
 
@@ -229,7 +229,7 @@ describeWithNetns("CNI plugin tests")("birdcage cni in network namespaces", () =
         expect(await links(NODE)).not.toContain(workloadInterfaceName("default", "web-2"));
         expect(await links(POD2)).toEqual(["lo"]);
         expect(await ipam.addressesByHandle("k8s-pod-network.c0ffee02")).toEqual([]);
-        expect(await ip("-n", NODE, "route", "show", "proto", "201")).toBe("");
+        expect(await ip("-n", NODE, "route", "show", "proto", "202")).toBe("");
       }, 150_000);
 
       test("refusals before anything is allocated: unknown netns (3), foreign eth0 in the pod (103)", async () => {
@@ -258,13 +258,13 @@ describeWithNetns("CNI plugin tests")("birdcage cni in network namespaces", () =
         const v6routes = JSON.parse(await ip("-n", POD6, "-j", "-6", "route", "show")) as { dst: string; gateway?: string; dev: string }[];
         expect(v6routes).toEqual(expect.arrayContaining([expect.objectContaining({ dst: "default", gateway: "fe80::ecee:eeff:feee:eeee", dev: "eth0" })]));
         const hostIf6 = workloadInterfaceName("default", "web-6");
-        expect(JSON.parse(await ip("-n", NODE, "-j", "-6", "route", "show", "exact", `${a6}/128`))).toEqual([expect.objectContaining({ dev: hostIf6, protocol: "201" })]);
+        expect(JSON.parse(await ip("-n", NODE, "-j", "-6", "route", "show", "exact", `${a6}/128`))).toEqual([expect.objectContaining({ dev: hostIf6, protocol: "202" })]);
         const ping = await execa("ip", ["netns", "exec", NODE, "ping", "-6", "-c", "2", "-W", "1", a6], { reject: false });
         expect(ping.stdout).toMatch(/2 received/);
         expect((await run(env("CHECK", "c0ffee06", POD6, "web-6"), { ...dual, prevResult: r.json }, { shim: true })).code).toBe(0);
         expect((await run(env("DEL", "c0ffee06", POD6, "web-6"), dual, { shim: true })).code).toBe(0);
         expect(await ipam.addressesByHandle("k8s-pod-network.c0ffee06")).toEqual([]);
-        expect(await ip("-n", NODE, "-6", "route", "show", "proto", "201")).toBe("");
+        expect(await ip("-n", NODE, "-6", "route", "show", "proto", "202")).toBe("");
         expect(await links(POD6)).toEqual(["lo"]);
       }, 300_000);
 
@@ -278,7 +278,7 @@ describeWithNetns("CNI plugin tests")("birdcage cni in network namespaces", () =
         const dels = await Promise.all(PARALLEL.map((ns, i) => run(env("DEL", ids[i]!, ns, `par-${i}`), conf(), { shim: true })));
         expect(dels.map((r) => r.code)).toEqual([0, 0, 0, 0]);
         for (const id of ids) expect(await ipam.addressesByHandle(`k8s-pod-network.${id}`)).toEqual([]);
-        expect(await ip("-n", NODE, "route", "show", "proto", "201")).toBe("");
+        expect(await ip("-n", NODE, "route", "show", "proto", "202")).toBe("");
       }, 300_000);
 
       test("etcd unreachable: try again later (11)", async () => {
