@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { NetnsBuilder, type World } from "../../../real/netns/build.ts";
-import { listNetns } from "../../../real/netns/cleanup.ts";
+import { listNetns, pidsInNetns } from "../../../real/netns/cleanup.ts";
 import { runCli } from "../../helpers/cli.ts";
 import { addNetns, delNetns, testNetnsName } from "../../helpers/netns.ts";
 import { repoRoot } from "../../helpers/paths.ts";
@@ -99,8 +99,14 @@ d("birdcage real gc after kill -9", () => {
 
   test("gc removes the dead run only: live and detached runs, a non-bc namespace and an unknown bc- namespace stay", async () => {
     const before = new Set(await listNetns());
+    // A process the dead run left running in one of its namespaces (an agent, say): without stopping
+    // it, the namespace would outlive `ip netns del`.
+    const orphan = execa("ip", ["netns", "exec", `bc-${deadRun}-node-1`, "sleep", "300"], { reject: false });
+    for (let i = 0; i < 200 && pidsInNetns([`bc-${deadRun}-node-1`]).length === 0; i++) await new Promise((res) => setTimeout(res, 25));
+    expect(pidsInNetns([`bc-${deadRun}-node-1`]).map((p) => p.pid)).toEqual([orphan.pid]);
     const r = await runCli(["real", "gc"]);
     expect(r.code).toBe(0);
+    expect((await orphan).signal).toBe("SIGTERM");
     expect(r.stdout).toMatch(new RegExp(`run ${deadRun} \\(process \\d+ is gone\\): removed 6 object`));
     expect(await ofRun(deadRun)).toEqual([]);
     expect(existsSync(join(dir, `${deadRun}.json`))).toBe(false);
