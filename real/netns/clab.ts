@@ -98,19 +98,23 @@ export async function clabUp(t: Topology, options: Omit<RunOwnerOptions, "engine
     throw new ClabUnavailable(CLAB_MISSING);
   }
   const owner = await RunOwner.create({ ...options, engine: "containerlab", topology: { name: t.name, file: t.file } });
-  const plan = clabPlan(t, owner.runId);
-  try {
-    await owner.intend([{ kind: "file", path: plan.file }]);
-    await writeFile(plan.file, stringify(plan.topology));
-    await owner.intend(plan.bridges.map((b) => ({ kind: "link" as const, name: b.name })));
-    await owner.intend([{ kind: "clab-lab", name: plan.labName, file: plan.file }]);
-    for (const argv of plan.up) {
-      const r = await execa(argv[0]!, argv.slice(1), { reject: false });
-      if (r.exitCode !== 0) throw new Error(`${argv.join(" ")}: ${String(r.stderr).trim() || `exit ${r.exitCode}`}`);
+  return owner.guard(async () => {
+    let plan: ClabPlan | undefined;
+    try {
+      plan = clabPlan(t, owner.runId);
+      await owner.intend([{ kind: "file", path: plan.file }]);
+      await writeFile(plan.file, stringify(plan.topology));
+      await owner.intend(plan.bridges.map((b) => ({ kind: "link" as const, name: b.name })));
+      await owner.intend([{ kind: "clab-lab", name: plan.labName, file: plan.file }]);
+      for (const argv of plan.up) {
+        owner.checkInterrupted();
+        const r = await execa(argv[0]!, argv.slice(1), { reject: false });
+        if (r.exitCode !== 0) throw new Error(`${argv.join(" ")}: ${String(r.stderr).trim() || `exit ${r.exitCode}`}`);
+      }
+    } catch (e) {
+      await owner.teardown();
+      throw e;
     }
-  } catch (e) {
-    await owner.teardown();
-    throw e;
-  }
-  return { owner, plan };
+    return { owner, plan };
+  });
 }
