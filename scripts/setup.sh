@@ -10,8 +10,8 @@ quick=0
 
 # Debian packages the test suite and real mode use. Installed only when one is missing, so a second
 # run costs nothing.
-PACKAGES=(iproute2 nftables iptables ipset tcpdump tshark etcd-server etcd-client bird2 gobgpd frr procps)
-BINARIES=(ip nft iptables ipset tcpdump tshark etcd etcdctl bird gobgpd vtysh pgrep)
+PACKAGES=(iproute2 iputils-ping nftables iptables ipset tcpdump tshark etcd-server etcd-client bird2 gobgpd frr procps python3)
+BINARIES=(ip ping nft iptables ipset tcpdump tshark etcd etcdctl bird gobgpd vtysh pgrep python3)
 
 need_node=0
 if ! command -v node >/dev/null 2>&1; then need_node=1; fi
