@@ -278,26 +278,34 @@ export class RealBackend implements Backend {
   async createPods(pods: PodSpec[]): Promise<PodInfo[]> {
     const w = this.#w();
     const t = this.#topology!;
-    const out: PodInfo[] = [];
+    const made: RealPod[] = [];
     for (const spec of pods) {
       const key = `${spec.namespace}/${spec.name}`;
-      if (this.#pods.has(key)) throw new Error(`pod ${key} exists already`);
+      if (this.#pods.has(key) || made.some((p) => p.spec.namespace === spec.namespace && p.spec.name === spec.name)) throw new Error(`pod ${key} exists already`);
       if (!t.nodes.some((n) => n.name === spec.node)) throw new Error(`pod ${key}: no node named ${spec.node}`);
       if (spec.ip !== undefined) throw new Error(`pod ${key}: fixed addresses (ipAddrs) are not supported in real mode yet`);
       const seq = ++this.#podSeq;
-      const netns = `bc-${w.runId}_pod${seq}`;
-      await w.owner.intend([{ kind: "netns", name: netns }]);
-      await execa("ip", ["netns", "add", netns]);
-      await execa("ip", ["-n", netns, "link", "set", "lo", "up"]);
-      const pod: RealPod = { spec, netns, containerId: `${w.runId}-${seq}`, info: { name: spec.name, namespace: spec.namespace, node: spec.node, ips: [], mtu: t.cluster.tunnelMTU } };
-      this.#pods.set(key, pod);
-      const res = await this.#cni("ADD", pod);
-      pod.info.ips = ((res["ips"] as { address: string }[] | undefined) ?? []).map((i) => bare(i.address));
-      await this.#put(`${POLICY_PODS_PREFIX}${spec.namespace}/${spec.name}`, JSON.stringify({ name: spec.name, namespace: spec.namespace, node: spec.node, labels: spec.labels, ips: pod.info.ips }));
-      this.#event({ node: spec.node, kind: "step", text: `pod ${key} created (${pod.info.ips.join(", ")})` });
-      out.push({ ...pod.info, ips: [...pod.info.ips] });
+      made.push({ spec, netns: `bc-${w.runId}_pod${seq}`, containerId: `${w.runId}-${seq}`, info: { name: spec.name, namespace: spec.namespace, node: spec.node, ips: [], mtu: t.cluster.tunnelMTU } });
     }
-    return out;
+    await w.owner.intend(made.map((p) => ({ kind: "netns", name: p.netns })));
+    // One plugin run at a time per node (as a kubelet does), the nodes in parallel.
+    const byNode = new Map<string, RealPod[]>();
+    for (const p of made) byNode.set(p.spec.node, [...(byNode.get(p.spec.node) ?? []), p]);
+    await Promise.all(
+      [...byNode.values()].map(async (list) => {
+        for (const pod of list) {
+          const key = `${pod.spec.namespace}/${pod.spec.name}`;
+          await execa("ip", ["netns", "add", pod.netns]);
+          await execa("ip", ["-n", pod.netns, "link", "set", "lo", "up"]);
+          this.#pods.set(key, pod);
+          const res = await this.#cni("ADD", pod);
+          pod.info.ips = ((res["ips"] as { address: string }[] | undefined) ?? []).map((i) => bare(i.address));
+          await this.#put(`${POLICY_PODS_PREFIX}${key}`, JSON.stringify({ name: pod.spec.name, namespace: pod.spec.namespace, node: pod.spec.node, labels: pod.spec.labels, ips: pod.info.ips }));
+          this.#event({ node: pod.spec.node, kind: "step", text: `pod ${key} created (${pod.info.ips.join(", ")})` });
+        }
+      }),
+    );
+    return made.map((p) => ({ ...p.info, ips: [...p.info.ips] }));
   }
 
   async deletePods(pods: { name: string; namespace: string }[]): Promise<void> {
