@@ -127,6 +127,8 @@ export class Session {
   private readonly events: SessionEvents;
   private attempts: Attempt[] = [];
   private connectRetryTimer: TimerHandle | undefined;
+  /** Timer waits so far (the jitter counter). */
+  private waits = 0;
   private restartTimer: TimerHandle | undefined;
   private enabled = false;
   private lastState: SessionState = "Idle";
@@ -212,7 +214,7 @@ export class Session {
     this.wire(a);
     // ConnectRetry: if nothing came of this attempt by then, try again.
     this.clearRetry();
-    this.connectRetryTimer = this.clock.setTimer((this.config.connectRetryTime ?? 5) * 1000, () => {
+    this.connectRetryTimer = this.clock.setTimer(this.jittered(this.config.connectRetryTime ?? 5), () => {
       this.connectRetryTimer = undefined;
       if (a.state === "Connect" && !a.closed) this.drop(a, "connect retry timer expired", undefined);
       if (this.attempts.length === 0) this.connect();
@@ -225,7 +227,7 @@ export class Session {
   private armRetryWhileBusy(): void {
     if (this.config.passive || !this.enabled) return;
     this.clearRetry();
-    this.connectRetryTimer = this.clock.setTimer((this.config.connectRetryTime ?? 5) * 1000, () => {
+    this.connectRetryTimer = this.clock.setTimer(this.jittered(this.config.connectRetryTime ?? 5), () => {
       this.connectRetryTimer = undefined;
       if (this.attempts.length === 0) this.connect();
       else this.armRetryWhileBusy();
@@ -533,8 +535,12 @@ export class Session {
     } else if (from !== "Connect") {
       this.events.down(this, { from, reason, graceful: false, ...(sent ? { sent } : {}), ...(received ? { received } : {}) });
     }
+    // The peer refused us with Cease/5 (RFC 4486) because it sits in its own error wait: not an error
+    // of ours. Waiting out an error wait of our own here would let two speakers refuse each other in
+    // turn forever; staying Active (accepting) lets the peer's next attempt in, as when TCP failed.
+    const rejected = received?.code === ErrorCode.CEASE && received.subcode === CeaseSubcode.CONNECTION_REJECTED && from !== "Established";
     if (this.attempts.length === 0 && this.enabled) {
-      if (from === "Connect") {
+      if (from === "Connect" || rejected) {
         // TCP attempt failed: Active until the ConnectRetry timer fires.
         if (this.connectRetryTimer === undefined && !this.config.passive) this.armRetryWhileBusy();
       } else if (!forceGraceful) {
@@ -547,10 +553,21 @@ export class Session {
   private idleThenRestart(): void {
     this.clearRetry();
     if (this.restartTimer !== undefined) return;
-    this.restartTimer = this.clock.setTimer((this.config.errorWaitTime ?? 5) * 1000, () => {
+    this.restartTimer = this.clock.setTimer(this.jittered(this.config.errorWaitTime ?? 5), () => {
       this.restartTimer = undefined;
       this.begin(0);
     });
+  }
+
+  /**
+   * RFC 4271 §10: ConnectRetry (and our error wait) times a factor in [0.75, 1], so two speakers that
+   * failed together do not retry in lockstep forever (each refusing the other while it sits in Idle).
+   * The factor is a hash of the router ID, the peer and a counter: deterministic, as the simulator
+   * needs, yet different on the two sides of a session and from one wait to the next.
+   */
+  private jittered(seconds: number): number {
+    const h = fnv1a(`${this.config.routerId}|${this.config.peerAddress}|${this.waits++}`);
+    return seconds * 1000 * (0.75 + (0.25 * h) / 0x1_0000_0000);
   }
 
   private clearRetry(): void {
@@ -583,4 +600,13 @@ function gracefulEnd(n: Negotiated | undefined, sent: { code: number; subcode: n
  */
 export function calicoPassive(localAddress: string, peerAddress: string): boolean {
   return peerAddress > localAddress;
+}
+
+function fnv1a(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h;
 }

@@ -249,7 +249,16 @@ describe("connect retry", () => {
     lab.net.partition("10.0.0.1", "10.0.0.2"); // SYNs vanish: attempts neither complete nor fail
     a.start();
     lab.run(31);
-    expect(attempts).toEqual([0, 5000, 10000, 15000, 20000, 25000, 30000]);
+    // One attempt per ConnectRetry, jittered into [0.75, 1] × 5 s as RFC 4271 §10 asks (and
+    // deterministically: the same run gives the same times).
+    expect(attempts[0]).toBe(0);
+    const gaps = attempts.slice(1).map((t, i) => t - attempts[i]!);
+    expect(gaps.length).toBeGreaterThanOrEqual(6);
+    for (const g of gaps) {
+      expect(g).toBeGreaterThanOrEqual(3750);
+      expect(g).toBeLessThanOrEqual(5000);
+    }
+    expect(new Set(gaps.map(Math.round)).size).toBeGreaterThan(1);
     expect(a.peers()[0]?.state).toBe("Connect");
     // Timers left: only our retry timer (the passive peer waits without any).
     expect(lab.clock.pending).toBe(1);
@@ -282,5 +291,23 @@ describe("timers", () => {
     lab.run(200);
     expect(lab.clock.pending).toBe(4);
     expect(lab.node("10.0.0.1").sink.table.get("10.2.0.0/26")).toBe("10.0.0.2");
+  });
+});
+
+describe("error wait", () => {
+  test("two active speakers that reset together come back: a Cease/5 refusal is not an error wait of our own", () => {
+    const lab = new Lab();
+    for (const [me, peer] of [["10.0.0.1", "10.0.0.2"], ["10.0.0.2", "10.0.0.1"]] as const) {
+      lab.add(me, { asNumber: 64512, listen: { address: me }, peers: [{ address: peer, asNumber: 64512, errorWaitTime: 5, connectRetryTime: 5 }] }).speaker.start();
+    }
+    lab.run(5);
+    expect(lab.state("10.0.0.1", "10.0.0.2")).toBe("Established");
+    // Both drop the session at the same instant and wait out their (jittered) error waits: the first
+    // one back is refused by the other (Cease/5), stays Active and lets the other's attempt in.
+    lab.node("10.0.0.1").speaker.session("10.0.0.2")?.stop(undefined, "reset", true);
+    lab.node("10.0.0.2").speaker.session("10.0.0.1")?.stop(undefined, "reset", true);
+    lab.run(15);
+    expect(lab.state("10.0.0.1", "10.0.0.2")).toBe("Established");
+    expect(lab.state("10.0.0.2", "10.0.0.1")).toBe("Established");
   });
 });
