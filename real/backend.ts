@@ -55,6 +55,9 @@ const CNI_ROUTE_PROTOCOL = 202;
 const POLL_MS = 500;
 /** An agent starts in about 2 s of CPU (tsx compiles the CLI); a loaded machine needs far longer. */
 const AGENT_START_MS = 120_000;
+/** The agents' BGP hold time (--hold-time 9) plus a margin: how long a failure may take to show. */
+const HOLD_TIME_MS = 9_000;
+const FAILURE_QUIET_MS = HOLD_TIME_MS + 3_000;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
@@ -105,6 +108,9 @@ export class RealBackend implements Backend {
   #lastChange = 0;
   #stableSince = 0;
   #sessionStates = new Map<string, string>();
+  /** Set by fail/restore until a routing change is seen: nothing may change before the hold timer runs out. */
+  #pendingSince: number | undefined;
+  #changedSincePending = false;
 
   /** The run id (namespaces bc-<runId>-…), once started. */
   get runId(): string | undefined {
@@ -389,6 +395,8 @@ export class RealBackend implements Backend {
         this.#event({ node: target.name, kind: "failure", text: `router ${target.name} down` });
         break;
     }
+    this.#pendingSince = this.now();
+    this.#changedSincePending = false;
   }
 
   async restore(target: Target): Promise<void> {
@@ -414,6 +422,8 @@ export class RealBackend implements Backend {
         this.#event({ node: target.name, kind: "restore", text: `router ${target.name} up` });
         break;
     }
+    this.#pendingSince = this.now();
+    this.#changedSincePending = false;
   }
 
   async advance(ms: number): Promise<void> {
@@ -494,8 +504,10 @@ export class RealBackend implements Backend {
 
   /**
    * Polls every 500 ms: converged when two polls in a row saw the same sessions and kernel routes and
-   * every session is Established (or, while a failure is in place, merely unchanged). `at` is the
-   * scenario time of the last change seen.
+   * every session is Established (or, while a failure is in place, merely unchanged). After a
+   * failure or restore it waits at least the hold time plus 3 s (a link failure or a crash shows at
+   * the peers only when their hold timer runs out), unless every failure is restored and every session
+   * is Established again after a change. `at` is the scenario time of the last change seen.
    */
   async waitConverged(timeoutMs: number, since: number): Promise<ConvergenceResult> {
     const end = performance.now() + Math.max(0, timeoutMs);
@@ -518,8 +530,12 @@ export class RealBackend implements Backend {
           this.#lastPrint = print;
           this.#lastChange = now;
           this.#stableSince = now;
+          if (this.#pendingSince !== undefined) this.#changedSincePending = true;
         } else {
-          const settled = this.#failures.size > 0 || sessions.every((s) => s.state === "Established");
+          // After a failure or restore with no change seen yet, wait out the hold time before calling it stable.
+          const allUp = sessions.every((s) => s.state === "Established");
+          const waited = this.#pendingSince === undefined || now - this.#pendingSince >= FAILURE_QUIET_MS || (this.#failures.size === 0 && allUp && this.#changedSincePending);
+          const settled = waited && (this.#failures.size > 0 || allUp);
           const expected = [...this.#agents.values()].every((a) => a.proc === undefined) || sessions.length > 0;
           if (settled && expected && now - this.#stableSince >= POLL_MS) return { converged: true, at: this.#lastChange, took: Math.max(0, this.#lastChange - since) };
         }

@@ -53,6 +53,16 @@ steps:
       - mtu: { from: demo/pod-node-1-1, to: demo/pod-node-3-1, size: 1450, expect: delivered }
       - name: the pod MTU stops a 1500-byte DF packet before the tunnel
         mtu: { from: demo/pod-node-1-1, to: demo/pod-node-3-1, size: 1500, df: true, expect: dropped }
+  - fail: { link: node-3@seg-b }
+  - wait: { timeout: 60s }
+  - assert:
+      - unreachable: { from: demo/pod-node-1-1, to: demo/pod-node-3-1, protocol: icmp }
+      - routes: { node: node-1, podBlocksOf: [node-2] }
+  - restore: { link: node-3@seg-b }
+  - wait: { timeout: 60s }
+  - assert:
+      - sessions: { established: all }
+      - reachable: { from: demo/pod-node-1-1, to: demo/pod-node-3-1, protocol: icmp }
 `;
 
 const IPIP_TOPOLOGY = TOPOLOGY.replace("type: vxlan, mode: CrossSubnet", "type: ipip, mode: Always");
@@ -88,7 +98,8 @@ suite("RealBackend through the scenario runner (root, ip, etcd)", () => {
         }
       },
     });
-    console.log(`real backend: ${(result.duration / 1000).toFixed(1)} s scenario time; start to the first probe step (pods created, routing converged) ${((reachableAt ?? 0) / 1000).toFixed(1)} s wall`);
+    const waits = result.steps.filter((s) => s.convergence !== undefined).map((s) => `${(s.convergence!.took / 1000).toFixed(1)} s`);
+    console.log(`real backend: ${(result.duration / 1000).toFixed(1)} s scenario time; start to the first probe step (pods created, routing converged) ${((reachableAt ?? 0) / 1000).toFixed(1)} s wall; waits converged after ${waits.join(", ")}`);
   }, 400_000);
 
   afterAll(async () => {
@@ -96,12 +107,12 @@ suite("RealBackend through the scenario runner (root, ip, etcd)", () => {
     rmSync(dir, { recursive: true, force: true });
   }, 60_000);
 
-  test("every assertion passes: sessions, pod routes, ICMP/UDP/TCP between pods, the MTU edge", () => {
+  test("every assertion passes: sessions, pod routes, ICMP/UDP/TCP between pods, the MTU edge, a link failure and its restore", () => {
     const failed = result.assertions.filter((a) => !a.passed).map((a) => `${a.name}: ${a.actual}`);
     const errors = result.steps.filter((s) => s.error !== undefined).map((s) => `${s.description}: ${s.error}`);
     expect([...failed, ...errors]).toEqual([]);
     expect(result.passed).toBe(true);
-    expect(result.assertions.length).toBe(10); // 2 waits + 8 facts
+    expect(result.assertions.length).toBe(16); // 4 waits + 12 facts
   });
 
   test("observations have the simulator's shapes", () => {
@@ -121,6 +132,12 @@ suite("RealBackend through the scenario runner (root, ip, etcd)", () => {
     expect(across?.hops.map((h) => h.at)).toEqual(["pod demo/pod-node-1-1", "node-1", "node-3", "pod demo/pod-node-3-1"]);
     expect(across?.pathMtu).toBe(1450);
     expect(result.timeline.some((e) => e.kind === "note" && /does not count BGP messages/.test(e.text))).toBe(true);
+    // The link failure showed at node-1 when the hold timer ran out, and healed after the restore.
+    const texts = result.timeline.map((e) => `${e.node ?? ""}: ${e.text}`);
+    expect(texts).toContain("node-3: link node-3@seg-b down");
+    expect(texts).toContain("node-1: session with node-3 down (Established -> Idle)");
+    const waits = result.steps.filter((s) => s.kind === "wait");
+    expect(waits.map((w) => w.convergence?.converged)).toEqual([true, true, true, true]);
   });
 
   test("after the run: no namespace of the run, no agent, no etcd", async () => {
