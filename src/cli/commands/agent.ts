@@ -12,11 +12,12 @@ import { AgentDaemon } from "../../../real/agent/daemon.ts";
 import { queryControl } from "../../../real/control-socket.ts";
 import { EtcdDatastore } from "../../../real/datastore/etcd.ts";
 import { UsageError } from "../errors.ts";
+import { runUntilSignal } from "../daemon-run.ts";
 import { formatTable, render, withOutput, type OutputFormat } from "../output.ts";
 
 interface AgentOptions {
-  topology: string;
-  node: string;
+  topology?: string;
+  node?: string;
   etcd?: string;
   etcdNamespace: string;
   control?: string;
@@ -38,14 +39,16 @@ export function registerAgent(program: Command): void {
       "run one node's agent for real (BGP over TCP, routes/tunnels/nftables in this network namespace, " +
         "IPAM and policy in etcd) until SIGINT/SIGTERM; then Cease to every peer and everything it wrote removed",
     )
-    .requiredOption("-t, --topology <file>", "topology file: the cluster (nodes, pools, BGP configuration and peers)")
-    .requiredOption("-n, --node <name>", "this node's name in the topology")
+    // Checked in the action rather than as required options, so that `agent show` does not need them.
+    .option("-t, --topology <file>", "topology file: the cluster (nodes, pools, BGP configuration and peers) (required)")
+    .option("-n, --node <name>", "this node's name in the topology (required)")
     .option("--etcd <endpoints>", "etcd endpoint(s), comma-separated (default: an in-memory datastore, for a single node only)")
     .option("--etcd-namespace <ns>", "birdcage keeps its keys under /birdcage/<ns>/ in etcd", "default")
     .option("-s, --control <path>", "unix control socket for `birdcage agent show`")
     .option("--policy <format>", "policy dataplane: nft or iptables", "nft")
     .option("--hold-time <seconds>", "BGP hold time offered to every peer (default 90)")
     .action(async (opts: AgentOptions) => {
+      if (opts.topology === undefined || opts.node === undefined) throw new UsageError("birdcage agent needs --topology FILE and --node NAME (see --help)");
       if (!existsSync(opts.topology)) throw new UsageError(`${opts.topology}: no such file`);
       if (opts.policy !== "nft" && opts.policy !== "iptables") throw new UsageError(`--policy: expected nft or iptables (got ${opts.policy})`);
       const holdTime = positiveInt("--hold-time", opts.holdTime);
@@ -57,36 +60,22 @@ export function registerAgent(program: Command): void {
         process.stderr.write("no --etcd given: using an in-memory datastore (this node cannot share IPAM with others)\n");
         datastore = new MemoryDatastore();
       }
-      let daemon: AgentDaemon;
       try {
-        daemon = new AgentDaemon({
-          node: opts.node,
-          cluster: topologyClusterView(r.topology),
-          datastore,
-          policy: opts.policy,
-          ...(opts.control !== undefined ? { control: opts.control } : {}),
-          ...(holdTime !== undefined ? { holdTime, connectRetryTime: Math.max(1, Math.min(5, Math.floor(holdTime / 3))) } : {}),
-        });
-      } catch (e) {
-        throw new UsageError(e instanceof Error ? e.message : String(e));
-      }
-      let onSignal: (s: NodeJS.Signals) => void = () => undefined;
-      const stopped = new Promise<string>((resolve) => (onSignal = resolve));
-      process.on("SIGINT", onSignal);
-      process.on("SIGTERM", onSignal);
-      try {
+        let daemon: AgentDaemon;
         try {
-          await daemon.start();
+          daemon = new AgentDaemon({
+            node: opts.node,
+            cluster: topologyClusterView(r.topology),
+            datastore,
+            policy: opts.policy,
+            ...(opts.control !== undefined ? { control: opts.control } : {}),
+            ...(holdTime !== undefined ? { holdTime, connectRetryTime: Math.max(1, Math.min(5, Math.floor(holdTime / 3))) } : {}),
+          });
         } catch (e) {
-          await daemon.stop();
-          throw new UsageError(`cannot start: ${e instanceof Error ? e.message : String(e)}`);
+          throw new UsageError(e instanceof Error ? e.message : String(e));
         }
-        const signal = await stopped;
-        process.stderr.write(`${new Date().toISOString()} ${signal}: stopping\n`);
-        await daemon.stop();
+        await runUntilSignal(daemon);
       } finally {
-        process.off("SIGINT", onSignal);
-        process.off("SIGTERM", onSignal);
         if ("close" in datastore && typeof datastore.close === "function") await (datastore.close as () => Promise<void>)();
       }
     });
@@ -96,12 +85,12 @@ export function registerAgent(program: Command): void {
       .command("show")
       .description("ask a running agent over its control socket: sessions, routes or pods")
       .argument("<what>", "sessions | routes | pods | status")
-      .requiredOption("-s, --control <path>", "the agent's control socket"),
-  ).action(async (what: string, opts: { control: string; output: OutputFormat }) => {
+      .requiredOption("--socket <path>", "the agent's control socket (its --control)"),
+  ).action(async (what: string, opts: { socket: string; output: OutputFormat }) => {
     if (!["sessions", "routes", "pods", "status"].includes(what)) throw new UsageError(`expected sessions, routes, pods or status (got ${what})`);
     let reply: Record<string, unknown>;
     try {
-      reply = await queryControl(opts.control, what);
+      reply = await queryControl(opts.socket, what);
     } catch (e) {
       throw new UsageError((e as Error).message);
     }

@@ -10,6 +10,7 @@ import { decodeBgpCapture } from "../../../real/capture/bgp-messages.ts";
 import { PcapFormatError } from "../../../real/capture/pcap.ts";
 import { messageSummary, messageTypeName, messageView, notificationView } from "../bgp-view.ts";
 import { UsageError } from "../errors.ts";
+import { runUntilSignal } from "../daemon-run.ts";
 import { loadDaemonConfig } from "../../../real/bgp/daemon-config.ts";
 import { queryControl, SpeakerDaemon } from "../../../real/bgp/daemon.ts";
 import { readFileSync } from "node:fs";
@@ -96,24 +97,7 @@ function registerSpeaker(bgp: Command): void {
       } catch (e) {
         throw new UsageError(e instanceof Error ? e.message : String(e));
       }
-      let onSignal: (s: NodeJS.Signals) => void = () => undefined;
-      const stopped = new Promise<string>((resolve) => (onSignal = resolve));
-      process.on("SIGINT", onSignal);
-      process.on("SIGTERM", onSignal);
-      try {
-        try {
-          await daemon.start();
-        } catch (e) {
-          await daemon.stop();
-          throw new UsageError(`cannot start: ${e instanceof Error ? e.message : String(e)}`);
-        }
-        const signal = await stopped;
-        process.stderr.write(`${new Date().toISOString()} ${signal}: stopping\n`);
-        await daemon.stop();
-      } finally {
-        process.off("SIGINT", onSignal);
-        process.off("SIGTERM", onSignal);
-      }
+      await runUntilSignal(daemon);
     });
 }
 
