@@ -2,11 +2,13 @@
 // CrossSubnet, so every node claims a block for its tunnel address and originates it: N² routes in
 // total), and N nodes in racks of 100 behind ToR routers with 4 global route reflectors: without
 // encapsulation (no IPAM blocks, so sessions only: 10,000 nodes × 10,000 blocks would be 10^8 FIB
-// entries) or with IPIP (every node's block everywhere). Prints wall time (start and run), virtual time, events/s, BGP messages/s, peak RSS, and
-// the targets. Each case runs in a fresh process so RSS is its own.
+// entries) or with IPIP (every node's block everywhere). Prints wall time (start and run), virtual
+// time, events/s, BGP messages/s, peak RSS, and the targets. Each case runs in a fresh
+// process so RSS is its own.
 //
-// Run: npx tsx bench/sim-mesh.ts [case...]      cases: mesh100 mesh300 mesh1000 rr1000 rr1000-ipip rr10000 (default: mesh100 rr1000 rr10000;
-// mesh300 takes minutes and mesh1000 / rr1000-ipip do not finish here, see docs/simulator.md)
+// Run: npx tsx bench/sim-mesh.ts [case...]
+//   cases: mesh100 mesh300 mesh1000 rr1000 rr1000-ipip rr10000 (default: mesh100 rr1000 rr10000;
+//   mesh300 takes minutes, mesh1000 and rr1000-ipip do not finish here: see docs/simulator.md)
 import { execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { SimBackend } from "../sim/backend.ts";
