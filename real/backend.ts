@@ -6,7 +6,7 @@
 // run's owner before it exists, so stop(), the exit handler or `birdcage real gc` removes it.
 import { execa, type ResultPromise } from "execa";
 import { existsSync, readFileSync } from "node:fs";
-import { rm } from "node:fs/promises";
+import { rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -32,6 +32,7 @@ import type {
   TimelineEvent,
 } from "../src/scenario/backend.ts";
 import type { Topology } from "../src/topology/model.ts";
+import { routerSpeakerConfig } from "../sim/backend/routers.ts";
 import { POLICY_PODS_PREFIX, POLICY_RESOURCES_PREFIX } from "./agent/daemon.ts";
 import { routeObservation, sortRoutes, type IpRoute } from "./backend-observe.ts";
 import { exchange, pingOnce, type ReachResult } from "./backend-probe.ts";
@@ -64,9 +65,14 @@ const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 const errText = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 const bare = (cidr: string): string => cidr.split("/")[0]!;
 
+/** A daemon of the run: a node's `birdcage agent`, or a BGP router's `birdcage bgp speaker`. */
 interface Agent {
   node: string;
   socket: string;
+  /** The CLI arguments after bin/birdcage.js. */
+  args: string[];
+  /** The control command that answers once it runs ("status" for agents, "peers" for speakers). */
+  ready: string;
   proc: ResultPromise | undefined;
   /** Why it is not running: "crash" / "stop" by the scenario, or undefined. */
   down?: "crash" | "stop";
@@ -96,6 +102,7 @@ export class RealBackend implements Backend {
   #store: EtcdDatastore | undefined;
   #ipam: Ipam | undefined;
   readonly #agents = new Map<string, Agent>();
+  readonly #routers = new Map<string, Agent>();
   readonly #pods = new Map<string, RealPod>();
   readonly #events: TimelineEvent[] = [];
   /** Address -> node or router name. */
@@ -119,7 +126,7 @@ export class RealBackend implements Backend {
 
   /** The pids of the processes the backend runs now: etcd and the agents (tests check they are gone after stop()). */
   processIds(): number[] {
-    return [...(this.#etcd ? [this.#etcd.pid] : []), ...[...this.#agents.values()].flatMap((a) => (a.proc?.pid !== undefined ? [a.proc.pid] : []))];
+    return [...(this.#etcd ? [this.#etcd.pid] : []), ...[...this.#agents.values(), ...this.#routers.values()].flatMap((a) => (a.proc?.pid !== undefined ? [a.proc.pid] : []))];
   }
 
   now(): number {
@@ -144,8 +151,6 @@ export class RealBackend implements Backend {
     if (pools.some((p) => p.spec.ipipMode === "Always" || p.spec.ipipMode === "CrossSubnet") && !(await ipipAvailable())) {
       throw new BackendUnavailable("IPIP is not available on this kernel (no ipip module): scenario skipped");
     }
-    const bgpRouters = topology.routers.filter((r) => r.bgp !== undefined).map((r) => r.name);
-    if (bgpRouters.length > 0) throw new BackendUnavailable(`routers that speak BGP (${bgpRouters.join(", ")}) are not run in real mode yet: scenario skipped`);
     const file = resolve(topology.file);
     if (!existsSync(file) || !/^kind:\s*["']?Topology["']?\s*$/m.test(readFileSync(file, "utf8"))) {
       throw new Error(`real mode needs a topology file (the agents read it): ${topology.file} is not one (an inline topology?)`);
@@ -178,10 +183,31 @@ export class RealBackend implements Backend {
       for (const n of topology.nodes) {
         const socket = join(tmpdir(), `bc-${world.runId}-${n.name}.sock`);
         await world.owner.intend([{ kind: "file", path: socket }]);
-        this.#agents.set(n.name, { node: n.name, socket, proc: undefined });
+        const args = ["agent", "-t", file, "-n", n.name, "--etcd", etcd.unixEndpoint!, "--etcd-namespace", world.runId, "-s", socket, "--hold-time", String(HOLD_TIME_MS / 1000)];
+        this.#agents.set(n.name, { node: n.name, socket, args, ready: "status", proc: undefined });
       }
-      await Promise.all([...this.#agents.values()].map((a) => this.#startAgent(a)));
-      this.#event({ kind: "step", text: `${topology.nodes.length} agents running (run ${world.runId})` });
+      // A router that speaks BGP runs the standalone speaker (accept-all, kernel routes) with the
+      // peers the simulator gives it (sim/backend/routers.ts), passive towards nodes.
+      for (const r of topology.routers) {
+        if (r.bgp === undefined) continue;
+        const socket = join(tmpdir(), `bc-${world.runId}-${r.name}.sock`);
+        const config = join(tmpdir(), `bc-${world.runId}-${r.name}.yaml`);
+        await world.owner.intend([{ kind: "file", path: socket }, { kind: "file", path: config }]);
+        const sc = routerSpeakerConfig(topology, r);
+        const peers = (sc.peers ?? []).map((p) => ({
+          address: p.address,
+          asNumber: p.asNumber,
+          ...(p.localAddress !== undefined ? { localAddress: p.localAddress } : {}),
+          ...(p.passive ? { passive: true } : {}),
+          ...(p.routeReflectorClient ? { routeReflectorClient: true } : {}),
+          holdTime: HOLD_TIME_MS / 1000,
+        }));
+        const routerId = r.bgp.routerId ?? sc.routerId;
+        await writeFile(config, stringify({ asNumber: r.bgp.asNumber, routerId, listen: { address: "0.0.0.0" }, peers, kernel: { install: true }, control: { socket } }));
+        this.#routers.set(r.name, { node: r.name, socket, args: ["bgp", "speaker", "-c", config], ready: "peers", proc: undefined });
+      }
+      await Promise.all([...this.#agents.values(), ...this.#routers.values()].map((a) => this.#startAgent(a)));
+      this.#event({ kind: "step", text: `${topology.nodes.length} agents${this.#routers.size > 0 ? ` and ${this.#routers.size} BGP router(s)` : ""} running (run ${world.runId})` });
     } catch (e) {
       await this.stop().catch((x: unknown) => this.#log(`cleanup after a failed start: ${errText(x)}`));
       throw e;
@@ -190,9 +216,8 @@ export class RealBackend implements Backend {
 
   async #startAgent(a: Agent): Promise<void> {
     const w = this.#w();
-    const etcd = this.#etcd!;
     await rm(a.socket, { force: true });
-    const proc = w.spawn(a.node, process.execPath, [CLI, "agent", "-t", resolve(this.#topology!.file), "-n", a.node, "--etcd", etcd.unixEndpoint!, "--etcd-namespace", w.runId, "-s", a.socket, "--hold-time", "9"], {
+    const proc = w.spawn(a.node, process.execPath, [CLI, ...a.args], {
       reject: false,
       all: true,
       buffer: { all: true },
@@ -208,7 +233,7 @@ export class RealBackend implements Backend {
         throw new Error(`the agent of ${a.node} exited (${r.exitCode ?? r.signal}): ${String(r.all ?? "").trim().split("\n").slice(-5).join(" | ")}`);
       }
       try {
-        await queryControl(a.socket, "status", 2_000);
+        await queryControl(a.socket, a.ready, 2_000);
         return;
       } catch {
         if (Date.now() > end) {
@@ -234,7 +259,7 @@ export class RealBackend implements Backend {
   stop(): Promise<void> {
     return (this.#stopping ??= (async () => {
       const problems: string[] = [];
-      await Promise.all([...this.#agents.values()].map((a) => this.#stopAgent(a, "SIGTERM")));
+      await Promise.all([...this.#agents.values(), ...this.#routers.values()].map((a) => this.#stopAgent(a, "SIGTERM")));
       await this.#store?.close().catch((e: unknown) => problems.push(`etcd client: ${errText(e)}`));
       await this.#etcd?.stop().catch((e: unknown) => problems.push(`etcd: ${errText(e)}`));
       if (this.#world !== undefined) {
@@ -441,6 +466,15 @@ export class RealBackend implements Backend {
       for (const s of list) {
         const peerName = s.peerNode ?? this.#owners.get(s.peer);
         out.push({ node: a.node, peer: s.peer, ...(peerName !== undefined ? { peerName } : {}), state: s.state, type: s.type, prefixesReceived: s.prefixesReceived, prefixesSent: s.prefixesSent });
+      }
+    }
+    for (const r of this.#routers.values()) {
+      if (r.proc === undefined) continue;
+      const as = this.#topology!.routers.find((x) => x.name === r.node)?.bgp?.asNumber;
+      const list = ((await queryControl(r.socket, "peers", 5_000))["peers"] ?? []) as { address: string; asNumber: number; state: SessionObservation["state"]; prefixesReceived: number; prefixesSent: number }[];
+      for (const p of list) {
+        const peerName = this.#owners.get(p.address);
+        out.push({ node: r.node, peer: p.address, ...(peerName !== undefined ? { peerName } : {}), state: p.state, type: p.asNumber === as ? "iBGP" : "eBGP", prefixesReceived: p.prefixesReceived, prefixesSent: p.prefixesSent });
       }
     }
     return out.sort((x, y) => cmp(x.node, y.node) || cmp(x.peer, y.peer));

@@ -2,7 +2,8 @@
 // router, VXLAN CrossSubnet, agents over etcd's unix socket, pods wired by the CNI plugin. Sessions
 // come up, pods reach each other (ICMP, UDP, TCP; across the router through vxlan.calico), a DF
 // packet bigger than the pod MTU is dropped, and after the run no namespace, agent or etcd is left.
-// IPIP scenarios are reported skipped on a kernel without the ipip module.
+// A router that speaks BGP runs the standalone speaker. IPIP scenarios are reported skipped on a
+// kernel without the ipip module.
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -13,6 +14,7 @@ import { loadScenario, runScenario, type Scenario } from "../../src/scenario/ind
 import type { ScenarioResult } from "../../src/scenario/result.ts";
 import { etcdSkipReason } from "../helpers/etcd.ts";
 import { netnsUnavailable } from "../helpers/netns.ts";
+import { repoRoot } from "../helpers/paths.ts";
 
 const TOPOLOGY = `apiVersion: birdcage/v1
 kind: Topology
@@ -147,6 +149,18 @@ suite("RealBackend through the scenario runner (root, ip, etcd)", () => {
     for (const pid of pids) expect(() => process.kill(pid, 0)).toThrow();
     await backend.stop(); // a second stop is harmless
   });
+
+  test("scenarios/two-segments-bgp-router.yaml: the router runs the BGP speaker and peers with every node", async () => {
+    const file = join(repoRoot, "scenarios/two-segments-bgp-router.yaml");
+    const sc = loadScenario(readFileSync(file, "utf8"), file, { readFile: (p: string) => readFileSync(p, "utf8") });
+    const r = await runScenario(sc, new RealBackend(), { seed: 1 });
+    expect(r.assertions.filter((a) => !a.passed).map((a) => `${a.name}: ${a.actual}`)).toEqual([]);
+    const r1 = r.final.sessions.filter((x) => x.node === "r1");
+    expect(r1.map((x) => `${x.peerName} ${x.state} ${x.type}`)).toEqual(["node-1 Established iBGP", "node-2 Established iBGP", "node-3 Established iBGP", "node-4 Established iBGP"]);
+    // Every allocated block (the nodes with pods) reached r1 over BGP, next hop its node.
+    expect(r.final.ipam.blocks.length).toBeGreaterThan(0);
+    expect(r.final.routes.filter((x) => x.node === "r1" && x.source === "bgp").map((x) => x.prefix).sort()).toEqual(r.final.ipam.blocks.map((b) => b.cidr).sort());
+  }, 300_000);
 
   test("an IPIP scenario is skipped with the reason when the kernel has no ipip module", async () => {
     if (await ipipAvailable()) {
