@@ -149,6 +149,12 @@ interface LocEntry {
   best: Path | undefined;
   /** What the RouteSink holds for this prefix (interned signature), "" for nothing. */
   installed: string;
+  /**
+   * Set (for good) once the best path could go to an iBGP peer that is not a route-reflector client:
+   * a local path, an eBGP one, or one from a client. Until then no such peer has the prefix in its
+   * Adj-RIB-Out nor may get it (split horizon), so a change to it concerns those peers not at all.
+   */
+  wide?: true;
 }
 
 interface OutEntry {
@@ -191,6 +197,7 @@ export class Speaker {
   private readonly transport: Transport;
   private readonly sink: RouteSink | undefined;
   private readonly peerStates = new Map<string, PeerState>();
+  private allChangesCache: PeerState[] | undefined;
   private readonly loc = new Map<Key, LocEntry>();
   private readonly local = new Map<Key, Path>();
   private readonly sigs = new Map<string, string>();
@@ -289,6 +296,7 @@ export class Speaker {
       },
     );
     this.peerStates.set(address, st);
+    this.allChangesCache = undefined;
     if (this.running) st.session.start();
   }
 
@@ -300,6 +308,7 @@ export class Speaker {
     this.clearStaleTimer(st);
     this.removePeerPaths(st, () => true);
     this.peerStates.delete(canonical(address));
+    this.allChangesCache = undefined;
     this.flush();
   }
 
@@ -529,6 +538,7 @@ export class Speaker {
       if (best !== e.best) {
         e.best = best;
       }
+      if (best && (best.source.kind !== "ibgp" || best.source.rrClient)) e.wide = true;
       changed.push(e);
       // Forwarding entry.
       let entry: RouteEntry | undefined;
@@ -550,9 +560,23 @@ export class Speaker {
       }
     }
     if (this.sink && (add.length || remove.length)) this.sink.apply({ add, remove });
-    for (const st of this.peerStates.values()) {
-      if (st.session.state === "Established") this.exportTo(st, changed);
+    // In a full mesh every change is a route from an iBGP non-client: checking it against every other
+    // peer (all split-horizon rejections) would cost N per change and N³ for the mesh. Such peers only
+    // see the "wide" entries; clients and eBGP peers see every change.
+    let wide: LocEntry[] | undefined;
+    for (const e of changed) if (e.wide) (wide ??= []).push(e);
+    for (const st of wide ? this.peerStates.values() : this.allChangesPeers()) {
+      if (st.session.state !== "Established") continue;
+      const narrow = st.source.kind === "ibgp" && !st.source.rrClient;
+      if (narrow && !wide) continue;
+      this.exportTo(st, narrow ? wide! : changed);
     }
+  }
+
+  /** eBGP peers and route-reflector clients: the peers that may need any change (cached per peer set). */
+  private allChangesPeers(): PeerState[] {
+    if (this.allChangesCache === undefined) this.allChangesCache = [...this.peerStates.values()].filter((st) => st.source.kind !== "ibgp" || st.source.rrClient);
+    return this.allChangesCache;
   }
 
   // ---------------------------------------------------------------------------------------------
