@@ -22,7 +22,7 @@ const expected: Record<string, { nodes: number; sessions: number; encap: string 
   "vxlan-crosssubnet.yaml": { nodes: 4, sessions: 6, encap: "vxlan CrossSubnet" },
   "mtu-too-large.yaml": { nodes: 4, sessions: 6, encap: "ipip Always" },
   "two-route-reflectors.yaml": { nodes: 6, sessions: 9, encap: "none" },
-  "cluster-1000.yaml": { nodes: 1000, sessions: 2700, encap: "ipip CrossSubnet" },
+  "cluster-1000.yaml": { nodes: 1000, sessions: 3990, encap: "none" },
 };
 
 describe("example topologies", () => {
