@@ -27,6 +27,7 @@ import type {
   ProbeResult,
   ProbeSpec,
   RouteObservation,
+  SampleCounts,
   SessionObservation,
   Target,
   TimelineEvent,
@@ -118,6 +119,8 @@ export class RealBackend implements Backend {
   /** Set by fail/restore until a routing change is seen: nothing may change before the hold timer runs out. */
   #pendingSince: number | undefined;
   #changedSincePending = false;
+  /** The last convergence poll, reused by sample() while fresh (each poll runs `ip` in every namespace). */
+  #lastPoll: { at: number; sessions: SessionObservation[]; routes: RouteObservation[] } | undefined;
 
   /** The run id (namespaces bc-<runId>-…), once started. */
   get runId(): string | undefined {
@@ -550,6 +553,7 @@ export class RealBackend implements Backend {
       const routes = await this.routes().catch(() => undefined);
       const now = this.now();
       if (sessions !== undefined && routes !== undefined) {
+        this.#lastPoll = { at: now, sessions, routes };
         for (const s of sessions) {
           const k = `${s.node} ${s.peer}`;
           const before = this.#sessionStates.get(k);
@@ -577,6 +581,24 @@ export class RealBackend implements Backend {
       if (performance.now() >= end) return { converged: false, at: now, took: Math.max(0, now - since) };
       await sleep(Math.min(POLL_MS, Math.max(0, end - performance.now())));
     }
+  }
+
+  /** Counts for the charts, from the last convergence poll when it is at most 600 ms old. */
+  async sample(): Promise<SampleCounts> {
+    const fresh = this.#lastPoll !== undefined && this.now() - this.#lastPoll.at <= 600 ? this.#lastPoll : undefined;
+    const sessions = fresh?.sessions ?? (await this.sessions());
+    const routes = fresh?.routes ?? (await this.routes());
+    const perNode: Record<string, { sessions: number; routes: number }> = {};
+    for (const n of [...this.#topology!.nodes.map((x) => x.name), ...this.#topology!.routers.map((x) => x.name)]) perNode[n] = { sessions: 0, routes: 0 };
+    const pairs = new Set<string>();
+    for (const x of sessions) {
+      if (x.state !== "Established") continue;
+      (perNode[x.node] ??= { sessions: 0, routes: 0 }).sessions++;
+      const other = x.peerName ?? x.peer;
+      pairs.add(x.node < other ? `${x.node} ${other}` : `${other} ${x.node}`);
+    }
+    for (const r of routes) (perNode[r.node] ??= { sessions: 0, routes: 0 }).routes++;
+    return { sessionsEstablished: pairs.size, routes: routes.length, perNode };
   }
 
   // ------------------------------------------------------------------------------------------- probes

@@ -134,6 +134,9 @@ suite("RealBackend through the scenario runner (root, ip, etcd)", () => {
     expect(across?.hops.map((h) => h.at)).toEqual(["pod demo/pod-node-1-1", "node-1", "node-3", "pod demo/pod-node-3-1"]);
     expect(across?.pathMtu).toBe(1450);
     expect(result.timeline.some((e) => e.kind === "note" && /does not count BGP messages/.test(e.text))).toBe(true);
+    // Chart samples: 3 speakers in a full mesh are 3 established pairs at most.
+    expect(Math.max(...result.samples.map((x) => x.sessionsEstablished))).toBe(3);
+    expect(result.samples.some((x) => x.perNode?.["node-1"] !== undefined && x.perNode["r1"] !== undefined)).toBe(true);
     // The link failure showed at node-1 when the hold timer ran out, and healed after the restore.
     const texts = result.timeline.map((e) => `${e.node ?? ""}: ${e.text}`);
     expect(texts).toContain("node-3: link node-3@seg-b down");
