@@ -1,7 +1,9 @@
 // RealBackend through the scenario runner, for real: three nodes on two segments behind a plain
 // router, VXLAN CrossSubnet, agents over etcd's unix socket, pods wired by the CNI plugin. Sessions
 // come up, pods reach each other (ICMP, UDP, TCP; across the router through vxlan.calico), a DF
-// packet bigger than the pod MTU is dropped, and after the run no namespace, agent or etcd is left.
+// packet bigger than the pod MTU is dropped, a deny-all ingress policy written to etcd stops traffic
+// and deleting it lets it through again, a cut link and its repair show up, and after the run no
+// namespace, agent or etcd is left.
 // A router that speaks BGP runs the standalone speaker. IPIP scenarios are reported skipped on a
 // kernel without the ipip module.
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
@@ -55,6 +57,22 @@ steps:
       - mtu: { from: demo/pod-node-1-1, to: demo/pod-node-3-1, size: 1450, expect: delivered }
       - name: the pod MTU stops a 1500-byte DF packet before the tunnel
         mtu: { from: demo/pod-node-1-1, to: demo/pod-node-3-1, size: 1500, df: true, expect: dropped }
+  - apply:
+      - apiVersion: projectcalico.org/v3
+        kind: NetworkPolicy
+        metadata: { name: deny-ingress, namespace: demo }
+        spec: { selector: all(), types: [Ingress] }
+  - advance: 5s
+  - assert:
+      - unreachable: { from: demo/pod-node-1-1, to: demo/pod-node-2-1, protocol: icmp }
+  - delete:
+      - apiVersion: projectcalico.org/v3
+        kind: NetworkPolicy
+        metadata: { name: deny-ingress, namespace: demo }
+        spec: { selector: all(), types: [Ingress] }
+  - advance: 5s
+  - assert:
+      - reachable: { from: demo/pod-node-1-1, to: demo/pod-node-2-1, protocol: icmp }
   - fail: { link: node-3@seg-b }
   - wait: { timeout: 60s }
   - assert:
@@ -109,12 +127,12 @@ suite("RealBackend through the scenario runner (root, ip, etcd)", () => {
     rmSync(dir, { recursive: true, force: true });
   }, 60_000);
 
-  test("every assertion passes: sessions, pod routes, ICMP/UDP/TCP between pods, the MTU edge, a link failure and its restore", () => {
+  test("every assertion passes: sessions, pod routes, ICMP/UDP/TCP between pods, the MTU edge, a policy applied and deleted, a link failure and its restore", () => {
     const failed = result.assertions.filter((a) => !a.passed).map((a) => `${a.name}: ${a.actual}`);
     const errors = result.steps.filter((s) => s.error !== undefined).map((s) => `${s.description}: ${s.error}`);
     expect([...failed, ...errors]).toEqual([]);
     expect(result.passed).toBe(true);
-    expect(result.assertions.length).toBe(16); // 4 waits + 12 facts
+    expect(result.assertions.length).toBe(18); // 4 waits + 14 facts
   });
 
   test("observations have the simulator's shapes", () => {
