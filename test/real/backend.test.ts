@@ -57,6 +57,8 @@ steps:
       - mtu: { from: demo/pod-node-1-1, to: demo/pod-node-3-1, size: 1450, expect: delivered }
       - name: the pod MTU stops a 1500-byte DF packet before the tunnel
         mtu: { from: demo/pod-node-1-1, to: demo/pod-node-3-1, size: 1500, df: true, expect: dropped }
+      - name: without DF the pod's kernel fragments it and it arrives
+        mtu: { from: demo/pod-node-1-1, to: demo/pod-node-3-1, size: 1500, df: false, expect: fragmented }
   - apply:
       - apiVersion: projectcalico.org/v3
         kind: NetworkPolicy
@@ -132,7 +134,7 @@ suite("RealBackend through the scenario runner (root, ip, etcd)", () => {
     const errors = result.steps.filter((s) => s.error !== undefined).map((s) => `${s.description}: ${s.error}`);
     expect([...failed, ...errors]).toEqual([]);
     expect(result.passed).toBe(true);
-    expect(result.assertions.length).toBe(18); // 4 waits + 14 facts
+    expect(result.assertions.length).toBe(19); // 4 waits + 15 facts
   });
 
   test("observations have the simulator's shapes", () => {
