@@ -381,12 +381,22 @@ export class RealBackend implements Backend {
     }
   }
 
+  /** The agents take cluster settings from the topology file at start; only policy-side resources reach them through etcd. */
+  #refuseClusterResources(resources: AnyResource[], how: string): void {
+    const cluster = resources.filter((r) => r.kind === "IPPool" || r.kind === "BGPPeer" || r.kind === "BGPConfiguration");
+    if (cluster.length > 0) {
+      throw new Error(`real mode cannot ${how} ${cluster.map((r) => `${r.kind} ${(r.metadata as { name: string }).name}`).join(", ")} at run time yet (the agents read IP pools and BGP settings from the topology file when they start)`);
+    }
+  }
+
   async applyResources(resources: AnyResource[]): Promise<void> {
+    this.#refuseClusterResources(resources, "apply");
     for (const r of resources) await this.#put(this.#resourceKey(r), stringify(r));
     this.#event({ kind: "step", text: `applied ${resources.length} resource(s) through etcd` });
   }
 
   async deleteResources(resources: AnyResource[]): Promise<void> {
+    this.#refuseClusterResources(resources, "delete");
     for (const r of resources) await this.#store!.delete(this.#resourceKey(r)).catch(() => undefined);
     this.#event({ kind: "step", text: `deleted ${resources.length} resource(s) from etcd` });
   }
