@@ -106,10 +106,45 @@ export class KernelDataplane implements Dataplane {
       this.trackVteps(formatPrefix(r.prefix), r.encap === "vxlan" && r.kind === "unicast" && this.tunnels.has("vxlan") ? r.nextHops : []);
     }
     for (const p of remove) this.trackVteps(formatPrefix(p), []);
+    await this.resolveRecursive(add);
     // Neighbour and FDB entries first, so the first packet of a new VXLAN route finds its VTEP.
     await this.syncVteps();
     this.routes.apply({ add, remove });
     await this.routes.settled();
+  }
+
+  /**
+   * A BGP next hop that is not on a connected subnet (a node behind a router, learned over the mesh
+   * or from a route reflector) is refused by the kernel ("Nexthop has invalid gateway"). BIRD's
+   * `gateway recursive` installs the route via the next hop's own gateway instead; so do we, asking
+   * the kernel (`ip route get`) how it reaches each such next hop, once per batch.
+   */
+  private async resolveRecursive(add: KernelRoute[]): Promise<void> {
+    const native = add.filter((r) => r.kind === "unicast" && r.dev === undefined && r.nextHops.length > 0);
+    if (native.length === 0) return;
+    const hops = [...new Set(native.flatMap((r) => r.nextHops.map((h) => formatAddress(h))))];
+    const ns = this.opts.netns !== undefined ? ["-n", this.opts.netns] : [];
+    const r = await execa("ip", [...ns, "-j", "-force", "-batch", "-"], { input: hops.map((h) => `route get ${h}`).join("\n") + "\n", reject: false });
+    const via = new Map<string, string>();
+    for (const line of String(r.stdout).split("\n")) {
+      let rows: { dst?: string; gateway?: string }[];
+      try {
+        rows = JSON.parse(line) as typeof rows;
+      } catch {
+        continue;
+      }
+      for (const row of rows) if (row.dst && row.gateway && row.gateway !== row.dst) via.set(row.dst, row.gateway);
+    }
+    if (via.size === 0) return;
+    for (const route of native) {
+      const seen = new Set<string>();
+      route.nextHops = route.nextHops
+        .map((h) => {
+          const g = via.get(formatAddress(h));
+          return g === undefined ? h : parseIP(g);
+        })
+        .filter((h) => !seen.has(formatAddress(h)) && seen.add(formatAddress(h)) !== undefined);
+    }
   }
 
   /** After a tunnel device appears (or goes), routes that asked for it are written again. */

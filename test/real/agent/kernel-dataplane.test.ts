@@ -125,6 +125,15 @@ describeWithNetns("kernel dataplane (root, ip, nft)")("kernel dataplane in names
     }
   });
 
+  test("a next hop behind a router is resolved recursively, as BIRD's gateway recursive does", async () => {
+    // 172.31.0.5 is not on A's subnet: A reaches it through 192.168.77.2.
+    await ip("-n", A, "route", "add", "172.31.0.0/24", "via", "192.168.77.2");
+    dpA.applyRoutes({ add: [{ prefix: parsePrefix("10.9.5.0/26"), kind: "unicast", nextHops: [parseIP("172.31.0.5")], encap: "none" }], remove: [] });
+    await dpA.settled();
+    expect(errors).toEqual([]);
+    expect(await ip("-n", A, "route", "show", "10.9.5.0/26")).toMatch(/via 192\.168\.77\.2 dev eth0 proto 201/);
+  });
+
   test("close() removes our routes, the VXLAN device and the policy table, and nothing else", async () => {
     await ip("-n", B, "route", "add", "10.200.0.0/24", "via", "192.168.77.1"); // not ours
     await dpA.close();
