@@ -94,7 +94,7 @@ describe("bgp speaker config", () => {
       await new Promise<void>((res) => live.listen(sock, res));
       const r2 = await runCli(["bgp", "speaker", "--config", file("live.yaml", `asNumber: 64512\nrouterId: 127.0.0.1\ncontrol: { socket: ${sock} }\n`)]);
       expect(r2.code).toBe(2);
-      expect(r2.stderr).toMatch(/another speaker is listening/);
+      expect(r2.stderr).toMatch(/another process is listening/);
       await new Promise((res) => live.close(res));
     } finally {
       await new Promise((r) => busy.close(r));
