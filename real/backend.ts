@@ -4,6 +4,7 @@
 // plugin, policy written to the etcd keys the agents watch. Observations have the simulator's shapes
 // (sim/backend.ts) so `--mode both` can compare them. Everything the run creates is recorded in the
 // run's owner before it exists, so stop(), the exit handler or `birdcage real gc` removes it.
+import { ipamObservation } from "../src/scenario/ipam-observation.ts";
 import { execa, type ResultPromise } from "execa";
 import { existsSync, readFileSync } from "node:fs";
 import { rm, writeFile } from "node:fs/promises";
@@ -11,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { stringify } from "yaml";
-import { checkIpam, Ipam } from "../src/core/ipam/index.ts";
+import { Ipam } from "../src/core/ipam/index.ts";
 import type { AnyResource } from "../src/core/model/index.ts";
 import type {
   Backend,
@@ -519,23 +520,7 @@ export class RealBackend implements Backend {
   }
 
   async ipam(): Promise<IpamObservation> {
-    const blocks = await this.#ipam!.blocks();
-    const report = await checkIpam(this.#store!, {
-      liveWorkloads: [...this.#pods.values()].map((p) => ({ namespace: p.spec.namespace, pod: p.spec.name })),
-      liveNodes: this.#topology!.nodes.map((n) => n.name),
-    });
-    const problems: string[] = [
-      ...report.leaked.map((l) => `leaked address ${l.address} in block ${l.block}${l.pod ? ` (pod ${l.namespace ?? ""}/${l.pod})` : ""}: ${l.reason}`),
-      ...report.blocksWithoutAffinity.filter((b) => b.empty).map((b) => `empty block ${b.cidr} without affinity`),
-      ...report.handleMismatches.map((h) => `handle ${h.handleId} in block ${h.block}: ${h.problem} (recorded ${h.recorded}, actual ${h.actual})`),
-      ...report.affinitiesWithoutBlocks.map((a) => `affinity of ${a.host} for ${a.cidr} (${a.state}) without its block`),
-      ...report.affinityMismatches.map((a) => `affinity of ${a.host} for ${a.cidr}, but the block says ${a.blockAffinity ?? "none"}`),
-    ];
-    return {
-      blocks: blocks.map((b) => ({ cidr: b.cidr, affinity: b.affinity, allocated: b.inUse, size: b.capacity })),
-      inUse: blocks.reduce((n, b) => n + b.inUse, 0),
-      problems,
-    };
+    return ipamObservation(this.#ipam!, this.#store!, { pods: [...this.#pods.values()].map((p) => p.spec), nodes: this.#topology!.nodes.map((n) => n.name) });
   }
 
   /** Real mode has no count of BGP messages yet (the speaker keeps none): zeros, and a note on the timeline. */

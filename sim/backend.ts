@@ -9,11 +9,12 @@
 // the microtask queue), so every world-changing call does its work at the current virtual instant,
 // waits for the agents to be idle, and only then lets the engine run: the same inputs and seed give
 // the same events in the same order, hence identical observations.
+import { ipamObservation } from "../src/scenario/ipam-observation.ts";
 import { MemoryDatastore } from "../src/core/datastore/memory.ts";
 import { NodeAgent, policySetFor } from "../src/core/agent/index.ts";
 import type { SessionState } from "../src/core/bgp/session.ts";
 import { Speaker } from "../src/core/bgp/speaker.ts";
-import { checkIpam, Ipam } from "../src/core/ipam/index.ts";
+import { Ipam } from "../src/core/ipam/index.ts";
 import { formatIP, parseIP } from "../src/core/net/ip.ts";
 import type { AnyResource } from "../src/core/model/index.ts";
 import type {
@@ -850,23 +851,7 @@ export class SimBackend implements Backend {
 
   async ipam(): Promise<IpamObservation> {
     const w = this.#world();
-    const blocks = await w.ipam.blocks();
-    const report = await checkIpam(w.datastore, {
-      liveWorkloads: [...w.pods.values()].map((p) => ({ namespace: p.spec.namespace, pod: p.spec.name })),
-      liveNodes: w.topology.nodes.map((n) => n.name),
-    });
-    const problems: string[] = [
-      ...report.leaked.map((l) => `leaked address ${l.address} in block ${l.block}${l.pod ? ` (pod ${l.namespace ?? ""}/${l.pod})` : ""}: ${l.reason}`),
-      ...report.blocksWithoutAffinity.filter((b) => b.empty).map((b) => `empty block ${b.cidr} without affinity`),
-      ...report.handleMismatches.map((h) => `handle ${h.handleId} in block ${h.block}: ${h.problem} (recorded ${h.recorded}, actual ${h.actual})`),
-      ...report.affinitiesWithoutBlocks.map((a) => `affinity of ${a.host} for ${a.cidr} (${a.state}) without its block`),
-      ...report.affinityMismatches.map((a) => `affinity of ${a.host} for ${a.cidr}, but the block says ${a.blockAffinity ?? "none"}`),
-    ];
-    return {
-      blocks: blocks.map((b) => ({ cidr: b.cidr, affinity: b.affinity, allocated: b.inUse, size: b.capacity })),
-      inUse: blocks.reduce((n, b) => n + b.inUse, 0),
-      problems,
-    };
+    return ipamObservation(w.ipam, w.datastore, { pods: [...w.pods.values()].map((p) => p.spec), nodes: w.topology.nodes.map((n) => n.name) });
   }
 
   async counters(): Promise<Counters> {
