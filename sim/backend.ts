@@ -15,7 +15,7 @@ import { NodeAgent, policySetFor } from "../src/core/agent/index.ts";
 import type { SessionState } from "../src/core/bgp/session.ts";
 import { Speaker } from "../src/core/bgp/speaker.ts";
 import { Ipam } from "../src/core/ipam/index.ts";
-import { formatIP, parseIP } from "../src/core/net/ip.ts";
+import { compareAddressText, formatIP, parseIP } from "../src/core/net/ip.ts";
 import type { AnyResource } from "../src/core/model/index.ts";
 import type {
   Backend,
@@ -125,15 +125,6 @@ const canonical = (a: string): string => {
 const addrOf = (cidr: string | undefined): string | undefined => (cidr === undefined ? undefined : canonical(cidr.split("/")[0]!));
 const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
-function cmpAddress(a: string, b: string): number {
-  try {
-    const x = parseIP(a);
-    const y = parseIP(b);
-    return x.family - y.family || (x.value < y.value ? -1 : x.value > y.value ? 1 : 0);
-  } catch {
-    return cmp(a, b);
-  }
-}
 
 /** Lets promise continuations (the agents' IPAM work, datastore watches) run to completion. */
 const macrotask = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
@@ -761,7 +752,7 @@ export class SimBackend implements Backend {
         });
       }
     }
-    return out.sort((a, b) => cmp(a.node, b.node) || cmpAddress(a.peer, b.peer));
+    return out.sort((a, b) => cmp(a.node, b.node) || compareAddressText(a.peer, b.peer));
   }
 
   async routes(node?: string): Promise<RouteObservation[]> {

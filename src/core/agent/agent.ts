@@ -19,7 +19,7 @@ import { Ipam } from "../ipam/ipam.ts";
 import { HOST_PREFIX } from "../ipam/keys.ts";
 import { normalizePool, type Pool } from "../ipam/pools.ts";
 import { fnv32 } from "../ipam/prng.ts";
-import { formatIP, parseIP, type IPAddress, type Prefix } from "../net/ip.ts";
+import { compareAddressText, formatIP, parseIP, type IPAddress, type Prefix } from "../net/ip.ts";
 import type { PolicySet } from "../policy/policy-set.ts";
 import { workloadInterfaceName } from "../policy/render/plan.ts";
 import { clusterAs, hostAddress, listenPort, nodeIP, nodeSubnet, type ClusterNode, type ClusterView } from "./cluster.ts";
@@ -673,7 +673,7 @@ export class NodeAgent {
           lastError: s.lastError,
         };
       })
-      .sort((a, b) => cmpAddress(a.peer, b.peer));
+      .sort((a, b) => compareAddressText(a.peer, b.peer));
   }
 
   status(): AgentStatus {
@@ -735,12 +735,3 @@ function safe<T>(fn: () => T): T | undefined {
 
 const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
-function cmpAddress(a: string, b: string): number {
-  try {
-    const x = parseIP(a);
-    const y = parseIP(b);
-    return x.family - y.family || (x.value < y.value ? -1 : x.value > y.value ? 1 : 0);
-  } catch {
-    return cmp(a, b);
-  }
-}

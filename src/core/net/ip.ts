@@ -136,6 +136,17 @@ export function subnetAt(p: Prefix, len: number, index: bigint): Prefix {
 /** How many subnets of length `len` fit in `p`. */
 export const subnetCount = (p: Prefix, len: number): bigint => (len < p.len ? 0n : 1n << BigInt(len - p.len));
 
+/** Orders address texts by family, then numeric value; text that is not an address sorts by its characters. */
+export function compareAddressText(a: string, b: string): number {
+  try {
+    const x = parseIP(a);
+    const y = parseIP(b);
+    return x.family - y.family || (x.value < y.value ? -1 : x.value > y.value ? 1 : 0);
+  } catch {
+    return a < b ? -1 : a > b ? 1 : 0;
+  }
+}
+
 /** Orders prefixes by family, then address, then length: a stable, human-friendly sort. */
 export function comparePrefixes(a: Prefix, b: Prefix): number {
   if (a.family !== b.family) return a.family - b.family;

@@ -1,5 +1,6 @@
 import { describe, expect, test } from "@jest/globals";
 import {
+  compareAddressText,
   formatPrefix,
   formatIP,
   parseIP,
@@ -35,5 +36,12 @@ describe("ip", () => {
     expect(prefixContains(a, parsePrefix("169.254.1.0/24"))).toBe(true);
     expect(prefixesOverlap(a, parsePrefix("10.0.0.0/8"))).toBe(false);
     expect(prefixesOverlap(a, parsePrefix("fe80::/10"))).toBe(false);
+  });
+});
+
+describe("compareAddressText", () => {
+  test("IPv4 before IPv6, numeric order, non-addresses by their text", () => {
+    expect(["fd00::1", "10.0.0.10", "10.0.0.9"].sort(compareAddressText)).toEqual(["10.0.0.9", "10.0.0.10", "fd00::1"]);
+    expect(compareAddressText("peer-b", "peer-a")).toBeGreaterThan(0);
   });
 });
