@@ -76,7 +76,7 @@ export function registerAgent(program: Command): void {
         }
         await runUntilSignal(daemon);
       } finally {
-        if ("close" in datastore && typeof datastore.close === "function") await (datastore.close as () => Promise<void>)();
+        await datastore.close();
       }
     });
 
