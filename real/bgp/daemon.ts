@@ -1,8 +1,9 @@
 // The standalone speaker: the core Speaker on TcpTransport and WallClock, best routes written to the
 // kernel with our own protocol number, and a unix control socket speaking line-delimited JSON
-// (`{"command":"peers"}` → `{"peers":[...]}`, `{"command":"routes"}` → `{"routes":[...]}`).
+// (`{"command":"peers"}` → `{"peers":[...]}`, `{"command":"routes"}` → `{"routes":[...]}`,
+// `{"command":"counters"}` → `{"counters":{sent,received}}`, the message totals over all peers).
 // stop() sends Cease to every peer, flushes our protocol's kernel routes and removes the socket file.
-import { Speaker, type PeerConfig, type PeerStatus, type RouteStatus } from "../../src/core/bgp/index.ts";
+import { Speaker, type PeerConfig, type PeerCounters, type PeerStatus, type RouteStatus } from "../../src/core/bgp/index.ts";
 import type { Listener, Transport } from "../../src/core/bgp/ports.ts";
 import { WallClock } from "./clock.ts";
 import { effectiveClusterId, type DaemonConfig } from "./daemon-config.ts";
@@ -105,8 +106,10 @@ export class SpeakerDaemon {
         return { peers: this.peers().map(peerView) };
       case "routes":
         return { routes: this.routes().map(routeView) };
+      case "counters":
+        return { counters: this.speaker.counters() };
       default:
-        return { error: `unknown command ${JSON.stringify(command)} (expected "peers" or "routes")` };
+        return { error: `unknown command ${JSON.stringify(command)} (expected "peers", "routes" or "counters")` };
     }
   }
 }
@@ -129,6 +132,8 @@ export interface ControlPeer {
   routerId: string | null;
   lastError: string | null;
   gracefulRestart: "none" | "helping";
+  /** Messages, octets (by type) and prefixes sent to and received from the peer since the daemon started. */
+  counters: PeerCounters;
 }
 
 function peerView(p: PeerStatus): ControlPeer {
@@ -143,6 +148,7 @@ function peerView(p: PeerStatus): ControlPeer {
     routerId: p.routerId,
     lastError: p.lastError,
     gracefulRestart: p.gracefulRestart,
+    counters: p.counters,
   };
 }
 

@@ -1,6 +1,7 @@
 // The BGP speaker core (docs/bgp.md): sessions, RIBs, decision process, route reflection, graceful
 // restart, Calico's export semantics. Pure TypeScript on the ports in ports.ts; the codec is in wire/.
 export type { Clock, CloseReason, ConnectOptions, Connection, Listener, RouteChanges, RouteEntry, RouteSink, TimerHandle, Transport } from "./ports.ts";
+export { addCounters, countEncoded, countMessage, newMessageCounters, newPeerCounters, type MessageCounters, type PeerCounters } from "./counters.ts";
 export { ManualClock } from "./manual-clock.ts";
 export { LoopbackNetwork } from "./loopback.ts";
 export { Session, calicoPassive, BGP_PORT, type DownInfo, type Negotiated, type SessionConfig, type SessionEvents, type SessionState } from "./session.ts";

@@ -29,6 +29,7 @@ import {
   BGP_VERSION,
 } from "./wire/index.ts";
 import type { Clock, CloseReason, Connection, TimerHandle, Transport } from "./ports.ts";
+import { countEncoded, countMessage, newPeerCounters, type PeerCounters } from "./counters.ts";
 
 export type SessionState = "Idle" | "Connect" | "Active" | "OpenSent" | "OpenConfirm" | "Established";
 
@@ -139,6 +140,8 @@ export class Session {
   lastPeerRestartTime = 0;
   /** Most recent NOTIFICATIONs, for show commands. */
   lastError: { sent?: NotificationMessage; received?: NotificationMessage; reason?: string } = {};
+  /** Messages and octets sent to and received from this peer, over every connection since creation. */
+  readonly counters: PeerCounters = newPeerCounters();
 
   constructor(config: SessionConfig, clock: Clock, transport: Transport, events: SessionEvents) {
     const hold = config.holdTime ?? 90;
@@ -273,7 +276,7 @@ export class Session {
       bgpId: this.config.routerId,
       capabilities: four || this.config.localAs <= 0xffff ? caps : [...caps, { kind: "four-octet-as", asn: this.config.localAs }],
     };
-    a.conn.send(encodeMessage(open));
+    this.out(a.conn, encodeMessage(open));
     this.armHold(a, OPEN_HOLD_TIME_S);
   }
 
@@ -293,7 +296,7 @@ export class Session {
     a.keepaliveTimer = this.clock.setTimer(n.keepaliveTime * 1000, () => {
       a.keepaliveTimer = undefined;
       if (a.closed) return;
-      a.conn.send(encodeMessage({ type: MessageType.KEEPALIVE }));
+      this.out(a.conn, encodeMessage({ type: MessageType.KEEPALIVE }));
       this.armKeepalive(a);
     });
   }
@@ -315,6 +318,7 @@ export class Session {
     }
     for (const raw of messages) {
       if (a.closed) return;
+      countMessage(this.counters.received, raw[18] as number, raw.length);
       let msg: Message;
       try {
         const n = this.negotiatedFor(a);
@@ -322,6 +326,11 @@ export class Session {
       } catch (e) {
         this.onWireError(a, e);
         return;
+      }
+      if (msg.type === MessageType.UPDATE) {
+        const r = this.counters.received;
+        r.prefixesAnnounced += msg.nlri.length + (msg.attrs.mpReach?.nlri.length ?? 0);
+        r.prefixesWithdrawn += msg.withdrawn.length + (msg.attrs.mpUnreach?.withdrawn.length ?? 0);
       }
       try {
         this.onMessage(a, msg);
@@ -440,7 +449,7 @@ export class Session {
     };
     this.pendingNegotiation.set(a, n);
     a.state = "OpenConfirm";
-    a.conn.send(encodeMessage({ type: MessageType.KEEPALIVE }));
+    this.out(a.conn, encodeMessage({ type: MessageType.KEEPALIVE }));
     this.armHold(a, holdTime);
     this.armKeepalive(a);
     this.noteState();
@@ -459,17 +468,27 @@ export class Session {
     this.events.established(this);
   }
 
-  /** Sends an UPDATE or ROUTE-REFRESH (already encoded) on the Established connection. */
-  send(bytes: Uint8Array): void {
+  /**
+   * Sends an UPDATE or ROUTE-REFRESH (already encoded; several may be back to back) on the
+   * Established connection. False when there is none (nothing sent, nothing counted).
+   */
+  send(bytes: Uint8Array): boolean {
     const a = this.attempts.find((x) => x.state === "Established" && !x.closed);
-    if (!a) return;
-    a.conn.send(bytes);
+    if (!a) return false;
+    this.out(a.conn, bytes);
     // Any message counts as a keepalive (RFC 4271 §4.4): push the next KEEPALIVE back.
     if (a.keepaliveTimer !== undefined) {
       this.clock.clearTimer(a.keepaliveTimer);
       a.keepaliveTimer = undefined;
       this.armKeepalive(a);
     }
+    return true;
+  }
+
+  /** Every message leaves through here, so the sent counters are exact. */
+  private out(conn: Connection, bytes: Uint8Array): void {
+    countEncoded(this.counters.sent, bytes);
+    conn.send(bytes);
   }
 
   /**
@@ -490,7 +509,7 @@ export class Session {
 
   private sendNotification(conn: Connection, n: { code: number; subcode: number; data?: Uint8Array }): NotificationMessage {
     const m: NotificationMessage = { type: MessageType.NOTIFICATION, code: n.code, subcode: n.subcode, data: n.data ?? new Uint8Array(0) };
-    conn.send(encodeMessage(m));
+    this.out(conn, encodeMessage(m));
     return m;
   }
 

@@ -4,6 +4,7 @@
 import { formatIP, formatPrefix, type IPAddress, parseIP, parsePrefix, type Prefix } from "../net/ip.ts";
 import { bestPath, type DecisionOptions, DEFAULT_LOCAL_PREF, type Path, type PathSource } from "./decision.ts";
 import type { Clock, Listener, RouteEntry, RouteSink, Transport } from "./ports.ts";
+import { addCounters, copyCounters, newPeerCounters, type PeerCounters } from "./counters.ts";
 import { type DownInfo, type Negotiated, Session, type SessionState } from "./session.ts";
 import {
   Afi,
@@ -115,6 +116,8 @@ export interface PeerStatus {
   routerId: string | null;
   lastError: string | null;
   gracefulRestart: "none" | "helping";
+  /** Messages, octets and prefixes sent to and received from this peer since it was added (a copy). */
+  counters: PeerCounters;
 }
 
 export interface RouteStatus {
@@ -206,6 +209,8 @@ export class Speaker {
   private running = false;
   private deferring: boolean;
   private readonly decision: DecisionOptions;
+  /** What peers removed since start had counted (so counters() never goes down). */
+  private readonly removedCounters: PeerCounters = newPeerCounters();
 
   constructor(config: SpeakerConfig, ports: SpeakerPorts) {
     if (!Number.isInteger(config.asNumber) || config.asNumber < 1 || config.asNumber > 0xffffffff) throw new RangeError(`AS number ${config.asNumber} out of range`);
@@ -307,6 +312,8 @@ export class Speaker {
     st.session.stop({ code: ErrorCode.CEASE, subcode: CeaseSubcode.PEER_DECONFIGURED }, "peer removed");
     this.clearStaleTimer(st);
     this.removePeerPaths(st, () => true);
+    addCounters(this.removedCounters.sent, st.session.counters.sent);
+    addCounters(this.removedCounters.received, st.session.counters.received);
     this.peerStates.delete(canonical(address));
     this.allChangesCache = undefined;
     this.flush();
@@ -723,11 +730,16 @@ export class Speaker {
       g.prefixes.push(prefix);
     }
     const opts = { fourOctetAs: n.fourOctetAs };
-    const send = (bytes: Uint8Array[]): void => {
-      for (const b of bytes) st.session.send(b);
+    const sent = st.session.counters.sent;
+    const send = (bytes: Uint8Array[], announced: number, withdrawn: number): void => {
+      let ok = false;
+      for (const b of bytes) ok = st.session.send(b) || ok;
+      if (!ok) return;
+      sent.prefixesAnnounced += announced;
+      sent.prefixesWithdrawn += withdrawn;
     };
     for (const f of [4, 6] as const) {
-      if (withdraw[f].length) send(packUpdates({ withdraw: withdraw[f], ...(f === 6 ? { attrs: { mpReach: { afi: Afi.IPV6, safi: Safi.UNICAST, nextHops: [], nlri: [] } } } : {}) }, opts));
+      if (withdraw[f].length) send(packUpdates({ withdraw: withdraw[f], ...(f === 6 ? { attrs: { mpReach: { afi: Afi.IPV6, safi: Safi.UNICAST, nextHops: [], nlri: [] } } } : {}) }, opts), 0, withdraw[f].length);
     }
     for (const g of groups.values()) {
       let attrs: PathAttributes = { ...g.attrs };
@@ -738,6 +750,7 @@ export class Speaker {
       }
       if (!n.fourOctetAs) attrs = toOldSpeaker(attrs);
       let bytes: Uint8Array[];
+      let announced = g.prefixes.length;
       try {
         bytes = packUpdates({ attrs, announce: g.prefixes }, opts);
       } catch (e) {
@@ -746,8 +759,9 @@ export class Speaker {
         this.log(`peer ${st.source.address}: cannot send ${g.prefixes.length} prefixes: ${e instanceof Error ? e.message : String(e)}`);
         for (const p of g.prefixes) st.adjOut.delete(key(p));
         bytes = packUpdates({ withdraw: g.prefixes }, opts);
+        announced = 0;
       }
-      send(bytes);
+      send(bytes, announced, announced === 0 ? g.prefixes.length : 0);
     }
   }
 
@@ -948,8 +962,19 @@ export class Speaker {
         routerId: s.negotiated ? formatRouterId(s.negotiated.peerRouterId) : null,
         lastError: err,
         gracefulRestart: st.helping ? "helping" : "none",
+        counters: copyCounters(s.counters),
       };
     });
+  }
+
+  /** BGP messages, octets and prefixes over all peers, removed ones included, since the speaker was made. */
+  counters(): PeerCounters {
+    const total = copyCounters(this.removedCounters);
+    for (const st of this.peerStates.values()) {
+      addCounters(total.sent, st.session.counters.sent);
+      addCounters(total.received, st.session.counters.received);
+    }
+    return total;
   }
 
   /** Every path in the Loc-RIB, best first per prefix, prefixes in address order. */
