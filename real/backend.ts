@@ -7,7 +7,7 @@
 import { ipamObservation } from "../src/scenario/ipam-observation.ts";
 import { execa, type ResultPromise } from "execa";
 import { existsSync, readFileSync } from "node:fs";
-import { rm, writeFile } from "node:fs/promises";
+import { mkdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -169,10 +169,23 @@ export class RealBackend implements Backend {
       for (const r of topology.routers) for (const i of r.interfaces) for (const a of [i.address, i.addressV6]) if (a) this.#owners.set(bare(a), r.name);
       this.#log(`namespaces built in ${world.timings.total} ms`);
 
-      const etcd = await startEtcd({ ...(ramDir() ? { tempParent: ramDir()! } : {}), unixSocket: true });
+      // etcd's data dir and process go into the run's state file before they exist / right after the
+      // spawn, so that `birdcage real gc` after a kill -9 of this process finds both.
+      const dataDir = join(ramDir() ?? tmpdir(), `bc-${world.runId}-etcd`);
+      await world.owner.intend([{ kind: "dir", path: dataDir }]);
+      await mkdir(dataDir, { mode: 0o700 });
+      const recorded: Promise<void>[] = [];
+      const etcd = await startEtcd({
+        dataDir,
+        removeDataDir: true,
+        unixSocket: true,
+        onSpawn: (pid) => {
+          const st = processStartTime(pid);
+          if (st !== undefined) recorded.push(world.owner.intend([{ kind: "process", pid, startTime: st, command: "etcd (birdcage real backend)" }]));
+        },
+      });
       this.#etcd = etcd;
-      const st = processStartTime(etcd.pid);
-      if (st !== undefined) await world.owner.intend([{ kind: "process", pid: etcd.pid, startTime: st, command: "etcd (birdcage real backend)" }]);
+      await Promise.all(recorded);
       this.#store = new EtcdDatastore({ endpoints: etcd.endpoint, namespace: world.runId });
       this.#ipam = new Ipam(this.#store, { pools: topology.cluster.ipPools, clock: () => Date.now() });
 

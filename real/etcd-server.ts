@@ -16,6 +16,13 @@ export interface EtcdServerOptions {
   binary?: string;
   /** Data directory; default a fresh temporary one, removed again by stop(). */
   dataDir?: string;
+  /** Remove a given `dataDir` on stop() too (default: only the temporary one is removed). */
+  removeDataDir?: boolean;
+  /**
+   * Called with the pid right after each spawn (before etcd is healthy), so an owner can record the
+   * process before anything waits on it: a caller killed meanwhile leaves no unrecorded etcd.
+   */
+  onSpawn?: (pid: number) => void;
   /** Where the temporary data dir goes; default the OS temp dir. /dev/shm makes fsync free (tests, benches). */
   tempParent?: string;
   /** Member name; default "bc-etcd". */
@@ -77,7 +84,7 @@ export async function freePorts(count: number): Promise<number[]> {
 export async function startEtcd(options: EtcdServerOptions = {}): Promise<EtcdServer> {
   const binary = options.binary ?? etcdBinary();
   if (!binary || !existsSync(binary)) throw new Error(`etcd binary not found (${options.binary ?? process.env.BIRDCAGE_ETCD ?? DEFAULT_ETCD_BINARY})`);
-  const ownDir = options.dataDir === undefined;
+  const ownDir = options.dataDir === undefined || options.removeDataDir === true;
   const dataDir = options.dataDir ?? (await mkdtemp(join(options.tempParent ?? tmpdir(), "bc-etcd-")));
   // Another process can grab a port between our probe and etcd's bind: retry with fresh ports then.
   let lastError: unknown;
@@ -120,6 +127,7 @@ async function launch(binary: string, dataDir: string, ownDir: boolean, options:
     ],
     { stdio: ["ignore", "ignore", "pipe"], ...(options.unixSocket ? { cwd: dataDir } : {}) },
   );
+  if (child.pid !== undefined) options.onSpawn?.(child.pid);
   let stderr = "";
   child.stderr?.setEncoding("utf8");
   child.stderr?.on("data", (d: string) => (stderr = (stderr + d).slice(-4000)));

@@ -3,9 +3,9 @@
 // hand-edited state file cannot make us delete someone else's namespace or link.
 import { execa } from "execa";
 import { execFileSync } from "node:child_process";
-import { readdirSync, statSync, unlinkSync } from "node:fs";
-import { unlink } from "node:fs/promises";
-import { basename } from "node:path";
+import { readdirSync, rmSync, statSync, unlinkSync } from "node:fs";
+import { rm, unlink } from "node:fs/promises";
+import { basename, isAbsolute } from "node:path";
 import { PREFIX } from "./names.ts";
 import { processStartTime, type OwnedObject } from "./state.ts";
 
@@ -24,6 +24,9 @@ export function hasOurPrefix(o: OwnedObject): boolean {
       return o.name.startsWith("bc_");
     case "file":
       return basename(o.path).startsWith(PREFIX);
+    case "dir":
+      // rm -r: only an absolute path whose last component is ours, never a bare prefix.
+      return isAbsolute(o.path) && basename(o.path).startsWith(PREFIX) && basename(o.path).length > PREFIX.length;
     case "clab-lab":
       return o.name.startsWith(PREFIX) && basename(o.file).startsWith(PREFIX);
     case "process":
@@ -43,6 +46,8 @@ export const describeObject = (o: OwnedObject): string => {
       return `process ${o.pid} (${o.command})`;
     case "file":
       return `file ${o.path}`;
+    case "dir":
+      return `directory ${o.path}`;
     case "clab-lab":
       return `containerlab lab ${o.name} (${o.file})`;
   }
@@ -129,7 +134,7 @@ export async function deleteNetns(names: string[]): Promise<void> {
 /**
  * Removes objects in a safe order: processes, containerlab labs, processes inside the namespaces,
  * namespaces (taking their links, bridges, qdiscs and nft tables with them), root-namespace links,
- * nft tables, files. Objects already gone count as removed.
+ * nft tables, files, directories. Objects already gone count as removed.
  */
 export async function removeObjects(objects: OwnedObject[], log: (line: string) => void = () => undefined): Promise<RemovalResult> {
   const result: RemovalResult = { removed: [], failed: [] };
@@ -197,15 +202,24 @@ export async function removeObjects(objects: OwnedObject[], log: (line: string) 
       else result.failed.push({ object: f, error: String(e) });
     }
   }
+  for (const d of of("dir")) {
+    try {
+      await rm(d.path, { recursive: true, force: true });
+      result.removed.push(d);
+    } catch (e) {
+      result.failed.push({ object: d, error: String(e) });
+    }
+  }
   for (const f of result.failed) log(`could not remove ${describeObject(f.object)}: ${f.error}`);
   return result;
 }
 
 /**
  * Last-chance synchronous cleanup for process 'exit': kill our processes, delete namespaces and
- * files. True when none of the namespaces remains.
+ * files and directories. True when none of the namespaces or directories remains.
  */
 export function removeObjectsSync(objects: OwnedObject[]): boolean {
+  let dirsLeft = false;
   for (const o of objects) {
     if (o.kind === "process" && processStartTime(o.pid) === o.startTime) {
       try {
@@ -239,7 +253,15 @@ export function removeObjectsSync(objects: OwnedObject[]): boolean {
         // gone
       }
     }
+    if (o.kind === "dir" && hasOurPrefix(o)) {
+      try {
+        rmSync(o.path, { recursive: true, force: true, maxRetries: 2 });
+      } catch {
+        dirsLeft = true; // gc retries through the state file
+      }
+    }
   }
+  if (dirsLeft) return false;
   if (ns.length === 0) return true;
   try {
     const left = new Set(execFileSync("ip", ["netns", "list"], { encoding: "utf8" }).split("\n").map((l) => l.split(" ")[0]));

@@ -92,6 +92,7 @@ export function planGc(runs: readonly RunView[], observed: Observed, probe: (pid
           if (probe(o.pid) === o.startTime) add(o);
           break;
         case "file":
+        case "dir":
         case "clab-lab":
           add(o);
           break;

@@ -21,6 +21,8 @@ export type OwnedObject =
   | { kind: "nft-table"; family: string; name: string; netns?: string }
   | { kind: "process"; pid: number; startTime: string; command: string; netns?: string }
   | { kind: "file"; path: string }
+  /** A directory removed with everything in it (etcd's data dir); its name must start with bc-. */
+  | { kind: "dir"; path: string }
   /** A containerlab lab deployed from `file` (destroyed with `containerlab destroy -t file --cleanup`). */
   | { kind: "clab-lab"; name: string; file: string };
 
