@@ -222,6 +222,7 @@ const keyed = (a: IPAddress): KeyedAddress => ({ family: a.family, value: a.valu
 /** An address parsed once (see PolicySet.address). */
 export type FlowAddress = KeyedAddress & { readonly __flowAddress: true };
 const byteOrder = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+const policySortKey = (p: CompiledPolicy): string => `${p.policy.name}/${p.policy.namespace ?? ""}/${p.policy.kind}`;
 
 interface FlowContext {
   readonly family: Family;
@@ -305,22 +306,30 @@ export class PolicySet {
     for (const ns of input.networkSets ?? []) this.#addNetworkSet(ns, problems);
     problems.throwIfAny();
 
-    const tierOf = (p: CompiledPolicy): TierInfo => this.#tierByName.get(p.tier)!;
-    const sortKey = (p: CompiledPolicy): string => `${p.policy.name}/${p.policy.namespace ?? ""}/${p.policy.kind}`;
     const enforced = compiled.filter((p) => p.filterPath);
     this.skippedPolicies = compiled.filter((p) => !p.filterPath).map((p) => p.id);
-    this.policies = enforced.sort((a, b) => {
-      const ta = tierOf(a);
-      const tb = tierOf(b);
-      return (
-        cmpOrder(ta.order, tb.order) ||
-        byteOrder(ta.name, tb.name) ||
-        cmpOrder(a.order, b.order) ||
-        byteOrder(sortKey(a), sortKey(b))
-      );
-    });
+    this.policies = enforced.sort(this.comparePolicies);
     this.tiers = [...this.#tierByName.values()].sort((a, b) => cmpOrder(a.order, b.order) || byteOrder(a.name, b.name));
     this.#index = new PolicyIndex(this.policies, (p) => p.selector);
+  }
+
+  /** Evaluation order of two policies: tier order, tier name, policy order, then name/namespace/kind. */
+  readonly comparePolicies = (a: CompiledPolicy, b: CompiledPolicy): number => {
+    const ta = this.#tierByName.get(a.tier)!;
+    const tb = this.#tierByName.get(b.tier)!;
+    return cmpOrder(ta.order, tb.order) || byteOrder(ta.name, tb.name) || cmpOrder(a.order, b.order) || byteOrder(policySortKey(a), policySortKey(b));
+  };
+
+  /**
+   * One policy compiled and checked against this set's tiers, as the constructor does, for
+   * incremental users that change policies without building a new set. Throws PolicyInputError.
+   */
+  compilePolicy(policy: Policy): CompiledPolicy {
+    const problems = new Problems();
+    const p = compilePolicy(policy, problems);
+    if (!this.#tierByName.has(p.tier)) problems.add(`policy ${p.id}: spec.tier`, `tier "${p.tier}" does not exist`);
+    problems.throwIfAny();
+    return p;
   }
 
   #addEndpoint(ep: Endpoint, problems: Problems): void {

@@ -8,6 +8,7 @@ import { toHex } from "../../net/sha2.ts";
 import type { CompiledPolicy, CompiledRule, CompiledSide } from "../compile.ts";
 import type { Direction, PolicySet } from "../policy-set.ts";
 import { PROTO_ICMP, PROTO_ICMPV6, PROTO_SCTP, PROTO_TCP, PROTO_UDP, type PortMatch } from "../protocols.ts";
+import type { Policy } from "../model.ts";
 import type { Selector } from "../selector/index.ts";
 import { lengthLimitedId, makeUniqueId, MAX_IPSET_NAME_LENGTH } from "../unique-id.ts";
 
@@ -183,21 +184,28 @@ class Planner {
 
   policyChain(p: CompiledPolicy, dir: Direction): string {
     const known = this.#chainOf[dir].get(p);
-    if (known !== undefined) return known;
+    if (known !== undefined && this.chains.has(known)) return known;
     const name = policyChainName(p, dir);
     this.#chainOf[dir].set(p, name);
-    if (!this.chains.has(name)) {
-      const rules = (dir === "ingress" ? p.ingress : p.egress).flatMap((r) => this.rule(r, `${p.id} ${dir} rule ${r.index}`));
-      this.chains.set(name, { name, rules });
-    }
+    if (!this.chains.has(name)) this.chains.set(name, chainOf(name, (dir === "ingress" ? p.ingress : p.egress).flatMap((r) => this.rule(r, `${p.id} ${dir} rule ${r.index}`))));
     return name;
+  }
+
+  /** Drops a policy's chains, so that a changed policy of the same name is planned anew. */
+  forget(p: CompiledPolicy): void {
+    for (const dir of ["ingress", "egress"] as const) {
+      const name = this.#chainOf[dir].get(p);
+      if (name === undefined) continue;
+      this.#chainOf[dir].delete(p);
+      this.chains.delete(name);
+    }
   }
 
   profileChain(profile: string, dir: Direction): string | undefined {
     const rules = this.set.profileRules(profile, dir);
     if (rules === undefined) return undefined;
     const name = profileChainName(profile, dir);
-    if (!this.chains.has(name)) this.chains.set(name, { name, rules: rules.flatMap((r) => this.rule(r, `profile ${profile} ${dir} rule ${r.index}`)) });
+    if (!this.chains.has(name)) this.chains.set(name, chainOf(name, rules.flatMap((r) => this.rule(r, `profile ${profile} ${dir} rule ${r.index}`))));
     return name;
   }
 
@@ -261,6 +269,53 @@ class Planner {
   }
 }
 
+/**
+ * A chain without the rules that can never fire: a rule whose match is the same as an earlier
+ * rule's that ends the chain (Allow, Deny, Pass) sees no packet. Each kernel rule costs load time.
+ */
+function chainOf(name: string, rules: readonly PlannedRule[]): PlannedChain {
+  const seen = new Set<string>();
+  const kept: PlannedRule[] = [];
+  for (const r of rules) {
+    const key = termsKey(r.terms);
+    if (seen.has(key)) continue;
+    if (r.verdict !== "log") seen.add(key);
+    kept.push(r);
+  }
+  return { name, rules: kept };
+}
+
+function termsKey(terms: readonly Term[]): string {
+  let k = "";
+  for (const t of terms) {
+    switch (t.t) {
+      case "family":
+        k += `f${t.family};`;
+        break;
+      case "proto":
+        k += `p${t.neg ? "!" : ""}${t.proto};`;
+        break;
+      case "portProtos":
+        k += "pp;";
+        break;
+      case "nets":
+        k += `n${t.dir}${t.neg ? "!" : ""}${t.family}${t.cidrs.join(",")};`;
+        break;
+      case "set":
+      case "namedPorts":
+        k += `${t.t[0]}${t.dir}${t.neg ? "!" : ""}${t.set};`;
+        break;
+      case "ports":
+        k += `o${t.dir}${t.neg ? "!" : ""}${t.ranges.map(([a, b]) => `${a}-${b}`).join(",")};`;
+        break;
+      case "icmp":
+        k += `i${t.neg ? "!" : ""}${t.family}.${t.type}.${t.code ?? ""};`;
+        break;
+    }
+  }
+  return k;
+}
+
 // Formatting a prefix goes through bigints: remember the text per (shared, immutable) Prefix object.
 const prefixText = new WeakMap<Prefix, string>();
 function cidr(p: Prefix): string {
@@ -304,39 +359,216 @@ function covers(outer: Prefix, inner: Prefix): boolean {
   return outer.addr >> bits === inner.addr >> bits;
 }
 
-/** Address families present in the policy set (endpoint addresses and rule CIDRs). */
-function familiesOf(set: PolicySet): Family[] {
-  const found = new Set<Family>();
-  for (const e of set.describeEndpoints()) for (const ip of e.ips) found.add(parsePrefix(ip, { strict: false }).family);
-  for (const p of set.policies) {
-    for (const r of [...p.ingress, ...p.egress]) {
-      for (const s of [r.source, r.destination]) for (const n of [...(s.nets ?? []), ...(s.notNets ?? [])]) found.add(n.family);
-      if (r.ipVersion !== undefined) found.add(r.ipVersion);
-    }
+/** Address families present in the endpoints and the rules' CIDRs. */
+function familiesOf(endpointFamilies: ReadonlySet<Family>, policies: Iterable<CompiledPolicy>): Family[] {
+  const found = new Set<Family>(endpointFamilies);
+  for (const p of policies) {
+    for (const r of p.ingress) ruleFamilies(r, found);
+    for (const r of p.egress) ruleFamilies(r, found);
   }
   if (found.size === 0) found.add(4);
   return [...found].sort();
 }
 
-/** The plan for the workloads of one node. */
-export function planNode(set: PolicySet, options: RenderOptions): Plan {
-  const ifacePrefix = options.ifacePrefix ?? "cali";
-  const ifaceName = options.ifaceName ?? ((ns: string, name: string) => workloadInterfaceName(ns, name, ifacePrefix));
-  const families = familiesOf(set);
-  const planner = new Planner(set, families);
-  const endpoints: PlannedEndpoint[] = [];
-  for (const e of set.describeEndpoints()) {
-    if (e.endpoint.kind !== "workload" || e.node !== options.node || e.ips.length === 0) continue;
-    const ns = e.endpoint.namespace ?? "";
-    const iface = ifaceName(ns, e.endpoint.name);
-    const first = parsePrefix(e.ips[0]!, { strict: false });
-    const ip = formatIP(first.family, first.addr);
+function ruleFamilies(r: CompiledRule, found: Set<Family>): void {
+  for (const s of [r.source, r.destination]) {
+    for (const n of s.nets ?? []) found.add(n.family);
+    for (const n of s.notNets ?? []) found.add(n.family);
+  }
+  if (r.ipVersion !== undefined) found.add(r.ipVersion);
+}
+
+/** A policy's identity in a set: kind, namespace and name. */
+export interface PolicyRef {
+  readonly kind: Policy["kind"];
+  readonly namespace?: string;
+  readonly name: string;
+}
+
+/** Policies added or replaced (`upsert`, matched by kind/namespace/name) and removed. */
+export interface PolicyChange {
+  readonly upsert?: readonly Policy[];
+  readonly remove?: readonly PolicyRef[];
+}
+
+const policyKey = (p: PolicyRef): string => `${p.kind}/${p.namespace ?? ""}/${p.name}`;
+
+/**
+ * The change that turns one list of policies into another: those whose content differs (compared
+ * as JSON) are upserted, those gone are removed. For callers that get whole lists (a datastore
+ * watch) and want NodePlanner's incremental path.
+ */
+export function diffPolicies(prev: readonly Policy[], next: readonly Policy[]): PolicyChange {
+  const before = new Map(prev.map((p) => [policyKey(p), p]));
+  const upsert: Policy[] = [];
+  const seen = new Set<string>();
+  for (const p of next) {
+    const key = policyKey(p);
+    seen.add(key);
+    const old = before.get(key);
+    if (old !== p && (old === undefined || JSON.stringify(old) !== JSON.stringify(p))) upsert.push(p);
+  }
+  const remove = prev.filter((p) => !seen.has(policyKey(p))).map((p) => ({ kind: p.kind, ...(p.namespace !== undefined ? { namespace: p.namespace } : {}), name: p.name }));
+  return { upsert, remove };
+}
+
+interface LocalEndpoint {
+  readonly id: string;
+  readonly iface: string;
+  readonly ips: readonly string[];
+  readonly labels: Readonly<Record<string, string>>;
+  readonly profiles: readonly string[];
+  applicable: Record<Direction, readonly CompiledPolicy[]>;
+  planned?: PlannedEndpoint;
+}
+
+/**
+ * The plan of one node, kept so that a policy change is planned incrementally: only the changed
+ * policies' chains are rebuilt, only the node's endpoints that an old or new selector matches are
+ * re-planned, and the new plan shares every other chain, set and endpoint object with the previous
+ * one (so renderNftUpdate compares them by identity). `planNode` is the one-shot form.
+ *
+ * The PolicySet given stays the source of endpoints, profiles, tiers and network sets; policy
+ * changes are applied here only (the set itself is immutable and does not see them).
+ */
+export class NodePlanner {
+  readonly #options: RenderOptions;
+  readonly #ifacePrefix: string;
+  readonly #endpointFamilies = new Set<Family>();
+  readonly #local: LocalEndpoint[] = [];
+  /** Enforced policies by kind/namespace/name. */
+  readonly #policies = new Map<string, CompiledPolicy>();
+  #planner: Planner;
+  #plan: Plan;
+
+  constructor(
+    readonly set: PolicySet,
+    options: RenderOptions,
+  ) {
+    this.#options = options;
+    this.#ifacePrefix = options.ifacePrefix ?? "cali";
+    const ifaceName = options.ifaceName ?? ((ns: string, name: string) => workloadInterfaceName(ns, name, this.#ifacePrefix));
+    for (const p of set.policies) this.#policies.set(policyKey(p.policy), p);
+    for (const e of set.describeEndpoints()) {
+      for (const ip of e.ips) this.#endpointFamilies.add(parsePrefix(ip, { strict: false }).family);
+      if (e.endpoint.kind !== "workload" || e.node !== options.node || e.ips.length === 0) continue;
+      const ns = e.endpoint.namespace ?? "";
+      const first = parsePrefix(e.ips[0]!, { strict: false });
+      const ip = formatIP(first.family, first.addr);
+      this.#local.push({
+        id: `${ns}/${e.endpoint.name}`,
+        iface: ifaceName(ns, e.endpoint.name),
+        ips: e.ips,
+        labels: e.labels,
+        profiles: e.profiles,
+        applicable: { ingress: set.policiesFor(ip, "ingress"), egress: set.policiesFor(ip, "egress") },
+      });
+    }
+    this.#local.sort((a, b) => (a.iface < b.iface ? -1 : a.iface > b.iface ? 1 : 0));
+    this.#planner = new Planner(set, familiesOf(this.#endpointFamilies, this.#policies.values()));
+    this.#plan = this.#build();
+  }
+
+  get plan(): Plan {
+    return this.#plan;
+  }
+
+  /** Enforced policies, in evaluation order. */
+  policies(): CompiledPolicy[] {
+    return [...this.#policies.values()].sort(this.set.comparePolicies);
+  }
+
+  /**
+   * Applies a policy change and returns the new plan. Throws PolicyInputError (and changes
+   * nothing) when an upserted policy is invalid.
+   */
+  update(change: PolicyChange): Plan {
+    const upserts = (change.upsert ?? []).map((p) => this.set.compilePolicy(p));
+    const changedSelectors: Selector[] = [];
+    const changedKeys = new Set<string>();
+    const touch = (key: string): void => {
+      changedKeys.add(key);
+      const old = this.#policies.get(key);
+      if (old === undefined) return;
+      changedSelectors.push(old.selector);
+      this.#planner.forget(old);
+      this.#policies.delete(key);
+    };
+    for (const r of change.remove ?? []) touch(policyKey(r));
+    for (const p of upserts) {
+      const key = policyKey(p.policy);
+      touch(key);
+      if (!p.filterPath) continue;
+      this.#policies.set(key, p);
+      changedSelectors.push(p.selector);
+    }
+    if (changedKeys.size === 0) return this.#plan;
+
+    const families = familiesOf(this.#endpointFamilies, this.#policies.values());
+    const sameFamilies = families.length === this.#planner.families.length && families.every((f, i) => f === this.#planner.families[i]);
+    if (!sameFamilies) this.#planner = new Planner(this.set, families);
+    const added = upserts.filter((p) => p.filterPath);
+    for (const ep of this.#local) {
+      if (sameFamilies && !changedSelectors.some((sel) => sel.matches(ep.labels))) continue;
+      const applicable = (dir: Direction): CompiledPolicy[] => {
+        const type = dir === "ingress" ? "Ingress" : "Egress";
+        const kept = ep.applicable[dir].filter((p) => !changedKeys.has(policyKey(p.policy)));
+        const fresh = added.filter((p) => p.types.has(type) && p.selector.matches(ep.labels));
+        return fresh.length === 0 ? kept : [...kept, ...fresh].sort(this.set.comparePolicies);
+      };
+      ep.applicable = { ingress: applicable("ingress"), egress: applicable("egress") };
+      delete ep.planned;
+    }
+    this.#plan = this.#build();
+    return this.#plan;
+  }
+
+  /** The plan from the endpoints' current state, keeping only the chains, groups and sets in use. */
+  #build(): Plan {
+    const planner = this.#planner;
+    const endpoints = this.#local.map((ep) => (ep.planned ??= this.#planEndpoint(ep)));
+    const chains = new Set<string>();
+    const groups = new Map<string, readonly string[]>();
+    for (const ep of endpoints) {
+      for (const tier of [...ep.ingress, ...ep.egress]) {
+        for (const c of tier.policyChains) {
+          const members = planner.groups.get(c);
+          if (members === undefined) chains.add(c);
+          else {
+            groups.set(c, members);
+            for (const m of members) chains.add(m);
+          }
+        }
+      }
+      for (const c of [...ep.ingressProfiles, ...ep.egressProfiles]) chains.add(c);
+    }
+    const keptChains = new Map<string, PlannedChain>();
+    const setNames = new Set<string>();
+    for (const [name, c] of planner.chains) {
+      if (!chains.has(name)) {
+        planner.chains.delete(name);
+        continue;
+      }
+      keptChains.set(name, c);
+      for (const r of c.rules) for (const t of r.terms) if (t.t === "set" || t.t === "namedPorts") setNames.add(t.set);
+    }
+    for (const name of planner.groups.keys()) if (!groups.has(name)) planner.groups.delete(name);
+    const sets = new Map<string, PlannedSet>();
+    for (const [name, s] of planner.sets) {
+      if (setNames.has(name)) sets.set(name, s);
+      else planner.sets.delete(name);
+    }
+    return { node: this.#options.node, ifacePrefix: this.#ifacePrefix, families: planner.families, endpoints, chains: keptChains, groups, sets };
+  }
+
+  #planEndpoint(ep: LocalEndpoint): PlannedEndpoint {
+    const planner = this.#planner;
     const tiers = (dir: Direction): PlannedTier[] => {
       const out: { tier: string; endDrop: boolean; runs: CompiledPolicy[][] }[] = [];
-      for (const p of set.policiesFor(ip, dir)) {
+      for (const p of ep.applicable[dir]) {
         let t = out[out.length - 1];
         if (t === undefined || t.tier !== p.tier) {
-          t = { tier: p.tier, endDrop: set.tier(p.tier)?.defaultAction !== "Pass", runs: [] };
+          t = { tier: p.tier, endDrop: this.set.tier(p.tier)?.defaultAction !== "Pass", runs: [] };
           out.push(t);
         }
         // Consecutive policies with the same selector form a group, as Felix's policy groups.
@@ -350,21 +582,24 @@ export function planNode(set: PolicySet, options: RenderOptions): Plan {
         policyChains: t.runs.map((run) => (run.length === 1 ? planner.policyChain(run[0]!, dir) : planner.group(run.map((p) => planner.policyChain(p, dir)), dir))),
       }));
     };
-    const profiles = (dir: Direction): string[] => e.profiles.flatMap((name) => planner.profileChain(name, dir) ?? []);
-    endpoints.push({
-      id: `${ns}/${e.endpoint.name}`,
-      iface,
-      ips: e.ips,
-      toChain: lengthLimitedId("bc-tw-", iface, MAX_CHAIN_NAME_LENGTH),
-      fromChain: lengthLimitedId("bc-fw-", iface, MAX_CHAIN_NAME_LENGTH),
+    const profiles = (dir: Direction): string[] => ep.profiles.flatMap((name) => planner.profileChain(name, dir) ?? []);
+    return {
+      id: ep.id,
+      iface: ep.iface,
+      ips: ep.ips,
+      toChain: lengthLimitedId("bc-tw-", ep.iface, MAX_CHAIN_NAME_LENGTH),
+      fromChain: lengthLimitedId("bc-fw-", ep.iface, MAX_CHAIN_NAME_LENGTH),
       ingress: tiers("ingress"),
       egress: tiers("egress"),
       ingressProfiles: profiles("ingress"),
       egressProfiles: profiles("egress"),
-    });
+    };
   }
-  endpoints.sort((a, b) => (a.iface < b.iface ? -1 : a.iface > b.iface ? 1 : 0));
-  return { node: options.node, ifacePrefix, families, endpoints, chains: planner.chains, groups: planner.groups, sets: planner.sets };
+}
+
+/** The plan for the workloads of one node. */
+export function planNode(set: PolicySet, options: RenderOptions): Plan {
+  return new NodePlanner(set, options).plan;
 }
 
 export const PORT_PROTOCOLS = [PROTO_TCP, PROTO_UDP, PROTO_SCTP] as const;
