@@ -18,7 +18,8 @@ export interface PathSource {
 }
 
 export interface Path {
-  prefix: Prefix;
+  /** Set on locally originated paths; received ones are shared by all the prefixes of their UPDATE and have none. */
+  prefix?: Prefix;
   /** Attributes after import: mpReach/mpUnreach removed, the next hop(s) in `nextHops`. */
   attrs: PathAttributes;
   nextHops: IPAddress[];

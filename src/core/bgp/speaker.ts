@@ -5,6 +5,7 @@ import { formatIP, formatPrefix, type IPAddress, parseIP, parsePrefix, type Pref
 import { bestPath, type DecisionOptions, DEFAULT_LOCAL_PREF, type Path, type PathSource } from "./decision.ts";
 import type { Clock, Listener, RouteEntry, RouteSink, Transport } from "./ports.ts";
 import { addCounters, copyCounters, newPeerCounters, type PeerCounters } from "./counters.ts";
+import { PrefixMap, type PrefixKey, v4Key } from "./prefix-map.ts";
 import { type DownInfo, type Negotiated, Session, type SessionState } from "./session.ts";
 import {
   Afi,
@@ -137,38 +138,54 @@ export interface RouteStatus {
 }
 
 /** Map key of a prefix: a number for IPv4 (no string per route), a string for IPv6. */
-type Key = number | string;
+type Key = PrefixKey;
 const key = (p: Prefix): Key => (p.family === 4 ? Number(p.addr) * 64 + p.len : `${p.addr.toString(16)}/${p.len}`);
 const familyAfi = (f: 4 | 6): number => (f === 4 ? Afi.IPV4 : Afi.IPV6);
 
 /**
  * One prefix of the table: every path received for it (the Adj-RIBs-In, rejected ones included,
  * as BIRD keeps them) and the local one, with the selected best path.
+ *
+ * A full table is a million of these, so they are small: no Prefix object (its bigint alone costs
+ * more than the rest), one Path held directly rather than in an array, and flags in one number.
+ * Received paths carry no prefix and are shared by every prefix of their UPDATE.
  */
 interface LocEntry {
-  prefix: Prefix;
-  dirty: boolean;
-  paths: Path[];
+  /** IPv4: the address as int32 (a small integer, stored unboxed); IPv6: the prefix. */
+  a: number | Prefix;
+  /** Prefix length | M_DIRTY | M_WIDE. */
+  m: number;
+  /** The paths: none, one, or several (an array of two or more). */
+  paths: Path | Path[] | undefined;
   best: Path | undefined;
   /** What the RouteSink holds for this prefix (interned signature), "" for nothing. */
   installed: string;
-  /**
-   * Set (for good) once the best path could go to an iBGP peer that is not a route-reflector client:
-   * a local path, an eBGP one, or one from a client. Until then no such peer has the prefix in its
-   * Adj-RIB-Out nor may get it (split horizon), so a change to it concerns those peers not at all.
-   */
-  wide?: true;
 }
+const M_LEN = 0xff;
+const M_DIRTY = 0x100;
+/**
+ * Set (for good) once the best path could go to an iBGP peer that is not a route-reflector client:
+ * a local path, an eBGP one, or one from a client. Until then no such peer has the prefix in its
+ * Adj-RIB-Out nor may get it (split horizon), so a change to it concerns those peers not at all.
+ */
+const M_WIDE = 0x200;
 
-interface OutEntry {
-  sig: string;
-}
+const newEntry = (p: Prefix, paths: Path | undefined): LocEntry =>
+  p.family === 4 ? { a: Number(p.addr) | 0, m: p.len, paths, best: undefined, installed: "" } : { a: p, m: p.len, paths, best: undefined, installed: "" };
+const entryFamily = (e: LocEntry): 4 | 6 => (typeof e.a === "number" ? 4 : 6);
+const entryKey = (e: LocEntry): Key => (typeof e.a === "number" ? v4Key(e.a, e.m & M_LEN) : key(e.a));
+/** The entry's prefix as a Prefix (a new object for IPv4: the entries keep none). */
+const entryPrefix = (e: LocEntry): Prefix => (typeof e.a === "number" ? { family: 4, addr: BigInt(e.a >>> 0), len: e.m & M_LEN } : e.a);
+/** An iBGP peer that is not a route-reflector client: it may only ever be sent wide entries. */
+const isNarrow = (st: PeerState): boolean => st.source.kind === "ibgp" && !st.source.rrClient;
+const pathList = (e: LocEntry): readonly Path[] => (e.paths === undefined ? [] : Array.isArray(e.paths) ? e.paths : [e.paths]);
 
 interface PeerState {
   config: PeerConfig;
   session: Session;
   source: PathSource;
-  adjOut: Map<Key, OutEntry>;
+  /** Adj-RIB-Out: the signature of what the peer was sent, per prefix. */
+  adjOut: PrefixMap<string>;
   /** Prefixes in this peer's Adj-RIB-In (before policy), and of those, accepted ones. */
   received: number;
   accepted: number;
@@ -201,7 +218,12 @@ export class Speaker {
   private readonly sink: RouteSink | undefined;
   private readonly peerStates = new Map<string, PeerState>();
   private allChangesCache: PeerState[] | undefined;
-  private readonly loc = new Map<Key, LocEntry>();
+  private readonly loc = new PrefixMap<LocEntry>();
+  /**
+   * The entries marked wide, once some peer needs them (an iBGP non-client: it can only ever be sent
+   * those), so its session start does not walk the whole table. Undefined until then.
+   */
+  private wideEntries: Set<LocEntry> | undefined;
   private readonly local = new Map<Key, Path>();
   private readonly sigs = new Map<string, string>();
   private dirty: LocEntry[] = [];
@@ -264,7 +286,7 @@ export class Speaker {
     const st: PeerState = {
       config,
       source: { kind: ibgp ? "ibgp" : "ebgp", address, addressValue: ip.value, peerAs: config.asNumber, routerId: 0, rrClient: !!config.routeReflectorClient },
-      adjOut: new Map(),
+      adjOut: new PrefixMap(),
       received: 0,
       accepted: 0,
       stale: 0,
@@ -326,7 +348,7 @@ export class Speaker {
   setExportPolicy(policy: ExportPolicy | undefined): void {
     if (policy) this.config.exportPolicy = policy;
     else delete this.config.exportPolicy;
-    for (const st of this.peerStates.values()) if (st.session.state === "Established") this.exportTo(st, this.loc.values());
+    for (const st of this.peerStates.values()) if (st.session.state === "Established") this.exportTo(st, this.exportable(st));
   }
 
   /**
@@ -449,29 +471,52 @@ export class Speaker {
   private entry(k: Key, prefix: Prefix): LocEntry {
     let e = this.loc.get(k);
     if (!e) {
-      e = { prefix, dirty: false, paths: [], best: undefined, installed: "" };
+      e = newEntry(prefix, undefined);
       this.loc.set(k, e);
     }
     return e;
   }
 
   private markDirty(e: LocEntry): void {
-    if (e.dirty) return;
-    e.dirty = true;
+    if (e.m & M_DIRTY) return;
+    e.m |= M_DIRTY;
     this.dirty.push(e);
   }
 
   private addPath(k: Key, path: Path): void {
-    const e = this.entry(k, path.prefix);
-    e.paths.push(path);
+    const e = this.entry(k, path.prefix!);
+    const ps = e.paths;
+    e.paths = ps === undefined ? path : Array.isArray(ps) ? [...ps, path] : [ps, path];
     this.markDirty(e);
   }
 
   private removePathObject(k: Key, path: Path): void {
     const e = this.loc.get(k);
     if (!e) return;
-    e.paths = e.paths.filter((p) => p !== path);
+    this.removeAt(e, (p) => p === path);
     this.markDirty(e);
+  }
+
+  /** Drops the paths that match from the entry (keeping a lone survivor out of an array); how many. */
+  private removeAt(e: LocEntry, match: (p: Path) => boolean, each?: (p: Path) => void): number {
+    const ps = e.paths;
+    if (ps === undefined) return 0;
+    if (!Array.isArray(ps)) {
+      if (!match(ps)) return 0;
+      each?.(ps);
+      e.paths = undefined;
+      return 1;
+    }
+    let removed = 0;
+    const keep: Path[] = [];
+    for (const p of ps) {
+      if (match(p)) {
+        each?.(p);
+        removed++;
+      } else keep.push(p);
+    }
+    if (removed) e.paths = keep.length === 0 ? undefined : keep.length === 1 ? keep[0] : keep;
+    return removed;
   }
 
   private count(st: PeerState, p: Path, delta: 1 | -1): void {
@@ -481,21 +526,29 @@ export class Speaker {
   }
 
   /** Puts (or replaces) this peer's path for the prefix. */
-  private setPeerPath(st: PeerState, k: Key, path: Path): void {
+  private setPeerPath(st: PeerState, k: Key, prefix: Prefix, path: Path): void {
     let e = this.loc.get(k);
     if (!e) {
-      // A literal one-element array: push() on [] would reserve room for 16 more paths.
-      e = { prefix: path.prefix, dirty: false, paths: [path], best: undefined, installed: "" };
+      e = newEntry(prefix, path);
       this.loc.set(k, e);
       this.count(st, path, 1);
       this.markDirty(e);
       return;
     }
-    const i = e.paths.findIndex((p) => p.source === st.source);
-    if (i >= 0) {
-      this.count(st, e.paths[i]!, -1);
-      e.paths[i] = path;
-    } else e.paths.push(path);
+    const ps = e.paths;
+    if (ps === undefined) e.paths = path;
+    else if (!Array.isArray(ps)) {
+      if (ps.source === st.source) {
+        this.count(st, ps, -1);
+        e.paths = path;
+      } else e.paths = [ps, path];
+    } else {
+      const i = ps.findIndex((p) => p.source === st.source);
+      if (i >= 0) {
+        this.count(st, ps[i]!, -1);
+        ps[i] = path;
+      } else ps.push(path);
+    }
     this.count(st, path, 1);
     this.markDirty(e);
   }
@@ -504,31 +557,28 @@ export class Speaker {
   private withdrawFrom(st: PeerState, p: Prefix): void {
     const e = this.loc.get(key(p));
     if (!e) return;
-    const i = e.paths.findIndex((x) => x.source === st.source);
-    if (i < 0) return;
-    this.count(st, e.paths[i]!, -1);
-    e.paths.splice(i, 1);
-    this.markDirty(e);
+    const src = st.source;
+    if (this.removeAt(e, (x) => x.source === src, (x) => this.count(st, x, -1))) this.markDirty(e);
   }
 
   /** Removes every path of this peer that matches (a full table walk, as on a session loss). */
-  private removePeerPaths(st: PeerState, match: (p: Path) => boolean): void {
+  private removePeerPaths(st: PeerState, match: (p: Path, e: LocEntry) => boolean): void {
     if (st.received === 0) return;
+    const src = st.source;
     for (const e of this.loc.values()) {
-      for (let i = e.paths.length - 1; i >= 0; i--) {
-        const p = e.paths[i]!;
-        if (p.source === st.source && match(p)) {
-          this.count(st, p, -1);
-          e.paths.splice(i, 1);
-          this.markDirty(e);
-        }
-      }
+      if (this.removeAt(e, (p) => p.source === src && match(p, e), (p) => this.count(st, p, -1))) this.markDirty(e);
     }
   }
 
   private forPeerPaths(st: PeerState, fn: (p: Path) => void): void {
     if (st.received === 0) return;
-    for (const e of this.loc.values()) for (const p of e.paths) if (p.source === st.source) fn(p);
+    for (const e of this.loc.values()) {
+      const ps = e.paths;
+      if (ps === undefined) continue;
+      if (!Array.isArray(ps)) {
+        if (ps.source === st.source) fn(ps);
+      } else for (const p of ps) if (p.source === st.source) fn(p);
+    }
   }
 
   /** Recomputes best paths of changed prefixes, updates the RouteSink and every peer's Adj-RIB-Out. */
@@ -539,47 +589,63 @@ export class Speaker {
     const add: RouteEntry[] = [];
     const remove: Prefix[] = [];
     const changed: LocEntry[] = [];
+    let wide: LocEntry[] | undefined;
     for (const e of dirty) {
-      e.dirty = false;
-      const best = bestPath(e.paths, this.decision);
-      if (best !== e.best) {
-        e.best = best;
+      e.m &= ~M_DIRTY;
+      const ps = e.paths;
+      const best = ps === undefined ? undefined : Array.isArray(ps) ? bestPath(ps, this.decision) : ps.rejected ? undefined : ps;
+      e.best = best;
+      if (best && !(e.m & M_WIDE) && (best.source.kind !== "ibgp" || best.source.rrClient)) {
+        e.m |= M_WIDE;
+        this.wideEntries?.add(e);
       }
-      if (best && (best.source.kind !== "ibgp" || best.source.rrClient)) e.wide = true;
       changed.push(e);
+      if (e.m & M_WIDE) (wide ??= []).push(e);
       // Forwarding entry.
-      let entry: RouteEntry | undefined;
+      let kind: RouteEntry["kind"] | undefined;
+      let hops: IPAddress[] = [];
       if (best?.source.kind === "local") {
-        if (best.blackhole) entry = { prefix: e.prefix, kind: "blackhole", nextHops: [] };
+        if (best.blackhole) kind = "blackhole";
       } else if (best && best.nextHops[0]) {
+        kind = "unicast";
         // Received next hops are one-element arrays shared by the paths of an UPDATE.
-        entry = { prefix: e.prefix, kind: "unicast", nextHops: best.nextHops.length === 1 ? best.nextHops : [best.nextHops[0]] };
+        hops = best.nextHops.length === 1 ? best.nextHops : [best.nextHops[0]];
       }
-      const sig = entry ? (entry.kind === "blackhole" ? "blackhole" : this.hopSig(entry.nextHops)) : "";
+      const sig = kind === undefined ? "" : kind === "blackhole" ? "blackhole" : this.hopSig(hops);
       if (sig !== e.installed) {
-        if (entry) add.push(entry);
-        else remove.push(e.prefix);
+        if (kind !== undefined) add.push({ prefix: entryPrefix(e), kind, nextHops: hops });
+        else remove.push(entryPrefix(e));
         e.installed = sig;
       }
-      if (e.paths.length === 0) {
-        const k = key(e.prefix);
-        if (this.loc.get(k) === e) this.loc.delete(k);
+      if (ps === undefined) {
+        const k = entryKey(e);
+        if (this.loc.get(k) === e) {
+          this.loc.delete(k);
+          this.wideEntries?.delete(e);
+        }
       }
     }
     if (this.sink && (add.length || remove.length)) this.sink.apply({ add, remove });
     // In a full mesh every change is a route from an iBGP non-client: checking it against every other
     // peer (all split-horizon rejections) would cost N per change and N³ for the mesh. Such peers only
     // see the "wide" entries; clients and eBGP peers see every change.
-    let wide: LocEntry[] | undefined;
-    for (const e of changed) if (e.wide) (wide ??= []).push(e);
     for (const st of wide ? this.peerStates.values() : this.allChangesPeers()) {
       if (st.session.state !== "Established") continue;
-      const narrow = st.source.kind === "ibgp" && !st.source.rrClient;
+      const narrow = isNarrow(st);
       if (narrow && !wide) continue;
       this.exportTo(st, narrow ? wide! : changed);
     }
   }
 
+  /** What a peer may be sent: only wide entries for an iBGP non-client, else the whole table. */
+  private exportable(st: PeerState): Iterable<LocEntry> {
+    if (!isNarrow(st)) return this.loc.values();
+    if (!this.wideEntries) {
+      this.wideEntries = new Set();
+      for (const e of this.loc.values()) if (e.m & M_WIDE) this.wideEntries.add(e);
+    }
+    return this.wideEntries;
+  }
   /** eBGP peers and route-reflector clients: the peers that may need any change (cached per peer set). */
   private allChangesPeers(): PeerState[] {
     if (this.allChangesCache === undefined) this.allChangesCache = [...this.peerStates.values()].filter((st) => st.source.kind !== "ibgp" || st.source.rrClient);
@@ -615,10 +681,11 @@ export class Speaker {
   }
 
   /** The attributes and next hops `best` goes out to `st` with, or null when it must not. */
-  private exportAttrs(best: Path, st: PeerState, n: Negotiated, cache?: ExportCache): ExportOut | null {
+  private exportAttrs(e: LocEntry, best: Path, st: PeerState, n: Negotiated, cache?: ExportCache): ExportOut | null {
     const src = best.source;
     if (src.kind !== "local" && src.address === st.source.address) return null;
-    if (!n.families.some((f) => f.afi === familyAfi(best.prefix.family) && f.safi === Safi.UNICAST)) return null;
+    const family = entryFamily(e);
+    if (!n.families.some((f) => f.afi === familyAfi(family) && f.safi === Safi.UNICAST)) return null;
     const comms = best.attrs.communities ?? [];
     const ebgp = st.source.kind === "ebgp";
     if (comms.includes(WellKnownCommunity.NO_ADVERTISE)) return null;
@@ -632,7 +699,7 @@ export class Speaker {
     let attrs: PathAttributes = best.attrs;
     let custom = false;
     if (policy) {
-      const r = policy({ prefix: best.prefix, attrs, nextHops: best.nextHops, source: src, blackhole: !!best.blackhole }, st.config);
+      const r = policy({ prefix: entryPrefix(e), attrs, nextHops: best.nextHops, source: src, blackhole: !!best.blackhole }, st.config);
       if (r === false) return null;
       if (r !== true) {
         attrs = r;
@@ -640,25 +707,25 @@ export class Speaker {
       }
     }
     // Paths of one UPDATE share attributes and next hops, so their outgoing form is computed once.
-    const hit = !custom && cache ? cache.get(attrs)?.find((c) => c.nextHops === best.nextHops && c.source === src && c.family === best.prefix.family && c.local === (src.kind === "local")) : undefined;
+    const hit = !custom && cache ? cache.get(attrs)?.find((c) => c.nextHops === best.nextHops && c.source === src && c.family === family && c.local === (src.kind === "local")) : undefined;
     if (hit) return hit.out;
-    const out = this.transformOut(best, attrs, st, n, reflecting, ebgp);
+    const out = this.transformOut(best, family, attrs, st, n, reflecting, ebgp);
     if (out && !custom && cache) {
-      out.sig = JSON.stringify([out.attrs, out.nextHops], bigintSafe);
+      out.sig = this.intern(JSON.stringify([out.attrs, out.nextHops], bigintSafe));
       const list = cache.get(best.attrs) ?? [];
-      list.push({ nextHops: best.nextHops, source: src, family: best.prefix.family, local: src.kind === "local", out });
+      list.push({ nextHops: best.nextHops, source: src, family, local: src.kind === "local", out });
       cache.set(best.attrs, list);
     }
     return out;
   }
 
-  private transformOut(best: Path, from: PathAttributes, st: PeerState, n: Negotiated, reflecting: boolean, ebgp: boolean): ExportOut | null {
+  private transformOut(best: Path, family: 4 | 6, from: PathAttributes, st: PeerState, n: Negotiated, reflecting: boolean, ebgp: boolean): ExportOut | null {
     const src = best.source;
     const attrs: PathAttributes = { ...from };
     delete attrs.mpReach;
     delete attrs.mpUnreach;
     let nextHops = best.nextHops;
-    const self = this.selfAddress(st, n, best.prefix.family);
+    const self = this.selfAddress(st, n, family);
     if (ebgp) {
       const path = (attrs.asPath ?? []).map((s) => ({ type: s.type, asns: [...s.asns] }));
       const first = path[0];
@@ -707,21 +774,21 @@ export class Speaker {
     const withdraw: { 4: Prefix[]; 6: Prefix[] } = { 4: [], 6: [] };
     const cache: ExportCache = new Map();
     for (const e of entries) {
-      const out = e.best ? this.exportAttrs(e.best, st, n, cache) : null;
+      const out = e.best ? this.exportAttrs(e, e.best, st, n, cache) : null;
       if (!out && st.adjOut.size === 0) continue;
-      const k = key(e.prefix);
+      const k = entryKey(e);
       const prev = st.adjOut.get(k);
       if (!out) {
-        if (prev) {
+        if (prev !== undefined) {
           st.adjOut.delete(k);
-          withdraw[e.prefix.family].push(e.prefix);
+          withdraw[entryFamily(e)].push(entryPrefix(e));
         }
         continue;
       }
-      const sig = out.sig ?? JSON.stringify([out.attrs, out.nextHops], bigintSafe);
-      if (prev?.sig === sig) continue;
-      st.adjOut.set(k, { sig });
-      const prefix = e.prefix;
+      const sig = out.sig ?? this.intern(JSON.stringify([out.attrs, out.nextHops], bigintSafe));
+      if (prev === sig) continue;
+      st.adjOut.set(k, sig);
+      const prefix = entryPrefix(e);
       let g = groups.get(sig);
       if (!g) {
         g = { attrs: out.attrs, nextHops: out.nextHops, family: prefix.family, prefixes: [] };
@@ -785,8 +852,8 @@ export class Speaker {
       if (st.helping) this.armStaleTimer(st, Math.max(1, n.peerGracefulRestart?.restartTime ?? 120));
       this.flush();
     }
-    st.adjOut.clear();
-    this.exportTo(st, this.loc.values());
+    st.adjOut = new PrefixMap();
+    this.exportTo(st, this.exportable(st));
     st.eorPending = true;
     if (!this.deferring) this.sendEndOfRib(st);
   }
@@ -806,14 +873,16 @@ export class Speaker {
 
   private onDown(st: PeerState, info: DownInfo): void {
     if (info.from !== "Established") return;
-    st.adjOut.clear();
+    st.adjOut = new PrefixMap();
     const gr = this.gracefulRestartFor(st) && info.graceful ? st.session.lastPeerRestartTime : 0;
     if (gr && gr > 0) {
       st.helping = true;
+      // Received paths are shared by the prefixes of an UPDATE, so count routes, not path objects:
+      // every path of this peer is stale now.
       this.forPeerPaths(st, (p) => {
-        if (!p.stale) st.stale++;
         p.stale = true;
       });
+      st.stale = st.received;
       this.log(`peer ${st.source.address}: graceful restart, keeping ${st.accepted} routes for ${gr} s`);
       this.armStaleTimer(st, gr);
       return;
@@ -842,7 +911,7 @@ export class Speaker {
   }
 
   private purgeStale(st: PeerState, family: 4 | 6): void {
-    if (st.stale > 0) this.removePeerPaths(st, (p) => !!p.stale && p.prefix.family === family);
+    if (st.stale > 0) this.removePeerPaths(st, (p, e) => !!p.stale && entryFamily(e) === family);
     if (st.stale === 0) {
       st.helping = false;
       this.clearStaleTimer(st);
@@ -855,8 +924,8 @@ export class Speaker {
       const fam = m.afi === Afi.IPV4 ? 4 : m.afi === Afi.IPV6 ? 6 : undefined;
       const n = st.session.negotiated;
       if (!fam || !n) return;
-      const entries = [...this.loc.values()].filter((e) => e.prefix.family === fam);
-      for (const e of entries) st.adjOut.delete(key(e.prefix));
+      const entries = [...this.exportable(st)].filter((e) => entryFamily(e) === fam);
+      for (const e of entries) st.adjOut.delete(entryKey(e));
       this.exportTo(st, entries);
       st.session.send(encodeMessage(endOfRib(m.afi, m.safi), { fourOctetAs: n.fourOctetAs }));
       return;
@@ -881,17 +950,11 @@ export class Speaker {
     }
     for (const p of u.withdrawn) this.withdrawFrom(st, p);
     for (const p of u.attrs.mpUnreach?.withdrawn ?? []) this.withdrawFrom(st, p);
-    const announced: { prefix: Prefix; nextHops: IPAddress[] }[] = [];
-    if (u.nlri.length && u.attrs.nextHop) {
-      const hops = [u.attrs.nextHop];
-      for (const p of u.nlri) announced.push({ prefix: p, nextHops: hops });
-    }
+    const groups: { nlri: readonly Prefix[]; nextHops: IPAddress[] }[] = [];
+    if (u.nlri.length && u.attrs.nextHop) groups.push({ nlri: u.nlri, nextHops: [u.attrs.nextHop] });
     const mp = u.attrs.mpReach;
-    if (mp && mp.safi === Safi.UNICAST) {
-      const hops = mp.nextHops.slice(0, 1);
-      for (const p of mp.nlri) announced.push({ prefix: p, nextHops: hops });
-    }
-    if (announced.length === 0) return;
+    if (mp && mp.safi === Safi.UNICAST && mp.nlri.length) groups.push({ nlri: mp.nlri, nextHops: mp.nextHops.slice(0, 1) });
+    if (groups.length === 0) return;
 
     let attrs: PathAttributes = { ...u.attrs };
     delete attrs.mpReach;
@@ -902,29 +965,38 @@ export class Speaker {
     if (st.source.kind === "ebgp") delete attrs.localPref; // RFC 7606 §7.5: LOCAL_PREF from eBGP is discarded
     const policy = this.policyFor(st, "import");
     const limit = st.config.maxPrefixes;
-    for (const a of announced) {
-      if (!n.families.some((f) => f.afi === familyAfi(a.prefix.family))) continue;
-      const k = key(a.prefix);
-      // No `stale` field until graceful restart sets one: a smaller object per route.
-      let path: Path = { prefix: a.prefix, attrs, nextHops: a.nextHops, source: st.source };
-      if (reject || (st.source.kind === "ebgp" && !policy)) path.rejected = true; // loops; RFC 8212
-      else if (policy) {
-        const r = policy({ prefix: path.prefix, attrs, nextHops: path.nextHops, source: st.source, blackhole: false }, st.config);
-        if (r === false) path.rejected = true;
-        else if (r !== true) path = { ...path, attrs: r };
+    const refuse = !!reject || (st.source.kind === "ebgp" && !policy); // loops; RFC 8212
+    let total = 0;
+    for (const g of groups) {
+      const family = g.nlri[0]!.family;
+      if (!n.families.some((f) => f.afi === familyAfi(family))) continue;
+      // One Path for all the prefixes of the UPDATE (and one for those refused): its attributes, next
+      // hop and source are the same for each. No `stale` field until graceful restart sets one.
+      let accepted: Path | undefined;
+      let refused: Path | undefined;
+      for (const prefix of g.nlri) {
+        let path: Path;
+        if (refuse) path = refused ??= { attrs, nextHops: g.nextHops, source: st.source, rejected: true };
+        else {
+          const r = policy ? policy({ prefix, attrs, nextHops: g.nextHops, source: st.source, blackhole: false }, st.config) : true;
+          if (r === true) path = accepted ??= { attrs, nextHops: g.nextHops, source: st.source };
+          else if (r === false) path = refused ??= { attrs, nextHops: g.nextHops, source: st.source, rejected: true };
+          else path = { attrs: r, nextHops: g.nextHops, source: st.source };
+        }
+        this.setPeerPath(st, key(prefix), prefix, path);
+        if (limit !== undefined && st.received > limit) {
+          this.log(`peer ${st.source.address}: ${st.received} prefixes exceed the limit ${limit}`);
+          const data = new Uint8Array(7);
+          new DataView(data.buffer).setUint16(0, familyAfi(family));
+          data[2] = Safi.UNICAST;
+          new DataView(data.buffer).setUint32(3, limit);
+          st.session.stop({ code: ErrorCode.CEASE, subcode: CeaseSubcode.MAX_PREFIXES_REACHED, data }, `maximum prefixes ${limit} exceeded`);
+          return;
+        }
       }
-      this.setPeerPath(st, k, path);
-      if (limit !== undefined && st.received > limit) {
-        this.log(`peer ${st.source.address}: ${st.received} prefixes exceed the limit ${limit}`);
-        const data = new Uint8Array(7);
-        new DataView(data.buffer).setUint16(0, familyAfi(a.prefix.family));
-        data[2] = Safi.UNICAST;
-        new DataView(data.buffer).setUint32(3, limit);
-        st.session.stop({ code: ErrorCode.CEASE, subcode: CeaseSubcode.MAX_PREFIXES_REACHED, data }, `maximum prefixes ${limit} exceeded`);
-        return;
-      }
+      total += g.nlri.length;
     }
-    if (reject) this.log(`peer ${st.source.address}: ${announced.length} prefixes rejected: ${reject}`);
+    if (reject) this.log(`peer ${st.source.address}: ${total} prefixes rejected: ${reject}`);
   }
 
   /** Loop and sanity checks that make received paths unusable (treated as withdrawn). */
@@ -979,15 +1051,17 @@ export class Speaker {
 
   /** Every path in the Loc-RIB, best first per prefix, prefixes in address order. */
   routes(): RouteStatus[] {
-    const entries = [...this.loc.values()].sort((a, b) => a.prefix.family - b.prefix.family || (a.prefix.addr < b.prefix.addr ? -1 : a.prefix.addr > b.prefix.addr ? 1 : a.prefix.len - b.prefix.len));
+    const entries = [...this.loc.values()]
+      .map((e) => ({ e, prefix: entryPrefix(e) }))
+      .sort((a, b) => a.prefix.family - b.prefix.family || (a.prefix.addr < b.prefix.addr ? -1 : a.prefix.addr > b.prefix.addr ? 1 : a.prefix.len - b.prefix.len));
     const out: RouteStatus[] = [];
-    for (const e of entries) {
-      const usable = e.paths.filter((p) => !p.rejected);
+    for (const { e, prefix } of entries) {
+      const usable = pathList(e).filter((p) => !p.rejected);
       const paths = e.best ? [e.best, ...usable.filter((p) => p !== e.best)] : usable;
       for (const p of paths) {
         const hop = p.nextHops[0];
         out.push({
-          prefix: formatPrefix(e.prefix),
+          prefix: formatPrefix(prefix),
           nextHop: hop ? formatIP(hop.family, hop.value) : "",
           asPath: formatAsPath(p.attrs.asPath ?? []),
           best: p === e.best,

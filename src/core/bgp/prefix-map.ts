@@ -1,0 +1,170 @@
+// A map from prefix keys to values for tables of a million routes. A JS Map keyed by IPv4 prefixes
+// costs a boxed number per key plus ~40 octets of hash table per entry and is the hottest part of a
+// full-table ingest; here IPv4 keys live in typed arrays of an open-addressing table (linear probing,
+// backward-shift deletion: no tombstones) and only the value is a JS reference. IPv6 keys (text) use
+// a plain Map: IPv6 tables are small in this project.
+//
+// Keys are what the speaker already uses: a number `addr * 64 + len` for IPv4, a string for IPv6.
+export type PrefixKey = number | string;
+
+/** The IPv4 key of `addr` (uint32) / `len`. */
+export const v4Key = (addr: number, len: number): number => (addr >>> 0) * 64 + len;
+
+const EMPTY = 0;
+
+export class PrefixMap<V> {
+  /** addr | 0 per slot. */
+  private addrs: Int32Array;
+  /** len + 1 per slot; 0 = empty. */
+  private lens: Uint8Array;
+  private vals: (V | undefined)[];
+  private mask: number;
+  /** 32 - log2(capacity): the hash keeps the top bits, the well-mixed ones. */
+  private shift: number;
+  private count4 = 0;
+  private readonly v6 = new Map<string, V>();
+
+  constructor(capacity = 16) {
+    let cap = 16;
+    while (cap < capacity * 2) cap *= 2;
+    this.addrs = new Int32Array(cap);
+    this.lens = new Uint8Array(cap);
+    this.vals = new Array<V | undefined>(cap).fill(undefined);
+    this.mask = cap - 1;
+    this.shift = 32 - Math.log2(cap);
+  }
+
+  get size(): number {
+    return this.count4 + this.v6.size;
+  }
+
+  private slot(addr: number, len: number): number {
+    // Fibonacci hashing of the address, the length mixed in (10.0.0.0/8 and /16 share an address).
+    return Math.imul(addr ^ (len << 26) ^ (addr >>> 15), 0x9e3779b1) >>> this.shift;
+  }
+
+  /** The slot holding the key, or -1. */
+  private find(addr: number, len: number): number {
+    const l = len + 1;
+    let i = this.slot(addr, len);
+    for (;;) {
+      const s = this.lens[i]!;
+      if (s === EMPTY) return -1;
+      if (s === l && this.addrs[i] === addr) return i;
+      i = (i + 1) & this.mask;
+    }
+  }
+
+  get(k: PrefixKey): V | undefined {
+    if (typeof k === "string") return this.v6.get(k);
+    const len = k % 64;
+    const i = this.find(((k - len) / 64) | 0, len);
+    return i < 0 ? undefined : this.vals[i];
+  }
+
+  has(k: PrefixKey): boolean {
+    if (typeof k === "string") return this.v6.has(k);
+    const len = k % 64;
+    return this.find(((k - len) / 64) | 0, len) >= 0;
+  }
+
+  set(k: PrefixKey, v: V): this {
+    if (typeof k === "string") {
+      this.v6.set(k, v);
+      return this;
+    }
+    const len = k % 64;
+    const addr = ((k - len) / 64) | 0;
+    const l = len + 1;
+    let i = this.slot(addr, len);
+    for (;;) {
+      const s = this.lens[i]!;
+      if (s === EMPTY) break;
+      if (s === l && this.addrs[i] === addr) {
+        this.vals[i] = v;
+        return this;
+      }
+      i = (i + 1) & this.mask;
+    }
+    this.addrs[i] = addr;
+    this.lens[i] = l;
+    this.vals[i] = v;
+    // Grow at 70% load: linear probing degrades quickly past that.
+    if (++this.count4 * 10 > this.mask * 7) this.grow();
+    return this;
+  }
+
+  delete(k: PrefixKey): boolean {
+    if (typeof k === "string") return this.v6.delete(k);
+    const len = k % 64;
+    let i = this.find(((k - len) / 64) | 0, len);
+    if (i < 0) return false;
+    this.count4--;
+    // Backward-shift deletion: move later members of the probe run into the hole.
+    const mask = this.mask;
+    for (;;) {
+      this.lens[i] = EMPTY;
+      this.vals[i] = undefined;
+      let j = i;
+      for (;;) {
+        j = (j + 1) & mask;
+        const s = this.lens[j]!;
+        if (s === EMPTY) return true;
+        const home = this.slot(this.addrs[j]!, s - 1);
+        // Keep j where it is when its home lies cyclically in (i, j].
+        if (i <= j ? i < home && home <= j : i < home || home <= j) continue;
+        this.addrs[i] = this.addrs[j]!;
+        this.lens[i] = s;
+        this.vals[i] = this.vals[j];
+        i = j;
+        break;
+      }
+    }
+  }
+
+  clear(): void {
+    this.lens.fill(EMPTY);
+    this.vals.fill(undefined);
+    this.count4 = 0;
+    this.v6.clear();
+  }
+
+  private grow(): void {
+    const { addrs, lens, vals } = this;
+    const cap = (this.mask + 1) * 2;
+    this.addrs = new Int32Array(cap);
+    this.lens = new Uint8Array(cap);
+    this.vals = new Array<V | undefined>(cap).fill(undefined);
+    this.mask = cap - 1;
+    this.shift = 32 - Math.log2(cap);
+    for (let i = 0; i < lens.length; i++) {
+      const s = lens[i]!;
+      if (s === EMPTY) continue;
+      let j = this.slot(addrs[i]!, s - 1);
+      while (this.lens[j] !== EMPTY) j = (j + 1) & this.mask;
+      this.addrs[j] = addrs[i]!;
+      this.lens[j] = s;
+      this.vals[j] = vals[i];
+    }
+  }
+
+  /** Values in table order (not insertion order). Do not delete while iterating. */
+  *values(): IterableIterator<V> {
+    const { lens, vals } = this;
+    for (let i = 0; i < lens.length; i++) if (lens[i] !== EMPTY) yield vals[i] as V;
+    yield* this.v6.values();
+  }
+
+  *entries(): IterableIterator<[PrefixKey, V]> {
+    const { addrs, lens, vals } = this;
+    for (let i = 0; i < lens.length; i++) {
+      const s = lens[i]!;
+      if (s !== EMPTY) yield [v4Key(addrs[i]!, s - 1), vals[i] as V];
+    }
+    yield* this.v6.entries();
+  }
+
+  [Symbol.iterator](): IterableIterator<[PrefixKey, V]> {
+    return this.entries();
+  }
+}
