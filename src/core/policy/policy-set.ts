@@ -428,9 +428,20 @@ export class PolicySet {
     return undefined;
   }
 
-  /** Every endpoint with its effective labels (profile labels merged) and the policies that apply. */
-  describeEndpoints(): EndpointSummary[] {
-    return this.#endpoints.map((ep) => {
+  /** The address families of the endpoints' addresses. */
+  endpointFamilies(): Set<Family> {
+    const out = new Set<Family>();
+    for (const ep of this.#endpoints) for (const a of ep.addrs) out.add(a.family);
+    return out;
+  }
+
+  /**
+   * Every endpoint (or only those on `node`) with its effective labels (profile labels merged) and
+   * the policies that apply.
+   */
+  describeEndpoints(node?: string): EndpointSummary[] {
+    const eps = node === undefined ? this.#endpoints : this.#endpoints.filter((ep) => ep.endpoint.node === node);
+    return eps.map((ep) => {
       const applied = this.#policiesFor(ep);
       return {
         endpoint: ep.ref,

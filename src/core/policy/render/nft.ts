@@ -67,7 +67,7 @@ export function nftRule(r: PlannedRule): string {
  * VXLAN/IPIP) runs once in the dispatch chain before the jump, and the first tier needs no
  * "Start of tier" clear: fewer kernel rules, the same verdicts.
  */
-function endpointChain(ep: PlannedEndpoint, dir: "ingress" | "egress"): string[] {
+function endpointChain(plan: Plan, ep: PlannedEndpoint, dir: "ingress" | "egress"): string[] {
   const lines: string[] = [];
   (dir === "ingress" ? ep.ingress : ep.egress).forEach((tier, i) => {
     if (i > 0) lines.push(`${markClear(MARKS.pass)} ${comment(`Start of tier ${tier.tier}`)}`);
@@ -79,12 +79,25 @@ function endpointChain(ep: PlannedEndpoint, dir: "ingress" | "egress"): string[]
     if (tier.endDrop) lines.push(`${markNot(MARKS.pass)} drop ${comment(`End of tier ${tier.tier}. Drop if no policies passed packet`)}`);
   });
   for (const chain of dir === "ingress" ? ep.ingressProfiles : ep.egressProfiles) {
+    // A short profile without Pass (the namespace profile is one Allow) runs inline: its Allow
+    // returns from the endpoint chain with the accept mark, as the jump and the return would.
+    const rules = plan.chains.get(chain)?.rules;
+    if (rules !== undefined && rules.length <= INLINE_PROFILE_RULES && rules.every((r) => r.verdict !== "pass")) {
+      for (const r of rules) {
+        lines.push(nftRule(r));
+        // Nothing after an unconditional Allow or Deny is reached.
+        if (r.terms.length === 0 && r.verdict !== "log") return lines;
+      }
+      continue;
+    }
     lines.push(`jump ${chain}`);
     lines.push(`${markIs(MARKS.accept)} return ${comment("Return if profile accepted")}`);
   }
   lines.push(`drop ${comment("Drop if no profiles matched")}`);
   return lines;
 }
+
+const INLINE_PROFILE_RULES = 4;
 
 export interface NftRuleset {
   readonly sets: ReadonlyMap<string, PlannedSet>;
@@ -100,6 +113,14 @@ const groupLines = new WeakMap<readonly string[], readonly string[]>();
 
 /** The structured ruleset for a plan: what both the full text and incremental updates are made of. */
 export function nftRuleset(plan: Plan): NftRuleset {
+  let rs = rulesets.get(plan);
+  if (rs === undefined) rulesets.set(plan, (rs = buildRuleset(plan)));
+  return rs;
+}
+
+const rulesets = new WeakMap<Plan, NftRuleset>();
+
+function buildRuleset(plan: Plan): NftRuleset {
   const chains = new Map<string, { hook?: string; rules: readonly string[] }>();
   const wildcard = quote(`${plan.ifacePrefix}*`);
   chains.set("bc-forward", {
@@ -129,7 +150,7 @@ export function nftRuleset(plan: Plan): NftRuleset {
   chains.set("bc-to-wl-dispatch", { rules: [...conntrack, markClear(MARKS.accept | MARKS.pass), ...dispatch("oifname", (e) => e.toChain)] });
   for (const ep of plan.endpoints) {
     let lines = endpointLines.get(ep);
-    if (lines === undefined) endpointLines.set(ep, (lines = { to: endpointChain(ep, "ingress"), from: endpointChain(ep, "egress") }));
+    if (lines === undefined) endpointLines.set(ep, (lines = { to: endpointChain(plan, ep, "ingress"), from: endpointChain(plan, ep, "egress") }));
     chains.set(ep.toChain, { rules: lines.to });
     chains.set(ep.fromChain, { rules: lines.from });
   }

@@ -136,14 +136,15 @@ class Planner {
 
   // Rules parse their own Selector objects; names are cached by canonical text so each distinct
   // selector is hashed (SHA-224 for its unique id) once, not once per rule.
-  readonly #names = new Map<string, string>();
+  // Set names by family and canonical selector (the canonical string is the key: its hash is
+  // kept by the string, which each parsed Selector holds once).
+  readonly #selectorNames: Record<Family, Map<string, string>> = { 4: new Map(), 6: new Map() };
 
   selectorSet(sel: Selector, family: Family): string {
-    const key = `${family} ${sel.canonical}`;
-    let name = this.#names.get(key);
-    if (name !== undefined) return name;
-    name = setName(sel.uniqueId, family);
-    this.#names.set(key, name);
+    const names = this.#selectorNames[family];
+    let name = names.get(sel.canonical);
+    if (name === undefined) names.set(sel.canonical, (name = setName(sel.uniqueId, family)));
+    // A set dropped from an earlier plan (no rule used it) is filled again.
     if (!this.sets.has(name)) {
       const members = this.set
         .ipSetMembers(sel)
@@ -153,13 +154,12 @@ class Planner {
     return name;
   }
 
+  readonly #names = new Map<string, string>();
+
   namedPortSet(sel: Selector | undefined, port: string, protocol: number | undefined, family: Family): string {
     const key = `${family} ${sel?.canonical ?? ""} ${protocol ?? "any"} ${port}`;
-    const cached = this.#names.get(key);
-    if (cached !== undefined) return cached;
-    const id = makeUniqueId("n", `${sel?.uniqueId ?? "all"},${protocol ?? "any"},${port}`);
-    const name = setName(id, family);
-    this.#names.set(key, name);
+    let name = this.#names.get(key);
+    if (name === undefined) this.#names.set(key, (name = setName(makeUniqueId("n", `${sel?.uniqueId ?? "all"},${protocol ?? "any"},${port}`), family)));
     if (!this.sets.has(name)) {
       const members = this.set
         .namedPortMembers(sel, port, protocol)
@@ -363,11 +363,32 @@ function covers(outer: Prefix, inner: Prefix): boolean {
 function familiesOf(endpointFamilies: ReadonlySet<Family>, policies: Iterable<CompiledPolicy>): Family[] {
   const found = new Set<Family>(endpointFamilies);
   for (const p of policies) {
-    for (const r of p.ingress) ruleFamilies(r, found);
-    for (const r of p.egress) ruleFamilies(r, found);
+    let fams = policyFamilies.get(p);
+    if (fams === undefined) {
+      const own = new Set<Family>();
+      for (const r of p.ingress) ruleFamilies(r, own);
+      for (const r of p.egress) ruleFamilies(r, own);
+      policyFamilies.set(p, (fams = [...own]));
+    }
+    for (const f of fams) found.add(f);
   }
   if (found.size === 0) found.add(4);
   return [...found].sort();
+}
+
+// Compiled policies are immutable: what each needs is worked out once.
+const policyFamilies = new WeakMap<CompiledPolicy, readonly Family[]>();
+const chainSets = new WeakMap<PlannedChain, readonly string[]>();
+
+/** The sets a chain's rules refer to. */
+function setsOf(c: PlannedChain): readonly string[] {
+  let names = chainSets.get(c);
+  if (names === undefined) {
+    const found = new Set<string>();
+    for (const r of c.rules) for (const t of r.terms) if (t.t === "set" || t.t === "namedPorts") found.add(t.set);
+    chainSets.set(c, (names = [...found]));
+  }
+  return names;
 }
 
 function ruleFamilies(r: CompiledRule, found: Set<Family>): void {
@@ -434,7 +455,7 @@ interface LocalEndpoint {
 export class NodePlanner {
   readonly #options: RenderOptions;
   readonly #ifacePrefix: string;
-  readonly #endpointFamilies = new Set<Family>();
+  readonly #endpointFamilies: ReadonlySet<Family>;
   readonly #local: LocalEndpoint[] = [];
   /** Enforced policies by kind/namespace/name. */
   readonly #policies = new Map<string, CompiledPolicy>();
@@ -449,8 +470,8 @@ export class NodePlanner {
     this.#ifacePrefix = options.ifacePrefix ?? "cali";
     const ifaceName = options.ifaceName ?? ((ns: string, name: string) => workloadInterfaceName(ns, name, this.#ifacePrefix));
     for (const p of set.policies) this.#policies.set(policyKey(p.policy), p);
-    for (const e of set.describeEndpoints()) {
-      for (const ip of e.ips) this.#endpointFamilies.add(parsePrefix(ip, { strict: false }).family);
+    this.#endpointFamilies = set.endpointFamilies();
+    for (const e of set.describeEndpoints(options.node)) {
       if (e.endpoint.kind !== "workload" || e.node !== options.node || e.ips.length === 0) continue;
       const ns = e.endpoint.namespace ?? "";
       const first = parsePrefix(e.ips[0]!, { strict: false });
@@ -550,7 +571,7 @@ export class NodePlanner {
         continue;
       }
       keptChains.set(name, c);
-      for (const r of c.rules) for (const t of r.terms) if (t.t === "set" || t.t === "namedPorts") setNames.add(t.set);
+      for (const n of setsOf(c)) setNames.add(n);
     }
     for (const name of planner.groups.keys()) if (!groups.has(name)) planner.groups.delete(name);
     const sets = new Map<string, PlannedSet>();

@@ -64,6 +64,24 @@ describe("NodePlanner.update", () => {
     }
   });
 
+  test("a selector whose set went with the last rule using it gets its set back when a rule uses it again", () => {
+    let input = small();
+    const planner = new NodePlanner(new PolicySet(input), { node: NODE });
+    const steps: ((ps: Policy[]) => Policy[])[] = [
+      (ps) => ps.filter((p) => p.name !== "db-from-web"), // the only rule selecting app == 'web'
+      (ps) => [...ps, np("again", "shop", { selector: "app == 'db'", ingress: [{ action: "Allow", protocol: "TCP", source: { selector: "app == 'web'" }, destination: { ports: ["http"] } }] })],
+      (ps) => ps.filter((p) => p.name !== "again" && p.name !== "web-http"), // named-port sets go too
+      (ps) => [...ps, np("again", "shop", { selector: "app == 'db'", ingress: [{ action: "Allow", protocol: "TCP", source: { selector: "app == 'web'" }, destination: { ports: ["http"] } }] })],
+    ];
+    for (const step of steps) {
+      const next = step([...input.policies!]);
+      const plan = planner.update(diffPolicies(input.policies!, next));
+      input = { ...input, policies: next };
+      expectSame(plan, input);
+      for (const c of plan.chains.values()) for (const r of c.rules) for (const t of r.terms) if (t.t === "set" || t.t === "namedPorts") expect(plan.sets.has(t.set)).toBe(true);
+    }
+  });
+
   test("a policy bringing the first IPv6 CIDR re-plans for both families", () => {
     const input = small();
     const planner = new NodePlanner(new PolicySet(input), { node: NODE });

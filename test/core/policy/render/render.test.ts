@@ -110,11 +110,20 @@ describe("nftables text", () => {
       `jump ${def}`,
       'meta mark & 0x00010000 == 0x00010000 return comment "Return if policy accepted"',
       'meta mark & 0x00020000 == 0x00000000 drop comment "End of tier default. Drop if no policies passed packet"',
-      "jump bc-pri-kns.shop",
-      'meta mark & 0x00010000 == 0x00010000 return comment "Return if profile accepted"',
-      'drop comment "Drop if no profiles matched"',
+      // The namespace profile (one Allow) runs inline, and nothing follows an unconditional Allow.
+      'meta mark set meta mark | 0x00010000 return comment "profile kns.shop ingress rule 0"',
     ]);
-    expect(chainBlock(text, db.fromChain)).toEqual(["jump bc-pro-kns.shop", 'meta mark & 0x00010000 == 0x00010000 return comment "Return if profile accepted"', 'drop comment "Drop if no profiles matched"']);
+    expect(chainBlock(text, db.fromChain)).toEqual(['meta mark set meta mark | 0x00010000 return comment "profile kns.shop egress rule 0"']);
+    // A longer profile, or one with Pass, is jumped to.
+    const long = small();
+    const profile = { name: "long", ingress: [{ action: "Deny" as const, protocol: "UDP" }, { action: "Pass" as const }] };
+    const lp = plan({ ...long, profiles: [...long.profiles!, profile], endpoints: long.endpoints!.map((e) => (e.name === "db" ? { ...e, profiles: ["long", ...(e.profiles ?? [])] } : e)) });
+    const lines = chainBlock(renderNft(lp), lp.endpoints.find((e) => e.id === "shop/db")!.toChain);
+    expect(lines.slice(-3)).toEqual([
+      "jump bc-pri-long",
+      'meta mark & 0x00010000 == 0x00010000 return comment "Return if profile accepted"',
+      'meta mark set meta mark | 0x00010000 return comment "profile kns.shop ingress rule 0"',
+    ]);
   });
 
   test("rules: Deny drops, Pass sets the pass mark, Allow the accept mark; ports OR-ed across numbers and names", () => {
