@@ -24,6 +24,7 @@ const nft = async (script: string): Promise<{ nft: number; cpu: number; total: n
   return { nft: wall! * 1000, cpu: (user! + sys!) * 1000, total };
 };
 const fmt = (x: { nft: number; cpu: number; total: number }): string => `${x.nft.toFixed(0)} ms wall, ${x.cpu.toFixed(0)} ms CPU (${x.total.toFixed(0)} ms with ip netns exec)`;
+const cpuMs = (u: NodeJS.CpuUsage): number => (u.user + u.system) / 1000;
 const loadavg = async (): Promise<string> => String((await execa("cat", ["/proc/loadavg"])).stdout).split(" ").slice(0, 3).join(" ");
 
 // Three nodes (coprime with the ten namespaces), so node-0 holds pods of every namespace.
@@ -34,10 +35,12 @@ try {
   const t0 = performance.now();
   const set = new PolicySet(input);
   const t1 = performance.now();
+  const c1 = process.cpuUsage();
   const planner = new NodePlanner(set, { node: "node-0" });
   const plan = planner.plan;
   const text = renderNft(plan);
   const t2 = performance.now();
+  const renderCpu = cpuMs(process.cpuUsage(c1));
   const load = await nft(text);
   const listed = await execa("ip", ["netns", "exec", ns, "nft", "-a", "list", "table", "inet", "bc-filter"]);
   const kernelRules = String(listed.stdout).split("\n").filter((l) => /# handle \d+$/.test(l) && !/^\s*(chain|set|table)/.test(l)).length;
@@ -49,23 +52,33 @@ try {
       `(${sourceRules} policy rules in the cluster; repeats that can never fire left out), ${plan.sets.size} sets; ${text.split("\n").length} lines of nft, ${kernelRules} rules in the kernel`,
   );
   console.log(`build PolicySet        ${(t1 - t0).toFixed(0)} ms (not counted below: the evaluator's model)`);
-  console.log(`plan + render          ${(t2 - t1).toFixed(0)} ms`);
+  console.log(`plan + render          ${(t2 - t1).toFixed(0)} ms wall, ${renderCpu.toFixed(0)} ms CPU (first run in this process)`);
   console.log(`nft -f (empty netns)   ${fmt(load)}`);
   console.log(`nft -f (replace)       ${fmt(reload)}`);
   const first = t2 - t1 + load.nft;
   console.log(
     `render + load          ${first.toFixed(0)} ms = ${(first / load.nft).toFixed(2)} × the plain nft -f of the same text; ` +
-      `CPU ${(t2 - t1 + load.cpu).toFixed(0)} ms. Target < 1000 ms: ${first < 1000 ? "met" : "MISSED"}`,
+      `CPU ${(renderCpu + load.cpu).toFixed(0)} ms. Target < 1000 ms: ${first < 1000 ? "met" : "MISSED"}`,
   );
 
-  // One policy that applies on node-0 changed: its first rule now allows another port.
-  const target = set.policies.find((p) => plan.chains.has(policyChainName(p, "ingress")))!.policy;
-  const changed: Policy = { ...target, spec: { ...target.spec, ingress: [{ action: "Allow", protocol: "TCP", destination: { ports: [4242] } }, ...(target.spec.ingress ?? []).slice(1)] } };
+  // One policy that applies on node-0 changed: its first rule now allows another port. A first
+  // change (another policy) is applied before, as a running agent would have: the figures are then
+  // those of a warm process, not of code run for the first time.
+  const [warm, target] = set.policies.filter((p) => plan.chains.has(policyChainName(p, "ingress"))).map((p) => p.policy);
+  const port = (p: Policy, n: number): Policy => ({ ...p, spec: { ...p.spec, ingress: [{ action: "Allow", protocol: "TCP", destination: { ports: [n] } }, ...(p.spec.ingress ?? []).slice(1)] } });
+  const w0 = performance.now();
+  const warmPlan = planner.update({ upsert: [port(warm!, 4141)] });
+  const w1 = performance.now();
+  const warmApply = await nft(renderNftUpdate(plan, warmPlan));
+  console.log(`first change (warm-up) NodePlanner.update + renderNftUpdate ${(w1 - w0).toFixed(1)} ms, nft -f ${fmt(warmApply)}`);
+  const changed = port(target!, 4242);
   const t3 = performance.now();
+  const c3 = process.cpuUsage();
   const next = planner.update({ upsert: [changed] });
   const t4 = performance.now();
-  const update = renderNftUpdate(plan, next);
+  const update = renderNftUpdate(warmPlan, next);
   const t5 = performance.now();
+  const updateCpu = cpuMs(process.cpuUsage(c3));
   const apply = await nft(update);
   const t6 = performance.now();
   const after = String((await execa("ip", ["netns", "exec", ns, "nft", "list", "table", "inet", "bc-filter"])).stdout);
@@ -76,7 +89,7 @@ try {
   const endToEnd = t4 - t3 + (t5 - t4) + apply.nft;
   console.log(`one policy changed:    ${update.trim().split("\n").length} nft commands (${update.split("\n").filter((l) => l.startsWith("flush chain")).length} chain flushed, no table reload)`);
   console.log(`  NodePlanner.update   ${(t4 - t3).toFixed(1)} ms`);
-  console.log(`  renderNftUpdate      ${(t5 - t4).toFixed(1)} ms`);
+  console.log(`  renderNftUpdate      ${(t5 - t4).toFixed(1)} ms (both: ${updateCpu.toFixed(1)} ms CPU)`);
   console.log(`  nft -f of the delta  ${fmt(apply)}`);
   console.log(`  end to end           ${endToEnd.toFixed(1)} ms (update + diff + nft wall; ${(t6 - t3).toFixed(0)} ms with ip netns exec) = ${(endToEnd / apply.nft).toFixed(2)} × the nft -f. Target < 50 ms: ${endToEnd < 50 ? "met" : "MISSED"}`);
   console.log(`  plain nft -f of the same delta again ${fmt(plain)}; empty script ${fmt(noop)}`);
