@@ -11,6 +11,18 @@ export type PrefixKey = number | string;
 export const v4Key = (addr: number, len: number): number => (addr >>> 0) * 64 + len;
 
 const EMPTY = 0;
+const NONE_I32 = new Int32Array(0);
+const NONE_U8 = new Uint8Array(0);
+
+/**
+ * A packed array of `n` undefineds. `new Array(n).fill()` is far slower for large n: V8 makes a
+ * dictionary-mode array past 100,000 elements and fill() then works on that.
+ */
+function filled<V>(n: number): (V | undefined)[] {
+  const a: (V | undefined)[] = [];
+  for (let i = 0; i < n; i++) a.push(undefined);
+  return a;
+}
 
 export class PrefixMap<V> {
   /** addr | 0 per slot. */
@@ -22,20 +34,19 @@ export class PrefixMap<V> {
   /** 32 - log2(capacity): the hash keeps the top bits, the well-mixed ones. */
   private shift: number;
   private count4 = 0;
-  private readonly v6 = new Map<string, V>();
+  private v6: Map<string, V> | undefined;
 
-  constructor(capacity = 16) {
-    let cap = 16;
-    while (cap < capacity * 2) cap *= 2;
-    this.addrs = new Int32Array(cap);
-    this.lens = new Uint8Array(cap);
-    this.vals = new Array<V | undefined>(cap).fill(undefined);
-    this.mask = cap - 1;
-    this.shift = 32 - Math.log2(cap);
+  /** Nothing is allocated until the first IPv4 key: a speaker has one of these per peer (Adj-RIB-Out). */
+  constructor() {
+    this.addrs = NONE_I32;
+    this.lens = NONE_U8;
+    this.vals = [];
+    this.mask = 0;
+    this.shift = 32;
   }
 
   get size(): number {
-    return this.count4 + this.v6.size;
+    return this.count4 + (this.v6?.size ?? 0);
   }
 
   private slot(addr: number, len: number): number {
@@ -45,6 +56,7 @@ export class PrefixMap<V> {
 
   /** The slot holding the key, or -1. */
   private find(addr: number, len: number): number {
+    if (this.count4 === 0) return -1;
     const l = len + 1;
     let i = this.slot(addr, len);
     for (;;) {
@@ -56,23 +68,24 @@ export class PrefixMap<V> {
   }
 
   get(k: PrefixKey): V | undefined {
-    if (typeof k === "string") return this.v6.get(k);
+    if (typeof k === "string") return this.v6?.get(k);
     const len = k % 64;
     const i = this.find(((k - len) / 64) | 0, len);
     return i < 0 ? undefined : this.vals[i];
   }
 
   has(k: PrefixKey): boolean {
-    if (typeof k === "string") return this.v6.has(k);
+    if (typeof k === "string") return this.v6?.has(k) ?? false;
     const len = k % 64;
     return this.find(((k - len) / 64) | 0, len) >= 0;
   }
 
   set(k: PrefixKey, v: V): this {
     if (typeof k === "string") {
-      this.v6.set(k, v);
+      (this.v6 ??= new Map()).set(k, v);
       return this;
     }
+    if (this.lens.length === 0) this.grow();
     const len = k % 64;
     const addr = ((k - len) / 64) | 0;
     const l = len + 1;
@@ -95,7 +108,7 @@ export class PrefixMap<V> {
   }
 
   delete(k: PrefixKey): boolean {
-    if (typeof k === "string") return this.v6.delete(k);
+    if (typeof k === "string") return this.v6?.delete(k) ?? false;
     const len = k % 64;
     let i = this.find(((k - len) / 64) | 0, len);
     if (i < 0) return false;
@@ -123,18 +136,21 @@ export class PrefixMap<V> {
   }
 
   clear(): void {
-    this.lens.fill(EMPTY);
-    this.vals.fill(undefined);
+    this.addrs = NONE_I32;
+    this.lens = NONE_U8;
+    this.vals = [];
+    this.mask = 0;
+    this.shift = 32;
     this.count4 = 0;
-    this.v6.clear();
+    this.v6?.clear();
   }
 
   private grow(): void {
     const { addrs, lens, vals } = this;
-    const cap = (this.mask + 1) * 2;
+    const cap = Math.max(16, lens.length * 2);
     this.addrs = new Int32Array(cap);
     this.lens = new Uint8Array(cap);
-    this.vals = new Array<V | undefined>(cap).fill(undefined);
+    this.vals = filled<V>(cap);
     this.mask = cap - 1;
     this.shift = 32 - Math.log2(cap);
     for (let i = 0; i < lens.length; i++) {
@@ -152,7 +168,7 @@ export class PrefixMap<V> {
   *values(): IterableIterator<V> {
     const { lens, vals } = this;
     for (let i = 0; i < lens.length; i++) if (lens[i] !== EMPTY) yield vals[i] as V;
-    yield* this.v6.values();
+    if (this.v6) yield* this.v6.values();
   }
 
   *entries(): IterableIterator<[PrefixKey, V]> {
@@ -161,7 +177,7 @@ export class PrefixMap<V> {
       const s = lens[i]!;
       if (s !== EMPTY) yield [v4Key(addrs[i]!, s - 1), vals[i] as V];
     }
-    yield* this.v6.entries();
+    if (this.v6) yield* this.v6.entries();
   }
 
   [Symbol.iterator](): IterableIterator<[PrefixKey, V]> {

@@ -59,19 +59,20 @@ export interface SessionConfig {
   /** Reject peers whose hold time is below this (besides 1 and 2, which the codec rejects). Default 3. */
   minHoldTime?: number;
   /** The capabilities to advertise; asked each time an OPEN is sent (the GR R bit can change). */
-  capabilities: () => Capability[];
+  capabilities: (s: Session) => Capability[];
 }
 
 /** What the two OPENs settled on. */
 export interface Negotiated {
-  peerOpen: OpenMessage;
+  /** The My Autonomous System field of the peer's OPEN (AS_TRANS for a 4-octet AS). */
+  peerOpenAs: number;
   peerRouterId: number;
   peerAs: number;
   holdTime: number;
   keepaliveTime: number;
   fourOctetAs: boolean;
-  /** Families both sides announced (IPv4 unicast when neither sent MP capabilities). */
-  families: AddressFamily[];
+  /** Families both sides announced (IPv4 unicast when neither sent MP capabilities). Shared between sessions: do not modify. */
+  families: readonly AddressFamily[];
   routeRefresh: boolean;
   /** The peer's graceful restart capability, if any. */
   peerGracefulRestart: Extract<Capability, { kind: "graceful-restart" }> | undefined;
@@ -108,6 +109,8 @@ class Attempt {
   state: ConnState;
   readonly framer = new MessageFramer();
   peerOpen: OpenMessage | undefined;
+  /** What this connection's OPEN exchange settled on (from OpenConfirm on). */
+  negotiated: Negotiated | undefined;
   holdTimer: TimerHandle | undefined;
   keepaliveTimer: TimerHandle | undefined;
   closed = false;
@@ -139,7 +142,9 @@ export class Session {
   /** The restart time (s) the peer advertised in the OPEN of the last Established session (0: none). */
   lastPeerRestartTime = 0;
   /** Most recent NOTIFICATIONs, for show commands. */
-  lastError: { sent?: NotificationMessage; received?: NotificationMessage; reason?: string } = {};
+  lastError: { readonly sent?: NotificationMessage; readonly received?: NotificationMessage; readonly reason?: string } = NO_ERROR;
+  /** The owner's handle (the Speaker's per-peer state), so one SessionEvents object can serve every session. */
+  owner: unknown;
   /** Messages and octets sent to and received from this peer, over every connection since creation. */
   readonly counters: PeerCounters = newPeerCounters();
 
@@ -266,7 +271,7 @@ export class Session {
   }
 
   private sendOpen(a: Attempt): void {
-    const caps = this.config.capabilities();
+    const caps = this.config.capabilities(this);
     const four = findCapability(caps, "four-octet-as");
     const open: OpenMessage = {
       type: MessageType.OPEN,
@@ -301,10 +306,8 @@ export class Session {
     });
   }
 
-  private pendingNegotiation = new Map<Attempt, Negotiated>();
-
   private negotiatedFor(a: Attempt): Negotiated | undefined {
-    return this.pendingNegotiation.get(a);
+    return a.negotiated;
   }
 
   private onData(a: Attempt, bytes: Uint8Array): void {
@@ -352,7 +355,7 @@ export class Session {
 
   private onMessage(a: Attempt, m: Message): void {
     if (m.type === MessageType.NOTIFICATION) {
-      this.lastError.received = m;
+      this.lastError = { ...this.lastError, received: m };
       this.drop(a, `NOTIFICATION received: ${m.code}/${m.subcode}`, { code: m.code, subcode: m.subcode });
       return;
     }
@@ -425,16 +428,16 @@ export class Session {
         if (loser === a) return;
       }
     }
-    const local = this.config.capabilities();
+    const local = this.config.capabilities(this);
     const localFamilies = multiprotocolFamilies(local);
     const peerFamilies = multiprotocolFamilies(open.capabilities);
     const ipv4 = { afi: Afi.IPV4, safi: Safi.UNICAST };
     const l = localFamilies.length ? localFamilies : [ipv4];
     const p = peerFamilies.length ? peerFamilies : [ipv4];
-    const families = l.filter((f) => p.some((g) => g.afi === f.afi && g.safi === f.safi));
+    const families = internFamilies(l.filter((f) => p.some((g) => g.afi === f.afi && g.safi === f.safi)));
     const holdTime = Math.min(this.holdTime, open.holdTime);
     const n: Negotiated = {
-      peerOpen: open,
+      peerOpenAs: open.myAs,
       peerRouterId: open.bgpId,
       peerAs: asn,
       holdTime,
@@ -447,7 +450,7 @@ export class Session {
       localAddress: a.conn.localAddress,
       initiatedLocally: a.outgoing,
     };
-    this.pendingNegotiation.set(a, n);
+    a.negotiated = n;
     a.state = "OpenConfirm";
     this.out(a.conn, encodeMessage({ type: MessageType.KEEPALIVE }));
     this.armHold(a, holdTime);
@@ -517,7 +520,7 @@ export class Session {
   private fail(a: Attempt, n: { code: number; subcode: number; data?: Uint8Array }, reason: string): void {
     if (a.closed) return;
     // No NOTIFICATION before the TCP connection is up.
-    if (a.state !== "Connect") this.lastError.sent = this.sendNotification(a.conn, n);
+    if (a.state !== "Connect") this.lastError = { ...this.lastError, sent: this.sendNotification(a.conn, n) };
     this.log(`NOTIFICATION ${n.code}/${n.subcode} sent: ${reason}`);
     this.drop(a, reason, undefined, false, { code: n.code, subcode: n.subcode });
   }
@@ -544,9 +547,9 @@ export class Session {
     if (a.keepaliveTimer !== undefined) this.clock.clearTimer(a.keepaliveTimer);
     a.conn.close();
     this.attempts = this.attempts.filter((x) => x !== a);
-    const n = this.pendingNegotiation.get(a);
-    this.pendingNegotiation.delete(a);
-    this.lastError.reason = reason;
+    const n = a.negotiated;
+    a.negotiated = undefined;
+    this.lastError = { ...this.lastError, reason };
     if (from === "Established") {
       this.negotiated = undefined;
       this.establishedAt = undefined;
@@ -593,6 +596,20 @@ export class Session {
     if (this.connectRetryTimer !== undefined) this.clock.clearTimer(this.connectRetryTimer);
     this.connectRetryTimer = undefined;
   }
+}
+
+const NO_ERROR = Object.freeze({});
+
+/** One array per distinct family list, shared by every session that negotiated it (a mesh has thousands). */
+const familyLists = new Map<string, readonly AddressFamily[]>();
+function internFamilies(fs: AddressFamily[]): readonly AddressFamily[] {
+  const k = fs.map((f) => `${f.afi}/${f.safi}`).join(",");
+  let v = familyLists.get(k);
+  if (!v) {
+    v = Object.freeze(fs.map((f) => Object.freeze({ afi: f.afi, safi: f.safi })));
+    familyLists.set(k, v);
+  }
+  return v;
 }
 
 const u32 = (v: number): Uint8Array => Uint8Array.of(v >>> 24, (v >>> 16) & 255, (v >>> 8) & 255, v & 255);

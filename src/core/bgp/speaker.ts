@@ -6,7 +6,7 @@ import { bestPath, type DecisionOptions, DEFAULT_LOCAL_PREF, type Path, type Pat
 import type { Clock, Listener, RouteEntry, RouteSink, Transport } from "./ports.ts";
 import { addCounters, copyCounters, newPeerCounters, type PeerCounters } from "./counters.ts";
 import { PrefixMap, type PrefixKey, v4Key } from "./prefix-map.ts";
-import { type DownInfo, type Negotiated, Session, type SessionState } from "./session.ts";
+import { type DownInfo, type Negotiated, Session, type SessionEvents, type SessionState } from "./session.ts";
 import {
   Afi,
   allPrefixes,
@@ -176,6 +176,7 @@ const entryFamily = (e: LocEntry): 4 | 6 => (typeof e.a === "number" ? 4 : 6);
 const entryKey = (e: LocEntry): Key => (typeof e.a === "number" ? v4Key(e.a, e.m & M_LEN) : key(e.a));
 /** The entry's prefix as a Prefix (a new object for IPv4: the entries keep none). */
 const entryPrefix = (e: LocEntry): Prefix => (typeof e.a === "number" ? { family: 4, addr: BigInt(e.a >>> 0), len: e.m & M_LEN } : e.a);
+const peerOf = (s: Session): PeerState => s.owner as PeerState;
 /** An iBGP peer that is not a route-reflector client: it may only ever be sent wide entries. */
 const isNarrow = (st: PeerState): boolean => st.source.kind === "ibgp" && !st.source.rrClient;
 const pathList = (e: LocEntry): readonly Path[] => (e.paths === undefined ? [] : Array.isArray(e.paths) ? e.paths : [e.paths]);
@@ -296,32 +297,29 @@ export class Speaker {
       eorPending: false,
       session: undefined as unknown as Session,
     };
+    // One fixed-shape config and the speaker's shared callbacks: a full mesh has a Session per peer
+    // pair, so nothing per session that need not be.
     st.session = new Session(
       {
         localAs: this.asNumber,
         routerId: this.routerId,
         peerAddress: address,
         peerAs: config.asNumber,
-        ...(config.port !== undefined ? { peerPort: config.port } : {}),
-        ...(config.localAddress ? { localAddress: config.localAddress } : {}),
-        ...(config.passive !== undefined ? { passive: config.passive } : {}),
-        ...(config.holdTime !== undefined ? { holdTime: config.holdTime } : {}),
-        ...(config.minHoldTime !== undefined ? { minHoldTime: config.minHoldTime } : {}),
-        ...(config.connectRetryTime !== undefined ? { connectRetryTime: config.connectRetryTime } : {}),
-        ...(config.connectDelay !== undefined ? { connectDelay: config.connectDelay } : {}),
-        ...(config.errorWaitTime !== undefined ? { errorWaitTime: config.errorWaitTime } : {}),
-        capabilities: () => this.capabilitiesFor(st, ip.family),
+        peerPort: config.port,
+        localAddress: config.localAddress,
+        passive: config.passive,
+        holdTime: config.holdTime,
+        minHoldTime: config.minHoldTime,
+        connectRetryTime: config.connectRetryTime,
+        connectDelay: config.connectDelay,
+        errorWaitTime: config.errorWaitTime,
+        capabilities: this.sessionCapabilities,
       },
       this.clock,
       this.transport,
-      {
-        established: () => this.onEstablished(st),
-        message: (_s, m) => this.onMessage(st, m),
-        down: (_s, info) => this.onDown(st, info),
-        log: (_s, e) => this.log(`peer ${address}: ${e}`),
-        stateChange: (_s, from, to) => this.config.onPeerState?.(address, from, to),
-      },
+      this.sessionEvents,
     );
+    st.session.owner = st;
     this.peerStates.set(address, st);
     this.allChangesCache = undefined;
     if (this.running) st.session.start();
@@ -379,7 +377,18 @@ export class Speaker {
     return st.config.families ?? [fallback];
   }
 
-  private capabilitiesFor(st: PeerState, family: 4 | 6): Capability[] {
+  private readonly sessionCapabilities = (s: Session): Capability[] => this.capabilitiesFor(peerOf(s));
+
+  private readonly sessionEvents: SessionEvents = {
+    established: (s) => this.onEstablished(peerOf(s)),
+    message: (s, m) => this.onMessage(peerOf(s), m),
+    down: (s, info) => this.onDown(peerOf(s), info),
+    log: (s, e) => this.log(`peer ${s.config.peerAddress}: ${e}`),
+    stateChange: (s, from, to) => this.config.onPeerState?.(s.config.peerAddress, from, to),
+  };
+
+  private capabilitiesFor(st: PeerState): Capability[] {
+    const family = st.source.address.includes(":") ? 6 : 4;
     const caps: Capability[] = this.families(st, family).map((f) => ({ kind: "multiprotocol", afi: familyAfi(f), safi: Safi.UNICAST }));
     caps.push({ kind: "route-refresh" }, { kind: "four-octet-as", asn: this.asNumber });
     const gr = this.gracefulRestartFor(st);

@@ -117,7 +117,7 @@ describe("session FSM", () => {
     lab.startAll();
     lab.run(1);
     expect(lab.state("10.0.0.1", "10.0.0.2")).toBe("Established");
-    expect(lab.node("10.0.0.1").speaker.session("10.0.0.2")?.negotiated?.peerOpen.myAs).toBe(23456);
+    expect(lab.node("10.0.0.1").speaker.session("10.0.0.2")?.negotiated?.peerOpenAs).toBe(23456);
   });
 
   test("hold time 2 gets 2/6, and a hold time under minHoldTime too", () => {
