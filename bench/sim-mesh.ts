@@ -10,6 +10,8 @@
 //   cases: mesh100 mesh300 mesh1000 rr1000 rr1000-ipip rr10000 (default: mesh100 rr1000 rr10000;
 //   mesh300 takes minutes, mesh1000 and rr1000-ipip do not finish here: see docs/simulator.md)
 import { execFileSync } from "node:child_process";
+import { loadavg } from "node:os";
+import { PerformanceObserver } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { SimBackend } from "../sim/backend.ts";
 import { loadTopology } from "../src/topology/index.ts";
@@ -73,6 +75,13 @@ const CASES: Record<string, () => Case> = {
 
 async function runCase(c: Case): Promise<void> {
   let peakRss = process.memoryUsage().rss;
+  // GC pauses (ms), so the report can say how much of the time was the collector's.
+  let gcMs = 0;
+  const gcObserver = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) gcMs += e.duration;
+  });
+  gcObserver.observe({ entryTypes: ["gc"] });
+  const cpu0 = process.cpuUsage();
   const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 200);
   const { topology } = loadTopology(c.yaml, `${c.name}.yaml`, { readFile: () => "" });
   const b = new SimBackend();
@@ -81,6 +90,8 @@ async function runCase(c: Case): Promise<void> {
   const t1 = performance.now();
   const conv = await b.waitConverged(600_000, 0);
   const t2 = performance.now();
+  const cpu = process.cpuUsage(cpu0);
+  gcObserver.disconnect();
   peakRss = Math.max(peakRss, process.memoryUsage().rss);
   clearInterval(sampler);
   const counters = await b.counters();
@@ -96,13 +107,18 @@ async function runCase(c: Case): Promise<void> {
     wallS: +wall.toFixed(2),
     startS: +((t1 - t0) / 1000).toFixed(2),
     runS: +((t2 - t1) / 1000).toFixed(2),
+    // CPU time of this process (user + system): less sensitive to other load on the machine than wall.
+    cpuS: +((cpu.user + cpu.system) / 1e6).toFixed(2),
+    gcS: +(gcMs / 1000).toFixed(2),
     virtualMs: +conv.at.toFixed(3),
     events,
     eventsPerS: Math.round(events / wall),
     bgpMessages: counters.bgpMessages.total,
     bgpUpdates: counters.bgpMessages.update,
     bgpMessagesPerS: Math.round(counters.bgpMessages.total / wall),
+    eventsPerCpuS: Math.round(events / ((cpu.user + cpu.system) / 1e6)),
     peakRssMB: Math.round(peakRss / 2 ** 20),
+    load1: +(loadavg()[0] ?? 0).toFixed(1),
   };
   console.log(JSON.stringify(line));
   if (c.target) {

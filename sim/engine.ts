@@ -82,8 +82,16 @@ export class SimEngine implements Clock {
 
   /** Runs `fn` at virtual time `time` (clamped to now). */
   scheduleAt(time: number, kind: string, fn: () => void): SimEvent {
+    return this.scheduleWith(time, kind, fn, undefined);
+  }
+
+  /**
+   * Runs `fn(arg)` at virtual time `time` (clamped to now): one function shared by many objects
+   * (e.g. every connection's "flight arrives") instead of a closure per object.
+   */
+  scheduleWith<T>(time: number, kind: string, fn: (arg: T) => void, arg: T): SimEvent {
     if (Number.isNaN(time)) throw new RangeError(`cannot schedule ${kind} at NaN`);
-    const ev: SimEvent = { time: time > this.time ? time : this.time, seq: this.seq++, kind, fn };
+    const ev: SimEvent = new AgendaEntry(time > this.time ? time : this.time, this.seq++, kind, fn as (arg: unknown) => void, arg);
     this.queue.push(ev);
     this.live++;
     return ev;
@@ -95,6 +103,7 @@ export class SimEngine implements Clock {
     ev.fn = undefined;
     this.live--;
     this.cancelledCount++;
+    this.queue.cancelled();
   }
 
   // ---- the core's Clock port (src/core/bgp/ports.ts); timers count as kind "timer".
@@ -182,7 +191,7 @@ export class SimEngine implements Clock {
           }
           lastCount++;
           n++;
-          fn();
+          fn(ev.arg);
           if (stopWhen !== undefined && stopWhen()) {
             reason = "predicate";
             break;
@@ -214,6 +223,17 @@ export class SimEngine implements Clock {
   }
 }
 
+/** One agenda entry; a class so every event has the same shape (monomorphic heap comparisons). */
+class AgendaEntry implements SimEvent {
+  constructor(
+    readonly time: number,
+    readonly seq: number,
+    readonly kind: string,
+    public fn: ((arg: unknown) => void) | undefined,
+    readonly arg: unknown,
+  ) {}
+}
+
 function isEvent(h: unknown): h is SimEvent {
-  return typeof h === "object" && h !== null && "seq" in h && "kind" in h && "time" in h;
+  return h instanceof AgendaEntry;
 }

@@ -259,7 +259,6 @@ class Endpoint implements Connection {
   pathVersion = -1;
   /** The packet size the cached path was asked for. */
   pathSize = 0;
-  private arriveCb: (() => void) | undefined;
   /** Flags (see the accessors below): one small integer instead of seven fields. */
   private bits = 0;
   /** State only some connections need, for a while (handshake, split headers, early data, captures). */
@@ -366,10 +365,6 @@ class Endpoint implements Connection {
     return this.hs.name;
   }
 
-  /** The flight-arrival callback, made once per endpoint (on its first flight), not per message. */
-  get arriveFn(): () => void {
-    return (this.arriveCb ??= () => this.net.arrive(this));
-  }
 
   // ---- Connection
 
@@ -377,7 +372,7 @@ class Endpoint implements Connection {
     if (this.state >= CLOSING || bytes.length === 0) return;
     this.frame(bytes);
     if (this.chunks === undefined) this.chunks = [bytes];
-    else this.chunks.push(bytes); // the array is kept when emptied, to be reused
+    else this.chunks.push(bytes);
     this.sndEnd += bytes.length;
     if (this.state === OPEN) this.net.pump(this);
   }
@@ -467,16 +462,19 @@ class Endpoint implements Connection {
     return out;
   }
 
-  /** Drops chunks everything of which was acknowledged. */
-  trim(): void {
+  /**
+   * Drops the chunks that lie wholly before `upTo` (default: what was acknowledged). An idle
+   * connection then holds no buffer at all (not even an empty array).
+   */
+  trim(upTo = this.sndUna): void {
     const chunks = this.chunks;
     if (!chunks) return;
     let n = 0;
-    while (n < chunks.length && this.bufBase + (chunks[n] as Uint8Array).length <= this.sndUna) {
+    while (n < chunks.length && this.bufBase + (chunks[n] as Uint8Array).length <= upTo) {
       this.bufBase += (chunks[n] as Uint8Array).length;
       n++;
     }
-    if (n === chunks.length) chunks.length = 0;
+    if (n === chunks.length) this.chunks = undefined;
     else if (n > 0) chunks.splice(0, n);
   }
 
@@ -827,7 +825,7 @@ export class SimTransportNetwork {
           const at = Math.max(e.txFreeAt + f.latency, e.lastArrival);
           e.lastArrival = at;
           this.engine.cancel(f.ev);
-          f.ev = this.engine.scheduleAt(at, "tcp-data", e.arriveFn);
+          f.ev = this.engine.scheduleWith(at, "tcp-data", arriveOf, e);
         }
       } else {
         this.tcpCounters.flights++;
@@ -866,7 +864,7 @@ export class SimTransportNetwork {
           if (e.trTail) e.trTail.nextTr = f;
           else e.trHead = f;
           e.trTail = f;
-          const ev = this.engine.scheduleAt(at, "tcp-data", e.arriveFn);
+          const ev = this.engine.scheduleWith(at, "tcp-data", arriveOf, e);
           if (f.bitsPerMs > 0) f.ev = ev;
         } else {
           f.ackAt = Infinity;
@@ -937,10 +935,7 @@ export class SimTransportNetwork {
   }
 
   private wake(e: Endpoint, at: number): void {
-    e.wakeEv = this.engine.scheduleAt(at, "tcp-ack", () => {
-      e.wakeEv = undefined;
-      this.pump(e);
-    });
+    e.wakeEv = this.engine.scheduleWith(at, "tcp-ack", wakeOf, e);
   }
 
   /** The flight at the head of e's transit queue reaches the peer. */
@@ -983,6 +978,9 @@ export class SimTransportNetwork {
     if (f.start <= r.rcvNxt && okEnd > r.rcvNxt) {
       if (r.state === OPEN) delivered = s.extract(r.rcvNxt, okEnd);
       r.rcvNxt = okEnd;
+      // What the receiver has will never be delivered again: a retransmission only re-reads it for
+      // captures. Without one the sender lets go of it now rather than when the ACK reaches it.
+      if (!this.capture) s.trim(r.rcvNxt);
     }
     const finNow = finOk && r.rcvNxt === f.end && !r.finRcvd;
     if (finNow) r.finRcvd = true;
@@ -1031,7 +1029,7 @@ export class SimTransportNetwork {
 
   private armRto(e: Endpoint, at: number): void {
     if (e.rtoEv !== undefined || e.state === DEAD) return;
-    e.rtoEv = this.engine.scheduleAt(at, "tcp-rto", () => this.onRto(e));
+    e.rtoEv = this.engine.scheduleWith(at, "tcp-rto", rtoOf, e);
   }
 
   onRto(e: Endpoint): void {
@@ -1237,6 +1235,14 @@ export class SimTransportNetwork {
     p.links.forEach((l, k) => cap.tcp(`${l.element}@${l.segment}`, t + hopDelay(p.latencyMs, k, n), seg));
   }
 }
+
+/** The shared "flight arrives" event function (SimEngine.scheduleWith passes the sending endpoint). */
+const arriveOf = (e: Endpoint): void => e.net.arrive(e);
+const wakeOf = (e: Endpoint): void => {
+  e.wakeEv = undefined;
+  e.net.pump(e);
+};
+const rtoOf = (e: Endpoint): void => e.net.onRto(e);
 
 /** When a packet sent at 0 is seen at link k of n: the first at once, the last on arrival. */
 const hopDelay = (latency: number, k: number, n: number): number => (n > 1 ? (latency * k) / (n - 1) : 0);
