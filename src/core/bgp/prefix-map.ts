@@ -14,15 +14,8 @@ const EMPTY = 0;
 const NONE_I32 = new Int32Array(0);
 const NONE_U8 = new Uint8Array(0);
 
-/**
- * A packed array of `n` undefineds. `new Array(n).fill()` is far slower for large n: V8 makes a
- * dictionary-mode array past 100,000 elements and fill() then works on that.
- */
-function filled<V>(n: number): (V | undefined)[] {
-  const a: (V | undefined)[] = [];
-  for (let i = 0; i < n; i++) a.push(undefined);
-  return a;
-}
+/** An array of `n` holes (read as undefined). Filling it would double the cost of a resize for nothing. */
+const holes = <V>(n: number): (V | undefined)[] => new Array<V | undefined>(n);
 
 export class PrefixMap<V> {
   /** addr | 0 per slot. */
@@ -150,7 +143,7 @@ export class PrefixMap<V> {
     const cap = Math.max(16, lens.length * 2);
     this.addrs = new Int32Array(cap);
     this.lens = new Uint8Array(cap);
-    this.vals = filled<V>(cap);
+    this.vals = holes<V>(cap);
     this.mask = cap - 1;
     this.shift = 32 - Math.log2(cap);
     for (let i = 0; i < lens.length; i++) {

@@ -599,6 +599,7 @@ export class Speaker {
     const remove: Prefix[] = [];
     const changed: LocEntry[] = [];
     let wide: LocEntry[] | undefined;
+    const sink = this.sink;
     for (const e of dirty) {
       e.m &= ~M_DIRTY;
       const ps = e.paths;
@@ -622,8 +623,10 @@ export class Speaker {
       }
       const sig = kind === undefined ? "" : kind === "blackhole" ? "blackhole" : this.hopSig(hops);
       if (sig !== e.installed) {
-        if (kind !== undefined) add.push({ prefix: entryPrefix(e), kind, nextHops: hops });
-        else remove.push(entryPrefix(e));
+        if (sink) {
+          if (kind !== undefined) add.push({ prefix: entryPrefix(e), kind, nextHops: hops });
+          else remove.push(entryPrefix(e));
+        }
         e.installed = sig;
       }
       if (ps === undefined) {
@@ -634,7 +637,7 @@ export class Speaker {
         }
       }
     }
-    if (this.sink && (add.length || remove.length)) this.sink.apply({ add, remove });
+    if (sink && (add.length || remove.length)) sink.apply({ add, remove });
     // In a full mesh every change is a route from an iBGP non-client: checking it against every other
     // peer (all split-horizon rejections) would cost N per change and N³ for the mesh. Such peers only
     // see the "wide" entries; clients and eBGP peers see every change.
@@ -666,13 +669,20 @@ export class Speaker {
 
   private readonly hopSigs = new WeakMap<IPAddress[], string>();
 
+  private lastHops: IPAddress[] | undefined;
+  private lastHopSig = "";
+
   /** The interned signature of a next-hop list, computed once per list object. */
   private hopSig(hops: IPAddress[]): string {
+    // The paths of an UPDATE share one list: most calls repeat the previous one.
+    if (hops === this.lastHops) return this.lastHopSig;
     let s = this.hopSigs.get(hops);
     if (s === undefined) {
       s = this.intern(`${hops[0]?.family}|${hops[0]?.value}`);
       this.hopSigs.set(hops, s);
     }
+    this.lastHops = hops;
+    this.lastHopSig = s;
     return s;
   }
 
