@@ -12,3 +12,4 @@ export { countHolds, countText, defaultAssertionName, flowText } from "./names.t
 export { SCENARIO_API_VERSION } from "./schema.ts";
 export * from "./assertions.ts";
 export { effectiveSeed, MAX_SAMPLES_PER_STEP, runScenario, sortRoutes, sortSessions, topologyFacts, type RunOptions } from "./runner.ts";
+export { compareRuns, differences, observationMatches, observationProblem, OBSERVATION_KINDS, type Comparison, type Difference, type KnownDifference } from "./compare.ts";

@@ -70,6 +70,14 @@ export function parseScenario(text: string, file: string, reader: TopologyReader
       topology: topo,
       ...(spec.seed !== undefined ? { seed: spec.seed } : {}),
       steps,
+      ...(spec.knownDifferences !== undefined
+        ? {
+            knownDifferences: spec.knownDifferences.map((k, i) => {
+              const pos = doc.locate(["knownDifferences", i]);
+              return { observation: k.observation, reason: k.reason, source: `${pos.file}:${pos.line}` };
+            }),
+          }
+        : {}),
     },
     problems: [],
   };

@@ -4,6 +4,7 @@
 import type { AnyResource } from "../core/model/resources.ts";
 import type { Topology } from "../topology/model.ts";
 import type { Endpoint, FailOptions, PodSpec, ProbeOutcome, ProbeSpec, Target } from "./backend.ts";
+import type { KnownDifference } from "./compare.ts";
 import type { Count } from "./schema.ts";
 
 export type { Count } from "./schema.ts";
@@ -74,6 +75,8 @@ export interface Scenario {
   topology: Topology;
   seed?: number;
   steps: Step[];
+  /** `--mode both`: expected sim/real differences, each with its reason and file:line. */
+  knownDifferences?: KnownDifference[];
 }
 
 /** The flow as the Backend's probe takes it. */

@@ -1,6 +1,7 @@
 // The result of running one scenario: the data behind report.json, the JUnit file and report.html.
 // Plain JSON with stable ordering; only virtual/scenario time appears here (wall-clock figures go to
 // stdout or wall.json), so the same inputs and seed give a byte-identical report.json in the simulator.
+import type { Comparison } from "./compare.ts";
 import type { BackendMode, Counters, IpamObservation, ProbeResult, RouteObservation, SessionObservation, TimelineEvent } from "./backend.ts";
 
 export interface AssertionResult {
@@ -69,6 +70,9 @@ export interface ScenarioResult {
 /** What `birdcage run` writes as report.json: one entry per scenario file. */
 export interface RunReport {
   birdcage: string;
+  /** Every assertion passed, and (--mode both) no sim/real difference outside the scenario's known ones. */
   passed: boolean;
   scenarios: ScenarioResult[];
+  /** --mode both: sim versus real, one entry per scenario file. */
+  comparisons?: Comparison[];
 }

@@ -4,6 +4,7 @@
 // (`- fail: {...}`); load.ts picks the schema by that key so errors name the right fields.
 import * as z from "zod";
 import { dnsSubdomain, labels, strictObject } from "../core/model/fields.ts";
+import { observationProblem } from "./compare.ts";
 import { parseDuration } from "./duration.ts";
 
 export const SCENARIO_API_VERSION = "birdcage/v1";
@@ -249,4 +250,16 @@ export const scenarioHeaderSchema = strictObject({
   topology: byType<string | Record<string, unknown>>({ string: z.string().min(1), object: z.record(z.string(), z.unknown()) }, "expected a topology file path or an inline topology"),
   seed: z.number().int("expected a whole number").min(0).max(2 ** 32 - 1).optional(),
   steps: z.array(z.unknown()).min(1, "a scenario needs at least one step"),
+  /** `--mode both`: differences between the simulator and real mode that are expected, each with why. */
+  knownDifferences: z
+    .array(
+      strictObject({
+        observation: z.string({ error: "expected an observation path such as routes/node-3" }).trim().min(1, "expected an observation path such as routes/node-3").superRefine((o, ctx) => {
+          const p = observationProblem(o);
+          if (p !== undefined) ctx.addIssue({ code: "custom", message: p });
+        }),
+        reason: z.string({ error: "a known difference needs a reason: why sim and real differ here" }).trim().min(1, "a known difference needs a reason: why sim and real differ here"),
+      }),
+    )
+    .optional(),
 });

@@ -151,22 +151,22 @@ describe("birdcage run", () => {
       const lines = both.stdout.trimEnd().split("\n");
       expect(lines.filter((l) => /^(PASS|FAIL) good/.test(l)).map((l) => l.slice(0, 4) + l.slice(l.indexOf(";"), l.indexOf(","))) ).toEqual(["PASS; sim", "FAIL; real"]);
       expect(lines.slice(-3)).toEqual([
-        `sim vs real for ${good}: 1 difference`,
-        "  DIFF  flow t/a -> t/b tcp/80 succeeds: sim PASS, real FAIL (sim: delivered; real: dropped: dropped at node-3: denied by policy)",
-        "FAILED: 2 scenario runs, 8 assertions, 7 passed, 1 failed",
+        `sim vs real for ${good}: 1 difference, 1 unexplained`,
+        "  DIFF  assertions/flow t/a -> t/b tcp/80 succeeds: sim PASS (delivered), real FAIL (dropped: dropped at node-3: denied by policy)",
+        "FAILED: 2 scenario runs, 8 assertions, 7 passed, 1 failed; 1 unexplained sim/real difference",
       ]);
       // A real world whose sessions never come up: the final sessions and routes differ too.
       registerBackend("real", () => new ScriptedTestBackend({ mode: "real", sessionDelay: 1e9 }));
       const slow = (await runCli(["run", "--mode", "both", good])).stdout.trimEnd().split("\n");
       const at = slow.findIndex((l) => l.startsWith("sim vs real"));
       expect(slow.slice(at, at + 4)).toEqual([
-        `sim vs real for ${good}: 21 differences`,  // 3 verdicts, 12 session ends, 6 routes
-        "  DIFF  routing converges within 10s (wait at step 1): sim PASS, real FAIL (sim: converged after 1.5s; real: not converged after 10s)",
-        "  DIFF  routing converges within 10s (wait at step 3): sim PASS, real FAIL (sim: converged after 300ms; real: not converged after 10s)",
-        "  DIFF  no unestablished BGP sessions: sim PASS, real FAIL (sim: 6 of 6 sessions established; real: 0 of 6 sessions established)",
+        `sim vs real for ${good}: 21 differences, 21 unexplained`,  // 3 verdicts, 12 session ends, 6 routes
+        "  DIFF  assertions/no unestablished BGP sessions: sim PASS (6 of 6 sessions established), real FAIL (0 of 6 sessions established)",
+        "  DIFF  assertions/routing converges within 10s (wait at step 1): sim PASS (converged after 1.5s), real FAIL (not converged after 10s)",
+        "  DIFF  assertions/routing converges within 10s (wait at step 3): sim PASS (converged after 300ms), real FAIL (not converged after 10s)",
       ]);
-      expect(slow).toContain("  DIFF  final session node-1 -> 192.168.1.11: sim Established, real Active");
-      expect(slow).toContain("  DIFF  final route node-1 10.1.2.0/26: only in sim");
+      expect(slow).toContain("  DIFF  sessions/node-1/192.168.1.11: sim Established, real Active");
+      expect(slow).toContain("  DIFF  routes/node-1/10.1.2.0/26: sim present, real absent");
     } finally {
       unregisterBackend("real");
     }

@@ -15,6 +15,7 @@ import { createBackend, hasBackend } from "../../scenario/backends.ts";
 import { formatDuration, parseDuration } from "../../scenario/duration.ts";
 import { parseScenario } from "../../scenario/load.ts";
 import type { Scenario } from "../../scenario/model.ts";
+import { compareRuns, type Comparison, type KnownDifference } from "../../scenario/compare.ts";
 import type { RunReport, ScenarioResult } from "../../scenario/result.ts";
 import { effectiveSeed, runScenario } from "../../scenario/runner.ts";
 import { EXIT_BAD_INPUT, EXIT_CHECK_FAILED, UsageError } from "../errors.ts";
@@ -102,49 +103,51 @@ export function summaryText(report: RunReport, wallMs?: readonly number[]): stri
   lines.push(...parityLines(report));
   const all = report.scenarios.flatMap((s) => s.assertions);
   const failed = all.filter((a) => !a.passed).length;
-  lines.push(`${report.passed ? "PASSED" : "FAILED"}: ${plural(report.scenarios.length, "scenario run")}, ${plural(all.length, "assertion")}, ${all.length - failed} passed, ${failed} failed`);
+  const unexplained = (report.comparisons ?? []).reduce((n, c) => n + c.differences.filter((d) => d.known === undefined).length, 0);
+  lines.push(
+    `${report.passed ? "PASSED" : "FAILED"}: ${plural(report.scenarios.length, "scenario run")}, ${plural(all.length, "assertion")}, ${all.length - failed} passed, ${failed} failed` +
+      (unexplained > 0 ? `; ${plural(unexplained, "unexplained sim/real difference")}` : ""),
+  );
   return lines.join("\n") + "\n";
 }
 
-/** The final sessions (state per node and peer) and routes (prefixes per node) that differ, at most 10 lines each. */
-function finalStateDiffs(sim: ScenarioResult, real: ScenarioResult): { lines: string[]; count: number } {
-  const sessions = (r: ScenarioResult) => new Map(r.final.sessions.map((s) => [`${s.node} -> ${s.peerName ?? s.peer}`, s.state]));
-  const routes = (r: ScenarioResult) => new Set(r.final.routes.map((x) => `${x.node} ${x.prefix}`));
-  const out: string[] = [];
-  const [ss, rs] = [sessions(sim), sessions(real)];
-  const sessionDiffs = [...new Set([...ss.keys(), ...rs.keys()])].sort().filter((k) => ss.get(k) !== rs.get(k)).map((k) => `  DIFF  final session ${k}: sim ${ss.get(k) ?? "absent"}, real ${rs.get(k) ?? "absent"}`);
-  const [sr, rr] = [routes(sim), routes(real)];
-  const routeDiffs = [...new Set([...sr, ...rr])].sort().filter((k) => sr.has(k) !== rr.has(k)).map((k) => `  DIFF  final route ${k}: only in ${sr.has(k) ? "sim" : "real"}`);
-  for (const list of [sessionDiffs, routeDiffs]) out.push(...(list.length > 10 ? [...list.slice(0, 10), `  DIFF  ... ${list.length - 10} more`] : list));
-  return { lines: out, count: sessionDiffs.length + routeDiffs.length };
-}
-
-/** With --mode both: the assertions whose verdict differs between the sim and real runs of a scenario. */
-export function parityLines(report: RunReport): string[] {
-  const lines: string[] = [];
+/** The sim and real runs of each scenario file compared, against the scenario's known differences. */
+export function compareReport(results: readonly ScenarioResult[], known: ReadonlyMap<string, readonly KnownDifference[]> = new Map()): Comparison[] {
   const byFile = new Map<string, ScenarioResult[]>();
-  for (const s of report.scenarios) byFile.set(s.scenario.file, [...(byFile.get(s.scenario.file) ?? []), s]);
+  for (const s of results) byFile.set(s.scenario.file, [...(byFile.get(s.scenario.file) ?? []), s]);
+  const out: Comparison[] = [];
   for (const [file, runs] of byFile) {
     const sim = runs.find((r) => r.mode === "sim");
     const real = runs.find((r) => r.mode === "real");
-    if (!sim || !real) continue;
-    if (sim.skipped !== undefined || real.skipped !== undefined) {
-      lines.push(`sim vs real for ${file}: not compared (${sim.skipped !== undefined ? "sim" : "real"} skipped)`);
+    if (sim && real) out.push(compareRuns(sim, real, known.get(file) ?? []));
+  }
+  return out;
+}
+
+/**
+ * With --mode both: every observation that differs between the sim and real runs of a scenario —
+ * DIFF (unexplained: fails the run), KNOWN (listed in the scenario's knownDifferences, with the
+ * reason), STALE (a listed difference that did not occur).
+ */
+export function parityLines(report: RunReport): string[] {
+  const lines: string[] = [];
+  for (const c of report.comparisons ?? compareReport(report.scenarios)) {
+    if (c.notCompared !== undefined) {
+      lines.push(`sim vs real for ${c.file}: not compared (${c.notCompared})`);
       continue;
     }
-    const realBy = new Map(real.assertions.map((a) => [`${a.step}\u0000${a.name}`, a]));
-    const diffs: string[] = [];
-    for (const a of sim.assertions) {
-      const b = realBy.get(`${a.step}\u0000${a.name}`);
-      if (!b) diffs.push(`  DIFF  ${a.name}: only in sim (${a.passed ? "PASS" : "FAIL"})`);
-      else if (a.passed !== b.passed) diffs.push(`  DIFF  ${a.name}: sim ${a.passed ? "PASS" : "FAIL"}, real ${b.passed ? "PASS" : "FAIL"} (sim: ${a.actual}; real: ${b.actual})`);
-      realBy.delete(`${a.step}\u0000${a.name}`);
+    const known = c.differences.filter((d) => d.known !== undefined).length;
+    const unexplained = c.differences.length - known;
+    const head =
+      c.differences.length === 0
+        ? "no difference (same verdicts, probe outcomes, final sessions and routes)"
+        : `${plural(c.differences.length, "difference")}${known > 0 ? `, ${known} known` : ""}${unexplained > 0 ? `, ${unexplained} unexplained` : ""}`;
+    lines.push(`sim vs real for ${c.file}: ${head}${c.stale.length > 0 ? `; ${plural(c.stale.length, "stale known difference")}` : ""}`);
+    for (const d of c.differences) {
+      const what = `${d.observation}: sim ${d.sim}, real ${d.real}`;
+      lines.push(d.known === undefined ? `  DIFF  ${what}` : `  KNOWN ${what} (known at ${d.known.source ?? c.file}: ${d.known.reason})`);
     }
-    for (const b of realBy.values()) diffs.push(`  DIFF  ${b.name}: only in real (${b.passed ? "PASS" : "FAIL"})`);
-    const state = finalStateDiffs(sim, real);
-    const count = diffs.length + state.count;
-    diffs.push(...state.lines);
-    lines.push(`sim vs real for ${file}: ${count === 0 ? "same verdicts, same final sessions and routes" : plural(count, "difference")}`, ...diffs);
+    for (const k of c.stale) lines.push(`  STALE known difference ${JSON.stringify(k.observation)} at ${k.source ?? c.file} matched no difference of this run (${k.reason})`);
   }
   return lines;
 }
@@ -225,7 +228,13 @@ export function registerRun(program: Command): void {
       bar?.stop();
     }
 
-    const report: RunReport = { birdcage: program.version() ?? "unknown", passed: results.every((r) => r.passed), scenarios: results };
+    const comparisons = modes.length === 2 ? compareReport(results, new Map(scenarios.map((s) => [s.file, s.knownDifferences ?? []]))) : undefined;
+    const report: RunReport = {
+      birdcage: program.version() ?? "unknown",
+      passed: results.every((r) => r.passed) && (comparisons ?? []).every((c) => c.passed),
+      scenarios: results,
+      ...(comparisons !== undefined ? { comparisons } : {}),
+    };
     if (opts.reportDir !== undefined) {
       await writeReports(report, opts.reportDir);
       await mkdir(opts.reportDir, { recursive: true });
