@@ -1,6 +1,9 @@
 // Reading a real-mode world back as the scenario runner's observations: kernel routes (`ip -j route`)
-// as RouteObservation in the simulator's shapes, so `--mode both` compares like with like.
-import type { RouteObservation } from "../src/scenario/backend.ts";
+// as RouteObservation in the simulator's shapes, so `--mode both` compares like with like, and the BGP
+// message counters of every agent and BGP router (their control sockets' `counters`) as Counters.
+import type { MessageCounters } from "../src/core/bgp/index.ts";
+import type { Counters, RouteObservation } from "../src/scenario/backend.ts";
+import { queryControl } from "./control-socket.ts";
 
 /** One entry of `ip -j route show`. */
 export interface IpRoute {
@@ -44,4 +47,53 @@ const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 export function sortRoutes(routes: RouteObservation[]): RouteObservation[] {
   return routes.sort((a, b) => cmp(a.node, b.node) || cmp(a.prefix, b.prefix));
+}
+
+/** A daemon of the run that answers `counters` on its control socket (`birdcage agent`, `birdcage bgp speaker`). */
+export interface CounterSource {
+  name: string;
+  socket: string;
+  /** False while it is stopped or crashed: its last reading still counts. */
+  running: boolean;
+}
+
+type Sent = Pick<MessageCounters, "messages" | "bytes" | "open" | "update" | "keepalive" | "notification" | "routeRefresh">;
+const FIELDS = ["messages", "bytes", "open", "update", "keepalive", "notification", "routeRefresh"] as const;
+const zero = (): Sent => ({ messages: 0, bytes: 0, open: 0, update: 0, keepalive: 0, notification: 0, routeRefresh: 0 });
+
+/**
+ * BGP messages sent by all speakers since the start of the run, as the simulator counts them. A
+ * process counts from its own start: when a restarted agent reports fewer messages than before, the
+ * earlier process's last reading is kept as a base, so the totals never go down (a crashed agent's
+ * messages after its last reading are lost).
+ */
+export class RunCounters {
+  readonly #last = new Map<string, Sent>();
+  readonly #base = new Map<string, Sent>();
+
+  async read(sources: readonly CounterSource[], timeoutMs = 5_000): Promise<Counters> {
+    await Promise.all(
+      sources
+        .filter((s) => s.running)
+        .map(async (s) => {
+          const reply = await queryControl(s.socket, "counters", timeoutMs);
+          const sent = (reply["counters"] as { sent?: Partial<MessageCounters> } | undefined)?.sent;
+          if (sent === undefined) throw new Error(`${s.name}: no counters in the control socket's answer (${JSON.stringify(reply).slice(0, 200)})`);
+          const now = zero();
+          for (const f of FIELDS) now[f] = Number(sent[f] ?? 0);
+          const last = this.#last.get(s.name);
+          if (last !== undefined && now.messages < last.messages) this.#base.set(s.name, add(this.#base.get(s.name) ?? zero(), last));
+          this.#last.set(s.name, now);
+        }),
+    );
+    const total = zero();
+    for (const m of [...this.#base.values(), ...this.#last.values()]) for (const f of FIELDS) total[f] += m[f];
+    return { bgpMessages: { total: total.messages, open: total.open, update: total.update, keepalive: total.keepalive, notification: total.notification, routeRefresh: total.routeRefresh }, bgpBytes: total.bytes };
+  }
+}
+
+function add(a: Sent, b: Sent): Sent {
+  const out = zero();
+  for (const f of FIELDS) out[f] = a[f] + b[f];
+  return out;
 }

@@ -9,6 +9,8 @@
 //   policy/resources/<anything>   one Calico/Kubernetes resource as YAML or JSON text
 //   policy/pods/<namespace>/<name> a pod as JSON: { name, namespace, node, labels, ips, ports? }
 // Every change rebuilds the PolicySet (all pods of the cluster as endpoints) and re-renders.
+// IP pools, BGPPeers and the BGPConfiguration come from cluster/ (real/agent/cluster-store.ts) once
+// the datastore is seeded, else from the topology file: every change there is an updateCluster().
 import { NodeAgent } from "../../src/core/agent/index.ts";
 import { policySetFor } from "../../src/core/agent/policy.ts";
 import type { ClusterView } from "../../src/core/agent/cluster.ts";
@@ -18,6 +20,7 @@ import type { K8sPod } from "../../src/core/policy/k8s-conversion.ts";
 import { WallClock } from "../bgp/clock.ts";
 import { TcpTransport } from "../bgp/tcp-transport.ts";
 import { ControlServer } from "../control-socket.ts";
+import { CLUSTER_PREFIX, readClusterView } from "./cluster-store.ts";
 import { KernelDataplane } from "./kernel-dataplane.ts";
 
 export const POLICY_PREFIX = "policy/";
@@ -42,6 +45,12 @@ export class AgentDaemon {
   readonly dataplane: KernelDataplane;
   private control: ControlServer | undefined;
   private watch: Watch | undefined;
+  private clusterWatch: Watch | undefined;
+  private clusterTimer: NodeJS.Timeout | undefined;
+  /** The cluster view last handed to the agent, as JSON (a change that changes nothing is skipped). */
+  private clusterText = "";
+  /** Serializes updateCluster calls (a watch burst must not interleave two reconfigurations). */
+  private clusterQueue: Promise<void> = Promise.resolve();
   private readonly log: (line: string) => void;
   private policyTimer: NodeJS.Timeout | undefined;
   private stopped = false;
@@ -80,6 +89,10 @@ export class AgentDaemon {
       this.control = new ControlServer(this.opts.control, (command) => this.answer(command), this.log);
       await this.control.start();
     }
+    // The datastore's pools and BGP resources, when seeded, replace the file's before the first session.
+    this.clusterText = JSON.stringify(this.opts.cluster);
+    this.clusterWatch = this.opts.datastore.watch(CLUSTER_PREFIX, undefined, () => this.scheduleCluster(), (e) => this.log(`cluster watch ended: ${e.message}`));
+    await this.refreshCluster();
     await this.agent.start();
     this.watch = this.opts.datastore.watch(POLICY_PREFIX, undefined, () => this.schedulePolicy(), (e) => this.log(`policy watch ended: ${e.message}`));
     await this.refreshPolicy();
@@ -91,7 +104,10 @@ export class AgentDaemon {
     if (this.stopped) return;
     this.stopped = true;
     clearTimeout(this.policyTimer);
+    clearTimeout(this.clusterTimer);
     this.watch?.cancel();
+    this.clusterWatch?.cancel();
+    await this.clusterQueue;
     this.agent.stop();
     await this.control?.stop();
     // Let the Cease NOTIFICATIONs leave before the routes go.
@@ -109,8 +125,15 @@ export class AgentDaemon {
         return { routes: this.agent.routes() };
       case "pods":
         return { pods: this.agent.pods() };
+      case "counters":
+        // BGP messages this node's speaker sent and received, over all peers (removed ones included).
+        return { counters: this.agent.speaker.counters() };
+      case "cluster": {
+        const v = this.agent.cluster;
+        return { ipPools: v.ipPools, bgpPeers: v.bgpPeers ?? [], ...(v.bgpConfiguration ? { bgpConfiguration: v.bgpConfiguration } : {}), peers: this.agent.configuredPeers().map((p) => p.address) };
+      }
       default:
-        return { error: `unknown command ${JSON.stringify(command)} (expected status, sessions, routes or pods)` };
+        return { error: `unknown command ${JSON.stringify(command)} (expected status, sessions, routes, pods, counters or cluster)` };
     }
   }
 
@@ -118,6 +141,34 @@ export class AgentDaemon {
   private schedulePolicy(): void {
     clearTimeout(this.policyTimer);
     this.policyTimer = setTimeout(() => void this.refreshPolicy(), 50);
+  }
+
+  private scheduleCluster(): void {
+    clearTimeout(this.clusterTimer);
+    this.clusterTimer = setTimeout(() => void this.refreshCluster(), 50);
+  }
+
+  /** Reads cluster/ and reconfigures the agent when the view changed; a datastore error keeps the current view. */
+  refreshCluster(): Promise<void> {
+    this.clusterQueue = this.clusterQueue.then(async () => {
+      if (this.stopped) return;
+      try {
+        const view = await readClusterView(this.opts.datastore, this.opts.cluster, (p) => this.log(`cluster resource ignored: ${p}`));
+        if (view === undefined) return;
+        const text = JSON.stringify(view);
+        if (text === this.clusterText) return;
+        this.clusterText = text;
+        const before = new Set(this.agent.configuredPeers().map((p) => p.address));
+        await this.agent.updateCluster(view);
+        const after = this.agent.configuredPeers().map((p) => p.address);
+        const added = after.filter((a) => !before.has(a));
+        const removed = [...before].filter((a) => !after.includes(a));
+        this.log(`cluster resources changed: ${view.ipPools.length} pool(s), ${view.bgpPeers?.length ?? 0} BGPPeer(s); peers${added.length ? ` +${added.join(" +")}` : ""}${removed.length ? ` -${removed.join(" -")}` : ""}${added.length + removed.length === 0 ? " unchanged" : ""}`);
+      } catch (e) {
+        this.log(`cluster view not updated: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    });
+    return this.clusterQueue;
   }
 
   async refreshPolicy(): Promise<void> {

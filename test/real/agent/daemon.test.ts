@@ -14,6 +14,8 @@ import { workloadInterfaceName } from "../../../src/core/policy/render/plan.ts";
 import { EtcdDatastore } from "../../../real/datastore/etcd.ts";
 import { queryControl } from "../../../real/control-socket.ts";
 import { POLICY_PODS_PREFIX, POLICY_RESOURCES_PREFIX } from "../../../real/agent/daemon.ts";
+import { deleteClusterResources, putClusterResources, seedCluster } from "../../../real/agent/cluster-store.ts";
+import type { AnyResource } from "../../../src/core/model/index.ts";
 import { describeWithEtcd, type EtcdHandle } from "../../helpers/etcd.ts";
 import { addNetns, delNetns, ip, netnsUnavailable, testNetnsName } from "../../helpers/netns.ts";
 import { repoRoot } from "../../helpers/paths.ts";
@@ -123,6 +125,35 @@ function body(etcd: EtcdHandle): void {
         "apiVersion: projectcalico.org/v3\nkind: NetworkPolicy\nmetadata: { name: deny-db, namespace: shop }\nspec: { selector: app == 'db', types: [Ingress] }\n",
       );
       await until("the policy stopping the ping", async () => !(await ping(A, podIp)), 20_000);
+    }, 90_000);
+
+    test("the control socket counts the BGP messages each agent sent", async () => {
+      const { counters } = (await queryControl(join(dir, "node-1.sock"), "counters")) as { counters: { sent: { messages: number; open: number; keepalive: number; update: number; bytes: number } } };
+      expect(counters.sent.open).toBeGreaterThanOrEqual(1);
+      expect(counters.sent.keepalive).toBeGreaterThanOrEqual(1);
+      expect(counters.sent.update).toBeGreaterThanOrEqual(1); // End-of-RIB at least
+      expect(counters.sent.messages).toBeGreaterThanOrEqual(counters.sent.open + counters.sent.keepalive + counters.sent.update);
+      expect(counters.sent.bytes).toBeGreaterThanOrEqual(19 * counters.sent.messages);
+    });
+
+    test("cluster resources in etcd reconfigure the running agents: the mesh turned off ends the session, a BGPPeer brings it back", async () => {
+      const topology = parseTopology(TOPOLOGY, "t.yaml", { readFile: () => "" }).topology!;
+      const peers = async (node: string) => ((await queryControl(join(dir, `${node}.sock`), "cluster")).peers as string[]).join(",");
+      const established = async (node: string) => ((await queryControl(join(dir, `${node}.sock`), "sessions")).sessions as { state: string }[]).filter((s) => s.state === "Established").length;
+      await seedCluster(store, topology);
+      // Seeded with the file's resources: nothing changes.
+      expect(await peers("node-1")).toBe("192.168.79.2");
+      const meshOff = { apiVersion: "projectcalico.org/v3", kind: "BGPConfiguration", metadata: { name: "default" }, spec: { nodeToNodeMeshEnabled: false, asNumber: 64512 } } as AnyResource;
+      await putClusterResources(store, [meshOff]);
+      await until("node-1 dropping its mesh peer", async () => (await peers("node-1")) === "");
+      await until("the session gone on node-2", async () => (await established("node-2")) === 0, 20_000);
+      const peer = { apiVersion: "projectcalico.org/v3", kind: "BGPPeer", metadata: { name: "node-1-to-node-2" }, spec: { node: "node-1", peerIP: "192.168.79.2", asNumber: 64512 } } as AnyResource;
+      await putClusterResources(store, [peer]);
+      // reversePeering Auto: node-2 mirrors the peering towards node-1.
+      await until("both ends configured", async () => (await peers("node-1")) === "192.168.79.2" && (await peers("node-2")) === "192.168.79.1");
+      await until("the session Established again", async () => (await established("node-1")) === 1, 30_000);
+      await deleteClusterResources(store, [peer]);
+      await until("the BGPPeer's session removed", async () => (await peers("node-1")) === "" && (await peers("node-2")) === "");
     }, 90_000);
 
     test("SIGTERM: Cease, and every route, tunnel device and ruleset the agents wrote is gone", async () => {
