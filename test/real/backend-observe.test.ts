@@ -1,6 +1,10 @@
 // Kernel routes (`ip -j route show` entries as Linux prints them) read as the simulator's route observations.
-import { describe, expect, test } from "@jest/globals";
-import { routeObservation, sortRoutes } from "../../real/backend-observe.ts";
+import { afterAll, describe, expect, test } from "@jest/globals";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { RunCounters, routeObservation, sortRoutes } from "../../real/backend-observe.ts";
+import { ControlServer } from "../../real/control-socket.ts";
 
 describe("routeObservation", () => {
   test("the node's own block (proto 201 blackhole) is ipam", () => {
@@ -35,5 +39,62 @@ describe("routeObservation", () => {
     const b = routeObservation("n1", { dst: "192.168.0.0/16", dev: "eth0", protocol: "kernel" })!;
     const c = routeObservation("n1", { dst: "10.0.0.0/8", dev: "eth0", protocol: "kernel" })!;
     expect(sortRoutes([a, b, c]).map((r) => `${r.node} ${r.prefix}`)).toEqual(["n1 10.0.0.0/8", "n1 192.168.0.0/16", "n2 10.0.0.0/8"]);
+  });
+});
+
+describe("RunCounters: BGP messages sent by the run's daemons, read over their control sockets", () => {
+  const dir = mkdtempSync(join(tmpdir(), "bc-counters-test-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** A control socket answering `counters` as an agent does, with whatever `sent` holds at the time. */
+  async function daemon(name: string, sent: { messages: number; update?: number; keepalive?: number; open?: number; bytes: number }): Promise<{ server: ControlServer; socket: string; sent: typeof sent }> {
+    const socket = join(dir, `${name}.sock`);
+    const holder = { sent };
+    const server = new ControlServer(socket, (c) => (c === "counters" ? { counters: { sent: holder.sent, received: {} } } : { error: "no" }), () => undefined);
+    await server.start();
+    return {
+      server,
+      socket,
+      get sent() {
+        return holder.sent;
+      },
+      set sent(v) {
+        holder.sent = v;
+      },
+    };
+  }
+
+  test("sums every running daemon, keeps a stopped one's last reading, and never goes down when one restarts", async () => {
+    const a = await daemon("a", { messages: 10, open: 1, update: 4, keepalive: 5, bytes: 400 });
+    const b = await daemon("b", { messages: 3, open: 1, update: 1, keepalive: 1, bytes: 100 });
+    const c = new RunCounters();
+    try {
+      const sources = [
+        { name: "a", socket: a.socket, running: true },
+        { name: "b", socket: b.socket, running: true },
+      ];
+      expect(await c.read(sources)).toEqual({ bgpMessages: { total: 13, open: 2, update: 5, keepalive: 6, notification: 0, routeRefresh: 0 }, bgpBytes: 500 });
+      // b stops: its last reading still counts.
+      expect((await c.read([sources[0]!, { ...sources[1]!, running: false }])).bgpMessages.total).toBe(13);
+      // b restarts and counts from zero again: the earlier process's 3 messages are kept.
+      b.sent = { messages: 2, open: 1, keepalive: 1, bytes: 60 };
+      const r = await c.read(sources);
+      expect(r.bgpMessages).toEqual({ total: 15, open: 3, update: 5, keepalive: 7, notification: 0, routeRefresh: 0 });
+      expect(r.bgpBytes).toBe(560);
+    } finally {
+      await a.server.stop();
+      await b.server.stop();
+    }
+  });
+
+  test("a daemon that answers without counters is an error naming it", async () => {
+    const socket = join(dir, "old.sock");
+    const server = new ControlServer(socket, () => ({ error: "unknown command" }), () => undefined);
+    await server.start();
+    try {
+      await expect(new RunCounters().read([{ name: "node-9", socket, running: true }])).rejects.toThrow(/node-9: no counters/);
+    } finally {
+      await server.stop();
+    }
   });
 });
