@@ -78,7 +78,7 @@ describe("cluster resources in the datastore", () => {
 
   test("which kinds are cluster resources; names with '/' are refused", () => {
     expect(isClusterResource(peer("a", "1.2.3.4"))).toBe(true);
-    expect(isClusterResource({ apiVersion: "projectcalico.org/v3", kind: "NetworkPolicy", metadata: { name: "p", namespace: "d" }, spec: {} } as AnyResource)).toBe(false);
+    expect(isClusterResource({ apiVersion: "projectcalico.org/v3", kind: "NetworkPolicy", metadata: { name: "p", namespace: "d" }, spec: {} } as unknown as AnyResource)).toBe(false);
     expect(clusterResourceKey(peer("a", "1.2.3.4"))).toBe(`${CLUSTER_RESOURCES_PREFIX}BGPPeer/a`);
     expect(() => clusterResourceKey(peer("a/b", "1.2.3.4"))).toThrow(/without '\/'/);
   });
