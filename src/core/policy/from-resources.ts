@@ -96,6 +96,7 @@ export function policyInputFromResources(res: LoadedResources): PolicySetInput {
       ...(hep.metadata.labels ? { labels: hep.metadata.labels } : {}),
       ips: hep.spec.expectedIPs ?? [],
       ...(hep.spec.node !== undefined ? { node: hep.spec.node } : {}),
+      ...(hep.spec.interfaceName !== undefined ? { interfaceName: hep.spec.interfaceName } : {}),
       ...(hep.spec.ports ? { ports: hep.spec.ports } : {}),
       profiles: hep.spec.profiles ?? [],
     });

@@ -109,6 +109,8 @@ export interface Endpoint {
   readonly ports?: readonly NamedPort[];
   /** Profiles in order, e.g. `kns.<namespace>`, `ksa.<namespace>.<sa>`. */
   readonly profiles?: readonly string[];
+  /** Host endpoints: the node's interface the endpoint is (`*`: every interface). */
+  readonly interfaceName?: string;
 }
 
 /** NetworkSet (namespaced) or GlobalNetworkSet: labelled CIDRs that rule selectors can match. */

@@ -144,6 +144,8 @@ export interface EndpointSummary {
   readonly node?: string;
   readonly ips: readonly string[];
   readonly profiles: readonly string[];
+  /** Host endpoints: their interface. */
+  readonly interfaceName?: string;
   /** Effective labels: the endpoint's own plus those its profiles apply. */
   readonly labels: Labels;
   /** Policies that apply, in evaluation order. */
@@ -428,6 +430,11 @@ export class PolicySet {
     return undefined;
   }
 
+  /** Host-endpoint failsafe ports (false when turned off). */
+  get failsafe(): { readonly inbound: readonly FailsafePort[]; readonly outbound: readonly FailsafePort[] } | false {
+    return this.#failsafe;
+  }
+
   /** The address families of the endpoints' addresses. */
   endpointFamilies(): Set<Family> {
     const out = new Set<Family>();
@@ -448,6 +455,7 @@ export class PolicySet {
         ...(ep.endpoint.node !== undefined ? { node: ep.endpoint.node } : {}),
         ips: ep.endpoint.ips,
         profiles: ep.profiles,
+        ...(ep.endpoint.interfaceName !== undefined ? { interfaceName: ep.endpoint.interfaceName } : {}),
         labels: ep.entity.labels,
         ingress: applied.ingress.map((p) => ({ tier: p.tier, policy: p.id })),
         egress: applied.egress.map((p) => ({ tier: p.tier, policy: p.id })),

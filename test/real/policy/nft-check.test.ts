@@ -9,7 +9,7 @@ import { renderIptables } from "../../../src/core/policy/render/iptables.ts";
 import { renderNft, renderNftUpdate } from "../../../src/core/policy/render/nft.ts";
 import { diffPolicies, NodePlanner, planNode } from "../../../src/core/policy/render/plan.ts";
 import { world } from "../../../bench/policy-world.ts";
-import { kitchenSink, small } from "../../core/policy/render/fixtures.ts";
+import { kitchenSink, small, withHostEndpoint } from "../../core/policy/render/fixtures.ts";
 import { CASES, clusterYaml, NODE } from "./cases.ts";
 import { hasCommand, labSkipReason } from "./lab.ts";
 
@@ -34,6 +34,7 @@ suite("rendered rulesets against nft and iptables-restore", () => {
   const worlds: [string, () => PolicySetInput][] = [
     ["small", small],
     ["every rule feature", kitchenSink],
+    ["a host endpoint", withHostEndpoint],
     ...CASES.map((c): [string, () => PolicySetInput] => [c.name, () => caseInput(c.policies)]),
   ];
   for (const [name, input] of worlds) {
@@ -107,7 +108,7 @@ suite("rendered rulesets against nft and iptables-restore", () => {
 
   const ipt = hasCommand("iptables-restore") && hasCommand("ipset");
   (ipt || process.env.CI === "true" ? test : test.skip)("iptables-restore --test accepts the iptables rendering once the ipsets exist", async () => {
-    for (const input of [small(), kitchenSink()]) {
+    for (const input of [small(), kitchenSink(), withHostEndpoint()]) {
       const out = renderIptables(planNode(new PolicySet(input), { node: "node-1" }));
       const s = await inNs("ipset", ["restore"], out.ipset);
       expect(s.stderr).toBe("");

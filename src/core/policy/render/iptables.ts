@@ -3,10 +3,15 @@
 // more than one entry and selector/named-port sets as ipsets. Declaring a chain in a --noflush
 // restore empties it, so the file replaces birdcage's chains and leaves every other chain alone.
 import { makeUniqueId } from "../unique-id.ts";
-import { ALL_MARKS, MARKS, PORT_PROTOCOLS, setName, type Plan, type PlannedEndpoint, type PlannedRule, type PlannedSet, type Term } from "./plan.ts";
+import { ALL_MARKS, MARKS, PORT_PROTOCOLS, setName, type Plan, type PlannedEndpoint, type PlannedFailsafe, type PlannedRule, type PlannedSet, type Term } from "./plan.ts";
 
 /** The rule that hooks birdcage's chains into FORWARD (install once; not part of the restore file). */
 export const IPTABLES_HOOK = ["-I", "FORWARD", "1", "-j", "bc-FORWARD"] as const;
+/** The rules that hook host-endpoint chains into INPUT and OUTPUT (when the plan has host endpoints). */
+export const IPTABLES_HOST_HOOKS = [
+  ["-I", "INPUT", "1", "-j", "bc-INPUT"],
+  ["-I", "OUTPUT", "1", "-j", "bc-OUTPUT"],
+] as const;
 
 const hex = (n: number): string => `0x${n.toString(16)}`;
 const quote = (s: string): string => `"${s.replace(/["\\]/g, "").slice(0, 200)}"`;
@@ -130,7 +135,7 @@ function endpointRules(ep: PlannedEndpoint, dir: "ingress" | "egress"): string[]
     `${A} -m conntrack --ctstate INVALID -j DROP`,
     `${A} -j MARK --set-xmark 0x0/${hex(MARKS.accept | MARKS.pass)}`,
   ];
-  if (dir === "egress") {
+  if (dir === "egress" && ep.kind === "workload") {
     lines.push(`${A} -p udp -m udp --dport 4789 -m comment --comment "Drop VXLAN encapped packets originating in workloads" -j DROP`);
     lines.push(`${A} -p 4 -m comment --comment "Drop IPinIP encapped packets originating in workloads" -j DROP`);
   }
@@ -164,7 +169,24 @@ export function renderIptables(plan: Plan): IptablesOutput {
   rules.push(`-A bc-from-wl-dispatch -m comment --comment "Unknown interface" -j DROP`);
   for (const ep of plan.endpoints) rules.push(`-A bc-to-wl-dispatch -o ${ep.iface} -g ${ep.toChain}`);
   rules.push(`-A bc-to-wl-dispatch -m comment --comment "Unknown interface" -j DROP`);
-  for (const ep of plan.endpoints) {
+  if (plan.hostEndpoints.length > 0) {
+    // felix/rules/static.go: INPUT and OUTPUT go through the failsafe chains, then dispatch by interface.
+    const fs = plan.failsafe;
+    const failsafe = (chain: string, list: readonly PlannedFailsafe[]): string[] => list.map((f) => `-A ${chain} -p ${f.protocol} -m ${f.protocol === 17 ? "udp" : "tcp"} --dport ${f.port} -j ACCEPT`);
+    chains.push("bc-INPUT", "bc-OUTPUT", "bc-failsafe-in", "bc-failsafe-out", "bc-from-host-endpoint", "bc-to-host-endpoint");
+    for (const [base, fsChain, dispatch] of [["bc-INPUT", "bc-failsafe-in", "bc-from-host-endpoint"], ["bc-OUTPUT", "bc-failsafe-out", "bc-to-host-endpoint"]] as const) {
+      rules.push(
+        `-A ${base} -j MARK --set-xmark 0x0/${hex(ALL_MARKS)}`,
+        `-A ${base} -j ${fsChain}`,
+        `-A ${base} -j ${dispatch}`,
+        `-A ${base} -m mark --mark ${hex(MARKS.accept)}/${hex(MARKS.accept)} -m comment --comment "Policy explicitly accepted packet." -j ACCEPT`,
+      );
+    }
+    if (fs !== false) rules.push(...failsafe("bc-failsafe-in", fs.inbound), ...failsafe("bc-failsafe-out", fs.outbound));
+    for (const ep of plan.hostEndpoints) rules.push(`-A bc-from-host-endpoint -i ${ep.iface} -g ${ep.toChain}`);
+    for (const ep of plan.hostEndpoints) rules.push(`-A bc-to-host-endpoint -o ${ep.iface} -g ${ep.fromChain}`);
+  }
+  for (const ep of [...plan.endpoints, ...plan.hostEndpoints]) {
     chains.push(ep.toChain, ep.fromChain);
     rules.push(...endpointRules(ep, "ingress"), ...endpointRules(ep, "egress"));
   }

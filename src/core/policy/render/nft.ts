@@ -2,7 +2,7 @@
 // atomically with `nft -f`, and the minimal script that moves a loaded ruleset from one plan to the
 // next (changed chains flushed and refilled, set elements added and deleted) without a reload.
 import type { Family } from "../../net/ip.ts";
-import { ALL_MARKS, MARKS, type Plan, type PlannedChain, type PlannedEndpoint, type PlannedRule, type PlannedSet, type Term } from "./plan.ts";
+import { ALL_MARKS, MARKS, type Plan, type PlannedChain, type PlannedEndpoint, type PlannedFailsafe, type PlannedRule, type PlannedSet, type Term } from "./plan.ts";
 
 export const NFT_TABLE = "bc-filter";
 const FAMILY = "inet";
@@ -148,7 +148,8 @@ function buildRuleset(plan: Plan): NftRuleset {
     ],
   });
   chains.set("bc-to-wl-dispatch", { rules: [...conntrack, markClear(MARKS.accept | MARKS.pass), ...dispatch("oifname", (e) => e.toChain)] });
-  for (const ep of plan.endpoints) {
+  if (plan.hostEndpoints.length > 0) hostChains(plan, chains, conntrack);
+  for (const ep of [...plan.endpoints, ...plan.hostEndpoints]) {
     let lines = endpointLines.get(ep);
     if (lines === undefined) endpointLines.set(ep, (lines = { to: endpointChain(plan, ep, "ingress"), from: endpointChain(plan, ep, "egress") }));
     chains.set(ep.toChain, { rules: lines.to });
@@ -165,6 +166,28 @@ function buildRuleset(plan: Plan): NftRuleset {
     chains.set(c.name, { rules: lines });
   }
   return { sets: plan.sets, chains };
+}
+
+/**
+ * Host endpoints, felix-style (static.go, endpoints.go): packets for the host (input hook) from an
+ * interface with a host endpoint pass its ingress policy in `bc-fh-<iface>`, packets the host
+ * sends (output hook) out of one pass its egress policy in `bc-th-<iface>`, after conntrack and
+ * the failsafe ports. Interfaces without a host endpoint (and workload interfaces) are not policed.
+ */
+function hostChains(plan: Plan, chains: Map<string, { hook?: string; rules: readonly string[] }>, conntrack: readonly string[]): void {
+  const failsafe = (list: readonly PlannedFailsafe[], what: string): string[] =>
+    list.length === 0 ? [] : [`meta l4proto . th dport { ${list.map((f) => `${f.protocol} . ${f.port}`).join(", ")} } accept ${comment(`Failsafe ${what}`)}`];
+  const base = (hook: "input" | "output", dispatch: string): { hook: string; rules: string[] } => ({
+    hook: `type filter hook ${hook} priority filter; policy accept;`,
+    rules: [markClear(ALL_MARKS), `jump ${dispatch}`, `${markIs(MARKS.accept)} accept ${comment("Policy explicitly accepted packet.")}`],
+  });
+  const vmap = (key: "iifname" | "oifname", chain: (e: PlannedEndpoint) => string): string =>
+    `${key} vmap { ${plan.hostEndpoints.map((e) => `${quote(e.iface)} : goto ${chain(e)}`).join(", ")} }`;
+  chains.set("bc-input", base("input", "bc-from-host-endpoint"));
+  chains.set("bc-output", base("output", "bc-to-host-endpoint"));
+  const fs = plan.failsafe;
+  chains.set("bc-from-host-endpoint", { rules: [...conntrack, ...(fs === false ? [] : failsafe(fs.inbound, "inbound")), vmap("iifname", (e) => e.toChain)] });
+  chains.set("bc-to-host-endpoint", { rules: [...conntrack, ...(fs === false ? [] : failsafe(fs.outbound, "outbound")), vmap("oifname", (e) => e.fromChain)] });
 }
 
 function setType(s: PlannedSet): string {
@@ -228,7 +251,7 @@ export function renderNftUpdate(prev: Plan, next: Plan): string {
     if (removed.length > 0) out.push(`delete element ${T} ${name} ${elements(s, removed)}`);
     if (added.length > 0) out.push(`add element ${T} ${name} ${elements(s, added)}`);
   }
-  for (const name of b.chains.keys()) if (!a.chains.has(name)) out.push(`add chain ${T} ${name}`);
+  for (const [name, c] of b.chains) if (!a.chains.has(name)) out.push(`add chain ${T} ${name}${c.hook !== undefined ? ` { ${c.hook} }` : ""}`);
   for (const [name, c] of b.chains) {
     const old = a.chains.get(name);
     if (old !== undefined && old.hook !== c.hook) throw new Error(`chain ${name} changed hook; render a full ruleset`);

@@ -88,7 +88,8 @@ export interface PlannedTier {
 }
 
 export interface PlannedEndpoint {
-  /** `namespace/name`. */
+  readonly kind: "workload" | "host";
+  /** `namespace/name` (workloads) or the host endpoint's name. */
   readonly id: string;
   readonly iface: string;
   readonly ips: readonly string[];
@@ -101,11 +102,26 @@ export interface PlannedEndpoint {
   readonly egressProfiles: readonly string[];
 }
 
+/** A failsafe port: always allowed to (inbound) or from (outbound) a host endpoint, before policy. */
+export interface PlannedFailsafe {
+  readonly protocol: number;
+  readonly port: number;
+}
+
 export interface Plan {
   readonly node: string;
   readonly ifacePrefix: string;
   readonly families: readonly Family[];
+  /** The node's workloads. */
   readonly endpoints: readonly PlannedEndpoint[];
+  /**
+   * The node's host endpoints with an interface name, felix-style: `iface` is the interface,
+   * `toChain` (`bc-fh-<iface>`, from the host endpoint into the host) holds the ingress policy and
+   * `fromChain` (`bc-th-<iface>`, out of the host) the egress policy.
+   */
+  readonly hostEndpoints: readonly PlannedEndpoint[];
+  /** Failsafe ports of host endpoints; false when turned off. */
+  readonly failsafe: { readonly inbound: readonly PlannedFailsafe[]; readonly outbound: readonly PlannedFailsafe[] } | false;
   /** Policy and profile chains, by name. */
   readonly chains: ReadonlyMap<string, PlannedChain>;
   /** Policy-group chains (`bc-gi-…`/`bc-go-…`): the policy chains each one runs, in order. */
@@ -434,6 +450,7 @@ export function diffPolicies(prev: readonly Policy[], next: readonly Policy[]): 
 }
 
 interface LocalEndpoint {
+  readonly kind: "workload" | "host";
   readonly id: string;
   readonly iface: string;
   readonly ips: readonly string[];
@@ -457,6 +474,7 @@ export class NodePlanner {
   readonly #ifacePrefix: string;
   readonly #endpointFamilies: ReadonlySet<Family>;
   readonly #local: LocalEndpoint[] = [];
+  readonly #failsafe: Plan["failsafe"];
   /** Enforced policies by kind/namespace/name. */
   readonly #policies = new Map<string, CompiledPolicy>();
   #planner: Planner;
@@ -471,12 +489,32 @@ export class NodePlanner {
     const ifaceName = options.ifaceName ?? ((ns: string, name: string) => workloadInterfaceName(ns, name, this.#ifacePrefix));
     for (const p of set.policies) this.#policies.set(policyKey(p.policy), p);
     this.#endpointFamilies = set.endpointFamilies();
+    const fs = set.failsafe;
+    const ports = (list: readonly { protocol: string; port: number }[]): PlannedFailsafe[] => list.map((f) => ({ protocol: f.protocol === "udp" ? PROTO_UDP : PROTO_TCP, port: f.port }));
+    this.#failsafe = fs === false ? false : { inbound: ports(fs.inbound), outbound: ports(fs.outbound) };
     for (const e of set.describeEndpoints(options.node)) {
-      if (e.endpoint.kind !== "workload" || e.node !== options.node || e.ips.length === 0) continue;
+      if (e.endpoint.kind === "host") {
+        // Host endpoints are policed by interface; one known by its addresses only is not rendered.
+        const iface = e.interfaceName;
+        if (iface === undefined || iface === "*" || e.node !== options.node) continue;
+        const applies = (dir: Direction): CompiledPolicy[] => set.policies.filter((p) => p.types.has(dir === "ingress" ? "Ingress" : "Egress") && p.selector.matches(e.labels));
+        this.#local.push({
+          kind: "host",
+          id: e.endpoint.name,
+          iface,
+          ips: e.ips,
+          labels: e.labels,
+          profiles: e.profiles,
+          applicable: { ingress: applies("ingress"), egress: applies("egress") },
+        });
+        continue;
+      }
+      if (e.node !== options.node || e.ips.length === 0) continue;
       const ns = e.endpoint.namespace ?? "";
       const first = parsePrefix(e.ips[0]!, { strict: false });
       const ip = formatIP(first.family, first.addr);
       this.#local.push({
+        kind: "workload",
         id: `${ns}/${e.endpoint.name}`,
         iface: ifaceName(ns, e.endpoint.name),
         ips: e.ips,
@@ -547,10 +585,12 @@ export class NodePlanner {
   /** The plan from the endpoints' current state, keeping only the chains, groups and sets in use. */
   #build(): Plan {
     const planner = this.#planner;
-    const endpoints = this.#local.map((ep) => (ep.planned ??= this.#planEndpoint(ep)));
+    const all = this.#local.map((ep) => (ep.planned ??= this.#planEndpoint(ep)));
+    const endpoints = all.filter((_, i) => this.#local[i]!.kind === "workload");
+    const hostEndpoints = all.filter((_, i) => this.#local[i]!.kind === "host");
     const chains = new Set<string>();
     const groups = new Map<string, readonly string[]>();
-    for (const ep of endpoints) {
+    for (const ep of all) {
       for (const tier of [...ep.ingress, ...ep.egress]) {
         for (const c of tier.policyChains) {
           const members = planner.groups.get(c);
@@ -579,7 +619,7 @@ export class NodePlanner {
       if (setNames.has(name)) sets.set(name, s);
       else planner.sets.delete(name);
     }
-    return { node: this.#options.node, ifacePrefix: this.#ifacePrefix, families: planner.families, endpoints, chains: keptChains, groups, sets };
+    return { node: this.#options.node, ifacePrefix: this.#ifacePrefix, families: planner.families, endpoints, hostEndpoints, failsafe: this.#failsafe, chains: keptChains, groups, sets };
   }
 
   #planEndpoint(ep: LocalEndpoint): PlannedEndpoint {
@@ -605,11 +645,12 @@ export class NodePlanner {
     };
     const profiles = (dir: Direction): string[] => ep.profiles.flatMap((name) => planner.profileChain(name, dir) ?? []);
     return {
+      kind: ep.kind,
       id: ep.id,
       iface: ep.iface,
       ips: ep.ips,
-      toChain: lengthLimitedId("bc-tw-", ep.iface, MAX_CHAIN_NAME_LENGTH),
-      fromChain: lengthLimitedId("bc-fw-", ep.iface, MAX_CHAIN_NAME_LENGTH),
+      toChain: lengthLimitedId(ep.kind === "host" ? "bc-fh-" : "bc-tw-", ep.iface, MAX_CHAIN_NAME_LENGTH),
+      fromChain: lengthLimitedId(ep.kind === "host" ? "bc-th-" : "bc-fw-", ep.iface, MAX_CHAIN_NAME_LENGTH),
       ingress: tiers("ingress"),
       egress: tiers("egress"),
       ingressProfiles: profiles("ingress"),

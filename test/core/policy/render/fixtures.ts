@@ -69,3 +69,16 @@ export function kitchenSink(): PolicySetInput {
     ],
   };
 }
+
+/** small() plus a host endpoint on node-1's eth0 and a policy selecting it. */
+export function withHostEndpoint(): PolicySetInput {
+  const base = small();
+  return {
+    ...base,
+    endpoints: [...(base.endpoints ?? []), { kind: "host", name: "node-1-eth0", node: "node-1", interfaceName: "eth0", ips: ["192.168.0.1"], labels: { role: "node" } }],
+    policies: [
+      ...(base.policies ?? []),
+      { kind: "GlobalNetworkPolicy", name: "node-web", spec: { selector: "role == 'node'", types: ["Ingress", "Egress"], ingress: [{ action: "Allow", protocol: "TCP", destination: { ports: [8080] } }], egress: [{ action: "Allow", protocol: "UDP", destination: { ports: [123] } }] } },
+    ],
+  };
+}

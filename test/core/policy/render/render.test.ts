@@ -266,3 +266,74 @@ describe("policy groups", () => {
     expect(renderIptables(p).iptables).toContain(`-A ${group} -m mark --mark 0x0/0x30000 -j ${members[1]}`);
   });
 });
+
+describe("host endpoints", () => {
+  const withHep = (failsafe?: false) => {
+    const base = small();
+    return {
+      ...base,
+      ...(failsafe === false ? { failsafe: false as const } : {}),
+      endpoints: [
+        ...base.endpoints!,
+        { kind: "host" as const, name: "node-1-eth0", node: "node-1", interfaceName: "eth0", ips: ["192.168.0.1"], labels: { role: "node" } },
+        { kind: "host" as const, name: "node-2-eth0", node: "node-2", interfaceName: "eth0", ips: ["192.168.0.2"], labels: { role: "node" } },
+        { kind: "host" as const, name: "by-address", node: "node-1", ips: ["192.168.0.9"], labels: { role: "node" } },
+      ],
+      policies: [
+        ...base.policies!,
+        { kind: "GlobalNetworkPolicy" as const, name: "node-ssh", spec: { selector: "role == 'node'", types: ["Ingress" as const], ingress: [{ action: "Allow" as const, protocol: "TCP", destination: { ports: [8080] } }] } },
+      ],
+    };
+  };
+
+  test("the node's host endpoints with an interface get fh/th chains; input and output hooks run failsafe ports, then dispatch by interface", () => {
+    const p = plan(withHep());
+    expect(p.hostEndpoints.map((e) => [e.id, e.iface, e.toChain, e.fromChain])).toEqual([["node-1-eth0", "eth0", "bc-fh-eth0", "bc-th-eth0"]]);
+    expect(p.endpoints.every((e) => e.kind === "workload")).toBe(true);
+    const hep = p.hostEndpoints[0]!;
+    // The global security policy (all()) and node-ssh select it for ingress; nothing for egress.
+    expect(hep.ingress.map((t) => t.tier)).toEqual(["security", "default"]);
+    expect(hep.egress).toEqual([]);
+    const text = renderNft(p);
+    expect(chainBlock(text, "bc-input")).toEqual([
+      "type filter hook input priority filter; policy accept;",
+      "meta mark set meta mark & 0xffe0ffff",
+      "jump bc-from-host-endpoint",
+      'meta mark & 0x00010000 == 0x00010000 accept comment "Policy explicitly accepted packet."',
+    ]);
+    expect(chainBlock(text, "bc-from-host-endpoint")).toEqual([
+      "ct state established,related accept",
+      "ct state invalid drop",
+      'meta l4proto . th dport { 6 . 22, 17 . 68, 6 . 179, 6 . 2379, 6 . 2380, 6 . 5473, 6 . 6443, 6 . 6666, 6 . 6667 } accept comment "Failsafe inbound"',
+      'iifname vmap { "eth0" : goto bc-fh-eth0 }',
+    ]);
+    expect(chainBlock(text, "bc-to-host-endpoint")[2]).toMatch(/^meta l4proto \. th dport \{ 17 \. 53, 17 \. 67, 6 \. 179, .*\} accept comment "Failsafe outbound"$/);
+    expect(chainBlock(text, "bc-to-host-endpoint")[3]).toBe('oifname vmap { "eth0" : goto bc-th-eth0 }');
+    // No profile: default deny after the policies (egress: at once).
+    expect(chainBlock(text, "bc-th-eth0")).toEqual(['drop comment "Drop if no profiles matched"']);
+    expect(chainBlock(text, "bc-fh-eth0").at(-1)).toBe('drop comment "Drop if no profiles matched"');
+    expect(chainBlock(text, "bc-fh-eth0")).not.toContain('meta l4proto 17 th dport 4789 drop comment "Drop VXLAN encapped packets originating in workloads"');
+  });
+
+  test("failsafe: false leaves the failsafe rules out; no host endpoint, no input/output hooks", () => {
+    const text = renderNft(plan(withHep(false)));
+    expect(chainBlock(text, "bc-from-host-endpoint")).toEqual(["ct state established,related accept", "ct state invalid drop", 'iifname vmap { "eth0" : goto bc-fh-eth0 }']);
+    expect(renderNft(plan())).not.toContain("hook input");
+  });
+
+  test("an update that brings the first host endpoint adds the base chains with their hooks", () => {
+    const script = renderNftUpdate(plan(), plan(withHep()));
+    expect(script).toContain("add chain inet bc-filter bc-input { type filter hook input priority filter; policy accept; }");
+    expect(script).toContain("add chain inet bc-filter bc-fh-eth0\n");
+  });
+
+  test("iptables: INPUT/OUTPUT chains through failsafe chains to fh/th chains", () => {
+    const lines = renderIptables(plan(withHep())).iptables.split("\n");
+    expect(lines).toContain("-A bc-INPUT -j bc-failsafe-in");
+    expect(lines).toContain("-A bc-failsafe-in -p 6 -m tcp --dport 22 -j ACCEPT");
+    expect(lines).toContain("-A bc-failsafe-out -p 17 -m udp --dport 53 -j ACCEPT");
+    expect(lines).toContain("-A bc-from-host-endpoint -i eth0 -g bc-fh-eth0");
+    expect(lines).toContain("-A bc-to-host-endpoint -o eth0 -g bc-th-eth0");
+    expect(lines.filter((l) => l.startsWith("-A bc-th-eth0"))).not.toContainEqual(expect.stringContaining("4789"));
+  });
+});

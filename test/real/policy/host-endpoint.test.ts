@@ -1,0 +1,147 @@
+// Host endpoints on real packets: a node namespace whose interface `eth1` is a HostEndpoint and a
+// client namespace on the other end of it. With the rendered ruleset loaded in the node, TCP to a
+// failsafe port (22) still connects, other ports are dropped until a policy allows them, and
+// connections the node opens are dropped except to outbound failsafe ports — each observation
+// equal to PolicySet.evaluate. Done with nftables, and with iptables-restore when it is installed.
+import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
+import { execa, type ResultPromise } from "execa";
+import { PolicySet, type Policy, type PolicySetInput } from "../../../src/core/policy/index.ts";
+import { IPTABLES_HOST_HOOKS, renderIptables } from "../../../src/core/policy/render/iptables.ts";
+import { NFT_TABLE, renderNft } from "../../../src/core/policy/render/nft.ts";
+import { planNode } from "../../../src/core/policy/render/plan.ts";
+import { hasCommand, labSkipReason } from "./lab.ts";
+
+const reason = labSkipReason();
+const suite = reason === undefined || process.env.CI === "true" ? describe : describe.skip;
+if (reason !== undefined && process.env.CI !== "true") console.warn(`skipping host endpoint tests: ${reason}`);
+
+const sfx = `${process.pid.toString(36)}${Math.floor(Math.random() * 36 ** 4).toString(36)}`;
+const NODE_NS = `bc-hn-${sfx}`;
+const CLIENT_NS = `bc-hc-${sfx}`;
+const NODE_IP = "10.99.0.1";
+const CLIENT_IP = "10.99.0.2";
+const NODE_PORTS = [22, 8080, 8081];
+const CLIENT_PORTS = [179, 9090];
+
+// Listens on the given TCP ports; exits when stdin closes, or after 5 minutes.
+const SERVER = `
+const net = require("node:net");
+const ports = JSON.parse(process.argv[1]); let n = 0;
+for (const p of ports) net.createServer((s) => { s.on("error", () => {}); s.end("ok"); }).listen(p, "0.0.0.0", () => { if (++n === ports.length) process.stdout.write("ready\\n"); });
+process.stdin.on("end", () => process.exit(0)); process.stdin.resume();
+setTimeout(() => process.exit(0), 300000).unref();
+`;
+// Connects to each [ip, port]; prints 1 (connected) or 0 (timed out / refused) per target.
+const CLIENT = `
+const net = require("node:net");
+const [targets, ms] = JSON.parse(process.argv[1]);
+const one = ([host, port]) => new Promise((res) => {
+  const s = net.connect({ host, port }); const t = setTimeout(() => { s.destroy(); res(0); }, ms);
+  s.on("connect", () => { clearTimeout(t); s.destroy(); res(1); }); s.on("error", () => { clearTimeout(t); res(0); });
+});
+Promise.all(targets.map(one)).then((r) => process.stdout.write(r.join("")));
+`;
+
+const servers: ResultPromise[] = [];
+const inNs = (ns: string, cmd: string, args: readonly string[], input?: string) => execa("ip", ["netns", "exec", ns, cmd, ...args], { input: input ?? "", reject: false });
+
+async function serve(ns: string, ports: readonly number[]): Promise<void> {
+  const proc = execa("ip", ["netns", "exec", ns, process.execPath, "-e", SERVER, JSON.stringify(ports)], { stdin: "pipe", reject: false });
+  servers.push(proc);
+  await new Promise<void>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`server in ${ns} did not start`)), 15_000);
+    proc.stdout!.on("data", (d: Buffer) => {
+      if (d.toString().includes("ready")) {
+        clearTimeout(t);
+        resolve();
+      }
+    });
+  });
+}
+
+/** Connect from `ns` to each port of `ip`; a port seen closed is tried again with a longer timeout. */
+async function connects(ns: string, ip: string, ports: readonly number[]): Promise<boolean[]> {
+  const run = async (list: readonly number[], ms: number): Promise<boolean[]> => {
+    const r = await execa("ip", ["netns", "exec", ns, process.execPath, "-e", CLIENT, JSON.stringify([list.map((p) => [ip, p]), ms])], { timeout: ms + 20_000 });
+    return [...String(r.stdout)].map((b) => b === "1");
+  };
+  const first = await run(ports, 400);
+  const retry = ports.filter((_, i) => !first[i]);
+  const second = retry.length > 0 ? await run(retry, 1500) : [];
+  return ports.map((p, i) => first[i]! || second[retry.indexOf(p)] === true);
+}
+
+const hep = { kind: "host" as const, name: "node-1-eth1", node: "node-1", interfaceName: "eth1", ips: [NODE_IP], labels: { role: "node" } };
+const allow8080: Policy = {
+  kind: "GlobalNetworkPolicy",
+  name: "node-web",
+  spec: { selector: "role == 'node'", types: ["Ingress"], ingress: [{ action: "Allow", protocol: "TCP", source: { nets: ["10.99.0.0/24"] }, destination: { ports: [8080] } }] },
+};
+const CASES: { name: string; input: PolicySetInput }[] = [
+  { name: "no policy: default deny except failsafe ports", input: { endpoints: [hep] } },
+  { name: "a policy allows 8080 from the client's subnet", input: { endpoints: [hep], policies: [allow8080] } },
+];
+
+/** What the evaluator says for the probes: client -> node ports, node -> client ports. */
+function expected(set: PolicySet): { inbound: boolean[]; outbound: boolean[] } {
+  return {
+    inbound: NODE_PORTS.map((port) => set.evaluate({ src: CLIENT_IP, dst: NODE_IP, protocol: "TCP", dstPort: port }).allowed),
+    outbound: CLIENT_PORTS.map((port) => set.evaluate({ src: NODE_IP, dst: CLIENT_IP, protocol: "TCP", dstPort: port }).allowed),
+  };
+}
+
+suite("host endpoints on real packets (root, network namespaces)", () => {
+  beforeAll(async () => {
+    for (const ns of [NODE_NS, CLIENT_NS]) await execa("ip", ["netns", "add", ns]);
+    await execa("ip", ["link", "add", "eth1", "netns", NODE_NS, "type", "veth", "peer", "name", "eth0", "netns", CLIENT_NS]);
+    await execa("ip", ["-n", NODE_NS, "-batch", "-"], { input: `link set lo up\nlink set eth1 up\naddr add ${NODE_IP}/24 dev eth1\n` });
+    await execa("ip", ["-n", CLIENT_NS, "-batch", "-"], { input: `link set lo up\nlink set eth0 up\naddr add ${CLIENT_IP}/24 dev eth0\n` });
+    await serve(NODE_NS, NODE_PORTS);
+    await serve(CLIENT_NS, CLIENT_PORTS);
+  }, 60_000);
+
+  afterAll(async () => {
+    for (const s of servers) s.stdin?.end();
+    await Promise.allSettled(servers);
+    for (const ns of [NODE_NS, CLIENT_NS]) await execa("ip", ["netns", "delete", ns], { reject: false });
+  });
+
+  test("without a ruleset everything connects (the probes can see an open port)", async () => {
+    expect(await connects(CLIENT_NS, NODE_IP, NODE_PORTS)).toEqual([true, true, true]);
+    expect(await connects(NODE_NS, CLIENT_IP, CLIENT_PORTS)).toEqual([true, true]);
+  }, 60_000);
+
+  for (const c of CASES) {
+    test(`nftables: ${c.name}`, async () => {
+      const set = new PolicySet(c.input);
+      const want = expected(set);
+      const r = await inNs(NODE_NS, "nft", ["-f", "-"], renderNft(planNode(set, { node: "node-1" })));
+      expect(r.stderr).toBe("");
+      try {
+        expect({ inbound: await connects(CLIENT_NS, NODE_IP, NODE_PORTS), outbound: await connects(NODE_NS, CLIENT_IP, CLIENT_PORTS) }).toEqual(want);
+      } finally {
+        await inNs(NODE_NS, "nft", ["delete", "table", "inet", NFT_TABLE]);
+      }
+    }, 60_000);
+  }
+
+  test("the evaluator's verdicts are the ones the cases expect (failsafe 22 in and 179 out; 8080 only with the policy)", () => {
+    expect(expected(new PolicySet(CASES[0]!.input))).toEqual({ inbound: [true, false, false], outbound: [true, false] });
+    expect(expected(new PolicySet(CASES[1]!.input))).toEqual({ inbound: [true, true, false], outbound: [true, false] });
+  });
+
+  const ipt = hasCommand("iptables-restore") && hasCommand("ipset");
+  (ipt || process.env.CI === "true" ? test : test.skip)("iptables-restore: the same verdicts", async () => {
+    const set = new PolicySet(CASES[1]!.input);
+    const out = renderIptables(planNode(set, { node: "node-1" }));
+    expect((await inNs(NODE_NS, "ipset", ["restore", "-exist"], out.ipset)).stderr).toBe("");
+    const r = await inNs(NODE_NS, "iptables-restore", ["--noflush"], out.iptables);
+    expect(r.stderr).toBe("");
+    for (const hook of IPTABLES_HOST_HOOKS) expect((await inNs(NODE_NS, "iptables", [...hook])).exitCode).toBe(0);
+    try {
+      expect({ inbound: await connects(CLIENT_NS, NODE_IP, NODE_PORTS), outbound: await connects(NODE_NS, CLIENT_IP, CLIENT_PORTS) }).toEqual(expected(set));
+    } finally {
+      for (const hook of IPTABLES_HOST_HOOKS) await inNs(NODE_NS, "iptables", ["-D", ...hook.slice(1).filter((a) => a !== "1")]);
+    }
+  }, 60_000);
+});
