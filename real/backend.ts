@@ -39,6 +39,7 @@ import { POLICY_PODS_PREFIX, POLICY_RESOURCES_PREFIX } from "./agent/daemon.ts";
 import { launcher } from "./agent/launch.ts";
 import { routeObservation, sortRoutes, type IpRoute } from "./backend-observe.ts";
 import { exchange, pingOnce, type ReachResult } from "./backend-probe.ts";
+import { IP_ADDRS_ANNOTATION } from "./cni/plugin.ts";
 import { queryControl } from "./control-socket.ts";
 import { EtcdDatastore } from "./datastore/etcd.ts";
 import { ramDir, startEtcd, type EtcdServer } from "./etcd-server.ts";
@@ -291,8 +292,10 @@ export class RealBackend implements Backend {
 
   // ------------------------------------------------------------------------------------------- pods
 
-  #cniConfig(node: string): string {
+  #cniConfig(node: string, pod?: PodSpec): string {
     const t = this.#topology!;
+    // A fixed address travels as the pod's Calico annotation (the plugin would read it from the API server).
+    const args = pod?.ip !== undefined ? { args: { annotations: { [IP_ADDRS_ANNOTATION]: JSON.stringify([pod.ip]) } } } : {};
     return JSON.stringify({
       cniVersion: "1.0.0",
       name: "k8s-pod-network",
@@ -302,6 +305,7 @@ export class RealBackend implements Backend {
       routeProtocol: CNI_ROUTE_PROTOCOL,
       datastore: { type: "etcd", endpoints: [this.#etcd!.unixEndpoint!], namespace: this.#w().runId },
       ipam: { type: "birdcage-ipam", pools: t.cluster.ipPools.map((p) => ({ name: p.metadata.name, ...p.spec })) },
+      ...args,
     });
   }
 
@@ -310,7 +314,7 @@ export class RealBackend implements Backend {
     const r = await execa("ip", ["netns", "exec", w.ns(pod.spec.node), process.execPath, (await launcher("cni")).script], {
       reject: false,
       timeout: 60_000,
-      input: this.#cniConfig(pod.spec.node),
+      input: this.#cniConfig(pod.spec.node, command === "ADD" ? pod.spec : undefined),
       env: {
         CNI_COMMAND: command,
         CNI_CONTAINERID: pod.containerId,
@@ -333,7 +337,6 @@ export class RealBackend implements Backend {
       const key = `${spec.namespace}/${spec.name}`;
       if (this.#pods.has(key) || made.some((p) => p.spec.namespace === spec.namespace && p.spec.name === spec.name)) throw new Error(`pod ${key} exists already`);
       if (!t.nodes.some((n) => n.name === spec.node)) throw new Error(`pod ${key}: no node named ${spec.node}`);
-      if (spec.ip !== undefined) throw new Error(`pod ${key}: fixed addresses (ipAddrs) are not supported in real mode yet`);
       const seq = ++this.#podSeq;
       made.push({ spec, netns: `bc-${w.runId}_pod${seq}`, containerId: `${w.runId}-${seq}`, info: { name: spec.name, namespace: spec.namespace, node: spec.node, ips: [], mtu: t.cluster.tunnelMTU } });
     }
@@ -348,7 +351,15 @@ export class RealBackend implements Backend {
           await execa("ip", ["netns", "add", pod.netns]);
           await execa("ip", ["-n", pod.netns, "link", "set", "lo", "up"]);
           this.#pods.set(key, pod);
-          const res = await this.#cni("ADD", pod);
+          let res: Record<string, unknown>;
+          try {
+            res = await this.#cni("ADD", pod);
+          } catch (e) {
+            // The plugin rolled its part back; the pod does not exist (e.g. its fixed address is taken).
+            this.#pods.delete(key);
+            await execa("ip", ["netns", "del", pod.netns], { reject: false });
+            throw e;
+          }
           pod.info.ips = ((res["ips"] as { address: string }[] | undefined) ?? []).map((i) => bare(i.address));
           await this.#put(`${POLICY_PODS_PREFIX}${key}`, JSON.stringify({ name: pod.spec.name, namespace: pod.spec.namespace, node: pod.spec.node, labels: pod.spec.labels, ips: pod.info.ips }));
           this.#event({ node: pod.spec.node, kind: "step", text: `pod ${key} created (${pod.info.ips.join(", ")})` });

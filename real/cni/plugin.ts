@@ -1,5 +1,6 @@
 // birdcage's CNI plugin (CNI spec 1.0; also answers 0.3.0-0.4.0 configs): one run = one command.
-//   ADD     IPAM address for handle <network>.<containerID> from etcd, veth cali<hash> <-> CNI_IFNAME in
+//   ADD     IPAM address for handle <network>.<containerID> from etcd (or exactly the addresses of the
+//           pod's cni.projectcalico.org/ipAddrs annotation, passed in args.annotations), veth cali<hash> <-> CNI_IFNAME in
 //           CNI_NETNS, /32 + Calico's 169.254.1.1 default route in the pod, proxy ARP and the /32 route
 //           on the node. Idempotent: a second ADD for the same container answers the same result.
 //           Nothing is left half done: a failure after the address was allocated removes the veth and
@@ -70,6 +71,39 @@ interface Ctx {
   kernel: Kernel;
   log: (line: string) => void;
   open: (conf: NetConf) => Datastore & { close(): Promise<void> };
+  /** The pod's cni.projectcalico.org/ipAddrs: these exact addresses instead of auto-assigned ones. */
+  fixedIps: string[] | undefined;
+}
+
+/** Calico's annotation for fixed pod addresses: a JSON list of IPs, at most one per family. */
+export const IP_ADDRS_ANNOTATION = "cni.projectcalico.org/ipAddrs";
+
+/**
+ * The fixed addresses a pod asks for. Calico's plugin reads the annotation from the pod in the
+ * Kubernetes API; birdcage has no API server, so the runtime passes the pod's annotations in the
+ * network config as `args.annotations` (args is the CNI field for per-invocation data).
+ */
+export function fixedAddresses(decoded: unknown): string[] | undefined {
+  const args = (decoded as { args?: unknown }).args;
+  const annotations = typeof args === "object" && args !== null ? (args as { annotations?: unknown }).annotations : undefined;
+  if (annotations === undefined) return undefined;
+  if (typeof annotations !== "object" || annotations === null || Array.isArray(annotations)) throw new CniError(CNI_ERR.INVALID_CONFIG, "args.annotations must be an object of pod annotations");
+  const text = (annotations as Record<string, unknown>)[IP_ADDRS_ANNOTATION];
+  if (text === undefined) return undefined;
+  const bad = (why: string) => new CniError(CNI_ERR.INVALID_CONFIG, `annotation ${IP_ADDRS_ANNOTATION}: ${why}`, `got ${JSON.stringify(text).slice(0, 120)}`);
+  if (typeof text !== "string") throw bad('expected a string holding a JSON list, e.g. "[\"10.1.3.7\"]"');
+  let list: unknown;
+  try {
+    list = JSON.parse(text);
+  } catch {
+    throw bad('not JSON: expected a list such as ["10.1.3.7"]');
+  }
+  if (!Array.isArray(list) || list.length === 0 || !list.every((x) => typeof x === "string")) throw bad("expected a non-empty list of IP addresses");
+  const ips = list as string[];
+  for (const ip of ips) if (!isIP(ip)) throw bad(`${JSON.stringify(ip)} is not an IP address`);
+  const families = ips.map((ip) => parseIP(ip).family);
+  if (new Set(families).size !== families.length) throw bad("at most one address per IP family");
+  return ips;
 }
 
 export async function runCni(inv: CniInvocation): Promise<CniOutcome> {
@@ -85,7 +119,7 @@ export async function runCni(inv: CniInvocation): Promise<CniOutcome> {
     const decoded = decodeJson(inv.stdin);
     version = declaredVersion(decoded) ?? LATEST_VERSION;
     const conf = parseNetConf(decoded);
-    const ctx: Ctx = { conf, env, kernel: new Kernel(inv.kernel), log, open: inv.openDatastore ?? openEtcd };
+    const ctx: Ctx = { conf, env, kernel: new Kernel(inv.kernel), log, open: inv.openDatastore ?? openEtcd, fixedIps: fixedAddresses(decoded) };
     if (command === "ADD") return ok(await cmdAdd(ctx));
     if (command === "DEL") await cmdDel(ctx);
     else await cmdCheck(ctx);
@@ -162,9 +196,22 @@ async function cmdAdd(ctx: Ctx): Promise<CniResult> {
     if (addresses.length === 0) {
       const attrs: Record<string, string> = { node };
       if (env.k8s) Object.assign(attrs, { namespace: env.k8s.namespace, pod: env.k8s.pod });
-      const r = await ipam.autoAssign({ host: node, handleId, num4: conf.ipam.assign4 ? 1 : 0, num6: conf.ipam.assign6 ? 1 : 0, attrs });
-      addresses = [...r.ipv4, ...r.ipv6];
-      allocated = true;
+      if (ctx.fixedIps !== undefined) {
+        // As Calico's plugin does with the ipAddrs annotation: IPAM's AssignIP for each address (an
+        // address in use or outside every pool is an error), all or none.
+        allocated = true;
+        addresses = [];
+        try {
+          for (const address of ctx.fixedIps) addresses.push((await ipam.assignIP({ address, host: node, handleId, attrs })).address);
+        } catch (e) {
+          await ipam.releaseByHandle(handleId).catch(() => undefined);
+          throw e;
+        }
+      } else {
+        const r = await ipam.autoAssign({ host: node, handleId, num4: conf.ipam.assign4 ? 1 : 0, num6: conf.ipam.assign6 ? 1 : 0, attrs });
+        addresses = [...r.ipv4, ...r.ipv6];
+        allocated = true;
+      }
     }
     const full: ExpectedAttachment = { ...want, addresses };
     try {

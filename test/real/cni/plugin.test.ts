@@ -22,8 +22,10 @@ const POD2 = `bc-cni-test-${tag}-pod2`;
 const POD3 = `bc-cni-test-${tag}-pod3`;
 const POD4 = `bc-cni-test-${tag}-pod4`;
 const POD6 = `bc-cni-test-${tag}-pod6`;
+const PODF = `bc-cni-test-${tag}-podf`;
+const PODF2 = `bc-cni-test-${tag}-podf2`;
 const PARALLEL = [1, 2, 3, 4].map((i) => `bc-cni-test-${tag}-par${i}`);
-const ALL_NS = [NODE, POD, POD2, POD3, POD4, POD6, ...PARALLEL];
+const ALL_NS = [NODE, POD, POD2, POD3, POD4, POD6, PODF, PODF2, ...PARALLEL];
 const POOL6 = { name: "default-ipv6-ippool", cidr: "fd00:10:244::/48", blockSize: 122 };
 const STORE_NS = `cni-test-${tag}`;
 const POOL = { name: "default-ipv4-ippool", cidr: "10.244.0.0/16", blockSize: 26 };
@@ -242,6 +244,36 @@ describeWithNetns("CNI plugin tests")("birdcage cni in network namespaces", () =
         expect(taken.json).toEqual(expect.objectContaining({ code: 103 }));
         expect(await ipam.addressesByHandle("k8s-pod-network.c0ffee03")).toEqual([]);
         expect(await links(NODE)).not.toContain(workloadInterfaceName("default", "web-3"));
+      }, 150_000);
+
+      test("a fixed address (Calico's cni.projectcalico.org/ipAddrs, passed in args.annotations): exactly that one; taken or outside the pools is an IPAM error (100) leaving nothing behind; a malformed annotation is 7", async () => {
+        const fixed = (ips: string) => conf({ args: { annotations: { "cni.projectcalico.org/ipAddrs": ips } } });
+        const r = await run(env("ADD", "f1xed001", PODF, "fixed-1"), fixed('["10.244.200.7"]'));
+        expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: "" });
+        expect(r.json?.["ips"]).toEqual([{ address: "10.244.200.7/32", gateway: "169.254.1.1", interface: 1 }]);
+        expect(await ipam.addressesByHandle("k8s-pod-network.f1xed001")).toEqual(["10.244.200.7"]);
+        expect(JSON.parse(await ip("-n", PODF, "-j", "-4", "address", "show", "dev", "eth0"))[0].addr_info.map((a: { local: string }) => a.local)).toEqual(["10.244.200.7"]);
+        const ping = await execa("ip", ["netns", "exec", NODE, "ping", "-c", "1", "-W", "2", "10.244.200.7"], { reject: false });
+        expect(ping.exitCode).toBe(0);
+        // ADD again: idempotent, the same address.
+        expect((await run(env("ADD", "f1xed001", PODF, "fixed-1"), fixed('["10.244.200.7"]'))).json).toEqual(r.json);
+
+        const taken = await run(env("ADD", "f1xed002", PODF2, "fixed-2"), fixed('["10.244.200.7"]'));
+        expect(taken.code).toBe(1);
+        expect(taken.json).toEqual(expect.objectContaining({ code: 100, msg: expect.stringMatching(/10\.244\.200\.7 already assigned/) }));
+        const outside = await run(env("ADD", "f1xed002", PODF2, "fixed-2"), fixed('["10.99.0.1"]'));
+        expect(outside.json).toEqual(expect.objectContaining({ code: 100, msg: expect.stringMatching(/10\.99\.0\.1 is not in a configured pool/) }));
+        for (const bad of ["10.244.200.8", '["nope"]', '["10.244.200.8","10.244.200.9"]', "[]"]) {
+          const x = await run(env("ADD", "f1xed002", PODF2, "fixed-2"), fixed(bad));
+          expect(x.json).toEqual(expect.objectContaining({ code: 7, msg: expect.stringMatching(/^annotation cni\.projectcalico\.org\/ipAddrs: /) }));
+        }
+        expect(await ipam.addressesByHandle("k8s-pod-network.f1xed002")).toEqual([]);
+        expect(await links(PODF2)).toEqual(["lo"]);
+        expect(await links(NODE)).not.toContain(workloadInterfaceName("default", "fixed-2"));
+
+        expect((await run(env("DEL", "f1xed001", PODF, "fixed-1"), conf())).code).toBe(0);
+        expect(await ipam.addressesByHandle("k8s-pod-network.f1xed001")).toEqual([]);
+        expect((await ipam.lookup("10.244.200.7")).allocated).toBe(false);
       }, 150_000);
 
       test("dual stack (assign_ipv6): /32 and /128 on eth0, both default routes, node routes, ping -6 from the node, CHECK, DEL", async () => {
