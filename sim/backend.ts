@@ -165,7 +165,7 @@ export class SimBackend implements Backend {
         const key = `${host}\u0000${src}\u0000${dst}`;
         const hit = pathCache.get(key);
         if (hit !== undefined && (hit.mtu === undefined || size <= hit.mtu)) return hit;
-        const r = network.underlayPath(host, src, dst, size);
+        const r = network.underlayPath(host, src, dst, size, { memo: false });
         if (r.ok) pathCache.set(key, r);
         return r;
       },

@@ -80,6 +80,17 @@ export interface WalkResult {
   deliveredTo?: string;
 }
 
+/** One LinkRef per attachment, shared by every path that crosses it (paths are kept per connection). */
+const linkRefs = new WeakMap<Iface, LinkRef>();
+function linkRef(i: Iface): LinkRef {
+  let r = linkRefs.get(i);
+  if (r === undefined) {
+    r = { element: i.host.name, segment: i.segment.name };
+    linkRefs.set(i, r);
+  }
+  return r;
+}
+
 const TTL = 64;
 const MAX_STEPS = 1024;
 
@@ -351,7 +362,7 @@ export function walk(net: NetState, input: WalkInput, opts: WalkOptions): WalkRe
     const nb = iface.segment.byAddr.get(addrKey(via));
     if (nb === undefined) return drop(host, "no-route", `no host answers for ${formatAddress(via)} on ${iface.segment.name} (neighbour unresolved)`);
     if (nb.down) return drop(host, "link-down", `link ${nb.key} is down`);
-    links.push({ element: host.name, segment: iface.segment.name }, { element: nb.host.name, segment: iface.segment.name });
+    links.push(linkRef(iface), linkRef(nb));
     const crossing = Math.max(iface.latencyMs, nb.latencyMs);
     if (opts.onPacket !== undefined) {
       const o = outer;

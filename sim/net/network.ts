@@ -53,11 +53,20 @@ export type UnderlayResult =
     }
   | { ok: false; at: string; reason: string; kind: string };
 
+/**
+ * A walked host path, kept small (there is one per connection direction: a million in a 1,000-node
+ * mesh): the answer for packets up to the path MTU, made once, and what else a bigger or dropped
+ * packet needs.
+ */
 interface CacheEntry {
   stateGen: number;
   hosts: Host[];
   gens: number[];
-  result: WalkResult;
+  /** The answer when the packet fits (undefined: the walk dropped it). */
+  ok: UnderlayResult | undefined;
+  pathMtu: number | undefined;
+  pathMtuAt: string | undefined;
+  drop: UnderlayResult | undefined;
 }
 
 export class SimNetwork {
@@ -66,6 +75,7 @@ export class SimNetwork {
   readonly #dataplanes = new Map<string, SimDataplane>();
   readonly #sinks = new Map<string, SimRouteSink>();
   readonly #paths = new Map<string, CacheEntry>();
+  readonly #ips = new Map<string, IPAddress>();
   #probeLoss: RandomStream | undefined;
   /** Called for every data packet a trace puts on a link (both attachments of each segment crossed). */
   onPacket?: PacketHook;
@@ -109,7 +119,7 @@ export class SimNetwork {
 
   /** The host that owns an interface or tunnel address, if any. */
   hostOf(address: string): string | undefined {
-    return this.#net.addrOwner.get(addrKey(parseIP(address)))?.name;
+    return this.#net.addrOwner.get(addrKey(this.#ip(address)))?.name;
   }
 
   /** The Dataplane a node's agent programs (one per node, created on first use). */
@@ -163,31 +173,44 @@ export class SimNetwork {
   /**
    * The path a host's own packet from `src` to `dst` takes through the FIBs (no policy: BGP's port
    * 179 is in Calico's failsafe list anyway). Cached per (host, src, dst) until a FIB on the path,
-   * a link, a host or a local address changes.
+   * a link, a host or a local address changes. `memo: false` for a caller that keeps paths itself
+   * (the simulator backend: one entry per connection direction would be kept twice).
    */
-  underlayPath(fromHost: string, src: string, dst: string, sizeBytes: number): UnderlayResult {
+  underlayPath(fromHost: string, src: string, dst: string, sizeBytes: number, opts: { memo?: boolean } = {}): UnderlayResult {
+    const memo = opts.memo !== false;
     const key = `${fromHost}\u0000${src}\u0000${dst}`;
-    let c = this.#paths.get(key);
+    let c = memo ? this.#paths.get(key) : undefined;
     if (c === undefined || !this.#fresh(c)) {
       const from = this.#net.host(fromHost);
-      const result = walk(this.#net, { from, src: parseIP(src), dst: parseIP(dst), protocol: "tcp", size: 0, df: true }, { explain: false, policy: false });
-      c = { stateGen: this.#net.stateGen, hosts: result.visited, gens: result.visited.map((h) => h.fib.gen), result };
-      this.#paths.set(key, c);
+      const r = walk(this.#net, { from, src: this.#ip(src), dst: this.#ip(dst), protocol: "tcp", size: 0, df: true }, { explain: false, policy: false });
+      const dropped = r.outcome === "dropped";
+      c = {
+        stateGen: this.#net.stateGen,
+        hosts: r.visited,
+        gens: r.visited.map((h) => h.fib.gen),
+        ok: dropped
+          ? undefined
+          : {
+              ok: true,
+              latencyMs: r.latencyMs,
+              loss: r.lossProbability,
+              links: r.links,
+              ...(r.pathMtu !== undefined ? { mtu: r.pathMtu } : {}),
+              ...(r.bandwidthMbps !== undefined ? { bandwidthMbps: r.bandwidthMbps } : {}),
+            },
+        pathMtu: r.pathMtu,
+        pathMtuAt: r.pathMtuAt,
+        drop: dropped ? { ok: false, at: r.at ?? fromHost, reason: r.reason ?? "dropped", kind: r.dropKind ?? "unknown" } : undefined,
+      };
+      if (memo) this.#paths.set(key, c);
     }
-    const r = c.result;
-    if (r.outcome === "dropped") return { ok: false, at: r.at ?? fromHost, reason: r.reason ?? "dropped", kind: r.dropKind ?? "unknown" };
-    if (r.pathMtu !== undefined && sizeBytes > r.pathMtu) {
-      const at = r.pathMtuAt ?? fromHost;
-      return { ok: false, at, reason: `dropped at ${this.#describe(at)}: packet of ${sizeBytes} bytes exceeds the path MTU ${r.pathMtu}`, kind: "mtu" };
+    if (c.ok === undefined) return c.drop as UnderlayResult;
+    if (c.pathMtu !== undefined && sizeBytes > c.pathMtu) {
+      const at = c.pathMtuAt ?? fromHost;
+      return { ok: false, at, reason: `dropped at ${this.#describe(at)}: packet of ${sizeBytes} bytes exceeds the path MTU ${c.pathMtu}`, kind: "mtu" };
     }
-    return {
-      ok: true,
-      latencyMs: r.latencyMs,
-      loss: r.lossProbability,
-      links: r.links,
-      ...(r.pathMtu !== undefined ? { mtu: r.pathMtu } : {}),
-      ...(r.bandwidthMbps !== undefined ? { bandwidthMbps: r.bandwidthMbps } : {}),
-    };
+    // Shared by every caller: treat as read-only.
+    return c.ok;
   }
 
   /** Sends a packet record to the capture hook on each of the links (for the transport's segments). */
@@ -260,6 +283,22 @@ export class SimNetwork {
   /** Routes held by the host (all owners), for figures. */
   routeCount(host: string): number {
     return this.#net.host(host).fib.size;
+  }
+
+  /**
+   * parseIP through a memo: it validates with several regular expressions and builds a bigint, and
+   * every new connection asks for its two addresses (a million times in a 1,000-node mesh, most of
+   * the simulator's allocation there). Node and router addresses are few; the memo is dropped
+   * whenever it gets large, so pods coming and going cannot grow it without bound.
+   */
+  #ip(text: string): IPAddress {
+    let a = this.#ips.get(text);
+    if (a === undefined) {
+      a = parseIP(text);
+      if (this.#ips.size >= 65536) this.#ips.clear();
+      this.#ips.set(text, a);
+    }
+    return a;
   }
 
   #fresh(c: CacheEntry): boolean {
