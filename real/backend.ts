@@ -13,7 +13,7 @@ import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { stringify } from "yaml";
 import { Ipam } from "../src/core/ipam/index.ts";
-import type { AnyResource } from "../src/core/model/index.ts";
+import type { AnyResource, IPPool } from "../src/core/model/index.ts";
 import type {
   Backend,
   BackendOptions,
@@ -34,10 +34,12 @@ import type {
   TimelineEvent,
 } from "../src/scenario/backend.ts";
 import type { Topology } from "../src/topology/model.ts";
+import { ClusterResources } from "../sim/backend/resources.ts";
 import { routerSpeakerConfig } from "../sim/backend/routers.ts";
 import { POLICY_PODS_PREFIX, POLICY_RESOURCES_PREFIX } from "./agent/daemon.ts";
+import { deleteClusterResources, isClusterResource, putClusterResources, seedCluster } from "./agent/cluster-store.ts";
 import { launcher } from "./agent/launch.ts";
-import { routeObservation, sortRoutes, type IpRoute } from "./backend-observe.ts";
+import { routeObservation, RunCounters, sortRoutes, type IpRoute } from "./backend-observe.ts";
 import { exchange, pingOnce, type ReachResult } from "./backend-probe.ts";
 import { IP_ADDRS_ANNOTATION } from "./cni/plugin.ts";
 import { queryControl } from "./control-socket.ts";
@@ -107,6 +109,9 @@ export class RealBackend implements Backend {
   readonly #routers = new Map<string, Agent>();
   readonly #pods = new Map<string, RealPod>();
   readonly #events: TimelineEvent[] = [];
+  /** Pools and BGP resources as applied (seeded from the topology); the agents read them from etcd. */
+  readonly #resources = new ClusterResources();
+  readonly #counters = new RunCounters();
   /** Address -> node or router name. */
   readonly #owners = new Map<string, string>();
   readonly #failures = new Set<string>();
@@ -160,7 +165,6 @@ export class RealBackend implements Backend {
       throw new Error(`real mode needs a topology file (the agents read it): ${topology.file} is not one (an inline topology?)`);
     }
     this.#t0 = performance.now();
-    this.#event({ kind: "note", text: "real mode does not count BGP messages yet: counters are zero" });
     try {
       const world = await new NetnsBuilder().build(topology, { signals: false, log: this.#log });
       this.#world = world;
@@ -187,7 +191,10 @@ export class RealBackend implements Backend {
       this.#etcd = etcd;
       await Promise.all(recorded);
       this.#store = new EtcdDatastore({ endpoints: etcd.endpoint, namespace: world.runId });
-      this.#ipam = new Ipam(this.#store, { pools: topology.cluster.ipPools, clock: () => Date.now() });
+      this.#ipam = new Ipam(this.#store, { pools: () => this.#resources.clusterView(topology).ipPools, clock: () => Date.now() });
+      // The agents take pools and BGP resources from etcd's cluster/ keys (and watch them), as the simulator's from its resources.
+      this.#resources.apply([...topology.cluster.ipPools, topology.cluster.bgpConfiguration, ...topology.cluster.bgpPeers] as AnyResource[]);
+      await seedCluster(this.#store, topology);
 
       // Nodes route pod traffic (Calico turns forwarding on); proxy ARP answers 169.254.1.1 only when
       // the node routes that address out another interface: a node without a gateway gets a route.
@@ -304,7 +311,7 @@ export class RealBackend implements Backend {
       nodename: node,
       routeProtocol: CNI_ROUTE_PROTOCOL,
       datastore: { type: "etcd", endpoints: [this.#etcd!.unixEndpoint!], namespace: this.#w().runId },
-      ipam: { type: "birdcage-ipam", pools: t.cluster.ipPools.map((p) => ({ name: p.metadata.name, ...p.spec })) },
+      ipam: { type: "birdcage-ipam", pools: (this.#resources.list("IPPool") as IPPool[]).map((p) => ({ name: p.metadata.name, ...p.spec })) },
       ...args,
     });
   }
@@ -408,24 +415,40 @@ export class RealBackend implements Backend {
     }
   }
 
-  /** The agents take cluster settings from the topology file at start; only policy-side resources reach them through etcd. */
-  #refuseClusterResources(resources: AnyResource[], how: string): void {
-    const cluster = resources.filter((r) => r.kind === "IPPool" || r.kind === "BGPPeer" || r.kind === "BGPConfiguration");
-    if (cluster.length > 0) {
-      throw new Error(`real mode cannot ${how} ${cluster.map((r) => `${r.kind} ${(r.metadata as { name: string }).name}`).join(", ")} at run time yet (the agents read IP pools and BGP settings from the topology file when they start)`);
+  /**
+   * Policy-side resources go to policy/resources/, pools and BGP resources to cluster/resources/
+   * (real/agent/cluster-store.ts), which every agent watches and reconfigures from. A cluster change
+   * is treated as a failure or restore for convergence: nothing may be judged stable before a change
+   * is seen or the hold time has passed.
+   */
+  async #changeResources(resources: AnyResource[], how: "apply" | "delete"): Promise<void> {
+    if (this.#store === undefined) throw new Error("the real backend is not started");
+    const cluster = resources.filter(isClusterResource);
+    for (const r of resources) {
+      if (isClusterResource(r)) continue;
+      if (how === "apply") await this.#put(this.#resourceKey(r), stringify(r));
+      else await this.#store!.delete(this.#resourceKey(r)).catch(() => undefined);
     }
+    if (cluster.length > 0) {
+      if (how === "apply") {
+        await putClusterResources(this.#store!, cluster);
+        this.#resources.apply(cluster);
+      } else {
+        await deleteClusterResources(this.#store!, cluster);
+        this.#resources.delete(cluster);
+      }
+      this.#pendingSince = this.now();
+      this.#changedSincePending = false;
+    }
+    this.#event({ kind: "step", text: how === "apply" ? `applied ${resources.length} resource(s) through etcd` : `deleted ${resources.length} resource(s) from etcd` });
   }
 
   async applyResources(resources: AnyResource[]): Promise<void> {
-    this.#refuseClusterResources(resources, "apply");
-    for (const r of resources) await this.#put(this.#resourceKey(r), stringify(r));
-    this.#event({ kind: "step", text: `applied ${resources.length} resource(s) through etcd` });
+    await this.#changeResources(resources, "apply");
   }
 
   async deleteResources(resources: AnyResource[]): Promise<void> {
-    this.#refuseClusterResources(resources, "delete");
-    for (const r of resources) await this.#store!.delete(this.#resourceKey(r)).catch(() => undefined);
-    this.#event({ kind: "step", text: `deleted ${resources.length} resource(s) from etcd` });
+    await this.#changeResources(resources, "delete");
   }
 
   // ------------------------------------------------------------------------------------------- failures
@@ -549,9 +572,9 @@ export class RealBackend implements Backend {
     return ipamObservation(this.#ipam!, this.#store!, { pods: [...this.#pods.values()].map((p) => p.spec), nodes: this.#topology!.nodes.map((n) => n.name) });
   }
 
-  /** Real mode has no count of BGP messages yet (the speaker keeps none): zeros, and a note on the timeline. */
+  /** BGP messages sent by every agent and BGP router since the start (their control sockets' counters). */
   async counters(): Promise<Counters> {
-    return { bgpMessages: { total: 0, open: 0, update: 0, keepalive: 0, notification: 0, routeRefresh: 0 }, bgpBytes: 0 };
+    return this.#counters.read([...this.#agents.values(), ...this.#routers.values()].map((a) => ({ name: a.node, socket: a.socket, running: a.proc !== undefined })));
   }
 
   timeline(): TimelineEvent[] {
@@ -717,11 +740,13 @@ export class RealBackend implements Backend {
     if (spec.protocol === "icmp") reach = await pingOnce(src.ns!, dst.address, size, df);
     else {
       if (dst.ns === undefined) throw new Error(`probe to ${dst.address}: real mode runs ${spec.protocol} probes only to a pod, node or router (it starts the server there)`);
-      reach = await exchange(spec.protocol, src.ns!, dst.ns, dst.address, spec.port ?? 80, size);
+      // UDP without df is sent without DF, as the simulator assumes; TCP keeps the kernel's PMTU discovery unless df is set.
+      reach = await exchange(spec.protocol, src.ns!, dst.ns, dst.address, spec.port ?? 80, size, spec.protocol === "udp" ? df : spec.df);
     }
     let result: ProbeResult;
     if (reach.delivered) {
-      const fragmented = spec.protocol === "icmp" && !df && trace.pathMtu !== undefined && size > trace.pathMtu;
+      // TCP segments to the path MTU instead of fragmenting; ICMP and UDP without DF are fragmented.
+      const fragmented = spec.protocol !== "tcp" && !df && trace.pathMtu !== undefined && size > trace.pathMtu;
       result = { outcome: fragmented ? "fragmented" : "delivered", hops: trace.hops, ...(trace.pathMtu !== undefined ? { pathMtu: trace.pathMtu } : {}), encap: trace.encap };
     } else {
       const dropKind = reach.mtu ? "mtu" : reach.unreachable ? "no-route" : undefined;
