@@ -1,8 +1,9 @@
 // Host endpoints on real packets: a node namespace whose interface `eth1` is a HostEndpoint and a
-// client namespace on the other end of it. With the rendered ruleset loaded in the node, TCP to a
-// failsafe port (22) still connects, other ports are dropped until a policy allows them, and
-// connections the node opens are dropped except to outbound failsafe ports — each observation
-// equal to PolicySet.evaluate. Done with nftables, and with iptables-restore when it is installed.
+// client namespace on the other end of it, both with an IPv4 and an IPv6 address. With the
+// rendered ruleset loaded in the node, TCP to a failsafe port (22) still connects, other ports are
+// dropped until a policy allows them, and connections the node opens are dropped except to
+// outbound failsafe ports — over both families, each observation equal to PolicySet.evaluate.
+// Done with nftables, and with iptables-restore + ip6tables-restore when they are installed.
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
 import { execa, type ResultPromise } from "execa";
 import { PolicySet, type Policy, type PolicySetInput } from "../../../src/core/policy/index.ts";
@@ -20,6 +21,8 @@ const NODE_NS = `bc-hn-${sfx}`;
 const CLIENT_NS = `bc-hc-${sfx}`;
 const NODE_IP = "10.99.0.1";
 const CLIENT_IP = "10.99.0.2";
+const NODE_IP6 = "fd00:99::1";
+const CLIENT_IP6 = "fd00:99::2";
 const NODE_PORTS = [22, 8080, 8081];
 const CLIENT_PORTS = [179, 9090];
 
@@ -27,7 +30,7 @@ const CLIENT_PORTS = [179, 9090];
 const SERVER = `
 const net = require("node:net");
 const ports = JSON.parse(process.argv[1]); let n = 0;
-for (const p of ports) net.createServer((s) => { s.on("error", () => {}); s.end("ok"); }).listen(p, "0.0.0.0", () => { if (++n === ports.length) process.stdout.write("ready\\n"); });
+for (const p of ports) net.createServer((s) => { s.on("error", () => {}); s.end("ok"); }).listen(p, "::", () => { if (++n === ports.length) process.stdout.write("ready\\n"); });
 process.stdin.on("end", () => process.exit(0)); process.stdin.resume();
 setTimeout(() => process.exit(0), 300000).unref();
 `;
@@ -71,22 +74,39 @@ async function connects(ns: string, ip: string, ports: readonly number[]): Promi
   return ports.map((p, i) => first[i]! || second[retry.indexOf(p)] === true);
 }
 
-const hep = { kind: "host" as const, name: "node-1-eth1", node: "node-1", interfaceName: "eth1", ips: [NODE_IP], labels: { role: "node" } };
+const hep = { kind: "host" as const, name: "node-1-eth1", node: "node-1", interfaceName: "eth1", ips: [NODE_IP, NODE_IP6], labels: { role: "node" } };
 const allow8080: Policy = {
   kind: "GlobalNetworkPolicy",
   name: "node-web",
-  spec: { selector: "role == 'node'", types: ["Ingress"], ingress: [{ action: "Allow", protocol: "TCP", source: { nets: ["10.99.0.0/24"] }, destination: { ports: [8080] } }] },
+  spec: {
+    selector: "role == 'node'",
+    types: ["Ingress"],
+    ingress: [
+      { action: "Allow", protocol: "TCP", source: { nets: ["10.99.0.0/24"] }, destination: { ports: [8080] } },
+      { action: "Allow", protocol: "TCP", source: { nets: ["fd00:99::/64"] }, destination: { ports: [8080] } },
+    ],
+  },
 };
 const CASES: { name: string; input: PolicySetInput }[] = [
   { name: "no policy: default deny except failsafe ports", input: { endpoints: [hep] } },
   { name: "a policy allows 8080 from the client's subnet", input: { endpoints: [hep], policies: [allow8080] } },
 ];
 
-/** What the evaluator says for the probes: client -> node ports, node -> client ports. */
-function expected(set: PolicySet): { inbound: boolean[]; outbound: boolean[] } {
+type Verdicts = { inbound: boolean[]; outbound: boolean[]; inbound6: boolean[]; outbound6: boolean[] };
+
+/** What the evaluator says for the probes: client -> node ports, node -> client ports, per family. */
+function expected(set: PolicySet): Verdicts {
+  const eva = (src: string, dst: string, ports: readonly number[]) => ports.map((port) => set.evaluate({ src, dst, protocol: "TCP", dstPort: port }).allowed);
+  return { inbound: eva(CLIENT_IP, NODE_IP, NODE_PORTS), outbound: eva(NODE_IP, CLIENT_IP, CLIENT_PORTS), inbound6: eva(CLIENT_IP6, NODE_IP6, NODE_PORTS), outbound6: eva(NODE_IP6, CLIENT_IP6, CLIENT_PORTS) };
+}
+
+/** What real connections do. */
+async function observed(): Promise<Verdicts> {
   return {
-    inbound: NODE_PORTS.map((port) => set.evaluate({ src: CLIENT_IP, dst: NODE_IP, protocol: "TCP", dstPort: port }).allowed),
-    outbound: CLIENT_PORTS.map((port) => set.evaluate({ src: NODE_IP, dst: CLIENT_IP, protocol: "TCP", dstPort: port }).allowed),
+    inbound: await connects(CLIENT_NS, NODE_IP, NODE_PORTS),
+    outbound: await connects(NODE_NS, CLIENT_IP, CLIENT_PORTS),
+    inbound6: await connects(CLIENT_NS, NODE_IP6, NODE_PORTS),
+    outbound6: await connects(NODE_NS, CLIENT_IP6, CLIENT_PORTS),
   };
 }
 
@@ -94,8 +114,8 @@ suite("host endpoints on real packets (root, network namespaces)", () => {
   beforeAll(async () => {
     for (const ns of [NODE_NS, CLIENT_NS]) await execa("ip", ["netns", "add", ns]);
     await execa("ip", ["link", "add", "eth1", "netns", NODE_NS, "type", "veth", "peer", "name", "eth0", "netns", CLIENT_NS]);
-    await execa("ip", ["-n", NODE_NS, "-batch", "-"], { input: `link set lo up\nlink set eth1 up\naddr add ${NODE_IP}/24 dev eth1\n` });
-    await execa("ip", ["-n", CLIENT_NS, "-batch", "-"], { input: `link set lo up\nlink set eth0 up\naddr add ${CLIENT_IP}/24 dev eth0\n` });
+    await execa("ip", ["-n", NODE_NS, "-batch", "-"], { input: `link set lo up\nlink set eth1 up\naddr add ${NODE_IP}/24 dev eth1\naddr add ${NODE_IP6}/64 dev eth1 nodad\n` });
+    await execa("ip", ["-n", CLIENT_NS, "-batch", "-"], { input: `link set lo up\nlink set eth0 up\naddr add ${CLIENT_IP}/24 dev eth0\naddr add ${CLIENT_IP6}/64 dev eth0 nodad\n` });
     await serve(NODE_NS, NODE_PORTS);
     await serve(CLIENT_NS, CLIENT_PORTS);
   }, 60_000);
@@ -107,8 +127,7 @@ suite("host endpoints on real packets (root, network namespaces)", () => {
   });
 
   test("without a ruleset everything connects (the probes can see an open port)", async () => {
-    expect(await connects(CLIENT_NS, NODE_IP, NODE_PORTS)).toEqual([true, true, true]);
-    expect(await connects(NODE_NS, CLIENT_IP, CLIENT_PORTS)).toEqual([true, true]);
+    expect(await observed()).toEqual({ inbound: [true, true, true], outbound: [true, true], inbound6: [true, true, true], outbound6: [true, true] });
   }, 60_000);
 
   for (const c of CASES) {
@@ -118,7 +137,7 @@ suite("host endpoints on real packets (root, network namespaces)", () => {
       const r = await inNs(NODE_NS, "nft", ["-f", "-"], renderNft(planNode(set, { node: "node-1" })));
       expect(r.stderr).toBe("");
       try {
-        expect({ inbound: await connects(CLIENT_NS, NODE_IP, NODE_PORTS), outbound: await connects(NODE_NS, CLIENT_IP, CLIENT_PORTS) }).toEqual(want);
+        expect(await observed()).toEqual(want);
       } finally {
         await inNs(NODE_NS, "nft", ["delete", "table", "inet", NFT_TABLE]);
       }
@@ -126,22 +145,31 @@ suite("host endpoints on real packets (root, network namespaces)", () => {
   }
 
   test("the evaluator's verdicts are the ones the cases expect (failsafe 22 in and 179 out; 8080 only with the policy)", () => {
-    expect(expected(new PolicySet(CASES[0]!.input))).toEqual({ inbound: [true, false, false], outbound: [true, false] });
-    expect(expected(new PolicySet(CASES[1]!.input))).toEqual({ inbound: [true, true, false], outbound: [true, false] });
+    const none = { inbound: [true, false, false], outbound: [true, false] };
+    expect(expected(new PolicySet(CASES[0]!.input))).toEqual({ ...none, inbound6: none.inbound, outbound6: none.outbound });
+    const web = { inbound: [true, true, false], outbound: [true, false] };
+    expect(expected(new PolicySet(CASES[1]!.input))).toEqual({ ...web, inbound6: web.inbound, outbound6: web.outbound });
   });
 
-  const ipt = hasCommand("iptables-restore") && hasCommand("ipset");
-  (ipt || process.env.CI === "true" ? test : test.skip)("iptables-restore: the same verdicts", async () => {
+  const ipt = hasCommand("iptables-restore") && hasCommand("ip6tables-restore") && hasCommand("ipset");
+  (ipt || process.env.CI === "true" ? test : test.skip)("iptables-restore and ip6tables-restore: the same verdicts", async () => {
     const set = new PolicySet(CASES[1]!.input);
-    const out = renderIptables(planNode(set, { node: "node-1" }));
-    expect((await inNs(NODE_NS, "ipset", ["restore", "-exist"], out.ipset)).stderr).toBe("");
-    const r = await inNs(NODE_NS, "iptables-restore", ["--noflush"], out.iptables);
-    expect(r.stderr).toBe("");
-    for (const hook of IPTABLES_HOST_HOOKS) expect((await inNs(NODE_NS, "iptables", [...hook])).exitCode).toBe(0);
-    try {
-      expect({ inbound: await connects(CLIENT_NS, NODE_IP, NODE_PORTS), outbound: await connects(NODE_NS, CLIENT_IP, CLIENT_PORTS) }).toEqual(expected(set));
-    } finally {
-      for (const hook of IPTABLES_HOST_HOOKS) await inNs(NODE_NS, "iptables", ["-D", ...hook.slice(1).filter((a) => a !== "1")]);
+    const plan = planNode(set, { node: "node-1" });
+    const tools = [
+      [4, "iptables"],
+      [6, "ip6tables"],
+    ] as const;
+    for (const [family, tool] of tools) {
+      const out = renderIptables(plan, family);
+      expect((await inNs(NODE_NS, "ipset", ["restore", "-exist"], out.ipset)).stderr).toBe("");
+      const r = await inNs(NODE_NS, `${tool}-restore`, ["--noflush"], out.iptables);
+      expect(r.stderr).toBe("");
+      for (const hook of IPTABLES_HOST_HOOKS) expect((await inNs(NODE_NS, tool, [...hook])).exitCode).toBe(0);
     }
-  }, 60_000);
+    try {
+      expect(await observed()).toEqual(expected(set));
+    } finally {
+      for (const [, tool] of tools) for (const hook of IPTABLES_HOST_HOOKS) await inNs(NODE_NS, tool, ["-D", hook[1], "-j", hook[4]]);
+    }
+  }, 90_000);
 });

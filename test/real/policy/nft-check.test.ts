@@ -106,6 +106,18 @@ suite("rendered rulesets against nft and iptables-restore", () => {
     expect((await inNs("nft", ["delete", "table", "inet", "bc-filter"])).exitCode).toBe(0);
   });
 
+  const ipt6 = hasCommand("ip6tables-restore") && hasCommand("ipset");
+  (ipt6 || process.env.CI === "true" ? test : test.skip)("ip6tables-restore --test accepts the IPv6 rendering once its ipsets exist", async () => {
+    for (const input of [kitchenSink(), withHostEndpoint()]) {
+      const out = renderIptables(planNode(new PolicySet(input), { node: "node-1" }), 6);
+      const s = await inNs("ipset", ["restore", "-exist"], out.ipset);
+      expect(s.stderr).toBe("");
+      const r = await inNs("ip6tables-restore", ["--noflush", "--test"], out.iptables);
+      expect(r.stderr).toBe("");
+      expect(r.exitCode).toBe(0);
+    }
+  });
+
   const ipt = hasCommand("iptables-restore") && hasCommand("ipset");
   (ipt || process.env.CI === "true" ? test : test.skip)("iptables-restore --test accepts the iptables rendering once the ipsets exist", async () => {
     for (const input of [small(), kitchenSink(), withHostEndpoint()]) {

@@ -1,9 +1,11 @@
-// The plan as `ipset restore` input plus an `iptables-restore --noflush` file (IPv4), felix-style:
+// The plan as `ipset restore` input plus an `iptables-restore --noflush` (IPv4) or
+// `ip6tables-restore --noflush` (IPv6) file, felix-style:
 // chains prefixed `bc-`, Allow/Pass as a mark then a RETURN on the mark (policy.go), CIDR lists of
 // more than one entry and selector/named-port sets as ipsets. Declaring a chain in a --noflush
 // restore empties it, so the file replaces birdcage's chains and leaves every other chain alone.
+import type { Family } from "../../net/ip.ts";
 import { makeUniqueId } from "../unique-id.ts";
-import { ALL_MARKS, MARKS, PORT_PROTOCOLS, setName, type Plan, type PlannedEndpoint, type PlannedFailsafe, type PlannedRule, type PlannedSet, type Term } from "./plan.ts";
+import { ALL_MARKS, MARKS, NDP_ICMPV6_TYPES, PORT_PROTOCOLS, setName, type Plan, type PlannedEndpoint, type PlannedFailsafe, type PlannedRule, type PlannedSet, type Term } from "./plan.ts";
 
 /** The rule that hooks birdcage's chains into FORWARD (install once; not part of the restore file). */
 export const IPTABLES_HOOK = ["-I", "FORWARD", "1", "-j", "bc-FORWARD"] as const;
@@ -26,6 +28,7 @@ export interface IptablesOutput {
 
 class Writer {
   readonly cidrSets = new Map<string, readonly string[]>();
+  constructor(readonly family: Family) {}
 
   /** Every term as iptables arguments; rules that need an OR are split into several (variants). */
   variants(terms: readonly Term[]): string[][] {
@@ -36,7 +39,7 @@ class Writer {
     for (const t of terms) {
       switch (t.t) {
         case "family":
-          break; // the file is IPv4 only; IPv6 terms are filtered out before
+          break; // the file is of one family; rules of the other are left out before
         case "proto":
           add(...(t.neg ? ["!", "-p", String(t.proto)] : ["-p", String(t.proto)]));
           break;
@@ -65,7 +68,8 @@ class Writer {
           add("-m", "set", ...(t.neg ? ["!"] : []), "--match-set", t.set, `${t.dir},${t.dir}`);
           break;
         case "icmp":
-          add("-m", "icmp", ...(t.neg ? ["!"] : []), "--icmp-type", t.code === undefined ? String(t.type) : `${t.type}/${t.code}`);
+          if (t.family === 6) add("-m", "icmp6", ...(t.neg ? ["!"] : []), "--icmpv6-type", t.code === undefined ? String(t.type) : `${t.type}/${t.code}`);
+          else add("-m", "icmp", ...(t.neg ? ["!"] : []), "--icmp-type", t.code === undefined ? String(t.type) : `${t.type}/${t.code}`);
           break;
       }
     }
@@ -73,13 +77,13 @@ class Writer {
   }
 
   cidrSet(cidrs: readonly string[]): string {
-    const name = setName(makeUniqueId("c", [...cidrs].sort().join(",")), 4);
+    const name = setName(makeUniqueId("c", [...cidrs].sort().join(",")), this.family);
     this.cidrSets.set(name, cidrs);
     return name;
   }
 
   rule(chain: string, r: PlannedRule): string[] {
-    if (r.terms.some((t) => "family" in t && t.family === 6)) return [];
+    if (r.terms.some((t) => "family" in t && t.family !== this.family)) return [];
     const lines: string[] = [];
     const c = `-m comment --comment ${quote(r.comment)}`;
     for (const v of this.variants(r.terms)) {
@@ -155,9 +159,13 @@ function endpointRules(ep: PlannedEndpoint, dir: "ingress" | "egress"): string[]
   return lines;
 }
 
-/** The IPv4 iptables/ipset rendering of a plan. */
-export function renderIptables(plan: Plan): IptablesOutput {
-  const w = new Writer();
+/**
+ * The iptables/ipset rendering of a plan for one address family: IPv4 for `iptables-restore`, or
+ * IPv6 for `ip6tables-restore` (sets `bc6-…` of `family inet6`, ICMPv6 matches). A rule that
+ * matches no address is in both; one that matches addresses only in its family's file.
+ */
+export function renderIptables(plan: Plan, family: Family = 4): IptablesOutput {
+  const w = new Writer(family);
   const chains: string[] = ["bc-FORWARD", "bc-from-wl-dispatch", "bc-to-wl-dispatch"];
   const rules: string[] = [
     `-A bc-FORWARD -j MARK --set-xmark 0x0/${hex(ALL_MARKS)}`,
@@ -175,6 +183,8 @@ export function renderIptables(plan: Plan): IptablesOutput {
     const failsafe = (chain: string, list: readonly PlannedFailsafe[]): string[] => list.map((f) => `-A ${chain} -p ${f.protocol} -m ${f.protocol === 17 ? "udp" : "tcp"} --dport ${f.port} -j ACCEPT`);
     chains.push("bc-INPUT", "bc-OUTPUT", "bc-failsafe-in", "bc-failsafe-out", "bc-from-host-endpoint", "bc-to-host-endpoint");
     for (const [base, fsChain, dispatch] of [["bc-INPUT", "bc-failsafe-in", "bc-from-host-endpoint"], ["bc-OUTPUT", "bc-failsafe-out", "bc-to-host-endpoint"]] as const) {
+      // IPv6 needs neighbour discovery and MLD whatever the policy (felix/rules/static.go).
+      if (family === 6) for (const type of NDP_ICMPV6_TYPES) rules.push(`-A ${base} -p ipv6-icmp -m icmp6 --icmpv6-type ${type} -j ACCEPT`);
       rules.push(
         `-A ${base} -j MARK --set-xmark 0x0/${hex(ALL_MARKS)}`,
         `-A ${base} -j ${fsChain}`,
@@ -202,10 +212,10 @@ export function renderIptables(plan: Plan): IptablesOutput {
 
   const ipset: string[] = [];
   const emit = (name: string, type: string, members: readonly string[]): void => {
-    ipset.push(`create ${name} ${type} family inet -exist`, `flush ${name}`, ...members.map((m) => `add ${name} ${m}`));
+    ipset.push(`create ${name} ${type} family ${family === 4 ? "inet" : "inet6"} -exist`, `flush ${name}`, ...members.map((m) => `add ${name} ${m}`));
   };
   for (const s of plan.sets.values()) {
-    if (s.family !== 4) continue;
+    if (s.family !== family) continue;
     if (s.kind === "net") emit(s.name, "hash:net", s.members);
     else emit(s.name, "hash:ip,port", s.members.map((m) => portElement(s, m)));
   }

@@ -2,7 +2,7 @@
 // atomically with `nft -f`, and the minimal script that moves a loaded ruleset from one plan to the
 // next (changed chains flushed and refilled, set elements added and deleted) without a reload.
 import type { Family } from "../../net/ip.ts";
-import { ALL_MARKS, MARKS, type Plan, type PlannedChain, type PlannedEndpoint, type PlannedFailsafe, type PlannedRule, type PlannedSet, type Term } from "./plan.ts";
+import { ALL_MARKS, MARKS, NDP_ICMPV6_TYPES, type Plan, type PlannedChain, type PlannedEndpoint, type PlannedFailsafe, type PlannedRule, type PlannedSet, type Term } from "./plan.ts";
 
 export const NFT_TABLE = "bc-filter";
 const FAMILY = "inet";
@@ -186,8 +186,10 @@ function hostChains(plan: Plan, chains: Map<string, { hook?: string; rules: read
   chains.set("bc-input", base("input", "bc-from-host-endpoint"));
   chains.set("bc-output", base("output", "bc-to-host-endpoint"));
   const fs = plan.failsafe;
-  chains.set("bc-from-host-endpoint", { rules: [...conntrack, ...(fs === false ? [] : failsafe(fs.inbound, "inbound")), vmap("iifname", (e) => e.toChain)] });
-  chains.set("bc-to-host-endpoint", { rules: [...conntrack, ...(fs === false ? [] : failsafe(fs.outbound, "outbound")), vmap("oifname", (e) => e.fromChain)] });
+  // IPv6 needs neighbour discovery and MLD whatever the policy (felix/rules/static.go).
+  const ndp = plan.families.includes(6) ? [`icmpv6 type { ${NDP_ICMPV6_TYPES.join(", ")} } accept ${comment("IPv6 neighbour discovery")}`] : [];
+  chains.set("bc-from-host-endpoint", { rules: [...conntrack, ...ndp, ...(fs === false ? [] : failsafe(fs.inbound, "inbound")), vmap("iifname", (e) => e.toChain)] });
+  chains.set("bc-to-host-endpoint", { rules: [...conntrack, ...ndp, ...(fs === false ? [] : failsafe(fs.outbound, "outbound")), vmap("oifname", (e) => e.fromChain)] });
 }
 
 function setType(s: PlannedSet): string {

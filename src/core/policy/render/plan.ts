@@ -665,3 +665,9 @@ export function planNode(set: PolicySet, options: RenderOptions): Plan {
 }
 
 export const PORT_PROTOCOLS = [PROTO_TCP, PROTO_UDP, PROTO_SCTP] as const;
+
+/**
+ * ICMPv6 types a host must send and receive whatever its host endpoint's policy: MLD (130-132),
+ * router solicitation (133), neighbour solicitation and advertisement (135, 136) — felix/rules/static.go.
+ */
+export const NDP_ICMPV6_TYPES = [130, 131, 132, 133, 135, 136] as const;

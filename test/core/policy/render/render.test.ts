@@ -6,7 +6,7 @@ import { renderIptables } from "../../../../src/core/policy/render/iptables.ts";
 import { nftRule, renderNft, renderNftUpdate } from "../../../../src/core/policy/render/nft.ts";
 import { normalise, planNode, setName, workloadInterfaceName, type Plan } from "../../../../src/core/policy/render/plan.ts";
 import { parsePrefix, formatPrefix } from "../../../../src/core/net/ip.ts";
-import { kitchenSink, pod, small } from "./fixtures.ts";
+import { kitchenSink, pod, small, withHostEndpoint } from "./fixtures.ts";
 
 const plan = (input = small(), node = "node-1"): Plan => planNode(new PolicySet(input), { node });
 const iface = (ns: string, name: string): string => workloadInterfaceName(ns, name);
@@ -241,6 +241,38 @@ describe("iptables text", () => {
     expect(out.iptables).not.toContain("ipv6");
     expect(out.iptables).toMatch(/-m set ! --match-set bc4-c_\S+ src .*-j DROP/);
     expect(out.ipset).toContain("add ");
+  });
+});
+
+describe("ip6tables text", () => {
+  test("IPv6 rules and sets only, ICMPv6 matches, inet6 ipsets; rules without addresses in both files", () => {
+    const p = plan(kitchenSink());
+    const v6 = renderIptables(p, 6);
+    const v4 = renderIptables(p, 4);
+    const lines = v6.iptables.split("\n");
+    expect(lines.some((l) => l.includes("-m icmp6 --icmpv6-type 128") && l.includes("everything ingress rule 4"))).toBe(true);
+    expect(lines.some((l) => l.includes("-s 2001:db8::/32") && l.includes("everything ingress rule 5"))).toBe(true);
+    expect(v6.iptables).not.toMatch(/\b10\.0\.0\.0\/8|192\.0\.2\.0/);
+    expect(v6.iptables).not.toContain("--icmp-type");
+    expect(v6.ipset).toMatch(/^create bc6-\S+ hash:net family inet6 -exist$/m);
+    expect(v6.ipset).not.toMatch(/family inet -exist/);
+    expect(v6.ipset).toContain("2001:db8::/32");
+    // The negated IPv4 CIDR list is an ipset of the IPv4 file only.
+    expect(v4.iptables).toMatch(/--match-set bc4-c_\S+ src/);
+    expect(v6.iptables).not.toMatch(/bc4-/);
+    // The Pass egress to db (a selector: addresses) is per family; the family-less Allow is in both.
+    const count = (out: string, rule: string) => out.split("\n").filter((l) => l.includes(`everything egress rule ${rule}"`)).length;
+    expect([count(v4.iptables, "1"), count(v6.iptables, "1")]).toEqual([1, 1]);
+    expect(v4.iptables.split("\n").find((l) => l.includes('everything egress rule 0"'))).toMatch(/--match-set bc4-\S+ dst/);
+    expect(v6.iptables.split("\n").find((l) => l.includes('everything egress rule 0"'))).toMatch(/--match-set bc6-\S+ dst/);
+  });
+
+  test("host endpoints: the IPv6 file accepts neighbour discovery before policy, the IPv4 file does not", () => {
+    const p = plan(withHostEndpoint());
+    const v6 = renderIptables(p, 6).iptables.split("\n");
+    expect(v6).toContain("-A bc-INPUT -p ipv6-icmp -m icmp6 --icmpv6-type 135 -j ACCEPT");
+    expect(v6.indexOf("-A bc-OUTPUT -p ipv6-icmp -m icmp6 --icmpv6-type 136 -j ACCEPT")).toBeLessThan(v6.indexOf("-A bc-OUTPUT -j bc-failsafe-out"));
+    expect(renderIptables(p, 4).iptables).not.toContain("icmpv6");
   });
 });
 
