@@ -1,5 +1,6 @@
-// What RealBackend refuses before touching anything (no root needed): cluster-setting resources at
-// run time, and observations before start.
+// What RealBackend refuses before touching anything (no root needed): resources and observations
+// before start. (Pools and BGP resources at run time are accepted: the agents watch them in etcd,
+// test/real/agent/daemon.test.ts and scenarios/cluster-changes.yaml in test/real/scenarios.test.ts.)
 import { describe, expect, test } from "@jest/globals";
 import { RealBackend } from "../../real/backend.ts";
 import type { AnyResource } from "../../src/core/model/index.ts";
@@ -8,10 +9,10 @@ const pool = { apiVersion: "projectcalico.org/v3", kind: "IPPool", metadata: { n
 const peer = { apiVersion: "projectcalico.org/v3", kind: "BGPPeer", metadata: { name: "tor" }, spec: { peerIP: "192.168.1.1", asNumber: 65001 } } as unknown as AnyResource;
 
 describe("RealBackend refusals", () => {
-  test("IPPool / BGPPeer changes at run time are refused, naming them", async () => {
+  test("IPPool / BGPPeer changes before start are refused: nothing to write them to", async () => {
     const b = new RealBackend();
-    await expect(b.applyResources([pool, peer])).rejects.toThrow("real mode cannot apply IPPool extra, BGPPeer tor at run time yet");
-    await expect(b.deleteResources([pool])).rejects.toThrow("real mode cannot delete IPPool extra at run time yet");
+    await expect(b.applyResources([pool, peer])).rejects.toThrow("the real backend is not started");
+    await expect(b.deleteResources([pool])).rejects.toThrow("the real backend is not started");
   });
 
   test("before start: no routes, no probes; stop() is harmless and idempotent", async () => {
