@@ -1,8 +1,9 @@
 // The gc decision without touching the machine: runs and observed objects in, removal plan out.
 import { describe, expect, test } from "@jest/globals";
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { hasOurPrefix, removeObjects } from "../../../real/netns/cleanup.ts";
 import { classify, planGc, type Observed, type RunView } from "../../../real/netns/gc.ts";
 import { createState, holderLiveness, listStates, processStartTime, readState, strayTempFiles, writeState, type RunState } from "../../../real/netns/state.ts";
 
@@ -56,6 +57,7 @@ describe("gc plan", () => {
     { kind: "process", pid: 200, startTime: "6500", command: "old agent" }, // pid reused: leave it
     { kind: "nft-table", family: "inet", name: "bc_dead01" },
     { kind: "file", path: "/tmp/bc-dead01.clab.yaml" },
+    { kind: "dir", path: "/dev/shm/bc-dead01-etcd" }, // etcd's data dir
   ]);
   const detached = state("keep01", 102, "5000", [{ kind: "netns", name: "bc-keep01-n1" }], { detached: true });
   const observed: Observed = {
@@ -89,7 +91,7 @@ describe("gc plan", () => {
 
   test("the dead run's objects: listed and present, plus bc- objects bearing its marker, nothing else", () => {
     const objs = plan.remove[0]!.objects;
-    const d = (o: (typeof objs)[number]) => (o.kind === "netns" || o.kind === "link" ? `${o.kind} ${o.name}` : o.kind === "process" ? `process ${o.pid}` : o.kind === "file" ? `file ${o.path}` : `${o.kind} ${"name" in o ? o.name : ""}`);
+    const d = (o: (typeof objs)[number]) => (o.kind === "netns" || o.kind === "link" ? `${o.kind} ${o.name}` : o.kind === "process" ? `process ${o.pid}` : o.kind === "file" || o.kind === "dir" ? `${o.kind} ${o.path}` : `${o.kind} ${"name" in o ? o.name : ""}`);
     expect(objs.map(d).sort()).toEqual(
       [
         "netns bc-dead01_fabric",
@@ -101,6 +103,7 @@ describe("gc plan", () => {
         "process 300",
         "nft-table bc_dead01",
         "file /tmp/bc-dead01.clab.yaml",
+        "dir /dev/shm/bc-dead01-etcd",
       ].sort(),
     );
   });
@@ -140,6 +143,30 @@ describe("state files", () => {
       expect(readdirSync(dir).filter((n) => n.endsWith(".tmp"))).toHaveLength(1);
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("directories (etcd's data dir)", () => {
+  test("only an absolute path whose last part starts with bc- (and is more than the prefix) may be removed", () => {
+    expect(hasOurPrefix({ kind: "dir", path: "/dev/shm/bc-abc123-etcd" })).toBe(true);
+    for (const path of ["/dev/shm/etcd", "bc-abc123-etcd", "/dev/shm/bc-", "/bc-x/../", "/tmp/bc-x/.."]) expect(hasOurPrefix({ kind: "dir", path })).toBe(false);
+  });
+
+  test("removeObjects deletes a directory with its contents; a missing one counts as removed; a foreign one is refused", async () => {
+    const parent = mkdtempSync(join(tmpdir(), "bc-dir-test-"));
+    try {
+      const dir = join(parent, "bc-dirtest-etcd");
+      mkdirSync(join(dir, "member", "wal"), { recursive: true });
+      writeFileSync(join(dir, "member", "wal", "0.wal"), "x");
+      const foreign = join(parent, "data");
+      mkdirSync(foreign);
+      const r = await removeObjects([{ kind: "dir", path: dir }, { kind: "dir", path: join(parent, "bc-gone") }, { kind: "dir", path: foreign }]);
+      expect(r.removed).toEqual([{ kind: "dir", path: dir }, { kind: "dir", path: join(parent, "bc-gone") }]);
+      expect(r.failed).toEqual([{ object: { kind: "dir", path: foreign }, error: "refused: name without the bc- prefix" }]);
+      expect(readdirSync(parent).sort()).toEqual(["data"]);
+    } finally {
+      rmSync(parent, { recursive: true, force: true });
     }
   });
 });
