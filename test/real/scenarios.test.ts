@@ -8,7 +8,7 @@ import { netnsUnavailable } from "../helpers/netns.ts";
 import { spawnCli } from "../helpers/cli.ts";
 import { ipipAvailable } from "../../real/backend.ts";
 
-const RUNNABLE = ["vxlan-crosssubnet.yaml", "two-segments-noencap.yaml", "two-segments-bgp-router.yaml", "route-reflector-failure.yaml"];
+const RUNNABLE = ["vxlan-crosssubnet.yaml", "two-segments-noencap.yaml", "two-segments-bgp-router.yaml", "route-reflector-failure.yaml", "cluster-changes.yaml"];
 const reason = netnsUnavailable() ?? etcdSkipReason();
 const suite = reason === undefined || process.env.CI === "true" ? describe : describe.skip;
 if (reason !== undefined && process.env.CI !== "true") console.warn(`skipping the example scenarios in real mode: ${reason}`);
