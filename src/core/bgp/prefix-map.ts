@@ -11,6 +11,8 @@ export type PrefixKey = number | string;
 export const v4Key = (addr: number, len: number): number => (addr >>> 0) * 64 + len;
 
 const EMPTY = 0;
+/** IPv4 keys kept in plain lists before a hash table is made. */
+const SMALL = 8;
 const NONE_I32 = new Int32Array(0);
 const NONE_U8 = new Uint8Array(0);
 
@@ -28,8 +30,13 @@ export class PrefixMap<V> {
   private shift: number;
   private count4 = 0;
   private v6: Map<string, V> | undefined;
+  /**
+   * Up to SMALL IPv4 keys live here, their values at the same index in `vals`, before the table
+   * exists: a speaker has one of these per peer (Adj-RIB-Out) and in a mesh each holds a route or two.
+   */
+  private smallKeys: number[] | undefined;
 
-  /** Nothing is allocated until the first IPv4 key: a speaker has one of these per peer (Adj-RIB-Out). */
+  /** Nothing is allocated until the first key. */
   constructor() {
     this.addrs = NONE_I32;
     this.lens = NONE_U8;
@@ -62,6 +69,10 @@ export class PrefixMap<V> {
 
   get(k: PrefixKey): V | undefined {
     if (typeof k === "string") return this.v6?.get(k);
+    if (this.lens.length === 0) {
+      const i = this.smallKeys?.indexOf(k) ?? -1;
+      return i < 0 ? undefined : this.vals[i];
+    }
     const len = k % 64;
     const i = this.find(((k - len) / 64) | 0, len);
     return i < 0 ? undefined : this.vals[i];
@@ -69,6 +80,7 @@ export class PrefixMap<V> {
 
   has(k: PrefixKey): boolean {
     if (typeof k === "string") return this.v6?.has(k) ?? false;
+    if (this.lens.length === 0) return (this.smallKeys?.indexOf(k) ?? -1) >= 0;
     const len = k % 64;
     return this.find(((k - len) / 64) | 0, len) >= 0;
   }
@@ -78,7 +90,21 @@ export class PrefixMap<V> {
       (this.v6 ??= new Map()).set(k, v);
       return this;
     }
-    if (this.lens.length === 0) this.grow();
+    if (this.lens.length === 0) {
+      const keys = (this.smallKeys ??= []);
+      const i = keys.indexOf(k);
+      if (i >= 0) {
+        this.vals[i] = v;
+        return this;
+      }
+      if (keys.length < SMALL) {
+        keys.push(k);
+        this.vals.push(v);
+        this.count4++;
+        return this;
+      }
+      this.grow();
+    }
     const len = k % 64;
     const addr = ((k - len) / 64) | 0;
     const l = len + 1;
@@ -102,6 +128,14 @@ export class PrefixMap<V> {
 
   delete(k: PrefixKey): boolean {
     if (typeof k === "string") return this.v6?.delete(k) ?? false;
+    if (this.lens.length === 0) {
+      const i = this.smallKeys?.indexOf(k) ?? -1;
+      if (i < 0) return false;
+      this.smallKeys!.splice(i, 1);
+      this.vals.splice(i, 1);
+      this.count4--;
+      return true;
+    }
     const len = k % 64;
     let i = this.find(((k - len) / 64) | 0, len);
     if (i < 0) return false;
@@ -135,12 +169,26 @@ export class PrefixMap<V> {
     this.mask = 0;
     this.shift = 32;
     this.count4 = 0;
+    this.smallKeys = undefined;
     this.v6?.clear();
   }
 
   private grow(): void {
     const { addrs, lens, vals } = this;
-    const cap = Math.max(16, lens.length * 2);
+    if (lens.length === 0) {
+      // From the small lists to a table: re-insert them.
+      const keys = this.smallKeys ?? [];
+      this.smallKeys = undefined;
+      this.vals = holes<V>(32);
+      this.addrs = new Int32Array(32);
+      this.lens = new Uint8Array(32);
+      this.mask = 31;
+      this.shift = 27;
+      this.count4 = 0;
+      keys.forEach((k, i) => this.set(k, vals[i] as V));
+      return;
+    }
+    const cap = lens.length * 2;
     this.addrs = new Int32Array(cap);
     this.lens = new Uint8Array(cap);
     this.vals = holes<V>(cap);
@@ -160,12 +208,18 @@ export class PrefixMap<V> {
   /** Values in table order (not insertion order). Do not delete while iterating. */
   *values(): IterableIterator<V> {
     const { lens, vals } = this;
+    if (lens.length === 0 && this.smallKeys) yield* vals.slice() as V[];
     for (let i = 0; i < lens.length; i++) if (lens[i] !== EMPTY) yield vals[i] as V;
     if (this.v6) yield* this.v6.values();
   }
 
   *entries(): IterableIterator<[PrefixKey, V]> {
     const { addrs, lens, vals } = this;
+    if (lens.length === 0 && this.smallKeys) {
+      const keys = this.smallKeys.slice();
+      const vs = vals.slice();
+      for (let i = 0; i < keys.length; i++) yield [keys[i]!, vs[i] as V];
+    }
     for (let i = 0; i < lens.length; i++) {
       const s = lens[i]!;
       if (s !== EMPTY) yield [v4Key(addrs[i]!, s - 1), vals[i] as V];

@@ -108,11 +108,22 @@ type ConnState = "Connect" | "OpenSent" | "OpenConfirm" | "Established";
 class Attempt {
   state: ConnState;
   readonly framer = new MessageFramer();
-  peerOpen: OpenMessage | undefined;
+  /** The peer's OPEN arrived on this connection (it passed the checks). */
+  openReceived = false;
   /** What this connection's OPEN exchange settled on (from OpenConfirm on). */
   negotiated: Negotiated | undefined;
+  /**
+   * Timers are re-armed lazily: a message only moves a deadline (no timer cancelled and created per
+   * message); when a timer fires before its deadline it sleeps again for the rest. The expiry times
+   * are exactly those of restarting the timer on every message.
+   */
   holdTimer: TimerHandle | undefined;
+  /** When the running hold timer fires, and when the hold time really runs out (ms on the Clock). */
+  holdFiresAt = 0;
+  holdDeadline = 0;
   keepaliveTimer: TimerHandle | undefined;
+  /** When we last sent something on this connection (ms). */
+  lastSent = 0;
   closed = false;
   constructor(
     readonly conn: Connection,
@@ -129,7 +140,8 @@ export class Session {
   private readonly clock: Clock;
   private readonly transport: Transport;
   private readonly events: SessionEvents;
-  private attempts: Attempt[] = [];
+  /** The connections being tried (two during a collision). Replaced, never modified: shared while empty. */
+  private attempts: readonly Attempt[] = NO_ATTEMPTS;
   private connectRetryTimer: TimerHandle | undefined;
   /** Timer waits so far (the jitter counter). */
   private waits = 0;
@@ -184,7 +196,7 @@ export class Session {
     const s = this.state;
     if (s !== this.lastState) {
       const from = this.lastState;
-      this.log(`${from} -> ${s}`);
+      if (this.events.log) this.log(`${from} -> ${s}`);
       this.lastState = s;
       this.events.stateChange?.(this, from, s);
     }
@@ -218,7 +230,7 @@ export class Session {
       () => this.onConnected(a),
     );
     const a = new Attempt(conn, true);
-    this.attempts.push(a);
+    this.attempts = [...this.attempts, a];
     this.wire(a);
     // ConnectRetry: if nothing came of this attempt by then, try again.
     this.clearRetry();
@@ -259,7 +271,7 @@ export class Session {
       return;
     }
     const a = new Attempt(conn, false);
-    this.attempts.push(a);
+    this.attempts = [...this.attempts, a];
     this.wire(a);
     this.sendOpen(a);
     this.noteState();
@@ -285,23 +297,50 @@ export class Session {
     this.armHold(a, OPEN_HOLD_TIME_S);
   }
 
+  /** (Re)starts the hold timer: it now runs out `seconds` from now (0: no hold timer). */
   private armHold(a: Attempt, seconds: number): void {
-    if (a.holdTimer !== undefined) this.clock.clearTimer(a.holdTimer);
-    a.holdTimer = undefined;
-    if (seconds === 0) return;
-    a.holdTimer = this.clock.setTimer(seconds * 1000, () => {
+    if (seconds === 0) {
+      if (a.holdTimer !== undefined) this.clock.clearTimer(a.holdTimer);
       a.holdTimer = undefined;
-      this.fail(a, { code: ErrorCode.HOLD_TIMER_EXPIRED, subcode: 0 }, "hold timer expired");
+      return;
+    }
+    const now = this.clock.now();
+    a.holdDeadline = now + seconds * 1000;
+    // A running timer that fires no later than the new deadline just sleeps again when it fires.
+    if (a.holdTimer !== undefined) {
+      if (a.holdFiresAt <= a.holdDeadline) return;
+      this.clock.clearTimer(a.holdTimer);
+    }
+    this.setHoldTimer(a, now, a.holdDeadline - now);
+  }
+
+  private setHoldTimer(a: Attempt, now: number, ms: number): void {
+    a.holdFiresAt = now + ms;
+    a.holdTimer = this.clock.setTimer(ms, () => {
+      a.holdTimer = undefined;
+      if (a.closed) return;
+      const t = this.clock.now();
+      if (a.holdDeadline > t) this.setHoldTimer(a, t, a.holdDeadline - t);
+      else this.fail(a, { code: ErrorCode.HOLD_TIMER_EXPIRED, subcode: 0 }, "hold timer expired");
     });
   }
 
-  private armKeepalive(a: Attempt): void {
+  /** Starts the keepalive timer: a KEEPALIVE goes out whenever nothing was sent for the keepalive time. */
+  private armKeepalive(a: Attempt, ms?: number): void {
     const n = this.negotiatedFor(a);
     if (!n || n.keepaliveTime === 0) return;
-    a.keepaliveTimer = this.clock.setTimer(n.keepaliveTime * 1000, () => {
+    const every = n.keepaliveTime * 1000;
+    a.keepaliveTimer = this.clock.setTimer(ms ?? every, () => {
       a.keepaliveTimer = undefined;
       if (a.closed) return;
+      // Any message counts as a keepalive (RFC 4271 §4.4): wait out the rest after the last one.
+      const left = a.lastSent + every - this.clock.now();
+      if (left > 0) {
+        this.armKeepalive(a, left);
+        return;
+      }
       this.out(a.conn, encodeMessage({ type: MessageType.KEEPALIVE }));
+      a.lastSent = this.clock.now();
       this.armKeepalive(a);
     });
   }
@@ -406,7 +445,7 @@ export class Session {
       this.fail(a, { code: ErrorCode.OPEN_MESSAGE, subcode: OpenErrorSubcode.UNACCEPTABLE_HOLD_TIME }, `hold time ${open.holdTime} < ${minHold}`);
       return;
     }
-    a.peerOpen = open;
+    a.openReceived = true;
     // Collision detection (§6.8) against the other connection, now that the peer's identifier is known.
     for (const other of this.attempts) {
       if (other === a || other.closed) continue;
@@ -420,7 +459,7 @@ export class Session {
         this.fail(a, { code: ErrorCode.CEASE, subcode: CeaseSubcode.CONNECTION_COLLISION_RESOLUTION }, "collision with an established connection");
         return;
       }
-      if (other.state === "OpenConfirm" || (other.state === "OpenSent" && other.peerOpen)) {
+      if (other.state === "OpenConfirm" || (other.state === "OpenSent" && other.openReceived)) {
         // Keep the connection opened by the side with the higher BGP identifier.
         const keepOutgoing = this.config.routerId > open.bgpId;
         const loser = a.outgoing === keepOutgoing ? other : a;
@@ -453,6 +492,7 @@ export class Session {
     a.negotiated = n;
     a.state = "OpenConfirm";
     this.out(a.conn, encodeMessage({ type: MessageType.KEEPALIVE }));
+    a.lastSent = this.clock.now();
     this.armHold(a, holdTime);
     this.armKeepalive(a);
     this.noteState();
@@ -479,12 +519,8 @@ export class Session {
     const a = this.attempts.find((x) => x.state === "Established" && !x.closed);
     if (!a) return false;
     this.out(a.conn, bytes);
-    // Any message counts as a keepalive (RFC 4271 §4.4): push the next KEEPALIVE back.
-    if (a.keepaliveTimer !== undefined) {
-      this.clock.clearTimer(a.keepaliveTimer);
-      a.keepaliveTimer = undefined;
-      this.armKeepalive(a);
-    }
+    // Pushes the next KEEPALIVE back (the keepalive timer looks at this when it fires).
+    a.lastSent = this.clock.now();
     return true;
   }
 
@@ -599,6 +635,7 @@ export class Session {
 }
 
 const NO_ERROR = Object.freeze({});
+const NO_ATTEMPTS: readonly Attempt[] = Object.freeze([]);
 
 /** One array per distinct family list, shared by every session that negotiated it (a mesh has thousands). */
 const familyLists = new Map<string, readonly AddressFamily[]>();

@@ -238,6 +238,14 @@ export class Speaker {
   constructor(config: SpeakerConfig, ports: SpeakerPorts) {
     if (!Number.isInteger(config.asNumber) || config.asNumber < 1 || config.asNumber > 0xffffffff) throw new RangeError(`AS number ${config.asNumber} out of range`);
     this.config = { ...config };
+    this.sessionEvents = {
+      established: (s) => this.onEstablished(peerOf(s)),
+      message: (s, m) => this.onMessage(peerOf(s), m),
+      down: (s, info) => this.onDown(peerOf(s), info),
+      // Without a log sink the sessions build no log lines at all.
+      ...(config.log ? { log: (s: Session, e: string) => this.log(`peer ${s.config.peerAddress}: ${e}`) } : {}),
+      stateChange: (s, from, to) => this.config.onPeerState?.(s.config.peerAddress, from, to),
+    };
     this.asNumber = config.asNumber;
     this.routerId = typeof config.routerId === "string" ? parseRouterId(config.routerId) : config.routerId;
     if (!this.routerId) throw new RangeError("router ID must not be 0");
@@ -379,24 +387,33 @@ export class Speaker {
 
   private readonly sessionCapabilities = (s: Session): Capability[] => this.capabilitiesFor(peerOf(s));
 
-  private readonly sessionEvents: SessionEvents = {
-    established: (s) => this.onEstablished(peerOf(s)),
-    message: (s, m) => this.onMessage(peerOf(s), m),
-    down: (s, info) => this.onDown(peerOf(s), info),
-    log: (s, e) => this.log(`peer ${s.config.peerAddress}: ${e}`),
-    stateChange: (s, from, to) => this.config.onPeerState?.(s.config.peerAddress, from, to),
-  };
+  private readonly sessionEvents: SessionEvents;
+
+  /** Capability lists by content, shared by the peers that advertise the same (every peer of a mesh). */
+  private readonly capLists = new Map<string, Capability[]>();
 
   private capabilitiesFor(st: PeerState): Capability[] {
     const family = st.source.address.includes(":") ? 6 : 4;
+    const gr = this.gracefulRestartFor(st);
+    const speaker = this.config.gracefulRestart || undefined;
+    const restarting = !!speaker?.restarting && !st.openedOnce;
+    const k = `${this.families(st, family).join(",")}|${gr ? `${gr.restartTime}|${restarting}|${!!speaker?.forwarding}` : "-"}`;
+    let caps = this.capLists.get(k);
+    if (!caps) {
+      caps = this.buildCapabilities(st, family, gr, restarting);
+      this.capLists.set(k, caps);
+    }
+    return caps;
+  }
+
+  private buildCapabilities(st: PeerState, family: 4 | 6, gr: { restartTime: number } | undefined, restarting: boolean): Capability[] {
     const caps: Capability[] = this.families(st, family).map((f) => ({ kind: "multiprotocol", afi: familyAfi(f), safi: Safi.UNICAST }));
     caps.push({ kind: "route-refresh" }, { kind: "four-octet-as", asn: this.asNumber });
-    const gr = this.gracefulRestartFor(st);
     if (gr) {
       const speaker = this.config.gracefulRestart || undefined;
       caps.push({
         kind: "graceful-restart",
-        restarting: !!speaker?.restarting && !st.openedOnce,
+        restarting,
         notification: false,
         restartTime: Math.min(4095, gr.restartTime),
         families: this.families(st, family).map((f) => ({ afi: familyAfi(f), safi: Safi.UNICAST, forwarding: !!speaker?.forwarding })),

@@ -63,4 +63,23 @@ describe("PrefixMap", () => {
     expect(m.get(v4Key(0xffffffff, 32))).toBe("all ones");
     expect(m.get(v4Key(0xffffffff, 31))).toBeUndefined();
   });
+
+  test("a few keys (the small lists before a table) behave like a Map too, also across the switch", () => {
+    const rand = rng(11);
+    for (let round = 0; round < 200; round++) {
+      const m = new PrefixMap<number>();
+      const ref = new Map<PrefixKey, number>();
+      for (let i = 0; i < 40; i++) {
+        const k = v4Key(Math.floor(rand() * 12) * 256, 24);
+        if (rand() < 0.6) {
+          m.set(k, i);
+          ref.set(k, i);
+        } else expect(m.delete(k)).toBe(ref.delete(k));
+        expect(m.get(k)).toBe(ref.get(k));
+        expect(m.size).toBe(ref.size);
+      }
+      expect(new Map(m.entries())).toEqual(ref);
+      expect([...m.values()].sort()).toEqual([...ref.values()].sort());
+    }
+  });
 });

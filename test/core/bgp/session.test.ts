@@ -163,6 +163,48 @@ describe("session FSM", () => {
     expect(lab.state("10.0.0.1", "10.0.0.99")).not.toBe("Established");
   });
 
+  test("the hold timer runs out exactly hold seconds after the last message; KEEPALIVEs wait for the keepalive time after our last message", () => {
+    const lab = new Lab();
+    lab.add("10.0.0.1", { asNumber: 64512, peers: [{ address: "10.0.0.99", asNumber: 64512, passive: true, holdTime: 9 }] });
+    lab.startAll();
+    const p = rawPeer(lab, "10.0.0.99", "10.0.0.1");
+    const keepalivesAt: number[] = [];
+    let seen = 0;
+    const step = (ms: number): void => {
+      for (let i = 0; i < ms / 100; i++) {
+        lab.clock.advance(100);
+        for (; seen < p.got.length; seen++) if (p.got[seen]!.type === MessageType.KEEPALIVE) keepalivesAt.push(lab.clock.now());
+      }
+    };
+    p.conn.send(open({ holdTime: 9 }));
+    p.conn.send(encodeMessage({ type: MessageType.KEEPALIVE }));
+    step(1000);
+    expect(lab.state("10.0.0.1", "10.0.0.99")).toBe("Established");
+    // The peer talks every 5 s for 30 s: never 9 s of silence, the session stays up.
+    for (let i = 0; i < 6; i++) {
+      step(5000);
+      p.conn.send(encodeMessage({ type: MessageType.KEEPALIVE }));
+    }
+    step(100);
+    const last = lab.clock.now();
+    expect(lab.state("10.0.0.1", "10.0.0.99")).toBe("Established");
+    // Our UPDATE (End-of-RIB came at Established) and then an origination push the next KEEPALIVE back.
+    lab.node("10.0.0.1").speaker.originate("10.9.0.0/24");
+    const sentAt = lab.clock.now();
+    step(8700);
+    expect(lab.state("10.0.0.1", "10.0.0.99")).toBe("Established");
+    step(300);
+    expect(notifications(p.got)).toEqual(["4/0"]);
+    // 9 s after the last message (delivered 1 ms after it was sent), to the 100 ms step.
+    expect(lab.clock.now() - last).toBeGreaterThanOrEqual(8900);
+    expect(lab.clock.now() - last).toBeLessThanOrEqual(9100);
+    // KEEPALIVEs 3 s apart, none within 3 s after the UPDATE.
+    const gaps = keepalivesAt.slice(1).map((t, i) => t - keepalivesAt[i]!);
+    expect(gaps.every((g) => g >= 2900)).toBe(true);
+    expect(keepalivesAt.some((t) => t > sentAt && t - sentAt < 2900)).toBe(false);
+    expect(keepalivesAt.filter((t) => t > sentAt).length).toBeGreaterThanOrEqual(2);
+  });
+
   test("an UPDATE in OpenSent is an FSM error 5/1; an OPEN in Established 5/3", () => {
     const lab = new Lab();
     lab.add("10.0.0.1", { asNumber: 64512, peers: [{ address: "10.0.0.99", asNumber: 64512, passive: true }, { address: "10.0.0.98", asNumber: 64512, passive: true }] });

@@ -5,10 +5,13 @@ import { HEADER_LENGTH, MAX_MESSAGE_LENGTH } from "./constants.ts";
 import type { BgpWireError } from "./errors.ts";
 import { checkHeader } from "./messages.ts";
 
+const NOTHING = new Uint8Array(0);
+
 export class MessageFramer {
   /** Raise to 65535 once Extended Message (RFC 8654) is negotiated. */
   maxMessageLength: number;
-  private pending: Uint8Array = new Uint8Array(0);
+  /** A partial message left from the last chunk; the shared empty array when there is none. */
+  private pending: Uint8Array = NOTHING;
   private failed: BgpWireError | undefined;
 
   constructor(opts: { maxMessageLength?: number } = {}) {
@@ -51,10 +54,10 @@ export class MessageFramer {
       }
     } catch (e) {
       this.failed = e as BgpWireError;
-      this.pending = new Uint8Array(0);
+      this.pending = NOTHING;
       throw e;
     }
-    this.pending = o === data.length ? new Uint8Array(0) : data.slice(o);
+    this.pending = o === data.length ? NOTHING : data.slice(o);
     return out;
   }
 }
