@@ -81,8 +81,16 @@ export interface SpeakerConfig {
   /**
    * Graceful restart (RFC 4724), default { restartTime: 120 }; false disables it. `restarting` sets the
    * R bit in the first OPEN to each peer, `forwarding` the F bit per family.
+   *
+   * `selectionDeferral` (seconds, with `restarting`): RFC 4724 §4.1's Selection_Deferral_Timer. The
+   * restarted speaker then selects no best paths — installs nothing in the RouteSink (the forwarding
+   * state kept through the restart stays as it is) and advertises nothing — until every peer with
+   * graceful restart enabled is Established and has sent End-of-RIB for each family (peers that do
+   * not advertise the capability, or that are restarting themselves, are not waited for), or the timer
+   * runs out. Then it selects, installs and advertises everything at once, followed by End-of-RIB.
+   * Off unless set.
    */
-  gracefulRestart?: { restartTime: number; restarting?: boolean; forwarding?: boolean } | false;
+  gracefulRestart?: { restartTime: number; restarting?: boolean; forwarding?: boolean; selectionDeferral?: number } | false;
   /**
    * Hold back End-of-RIB until ready() is called, so helpers keep our stale routes until the
    * originated set is complete (e.g. read back from IPAM after a restart). Default: true when
@@ -197,6 +205,8 @@ interface PeerState {
   helping: boolean;
   /** End-of-RIB still owed to this peer for the current session (see ready()). */
   eorPending: boolean;
+  /** End-of-RIB received from the peer in this session: bit 1 IPv4, bit 2 IPv6 (for selection deferral). */
+  eorReceived: number;
 }
 
 interface ExportOut {
@@ -231,6 +241,9 @@ export class Speaker {
   private listener: Listener | undefined;
   private running = false;
   private deferring: boolean;
+  /** RFC 4724 §4.1: best-path selection is deferred (see gracefulRestart.selectionDeferral). */
+  private deferSelection: boolean;
+  private deferralTimer: unknown;
   private readonly decision: DecisionOptions;
   /** What peers removed since start had counted (so counters() never goes down). */
   private readonly removedCounters: PeerCounters = newPeerCounters();
@@ -254,6 +267,8 @@ export class Speaker {
     this.transport = ports.transport;
     this.sink = ports.sink;
     this.deferring = config.deferEndOfRib ?? (config.gracefulRestart ? !!config.gracefulRestart.restarting : false);
+    const gr = config.gracefulRestart;
+    this.deferSelection = !!gr && !!gr.restarting && (gr.selectionDeferral ?? 0) > 0;
     this.decision = { localAs: this.asNumber, ...(config.igpCost ? { igpCost: config.igpCost } : {}) };
     for (const p of config.peers ?? []) this.addPeer(p);
   }
@@ -265,6 +280,13 @@ export class Speaker {
   start(): void {
     if (this.running) return;
     this.running = true;
+    if (this.deferSelection && this.deferralTimer === undefined) {
+      const gr = this.config.gracefulRestart || undefined;
+      this.deferralTimer = this.clock.setTimer((gr?.selectionDeferral ?? 0) * 1000, () => {
+        this.deferralTimer = undefined;
+        this.endDeferral("the selection deferral timer ran out");
+      });
+    }
     if (this.config.listen) {
       this.listener = this.transport.listen(this.config.listen.address, this.config.listen.port ?? 179, (conn) => {
         const st = this.peerStates.get(canonical(conn.remoteAddress));
@@ -282,6 +304,8 @@ export class Speaker {
   /** Stops every session with Cease/2 and stops listening. */
   stop(): void {
     this.running = false;
+    if (this.deferralTimer !== undefined) this.clock.clearTimer(this.deferralTimer);
+    this.deferralTimer = undefined;
     this.listener?.close();
     this.listener = undefined;
     for (const st of this.peerStates.values()) st.session.stop();
@@ -303,6 +327,7 @@ export class Speaker {
       openedOnce: false,
       helping: false,
       eorPending: false,
+      eorReceived: 0,
       session: undefined as unknown as Session,
     };
     // One fixed-shape config and the speaker's shared callbacks: a full mesh has a Session per peer
@@ -345,6 +370,7 @@ export class Speaker {
     this.peerStates.delete(canonical(address));
     this.allChangesCache = undefined;
     this.flush();
+    this.checkDeferral(); // one peer fewer to wait for
   }
 
   /**
@@ -609,7 +635,7 @@ export class Speaker {
 
   /** Recomputes best paths of changed prefixes, updates the RouteSink and every peer's Adj-RIB-Out. */
   private flush(): void {
-    if (this.dirty.length === 0) return;
+    if (this.dirty.length === 0 || this.deferSelection) return;
     const dirty = this.dirty;
     this.dirty = [];
     const add: RouteEntry[] = [];
@@ -889,9 +915,48 @@ export class Speaker {
       this.flush();
     }
     st.adjOut = new PrefixMap();
-    this.exportTo(st, this.exportable(st));
+    st.eorReceived = 0;
     st.eorPending = true;
+    if (this.deferSelection) {
+      // Nothing selected yet: this peer gets everything, then End-of-RIB, when selection is done.
+      this.checkDeferral();
+      return;
+    }
+    this.exportTo(st, this.exportable(st));
     if (!this.deferring) this.sendEndOfRib(st);
+  }
+
+  /** Whether best-path selection still waits (RFC 4724 §4.1) after a restart. */
+  get selectionDeferred(): boolean {
+    return this.deferSelection;
+  }
+
+  /** Ends selection deferral once every peer we wait for has sent End-of-RIB. */
+  private checkDeferral(): void {
+    if (!this.deferSelection) return;
+    for (const st of this.peerStates.values()) {
+      if (!this.gracefulRestartFor(st)) continue; // no graceful restart with this peer
+      const n = st.session.negotiated;
+      if (!n) return; // not up (yet): wait, at most for the timer
+      const peerGr = n.peerGracefulRestart;
+      if (!peerGr || peerGr.restarting) continue; // RFC 4724 §4.1: not waited for
+      for (const f of n.families) {
+        const fam = f.afi === Afi.IPV4 ? 4 : f.afi === Afi.IPV6 ? 6 : undefined;
+        if (fam && !(st.eorReceived & (fam === 4 ? 1 : 2))) return;
+      }
+    }
+    this.endDeferral("End-of-RIB from every peer");
+  }
+
+  private endDeferral(why: string): void {
+    if (!this.deferSelection) return;
+    this.deferSelection = false;
+    if (this.deferralTimer !== undefined) this.clock.clearTimer(this.deferralTimer);
+    this.deferralTimer = undefined;
+    this.log(`graceful restart: best-path selection after ${why}`);
+    // Every entry is dirty since the start: this selects, installs and advertises the whole table.
+    this.flush();
+    if (!this.deferring) for (const st of this.peerStates.values()) this.sendEndOfRib(st);
   }
 
   private sendEndOfRib(st: PeerState): void {
@@ -904,6 +969,7 @@ export class Speaker {
   /** The originated set is complete: send the End-of-RIB held back by deferEndOfRib. */
   ready(): void {
     this.deferring = false;
+    if (this.deferSelection) return; // End-of-RIB follows the selection
     for (const st of this.peerStates.values()) this.sendEndOfRib(st);
   }
 
@@ -956,7 +1022,8 @@ export class Speaker {
 
   private onMessage(st: PeerState, m: UpdateMessage | RouteRefreshMessage): void {
     if (m.type === MessageType.ROUTE_REFRESH) {
-      if (m.subtype !== RouteRefreshSubtype.NORMAL) return;
+      // While selection is deferred the peer has been sent nothing; it gets everything after it.
+      if (m.subtype !== RouteRefreshSubtype.NORMAL || this.deferSelection) return;
       const fam = m.afi === Afi.IPV4 ? 4 : m.afi === Afi.IPV6 ? 6 : undefined;
       const n = st.session.negotiated;
       if (!fam || !n) return;
@@ -975,7 +1042,12 @@ export class Speaker {
     if (!n) return;
     const eor = endOfRibFamily(u);
     if (eor) {
-      if (st.helping && eor.safi === Safi.UNICAST && (eor.afi === Afi.IPV4 || eor.afi === Afi.IPV6)) this.purgeStale(st, eor.afi === Afi.IPV4 ? 4 : 6);
+      if (eor.safi === Safi.UNICAST && (eor.afi === Afi.IPV4 || eor.afi === Afi.IPV6)) {
+        const fam = eor.afi === Afi.IPV4 ? 4 : 6;
+        if (st.helping) this.purgeStale(st, fam);
+        st.eorReceived |= fam === 4 ? 1 : 2;
+        this.checkDeferral();
+      }
       return;
     }
     const action = updateErrorAction(u);

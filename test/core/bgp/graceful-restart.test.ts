@@ -166,3 +166,88 @@ describe("graceful restart (RFC 4724)", () => {
     expect(lab.node("10.0.0.1").sink.table.size).toBe(0);
   });
 });
+
+describe("restarting speaker: best-path selection deferral (RFC 4724 §4.1)", () => {
+  const allow = { importPolicy: () => true, exportPolicy: () => true };
+  /** A (restarting, deferral 60 s) with eBGP peers B and C that each originate a prefix; only B started. */
+  function deferLab(a: object = {}): Lab {
+    const lab = new Lab();
+    lab.add("10.0.0.1", {
+      asNumber: 64512,
+      gracefulRestart: { restartTime: 120, restarting: true, forwarding: true, selectionDeferral: 60 },
+      deferEndOfRib: false,
+      peers: [
+        { address: "10.0.0.2", asNumber: 64513 },
+        { address: "10.0.0.3", asNumber: 64514 },
+      ],
+      ...allow,
+      ...a,
+    });
+    for (const [me, as] of [["10.0.0.2", 64513], ["10.0.0.3", 64514]] as const) {
+      lab.add(me, { asNumber: as, gracefulRestart: { restartTime: 120 }, peers: [{ address: "10.0.0.1", asNumber: 64512 }], ...allow });
+    }
+    lab.node("10.0.0.1").speaker.originate("10.1.0.0/24", { blackhole: true });
+    lab.node("10.0.0.2").speaker.originate("10.2.0.0/24");
+    lab.node("10.0.0.3").speaker.originate("10.3.0.0/24");
+    lab.node("10.0.0.1").speaker.start();
+    lab.node("10.0.0.2").speaker.start();
+    return lab;
+  }
+
+  test("nothing is installed or advertised until every graceful-restart peer has sent End-of-RIB, then all at once", () => {
+    const lab = deferLab();
+    const [a, b] = [lab.node("10.0.0.1"), lab.node("10.0.0.2")];
+    lab.run(5);
+    expect(lab.state("10.0.0.1", "10.0.0.2")).toBe("Established");
+    // B's End-of-RIB is in, C is not up yet: no selection.
+    expect(a.speaker.selectionDeferred).toBe(true);
+    expect(a.sink.table.size).toBe(0);
+    expect(a.speaker.routes().every((r) => !r.best)).toBe(true);
+    expect(b.sink.table.has("10.1.0.0/24")).toBe(false);
+    // Not even End-of-RIB: no UPDATE at all yet.
+    expect(a.speaker.peers().find((p) => p.address === "10.0.0.2")?.counters.sent.update).toBe(0);
+    lab.node("10.0.0.3").speaker.start();
+    lab.run(5);
+    expect(a.speaker.selectionDeferred).toBe(false);
+    expect(Object.fromEntries(a.sink.table)).toEqual({ "10.1.0.0/24": "blackhole", "10.2.0.0/24": "10.0.0.2", "10.3.0.0/24": "10.0.0.3" });
+    // B gets A's and C's prefixes (C's through A), each once.
+    expect(b.sink.table.get("10.1.0.0/24")).toBe("10.0.0.1");
+    expect(b.sink.table.get("10.3.0.0/24")).toBe("10.0.0.1");
+    expect(a.speaker.peers().find((p) => p.address === "10.0.0.2")?.counters.sent.prefixesAnnounced).toBe(2);
+    // ... and then End-of-RIB: one more UPDATE than those that carried prefixes, none withdrawn.
+    const sent = a.speaker.peers().find((p) => p.address === "10.0.0.2")!.counters.sent;
+    expect(sent.prefixesWithdrawn).toBe(0);
+    expect(sent.update).toBeGreaterThanOrEqual(2);
+    expect(a.logs.join("\n")).toContain("best-path selection after End-of-RIB from every peer");
+  });
+
+  test("a peer that never comes up holds selection only until the deferral timer", () => {
+    const lab = deferLab();
+    const [a, b] = [lab.node("10.0.0.1"), lab.node("10.0.0.2")];
+    lab.run(55);
+    expect(a.speaker.selectionDeferred).toBe(true);
+    expect(a.sink.table.size).toBe(0);
+    lab.run(6);
+    expect(a.speaker.selectionDeferred).toBe(false);
+    expect(Object.fromEntries(a.sink.table)).toEqual({ "10.1.0.0/24": "blackhole", "10.2.0.0/24": "10.0.0.2" });
+    expect(b.sink.table.get("10.1.0.0/24")).toBe("10.0.0.1");
+    expect(a.logs.join("\n")).toContain("selection deferral timer ran out");
+  });
+
+  test("peers without graceful restart on our side are not waited for; without selectionDeferral nothing is deferred", () => {
+    const lab = deferLab({
+      peers: [
+        { address: "10.0.0.2", asNumber: 64513 },
+        { address: "10.0.0.3", asNumber: 64514, gracefulRestart: false },
+      ],
+    });
+    lab.run(5);
+    expect(lab.node("10.0.0.1").speaker.selectionDeferred).toBe(false);
+    expect(lab.node("10.0.0.1").sink.table.get("10.2.0.0/24")).toBe("10.0.0.2");
+
+    const plain = deferLab({ gracefulRestart: { restartTime: 120, restarting: true, forwarding: true } });
+    expect(plain.node("10.0.0.1").speaker.selectionDeferred).toBe(false);
+    plain.run(5);
+    expect(plain.node("10.0.0.1").sink.table.get("10.2.0.0/24")).toBe("10.0.0.2");
+  });
+});
