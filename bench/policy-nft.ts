@@ -41,6 +41,12 @@ try {
   const text = renderNft(plan);
   const t2 = performance.now();
   const renderCpu = cpuMs(process.cpuUsage(c1));
+  // The same again in this (now warm) process, as a running agent would plan.
+  const t2w = performance.now();
+  const c2w = process.cpuUsage();
+  renderNft(new NodePlanner(set, { node: "node-0" }).plan);
+  const warmRender = performance.now() - t2w;
+  const warmRenderCpu = cpuMs(process.cpuUsage(c2w));
   const load = await nft(text);
   const listed = await execa("ip", ["netns", "exec", ns, "nft", "-a", "list", "table", "inet", "bc-filter"]);
   const kernelRules = String(listed.stdout).split("\n").filter((l) => /# handle \d+$/.test(l) && !/^\s*(chain|set|table)/.test(l)).length;
@@ -53,12 +59,14 @@ try {
   );
   console.log(`build PolicySet        ${(t1 - t0).toFixed(0)} ms (not counted below: the evaluator's model)`);
   console.log(`plan + render          ${(t2 - t1).toFixed(0)} ms wall, ${renderCpu.toFixed(0)} ms CPU (first run in this process)`);
+  console.log(`plan + render (warm)   ${warmRender.toFixed(0)} ms wall, ${warmRenderCpu.toFixed(0)} ms CPU`);
   console.log(`nft -f (empty netns)   ${fmt(load)}`);
   console.log(`nft -f (replace)       ${fmt(reload)}`);
   const first = t2 - t1 + load.nft;
   console.log(
     `render + load          ${first.toFixed(0)} ms = ${(first / load.nft).toFixed(2)} × the plain nft -f of the same text; ` +
-      `CPU ${(renderCpu + load.cpu).toFixed(0)} ms. Target < 1000 ms: ${first < 1000 ? "met" : "MISSED"}`,
+      `CPU ${(renderCpu + load.cpu).toFixed(0)} ms (warm: ${(warmRender + load.nft).toFixed(0)} ms wall, ${(warmRenderCpu + load.cpu).toFixed(0)} ms CPU). ` +
+      `Target < 1000 ms: ${first < 1000 ? "met" : "MISSED"}`,
   );
 
   // One policy that applies on node-0 changed: its first rule now allows another port. A first
