@@ -3,7 +3,7 @@
 // hand-edited state file cannot make us delete someone else's namespace or link.
 import { execa } from "execa";
 import { execFileSync } from "node:child_process";
-import { readdirSync, rmSync, statSync, unlinkSync } from "node:fs";
+import { readdirSync, readlinkSync, rmSync, statSync, unlinkSync } from "node:fs";
 import { rm, unlink } from "node:fs/promises";
 import { basename, isAbsolute } from "node:path";
 import { PREFIX } from "./names.ts";
@@ -116,6 +116,34 @@ export function pidsInNetns(names: readonly string[]): { pid: number; startTime:
   return out;
 }
 
+/**
+ * Processes whose working directory is one of `dirs` or inside one: etcd runs in its data dir, so a
+ * run killed between spawning etcd and recording its pid still leaves it findable through the dir.
+ */
+export function pidsWithCwdIn(dirs: readonly string[]): { pid: number; startTime: string }[] {
+  if (dirs.length === 0) return [];
+  const out: { pid: number; startTime: string }[] = [];
+  let entries: string[];
+  try {
+    entries = readdirSync("/proc");
+  } catch {
+    return [];
+  }
+  for (const e of entries) {
+    if (!/^\d+$/.test(e) || Number(e) === process.pid) continue;
+    let cwd: string;
+    try {
+      cwd = readlinkSync(`/proc/${e}/cwd`);
+    } catch {
+      continue;
+    }
+    if (!dirs.some((d) => cwd === d || cwd.startsWith(`${d}/`))) continue;
+    const startTime = processStartTime(Number(e));
+    if (startTime !== undefined) out.push({ pid: Number(e), startTime });
+  }
+  return out;
+}
+
 export async function listNetns(): Promise<string[]> {
   const r = await execa("ip", ["netns", "list"], { reject: false });
   if (r.exitCode !== 0) return [];
@@ -202,7 +230,9 @@ export async function removeObjects(objects: OwnedObject[], log: (line: string) 
       else result.failed.push({ object: f, error: String(e) });
     }
   }
-  for (const d of of("dir")) {
+  const dirs = of("dir");
+  await stopProcesses(pidsWithCwdIn(dirs.map((d) => d.path)));
+  for (const d of dirs) {
     try {
       await rm(d.path, { recursive: true, force: true });
       result.removed.push(d);

@@ -1,6 +1,7 @@
 // The gc decision without touching the machine: runs and observed objects in, removal plan out.
 import { describe, expect, test } from "@jest/globals";
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { hasOurPrefix, removeObjects } from "../../../real/netns/cleanup.ts";
@@ -153,7 +154,7 @@ describe("directories (etcd's data dir)", () => {
     for (const path of ["/dev/shm/etcd", "bc-abc123-etcd", "/dev/shm/bc-", "/bc-x/../", "/tmp/bc-x/.."]) expect(hasOurPrefix({ kind: "dir", path })).toBe(false);
   });
 
-  test("removeObjects deletes a directory with its contents; a missing one counts as removed; a foreign one is refused", async () => {
+  test("removeObjects stops what runs in a directory, deletes it with its contents; a missing one counts as removed; a foreign one is refused", async () => {
     const parent = mkdtempSync(join(tmpdir(), "bc-dir-test-"));
     try {
       const dir = join(parent, "bc-dirtest-etcd");
@@ -161,7 +162,15 @@ describe("directories (etcd's data dir)", () => {
       writeFileSync(join(dir, "member", "wal", "0.wal"), "x");
       const foreign = join(parent, "data");
       mkdirSync(foreign);
+      // A process working in the dir (etcd in its data dir, perhaps never recorded) is stopped first;
+      // one working in the foreign dir is not.
+      const inside = spawn("sleep", ["60"], { cwd: join(dir, "member"), stdio: "ignore" });
+      const outside = spawn("sleep", ["60"], { cwd: foreign, stdio: "ignore" });
+      const insideExit = new Promise((res) => inside.once("exit", (_c, sig) => res(sig)));
       const r = await removeObjects([{ kind: "dir", path: dir }, { kind: "dir", path: join(parent, "bc-gone") }, { kind: "dir", path: foreign }]);
+      expect(await insideExit).toBe("SIGTERM");
+      expect(outside.exitCode === null && outside.signalCode === null).toBe(true);
+      outside.kill("SIGKILL");
       expect(r.removed).toEqual([{ kind: "dir", path: dir }, { kind: "dir", path: join(parent, "bc-gone") }]);
       expect(r.failed).toEqual([{ object: { kind: "dir", path: foreign }, error: "refused: name without the bc- prefix" }]);
       expect(readdirSync(parent).sort()).toEqual(["data"]);
