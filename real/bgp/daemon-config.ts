@@ -52,7 +52,22 @@ export const speakerConfigSchema = z.strictObject({
   routerId,
   clusterId: routerId.optional(),
   listen: z.strictObject({ address: ipText("address"), port: z.number().int().min(0).max(65535).optional() }).optional(),
-  gracefulRestart: z.union([z.strictObject({ restartTime: z.number().int().min(0).max(4095) }), z.literal(false)]).optional(),
+  /**
+   * `restarting`: this start is a restart (R bit in the first OPEN; `forwarding`: F bit, the kernel
+   * routes were kept); `selectionDeferral` (s): defer best-path selection until every peer's
+   * End-of-RIB or this many seconds (RFC 4724 §4.1).
+   */
+  gracefulRestart: z
+    .union([
+      z.strictObject({
+        restartTime: z.number().int().min(0).max(4095),
+        restarting: z.boolean().optional(),
+        forwarding: z.boolean().optional(),
+        selectionDeferral: z.number().int().min(1).max(3600).optional(),
+      }),
+      z.literal(false),
+    ])
+    .optional(),
   peers: z.array(peerSchema).default([]),
   originate: z.array(prefixText).default([]),
   kernel: z

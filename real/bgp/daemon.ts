@@ -73,6 +73,8 @@ export class SpeakerDaemon {
     this.speaker.start();
     if (this.listener) await this.listener.ready;
     for (const p of this.config.originate) this.speaker.originate(p, { blackhole: false });
+    // The originated set is complete: a restarting speaker may send End-of-RIB (after selection).
+    this.speaker.ready();
     this.log(`speaker AS ${this.config.asNumber} router ID ${this.config.routerId}${this.listener ? ` listening on ${this.config.listen?.address} port ${this.listener.port}` : ""}`);
   }
 
