@@ -60,6 +60,8 @@ const CNI_ROUTE_PROTOCOL = 202;
 const POLL_MS = 500;
 /** An agent starts in about 1 s of CPU from the bundle (2.5 s through tsx); a loaded machine needs far longer. */
 const AGENT_START_MS = 120_000;
+/** ...and per daemon started at once, when that is longer (about 1 s of CPU each, on a shared machine). */
+const AGENT_START_EACH_MS = 12_000;
 /** The agents' BGP hold time (--hold-time 9) plus a margin: how long a failure may take to show. */
 const HOLD_TIME_MS = 9_000;
 const FAILURE_QUIET_MS = HOLD_TIME_MS + 3_000;
@@ -233,7 +235,10 @@ export class RealBackend implements Backend {
       // Agents and plugin runs start from a precompiled bundle (real/agent/launch.ts), not through tsx.
       const cli = await launcher("cli");
       if (!cli.bundled) this.#event({ kind: "note", text: `agents start through tsx (slow): ${cli.reason}` });
-      await Promise.all([...this.#agents.values(), ...this.#routers.values()].map((a) => this.#startAgent(a)));
+      // Started together they share the CPU: 20 agents on 2 loaded cores took over 120 s to answer.
+      const daemons = [...this.#agents.values(), ...this.#routers.values()];
+      const within = Math.max(AGENT_START_MS, AGENT_START_EACH_MS * daemons.length);
+      await Promise.all(daemons.map((a) => this.#startAgent(a, within)));
       this.#event({ kind: "step", text: `${topology.nodes.length} agents${this.#routers.size > 0 ? ` and ${this.#routers.size} BGP router(s)` : ""} running (run ${world.runId})` });
     } catch (e) {
       await this.stop().catch((x: unknown) => this.#log(`cleanup after a failed start: ${errText(x)}`));
@@ -241,7 +246,7 @@ export class RealBackend implements Backend {
     }
   }
 
-  async #startAgent(a: Agent): Promise<void> {
+  async #startAgent(a: Agent, within = AGENT_START_MS): Promise<void> {
     const w = this.#w();
     await rm(a.socket, { force: true });
     const proc = w.spawn(a.node, process.execPath, [(await launcher("cli")).script, ...a.args], {
@@ -253,7 +258,7 @@ export class RealBackend implements Backend {
     delete a.down;
     let exited = false;
     void proc.then(() => (exited = true));
-    const end = Date.now() + AGENT_START_MS;
+    const end = Date.now() + within;
     for (;;) {
       if (exited) {
         const r = await proc;
@@ -266,7 +271,7 @@ export class RealBackend implements Backend {
         if (Date.now() > end) {
           proc.kill("SIGKILL");
           const r = await proc;
-          throw new Error(`the agent of ${a.node} did not answer on ${a.socket} within ${AGENT_START_MS / 1000} s: ${String(r.all ?? "").trim().split("\n").slice(-5).join(" | ")}`);
+          throw new Error(`the agent of ${a.node} did not answer on ${a.socket} within ${within / 1000} s: ${String(r.all ?? "").trim().split("\n").slice(-5).join(" | ")}`);
         }
         await sleep(200);
       }
