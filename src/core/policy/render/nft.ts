@@ -20,6 +20,7 @@ const addrType = (f: Family): string => (f === 4 ? "ipv4_addr" : "ipv6_addr");
 const dirKw = (d: "src" | "dst"): string => (d === "src" ? "saddr" : "daddr");
 const portKw = (d: "src" | "dst"): string => (d === "src" ? "sport" : "dport");
 const op = (neg: boolean): string => (neg ? "!= " : "");
+const oneOrSet = (items: readonly string[]): string => (items.length === 1 ? items[0]! : `{ ${items.join(", ")} }`);
 
 function term(t: Term): string {
   switch (t.t) {
@@ -30,11 +31,11 @@ function term(t: Term): string {
     case "portProtos":
       return "meta l4proto { 6, 17, 132 }";
     case "nets":
-      return `${ipKw(t.family)} ${dirKw(t.dir)} ${op(t.neg)}{ ${t.cidrs.join(", ")} }`;
+      return `${ipKw(t.family)} ${dirKw(t.dir)} ${op(t.neg)}${oneOrSet(t.cidrs)}`;
     case "set":
       return `${ipKw(t.family)} ${dirKw(t.dir)} ${op(t.neg)}@${t.set}`;
     case "ports":
-      return `th ${portKw(t.dir)} ${op(t.neg)}{ ${t.ranges.map(([a, b]) => (a === b ? `${a}` : `${a}-${b}`)).join(", ")} }`;
+      return `th ${portKw(t.dir)} ${op(t.neg)}${oneOrSet(t.ranges.map(([a, b]) => (a === b ? `${a}` : `${a}-${b}`)))}`;
     case "namedPorts":
       return `${ipKw(t.family)} ${dirKw(t.dir)} . meta l4proto . th ${portKw(t.dir)} ${op(t.neg)}@${t.set}`;
     case "icmp": {
@@ -45,9 +46,30 @@ function term(t: Term): string {
   }
 }
 
+// nft parses each rule's text, so shorter forms with the same bytecode load faster: `ip saddr`
+// brings its own `meta nfproto ipv4` and `tcp dport` its `meta l4proto tcp` (nft adds those
+// dependencies), and a one-element `{ x }` is x.
+const IMPLIES_FAMILY = new Set<Term["t"]>(["nets", "set", "namedPorts", "icmp"]);
+const PORT_PROTOCOL_KW: Readonly<Record<number, string>> = { 6: "tcp", 17: "udp", 132: "sctp" };
+
+function terms(ts: readonly Term[]): string[] {
+  const impliedFamily = ts.some((t) => IMPLIES_FAMILY.has(t.t));
+  const proto = ts.find((t): t is Extract<Term, { t: "proto" }> => t.t === "proto" && !t.neg);
+  const kw = proto === undefined ? undefined : PORT_PROTOCOL_KW[proto.proto];
+  const byPorts = kw !== undefined && ts.some((t) => t.t === "ports");
+  const out: string[] = [];
+  for (const t of ts) {
+    if (t.t === "family" && impliedFamily) continue;
+    if (t === proto && byPorts) continue;
+    if (t.t === "ports" && byPorts) out.push(`${kw!} ${portKw(t.dir)} ${op(t.neg)}${oneOrSet(t.ranges.map(([a, b]) => (a === b ? `${a}` : `${a}-${b}`)))}`);
+    else out.push(term(t));
+  }
+  return out;
+}
+
 /** One planned rule as nft rule lines (an Allow or Pass sets its mark and returns). */
 export function nftRule(r: PlannedRule): string {
-  const match = r.terms.map(term).join(" ");
+  const match = terms(r.terms).join(" ");
   const pre = match === "" ? "" : `${match} `;
   switch (r.verdict) {
     case "allow":

@@ -131,18 +131,19 @@ describe("nftables text", () => {
     const text = renderNft(p);
     const db = p.endpoints.find((e) => e.id === "shop/db")!;
     expect(chainBlock(text, db.ingress[0]!.policyChains[0]!)).toEqual([
-      'meta nfproto ipv4 ip saddr { 192.0.2.0/24 } drop comment "security.block ingress rule 0"',
+      // `ip saddr` brings its own nfproto test, a one-element set is the element.
+      'ip saddr 192.0.2.0/24 drop comment "security.block ingress rule 0"',
       'meta l4proto 6 meta mark set meta mark | 0x00020000 return comment "security.block ingress rule 1"',
     ]);
     const webSel = parseSelector("(projectcalico.org/namespace == 'shop') && (app == 'web')");
     expect(chainBlock(text, db.ingress[1]!.policyChains[0]!)).toEqual([
-      `meta nfproto ipv4 meta l4proto 6 ip saddr @${setName(webSel.uniqueId, 4)} th dport { 5432 } meta mark set meta mark | 0x00010000 return comment "shop/db-from-web ingress rule 0"`,
+      `ip saddr @${setName(webSel.uniqueId, 4)} tcp dport 5432 meta mark set meta mark | 0x00010000 return comment "shop/db-from-web ingress rule 0"`,
     ]);
     const web = p.endpoints.find((e) => e.id === "shop/web")!;
     const rules = chainBlock(text, web.ingress[1]!.policyChains[0]!);
     expect(rules).toHaveLength(2);
-    expect(rules[0]).toBe('meta nfproto ipv4 meta l4proto 6 th dport { 9000 } meta mark set meta mark | 0x00010000 return comment "shop/web-http ingress rule 0"');
-    expect(rules[1]).toMatch(/^meta nfproto ipv4 meta l4proto 6 ip daddr \. meta l4proto \. th dport @bc4-n_\S+ meta mark set/);
+    expect(rules[0]).toBe('meta nfproto ipv4 tcp dport 9000 meta mark set meta mark | 0x00010000 return comment "shop/web-http ingress rule 0"');
+    expect(rules[1]).toMatch(/^meta l4proto 6 ip daddr \. meta l4proto \. th dport @bc4-n_\S+ meta mark set/);
     // Sets are declared with their members (a /32 printed as a bare address).
     expect(text).toMatch(new RegExp(`set ${setName(webSel.uniqueId, 4)} \\{\\n\\t\\ttype ipv4_addr\\n\\t\\tflags interval\\n\\t\\telements = \\{ 10\\.0\\.0\\.1, 10\\.0\\.1\\.1 \\}`));
     expect(text).toMatch(/type ipv4_addr \. inet_proto \. inet_service\n\t\telements = \{ 10\.0\.0\.1 \. 6 \. 8080, 10\.0\.1\.1 \. 6 \. 8081 \}/);
@@ -154,15 +155,19 @@ describe("nftables text", () => {
     const text = renderNft(p);
     const chain = [...p.chains.values()].find((c) => c.rules.some((r) => r.comment.startsWith("everything ingress")))!;
     const lines = chain.rules.map(nftRule);
-    expect(lines).toContain('meta nfproto ipv4 meta l4proto 1 icmp type . icmp code { 8 . 0 } log prefix "calico-packet: " comment "everything ingress rule 0"');
+    expect(lines).toContain('meta l4proto 1 icmp type . icmp code { 8 . 0 } log prefix "calico-packet: " comment "everything ingress rule 0"');
     expect(lines.some((l) => l.includes("icmp type . icmp code != { 3 . 4 }"))).toBe(true);
-    expect(lines).toContain('meta nfproto ipv4 meta l4proto != 6 ip saddr != { 10.0.0.0/8, 172.16.0.0/12 } drop comment "everything ingress rule 2"');
-    expect(lines.some((l) => l.startsWith("meta nfproto ipv6 meta l4proto 58 icmpv6 type 128 "))).toBe(true);
-    expect(lines.some((l) => l.startsWith("meta nfproto ipv6 ip6 saddr { 2001:db8::/32 } "))).toBe(true);
+    expect(lines).toContain('meta l4proto != 6 ip saddr != { 10.0.0.0/8, 172.16.0.0/12 } drop comment "everything ingress rule 2"');
+    expect(lines.some((l) => l.startsWith("meta l4proto 58 icmpv6 type 128 "))).toBe(true);
+    expect(lines.some((l) => l.startsWith("ip6 saddr 2001:db8::/32 "))).toBe(true);
     expect(lines.some((l) => l.includes("ip saddr { 2001:db8"))).toBe(false);
     const udp = lines.filter((l) => l.includes("everything ingress rule 3"));
     expect(udp).toHaveLength(2); // IPv4 and IPv6
-    expect(udp[0]).toMatch(/th sport \{ 1000-1010 \} .*th dport != \{ 53 \} ip daddr \. meta l4proto \. th dport != @bc4-n_/);
+    expect(udp[0]).toMatch(/udp sport 1000-1010 udp dport != 53 ip daddr \. meta l4proto \. th dport != @bc4-n_/);
+    // With no protocol the ports stay `th` behind a test of the protocols that have ports.
+    expect(nftRule({ terms: [{ t: "portProtos" }, { t: "ports", dir: "dst", neg: false, ranges: [[80, 80], [443, 443]] }], verdict: "deny", comment: "c" })).toBe('meta l4proto { 6, 17, 132 } th dport { 80, 443 } drop comment "c"');
+    // A family test with nothing else implying it stays.
+    expect(nftRule({ terms: [{ t: "family", family: 6 }, { t: "proto", neg: false, proto: 6 }], verdict: "deny", comment: "c" })).toBe('meta nfproto ipv6 meta l4proto 6 drop comment "c"');
     // The network set's /32 inside its /24 is dropped from the interval set.
     expect(text).toContain("elements = { 198.51.100.0/24 }");
     expect(text).toContain("elements = { 2001:db8::/32 }");
@@ -187,7 +192,7 @@ describe("incremental nftables updates", () => {
     expect(script.split("\n").filter((l) => l !== "")).toEqual([
       // The web selector is no longer used by any rule: its set goes, after the chain is refilled.
       `flush chain inet bc-filter ${chain}`,
-      `add rule inet bc-filter ${chain} meta l4proto 6 th dport { 5433 } meta mark set meta mark | 0x00010000 return comment "shop/db-from-web ingress rule 0"`,
+      `add rule inet bc-filter ${chain} tcp dport 5433 meta mark set meta mark | 0x00010000 return comment "shop/db-from-web ingress rule 0"`,
       `delete set inet bc-filter ${setName(parseSelector("(projectcalico.org/namespace == 'shop') && (app == 'web')").uniqueId, 4)}`,
     ]);
     expect(script).not.toContain("delete table");
