@@ -205,6 +205,9 @@ interface PeerState {
   helping: boolean;
   /** End-of-RIB still owed to this peer for the current session (see ready()). */
   eorPending: boolean;
+  /** Our own address towards this peer per family (next hop self), computed once per session; null = none. */
+  self4: IPAddress | null | undefined;
+  self6: IPAddress | null | undefined;
   /** End-of-RIB received from the peer in this session: bit 1 IPv4, bit 2 IPv6 (for selection deferral). */
   eorReceived: number;
 }
@@ -215,7 +218,16 @@ interface ExportOut {
   /** Signature for Adj-RIB-Out comparison, when computed once for many prefixes. */
   sig?: string;
 }
-type ExportCache = Map<PathAttributes, { nextHops: IPAddress[]; source: PathSource; family: 4 | 6; local: boolean; out: ExportOut | null }[]>;
+/**
+ * Outgoing forms already computed, by the best path's attributes object. Shared by every peer in one
+ * flush, so besides the path it is keyed by what depends on the peer: eBGP or not, reflecting or not,
+ * and the next-hop-self address when one is used (interned, so peers with the same one share).
+ */
+type ExportCache = Map<PathAttributes, { nextHops: IPAddress[]; source: PathSource; family: 4 | 6; ebgp: boolean; reflecting: boolean; usesSelf: boolean; self: IPAddress | undefined; out: ExportOut | null }[]>;
+/** Encoded UPDATEs by what they carry (signature, 4-octet AS, prefixes): the same bytes for every peer that gets them in one flush. */
+type BytesCache = Map<string, Uint8Array[]>;
+/** Groups of up to this many prefixes have their UPDATEs shared across peers. */
+const SHARED_GROUP_MAX = 64;
 
 const bigintSafe = (_k: string, v: unknown): unknown => (typeof v === "bigint" ? v.toString() : v instanceof Uint8Array ? Array.from(v) : v);
 
@@ -328,6 +340,8 @@ export class Speaker {
       helping: false,
       eorPending: false,
       eorReceived: 0,
+      self4: undefined,
+      self6: undefined,
       session: undefined as unknown as Session,
     };
     // One fixed-shape config and the speaker's shared callbacks: a full mesh has a Session per peer
@@ -684,11 +698,18 @@ export class Speaker {
     // In a full mesh every change is a route from an iBGP non-client: checking it against every other
     // peer (all split-horizon rejections) would cost N per change and N³ for the mesh. Such peers only
     // see the "wide" entries; clients and eBGP peers see every change.
-    for (const st of wide ? this.peerStates.values() : this.allChangesPeers()) {
-      if (st.session.state !== "Established") continue;
-      const narrow = isNarrow(st);
-      if (narrow && !wide) continue;
-      this.exportTo(st, narrow ? wide! : changed);
+    this.exportCache = new Map();
+    this.bytesCache = new Map();
+    try {
+      for (const st of wide ? this.peerStates.values() : this.allChangesPeers()) {
+        if (st.session.state !== "Established") continue;
+        const narrow = isNarrow(st);
+        if (narrow && !wide) continue;
+        this.exportTo(st, narrow ? wide! : changed);
+      }
+    } finally {
+      this.exportCache = undefined;
+      this.bytesCache = undefined;
     }
   }
 
@@ -712,6 +733,9 @@ export class Speaker {
 
   private readonly hopSigs = new WeakMap<IPAddress[], string>();
 
+  /** Set during a flush: the export work shared by all peers (see ExportCache, BytesCache). */
+  private exportCache: ExportCache | undefined;
+  private bytesCache: BytesCache | undefined;
   private lastHops: IPAddress[] | undefined;
   private lastHopSig = "";
 
@@ -768,26 +792,28 @@ export class Speaker {
         custom = true;
       }
     }
-    // Paths of one UPDATE share attributes and next hops, so their outgoing form is computed once.
-    const hit = !custom && cache ? cache.get(attrs)?.find((c) => c.nextHops === best.nextHops && c.source === src && c.family === family && c.local === (src.kind === "local")) : undefined;
+    const usesSelf = ebgp || src.kind === "local" || !!st.config.nextHopSelf || best.nextHops.length === 0;
+    const self = usesSelf ? this.selfFor(st, n, family) : undefined;
+    // Paths of one UPDATE share attributes and next hops, and reflected routes go out alike to every
+    // client, so their outgoing form is computed once per flush.
+    const hit = !custom && cache ? cache.get(attrs)?.find((c) => c.nextHops === best.nextHops && c.source === src && c.family === family && c.ebgp === ebgp && c.reflecting === reflecting && c.usesSelf === usesSelf && c.self === self) : undefined;
     if (hit) return hit.out;
-    const out = this.transformOut(best, family, attrs, st, n, reflecting, ebgp);
+    const out = this.transformOut(best, attrs, self, st, reflecting, ebgp);
     if (out && !custom && cache) {
       out.sig = this.intern(JSON.stringify([out.attrs, out.nextHops], bigintSafe));
       const list = cache.get(best.attrs) ?? [];
-      list.push({ nextHops: best.nextHops, source: src, family, local: src.kind === "local", out });
+      list.push({ nextHops: best.nextHops, source: src, family, ebgp, reflecting, usesSelf, self, out });
       cache.set(best.attrs, list);
     }
     return out;
   }
 
-  private transformOut(best: Path, family: 4 | 6, from: PathAttributes, st: PeerState, n: Negotiated, reflecting: boolean, ebgp: boolean): ExportOut | null {
+  private transformOut(best: Path, from: PathAttributes, self: IPAddress | undefined, st: PeerState, reflecting: boolean, ebgp: boolean): ExportOut | null {
     const src = best.source;
     const attrs: PathAttributes = { ...from };
     delete attrs.mpReach;
     delete attrs.mpUnreach;
     let nextHops = best.nextHops;
-    const self = this.selfAddress(st, n, family);
     if (ebgp) {
       const path = (attrs.asPath ?? []).map((s) => ({ type: s.type, asns: [...s.asns] }));
       const first = path[0];
@@ -815,6 +841,21 @@ export class Speaker {
     return { attrs, nextHops };
   }
 
+  private readonly selfAddresses = new Map<string, IPAddress>();
+
+  /** Our address towards `st` in `family`, once per session, interned by value. */
+  private selfFor(st: PeerState, n: Negotiated, family: 4 | 6): IPAddress | undefined {
+    let v = family === 4 ? st.self4 : st.self6;
+    if (v === undefined) {
+      const ip = this.selfAddress(st, n, family);
+      const k = ip ? `${ip.family}|${ip.value}` : "";
+      v = ip ? (this.selfAddresses.get(k) ?? (this.selfAddresses.set(k, ip), ip)) : null;
+      if (family === 4) st.self4 = v;
+      else st.self6 = v;
+    }
+    return v ?? undefined;
+  }
+
   private selfAddress(st: PeerState, n: Negotiated, family: 4 | 6): IPAddress | undefined {
     for (const text of [st.config.localAddress, n.localAddress]) {
       if (!text) continue;
@@ -832,9 +873,11 @@ export class Speaker {
   private exportTo(st: PeerState, entries: Iterable<LocEntry>): void {
     const n = st.session.negotiated;
     if (!n) return;
-    const groups = new Map<string, { attrs: PathAttributes; nextHops: IPAddress[]; family: 4 | 6; prefixes: NlriPrefix[] }>();
+    const groups = new Map<string, { attrs: PathAttributes; nextHops: IPAddress[]; family: 4 | 6; prefixes: NlriPrefix[]; keys: Key[] }>();
     const withdraw: { 4: Prefix[]; 6: Prefix[] } = { 4: [], 6: [] };
-    const cache: ExportCache = new Map();
+    const withdrawKeys: { 4: Key[]; 6: Key[] } = { 4: [], 6: [] };
+    const cache: ExportCache = this.exportCache ?? new Map();
+    const shared = this.bytesCache;
     for (const e of entries) {
       const out = e.best ? this.exportAttrs(e, e.best, st, n, cache) : null;
       if (!out && st.adjOut.size === 0) continue;
@@ -844,6 +887,7 @@ export class Speaker {
         if (prev !== undefined) {
           st.adjOut.delete(k);
           withdraw[entryFamily(e)].push(entryPrefix(e));
+          withdrawKeys[entryFamily(e)].push(k);
         }
         continue;
       }
@@ -853,10 +897,11 @@ export class Speaker {
       const prefix = entryPrefix(e);
       let g = groups.get(sig);
       if (!g) {
-        g = { attrs: out.attrs, nextHops: out.nextHops, family: prefix.family, prefixes: [] };
+        g = { attrs: out.attrs, nextHops: out.nextHops, family: prefix.family, prefixes: [], keys: [] };
         groups.set(sig, g);
       }
       g.prefixes.push(prefix);
+      g.keys.push(k);
     }
     const opts = { fourOctetAs: n.fourOctetAs };
     const sent = st.session.counters.sent;
@@ -867,10 +912,22 @@ export class Speaker {
       sent.prefixesAnnounced += announced;
       sent.prefixesWithdrawn += withdrawn;
     };
+    // The same UPDATEs (e.g. one reflected route to every client) are encoded once per flush.
+    const encoded = (what: string, keys: Key[], encode: () => Uint8Array[]): Uint8Array[] => {
+      if (!shared || keys.length > SHARED_GROUP_MAX) return encode();
+      const k = `${what}|${n.fourOctetAs ? 4 : 2}|${keys.join(",")}`;
+      let b = shared.get(k);
+      if (!b) {
+        b = encode();
+        shared.set(k, b);
+      }
+      return b;
+    };
     for (const f of [4, 6] as const) {
-      if (withdraw[f].length) send(packUpdates({ withdraw: withdraw[f], ...(f === 6 ? { attrs: { mpReach: { afi: Afi.IPV6, safi: Safi.UNICAST, nextHops: [], nlri: [] } } } : {}) }, opts), 0, withdraw[f].length);
+      const w = withdraw[f];
+      if (w.length) send(encoded(`w${f}`, withdrawKeys[f], () => packUpdates({ withdraw: w, ...(f === 6 ? { attrs: { mpReach: { afi: Afi.IPV6, safi: Safi.UNICAST, nextHops: [], nlri: [] } } } : {}) }, opts)), 0, w.length);
     }
-    for (const g of groups.values()) {
+    for (const [sig, g] of groups) {
       let attrs: PathAttributes = { ...g.attrs };
       if (g.family === 4) attrs.nextHop = g.nextHops[0];
       else {
@@ -881,7 +938,8 @@ export class Speaker {
       let bytes: Uint8Array[];
       let announced = g.prefixes.length;
       try {
-        bytes = packUpdates({ attrs, announce: g.prefixes }, opts);
+        const a = attrs;
+        bytes = encoded(sig, g.keys, () => packUpdates({ attrs: a, announce: g.prefixes }, opts));
       } catch (e) {
         // Attributes too big for one message (e.g. a huge path from some peer): this peer gets
         // nothing for these prefixes, and any older version it has is withdrawn.
@@ -916,6 +974,7 @@ export class Speaker {
     }
     st.adjOut = new PrefixMap();
     st.eorReceived = 0;
+    st.self4 = st.self6 = undefined;
     st.eorPending = true;
     if (this.deferSelection) {
       // Nothing selected yet: this peer gets everything, then End-of-RIB, when selection is done.

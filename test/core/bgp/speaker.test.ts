@@ -411,3 +411,36 @@ describe("attributes too big to pass on", () => {
     expect(lab.state("10.0.0.1", "10.0.0.2")).toBe("Established");
   });
 });
+
+describe("export work shared across peers in one flush", () => {
+  test("a reflected route reaches each client in its own form: next-hop-self for one, unchanged for another, never back to its source", () => {
+    const lab = new Lab();
+    lab.add("10.0.0.1", {
+      asNumber: 64512,
+      clusterId: "1.1.1.1",
+      peers: [
+        { address: "10.0.0.2", asNumber: 64512, routeReflectorClient: true, nextHopSelf: true },
+        { address: "10.0.0.3", asNumber: 64512, routeReflectorClient: true },
+        { address: "10.0.0.4", asNumber: 64512, routeReflectorClient: true },
+        { address: "10.0.0.5", asNumber: 64512, routeReflectorClient: true },
+      ],
+    });
+    for (const c of ["10.0.0.2", "10.0.0.3", "10.0.0.4", "10.0.0.5"]) lab.add(c, { asNumber: 64512, peers: [{ address: "10.0.0.1", asNumber: 64512 }] });
+    lab.startAll();
+    lab.run(2);
+    lab.node("10.0.0.4").speaker.originate("10.4.0.0/26");
+    lab.node("10.0.0.4").speaker.originate("10.4.0.64/26");
+    lab.run(1);
+    expect(lab.node("10.0.0.2").sink.table.get("10.4.0.0/26")).toBe("10.0.0.1");
+    expect(lab.node("10.0.0.3").sink.table.get("10.4.0.0/26")).toBe("10.0.0.4");
+    expect(lab.node("10.0.0.5").sink.table.get("10.4.0.64/26")).toBe("10.0.0.4");
+    const r = lab.node("10.0.0.5").speaker.routes().find((x) => x.prefix === "10.4.0.0/26");
+    expect(r).toMatchObject({ originatorId: "10.0.0.4", clusterList: ["1.1.1.1"] });
+    expect(lab.node("10.0.0.4").speaker.routes().filter((x) => x.peer !== "local")).toEqual([]);
+    // Withdrawn from all of them, again in one flush.
+    lab.node("10.0.0.4").speaker.withdraw("10.4.0.0/26");
+    lab.run(1);
+    for (const c of ["10.0.0.2", "10.0.0.3", "10.0.0.5"]) expect(lab.node(c).sink.table.has("10.4.0.0/26")).toBe(false);
+    expect(lab.node("10.0.0.3").sink.table.get("10.4.0.64/26")).toBe("10.0.0.4");
+  });
+});
