@@ -7,7 +7,8 @@
 // process so RSS is its own.
 //
 // Run: npx tsx bench/sim-mesh.ts [case...]
-//   cases: mesh100 mesh300 mesh1000 rr1000 rr1000-ipip rr10000 (default: mesh100 rr1000 rr10000;
+//   cases: mesh100 mesh300 mesh1000 rr1000 rr1000-ipip rr10000, or any meshN / rrN / rrN-ipip
+//   (default: mesh100 rr1000 rr10000;
 //   mesh300 takes minutes, mesh1000 and rr1000-ipip do not finish here: see docs/simulator.md)
 import { execFileSync } from "node:child_process";
 import { loadavg } from "node:os";
@@ -128,14 +129,23 @@ async function runCase(c: Case): Promise<void> {
   await b.stop();
 }
 
+/** The named cases, or any size: meshN, rrN, rrN-ipip (e.g. mesh500, rr200-ipip for growth curves). */
+function caseFor(name: string): (() => Case) | undefined {
+  if (CASES[name]) return CASES[name];
+  const m = /^(mesh|rr)(\d+)(-ipip)?$/.exec(name);
+  if (!m || (m[1] === "mesh" && m[3])) return undefined;
+  const n = Number(m[2]);
+  return m[1] === "mesh" ? () => meshCase(n) : () => rrCase(n, m[3] ? "ipip" : "none");
+}
+
 const args = process.argv.slice(2);
 if (args[0] === "--one") {
-  const make = CASES[args[1] ?? ""];
+  const make = caseFor(args[1] ?? "");
   if (!make) throw new Error(`unknown case ${args[1]}`);
   await runCase(make());
 } else {
   const names = args.length > 0 ? args : ["mesh100", "rr1000", "rr10000"];
-  for (const n of names) if (!CASES[n]) throw new Error(`unknown case ${n} (known: ${Object.keys(CASES).join(", ")})`);
+  for (const n of names) if (!caseFor(n)) throw new Error(`unknown case ${n} (known: ${Object.keys(CASES).join(", ")}, or meshN / rrN / rrN-ipip)`);
   console.log(`SimBackend cold start to converged (node ${process.version}, one process per case)`);
   for (const n of names) {
     // A fresh process per case, so peak RSS and JIT state are the case's own.

@@ -112,7 +112,6 @@ interface World {
   paths: { version: number };
 }
 
-const STATES: ReadonlySet<string> = new Set(["Idle", "Connect", "Active", "OpenSent", "OpenConfirm", "Established"]);
 const NOTE_LINE = /graceful restart|restart timer expired|NOTIFICATION/;
 const NO_NAMES = { added: [], removed: [] };
 /** Source port of probes (fixed, so ECMP hashing and reports are reproducible). */
@@ -278,9 +277,8 @@ export class SimBackend implements Backend {
         transport: w.transport.transport(name, addrOf(n.address) ?? addrOf(n.addressV6)),
         datastore: w.datastore,
         dataplane,
-        // The agent reports session state changes only through its log (see the report: an
-        // onPeerState port on NodeAgent would spare the parsing).
         log: (line) => this.#agentLog(name, line.startsWith(prefix) ? line.slice(prefix.length) : line),
+        onPeerState: (peer, from, to) => this.#sessionChange(name, peer, from, to),
       },
     );
     slot.agent = agent;
@@ -313,17 +311,7 @@ export class SimBackend implements Backend {
   }
 
   #agentLog(node: string, text: string): void {
-    // "peer <address>: <from> -> <to>", parsed by hand: this runs for every line a speaker logs.
-    const arrow = text.indexOf(" -> ");
-    if (arrow > 0 && text.startsWith("peer ")) {
-      const colon = text.lastIndexOf(": ", arrow);
-      const from = text.slice(colon + 2, arrow);
-      const to = text.slice(arrow + 4);
-      if (colon > 5 && STATES.has(from) && STATES.has(to)) {
-        this.#sessionChange(node, text.slice(5, colon), from as SessionState, to as SessionState);
-        return;
-      }
-    }
+    // State changes come through onPeerState; the log gives the notes (restarts, NOTIFICATIONs).
     if (NOTE_LINE.test(text)) this.#note(node, text);
   }
 

@@ -1210,7 +1210,7 @@ export class SimTransportNetwork {
   }
 
   private captureSeg(p: UnderlayPath, t: number, e: Endpoint, flags: number, seq: number, ack: number, payload?: Uint8Array, mss?: number): void {
-    if (flags & ACK) e.capAck = ack;
+    if (this.capture && flags & ACK) e.capAck = ack; // (the side state exists only for captures)
     this.captureSegFrom(p, t, e.localAddress, e.remoteAddress, e.localPort, e.remotePort, flags, seq, ack, e.family, payload, mss);
   }
 
