@@ -14,7 +14,7 @@
 import { NodeAgent } from "../../src/core/agent/index.ts";
 import { policySetFor } from "../../src/core/agent/policy.ts";
 import type { ClusterView } from "../../src/core/agent/cluster.ts";
-import type { Datastore, Watch } from "../../src/core/datastore/port.ts";
+import { isDatastoreError, type Datastore, type Watch } from "../../src/core/datastore/port.ts";
 import { loadResources } from "../../src/core/model/index.ts";
 import type { K8sPod } from "../../src/core/policy/k8s-conversion.ts";
 import { WallClock } from "../bgp/clock.ts";
@@ -26,6 +26,8 @@ import { KernelDataplane } from "./kernel-dataplane.ts";
 export const POLICY_PREFIX = "policy/";
 export const POLICY_RESOURCES_PREFIX = "policy/resources/";
 export const POLICY_PODS_PREFIX = "policy/pods/";
+/** How long a start that fails on an unavailable datastore is retried. */
+const START_RETRY_MS = 60_000;
 
 export interface AgentDaemonOptions {
   node: string;
@@ -93,10 +95,31 @@ export class AgentDaemon {
     this.clusterText = JSON.stringify(this.opts.cluster);
     this.clusterWatch = this.opts.datastore.watch(CLUSTER_PREFIX, undefined, () => this.scheduleCluster(), (e) => this.log(`cluster watch ended: ${e.message}`));
     await this.refreshCluster();
-    await this.agent.start();
+    await this.startAgent();
     this.watch = this.opts.datastore.watch(POLICY_PREFIX, undefined, () => this.schedulePolicy(), (e) => this.log(`policy watch ended: ${e.message}`));
     await this.refreshPolicy();
     this.log(`agent up: ${this.agent.configuredPeers().length} BGP peers configured`);
+  }
+
+  /**
+   * agent.start() claims tunnel addresses and lists block affinities in etcd: on a loaded machine
+   * (twenty agents and a hundred CNI runs on two cores) a request can time out or find etcd's
+   * client circuit open. Such a start is retried (it undoes itself on failure) for up to a minute
+   * rather than taking the node down; anything else fails the start at once.
+   */
+  private async startAgent(): Promise<void> {
+    const end = Date.now() + START_RETRY_MS;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.agent.start();
+        return;
+      } catch (e) {
+        if (this.stopped || Date.now() > end || !(isDatastoreError(e, "Unavailable") || isDatastoreError(e, "Conflict"))) throw e;
+        const wait = Math.min(5_000, 250 * 2 ** attempt);
+        this.log(`start attempt ${attempt} failed (${e.message}); again in ${wait} ms`);
+        await new Promise((r) => setTimeout(r, wait));
+      }
+    }
   }
 
   /** Cease to every peer, our routes/tunnels/ruleset removed, the control socket closed. */

@@ -8,7 +8,7 @@
 // Without esbuild the launchers fall back to the tsx ones (bin/birdcage.js, bin/birdcage-cni).
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, rename, writeFile } from "node:fs/promises";
+import { mkdir, readdir, rename, rm, stat, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -79,6 +79,18 @@ async function bundle(entry: LaunchEntry): Promise<Launcher> {
     const tmp = `${script}.${process.pid}.tmp`;
     await writeFile(tmp, code);
     await rename(tmp, script);
+    await prune(entry, script);
   }
   return { script, bundled: true };
+}
+
+/** Bundles of earlier sources pile up while one develops: those untouched for a day go (a run holds its file for hours at most). */
+async function prune(entry: LaunchEntry, keep: string): Promise<void> {
+  const dayAgo = Date.now() - 24 * 3600_000;
+  for (const f of await readdir(BUNDLE_DIR).catch(() => [] as string[])) {
+    const path = join(BUNDLE_DIR, f);
+    if (path === keep || !new RegExp(`^${entry}-[0-9a-f]{16}\\.mjs$`).test(f)) continue;
+    const st = await stat(path).catch(() => undefined);
+    if (st !== undefined && st.mtimeMs < dayAgo) await rm(path, { force: true });
+  }
 }

@@ -154,7 +154,36 @@ function body(etcd: EtcdHandle): void {
       await until("the session Established again", async () => (await established("node-1")) === 1, 30_000);
       await deleteClusterResources(store, [peer]);
       await until("the BGPPeer's session removed", async () => (await peers("node-1")) === "" && (await peers("node-2")) === "");
-    }, 90_000);
+      // The file's BGPConfiguration back: the mesh session returns.
+      await putClusterResources(store, [topology.cluster.bgpConfiguration as AnyResource]);
+      await until("the mesh session back", async () => (await established("node-1")) === 1, 30_000);
+    }, 120_000);
+
+    test("an agent started while etcd does not answer does not exit: it comes up once etcd is back", async () => {
+      const old = agents[1]!;
+      old.kill("SIGTERM");
+      expect((await old).exitCode).toBe(0);
+      const pid = etcd.server().pid;
+      process.kill(pid, "SIGSTOP");
+      let restarted: ResultPromise;
+      try {
+        restarted = start(B, "node-2");
+        // The control socket answers before the agent touches etcd; then its requests time out (5 s each).
+        await until("the restarted agent's control socket", async () => (await queryControl(join(dir, "node-2.sock"), "status", 1_000)) !== undefined, 90_000);
+        await new Promise((r) => setTimeout(r, 13_000));
+      } finally {
+        process.kill(pid, "SIGCONT");
+      }
+      await until("node-2's session Established again", async () => ((await queryControl(join(dir, "node-2.sock"), "sessions")).sessions as { state: string }[]).some((s) => s.state === "Established"), 60_000);
+      restarted.kill("SIGTERM");
+      const r = await restarted;
+      expect(r.exitCode).toBe(0);
+      // It met the stalled etcd (its first read failed), then waited or retried (start attempt N failed) instead of exiting.
+      expect(String(r.all)).toMatch(/cluster view not updated: etcd unavailable/);
+      expect(String(r.all)).toMatch(/agent up: 1 BGP peers configured/);
+      start(B, "node-2"); // for the SIGTERM test below
+      await until("node-2 answering again", async () => (await queryControl(join(dir, "node-2.sock"), "status")) !== undefined, 60_000);
+    }, 240_000);
 
     test("SIGTERM: Cease, and every route, tunnel device and ruleset the agents wrote is gone", async () => {
       for (const p of agents) p.kill("SIGTERM");
