@@ -153,7 +153,9 @@ suite("RealBackend through the scenario runner (root, ip, etcd)", () => {
     const across = result.probes.find((p) => p.outcome === "delivered" && p.encap === "vxlan");
     expect(across?.hops.map((h) => h.at)).toEqual(["pod demo/pod-node-1-1", "node-1", "node-3", "pod demo/pod-node-3-1"]);
     expect(across?.pathMtu).toBe(1450);
-    expect(result.timeline.some((e) => e.kind === "note" && /does not count BGP messages/.test(e.text))).toBe(true);
+    // The daemons' own counts (their control sockets): OPENs, KEEPALIVEs and UPDATEs went out.
+    expect(result.final.counters.bgpMessages.open).toBeGreaterThanOrEqual(6);
+    expect(result.final.counters.bgpMessages.update).toBeGreaterThan(0);
     // Chart samples: 3 speakers in a full mesh are 3 established pairs at most.
     expect(Math.max(...result.samples.map((x) => x.sessionsEstablished))).toBe(3);
     expect(result.samples.some((x) => x.perNode?.["node-1"] !== undefined && x.perNode["r1"] !== undefined)).toBe(true);
