@@ -223,6 +223,14 @@ export function renderIptables(plan: Plan, family: Family = 4): IptablesOutput {
   return { ipset: ipset.length > 0 ? ipset.join("\n") + "\n" : "", iptables };
 }
 
+/**
+ * One rendering per address family the plan has: `4` for iptables-restore, and `6` for
+ * ip6tables-restore when the ruleset has IPv6 endpoints or CIDRs.
+ */
+export function renderIptablesFamilies(plan: Plan): Map<Family, IptablesOutput> {
+  return new Map(plan.families.map((f) => [f, renderIptables(plan, f)]));
+}
+
 function portElement(_s: PlannedSet, m: string): string {
   const [ip, proto, port] = m.split(" ");
   const name = proto === "6" ? "tcp" : proto === "17" ? "udp" : proto === "132" ? "sctp" : `${proto}`;

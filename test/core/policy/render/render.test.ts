@@ -2,7 +2,7 @@
 import { describe, expect, test } from "@jest/globals";
 import { createHash } from "node:crypto";
 import { PolicySet, parseSelector } from "../../../../src/core/index.ts";
-import { renderIptables } from "../../../../src/core/policy/render/iptables.ts";
+import { renderIptables, renderIptablesFamilies } from "../../../../src/core/policy/render/iptables.ts";
 import { nftRule, renderNft, renderNftUpdate } from "../../../../src/core/policy/render/nft.ts";
 import { normalise, planNode, setName, workloadInterfaceName, type Plan } from "../../../../src/core/policy/render/plan.ts";
 import { parsePrefix, formatPrefix } from "../../../../src/core/net/ip.ts";
@@ -270,6 +270,13 @@ describe("ip6tables text", () => {
     expect([count(v4.iptables, "1"), count(v6.iptables, "1")]).toEqual([1, 1]);
     expect(v4.iptables.split("\n").find((l) => l.includes('everything egress rule 0"'))).toMatch(/--match-set bc4-\S+ dst/);
     expect(v6.iptables.split("\n").find((l) => l.includes('everything egress rule 0"'))).toMatch(/--match-set bc6-\S+ dst/);
+  });
+
+  test("renderIptablesFamilies gives an IPv6 file only when the ruleset has IPv6", () => {
+    expect([...renderIptablesFamilies(plan()).keys()]).toEqual([4]);
+    const both = renderIptablesFamilies(plan(kitchenSink()));
+    expect([...both.keys()]).toEqual([4, 6]);
+    expect(both.get(6)).toEqual(renderIptables(plan(kitchenSink()), 6));
   });
 
   test("host endpoints: the IPv6 file accepts neighbour discovery before policy, the IPv4 file does not", () => {
