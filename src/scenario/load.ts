@@ -60,6 +60,16 @@ export function parseScenario(text: string, file: string, reader: TopologyReader
     const step = ctx.step(i);
     if (step) steps.push(step);
   });
+  if (topo) {
+    // A routes/ or sessions/ entry names a node or router (a typo would only ever show up as stale).
+    const elements = new Set([...topo.nodes.map((n) => n.name), ...topo.routers.map((r) => r.name)]);
+    (spec.knownDifferences ?? []).forEach((k, i) => {
+      const [head, element] = k.observation.split("/");
+      if ((head === "routes" || head === "sessions") && element !== undefined && !element.includes("*") && !elements.has(element)) {
+        problems.push({ ...doc.locate(["knownDifferences", i, "observation"]), message: `knownDifferences[${i}].observation: ${head}/${element}: no node or router named "${element}" in topology ${topo.name}` });
+      }
+    });
+  }
   if (problems.length > 0 || !topo) return { problems: sortProblems(problems) };
   return {
     scenario: {

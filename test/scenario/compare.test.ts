@@ -54,6 +54,19 @@ ${known}`;
 const reader = { readFile: (p: string) => readFileSync(p, "utf8") };
 
 describe("knownDifferences in the scenario file", () => {
+  test("routes/ and sessions/ entries name a node or router of the topology (a glob may stand for one)", () => {
+    const r = parseScenario(
+      scenarioText(`knownDifferences:
+  - { observation: routes/node-9/10.1.0.0/26, reason: typo }
+  - { observation: sessions/r1, reason: the router }
+  - { observation: routes/node-*, reason: any node }
+`),
+      "s.yaml",
+      reader,
+    );
+    expect(r.problems.map((p) => `${p.line}:${p.column}: ${p.message}`)).toEqual(['13:20: knownDifferences[0].observation: routes/node-9: no node or router named "node-9" in topology quickstart']);
+  });
+
   test("entries load with their file:line", () => {
     const r = parseScenario(scenarioText(`knownDifferences:\n  - observation: routes/node-1\n    reason: the kernel keeps a connected route\n`), "s.yaml", reader);
     expect(r.problems).toEqual([]);
