@@ -4,7 +4,9 @@
 // are in the receiver's Loc-RIB: from the moment the sender starts writing UPDATEs (after the OPEN
 // exchange) until birdcage's prefixesAccepted reaches N (polled every 20 ms in the receiver) or
 // BIRD's `birdc show route count` does (polled every 100 ms, so up to 0.1 s late). Memory per route: birdcage's heap after GC and RSS
-// growth; BIRD's `show memory` total and RSS growth.
+// growth; BIRD's `show memory` total and RSS growth. Also the CPU time each receiver used until then
+// (birdcage: process.cpuUsage from listening to done; BIRD: /proc utime+stime over its run, which
+// includes answering the `birdc` polls): on a loaded machine a steadier comparison than wall time.
 // Usage (root): npx tsx bench/bgp-ingest-vs-bird.ts [N]   (default 1,000,000)
 // Internal modes, run inside the namespaces: --sender FILE, --receiver N.
 import { execa, type ResultPromise } from "execa";
@@ -111,14 +113,16 @@ async function receiver(n: number): Promise<void> {
     { clock: new WallClock(), transport: new TcpTransport() },
   );
   speaker.start();
+  const cpu0 = process.cpuUsage();
   console.log(JSON.stringify({ ready: true }));
   const timer = setInterval(() => {
     if ((speaker.peers()[0]?.prefixesAccepted ?? 0) < n) return;
     clearInterval(timer);
     const at = Date.now();
+    const cpu = process.cpuUsage(cpu0);
     gc?.();
     const m = process.memoryUsage();
-    console.log(JSON.stringify({ done: at, heapPerRoute: (m.heapUsed - base.heap) / n, rssPerRoute: (m.rss - base.rss) / n, gc: !!gc }));
+    console.log(JSON.stringify({ done: at, cpuMs: (cpu.user + cpu.system) / 1000, heapPerRoute: (m.heapUsed - base.heap) / n, rssPerRoute: (m.rss - base.rss) / n, gc: !!gc }));
     speaker.stop();
     setTimeout(() => process.exit(0), 300);
   }, 20);
@@ -133,6 +137,12 @@ const senderStart = (p: ResultPromise): Promise<number> =>
     });
     void p.then(() => reject(new Error("sender ended before sending")));
   });
+
+/** CPU time (user + system) of a process so far, in ms (/proc/PID/stat, clock ticks of 10 ms). */
+const cpuMsOf = (pid: number): number => {
+  const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+  return (Number(f[11] ?? 0) + Number(f[12] ?? 0)) * 10;
+};
 
 const rssKb = (pid: number): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0);
 
@@ -207,6 +217,7 @@ protocol bgp sender { local ${RECEIVER} as ${RECEIVER_AS}; neighbor ${SENDER} as
     const rss0 = rssKb(birdPid);
     const mem = async () => Number(/Total:\s+([\d.]+)\s+(\w+)/.exec(await birdc("show", "memory"))?.slice(1).reduce((v, u) => String(Number(v) * ({ B: 1, kB: 1024, MB: 1024 ** 2, GB: 1024 ** 3 }[u] ?? 1))) ?? 0);
     const mem0 = await mem();
+    const birdCpu0 = cpuMsOf(birdPid);
     const t1 = Date.now();
     const s2 = runSender();
     const sendingAt2 = senderStart(s2);
@@ -216,6 +227,7 @@ protocol bgp sender { local ${RECEIVER} as ${RECEIVER_AS}; neighbor ${SENDER} as
       count = Number(/(\d+) of \d+ routes/.exec(await birdc("show", "route", "count"))?.[1] ?? 0);
     }
     const birdMs = Date.now() - (await sendingAt2);
+    const birdCpuMs = cpuMsOf(birdPid) - birdCpu0;
     const birdMem = ((await mem()) - mem0) / n;
     const birdRss = ((rssKb(birdPid) - rss0) * 1024) / n;
     s2.kill("SIGKILL");
@@ -224,9 +236,9 @@ protocol bgp sender { local ${RECEIVER} as ${RECEIVER_AS}; neighbor ${SENDER} as
 
     const fmt = (x: number) => x.toFixed(0);
     console.log(`N = ${n.toLocaleString("en")} IPv4 /32s, one eBGP session over a veth pair between two namespaces`);
-    console.log(`birdcage: ${(bcMs / 1000).toFixed(2)} s to Loc-RIB, heap ${fmt(Number(done.heapPerRoute))} B/route (after GC: ${String(done.gc)}), RSS growth ${fmt(Number(done.rssPerRoute))} B/route`);
-    console.log(`BIRD 2:   ${(birdMs / 1000).toFixed(2)} s to Loc-RIB${count < n ? ` (only ${count} after the time limit)` : ""}, show memory ${fmt(birdMem)} B/route, RSS growth ${fmt(birdRss)} B/route`);
-    console.log(`ratio birdcage/BIRD: time ${(bcMs / birdMs).toFixed(2)}x, memory ${(Number(done.heapPerRoute) / birdMem).toFixed(2)}x (heap vs show memory)`);
+    console.log(`birdcage: ${(bcMs / 1000).toFixed(2)} s to Loc-RIB (CPU ${(Number(done.cpuMs) / 1000).toFixed(2)} s), heap ${fmt(Number(done.heapPerRoute))} B/route (after GC: ${String(done.gc)}), RSS growth ${fmt(Number(done.rssPerRoute))} B/route`);
+    console.log(`BIRD 2:   ${(birdMs / 1000).toFixed(2)} s to Loc-RIB (CPU ${(birdCpuMs / 1000).toFixed(2)} s)${count < n ? ` (only ${count} after the time limit)` : ""}, show memory ${fmt(birdMem)} B/route, RSS growth ${fmt(birdRss)} B/route`);
+    console.log(`ratio birdcage/BIRD: time ${(bcMs / birdMs).toFixed(2)}x, CPU ${(Number(done.cpuMs) / birdCpuMs).toFixed(2)}x, memory ${(Number(done.heapPerRoute) / birdMem).toFixed(2)}x (heap vs show memory)`);
   } finally {
     for (const c of children) if (c.exitCode === null) c.kill("SIGKILL");
     await Promise.allSettled(children);
