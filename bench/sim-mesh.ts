@@ -89,6 +89,7 @@ async function runCase(c: Case): Promise<void> {
   const t0 = performance.now();
   await b.start(topology, { seed: 1 });
   const t1 = performance.now();
+  const cpuStart = process.cpuUsage(cpu0);
   const conv = await b.waitConverged(600_000, 0);
   const t2 = performance.now();
   const cpu = process.cpuUsage(cpu0);
@@ -110,6 +111,7 @@ async function runCase(c: Case): Promise<void> {
     runS: +((t2 - t1) / 1000).toFixed(2),
     // CPU time of this process (user + system): less sensitive to other load on the machine than wall.
     cpuS: +((cpu.user + cpu.system) / 1e6).toFixed(2),
+    cpuStartS: +((cpuStart.user + cpuStart.system) / 1e6).toFixed(2),
     gcS: +(gcMs / 1000).toFixed(2),
     virtualMs: +conv.at.toFixed(3),
     events,

@@ -463,6 +463,32 @@ class Endpoint implements Connection {
   }
 
   /**
+   * Bytes [from, to) of the send buffer without copying: one array when one chunk holds them, else
+   * the pieces of each chunk in order (the receiver's framer takes a stream in any pieces).
+   */
+  pieces(from: number, to: number): Uint8Array | Uint8Array[] {
+    const chunks = this.chunks ?? [];
+    let base = this.bufBase;
+    let i = 0;
+    for (; i < chunks.length; i++) {
+      const c = chunks[i] as Uint8Array;
+      if (base + c.length > from) break;
+      base += c.length;
+    }
+    const first = chunks[i];
+    if (first !== undefined && to <= base + first.length) return from === base && to === base + first.length ? first : first.subarray(from - base, to - base);
+    const out: Uint8Array[] = [];
+    for (; i < chunks.length && base < to; i++) {
+      const c = chunks[i] as Uint8Array;
+      const a = Math.max(from, base) - base;
+      const b = Math.min(to, base + c.length) - base;
+      if (b > a) out.push(a === 0 && b === c.length ? c : c.subarray(a, b));
+      base += c.length;
+    }
+    return out;
+  }
+
+  /**
    * Drops the chunks that lie wholly before `upTo` (default: what was acknowledged). An idle
    * connection then holds no buffer at all (not even an empty array).
    */
@@ -974,9 +1000,9 @@ export class SimTransportNetwork {
       }
       return;
     }
-    let delivered: Uint8Array | undefined;
+    let delivered: Uint8Array | Uint8Array[] | undefined;
     if (f.start <= r.rcvNxt && okEnd > r.rcvNxt) {
-      if (r.state === OPEN) delivered = s.extract(r.rcvNxt, okEnd);
+      if (r.state === OPEN) delivered = s.pieces(r.rcvNxt, okEnd);
       r.rcvNxt = okEnd;
       // What the receiver has will never be delivered again: a retransmission only re-reads it for
       // captures. Without one the sender lets go of it now rather than when the ACK reaches it.
@@ -1008,7 +1034,8 @@ export class SimTransportNetwork {
         if (this.free.length < 4096) this.free.push(f);
       }
     }
-    if (delivered) r.deliver(delivered);
+    if (delivered instanceof Uint8Array) r.deliver(delivered);
+    else if (delivered) for (const d of delivered) if (r.state === OPEN) r.deliver(d);
     if (this.capture && !lostAck) {
       // After the delivery, so what the receiver sent in reaction (its own FIN too) comes first.
       // A FIN not answered yet by the application is answered by the kernel (EOF closes BGP).
