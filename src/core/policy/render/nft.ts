@@ -131,7 +131,6 @@ export interface NftRuleset {
 // lines are printed once and compared by identity in renderNftUpdate.
 const chainLines = new WeakMap<PlannedChain, readonly string[]>();
 const endpointLines = new WeakMap<PlannedEndpoint, { readonly to: readonly string[]; readonly from: readonly string[] }>();
-const groupLines = new WeakMap<readonly string[], readonly string[]>();
 
 /** The structured ruleset for a plan: what both the full text and incremental updates are made of. */
 export function nftRuleset(plan: Plan): NftRuleset {
@@ -177,15 +176,34 @@ function buildRuleset(plan: Plan): NftRuleset {
     chains.set(ep.toChain, { rules: lines.to });
     chains.set(ep.fromChain, { rules: lines.from });
   }
+  const linesOf = (c: PlannedChain): readonly string[] => {
+    let lines = chainLines.get(c);
+    if (lines === undefined) chainLines.set(c, (lines = c.rules.map(nftRule)));
+    return lines;
+  };
+  // A policy chain that only one group uses runs inline in the group chain: its Allow and Pass
+  // return from the group with their mark, as they would from the policy chain, and a policy that
+  // does not match falls through to the next one (no mark is set then). One jump rule and one
+  // chain fewer per such policy; a policy used elsewhere too keeps its chain and is jumped to.
+  const uses = new Map<string, number>();
+  const use = (c: string): void => void uses.set(c, (uses.get(c) ?? 0) + 1);
+  for (const ep of [...plan.endpoints, ...plan.hostEndpoints]) for (const t of [...ep.ingress, ...ep.egress]) t.policyChains.forEach(use);
+  for (const members of plan.groups.values()) members.forEach(use);
+  const inlined = new Set<string>();
   for (const [name, members] of plan.groups) {
-    let lines = groupLines.get(members);
-    if (lines === undefined) groupLines.set(members, (lines = members.map((m) => `${markNot(MARKS.accept | MARKS.pass)} jump ${m}`)));
+    const lines: string[] = [];
+    for (const m of members) {
+      const c = plan.chains.get(m);
+      if (c !== undefined && uses.get(m) === 1) {
+        inlined.add(m);
+        lines.push(...linesOf(c));
+      } else lines.push(`${markNot(MARKS.accept | MARKS.pass)} jump ${m}`);
+    }
     chains.set(name, { rules: lines });
   }
   for (const c of plan.chains.values()) {
-    let lines = chainLines.get(c);
-    if (lines === undefined) chainLines.set(c, (lines = c.rules.map(nftRule)));
-    chains.set(c.name, { rules: lines });
+    if (inlined.has(c.name)) continue;
+    chains.set(c.name, { rules: linesOf(c) });
   }
   return { sets: plan.sets, chains };
 }

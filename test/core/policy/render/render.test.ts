@@ -306,8 +306,28 @@ describe("policy groups", () => {
     const members = p.groups.get(group)!;
     expect(members).toHaveLength(2);
     const text = renderNft(p);
-    expect(chainBlock(text, group)).toEqual(members.map((m) => `meta mark & 0x00030000 == 0x00000000 jump ${m}`));
+    // In nft, member policies no other endpoint or group uses run inline in the group chain.
+    expect(chainBlock(text, group)).toEqual([
+      expect.stringMatching(/^ip saddr @bc4-\S+ tcp dport 5432 meta mark set meta mark \| 0x00010000 return comment "shop\/db-from-web ingress rule 0"$/),
+      'drop comment "shop/db-extra ingress rule 0"',
+    ]);
+    expect(() => chainBlock(text, members[0]!)).toThrow(/no chain/);
     expect(renderIptables(p).iptables).toContain(`-A ${group} -m mark --mark 0x0/0x30000 -j ${members[1]}`);
+
+    // A second db endpoint whose policies interleave with another selector's uses both on their
+    // own: they keep their chains and the group jumps to them.
+    const special = {
+      ...input,
+      endpoints: [...input.endpoints!, pod("shop", "db-2", "10.0.0.9", { app: "db", role: "special" })],
+      policies: [...input.policies, { kind: "NetworkPolicy" as const, name: "special", namespace: "shop", spec: { order: 10.5, selector: "role == 'special'", types: ["Ingress" as const], ingress: [{ action: "Pass" as const }] } }],
+    };
+    const q = plan(special);
+    const qtext = renderNft(q);
+    const qgroup = q.endpoints.find((e) => e.id === "shop/db")!.ingress[1]!.policyChains[0]!;
+    const shared = q.groups.get(qgroup)!;
+    expect(q.endpoints.find((e) => e.id === "shop/db-2")!.ingress[1]!.policyChains).toEqual([shared[0], expect.stringMatching(/special/), shared[1]]);
+    expect(chainBlock(qtext, qgroup)).toEqual(shared.map((m) => `meta mark & 0x00030000 == 0x00000000 jump ${m}`));
+    expect(chainBlock(qtext, shared[1]!)).toEqual(['drop comment "shop/db-extra ingress rule 0"']);
   });
 });
 
