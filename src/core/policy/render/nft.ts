@@ -120,6 +120,7 @@ function endpointChain(plan: Plan, ep: PlannedEndpoint, dir: "ingress" | "egress
 }
 
 const INLINE_PROFILE_RULES = 4;
+const MAX_INLINE_GROUP_RULES = 16;
 
 export interface NftRuleset {
   readonly sets: ReadonlyMap<string, PlannedSet>;
@@ -185,6 +186,7 @@ function buildRuleset(plan: Plan): NftRuleset {
   // return from the group with their mark, as they would from the policy chain, and a policy that
   // does not match falls through to the next one (no mark is set then). One jump rule and one
   // chain fewer per such policy; a policy used elsewhere too keeps its chain and is jumped to.
+  // Only small groups: a change to one member refills the whole group chain in an update.
   const uses = new Map<string, number>();
   const use = (c: string): void => void uses.set(c, (uses.get(c) ?? 0) + 1);
   for (const ep of [...plan.endpoints, ...plan.hostEndpoints]) for (const t of [...ep.ingress, ...ep.egress]) t.policyChains.forEach(use);
@@ -192,9 +194,11 @@ function buildRuleset(plan: Plan): NftRuleset {
   const inlined = new Set<string>();
   for (const [name, members] of plan.groups) {
     const lines: string[] = [];
+    const inline = (m: string): boolean => uses.get(m) === 1 && plan.chains.has(m);
+    const size = members.reduce((n, m) => n + (inline(m) ? plan.chains.get(m)!.rules.length : 1), 0);
     for (const m of members) {
       const c = plan.chains.get(m);
-      if (c !== undefined && uses.get(m) === 1) {
+      if (c !== undefined && size <= MAX_INLINE_GROUP_RULES && inline(m)) {
         inlined.add(m);
         lines.push(...linesOf(c));
       } else lines.push(`${markNot(MARKS.accept | MARKS.pass)} jump ${m}`);

@@ -328,6 +328,12 @@ describe("policy groups", () => {
     expect(q.endpoints.find((e) => e.id === "shop/db-2")!.ingress[1]!.policyChains).toEqual([shared[0], expect.stringMatching(/special/), shared[1]]);
     expect(chainBlock(qtext, qgroup)).toEqual(shared.map((m) => `meta mark & 0x00030000 == 0x00000000 jump ${m}`));
     expect(chainBlock(qtext, shared[1]!)).toEqual(['drop comment "shop/db-extra ingress rule 0"']);
+
+    // A group of more than 16 rules keeps its jumps (an update refills a whole group chain).
+    const many = Array.from({ length: 9 }, (_, i) => ({ action: "Allow" as const, protocol: "TCP", destination: { ports: [7000 + i] } }));
+    const big = plan({ ...input, policies: input.policies.map((pol) => (pol.name === "db-extra" ? { ...pol, spec: { ...pol.spec, ingress: [...many, ...many.map((r) => ({ ...r, protocol: "UDP" }))] } } : pol)) });
+    const bgroup = big.endpoints.find((e) => e.id === "shop/db")!.ingress[1]!.policyChains[0]!;
+    expect(chainBlock(renderNft(big), bgroup)).toEqual(big.groups.get(bgroup)!.map((m) => `meta mark & 0x00030000 == 0x00000000 jump ${m}`));
   });
 });
 
