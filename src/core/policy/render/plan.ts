@@ -1,7 +1,8 @@
 // The dataplane-neutral plan of one node's filter rules, felix-style (felix/rules): for each local
-// workload a chain for traffic to it (ingress policy) and one for traffic from it (egress policy),
-// jumping per tier to one chain per policy and then to profile chains; rules turned into match terms
-// over selector-derived address sets. The nftables and iptables renderers print this plan.
+// workload (and host endpoint with an interface) a chain for traffic to it (ingress policy) and one
+// for traffic from it (egress policy), jumping per tier to one chain per policy and then to profile
+// chains; rules turned into match terms over selector-derived address sets. The nftables and
+// iptables renderers print this plan. NodePlanner keeps it and re-plans a policy change incrementally.
 import { formatIP, formatPrefix, parsePrefix, type Family, type Prefix } from "../../net/ip.ts";
 import { sha1 } from "../../net/sha1.ts";
 import { toHex } from "../../net/sha2.ts";
