@@ -6,6 +6,7 @@ import { bestPath, type DecisionOptions, DEFAULT_LOCAL_PREF, type Path, type Pat
 import type { Clock, Listener, RouteEntry, RouteSink, Transport } from "./ports.ts";
 import { addCounters, copyCounters, newPeerCounters, type PeerCounters } from "./counters.ts";
 import { PrefixMap, type PrefixKey, v4Key } from "./prefix-map.ts";
+import { dottedQuad } from "./dotted-quad.ts";
 import { type DownInfo, type Negotiated, Session, type SessionEvents, type SessionState } from "./session.ts";
 import {
   Afi,
@@ -1259,12 +1260,15 @@ export class Speaker {
  * on "::" reports for IPv4 peers) turned back into IPv4.
  */
 function unmapped(address: string): IPAddress {
+  const v = dottedQuad(address);
+  if (v !== undefined) return { family: 4, value: BigInt(v) };
   const ip = parseIP(address.replace(/%.*$/, ""));
   if (ip.family === 6 && ip.value >> 32n === 0xffffn) return { family: 4, value: ip.value & 0xffffffffn };
   return ip;
 }
 
 function canonical(address: string): string {
+  if (dottedQuad(address) !== undefined) return address; // already canonical
   const ip = unmapped(address);
   return formatIP(ip.family, ip.value);
 }
