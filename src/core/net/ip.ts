@@ -30,6 +30,9 @@ const allOnes = (bits: number): bigint => (1n << BigInt(bits)) - 1n;
 
 export function parseIP(text: string): IPAddress {
   const s = text.trim();
+  // Plain dotted quads are most of what a simulated cluster parses: skip ipaddr.js's regexes.
+  const quad = dottedQuad(s);
+  if (quad !== undefined) return { family: 4, value: BigInt(quad) };
   if (!ipaddr.isValid(s) || (s.includes(".") && !s.includes(":") && !ipaddr.IPv4.isValidFourPartDecimal(s))) {
     throw new AddressError(`invalid IP address "${text}"`);
   }
@@ -38,6 +41,32 @@ export function parseIP(text: string): IPAddress {
   let value = 0n;
   for (const b of bytes) value = (value << 8n) | BigInt(b);
   return { family: parsed.kind() === "ipv4" ? 4 : 6, value };
+}
+
+/**
+ * The uint32 of a plain dotted quad ("10.0.0.1": four octets 0-255 without leading zeros, as
+ * ipaddr.js's four-part decimal form), else undefined (parseIP then takes the general path).
+ */
+export function dottedQuad(text: string): number | undefined {
+  let v = 0;
+  let octet = -1;
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i <= text.length; i++) {
+    const c = i < text.length ? text.charCodeAt(i) : 46;
+    if (c >= 48 && c <= 57) {
+      if (digits === 1 && octet === 0) return undefined; // leading zero
+      octet = (octet < 0 ? 0 : octet * 10) + (c - 48);
+      if (++digits > 3 || octet > 255) return undefined;
+    } else if (c === 46) {
+      if (digits === 0) return undefined;
+      v = v * 256 + octet;
+      octet = -1;
+      digits = 0;
+      if (i < text.length && ++dots > 3) return undefined;
+    } else return undefined;
+  }
+  return dots === 3 ? v : undefined;
 }
 
 export function isIP(text: string): boolean {

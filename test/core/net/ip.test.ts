@@ -1,6 +1,9 @@
 import { describe, expect, test } from "@jest/globals";
+import ipaddr from "ipaddr.js";
 import {
+  AddressError,
   compareAddressText,
+  dottedQuad,
   formatPrefix,
   formatIP,
   parseIP,
@@ -43,5 +46,34 @@ describe("compareAddressText", () => {
   test("IPv4 before IPv6, numeric order, non-addresses by their text", () => {
     expect(["fd00::1", "10.0.0.10", "10.0.0.9"].sort(compareAddressText)).toEqual(["10.0.0.9", "10.0.0.10", "fd00::1"]);
     expect(compareAddressText("peer-b", "peer-a")).toBeGreaterThan(0);
+  });
+});
+
+describe("dottedQuad (parseIP's fast path)", () => {
+  // What ipaddr.js alone answers, without the fast path: the reference for the fast path.
+  const slow = (s: string): bigint | undefined => {
+    if (!ipaddr.isValid(s) || !ipaddr.IPv4.isValidFourPartDecimal(s)) return undefined;
+    return ipaddr.parse(s).toByteArray().reduce((v, b) => (v << 8n) | BigInt(b), 0n);
+  };
+  const cases = ["0.0.0.0", "10.0.0.1", "255.255.255.255", "256.0.0.1", "01.2.3.4", "1.2.3", "1.2.3.4.", ".1.2.3.4", "1..2.3", "1.2.3.4.5", "1.2.3.a", "1234.1.1.1", "1.2.3.-4", "", "::1", "0x1.2.3.4", "1.2.3.00"];
+  test.each(cases)("%s agrees with ipaddr.js", (s) => {
+    const fast = dottedQuad(s);
+    expect(fast === undefined ? undefined : BigInt(fast)).toEqual(slow(s));
+  });
+  test("agrees with ipaddr.js on 5,000 seeded random strings of digits and dots", () => {
+    let seed = 7;
+    const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n);
+    const alphabet = "0123456789.";
+    for (let i = 0; i < 5000; i++) {
+      let s = "";
+      const len = 1 + rnd(16);
+      for (let j = 0; j < len; j++) s += alphabet[rnd(alphabet.length)];
+      const fast = dottedQuad(s);
+      expect([s, fast === undefined ? undefined : BigInt(fast)]).toEqual([s, slow(s)]);
+    }
+  });
+  test("parseIP still rejects what the fast path passes on", () => {
+    expect(() => parseIP("01.2.3.4")).toThrow(AddressError);
+    expect(parseIP(" 10.1.2.3 ")).toEqual({ family: 4, value: 0x0a010203n });
   });
 });
