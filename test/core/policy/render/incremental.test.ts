@@ -5,7 +5,7 @@ import { PolicyInputError, PolicySet, type Policy, type PolicySetInput } from ".
 import { nftRuleset, renderNft, renderNftUpdate } from "../../../../src/core/policy/render/nft.ts";
 import { diffPolicies, NodePlanner, planNode, type Plan } from "../../../../src/core/policy/render/plan.ts";
 import { world } from "../../../../bench/policy-world.ts";
-import { kitchenSink, small } from "./fixtures.ts";
+import { kitchenSink, small, withHostEndpoint } from "./fixtures.ts";
 
 const NODE = "node-1";
 const fresh = (input: PolicySetInput, node = NODE): Plan => planNode(new PolicySet(input), { node });
@@ -108,6 +108,24 @@ describe("NodePlanner.update", () => {
       const plan = planner.update(diffPolicies(input.policies!, ps));
       input = { ...input, policies: ps };
       expectSame(plan, input, "node-0");
+    }
+  });
+
+  test("policies selecting a host endpoint: its chains follow the change as a fresh plan's do", () => {
+    let input = withHostEndpoint();
+    const planner = new NodePlanner(new PolicySet(input), { node: NODE });
+    const steps: ((ps: Policy[]) => Policy[])[] = [
+      (ps) => ps.map((p) => (p.name === "node-web" ? { ...p, spec: { ...p.spec, ingress: [{ action: "Deny" as const, protocol: "TCP", destination: { ports: [22] } }] } } : p)),
+      (ps) => [...ps, { kind: "GlobalNetworkPolicy", name: "node-egress", spec: { selector: "role == 'node'", types: ["Egress"], egress: [{ action: "Allow", protocol: "TCP", destination: { selector: "app == 'db'", namespaceSelector: "all()" } }] } }],
+      (ps) => ps.filter((p) => p.name !== "node-web"),
+    ];
+    for (const step of steps) {
+      const next = step([...input.policies!]);
+      const before = planner.plan;
+      const plan = planner.update(diffPolicies(input.policies!, next));
+      input = { ...input, policies: next };
+      expectSame(plan, input);
+      expect(plan.hostEndpoints[0]).not.toBe(before.hostEndpoints[0]);
     }
   });
 
