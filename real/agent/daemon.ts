@@ -26,6 +26,8 @@ import { KernelDataplane } from "./kernel-dataplane.ts";
 export const POLICY_PREFIX = "policy/";
 export const POLICY_RESOURCES_PREFIX = "policy/resources/";
 export const POLICY_PODS_PREFIX = "policy/pods/";
+/** Policy changes closer together than this are rendered once. */
+const POLICY_DEBOUNCE_MS = 200;
 /** How long a start that fails on an unavailable datastore is retried. */
 const START_RETRY_MS = 60_000;
 
@@ -55,6 +57,8 @@ export class AgentDaemon {
   private clusterQueue: Promise<void> = Promise.resolve();
   private readonly log: (line: string) => void;
   private policyTimer: NodeJS.Timeout | undefined;
+  /** The policy/ keys: listed once, then kept current from the watch (no etcd round trip per change). */
+  private policyKeys = new Map<string, string>();
   private stopped = false;
 
   constructor(private readonly opts: AgentDaemonOptions) {
@@ -96,8 +100,7 @@ export class AgentDaemon {
     this.clusterWatch = this.opts.datastore.watch(CLUSTER_PREFIX, undefined, () => this.scheduleCluster(), (e) => this.log(`cluster watch ended: ${e.message}`));
     await this.refreshCluster();
     await this.startAgent();
-    this.watch = this.opts.datastore.watch(POLICY_PREFIX, undefined, () => this.schedulePolicy(), (e) => this.log(`policy watch ended: ${e.message}`));
-    await this.refreshPolicy();
+    await this.watchPolicy();
     this.log(`agent up: ${this.agent.configuredPeers().length} BGP peers configured`);
   }
 
@@ -160,10 +163,44 @@ export class AgentDaemon {
     }
   }
 
-  /** Bursts of changes (a scenario applying ten policies) become one re-render. */
+  /**
+   * Lists policy/ and watches it from that revision. If the list or, later, the watch fails (etcd
+   * unavailable, history compacted), lists again a second later: the keys are then complete again.
+   */
+  private async watchPolicy(): Promise<void> {
+    if (this.stopped) return;
+    const again = (why: string): void => {
+      this.log(`policy watch: ${why}; listing again in 1 s`);
+      this.watch?.cancel();
+      this.watch = undefined;
+      clearTimeout(this.policyTimer);
+      if (!this.stopped) this.policyTimer = setTimeout(() => void this.watchPolicy(), 1_000);
+    };
+    let list;
+    try {
+      list = await this.opts.datastore.list(POLICY_PREFIX);
+    } catch (e) {
+      return again(`list failed (${e instanceof Error ? e.message : String(e)})`);
+    }
+    if (this.stopped) return;
+    this.policyKeys = new Map(list.items.map((kv) => [kv.key, kv.value]));
+    this.watch = this.opts.datastore.watch(
+      POLICY_PREFIX,
+      list.revision + 1,
+      (ev) => {
+        if (ev.type === "put" && ev.value !== undefined) this.policyKeys.set(ev.key, ev.value);
+        else this.policyKeys.delete(ev.key);
+        this.schedulePolicy();
+      },
+      (e) => again(`ended (${e.message})`),
+    );
+    this.refreshPolicy();
+  }
+
+  /** Bursts of changes (a scenario applying ten policies, a hundred pods created) become one re-render. */
   private schedulePolicy(): void {
     clearTimeout(this.policyTimer);
-    this.policyTimer = setTimeout(() => void this.refreshPolicy(), 50);
+    this.policyTimer = setTimeout(() => this.refreshPolicy(), POLICY_DEBOUNCE_MS);
   }
 
   private scheduleCluster(): void {
@@ -194,12 +231,13 @@ export class AgentDaemon {
     return this.clusterQueue;
   }
 
-  async refreshPolicy(): Promise<void> {
+  /** Rebuilds the PolicySet from the keys as the watch has them. */
+  refreshPolicy(): void {
     try {
-      const [res, pods] = await Promise.all([this.opts.datastore.list(POLICY_RESOURCES_PREFIX), this.opts.datastore.list(POLICY_PODS_PREFIX)]);
-      const text = res.items.map((kv) => kv.value).join("\n---\n");
+      const keys = [...this.policyKeys.keys()].sort();
+      const text = keys.filter((k) => k.startsWith(POLICY_RESOURCES_PREFIX)).map((k) => this.policyKeys.get(k)!).join("\n---\n");
       const resources = loadResources(text, "datastore:policy/resources");
-      const podList = pods.items.map((kv) => parsePod(kv.key, kv.value));
+      const podList = keys.filter((k) => k.startsWith(POLICY_PODS_PREFIX)).map((k) => parsePod(k, this.policyKeys.get(k)!));
       this.agent.setPolicy(policySetFor(resources, podList));
     } catch (e) {
       // A bad resource must not take the node down: keep the previous ruleset and say why.

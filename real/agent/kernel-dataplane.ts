@@ -272,10 +272,16 @@ export class KernelDataplane implements Dataplane {
     if (ipLines.length) await this.batch("ip", ipLines);
   }
 
+  /** A render is queued and not started: later changes ride on it (it reads the newest PolicySet and workloads). */
+  private policyQueued = false;
+
   private renderPolicy(): void {
-    const set = this.policySet;
-    if (!set) return;
+    if (!this.policySet || this.policyQueued) return;
+    this.policyQueued = true;
     this.enqueue(async () => {
+      this.policyQueued = false;
+      const set = this.policySet;
+      if (!set) return;
       let plan: Plan;
       try {
         plan = planNode(set, { node: this.opts.node });
