@@ -95,10 +95,19 @@ export function differences(sim: ScenarioResult, real: ScenarioResult): Differen
   const [ss, rs] = [sessions(sim), sessions(real)];
   for (const k of new Set([...ss.keys(), ...rs.keys()])) if (ss.get(k) !== rs.get(k)) out.push({ observation: k, sim: ss.get(k) ?? "absent", real: rs.get(k) ?? "absent" });
 
-  // Final routes: which prefixes each node has.
-  const routes = (r: ScenarioResult) => new Set(r.final.routes.map((x) => `routes/${x.node}/${x.prefix}`));
+  // Final routes: which prefixes each node has, and how (kind, encapsulation). Not the next hops: for
+  // a BGP next hop behind a router the kernel holds the resolved gateway (the router, as BIRD's
+  // `gateway recursive`) where the simulator reports the BGP next hop; both forward the same way.
+  const routes = (r: ScenarioResult) => {
+    const m = new Map<string, string[]>();
+    for (const x of r.final.routes) {
+      const k = `routes/${x.node}/${x.prefix}`;
+      m.set(k, [...(m.get(k) ?? []), `${x.kind}${x.encap !== "none" ? ` (${x.encap})` : ""}`]);
+    }
+    return new Map([...m].map(([k, v]) => [k, v.sort().join("; ")]));
+  };
   const [sr, rr] = [routes(sim), routes(real)];
-  for (const k of new Set([...sr, ...rr])) if (sr.has(k) !== rr.has(k)) out.push({ observation: k, sim: sr.has(k) ? "present" : "absent", real: rr.has(k) ? "present" : "absent" });
+  for (const k of new Set([...sr.keys(), ...rr.keys()])) if (sr.get(k) !== rr.get(k)) out.push({ observation: k, sim: sr.get(k) ?? "absent", real: rr.get(k) ?? "absent" });
 
   return out.sort((a, b) => cmp(a.observation, b.observation));
 }

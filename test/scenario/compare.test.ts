@@ -8,7 +8,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { RouteObservation } from "../../src/scenario/backend.ts";
 import { registerBackend, unregisterBackend } from "../../src/scenario/backends.ts";
-import { observationMatches, observationProblem, type Comparison } from "../../src/scenario/compare.ts";
+import { differences, observationMatches, observationProblem, type Comparison } from "../../src/scenario/compare.ts";
+import type { ScenarioResult } from "../../src/scenario/result.ts";
 import { parseScenario } from "../../src/scenario/load.ts";
 import { runCli } from "../helpers/cli.ts";
 import { repoRoot } from "../helpers/paths.ts";
@@ -35,6 +36,24 @@ describe("observation paths", () => {
     expect(observationProblem("*")).toBeUndefined();
     expect(observationProblem("route/node-3")).toMatch(/starts with one of assertions, probes, sessions, routes/);
     expect(observationProblem("routes/node-3/")).toMatch(/does not end with \//);
+  });
+});
+
+describe("what is compared", () => {
+  const result = (over: { routes?: RouteObservation[]; probes?: { name: string; outcome: string }[] }): ScenarioResult =>
+    ({ scenario: { name: "s", file: "s.yaml" }, assertions: [], probes: over.probes ?? [], final: { sessions: [], routes: over.routes ?? [] } }) as unknown as ScenarioResult;
+  const route = (prefix: string, encap: RouteObservation["encap"], nextHops: string[]): RouteObservation => ({ node: "node-1", prefix, kind: "unicast", nextHops, encap, source: "bgp" });
+
+  test("a route's kind and encapsulation count, its next hops do not (the kernel holds a recursive next hop's gateway)", () => {
+    const sim = result({ routes: [route("10.1.0.0/26", "vxlan", ["192.168.2.10"]), route("10.1.1.0/26", "none", ["192.168.2.11"])] });
+    const real = result({ routes: [route("10.1.0.0/26", "none", ["192.168.2.10"]), route("10.1.1.0/26", "none", ["192.168.1.1"])] });
+    expect(differences(sim, real)).toEqual([{ observation: "routes/node-1/10.1.0.0/26", sim: "unicast (vxlan)", real: "unicast" }]);
+  });
+
+  test("probe outcomes by name, a repeated name numbered", () => {
+    const sim = result({ probes: [{ name: "big", outcome: "dropped" }, { name: "big", outcome: "fragmented" }, { name: "small", outcome: "delivered" }] });
+    const real = result({ probes: [{ name: "big", outcome: "dropped" }, { name: "big", outcome: "delivered" }, { name: "small", outcome: "delivered" }] });
+    expect(differences(sim, real)).toEqual([{ observation: "probes/big#2", sim: "fragmented", real: "delivered" }]);
   });
 });
 
@@ -129,7 +148,7 @@ describe("birdcage run --mode both with known differences", () => {
     const lines = r.stdout.trimEnd().split("\n");
     expect(lines.slice(-3)).toEqual([
       `sim vs real for ${f}: 1 difference, 1 unexplained`,
-      "  DIFF  routes/node-1/10.99.0.0/24: sim absent, real present",
+      "  DIFF  routes/node-1/10.99.0.0/24: sim absent, real unicast",
       "FAILED: 2 scenario runs, 8 assertions, 8 passed, 0 failed; 1 unexplained sim/real difference",
     ]);
   });
@@ -149,7 +168,7 @@ describe("birdcage run --mode both with known differences", () => {
     const lines = r.stdout.trimEnd().split("\n");
     expect(lines.slice(-4)).toEqual([
       `sim vs real for ${f}: 1 difference, 1 known; 1 stale known difference`,
-      `  KNOWN routes/node-1/10.99.0.0/24: sim absent, real present (known at ${f}:13: real mode keeps the host's static route)`,
+      `  KNOWN routes/node-1/10.99.0.0/24: sim absent, real unicast (known at ${f}:13: real mode keeps the host's static route)`,
       `  STALE known difference "sessions/node-4" at ${f}:15 matched no difference of this run (once flapped in real mode)`,
       "PASSED: 2 scenario runs, 8 assertions, 8 passed, 0 failed",
     ]);
@@ -159,7 +178,7 @@ describe("birdcage run --mode both with known differences", () => {
       {
         file: f,
         scenario: "known",
-        differences: [{ observation: "routes/node-1/10.99.0.0/24", sim: "absent", real: "present", known: { pattern: "routes/node-1/10.99.*", reason: "real mode keeps the host's static route", source: `${f}:13` } }],
+        differences: [{ observation: "routes/node-1/10.99.0.0/24", sim: "absent", real: "unicast", known: { pattern: "routes/node-1/10.99.*", reason: "real mode keeps the host's static route", source: `${f}:13` } }],
         stale: [{ observation: "sessions/node-4", reason: "once flapped in real mode", source: `${f}:15` }],
         passed: true,
       },
