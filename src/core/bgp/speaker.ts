@@ -1,12 +1,11 @@
 // The BGP speaker: peers (Sessions), Adj-RIB-In per peer, the Loc-RIB with the decision process, and
 // Adj-RIB-Out per peer, on the Clock / Transport / RouteSink ports. Received best paths go to the
 // RouteSink with their next hop; locally originated prefixes marked `blackhole` go there as blackholes.
-import { formatIP, formatPrefix, type IPAddress, parseIP, parsePrefix, type Prefix } from "../net/ip.ts";
+import { dottedQuad, formatIP, formatPrefix, type IPAddress, parseIP, parsePrefix, type Prefix } from "../net/ip.ts";
 import { bestPath, type DecisionOptions, DEFAULT_LOCAL_PREF, type Path, type PathSource } from "./decision.ts";
 import type { Clock, Listener, RouteEntry, RouteSink, Transport } from "./ports.ts";
 import { addCounters, copyCounters, newPeerCounters, type PeerCounters } from "./counters.ts";
 import { PrefixMap, type PrefixKey, v4Key } from "./prefix-map.ts";
-import { dottedQuad } from "./dotted-quad.ts";
 import { type DownInfo, type Negotiated, Session, type SessionEvents, type SessionState } from "./session.ts";
 import {
   Afi,
