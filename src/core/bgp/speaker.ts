@@ -205,6 +205,8 @@ interface PeerState {
   helping: boolean;
   /** End-of-RIB still owed to this peer for the current session (see ready()). */
   eorPending: boolean;
+  /** Paths received in this session by attributes + next hop, to share them across UPDATEs (see sharedPath). */
+  paths: Map<string, Path> | undefined;
   /** Our own address towards this peer per family (next hop self), computed once per session; null = none. */
   self4: IPAddress | null | undefined;
   self6: IPAddress | null | undefined;
@@ -226,6 +228,8 @@ interface ExportOut {
 type ExportCache = Map<PathAttributes, { nextHops: IPAddress[]; source: PathSource; family: 4 | 6; ebgp: boolean; reflecting: boolean; usesSelf: boolean; self: IPAddress | undefined; out: ExportOut | null }[]>;
 /** Encoded UPDATEs by what they carry (signature, 4-octet AS, prefixes): the same bytes for every peer that gets them in one flush. */
 type BytesCache = Map<string, Uint8Array[]>;
+/** Distinct received attribute sets remembered per session before the memory starts over. */
+const SHARED_PATHS_MAX = 4096;
 /** Groups of up to this many prefixes have their UPDATEs shared across peers. */
 const SHARED_GROUP_MAX = 64;
 
@@ -342,6 +346,7 @@ export class Speaker {
       eorReceived: 0,
       self4: undefined,
       self6: undefined,
+      paths: undefined,
       session: undefined as unknown as Session,
     };
     // One fixed-shape config and the speaker's shared callbacks: a full mesh has a Session per peer
@@ -975,6 +980,7 @@ export class Speaker {
     st.adjOut = new PrefixMap();
     st.eorReceived = 0;
     st.self4 = st.self6 = undefined;
+    st.paths = undefined;
     st.eorPending = true;
     if (this.deferSelection) {
       // Nothing selected yet: this peer gets everything, then End-of-RIB, when selection is done.
@@ -1035,6 +1041,7 @@ export class Speaker {
   private onDown(st: PeerState, info: DownInfo): void {
     if (info.from !== "Established") return;
     st.adjOut = new PrefixMap();
+    st.paths = undefined; // the old session's Paths may go stale: new UPDATEs get new ones
     const gr = this.gracefulRestartFor(st) && info.graceful ? st.session.lastPeerRestartTime : 0;
     if (gr && gr > 0) {
       st.helping = true;
@@ -1138,16 +1145,17 @@ export class Speaker {
       const family = g.nlri[0]!.family;
       if (!n.families.some((f) => f.afi === familyAfi(family))) continue;
       // One Path for all the prefixes of the UPDATE (and one for those refused): its attributes, next
-      // hop and source are the same for each. No `stale` field until graceful restart sets one.
+      // hop and source are the same for each — and for other UPDATEs of this peer's session with the
+      // same ones (a reflector sends one prefix per UPDATE). No `stale` field until graceful restart.
       let accepted: Path | undefined;
       let refused: Path | undefined;
       for (const prefix of g.nlri) {
         let path: Path;
-        if (refuse) path = refused ??= { attrs, nextHops: g.nextHops, source: st.source, rejected: true };
+        if (refuse) path = refused ??= this.sharedPath(st, attrs, g.nextHops, true);
         else {
           const r = policy ? policy({ prefix, attrs, nextHops: g.nextHops, source: st.source, blackhole: false }, st.config) : true;
-          if (r === true) path = accepted ??= { attrs, nextHops: g.nextHops, source: st.source };
-          else if (r === false) path = refused ??= { attrs, nextHops: g.nextHops, source: st.source, rejected: true };
+          if (r === true) path = accepted ??= this.sharedPath(st, attrs, g.nextHops, false);
+          else if (r === false) path = refused ??= this.sharedPath(st, attrs, g.nextHops, true);
           else path = { attrs: r, nextHops: g.nextHops, source: st.source };
         }
         this.setPeerPath(st, key(prefix), prefix, path);
@@ -1164,6 +1172,22 @@ export class Speaker {
       total += g.nlri.length;
     }
     if (reject) this.log(`peer ${st.source.address}: ${total} prefixes rejected: ${reject}`);
+  }
+
+  /**
+   * The Path for these attributes and next hop from this peer: the same object as for an earlier
+   * UPDATE of the session with equal ones. Forgotten when the session goes up or down (graceful
+   * restart marks the old objects stale), and when the peer has sent too many distinct sets.
+   */
+  private sharedPath(st: PeerState, attrs: PathAttributes, nextHops: IPAddress[], rejected: boolean): Path {
+    const hop = nextHops[0];
+    const k = `${rejected ? "r" : "a"}|${hop ? `${hop.family}|${hop.value}` : "-"}|${JSON.stringify(attrs, bigintSafe)}`;
+    const known = st.paths?.get(k);
+    if (known) return known;
+    const path: Path = rejected ? { attrs, nextHops, source: st.source, rejected: true } : { attrs, nextHops, source: st.source };
+    if (!st.paths || st.paths.size >= SHARED_PATHS_MAX) st.paths = new Map();
+    st.paths.set(k, path);
+    return path;
   }
 
   /** Loop and sanity checks that make received paths unusable (treated as withdrawn). */

@@ -444,3 +444,34 @@ describe("export work shared across peers in one flush", () => {
     expect(lab.node("10.0.0.3").sink.table.get("10.4.0.64/26")).toBe("10.0.0.4");
   });
 });
+
+describe("received paths shared across UPDATEs", () => {
+  test("single-prefix UPDATEs with equal attributes share one Path; a different MED gets its own; a new session starts afresh", () => {
+    const lab = new Lab();
+    lab.add("10.0.0.1", { asNumber: 64512, clusterId: "1.1.1.1", peers: [{ address: "10.0.0.2", asNumber: 64512, routeReflectorClient: true }] });
+    lab.add("10.0.0.2", { asNumber: 64512, peers: [{ address: "10.0.0.1", asNumber: 64512 }] });
+    lab.startAll();
+    lab.run(2);
+    const b = lab.node("10.0.0.2").speaker;
+    for (const p of ["10.2.0.0/26", "10.2.0.64/26", "10.2.0.128/26"]) {
+      b.originate(p); // one UPDATE each
+      lab.run(1);
+    }
+    b.originate("10.2.1.0/26", { attrs: { med: 5 } });
+    lab.run(1);
+    type Entry = { paths: unknown };
+    const loc = (lab.node("10.0.0.1").speaker as unknown as { loc: { values(): Iterable<Entry> } }).loc;
+    const paths = [...loc.values()].map((e) => e.paths);
+    expect(paths).toHaveLength(4);
+    expect(new Set(paths).size).toBe(2);
+    expect(lab.node("10.0.0.1").speaker.routes().find((r) => r.prefix === "10.2.1.0/26")?.med).toBe(5);
+    expect(lab.node("10.0.0.1").speaker.routes().find((r) => r.prefix === "10.2.0.64/26")?.med).toBeNull();
+    // After a reset the same announcements make new Paths (the old ones may be stale).
+    lab.node("10.0.0.1").speaker.session("10.0.0.2")!.stop(undefined, "reset", true);
+    lab.run(10);
+    expect(lab.state("10.0.0.1", "10.0.0.2")).toBe("Established");
+    const again = [...loc.values()].map((e) => e.paths);
+    expect(again).toHaveLength(4);
+    expect(again.some((p) => paths.includes(p))).toBe(false);
+  });
+});
