@@ -1,7 +1,7 @@
 // Read-only IPAM queries: the blocks a node originates and the addresses it borrowed (what its BGP
 // speaker exports), a per-address lookup (`calicoctl ipam show --ip`), and block usage.
 import { formatIP, type Prefix } from "../net/ip.ts";
-import { addressOrdinal, affinityHost, blockCapacity, freeCount, hostAffinity, inUseCount, ordinalAddress } from "./block.ts";
+import { addressOrdinal, affinityHost, blockCapacity, freeCount, hostAffinity, inUseCount, ordinalAddress, type Block } from "./block.ts";
 import { parseAddress, prefixText } from "./addresses.ts";
 import { checkSegment } from "./keys.ts";
 import { blockForAddress, poolForAddress, type Pool } from "./pools.ts";
@@ -53,17 +53,43 @@ export async function borrowedAddressesOf(store: IpamStore, host: string): Promi
   checkSegment("host", host);
   const out: BorrowedAddress[] = [];
   for (const e of await store.listAllBlocks()) {
-    const b = e.block;
-    if (b.affinity === hostAffinity(host)) continue;
-    for (let o = 0; o < b.allocations.length; o++) {
-      const idx = b.allocations[o];
-      if (idx === null || idx === undefined) continue;
-      const attr = b.attributes[idx];
-      if (attr?.secondary?.node !== host) continue;
-      out.push({ address: ordinalAddress(b, o), block: b.cidrText, blockHost: affinityHost(b.affinity) ?? null, handleId: attr.handle_id ?? null });
+    // Every node asks this of every block (its BGP origination): the block's loans are found once per
+    // block version, and most blocks have none.
+    for (const loan of loansOf(e.block)) {
+      if (loan.node !== host) continue;
+      const b = e.block;
+      out.push({ address: ordinalAddress(b, loan.ordinal), block: b.cidrText, blockHost: affinityHost(b.affinity) ?? null, handleId: loan.handleId });
     }
   }
   return out;
+}
+
+/** An address allocated to a node other than its block's host (or from a block without one). */
+interface Loan {
+  readonly node: string;
+  readonly ordinal: number;
+  readonly handleId: string | null;
+}
+
+const NO_LOANS: readonly Loan[] = Object.freeze([]);
+// Blocks are immutable values, so a block version's loans never change.
+const loansMemo = new WeakMap<Block, readonly Loan[]>();
+
+function loansOf(b: Block): readonly Loan[] {
+  let loans = loansMemo.get(b);
+  if (loans !== undefined) return loans;
+  let found: Loan[] | undefined;
+  for (let o = 0; o < b.allocations.length; o++) {
+    const idx = b.allocations[o];
+    if (idx === null || idx === undefined) continue;
+    const attr = b.attributes[idx];
+    const node = attr?.secondary?.node;
+    if (node === undefined || b.affinity === hostAffinity(node)) continue;
+    (found ??= []).push({ node, ordinal: o, handleId: attr?.handle_id ?? null });
+  }
+  loans = found ?? NO_LOANS;
+  loansMemo.set(b, loans);
+  return loans;
 }
 
 /** What IPAM knows about one address; blocks outside every pool are found by scanning. */

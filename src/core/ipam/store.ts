@@ -4,6 +4,9 @@
 // Parsed blocks are cached by (key, modRevision): a revision names exactly one value of a key, so a
 // cache hit is the very value the datastore holds at that revision. The cache never decides whether a
 // write may happen; every write is still a CAS against the revision that was read.
+// Parsed blocks are also shared between clients: the in-memory datastore hands every reader the very
+// KeyValue object it stores (immutable; a write stores a new one), so a simulated cluster parses each
+// block version once, not once per node. (etcd returns fresh objects: nothing is shared there.)
 import type { Family, Prefix } from "../net/ip.ts";
 import { isDatastoreError, type Datastore, type KeyValue } from "../datastore/port.ts";
 import { parseBlock, serializeBlock, withNextSequence, type Block } from "./block.ts";
@@ -56,6 +59,8 @@ export interface IpamCounters {
   retries: number;
   blocksParsed: number;
   blockCacheHits: number;
+  /** Blocks another client of the same in-memory datastore had already parsed (not parsed again). */
+  blocksShared: number;
 }
 
 export const newCounters = (): IpamCounters => ({
@@ -66,7 +71,13 @@ export const newCounters = (): IpamCounters => ({
   retries: 0,
   blocksParsed: 0,
   blockCacheHits: 0,
+  blocksShared: 0,
 });
+
+// Parsed entries by the stored KeyValue object. Only parses are recorded, not this client's writes:
+// a write is read back by its writer from the per-client cache, and an allocation-heavy client should
+// not pay a WeakMap insert per write.
+const sharedParses = new WeakMap<KeyValue, BlockEntry>();
 
 const AFFINITY_STATES: readonly string[] = ["pending", "confirmed", "pendingDeletion", ""];
 
@@ -118,8 +129,17 @@ export class IpamStore {
       this.counters.blockCacheHits++;
       return hit;
     }
+    const shared = sharedParses.get(kv);
+    if (shared !== undefined) {
+      // The datastore shares its objects, so the shared map finds this version again next time: no
+      // per-client copy (a cluster of N clients would otherwise hold N × blocks entries).
+      if (hit) this.blocks.delete(kv.key);
+      this.counters.blocksShared++;
+      return shared;
+    }
     this.counters.blocksParsed++;
     const entry = { key: kv.key, modRevision: kv.modRevision, block: parseBlock(kv.key, kv.value) };
+    sharedParses.set(kv, entry);
     this.blocks.set(kv.key, entry);
     return entry;
   }
