@@ -11,6 +11,8 @@ export const HTML_LIMITS = {
   sessionsDown: 100,
   timeline: 300,
   ipamProblems: 100,
+  /** Rows of a sim-versus-real differences table (DIFF and STALE rows first). */
+  differences: 500,
   /** Step markers on a time chart (more than 60 become short ticks; beyond this, errors and failures first). */
   markers: 500,
   /** Per-node small multiples over time, when the samples have per-node figures. */

@@ -16,6 +16,9 @@ a{color:var(--s1)}
 .badge.pass{color:var(--pass);background:var(--pass-bg);border-color:var(--pass)}
 .badge.fail{color:var(--fail);background:var(--fail-bg);border-color:var(--fail)}
 .badge.neutral{color:var(--muted);border-color:var(--line)}
+.badge.warn{color:var(--s2);border-color:var(--s2)}
+p.counts .badge{margin-right:4px}
+tr.stale>td{font-style:italic}
 nav ul{list-style:none;padding:0;margin:8px 0 16px}nav li{margin:3px 0}
 section.scenario{margin:24px 0;padding:16px;border:1px solid var(--line);border-radius:8px;background:var(--card)}
 section.scenario.failed{border-color:var(--fail)}

@@ -1,5 +1,6 @@
 // Hand-built RunReports for the report tests: a passing and a failing scenario with every field
 // used, text full of markup and control characters, and a deterministic 10,000-node run.
+import { compareRuns, type Comparison } from "../../src/scenario/compare.ts";
 import type { RunReport, Sample, ScenarioResult } from "../../src/scenario/result.ts";
 import type { RouteObservation, SessionObservation } from "../../src/scenario/backend.ts";
 import { rng } from "../helpers/rng.ts";
@@ -137,6 +138,32 @@ export function nastyScenario(): ScenarioResult {
 
 export function report(...scenarios: ScenarioResult[]): RunReport {
   return { birdcage: "0.1.0", passed: scenarios.every((s) => s.passed), scenarios };
+}
+
+/**
+ * A `--mode both` run of the mesh scenario, compared by the real compareRuns: the session
+ * node-1 → node-2 is Active in real mode (DIFF), real mode has an extra route on node-2 that a
+ * knownDifferences entry explains (KNOWN), and a second entry matches nothing (STALE).
+ */
+export function bothModesReport(): RunReport {
+  const sim = passingScenario();
+  const real: ScenarioResult = { ...passingScenario(), mode: "real" };
+  const [first, ...rest] = real.final.sessions;
+  real.final = {
+    ...real.final,
+    sessions: [{ ...first!, state: "Active" }, ...rest],
+    routes: [...real.final.routes, { node: "node-2", prefix: "192.168.9.0/24", kind: "unicast", nextHops: [], encap: "none", source: "connected" }],
+  };
+  const comparison = compareRuns(sim, real, [
+    { observation: "routes/node-2", reason: "the kernel keeps the connected route of the old uplink", source: "scenarios/mesh.yaml:41" },
+    { observation: "probes/big-ping*", reason: "real ping reports fragmentation needed before the tunnel", source: "scenarios/mesh.yaml:43" },
+  ]);
+  return { birdcage: "0.1.0", passed: false, scenarios: [sim, real], comparisons: [comparison] };
+}
+
+/** A comparison with the given parts, for one scenario file of the mesh fixture. */
+export function comparison(parts: Partial<Comparison>): Comparison {
+  return { file: "scenarios/mesh.yaml", scenario: "full mesh converges", differences: [], stale: [], passed: true, ...parts };
 }
 
 /** A 10,000-node route-reflector run: 2 RRs, every node peers with both, 3 routes per node, long sampled timeline, many steps and assertions. */
