@@ -8,7 +8,7 @@ import { ipamObservation } from "../src/scenario/ipam-observation.ts";
 import { execa, type ResultPromise } from "execa";
 import { existsSync, readFileSync } from "node:fs";
 import { mkdir, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { stringify } from "yaml";
@@ -60,6 +60,7 @@ const CNI_ROUTE_PROTOCOL = 202;
 const POLL_MS = 500;
 /** An agent starts in about 1 s of CPU from the bundle (2.5 s through tsx); a loaded machine needs far longer. */
 const AGENT_START_MS = 120_000;
+const CNI_PARALLEL = Math.max(2, 2 * availableParallelism());
 /** ...and per daemon started at once, when that is longer (about 1 s of CPU each, on a shared machine). */
 const AGENT_START_EACH_MS = 12_000;
 /** The agents' BGP hold time (--hold-time 9) plus a margin: how long a failure may take to show. */
@@ -114,6 +115,7 @@ export class RealBackend implements Backend {
   /** Pools and BGP resources as applied (seeded from the topology); the agents read them from etcd. */
   readonly #resources = new ClusterResources();
   readonly #counters = new RunCounters();
+  readonly #cniSlots = new Slots(CNI_PARALLEL);
   /** Address -> node or router name. */
   readonly #owners = new Map<string, string>();
   readonly #failures = new Set<string>();
@@ -353,7 +355,9 @@ export class RealBackend implements Backend {
       made.push({ spec, netns: `bc-${w.runId}_pod${seq}`, containerId: `${w.runId}-${seq}`, info: { name: spec.name, namespace: spec.namespace, node: spec.node, ips: [], mtu: t.cluster.tunnelMTU } });
     }
     await w.owner.intend(made.map((p) => ({ kind: "netns", name: p.netns })));
-    // One plugin run at a time per node (as a kubelet does), the nodes in parallel.
+    // One plugin run at a time per node (as a kubelet does), the nodes in parallel, at most
+    // CNI_PARALLEL plugin processes at once: twenty starting together on two loaded cores each took
+    // over the 60 s timeout (each costs about 1 s of CPU before it touches etcd).
     const byNode = new Map<string, RealPod[]>();
     for (const p of made) byNode.set(p.spec.node, [...(byNode.get(p.spec.node) ?? []), p]);
     await Promise.all(
@@ -365,7 +369,7 @@ export class RealBackend implements Backend {
           this.#pods.set(key, pod);
           let res: Record<string, unknown>;
           try {
-            res = await this.#cni("ADD", pod);
+            res = await this.#cniSlots.run(() => this.#cni("ADD", pod));
           } catch (e) {
             // The plugin rolled its part back; the pod does not exist (e.g. its fixed address is taken).
             this.#pods.delete(key);
@@ -765,6 +769,26 @@ export class RealBackend implements Backend {
     const what = `${spec.protocol}${spec.port !== undefined ? `/${spec.port}` : ""} ${endText(spec.from)} -> ${endText(spec.to)}`;
     this.#event({ node: src.host, kind: "probe", text: `probe ${what}: ${result.outcome}${result.reason ? ` (${result.reason})` : ""}` });
     return result;
+  }
+}
+
+/** At most `n` tasks at a time, the others wait their turn in order. */
+class Slots {
+  #free: number;
+  readonly #waiting: (() => void)[] = [];
+  constructor(n: number) {
+    this.#free = n;
+  }
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.#free > 0) this.#free--;
+    else await new Promise<void>((r) => this.#waiting.push(r));
+    try {
+      return await task();
+    } finally {
+      const next = this.#waiting.shift();
+      if (next !== undefined) next();
+      else this.#free++;
+    }
   }
 }
 
