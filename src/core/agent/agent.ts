@@ -27,7 +27,7 @@ import type { Dataplane, DataplaneRoute, TunnelDevice } from "./dataplane.ts";
 import { routeText, type RouteText } from "./memory-dataplane.ts";
 import { nodePeers, type AgentPeer } from "./peers.ts";
 import { BlockOwners } from "./block-owners.ts";
-import { dataplaneRoute, ENCAP_OVERHEAD, routeKey, routeSignature, VXLAN_PORT, VXLAN_VNI, workloadRoute, type EncapContext } from "./routes.ts";
+import { dataplaneRoute, ENCAP_OVERHEAD, routeKey, sameRoute, VXLAN_PORT, VXLAN_VNI, workloadRoute, type EncapContext, type RouteKey } from "./routes.ts";
 
 export interface NodeAgentConfig {
   /** The node's name (Calico Node name; the IPAM host). */
@@ -140,7 +140,6 @@ export interface AgentStatus {
 
 interface Installed {
   route: DataplaneRoute;
-  sig: string;
   source: RouteSource;
 }
 
@@ -159,9 +158,9 @@ export class NodeAgent {
   private pools: Pool[] = [];
   private encap: EncapContext;
   private peerMap = new Map<string, { peer: AgentPeer; sig: string }>();
-  private readonly bgpRoutes = new Map<string, RouteEntry>();
-  private readonly localRoutes = new Map<string, DataplaneRoute>();
-  private readonly installed = new Map<string, Installed>();
+  private readonly bgpRoutes = new Map<RouteKey, RouteEntry>();
+  private readonly localRoutes = new Map<RouteKey, DataplaneRoute>();
+  private readonly installed = new Map<RouteKey, Installed>();
   private readonly podMap = new Map<string, AgentPod>();
   private readonly podOps = new Map<string, Promise<unknown>>();
   private readonly tunnelMap = new Map<"ipip" | "vxlan", TunnelDevice>();
@@ -505,7 +504,7 @@ export class NodeAgent {
     };
     this.podMap.set(key, pod);
     this.ports.dataplane.addWorkload({ key, namespace: spec.namespace, name: spec.name, device, addresses: ips, mtu: pod.mtu });
-    const keys: string[] = [];
+    const keys: RouteKey[] = [];
     for (const ip of ips) {
       const r = workloadRoute(parseIP(ip), device);
       const k = routeKey(r.prefix);
@@ -523,7 +522,7 @@ export class NodeAgent {
     if (!known) return;
     this.podMap.delete(key);
     this.ports.dataplane.removeWorkload(key);
-    const keys: string[] = [];
+    const keys: RouteKey[] = [];
     for (const ip of known.ips) {
       const k = routeKey(workloadRoute(parseIP(ip), known.device).prefix);
       this.localRoutes.delete(k);
@@ -593,7 +592,7 @@ export class NodeAgent {
   // ------------------------------------------------------------------------------------- routes
 
   private onBgpRoutes(changes: RouteChanges): void {
-    const keys: string[] = [];
+    const keys: RouteKey[] = [];
     for (const p of changes.remove) {
       const k = routeKey(p);
       this.bgpRoutes.delete(k);
@@ -607,7 +606,7 @@ export class NodeAgent {
     this.sync(keys);
   }
 
-  private effective(k: string): { route: DataplaneRoute; source: RouteSource } | undefined {
+  private effective(k: RouteKey): { route: DataplaneRoute; source: RouteSource } | undefined {
     const local = this.localRoutes.get(k);
     if (local) return { route: local, source: "workload" };
     const entry = this.bgpRoutes.get(k);
@@ -616,7 +615,7 @@ export class NodeAgent {
   }
 
   /** Brings the installed table in line for these prefixes; one Dataplane batch. */
-  private sync(keys: Iterable<string>): void {
+  private sync(keys: Iterable<RouteKey>): void {
     const add: DataplaneRoute[] = [];
     const remove: Prefix[] = [];
     for (const k of new Set(keys)) {
@@ -629,12 +628,11 @@ export class NodeAgent {
         }
         continue;
       }
-      const sig = routeSignature(want.route);
-      if (have && have.sig === sig) {
+      if (have && sameRoute(have.route, want.route)) {
         have.source = want.source;
         continue;
       }
-      this.installed.set(k, { route: want.route, sig, source: want.source });
+      this.installed.set(k, { route: want.route, source: want.source });
       add.push(want.route);
     }
     if (add.length === 0 && remove.length === 0) return;

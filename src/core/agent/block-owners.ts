@@ -4,13 +4,14 @@
 // owner's node address, whatever BGP next hop the route arrived with (e.g. a ToR router behind eBGP).
 import type { WatchEvent } from "../datastore/port.ts";
 import { parseAffinityKey } from "../ipam/keys.ts";
-import { formatPrefix, type Prefix } from "../net/ip.ts";
+import type { Prefix } from "../net/ip.ts";
+import { routeKey, type RouteKey } from "./routes.ts";
 
 export class BlockOwners {
-  /** Block CIDR text → [host, prefix] for confirmed affinities. */
-  private readonly owners = new Map<string, { host: string; prefix: Prefix }>();
-  /** Affinity key → the block CIDR text it confirmed (so a delete knows what to drop). */
-  private readonly byKey = new Map<string, string>();
+  /** Block (route key) → owning host, for confirmed affinities. */
+  private readonly owners = new Map<RouteKey, string>();
+  /** Affinity key → the block it confirmed (so a delete knows what to drop). */
+  private readonly byKey = new Map<string, RouteKey>();
 
   /** Applies a put or delete of an affinity key; returns the block whose owner changed, if any. */
   apply(event: Pick<WatchEvent, "type" | "key" | "value">): Prefix | undefined {
@@ -21,17 +22,17 @@ export class BlockOwners {
       return undefined; // a malformed key is IPAM check's business, not routing's
     }
     if (!parts) return undefined;
-    const cidr = formatPrefix(parts.cidr);
+    const cidr = routeKey(parts.cidr);
     const confirmed = event.type === "put" && event.value !== undefined && isConfirmed(event.value);
-    const before = this.owners.get(cidr)?.host;
+    const before = this.owners.get(cidr);
     if (confirmed) {
-      this.owners.set(cidr, { host: parts.host, prefix: parts.cidr });
+      this.owners.set(cidr, parts.host);
       this.byKey.set(event.key, cidr);
     } else if (this.byKey.get(event.key) === cidr) {
       this.byKey.delete(event.key);
-      if (this.owners.get(cidr)?.host === parts.host) this.owners.delete(cidr);
+      if (this.owners.get(cidr) === parts.host) this.owners.delete(cidr);
     }
-    return this.owners.get(cidr)?.host === before ? undefined : parts.cidr;
+    return this.owners.get(cidr) === before ? undefined : parts.cidr;
   }
 
   clear(): void {
@@ -41,7 +42,7 @@ export class BlockOwners {
 
   /** The node owning exactly this block, if known. */
   owner(prefix: Prefix): string | undefined {
-    return this.owners.get(formatPrefix(prefix))?.host;
+    return this.owners.get(routeKey(prefix));
   }
 
   get size(): number {
@@ -49,7 +50,19 @@ export class BlockOwners {
   }
 }
 
+// Every agent sees every affinity write, and the values are a handful of fixed texts: parse each once.
+const confirmedByValue = new Map<string, boolean>();
+
 function isConfirmed(value: string): boolean {
+  let c = confirmedByValue.get(value);
+  if (c === undefined) {
+    c = parseConfirmed(value);
+    if (confirmedByValue.size < 64) confirmedByValue.set(value, c);
+  }
+  return c;
+}
+
+function parseConfirmed(value: string): boolean {
   try {
     const o = JSON.parse(value) as { state?: unknown; deleted?: unknown };
     return (o.state === "confirmed" || o.state === "" || o.state === undefined) && o.deleted !== true;

@@ -77,7 +77,23 @@ export function workloadRoute(address: IPAddress, device: string): DataplaneRout
   return { prefix: { family: address.family, addr: address.value, len: address.family === 4 ? 32 : 128 }, kind: "local", nextHops: [], encap: "none", device };
 }
 
-export const routeKey = (p: Prefix): string => formatPrefix(p);
+/**
+ * A route's key in the agent's tables: IPv4 as the number addr * 64 + len (the speaker's form, exact
+ * below 2^38), IPv6 as text. No string is built per IPv4 route.
+ */
+export type RouteKey = number | string;
+
+export const routeKey = (p: Prefix): RouteKey => (p.family === 4 ? Number(p.addr) * 64 + p.len : formatPrefix(p));
+
+/** Whether the dataplane would be told the same thing for both routes (what routeSignature compares, without building it). */
+export function sameRoute(a: DataplaneRoute, b: DataplaneRoute): boolean {
+  if (a.kind !== b.kind || a.encap !== b.encap || (a.device ?? "") !== (b.device ?? "") || a.mtu !== b.mtu) return false;
+  const x = a.nextHops;
+  const y = b.nextHops;
+  if (x.length !== y.length) return false;
+  for (let i = 0; i < x.length; i++) if (x[i]!.family !== y[i]!.family || x[i]!.value !== y[i]!.value) return false;
+  return true;
+}
 
 /** A comparable signature of a route (what the dataplane would be told). */
 export function routeSignature(r: DataplaneRoute): string {
