@@ -49,7 +49,14 @@ const scenario: Shape = {
     final: { order: ["sessions", "routes", "ipam", "counters"], fields: { sessions: session, routes: route, ipam, counters } },
   },
 };
-const runReport: Shape = { order: ["birdcage", "passed", "scenarios"], fields: { scenarios: scenario } };
+const comparison: Shape = {
+  order: ["file", "scenario", "passed", "notCompared", "differences", "stale"],
+  fields: {
+    differences: { order: ["observation", "sim", "real", "known"], fields: { known: { order: ["pattern", "reason", "source"] } } },
+    stale: { order: ["observation", "reason", "source"] },
+  },
+};
+const runReport: Shape = { order: ["birdcage", "passed", "scenarios", "comparisons"], fields: { scenarios: scenario, comparisons: comparison } };
 
 const orderSets = new WeakMap<Shape, Set<string>>();
 function orderSet(shape: Shape): Set<string> {

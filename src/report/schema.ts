@@ -95,7 +95,20 @@ const scenario = obj({
   }),
 });
 
-export const runReportSchema = obj({ birdcage: z.string(), passed: z.boolean(), scenarios: z.array(scenario) });
+const knownDifference = obj({ observation: z.string(), reason: z.string(), source: z.string().optional() });
+
+const comparison = obj({
+  file: z.string(),
+  scenario: z.string(),
+  passed: z.boolean(),
+  notCompared: z.string().optional(),
+  differences: z.array(
+    obj({ observation: z.string(), sim: z.string(), real: z.string(), known: obj({ pattern: z.string(), reason: z.string(), source: z.string().optional() }).optional() }),
+  ),
+  stale: z.array(knownDifference),
+});
+
+export const runReportSchema = obj({ birdcage: z.string(), passed: z.boolean(), scenarios: z.array(scenario), comparisons: z.array(comparison).optional() });
 
 export class ReportFormatError extends Error {}
 

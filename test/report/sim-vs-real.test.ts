@@ -1,6 +1,6 @@
 // Sim versus real in report.html and junit.xml, from constructed RunReports (no real mode needed).
 import { describe, expect, test } from "@jest/globals";
-import { HTML_LIMITS, htmlReport, junitXml } from "../../src/report/index.ts";
+import { HTML_LIMITS, ReportFormatError, htmlReport, junitXml, readReport, reportJson } from "../../src/report/index.ts";
 import type { Difference } from "../../src/scenario/compare.ts";
 import { NASTY, bothModesReport, comparison, failingScenario, passingScenario, report } from "./fixtures.ts";
 import { expatRoot, requirePython } from "./python-xml.ts";
@@ -184,5 +184,27 @@ describe("junit.xml: Sim versus real", () => {
     expect(named(diff!, "failure")[0]!.attrs.message).toBe(`assertions/${shown(NASTY)}: sim ${shown(NASTY)}, real FAIL (${shown(NASTY)})`.replace(/\s*[\r\n]+\s*/g, " "));
     expect(named(known!, "system-out")[0]!.text).toContain(`at ${shown(NASTY)}:3): ${shown(NASTY)}`);
     if (requirePython()) expect(expatRoot(xml)).toBe("testsuites");
+  });
+});
+
+describe("report.json: comparisons", () => {
+  test("keys in a fixed order after scenarios; read back, the page and the JUnit file render the same", () => {
+    const r = bothModesReport();
+    const text = reportJson(r);
+    const data = JSON.parse(text) as Record<string, unknown> & { comparisons: Record<string, unknown>[] };
+    expect(Object.keys(data)).toEqual(["birdcage", "passed", "scenarios", "comparisons"]);
+    expect(Object.keys(data.comparisons[0]!)).toEqual(["file", "scenario", "passed", "differences", "stale"]);
+    expect(text).toContain('"observation": "routes/node-2/192.168.9.0/24",\n          "sim": "absent",\n          "real": "unicast",\n          "known": {\n            "pattern": "routes/node-2",\n            "reason"');
+    const back = readReport(text);
+    expect(back.comparisons).toEqual(r.comparisons);
+    expect(htmlReport(back)).toBe(htmlReport(r));
+    expect(junitXml(back)).toBe(junitXml(r));
+  });
+
+  test("a malformed comparison is rejected by path", () => {
+    const data = JSON.parse(reportJson(bothModesReport())) as { comparisons: { differences: { known: { reason: unknown } }[] }[] };
+    data.comparisons[0]!.differences[0]!.known.reason = 7;
+    expect(() => readReport(JSON.stringify(data))).toThrow(ReportFormatError);
+    expect(() => readReport(JSON.stringify(data))).toThrow(/^not a birdcage report: comparisons\[0\]\.differences\[0\]\.known\.reason: /);
   });
 });
