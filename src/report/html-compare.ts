@@ -113,7 +113,7 @@ export function comparisonSection(report: RunReport): string {
   if (!pairs.length && !comparisons.length) return "";
   const key = (file: string, name: string): string => `${file}\u0000${name}`;
   const byKey = new Map(comparisons.map((c) => [key(c.file, c.scenario), c]));
-  let out = `<section class="scenario" id="compare" aria-labelledby="compare-h"><h2 id="compare-h">Sim versus real</h2>`;
+  let out = `<section class="scenario${comparisons.every((c) => c.passed) ? "" : " failed"}" id="compare" aria-labelledby="compare-h"><h2 id="compare-h">Sim versus real</h2>`;
   if (!comparisons.length) out += note("Assertions and probes are matched by name (a repeated name by its order); the timing of the two worlds differs, so only outcomes and final figures are compared.");
   else {
     out += note(

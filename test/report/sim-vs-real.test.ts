@@ -32,6 +32,7 @@ describe("report.html: Sim versus real", () => {
     const html = htmlReport(bothModesReport());
     const section = compareSection(html)!;
     expect(textOf(named(section, "h2")[0]!)).toBe("Sim versus real");
+    expect(section.attrs.class).toBe("scenario failed");
     expect(textOf(named(section, "h3")[0]!)).toBe("FAIL full mesh converges (real): 1 unexplained difference, 1 known difference, 1 stale known difference");
     expect(textOf(all(section).find((e) => e.attrs.class === "counts")!)).toBe("DIFF 1 KNOWN 1 STALE 1");
     expect(differenceRows(section)).toEqual([
@@ -59,6 +60,7 @@ describe("report.html: Sim versus real", () => {
     const okRoot = parseXml(htmlReport(ok));
     expect(textOf(named(named(okRoot, "nav")[0]!, "li").at(-1)!)).toBe("PASS Sim versus real");
     expect(textOf(named(compareSection(htmlReport(ok))!, "h3")[0]!)).toBe("PASS full mesh converges (real): 1 known difference");
+    expect(compareSection(htmlReport(ok))!.attrs.class).toBe("scenario");
   });
 
   test("absent from a single-mode run", () => {
