@@ -13,10 +13,12 @@
 import { execa } from "execa";
 import { formatAddress, formatPrefix, parseIP, type IPAddress } from "../../src/core/net/ip.ts";
 import type { Dataplane, DataplaneRoute, DataplaneRouteChanges, TunnelDevice, WorkloadInterface } from "../../src/core/agent/dataplane.ts";
-import type { PolicySet } from "../../src/core/policy/policy-set.ts";
-import { planNode, type Plan } from "../../src/core/policy/render/plan.ts";
+import type { PolicySet, PolicySetInput } from "../../src/core/policy/policy-set.ts";
+import type { Policy } from "../../src/core/policy/model.ts";
+import { NodePlanner, diffPolicies, type Plan } from "../../src/core/policy/render/plan.ts";
 import { renderNft, renderNftUpdate, NFT_TABLE } from "../../src/core/policy/render/nft.ts";
-import { renderIptables } from "../../src/core/policy/render/iptables.ts";
+import { IPTABLES_HOOK, IPTABLES_HOST_HOOKS, renderIptablesFamilies, type IptablesOutput } from "../../src/core/policy/render/iptables.ts";
+import type { Family } from "../../src/core/net/ip.ts";
 import { KernelRouteWriter, type KernelRoute, type RouteWriteError } from "../bgp/kernel-routes.ts";
 
 export const IPIP_DEVICE = "tunl0";
@@ -76,6 +78,20 @@ export class KernelDataplane implements Dataplane {
   private readonly current = new Map<string, DataplaneRoute>();
   private policySet: PolicySet | undefined;
   private lastPlan: Plan | undefined;
+  /**
+   * Kept across policy-only changes (same endpoints, profiles, tiers, network sets, failsafe):
+   * `planner` was built from `plannerSet` and has had the policies `plannedPolicies` applied.
+   */
+  private planner: NodePlanner | undefined;
+  private plannerSet: PolicySet | undefined;
+  private plannedPolicies: readonly Policy[] = [];
+  /**
+   * How policy reached the kernel (for tests and logs): whole-table loads, deltas, renders that
+   * changed nothing, and plans made incrementally by the kept planner.
+   */
+  readonly policyLoads = { full: 0, delta: 0, unchanged: 0, incremental: 0 };
+  /** iptables mode: the families whose hooks are installed. */
+  private readonly hookedFamilies = new Set<Family>();
   private queue: Promise<void> = Promise.resolve();
 
   constructor(private readonly opts: KernelDataplaneOptions) {
@@ -201,8 +217,10 @@ export class KernelDataplane implements Dataplane {
     if (this.tunnels.has("ipip")) await this.ip(["addr", "flush", "dev", IPIP_DEVICE], true);
     if (this.lastPlan) {
       if ((this.opts.policy ?? "nft") === "nft") await this.exec("nft", ["delete", "table", "inet", NFT_TABLE], true);
-      else await this.exec("sh", ["-c", "iptables -D FORWARD -j bc-FORWARD; iptables -F bc-FORWARD; iptables -X bc-FORWARD"], true);
+      else await this.exec("sh", ["-c", iptablesCleanup([...this.hookedFamilies])], true);
     }
+    this.hookedFamilies.clear();
+    this.planner = undefined;
     this.tunnels.clear();
   }
 
@@ -283,29 +301,86 @@ export class KernelDataplane implements Dataplane {
       const set = this.policySet;
       if (!set) return;
       let plan: Plan;
+      let incremental = false;
       try {
-        plan = planNode(set, { node: this.opts.node });
+        ({ plan, incremental } = this.planFor(set));
       } catch (e) {
+        this.planner = undefined;
         this.report("policy", `cannot render policy: ${(e as Error).message}`);
         return;
       }
-      if ((this.opts.policy ?? "nft") === "nft") {
-        let script: string;
-        try {
-          script = this.lastPlan ? renderNftUpdate(this.lastPlan, plan) : renderNft(plan);
-        } catch {
-          script = renderNft(plan); // a change the update cannot express: replace the table atomically
-        }
-        if (script.trim() === "") return void (this.lastPlan = plan);
-        const r = await this.exec("nft", ["-f", "-"], true, script);
-        if (!r.ok) return this.report("policy", `nft -f failed: ${r.stderr}`);
-      } else {
-        const out = renderIptables(plan);
-        const r = await this.exec("sh", ["-c", iptablesLoader(out)], true);
-        if (!r.ok) return this.report("policy", `iptables-restore failed: ${r.stderr}`);
-      }
-      this.lastPlan = plan;
+      const ok = (this.opts.policy ?? "nft") === "nft" ? await this.loadNft(plan, incremental) : await this.loadIptables(plan);
+      if (ok) this.lastPlan = plan;
+      // The kernel may not hold what the planner has: plan from scratch next time.
+      else this.planner = undefined;
     });
+  }
+
+  /**
+   * The node's plan for `set`: through the kept NodePlanner when only policies differ from the
+   * set it was built from (the plan then shares unchanged chains and sets with the last one),
+   * otherwise from a new planner.
+   */
+  private planFor(set: PolicySet): { plan: Plan; incremental: boolean } {
+    const policies = set.input.policies ?? [];
+    if (this.planner && this.plannerSet && this.lastPlan && samePolicyContext(this.plannerSet.input, set.input)) {
+      const change = diffPolicies(this.plannedPolicies, policies);
+      try {
+        const plan = (change.upsert?.length ?? 0) + (change.remove?.length ?? 0) === 0 ? this.planner.plan : this.planner.update(change);
+        this.plannedPolicies = policies;
+        this.policyLoads.incremental++;
+        return { plan, incremental: true };
+      } catch {
+        // e.g. a policy this planner refuses: a new planner reports it (or copes) below
+      }
+    }
+    this.planner = new NodePlanner(set, { node: this.opts.node });
+    this.plannerSet = set;
+    this.plannedPolicies = policies;
+    return { plan: this.planner.plan, incremental: false };
+  }
+
+  private async loadNft(plan: Plan, incremental: boolean): Promise<boolean> {
+    let script: string;
+    try {
+      script = this.lastPlan ? renderNftUpdate(this.lastPlan, plan) : renderNft(plan);
+    } catch {
+      script = renderNft(plan); // a change the update cannot express: replace the table atomically
+    }
+    if (script.trim() === "") {
+      this.policyLoads.unchanged++;
+      return true;
+    }
+    const r = await this.exec("nft", ["-f", "-"], true, script);
+    if (r.ok) {
+      if (this.lastPlan) this.policyLoads.delta++;
+      else this.policyLoads.full++;
+      return true;
+    }
+    if (this.lastPlan) {
+      // The kernel differs from the last plan (someone touched the table?): load the whole table.
+      const full = await this.exec("nft", ["-f", "-"], true, renderNft(plan));
+      if (full.ok) {
+        this.report("policy", `nft -f of the ${incremental ? "incremental" : "planned"} update failed (${r.stderr}); the whole table was reloaded`);
+        this.policyLoads.full++;
+        return true;
+      }
+    }
+    this.report("policy", `nft -f failed: ${r.stderr}`);
+    return false;
+  }
+
+  /** Every family's ipsets and chains, then the FORWARD (and, with host endpoints, INPUT/OUTPUT) hooks. */
+  private async loadIptables(plan: Plan): Promise<boolean> {
+    const families = renderIptablesFamilies(plan);
+    const r = await this.exec("sh", ["-c", iptablesLoader(families, plan.hostEndpoints.length > 0)], true);
+    for (const f of families.keys()) this.hookedFamilies.add(f);
+    if (!r.ok) {
+      this.report("policy", `iptables-restore failed: ${r.stderr}`);
+      return false;
+    }
+    this.policyLoads.full++;
+    return true;
   }
 
   private enqueue(fn: () => Promise<void>): void {
@@ -344,12 +419,42 @@ export class KernelDataplane implements Dataplane {
   }
 }
 
-/** A shell script feeding renderIptables' ipsets and rules to ipset/iptables-restore. */
-function iptablesLoader(out: ReturnType<typeof renderIptables>): string {
-  const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
-  return [
-    out.ipset ? `printf %s ${q(out.ipset)} | ipset restore -exist` : "true",
-    `printf %s ${q(out.iptables)} | iptables-restore --noflush`,
-    `iptables -C FORWARD -j bc-FORWARD 2>/dev/null || iptables -I FORWARD 1 -j bc-FORWARD`,
-  ].join(" && ");
+/** Endpoints, profiles, tiers, network sets and failsafe ports equal: only policies may differ. */
+function samePolicyContext(a: PolicySetInput, b: PolicySetInput): boolean {
+  const same = <T>(x: T, y: T): boolean => x === y || JSON.stringify(x ?? null) === JSON.stringify(y ?? null);
+  return same(a.tiers, b.tiers) && same(a.profiles, b.profiles) && same(a.networkSets, b.networkSets) && same(a.failsafe, b.failsafe) && same(a.endpoints, b.endpoints);
+}
+
+const shq = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
+const TOOL: Record<Family, string> = { 4: "iptables", 6: "ip6tables" };
+
+/**
+ * A shell script feeding each family's ipsets and rules to ipset and iptables-restore /
+ * ip6tables-restore, then installing the hooks once: FORWARD always, INPUT and OUTPUT with host
+ * endpoints (removed again when the host endpoints go, so no hook jumps to an emptied chain).
+ */
+export function iptablesLoader(families: ReadonlyMap<Family, IptablesOutput>, hostEndpoints: boolean): string {
+  const steps: string[] = [];
+  for (const [family, out] of families) {
+    const tool = TOOL[family];
+    if (out.ipset) steps.push(`printf %s ${shq(out.ipset)} | ipset restore -exist`);
+    steps.push(`printf %s ${shq(out.iptables)} | ${tool}-restore --noflush`);
+    const hooks = [IPTABLES_HOOK, ...(hostEndpoints ? IPTABLES_HOST_HOOKS : [])];
+    for (const h of hooks) steps.push(`{ ${tool} -C ${h[1]} -j ${h[4]} 2>/dev/null || ${tool} ${h.join(" ")}; }`);
+    if (!hostEndpoints) for (const h of IPTABLES_HOST_HOOKS) steps.push(`{ while ${tool} -D ${h[1]} -j ${h[4]} 2>/dev/null; do :; done; }`);
+  }
+  return steps.join(" && ");
+}
+
+/** Removes the hooks, every `bc-` chain and every `bc4-`/`bc6-` ipset (best effort). */
+export function iptablesCleanup(families: readonly Family[]): string {
+  const steps: string[] = [];
+  for (const f of families) {
+    const tool = TOOL[f];
+    for (const h of [IPTABLES_HOOK, ...IPTABLES_HOST_HOOKS]) steps.push(`while ${tool} -D ${h[1]} -j ${h[4]} 2>/dev/null; do :; done`);
+    const chains = `$(${tool} -S | awk '$1 == "-N" && $2 ~ /^bc-/ { print $2 }')`;
+    steps.push(`for c in ${chains}; do ${tool} -F "$c"; done`, `for c in ${chains}; do ${tool} -X "$c"; done`);
+  }
+  steps.push(`for s in $(ipset list -n 2>/dev/null | grep -E '^bc[46]-'); do ipset destroy "$s"; done`);
+  return steps.join("; ");
 }

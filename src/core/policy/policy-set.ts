@@ -243,6 +243,8 @@ export class PolicySet {
   readonly policies: readonly CompiledPolicy[];
   /** Policies skipped by filter-path evaluation (preDNAT, doNotTrack), by id. */
   readonly skippedPolicies: readonly string[];
+  /** The input this set was built from (lets a consumer tell a policy-only change from others). */
+  readonly input: PolicySetInput;
   readonly #profiles = new Map<string, CompiledProfile>();
   readonly #endpoints: EndpointState[] = [];
   readonly #byIp = new Map<string, Entity[]>();
@@ -270,6 +272,7 @@ export class PolicySet {
   };
 
   constructor(input: PolicySetInput) {
+    this.input = input;
     const problems = new Problems();
     this.#failsafe = input.failsafe ?? DEFAULT_FAILSAFE;
 
