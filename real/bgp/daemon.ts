@@ -66,6 +66,13 @@ export class SpeakerDaemon {
 
   /** Listens (BGP and control), starts every session and originates the configured prefixes. */
   async start(): Promise<void> {
+    // A fresh start owns no kernel routes yet: what an earlier run killed with -9 left under our
+    // protocol goes now. A graceful restart that kept its forwarding state keeps them (the speaker
+    // replaces them as it selects; ones that do not come back are not removed: no reconciliation yet).
+    const gr = this.config.gracefulRestart;
+    if (this.kernel && !(gr && gr.restarting && gr.forwarding)) {
+      for (const e of await this.kernel.flush()) this.log(`kernel: ${e.op}: ${e.message}`);
+    }
     if (this.config.control) {
       this.control = new ControlServer(this.config.control.socket, (command) => this.answer(command), this.log);
       await this.control.start();
