@@ -325,7 +325,7 @@ export class NodeAgent {
   private reconcilePeers(): void {
     const want = new Map<string, { peer: AgentPeer; sig: string }>();
     for (const p of nodePeers(this.view, this.self)) {
-      want.set(p.address, { peer: p, sig: `${p.asNumber}|${p.port ?? ""}|${p.localAddress}|${p.passive}|${p.routeReflectorClient}|${JSON.stringify(p.options ?? {})}` });
+      want.set(p.address, { peer: p, sig: `${p.asNumber}|${p.port ?? ""}|${p.localAddress}|${p.passive}|${p.routeReflectorClient}|${p.options === undefined ? "{}" : JSON.stringify(p.options)}` });
     }
     for (const [addr, old] of this.peerMap) {
       const w = want.get(addr);

@@ -158,13 +158,15 @@ export function nodePeers(view: ClusterView, self: ClusterNode): AgentPeer[] {
   const entry = indexOf(view.nodes).byName.get(self.name);
   const same = entry !== undefined && sameNode(view, entry, self);
   const nodes = same ? view.nodes : entry ? view.nodes.map((n) => (n.name === self.name ? self : n)) : [...view.nodes, self];
+  // Remote addresses come from the nodes' index (parsed once per view), not parsed again per agent.
+  const idx = indexOf(nodes);
   for (const r of peerRelations(same ? view : { ...view, nodes }, self.name)) {
     for (const family of [4, 6] as const) {
       const localAddress = mine[family];
       if (localAddress === undefined) continue;
       let address: string | undefined;
       if (r.address !== undefined) address = r.address.includes(":") === (family === 6) ? r.address : undefined;
-      else if (r.remote) address = family === 4 ? safeHost(r.remote.address) : safeHost(r.remote.addressV6);
+      else if (r.remote) address = family === 4 ? (idx.v4.get(r.remote) ?? safeHost(r.remote.address)) : (idx.v6.get(r.remote) ?? safeHost(r.remote.addressV6));
       if (address === undefined || address === localAddress || seen.has(address)) continue;
       seen.add(address);
       const asNumber = r.asNumber ?? (r.remote ? nodeAs(view, r.remote) : myAs);
