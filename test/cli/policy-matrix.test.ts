@@ -119,8 +119,10 @@ describe("birdcage policy render", () => {
   test("iptables prints ipset and iptables-restore parts; json names interfaces; unknown node warns", async () => {
     const r = await runCli(["policy", "render", "-f", kubectl, "--node", "node-1", "--format", "iptables"]);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^# --- ipset restore ---\ncreate bc4-s_/);
-    expect(r.stdout).toContain("\n*filter\n:bc-FORWARD - [0:0]\n");
+    expect(r.stdout).toMatch(/^# --- ipset restore \(IPv4\) ---\ncreate bc4-s_/);
+    expect(r.stdout).toContain("# --- iptables-restore --noflush (then once: iptables -I FORWARD 1 -j bc-FORWARD) ---\n*filter\n:bc-FORWARD - [0:0]\n");
+    // An IPv4-only cluster: no IPv6 part.
+    expect(r.stdout).not.toContain("ip6tables");
     const j = await runCli(["policy", "render", "-f", kubectl, "--node", "node-1", "-o", "json"]);
     const data = JSON.parse(j.stdout) as { interfaces: { endpoint: string; interface: string }[]; nft: string };
     expect(data.interfaces.map((i) => i.endpoint).sort()).toEqual(["x/a", "x/b", "y/a", "y/b", "z/c"]);
@@ -134,5 +136,41 @@ describe("birdcage policy render", () => {
     expect(prefix.stderr).toContain('--iface-prefix "toolong"');
     const bc = await runCli(["policy", "render", "-f", kubectl, "--node", "node-1", "--iface-prefix", "bcw"]);
     expect(bc.stdout).toContain('iifname "bcw*" jump bc-from-wl-dispatch');
+  });
+
+  test("iptables with IPv6 in the ruleset prints the ip6tables-restore file too, with host hooks; --family picks one", async () => {
+    const dual = [
+      "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}",
+      "apiVersion: v1\nkind: Pod\nmetadata: {name: db, namespace: shop, labels: {app: db}}\nspec: {nodeName: node-1, containers: [{name: c, image: i}]}\nstatus: {podIP: 10.9.1.3, podIPs: [{ip: 10.9.1.3}, {ip: 'fd00:9::3'}]}",
+      "apiVersion: projectcalico.org/v3\nkind: HostEndpoint\nmetadata: {name: node-1-eth1, labels: {role: node}}\nspec: {node: node-1, interfaceName: eth1, expectedIPs: [192.168.78.1]}",
+      "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: db, namespace: shop}\nspec:\n  podSelector: {matchLabels: {app: db}}\n  ingress: [{from: [{ipBlock: {cidr: 'fd00:1::/64'}}, {ipBlock: {cidr: 'fd00:2::/64'}}]}]",
+    ].join("\n---\n");
+    const both = await spawnCli(["policy", "render", "-f", "-", "--node", "node-1", "--format", "iptables"], { input: dual });
+    expect(both.stderr).toBe("");
+    expect(both.code).toBe(0);
+    const v6At = both.stdout.indexOf("# --- ipset restore (IPv6) ---\n");
+    expect(v6At).toBeGreaterThan(0);
+    const [v4, v6] = [both.stdout.slice(0, v6At), both.stdout.slice(v6At)];
+    expect(v4).toContain("# --- iptables-restore --noflush (then once: iptables -I FORWARD 1 -j bc-FORWARD; iptables -I INPUT 1 -j bc-INPUT; iptables -I OUTPUT 1 -j bc-OUTPUT) ---\n*filter\n");
+    expect(v6).toContain("# --- ip6tables-restore --noflush (then once: ip6tables -I FORWARD 1 -j bc-FORWARD; ip6tables -I INPUT 1 -j bc-INPUT; ip6tables -I OUTPUT 1 -j bc-OUTPUT) ---\n*filter\n");
+    expect(v4).not.toContain("fd00:");
+    expect(v6).toContain("-s fd00:1::/64");
+    expect(v6).toContain("-A bc-fh-eth1 ");
+
+    const only6 = await spawnCli(["policy", "render", "-f", "-", "--node", "node-1", "--format", "iptables", "--family", "6"], { input: dual });
+    expect(only6.code).toBe(0);
+    expect(only6.stdout).toBe(v6);
+    const j = await spawnCli(["policy", "render", "-f", "-", "--node", "node-1", "--format", "iptables", "-o", "json"], { input: dual });
+    const data = JSON.parse(j.stdout) as { iptables: string; families: { family: number; restore: string; iptables: string; hooks: string[] }[] };
+    expect(data.families.map((f) => [f.family, f.restore])).toEqual([[4, "iptables-restore"], [6, "ip6tables-restore"]]);
+    expect(data.iptables).toBe(data.families[0]!.iptables);
+    expect(data.families[1]!.hooks).toContain("ip6tables -I INPUT 1 -j bc-INPUT");
+
+    const badFamily = await spawnCli(["policy", "render", "-f", "-", "--node", "node-1", "--format", "iptables", "--family", "5"], { input: dual });
+    expect(badFamily.code).toBe(2);
+    expect(badFamily.stdout).toBe("");
+    const nftFamily = await spawnCli(["policy", "render", "-f", "-", "--node", "node-1", "--family", "6"], { input: dual });
+    expect(nftFamily.code).toBe(2);
+    expect(nftFamily.stderr).toContain("--family goes with --format iptables");
   });
 });

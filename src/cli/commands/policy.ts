@@ -6,7 +6,7 @@
 // `birdcage policy selector TEXT [--labels k=v,...]`: a selector's canonical form, unique ID and
 // whether it matches label sets.
 import { Option, type Command } from "commander";
-import { isIP } from "../../core/net/ip.ts";
+import { isIP, type Family } from "../../core/net/ip.ts";
 import { LoadedResources, loadResources } from "../../core/model/index.ts";
 import {
   PolicySet,
@@ -19,7 +19,7 @@ import { parseSelector, SelectorParseError } from "../../core/policy/selector/in
 import { formatTruthTables, parseProbes, reachability, truthTableJson, type Probe } from "../../core/policy/matrix.ts";
 import { planNode } from "../../core/policy/render/plan.ts";
 import { renderNft } from "../../core/policy/render/nft.ts";
-import { IPTABLES_HOOK, renderIptables } from "../../core/policy/render/iptables.ts";
+import { IPTABLES_HOOK, IPTABLES_HOST_HOOKS, renderIptables } from "../../core/policy/render/iptables.ts";
 import { CheckFailed, UsageError } from "../errors.ts";
 import { displayName, readInput } from "../io.ts";
 import { formatTable, render, withOutput, type OutputFormat } from "../output.ts";
@@ -217,13 +217,17 @@ function registerRender(policy: Command): void {
         .command("render")
         .description(
           "print the Linux filter ruleset for one node's workloads (pods whose spec.nodeName is --node), felix-style: " +
-            "nftables (table inet bc-filter, load with nft -f) or iptables (ipset restore + iptables-restore --noflush)",
+            "nftables (table inet bc-filter, load with nft -f) or iptables (ipset restore + iptables-restore --noflush, " +
+            "and ip6tables-restore --noflush when the ruleset has IPv6)",
         )
         .requiredOption("--node <name>", "the node whose workloads to render")
         .addOption(new Option("--format <format>", "ruleset format").choices(["nft", "iptables"]).default("nft"))
-        .option("--iface-prefix <prefix>", "host-side interface name prefix of workload veths", "cali"),
+        .option("--iface-prefix <prefix>", "host-side interface name prefix of workload veths", "cali")
+        .option("--family <4|6>", "iptables only: print this family's files (default: every family the ruleset has)"),
     ),
-  ).action(async (positional: string[], opts: FileOptions & { node: string; format: "nft" | "iptables"; ifacePrefix: string; output: OutputFormat }) => {
+  ).action(async (positional: string[], opts: FileOptions & { node: string; format: "nft" | "iptables"; ifacePrefix: string; family?: string; output: OutputFormat }) => {
+    if (opts.family !== undefined && opts.family !== "4" && opts.family !== "6") throw new UsageError(`--family must be 4 or 6 (got "${opts.family}")`);
+    if (opts.family !== undefined && opts.format !== "iptables") throw new UsageError("--family goes with --format iptables (the nftables table is inet: both families)");
     if (!/^[A-Za-z][A-Za-z0-9_-]{0,3}$/.test(opts.ifacePrefix)) {
       throw new UsageError(`--iface-prefix "${opts.ifacePrefix}": 1-4 letters, digits, "-" or "_", starting with a letter (interface names are prefix + 11 hex digits, at most 15)`);
     }
@@ -238,12 +242,20 @@ function registerRender(policy: Command): void {
       const nft = renderNft(plan);
       process.stdout.write(render({ format: "nft", node: opts.node, interfaces, nft }, opts.output, () => nft));
     } else {
-      const out = renderIptables(plan);
-      process.stdout.write(
-        render({ format: "iptables", node: opts.node, interfaces, ...out }, opts.output, () =>
-          `# --- ipset restore ---\n${out.ipset}# --- iptables-restore --noflush (then once: iptables ${IPTABLES_HOOK.join(" ")}) ---\n${out.iptables}`,
-        ),
-      );
+      const families: Family[] = opts.family !== undefined ? [opts.family === "6" ? 6 : 4] : [...plan.families];
+      const hooks = [IPTABLES_HOOK, ...(plan.hostEndpoints.length > 0 ? IPTABLES_HOST_HOOKS : [])];
+      const files = families.map((family) => {
+        const tool = family === 4 ? "iptables" : "ip6tables";
+        return { family, restore: `${tool}-restore`, ...renderIptables(plan, family), hooks: hooks.map((h) => `${tool} ${h.join(" ")}`) };
+      });
+      const v4 = files.find((f) => f.family === 4);
+      const text = (): string =>
+        files
+          .map((f) => `# --- ipset restore (IPv${f.family}) ---\n${f.ipset}# --- ${f.restore} --noflush (then once: ${f.hooks.join("; ")}) ---\n${f.iptables}`)
+          .join("\n");
+      // `ipset`/`iptables` (the IPv4 files) stay at the top level for existing readers.
+      const data = { format: "iptables", node: opts.node, interfaces, ...(v4 ? { ipset: v4.ipset, iptables: v4.iptables } : {}), families: files };
+      process.stdout.write(render(data, opts.output, text));
     }
   });
 }
