@@ -373,6 +373,10 @@ export class KernelDataplane implements Dataplane {
   /** Every family's ipsets and chains, then the FORWARD (and, with host endpoints, INPUT/OUTPUT) hooks. */
   private async loadIptables(plan: Plan): Promise<boolean> {
     const families = renderIptablesFamilies(plan);
+    // A family the ruleset no longer has (its last IPv6 address gone): unhook and drop its chains.
+    const gone = [...this.hookedFamilies].filter((f) => !families.has(f));
+    if (gone.length > 0) await this.exec("sh", ["-c", iptablesCleanup(gone, false)], true);
+    for (const f of gone) this.hookedFamilies.delete(f);
     const r = await this.exec("sh", ["-c", iptablesLoader(families, plan.hostEndpoints.length > 0)], true);
     for (const f of families.keys()) this.hookedFamilies.add(f);
     if (!r.ok) {
@@ -446,8 +450,8 @@ export function iptablesLoader(families: ReadonlyMap<Family, IptablesOutput>, ho
   return steps.join(" && ");
 }
 
-/** Removes the hooks, every `bc-` chain and every `bc4-`/`bc6-` ipset (best effort). */
-export function iptablesCleanup(families: readonly Family[]): string {
+/** Removes the families' hooks and `bc-` chains, and (with `ipsets`) every `bc4-`/`bc6-` ipset (best effort). */
+export function iptablesCleanup(families: readonly Family[], ipsets = true): string {
   const steps: string[] = [];
   for (const f of families) {
     const tool = TOOL[f];
@@ -455,6 +459,6 @@ export function iptablesCleanup(families: readonly Family[]): string {
     const chains = `$(${tool} -S | awk '$1 == "-N" && $2 ~ /^bc-/ { print $2 }')`;
     steps.push(`for c in ${chains}; do ${tool} -F "$c"; done`, `for c in ${chains}; do ${tool} -X "$c"; done`);
   }
-  steps.push(`for s in $(ipset list -n 2>/dev/null | grep -E '^bc[46]-'); do ipset destroy "$s"; done`);
+  if (ipsets) steps.push(`for s in $(ipset list -n 2>/dev/null | grep -E '^bc[46]-'); do ipset destroy "$s"; done`);
   return steps.join("; ");
 }

@@ -187,6 +187,13 @@ suite("kernel dataplane policy (root, ip, nft, iptables, ipset)")("kernel datapl
       expect(rules).not.toContain("-j bc-OUTPUT");
     }
 
+    // The last IPv6 address and CIDR go: the IPv6 hooks and chains go too, IPv4 stays.
+    dp.setPolicy(new PolicySet({ ...input, endpoints, policies: [p1] }));
+    await dp.settled();
+    expect(errors).toEqual([]);
+    expect(String((await inNs(IPT, "ip6tables", ["-S"])).stdout)).not.toContain("bc-");
+    expect(String((await inNs(IPT, "iptables", ["-S"])).stdout)).toContain("-A FORWARD -j bc-FORWARD");
+
     await dp.close();
     for (const tool of ["iptables", "ip6tables"]) expect(String((await inNs(IPT, tool, ["-S"])).stdout)).not.toContain("bc-");
     expect(String((await inNs(IPT, "ipset", ["list", "-n"])).stdout)).not.toMatch(/^bc[46]-/m);
