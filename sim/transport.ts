@@ -18,6 +18,7 @@
 //   they send and time out, or reach the revived host, which answers with an RST.
 // - Deterministic: no wall clock, no Math.random; the same seed and inputs replay the same events.
 import type { CloseReason, ConnectOptions, Connection, Listener, Transport } from "../src/core/bgp/ports.ts";
+import type { MessageCounters } from "../src/core/bgp/counters.ts";
 import type { SimEngine, SimEvent } from "./engine.ts";
 import type { RandomStream } from "./random.ts";
 
@@ -75,18 +76,11 @@ export interface TcpCapture {
   tcp(link: string, timeMs: number, seg: CapturedTcpSegment): void;
 }
 
-export interface BgpCounters {
-  open: number;
-  update: number;
-  notification: number;
-  keepalive: number;
-  routeRefresh: number;
-  /** Messages of other types, or a stream that stopped framing (a header with a bad length). */
-  other: number;
-  messages: number;
-  /** Payload octets the BGP speakers handed to TCP. */
-  bytes: number;
-}
+/**
+ * Counted on the wire (what the speakers hand to TCP, "other" also for a stream that stopped framing),
+ * in the core's field names so sim and speaker figures compare one to one. Bytes are payload octets.
+ */
+export type BgpCounters = Pick<MessageCounters, "open" | "update" | "notification" | "keepalive" | "routeRefresh" | "other" | "messages" | "bytes">;
 
 export interface TcpCounters {
   connectAttempts: number;
@@ -437,27 +431,13 @@ class Endpoint implements Connection {
 
   /** Bytes [from, to) of the send buffer as one array (no copy when one chunk holds them). */
   extract(from: number, to: number): Uint8Array {
-    const chunks = this.chunks ?? [];
-    let base = this.bufBase;
-    let i = 0;
-    for (; i < chunks.length; i++) {
-      const c = chunks[i] as Uint8Array;
-      if (base + c.length > from) break;
-      base += c.length;
-    }
-    const first = chunks[i];
-    if (first !== undefined && to <= base + first.length) return from === base && to === base + first.length ? first : first.subarray(from - base, to - base);
+    const pieces = this.pieces(from, to);
+    if (pieces instanceof Uint8Array) return pieces;
     const out = new Uint8Array(to - from);
     let o = 0;
-    for (; i < chunks.length && base < to; i++) {
-      const c = chunks[i] as Uint8Array;
-      const a = Math.max(from, base) - base;
-      const b = Math.min(to, base + c.length) - base;
-      if (b > a) {
-        out.set(c.subarray(a, b), o);
-        o += b - a;
-      }
-      base += c.length;
+    for (const p of pieces) {
+      out.set(p, o);
+      o += p.length;
     }
     return out;
   }

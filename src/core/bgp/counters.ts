@@ -1,7 +1,7 @@
 // Per-peer BGP message counters, counted where whole messages cross the session (the framer's output
 // on the way in, the connection's send on the way out): plain integer fields on one object per
 // direction, so counting allocates nothing. The shape matches the simulator's transport counters
-// (sim/transport.ts BgpCounters) plus octets per type and prefix counts.
+// (sim/transport.ts BgpCounters is a Pick of it) plus octets per type and prefix counts.
 import { MessageType } from "./wire/index.ts";
 
 export interface MessageCounters {
