@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { afterAll, beforeAll, expect, test } from "@jest/globals";
 import { execa, type ResultPromise } from "execa";
 import { join } from "node:path";
-import { capture, describeInterop, dropLab, kernelRoutes, makeLab, routesOf, runSpeaker, stateOf, tsharkCheck, until, writeFile, peersOf, type Lab } from "./interop-lab.ts";
+import { capture, describeInterop, closeLab, kernelRoutes, makeLab, routesOf, runSpeaker, stateOf, tsharkCheck, until, writeFile, peersOf, type Lab } from "./interop-lab.ts";
 
 const describeBird = describeInterop("BIRD interop", ["bird", "birdc", "tcpdump", "tshark"]);
 
@@ -74,12 +74,7 @@ control: { socket: ${sock} }
   }, 60_000);
 
   afterAll(async () => {
-    if (speaker && speaker.exitCode === null) {
-      speaker.kill("SIGTERM");
-      await Promise.race([speaker, new Promise((r) => setTimeout(r, 5000))]);
-    }
-    await cap?.stop().catch(() => undefined);
-    await dropLab(lab, children);
+    await closeLab(lab, children, speaker, cap);
   }, 30_000);
 
   test("IPv4 and IPv6 sessions reach Established", async () => {

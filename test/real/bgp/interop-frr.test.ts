@@ -7,7 +7,7 @@ import { execa, type ResultPromise } from "execa";
 import { chownSync } from "node:fs";
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
-import { capture, describeInterop, dropLab, kernelRoutes, makeLab, peersOf, routesOf, runSpeaker, stateOf, tsharkCheck, until, writeFile, type Lab } from "./interop-lab.ts";
+import { capture, describeInterop, closeLab, kernelRoutes, makeLab, peersOf, routesOf, runSpeaker, stateOf, tsharkCheck, until, writeFile, type Lab } from "./interop-lab.ts";
 import type { PeerCounters } from "../../../src/core/bgp/index.ts";
 
 const FRR = "/usr/lib/frr";
@@ -102,12 +102,7 @@ control: { socket: ${sock} }
   }, 60_000);
 
   afterAll(async () => {
-    if (speaker && speaker.exitCode === null) {
-      speaker.kill("SIGTERM");
-      await Promise.race([speaker, new Promise((r) => setTimeout(r, 5000))]);
-    }
-    await cap?.stop().catch(() => undefined);
-    await dropLab(lab, children);
+    await closeLab(lab, children, speaker, cap);
   }, 30_000);
 
   test("IPv4 and IPv6 sessions reach Established on both sides", async () => {

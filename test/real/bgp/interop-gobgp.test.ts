@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, expect, test } from "@jest/globals";
 import { execa, type ResultPromise } from "execa";
 import { join } from "node:path";
-import { capture, describeInterop, dropLab, kernelRoutes, makeLab, peersOf, routesOf, type PeerRow, runSpeaker, stateOf, tsharkCheck, until, writeFile, type Lab } from "./interop-lab.ts";
+import { capture, describeInterop, closeLab, kernelRoutes, makeLab, peersOf, routesOf, type PeerRow, runSpeaker, stateOf, tsharkCheck, until, writeFile, type Lab } from "./interop-lab.ts";
 
 const describeGobgp = describeInterop("GoBGP interop", ["gobgpd", "gobgp", "tcpdump", "tshark"]);
 
@@ -84,12 +84,7 @@ control: { socket: ${sock} }
   }, 60_000);
 
   afterAll(async () => {
-    if (speaker && speaker.exitCode === null) {
-      speaker.kill("SIGTERM");
-      await Promise.race([speaker, new Promise((r) => setTimeout(r, 5000))]);
-    }
-    await cap?.stop().catch(() => undefined);
-    await dropLab(lab, children);
+    await closeLab(lab, children, speaker, cap);
   }, 30_000);
 
   test("IPv4 and IPv6 sessions reach Established on both sides", async () => {

@@ -61,6 +61,19 @@ export async function dropLab(lab: Lab | undefined, children: ResultPromise[]): 
   }
 }
 
+/**
+ * The end of a lab with a speaker and a capture: the speaker gets SIGTERM (so it sends its Cease) and
+ * up to 5 s, the capture is stopped, then dropLab kills what is left and removes the namespaces.
+ */
+export async function closeLab(lab: Lab | undefined, children: ResultPromise[], speaker?: ResultPromise, cap?: { stop: () => Promise<string> }): Promise<void> {
+  if (speaker && speaker.exitCode === null) {
+    speaker.kill("SIGTERM");
+    await Promise.race([speaker, new Promise((r) => setTimeout(r, 5000))]);
+  }
+  await cap?.stop().catch(() => undefined);
+  await dropLab(lab, children);
+}
+
 export const writeFile = (lab: Lab, name: string, text: string): string => {
   const p = join(lab.dir, name);
   writeFileSync(p, text);
