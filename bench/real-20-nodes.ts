@@ -64,7 +64,7 @@ async function run(backend: Backend): Promise<Phases> {
   if (marks.has("namespaces built")) out.push(["namespaces built", marks.get("namespaces built")!]);
   if (marks.has("agents up")) out.push(["agents up (etcd, 20 agents answering)", started]);
   if (firstWait) out.push(["sessions Established (first wait converged)", firstWait.end]);
-  if (pods) out.push([`pods wired (CNI ADD, ${result.final.ipam.inUse} pods)`, pods.end]);
+  if (pods) out.push([`pods wired (CNI ADD; ${result.final.ipam.inUse} IPAM addresses in use, tunnel addresses included)`, pods.end]);
   if (secondWait) out.push(["routes to every pod block converged", secondWait.end]);
   out.push(["all reachable (every probe done)", result.duration]);
   // Steps that did not run (the backend did not start) have no times.
