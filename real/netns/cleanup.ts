@@ -92,19 +92,10 @@ export function pidsInNetns(names: readonly string[]): { pid: number; startTime:
   }
   if (byIno.size === 0) return [];
   const out: { pid: number; startTime: string; netns: string }[] = [];
-  let entries: string[];
-  try {
-    entries = readdirSync("/proc");
-  } catch {
-    return [];
-  }
-  for (const e of entries) {
-    if (!/^\d+$/.test(e)) continue;
-    const pid = Number(e);
-    if (pid === process.pid) continue;
+  for (const pid of otherPids()) {
     let st;
     try {
-      st = statSync(`/proc/${e}/ns/net`);
+      st = statSync(`/proc/${pid}/ns/net`);
     } catch {
       continue;
     }
@@ -116,6 +107,17 @@ export function pidsInNetns(names: readonly string[]): { pid: number; startTime:
   return out;
 }
 
+/** Every pid in /proc but our own (none if /proc cannot be read). */
+function otherPids(): number[] {
+  let entries: string[];
+  try {
+    entries = readdirSync("/proc");
+  } catch {
+    return [];
+  }
+  return entries.filter((e) => /^\d+$/.test(e) && Number(e) !== process.pid).map(Number);
+}
+
 /**
  * Processes whose working directory is one of `dirs` or inside one: etcd runs in its data dir, so a
  * run killed between spawning etcd and recording its pid still leaves it findable through the dir.
@@ -123,23 +125,16 @@ export function pidsInNetns(names: readonly string[]): { pid: number; startTime:
 export function pidsWithCwdIn(dirs: readonly string[]): { pid: number; startTime: string }[] {
   if (dirs.length === 0) return [];
   const out: { pid: number; startTime: string }[] = [];
-  let entries: string[];
-  try {
-    entries = readdirSync("/proc");
-  } catch {
-    return [];
-  }
-  for (const e of entries) {
-    if (!/^\d+$/.test(e) || Number(e) === process.pid) continue;
+  for (const pid of otherPids()) {
     let cwd: string;
     try {
-      cwd = readlinkSync(`/proc/${e}/cwd`);
+      cwd = readlinkSync(`/proc/${pid}/cwd`);
     } catch {
       continue;
     }
     if (!dirs.some((d) => cwd === d || cwd.startsWith(`${d}/`))) continue;
-    const startTime = processStartTime(Number(e));
-    if (startTime !== undefined) out.push({ pid: Number(e), startTime });
+    const startTime = processStartTime(pid);
+    if (startTime !== undefined) out.push({ pid, startTime });
   }
   return out;
 }
