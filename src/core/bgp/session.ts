@@ -666,13 +666,14 @@ function gracefulEnd(n: Negotiated | undefined, sent: { code: number; subcode: n
 }
 
 /**
- * Calico's mesh rule (confd bgp_processor.go, formerly `{{if gt $onode_ip $node_ip}}passive on;` with
- * the comment "peer will connect to us"): a node is passive towards a peer whose IP text sorts after
- * its own, so in each pair only the side with the higher address connects and the lower one waits.
- * Like Calico it compares the text (Go string order), not the number: "10.0.0.10" < "10.0.0.9".
+ * The mesh's passive rule, as issue 3 states it: in each pair of Calico nodes the side with the
+ * higher address waits and the lower one connects, so only one TCP connection is ever opened and
+ * collisions (and the graceful-restart race they cause) cannot happen. Like Calico it compares the
+ * address text (Go string order), not the number: "10.0.0.10" < "10.0.0.9". confd's template words
+ * it the other way round (`passive on` when the peer's text sorts after the node's); see docs/bgp.md.
  */
 export function calicoPassive(localAddress: string, peerAddress: string): boolean {
-  return peerAddress > localAddress;
+  return localAddress > peerAddress;
 }
 
 function fnv1a(text: string): number {

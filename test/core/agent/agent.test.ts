@@ -15,8 +15,8 @@ describe("node-to-node mesh", () => {
     expect(lab.established()).toBe(true);
     for (const n of lab.nodes.values()) expect(n.agent.sessions().map((s) => `${s.peer} ${s.type} ${s.source} ${s.state}`)).toHaveLength(2);
     expect(lab.node("node-1").agent.sessions().map((s) => `${s.peer} ${s.peerNode} ${s.type} ${s.source} passive=${s.passive}`)).toEqual([
-      "10.0.0.2 node-2 iBGP mesh passive=true",
-      "10.0.0.3 node-3 iBGP mesh passive=true",
+      "10.0.0.2 node-2 iBGP mesh passive=false",
+      "10.0.0.3 node-3 iBGP mesh passive=false",
     ]);
     const pods = [];
     for (const [i, name] of ["node-1", "node-2", "node-3"].entries()) pods.push(await lab.node(name).agent.addPod({ name: `web-${i}`, namespace: "default" }));

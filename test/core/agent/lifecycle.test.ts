@@ -73,7 +73,7 @@ describe("stop and crash", () => {
     const lab = new ClusterLab({ nodes: nodes(2), ipPools: [pool("10.1.0.0/16", { vxlanMode: "Always" })] }).build();
     await lab.startAll();
     await lab.run(3);
-    expect(lab.node("node-1").states).toEqual(["10.0.2.1 Idle->Active", "10.0.2.1 Active->OpenSent", "10.0.2.1 OpenSent->OpenConfirm", "10.0.2.1 OpenConfirm->Established"]);
+    expect(lab.node("node-1").states).toEqual(["10.0.2.1 Idle->Active", "10.0.2.1 Active->Connect", "10.0.2.1 Connect->OpenSent", "10.0.2.1 OpenSent->OpenConfirm", "10.0.2.1 OpenConfirm->Established"]);
     const block2 = lab.node("node-2").agent.status().originated[0]!;
     expect(lab.table("node-1")).toContain(`${block2} unicast vxlan 10.0.2.1`);
     lab.node("node-2").agent.stop();

@@ -25,7 +25,7 @@ const rrCluster = (): ClusterView => ({
   bgpPeers: [{ metadata: { name: "peer-with-rrs" }, spec: { nodeSelector: "all()", peerSelector: "route-reflector == 'true'" } }],
 });
 
-describe("which peers a node has (confd's rules)", () => {
+describe("which peers a node has (confd's rules; the passive rule as issue 3 words it)", () => {
   test("mesh: every other node, lexical passive rule (Go string order), listen port from BGPConfiguration", () => {
     const v: ClusterView = {
       nodes: [
@@ -36,22 +36,23 @@ describe("which peers a node has (confd's rules)", () => {
       ipPools: [],
       bgpConfiguration: { spec: { listenPort: 1790 } },
     };
-    // "10.0.0.10" < "10.0.0.9" as text: a connects to b, b waits for a.
-    expect(peersOf(v, "a")).toEqual(["10.0.0.10 as64512 iBGP mesh port 1790", "10.0.0.2 as65010 eBGP mesh port 1790"]);
-    expect(peersOf(v, "b")).toEqual(["10.0.0.9 as64512 iBGP mesh passive port 1790", "10.0.0.2 as65010 eBGP mesh passive port 1790"]);
-    expect(peersOf(v, "c")).toEqual(["10.0.0.9 as64512 eBGP mesh passive port 1790", "10.0.0.10 as64512 eBGP mesh port 1790"]);
+    // "10.0.0.10" < "10.0.0.9" < "10.0.0.2"... as text: the higher text waits, the lower one connects,
+    // so b (10.0.0.10) connects to a (10.0.0.9), and c (10.0.0.2) waits for both.
+    expect(peersOf(v, "a")).toEqual(["10.0.0.10 as64512 iBGP mesh passive port 1790", "10.0.0.2 as65010 eBGP mesh passive port 1790"]);
+    expect(peersOf(v, "b")).toEqual(["10.0.0.9 as64512 iBGP mesh port 1790", "10.0.0.2 as65010 eBGP mesh port 1790"]);
+    expect(peersOf(v, "c")).toEqual(["10.0.0.9 as64512 eBGP mesh port 1790", "10.0.0.10 as64512 eBGP mesh passive port 1790"]);
   });
 
   test("route reflectors skip the mesh; clients are rr clients, reflectors of one cluster plain iBGP", () => {
     const v = rrCluster();
     v.bgpConfiguration = { spec: { nodeToNodeMeshEnabled: true } };
     // Mesh on: clients mesh among themselves, never with the reflectors (those come from the BGPPeer).
-    expect(peersOf(v, "c-1")).toEqual(["10.0.0.22 as64512 iBGP mesh passive", "10.0.0.23 as64512 iBGP mesh passive", "10.0.0.10 as64512 iBGP bgppeer/peer-with-rrs", "10.0.0.11 as64512 iBGP bgppeer/peer-with-rrs"]);
+    expect(peersOf(v, "c-1")).toEqual(["10.0.0.22 as64512 iBGP mesh", "10.0.0.23 as64512 iBGP mesh", "10.0.0.10 as64512 iBGP bgppeer/peer-with-rrs passive", "10.0.0.11 as64512 iBGP bgppeer/peer-with-rrs passive"]);
     expect(peersOf(v, "rr-1")).toEqual([
-      "10.0.0.11 as64512 iBGP bgppeer/peer-with-rrs passive",
-      "10.0.0.21 as64512 iBGP bgppeer/peer-with-rrs passive rr-client",
-      "10.0.0.22 as64512 iBGP bgppeer/peer-with-rrs passive rr-client",
-      "10.0.0.23 as64512 iBGP bgppeer/peer-with-rrs passive rr-client",
+      "10.0.0.11 as64512 iBGP bgppeer/peer-with-rrs",
+      "10.0.0.21 as64512 iBGP bgppeer/peer-with-rrs rr-client",
+      "10.0.0.22 as64512 iBGP bgppeer/peer-with-rrs rr-client",
+      "10.0.0.23 as64512 iBGP bgppeer/peer-with-rrs rr-client",
     ]);
   });
 
@@ -71,10 +72,10 @@ describe("which peers a node has (confd's rules)", () => {
         { metadata: { name: "b-to-c" }, spec: { node: "b", peerSelector: "rack == 'r2'", reversePeering: "Manual" } },
       ],
     };
-    expect(peersOf(v, "a")).toEqual(["10.0.0.254 as65001 eBGP bgppeer/tor port 1179", "10.0.1.3 as64512 iBGP bgppeer/a-to-c passive"]);
-    expect(peersOf(v, "b")).toEqual(["10.0.0.254 as65001 eBGP bgppeer/tor port 1179", "10.0.1.3 as64512 iBGP bgppeer/b-to-c passive"]);
+    expect(peersOf(v, "a")).toEqual(["10.0.0.254 as65001 eBGP bgppeer/tor port 1179", "10.0.1.3 as64512 iBGP bgppeer/a-to-c"]);
+    expect(peersOf(v, "b")).toEqual(["10.0.0.254 as65001 eBGP bgppeer/tor port 1179", "10.0.1.3 as64512 iBGP bgppeer/b-to-c"]);
     // c gets the mirror of a's peerIP peering, not of b's (Manual).
-    expect(peersOf(v, "c")).toEqual(["10.0.0.1 as64512 iBGP bgppeer/a-to-c"]);
+    expect(peersOf(v, "c")).toEqual(["10.0.0.1 as64512 iBGP bgppeer/a-to-c passive"]);
     expect(peerRelations(v).map((r) => `${r.local.name}->${r.remote?.name ?? r.address} ${r.source}`)).toEqual([
       "a->10.0.0.254 bgppeer/tor",
       "b->10.0.0.254 bgppeer/tor",
@@ -93,8 +94,8 @@ describe("which peers a node has (confd's rules)", () => {
       ],
       ipPools: [],
     };
-    expect(peersOf(v, "a")).toEqual(["10.0.0.2 as64512 iBGP mesh passive", "fd00::2 as64512 iBGP mesh passive", "fd00::3 as64512 iBGP mesh passive"]);
-    expect(peersOf(v, "c")).toEqual(["fd00::1 as64512 iBGP mesh", "fd00::2 as64512 iBGP mesh"]);
+    expect(peersOf(v, "a")).toEqual(["10.0.0.2 as64512 iBGP mesh", "fd00::2 as64512 iBGP mesh", "fd00::3 as64512 iBGP mesh"]);
+    expect(peersOf(v, "c")).toEqual(["fd00::1 as64512 iBGP mesh passive", "fd00::2 as64512 iBGP mesh passive"]);
     const clock = new ManualClock();
     const agent = new NodeAgent(
       { name: "c", addressV6: "fd00::3/64", cluster: v },

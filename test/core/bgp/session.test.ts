@@ -45,11 +45,11 @@ describe("session FSM", () => {
     expect(lab.state("10.0.0.1", "10.0.0.2")).toBe("Established");
   });
 
-  test("Calico's passive rule: only the higher address connects, no collision", () => {
-    expect(calicoPassive("10.0.0.1", "10.0.0.2")).toBe(true);
-    expect(calicoPassive("10.0.0.2", "10.0.0.1")).toBe(false);
-    expect(calicoPassive("10.0.0.9", "10.0.0.10")).toBe(false); // text order, as Calico compares
-    expect(calicoPassive("10.0.0.10", "10.0.0.5")).toBe(true); // confd's own test vector
+  test("the mesh's passive rule: the higher address waits, the lower connects, no collision", () => {
+    expect(calicoPassive("10.0.0.1", "10.0.0.2")).toBe(false);
+    expect(calicoPassive("10.0.0.2", "10.0.0.1")).toBe(true);
+    expect(calicoPassive("10.0.0.9", "10.0.0.10")).toBe(true); // text order, as Calico compares
+    expect(calicoPassive("10.0.0.10", "10.0.0.5")).toBe(false);
     const lab = new Lab();
     const all = ["10.0.0.1", "10.0.0.2", "10.0.0.3"];
     for (const a of all) lab.add(a, { asNumber: 64512, peers: meshPeers(a, all).map((p) => ({ ...p, passive: calicoPassive(a, p.address) })) });
