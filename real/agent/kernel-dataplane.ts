@@ -20,6 +20,7 @@ import { renderNft, renderNftUpdate, NFT_TABLE } from "../../src/core/policy/ren
 import { IPTABLES_HOOK, IPTABLES_HOST_HOOKS, renderIptablesFamilies, type IptablesOutput } from "../../src/core/policy/render/iptables.ts";
 import type { Family } from "../../src/core/net/ip.ts";
 import { KernelRouteWriter, type KernelRoute, type RouteWriteError } from "../bgp/kernel-routes.ts";
+import { NftSession } from "./nft-session.ts";
 
 export const IPIP_DEVICE = "tunl0";
 export const VXLAN_DEVICE = "vxlan.calico";
@@ -90,6 +91,8 @@ export class KernelDataplane implements Dataplane {
    * changed nothing, and plans made incrementally by the kept planner.
    */
   readonly policyLoads = { full: 0, delta: 0, unchanged: 0, incremental: 0 };
+  /** nft mode: one long-lived `nft -i` in the namespace that every policy load goes through. */
+  private nftSession: NftSession | undefined;
   /** iptables mode: the families whose hooks are installed. */
   private readonly hookedFamilies = new Set<Family>();
   private queue: Promise<void> = Promise.resolve();
@@ -216,9 +219,11 @@ export class KernelDataplane implements Dataplane {
     if (this.tunnels.has("vxlan")) await this.ip(["link", "del", VXLAN_DEVICE], true);
     if (this.tunnels.has("ipip")) await this.ip(["addr", "flush", "dev", IPIP_DEVICE], true);
     if (this.lastPlan) {
-      if ((this.opts.policy ?? "nft") === "nft") await this.exec("nft", ["delete", "table", "inet", NFT_TABLE], true);
+      if ((this.opts.policy ?? "nft") === "nft") await this.nft(`delete table inet ${NFT_TABLE}\n`);
       else await this.exec("sh", ["-c", iptablesCleanup([...this.hookedFamilies])], true);
     }
+    await this.nftSession?.close();
+    this.nftSession = undefined;
     this.hookedFamilies.clear();
     this.planner = undefined;
     this.tunnels.clear();
@@ -351,7 +356,7 @@ export class KernelDataplane implements Dataplane {
       this.policyLoads.unchanged++;
       return true;
     }
-    const r = await this.exec("nft", ["-f", "-"], true, script);
+    const r = await this.nft(script);
     if (r.ok) {
       if (this.lastPlan) this.policyLoads.delta++;
       else this.policyLoads.full++;
@@ -359,7 +364,7 @@ export class KernelDataplane implements Dataplane {
     }
     if (this.lastPlan) {
       // The kernel differs from the last plan (someone touched the table?): load the whole table.
-      const full = await this.exec("nft", ["-f", "-"], true, renderNft(plan));
+      const full = await this.nft(renderNft(plan));
       if (full.ok) {
         this.report("policy", `nft -f of the ${incremental ? "incremental" : "planned"} update failed (${r.stderr}); the whole table was reloaded`);
         this.policyLoads.full++;
@@ -385,6 +390,16 @@ export class KernelDataplane implements Dataplane {
     }
     this.policyLoads.full++;
     return true;
+  }
+
+  /** One nft transaction through the dataplane's nft session. */
+  private async nft(script: string): Promise<{ ok: boolean; stderr: string }> {
+    this.nftSession ??= new NftSession(this.opts.netns !== undefined ? { netns: this.opts.netns } : {});
+    try {
+      return await this.nftSession.run(script);
+    } catch (e) {
+      return { ok: false, stderr: (e as Error).message };
+    }
   }
 
   private enqueue(fn: () => Promise<void>): void {
