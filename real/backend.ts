@@ -214,8 +214,10 @@ export class RealBackend implements Backend {
         const args = ["agent", "-t", file, "-n", n.name, "--etcd", etcd.unixEndpoint!, "--etcd-namespace", world.runId, "-s", socket, "--hold-time", String(HOLD_TIME_MS / 1000)];
         this.#agents.set(n.name, { node: n.name, socket, args, ready: "status", proc: undefined });
       }
-      // A router that speaks BGP runs the standalone speaker (accept-all, kernel routes) with the
-      // peers the simulator gives it (sim/backend/routers.ts), passive towards nodes.
+      // A router that speaks BGP runs the standalone speaker (kernel routes) with the peers the
+      // simulator gives it (sim/backend/routers.ts), passive towards nodes. Like the simulated
+      // router it accepts and passes on every route: `import: all` / `export: all`, which RFC 8212
+      // needs on its eBGP sessions.
       for (const r of topology.routers) {
         if (r.bgp === undefined) continue;
         const socket = join(tmpdir(), `bc-${world.runId}-${r.name}.sock`);
@@ -231,7 +233,7 @@ export class RealBackend implements Backend {
           holdTime: HOLD_TIME_MS / 1000,
         }));
         const routerId = r.bgp.routerId ?? sc.routerId;
-        await writeFile(config, stringify({ asNumber: r.bgp.asNumber, routerId, listen: { address: "0.0.0.0" }, peers, kernel: { install: true }, control: { socket } }));
+        await writeFile(config, stringify({ asNumber: r.bgp.asNumber, routerId, listen: { address: "0.0.0.0" }, import: "all", export: "all", peers, kernel: { install: true }, control: { socket } }));
         this.#routers.set(r.name, { node: r.name, socket, args: ["bgp", "speaker", "-c", config], ready: "peers", proc: undefined });
       }
       // Agents and plugin runs start from a precompiled bundle (real/agent/launch.ts), not through tsx.

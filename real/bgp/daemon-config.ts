@@ -4,7 +4,8 @@ import * as z from "zod";
 import { issueToProblems } from "../../src/core/model/issues.ts";
 import { InputError, sortProblems, type Problem } from "../../src/core/model/problems.ts";
 import { parseYamlDocuments } from "../../src/core/model/yaml-source.ts";
-import { parseIP, parsePrefix } from "../../src/core/net/ip.ts";
+import { familyBits, parseIP, parsePrefix } from "../../src/core/net/ip.ts";
+import { parseCommunity } from "./daemon-policy.ts";
 
 const ipText = (what: string) =>
   z.string().refine((s) => {
@@ -29,6 +30,57 @@ const asn = z.number().int().min(1).max(4294967295);
 const routerId = z.union([z.string().refine((s) => /^\d{1,3}(\.\d{1,3}){3}$/.test(s) && s.split(".").every((o) => Number(o) <= 255) && s !== "0.0.0.0", "expected a non-zero dotted quad such as 10.0.0.1"), z.number().int().min(1).max(4294967295)], { error: "expected a non-zero dotted quad such as 10.0.0.1 or a number 1-4294967295" });
 const holdTime = z.number().int().refine((n) => n === 0 || (n >= 3 && n <= 65535), "hold time must be 0 or 3-65535 seconds");
 
+const u32 = z.number().int().min(0).max(4294967295);
+const communityText = z.string().refine((s) => parseCommunity(s) !== undefined, "expected a community such as 65000:100 (each half 0-65535) or a well-known name (no-export, no-advertise, no-export-subconfed, no-peer, blackhole, graceful-shutdown)");
+
+/** A prefix-list entry: "10.0.0.0/8" (exactly that prefix) or { prefix, ge, le } (lengths ge..le inside it). */
+const prefixEntry = z.union([
+  prefixText,
+  z
+    .strictObject({ prefix: prefixText, ge: z.number().int().min(0).max(128).optional(), le: z.number().int().min(0).max(128).optional() })
+    .superRefine((e, ctx) => {
+      let p;
+      try {
+        p = parsePrefix(e.prefix, { strict: true });
+      } catch {
+        return; // reported by prefixText
+      }
+      const max = familyBits(p.family);
+      for (const k of ["ge", "le"] as const) {
+        const v = e[k];
+        if (v !== undefined && v <= 128 && (v < p.len || v > max)) ctx.addIssue({ code: "custom", path: [k], message: `${k} must be between the prefix length ${p.len} and ${max}` });
+      }
+      if (e.ge !== undefined && e.le !== undefined && e.ge > e.le) ctx.addIssue({ code: "custom", path: ["le"], message: `le ${e.le} is less than ge ${e.ge}` });
+    }),
+]);
+
+/**
+ * One filter rule: it matches when the route's prefix is in `prefixes` (if given) and the route
+ * carries at least one of `communities` (if given). The first matching rule decides: accept with
+ * `set` applied, or reject (`action: reject`). No rule matches → reject.
+ */
+const filterRule = z
+  .strictObject({
+    prefixes: z.array(prefixEntry).min(1).optional(),
+    communities: z.array(communityText).min(1).optional(),
+    action: z.enum(["accept", "reject"]).optional(),
+    set: z
+      .strictObject({
+        localPref: u32.optional(),
+        med: u32.optional(),
+        communities: z.strictObject({ add: z.array(communityText).optional(), remove: z.array(communityText).optional() }).optional(),
+      })
+      .optional(),
+  })
+  .superRefine((r, ctx) => {
+    if (r.action === "reject" && r.set) ctx.addIssue({ code: "custom", path: ["set"], message: "set has no effect on a rule with action: reject" });
+  });
+
+/** `all`, `none`, a filter rule or a list of them (first match decides). */
+const policySpec = z.union([z.literal("all"), z.literal("none"), filterRule, z.array(filterRule).min(1)], {
+  error: "expected all, none, a filter rule (mapping) or a list of rules",
+});
+
 const peerSchema = z.strictObject({
   address: ipText("address"),
   asNumber: asn,
@@ -45,6 +97,9 @@ const peerSchema = z.strictObject({
   nextHopSelf: z.boolean().optional(),
   maxPrefixes: z.number().int().min(1).optional(),
   families: z.array(z.union([z.literal(4), z.literal(6)])).min(1).optional(),
+  /** This peer's policy, overriding the speaker-wide one. */
+  import: policySpec.optional(),
+  export: policySpec.optional(),
 });
 
 export const speakerConfigSchema = z.strictObject({
@@ -68,6 +123,12 @@ export const speakerConfigSchema = z.strictObject({
       z.literal(false),
     ])
     .optional(),
+  /**
+   * The policy for peers without their own. Neither set: iBGP peers accept and send everything, eBGP
+   * peers nothing (RFC 8212), as BIRD 2 does.
+   */
+  import: policySpec.optional(),
+  export: policySpec.optional(),
   peers: z.array(peerSchema).default([]),
   originate: z.array(prefixText).default([]),
   kernel: z
@@ -83,6 +144,22 @@ export const speakerConfigSchema = z.strictObject({
 
 export type DaemonConfig = z.infer<typeof speakerConfigSchema>;
 export type DaemonPeerConfig = z.infer<typeof peerSchema>;
+export type PolicySpec = z.infer<typeof policySpec>;
+export type FilterRule = z.infer<typeof filterRule>;
+export type PrefixEntry = z.infer<typeof prefixEntry>;
+
+/**
+ * A union's issue replaced by the issues of its one branch that got past the type check (an
+ * object with a bad field inside, a string failing its own check), so the error names that field
+ * and says what was wrong instead of only "expected one of ...".
+ */
+function unionIssues(issue: z.core.$ZodIssue): z.core.$ZodIssue[] {
+  if (issue.code !== "invalid_union" || !issue.errors) return [issue];
+  const shallow = (i: z.core.$ZodIssue): boolean => i.path.length === 0 && (i.code === "invalid_type" || i.code === "invalid_value");
+  const deep = issue.errors.filter((branch) => branch.length > 0 && !branch.every(shallow));
+  if (deep.length !== 1) return [issue];
+  return deep[0]!.flatMap((i) => unionIssues({ ...i, path: [...issue.path, ...i.path] } as z.core.$ZodIssue));
+}
 
 /** Parses and validates the config; every problem (syntax, schema, cross-field) is returned. */
 export function parseDaemonConfig(text: string, file: string): { config?: DaemonConfig; problems: Problem[] } {
@@ -93,7 +170,7 @@ export function parseDaemonConfig(text: string, file: string): { config?: Daemon
   const problems: Problem[] = [];
   if (parsed.documents.length > 1) problems.push({ ...parsed.documents[1]!.pos, message: "a speaker config holds one document" });
   const r = speakerConfigSchema.safeParse(doc.value);
-  if (!r.success) return { problems: sortProblems([...problems, ...r.error.issues.flatMap((i) => issueToProblems(i, doc))]) };
+  if (!r.success) return { problems: sortProblems([...problems, ...r.error.issues.flatMap(unionIssues).flatMap((i) => issueToProblems(i, doc))]) };
   const config = r.data;
   // The core has one cluster ID per speaker: peers may repeat it, not contradict it.
   const clusterIds = new Set<string>();

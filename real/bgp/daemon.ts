@@ -2,11 +2,15 @@
 // kernel with our own protocol number, and a unix control socket speaking line-delimited JSON
 // (`{"command":"peers"}` → `{"peers":[...]}`, `{"command":"routes"}` → `{"routes":[...]}`,
 // `{"command":"counters"}` → `{"counters":{sent,received}}`, the message totals over all peers).
+// Import and export policies come from the config (daemon-policy.ts); without one an eBGP peer gets
+// RFC 8212's default deny, and start() logs a warning naming it.
 // stop() sends Cease to every peer, flushes our protocol's kernel routes and removes the socket file.
 import { Speaker, type PeerConfig, type PeerCounters, type PeerStatus, type RouteStatus } from "../../src/core/bgp/index.ts";
 import type { Listener, Transport } from "../../src/core/bgp/ports.ts";
 import { WallClock } from "./clock.ts";
 import { effectiveClusterId, type DaemonConfig } from "./daemon-config.ts";
+import { corePolicies, effectivePolicy, rfc8212Warnings, type EffectivePolicy } from "./daemon-policy.ts";
+import { parseIP } from "../../src/core/net/ip.ts";
 import { DEFAULT_ROUTE_PROTOCOL, KernelRouteWriter } from "./kernel-routes.ts";
 import { TcpTransport, type TcpListener } from "./tcp-transport.ts";
 import { ControlServer } from "../control-socket.ts";
@@ -26,6 +30,8 @@ export class SpeakerDaemon {
   private listener: TcpListener | undefined;
   private control: ControlServer | undefined;
   private stopped = false;
+  /** The policy in force per peer (by address value), for `peers` on the control socket. */
+  private readonly policies = new Map<string, { import: EffectivePolicy; export: EffectivePolicy }>();
 
   constructor(config: DaemonConfig, options: DaemonOptions = {}) {
     this.config = config;
@@ -45,7 +51,7 @@ export class SpeakerDaemon {
       listen: (address, port, cb): Listener => (this.listener = tcp.listen(address, port, cb)),
     };
     const clusterId = effectiveClusterId(config);
-    const accept = (): true => true;
+    for (const p of config.peers) this.policies.set(addressKey(p.address), { import: effectivePolicy(config, p, "import"), export: effectivePolicy(config, p, "export") });
     this.speaker = new Speaker(
       {
         asNumber: config.asNumber,
@@ -53,10 +59,8 @@ export class SpeakerDaemon {
         ...(clusterId !== undefined ? { clusterId } : {}),
         ...(config.listen ? { listen: { address: config.listen.address, port: config.listen.port ?? 179 } } : {}),
         ...(config.gracefulRestart !== undefined ? { gracefulRestart: config.gracefulRestart } : {}),
-        // A standalone speaker has no policy language: it imports and exports everything, which
-        // is also what lifts RFC 8212's eBGP default deny.
-        importPolicy: accept,
-        exportPolicy: accept,
+        // Unset, the core applies RFC 8212 to eBGP peers and accepts everything from and to iBGP ones.
+        ...corePolicies(config),
         peers: config.peers.map(toPeerConfig),
         log: (e) => this.log(e),
       },
@@ -77,6 +81,7 @@ export class SpeakerDaemon {
       this.control = new ControlServer(this.config.control.socket, (command) => this.answer(command), this.log);
       await this.control.start();
     }
+    for (const w of rfc8212Warnings(this.config)) this.log(w);
     this.speaker.start();
     if (this.listener) await this.listener.ready;
     for (const p of this.config.originate) this.speaker.originate(p, { blackhole: false });
@@ -108,11 +113,17 @@ export class SpeakerDaemon {
     await new Promise((r) => setTimeout(r, 200));
   }
 
+  /** For a peer not in the config (none today): the speaker-wide policy or the default. */
+  private defaultPolicy(asNumber: number): { import: EffectivePolicy; export: EffectivePolicy } {
+    const peer = { address: "", asNumber };
+    return { import: effectivePolicy(this.config, peer, "import"), export: effectivePolicy(this.config, peer, "export") };
+  }
+
   /** One control command → one reply object (the control socket turns failures into `{ error }`). */
   answer(command: string): unknown {
     switch (command) {
       case "peers":
-        return { peers: this.peers().map(peerView) };
+        return { peers: this.peers().map((p) => peerView(p, this.policies.get(addressKey(p.address)) ?? this.defaultPolicy(p.asNumber))) };
       case "routes":
         return { routes: this.routes().map(routeView) };
       case "counters":
@@ -123,12 +134,22 @@ export class SpeakerDaemon {
   }
 }
 
-function toPeerConfig(p: DaemonConfig["peers"][number]): PeerConfig {
-  const { clusterId: _clusterId, ...rest } = p;
+/** A config peer as the core's PeerConfig, its `import` / `export` compiled. */
+export function toPeerConfig(p: DaemonConfig["peers"][number]): PeerConfig {
+  const { clusterId: _clusterId, import: importSpec, export: exportSpec, ...rest } = p;
   const out: PeerConfig = { address: rest.address, asNumber: rest.asNumber };
   for (const [k, v] of Object.entries(rest)) if (v !== undefined) (out as unknown as Record<string, unknown>)[k] = v;
-  return out;
+  return { ...out, ...corePolicies({ import: importSpec, export: exportSpec }) };
 }
+
+const addressKey = (address: string): string => {
+  try {
+    const ip = parseIP(address);
+    return `${ip.family}|${ip.value}`;
+  } catch {
+    return address;
+  }
+};
 
 export interface ControlPeer {
   address: string;
@@ -143,9 +164,12 @@ export interface ControlPeer {
   gracefulRestart: "none" | "helping";
   /** Messages, octets (by type) and prefixes sent to and received from the peer since the daemon started. */
   counters: PeerCounters;
+  /** The policy in force: the peer's, else the speaker-wide one, else all (iBGP) / rfc8212-deny (eBGP). */
+  import: EffectivePolicy;
+  export: EffectivePolicy;
 }
 
-function peerView(p: PeerStatus): ControlPeer {
+function peerView(p: PeerStatus, policy: { import: EffectivePolicy; export: EffectivePolicy }): ControlPeer {
   return {
     address: p.address,
     asNumber: p.asNumber,
@@ -158,6 +182,8 @@ function peerView(p: PeerStatus): ControlPeer {
     lastError: p.lastError,
     gracefulRestart: p.gracefulRestart,
     counters: p.counters,
+    import: policy.import,
+    export: policy.export,
   };
 }
 

@@ -118,8 +118,10 @@ describe("bgp speaker on loopback, two child processes", () => {
         `asNumber: ${as}`,
         `routerId: ${me}`,
         `listen: { address: ${me}, port: ${port} }`,
+        // eBGP: RFC 8212 needs a policy each way; A sets it speaker-wide, B on the peer.
+        ...(passive ? [] : ["import: all", "export: all"]),
         "peers:",
-        `  - { address: ${peer}, asNumber: ${peerAs}, port: ${port}, localAddress: ${me}, holdTime: 9, passive: ${passive} }`,
+        `  - { address: ${peer}, asNumber: ${peerAs}, port: ${port}, localAddress: ${me}, holdTime: 9, passive: ${passive}${passive ? ", import: all, export: all" : ""} }`,
         `originate: [${prefix}]`,
         `control: { socket: ${sock} }`,
         "",
@@ -141,7 +143,7 @@ describe("bgp speaker on loopback, two child processes", () => {
     const peers = await spawnCli(["bgp", "show", "peers", "--socket", sockA, "--output", "json"]);
     expect(peers.code).toBe(0);
     const p = (JSON.parse(peers.stdout) as { peers: Record<string, unknown>[] }).peers;
-    expect(p).toEqual([expect.objectContaining({ address: "127.0.0.2", asNumber: 64513, state: "Established", prefixesReceived: 1, prefixesSent: 1 })]);
+    expect(p).toEqual([expect.objectContaining({ address: "127.0.0.2", asNumber: 64513, state: "Established", prefixesReceived: 1, prefixesSent: 1, import: "all", export: "all" })]);
     expect(typeof p[0]?.uptime).toBe("number");
 
     const routes = await spawnCli(["bgp", "show", "routes", "--socket", sockA, "--output", "json"]);
@@ -153,7 +155,7 @@ describe("bgp speaker on loopback, two child processes", () => {
     expect(rs.find((r) => r.prefix === "10.1.0.0/24")).toEqual(expect.objectContaining({ best: true, peer: "local" }));
 
     const table = await spawnCli(["bgp", "show", "peers", "--socket", sockB]);
-    expect(table.stdout).toMatch(/^ADDRESS\s+AS\s+STATE\s+UPTIME\s+RECEIVED\s+SENT\n127\.0\.0\.1\s+64512\s+Established/);
+    expect(table.stdout).toMatch(/^ADDRESS\s+AS\s+STATE\s+UPTIME\s+RECEIVED\s+SENT\s+IMPORT\s+EXPORT\n127\.0\.0\.1\s+64512\s+Established\s+\d+\s+1\s+1\s+all\s+all\s*$/);
 
     // SIGTERM to A: exit 0, its socket gone; B saw the Cease and lost A's route.
     a.kill("SIGTERM");

@@ -86,7 +86,7 @@ function registerSpeaker(bgp: Command): void {
       "run a standalone BGP speaker from a YAML config until SIGINT/SIGTERM; then Cease to every peer, " +
         "its kernel routes flushed and its control socket removed (bad config: exit 2)",
     )
-    .requiredOption("-c, --config <file>", "YAML: asNumber, routerId, listen, peers, originate, kernel, control (see docs/bgp-real.md)")
+    .requiredOption("-c, --config <file>", "YAML: asNumber, routerId, listen, import, export, peers, originate, kernel, control (see docs/bgp-real.md); eBGP peers need import/export (RFC 8212)")
     .action(async (opts: { config: string }) => {
       if (!existsSync(opts.config)) throw new UsageError(`${opts.config}: no such file`);
       if (statSync(opts.config).isDirectory()) throw new UsageError(`${opts.config}: is a directory`);
@@ -101,7 +101,7 @@ function registerSpeaker(bgp: Command): void {
     });
 }
 
-type ShowPeer = { address: string; asNumber: number; state: string; uptime: number; prefixesReceived: number; prefixesSent: number };
+type ShowPeer = { address: string; asNumber: number; state: string; uptime: number; prefixesReceived: number; prefixesSent: number; import?: string; export?: string };
 type ShowRoute = { prefix: string; nextHop: string; asPath: string; best: boolean; peer: string; communities: string[]; originatorId: string | null; clusterList: string[] };
 
 function registerShow(bgp: Command): void {
@@ -117,14 +117,14 @@ function registerShow(bgp: Command): void {
     return reply;
   };
   withOutput(
-    show.command("peers").description("each peer: address, AS, state, uptime (s), prefixes received and sent").requiredOption("-s, --socket <path>", "the speaker's control socket"),
+    show.command("peers").description("each peer: address, AS, state, uptime (s), prefixes received and sent, import and export policy in force (all, none, filter, rfc8212-deny)").requiredOption("-s, --socket <path>", "the speaker's control socket"),
   ).action(async (opts: { socket: string; output: OutputFormat }) => {
     const peers = (await ask(opts.socket, "peers")).peers as ShowPeer[];
     process.stdout.write(
       render({ peers }, opts.output, () =>
         formatTable(
-          ["ADDRESS", "AS", "STATE", "UPTIME", "RECEIVED", "SENT"],
-          peers.map((p) => [p.address, p.asNumber, p.state, p.uptime, p.prefixesReceived, p.prefixesSent]),
+          ["ADDRESS", "AS", "STATE", "UPTIME", "RECEIVED", "SENT", "IMPORT", "EXPORT"],
+          peers.map((p) => [p.address, p.asNumber, p.state, p.uptime, p.prefixesReceived, p.prefixesSent, p.import ?? "-", p.export ?? "-"]),
         ),
       ),
     );

@@ -43,6 +43,8 @@ describe("speaker daemon counters", () => {
         asNumber: as,
         routerId: me,
         listen: { address: me, port },
+        import: "all", // eBGP: RFC 8212 denies without a policy
+        export: "all",
         peers: [{ address: peer, asNumber: peerAs, port, localAddress: me, passive }],
         originate,
         control: { socket: join(dir, `${me}.sock`) },

@@ -56,6 +56,8 @@ protocol bgp badhold from t { local 192.0.2.4; neighbor 192.0.2.12 as 64512; hol
 routerId: 192.0.2.1
 listen: { address: "::", port: 179 }
 gracefulRestart: { restartTime: 120 }
+import: all                       # eBGP: RFC 8212 denies without a policy
+export: all
 peers:
   - { address: 192.0.2.2, asNumber: 64513, holdTime: 9, connectRetryTime: 1, gracefulRestart: { restartTime: 120 } }
   - { address: "2001:db8::2", asNumber: 64513, holdTime: 9, connectRetryTime: 1 }

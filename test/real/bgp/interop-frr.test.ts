@@ -75,6 +75,8 @@ route-map ALLOW permit 10
       `asNumber: 64512
 routerId: 192.0.2.1
 listen: { address: "::", port: 179 }
+import: all                       # eBGP: RFC 8212 denies without a policy
+export: all
 peers:
   - { address: 192.0.2.2, asNumber: 64515, holdTime: 9, connectRetryTime: 1 }
   - { address: "2001:db8::2", asNumber: 64515, holdTime: 9, connectRetryTime: 1 }

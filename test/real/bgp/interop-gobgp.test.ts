@@ -66,6 +66,8 @@ ${neighbor("192.0.2.1", "ipv4-unicast", "192.0.2.2", 9, true)}${neighbor("2001:d
       `asNumber: 64512
 routerId: 192.0.2.1
 listen: { address: "::", port: 179 }
+import: all                       # eBGP: RFC 8212 denies without a policy
+export: all
 peers:
   - { address: 192.0.2.2, asNumber: 64514, holdTime: 9, connectRetryTime: 1 }
   - { address: "2001:db8::2", asNumber: 64514, holdTime: 9, connectRetryTime: 1 }

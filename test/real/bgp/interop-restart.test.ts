@@ -26,6 +26,8 @@ describeBird("birdcage restarting with BIRD as graceful-restart helper", () => {
 routerId: 192.0.2.1
 listen: { address: 192.0.2.1, port: 179 }
 gracefulRestart: { restartTime: 60${restart} }
+import: all                       # eBGP: RFC 8212 denies without a policy
+export: all
 peers:
   - { address: 192.0.2.2, asNumber: 64513, holdTime: 9, connectRetryTime: 1 }
 originate: [${originate.join(", ")}]
