@@ -471,15 +471,29 @@ export class PolicySet {
    * the CIDRs of every network set whose labels match, sorted and without duplicates.
    */
   ipSetMembers(selector: Selector): Prefix[] {
-    const out = new Map<string, Prefix>();
+    // Keyed by the address itself (a bigint; Maps compare them by value), per family and length:
+    // no text per member. The host prefixes are made once per address and shared between sets.
+    const hosts: Record<Family, Map<bigint, Prefix>> = { 4: new Map(), 6: new Map() };
     for (const ep of this.#endpoints) {
       if (!selector.matchesMap(ep.entity.labelMap)) continue;
-      for (const a of ep.addrs) out.set(`${a.family}:${a.value}/${a.family === 4 ? 32 : 128}`, { family: a.family, addr: a.value, len: a.family === 4 ? 32 : 128 });
+      for (const a of ep.addrs) hosts[a.family].set(a.value, hostPrefix(a));
     }
+    const out = [...hosts[4].values(), ...hosts[6].values()];
+    const nets = new Set<string>();
     for (const n of this.#netSets) {
-      if (selector.matchesMap(n.entity.labelMap)) out.set(`${n.prefix.family}:${n.prefix.addr}/${n.prefix.len}`, n.prefix);
+      if (!selector.matchesMap(n.entity.labelMap)) continue;
+      const p = n.prefix;
+      if (p.len === (p.family === 4 ? 32 : 128)) {
+        if (hosts[p.family].has(p.addr)) continue;
+        hosts[p.family].set(p.addr, p);
+      } else {
+        const key = `${p.family}:${p.addr}/${p.len}`;
+        if (nets.has(key)) continue;
+        nets.add(key);
+      }
+      out.push(p);
     }
-    return [...out.values()].sort(comparePrefixes);
+    return out.sort(comparePrefixes);
   }
 
   /**
@@ -968,4 +982,12 @@ function icmpMatches(m: { type: number; code?: number }, ctx: FlowContext): bool
 
 function notAnEndpoint(direction: Direction): DirectionResult {
   return { direction, allowed: true, decision: { kind: "not-an-endpoint" }, trace: [] };
+}
+
+// The /32 (or /128) of an endpoint address, made once per (immutable, shared) address object.
+const hostPrefixes = new WeakMap<IPAddress, Prefix>();
+function hostPrefix(a: IPAddress): Prefix {
+  let p = hostPrefixes.get(a);
+  if (p === undefined) hostPrefixes.set(a, (p = { family: a.family, addr: a.value, len: a.family === 4 ? 32 : 128 }));
+  return p;
 }

@@ -24,7 +24,8 @@ export function lengthLimitedId(fixedPrefix: string, suffix: string, maxLength: 
 }
 
 const encoder = new TextEncoder();
-const utf8Length = (s: string): number => encoder.encode(s).length;
+// Names are ASCII nearly always: their length is the byte count, with no encoding.
+const utf8Length = (s: string): number => (/^[\x00-\x7f]*$/.test(s) ? s.length : encoder.encode(s).length);
 
 /** Longest IP-set name the kernel allows (ipsets.MaxIPSetNameLength). */
 export const MAX_IPSET_NAME_LENGTH = 31;

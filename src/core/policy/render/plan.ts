@@ -192,10 +192,19 @@ class Planner {
 
   /** A chain that runs several policy chains in turn, stopping once one accepts or passes. */
   group(policyChains: readonly string[], dir: Direction): string {
-    const name = lengthLimitedId(dir === "ingress" ? "bc-gi-" : "bc-go-", `_${makeUniqueId("g", policyChains.join(","))}`, MAX_CHAIN_NAME_LENGTH);
-    this.groups.set(name, policyChains);
+    const key = `${dir} ${policyChains.join(",")}`;
+    let name = this.#groupNames.get(key);
+    if (name === undefined) {
+      name = lengthLimitedId(dir === "ingress" ? "bc-gi-" : "bc-go-", `_${makeUniqueId("g", policyChains.join(","))}`, MAX_CHAIN_NAME_LENGTH);
+      this.#groupNames.set(key, name);
+    }
+    // Endpoints with the same run share the member list (and so its rendered chain).
+    if (!this.groups.has(name)) this.groups.set(name, policyChains);
     return name;
   }
+
+  /** Group names by direction and members: hashed once, not once per endpoint. */
+  readonly #groupNames = new Map<string, string>();
 
   readonly #chainOf = { ingress: new Map<CompiledPolicy, string>(), egress: new Map<CompiledPolicy, string>() };
 
@@ -242,7 +251,7 @@ class Planner {
       if (addressed || r.ipVersion !== undefined) base.push({ t: "family", family });
       if (r.protocol !== undefined) base.push({ t: "proto", neg: false, proto: r.protocol });
       if (r.notProtocol !== undefined) base.push({ t: "proto", neg: true, proto: r.notProtocol });
-      const hasPorts = [r.source, r.destination].some((s) => s.ports !== undefined || s.notPorts !== undefined);
+      const hasPorts = r.source.ports !== undefined || r.source.notPorts !== undefined || r.destination.ports !== undefined || r.destination.notPorts !== undefined;
       if (hasPorts && r.protocol === undefined) base.push({ t: "portProtos" });
       if (r.icmp !== undefined) base.push({ t: "icmp", neg: false, family, ...r.icmp });
       if (r.notIcmp !== undefined) base.push({ t: "icmp", neg: true, family, ...r.notIcmp });
@@ -347,15 +356,28 @@ function numeric(ports: readonly PortMatch[]): [number, number][] {
 
 /** Does the rule match on addresses (so it must be rendered per IP family)? */
 function needsFamily(r: CompiledRule): boolean {
-  const side = (s: CompiledSide): boolean =>
-    s.nets !== undefined || s.notNets !== undefined || s.selector !== undefined || s.notSelector !== undefined || [...(s.ports ?? []), ...(s.notPorts ?? [])].some((p) => p.kind === "named");
-  return side(r.source) || side(r.destination) || r.icmp !== undefined || r.notIcmp !== undefined || r.protocol === PROTO_ICMP || r.protocol === PROTO_ICMPV6;
+  return sideAddressed(r.source) || sideAddressed(r.destination) || r.icmp !== undefined || r.notIcmp !== undefined || r.protocol === PROTO_ICMP || r.protocol === PROTO_ICMPV6;
+}
+
+// Module-level helpers rather than closures: this runs once per rule of every policy.
+function sideAddressed(s: CompiledSide): boolean {
+  return s.nets !== undefined || s.notNets !== undefined || s.selector !== undefined || s.notSelector !== undefined || hasNamed(s.ports) || hasNamed(s.notPorts);
+}
+
+function hasNamed(ports: readonly PortMatch[] | undefined): boolean {
+  if (ports !== undefined) for (const p of ports) if (p.kind === "named") return true;
+  return false;
 }
 
 // As in the evaluator: a nets/notNets list with nothing of the packet's family drops the rule.
 function sideHasFamily(s: CompiledSide, family: Family): boolean {
-  const ok = (nets: readonly Prefix[] | undefined): boolean => nets === undefined || nets.some((n) => n.family === family);
-  return ok(s.nets) && ok(s.notNets);
+  return hasFamily(s.nets, family) && hasFamily(s.notNets, family);
+}
+
+function hasFamily(nets: readonly Prefix[] | undefined, family: Family): boolean {
+  if (nets === undefined) return true;
+  for (const n of nets) if (n.family === family) return true;
+  return false;
 }
 
 /** Sorted prefixes with those inside another dropped, so nft interval sets have no overlaps. */
