@@ -67,8 +67,12 @@ function compileSet(set: NonNullable<FilterRule["set"]>): ((attrs: PathAttribute
   const remove = new Set((set.communities?.remove ?? []).map((c) => parseCommunity(c)!));
   const { localPref, med } = set;
   if (localPref === undefined && med === undefined && add.length === 0 && remove.size === 0) return undefined;
+  // The speaker hands every prefix of an UPDATE the same attributes object: they all get one result.
+  const done = new WeakMap<PathAttributes, PathAttributes>();
   return (attrs) => {
-    // A new object: the speaker shares the received attributes between the prefixes of an UPDATE.
+    const known = done.get(attrs);
+    if (known) return known;
+    // A new object: the received one is shared with other prefixes and other peers' views.
     const out: PathAttributes = { ...attrs };
     if (localPref !== undefined) out.localPref = localPref;
     if (med !== undefined) out.med = med;
@@ -78,6 +82,7 @@ function compileSet(set: NonNullable<FilterRule["set"]>): ((attrs: PathAttribute
       if (comms.length > 0) out.communities = comms;
       else delete out.communities;
     }
+    done.set(attrs, out);
     return out;
   };
 }

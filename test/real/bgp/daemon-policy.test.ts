@@ -8,7 +8,7 @@ import { parseIP, parsePrefix } from "../../../src/core/net/ip.ts";
 import { formatProblems } from "../../../src/core/model/problems.ts";
 import { loadDaemonConfig, parseDaemonConfig, type PolicySpec } from "../../../real/bgp/daemon-config.ts";
 import { compilePolicy, corePolicies, effectivePolicy, parseCommunity, rfc8212Warnings } from "../../../real/bgp/daemon-policy.ts";
-import { toPeerConfig } from "../../../real/bgp/daemon.ts";
+import { SpeakerDaemon, toPeerConfig, type ControlPeer } from "../../../real/bgp/daemon.ts";
 import { Lab } from "../../core/bgp/lab.ts";
 
 const errors = (text: string): string[] => parseDaemonConfig(text, "s.yaml").problems.map((p) => `${p.line}:${p.column}: ${p.message}`);
@@ -170,6 +170,9 @@ describe("filter semantics", () => {
     const r = p(route("10.0.0.0/8", attrs), peer);
     expect(r).toEqual({ origin: 0, localPref: 200, med: 7, communities: [c("65000:2"), c("65000:100")] });
     expect(attrs).toEqual({ origin: 0, communities: [c("65000:1"), c("65000:2")] }); // untouched: shared by the UPDATE's prefixes
+    // The prefixes of one UPDATE share their attributes object, and share the result too.
+    expect(p(route("10.1.0.0/16", attrs), peer)).toBe(r);
+    expect(p(route("10.1.0.0/16", { ...attrs }), peer)).not.toBe(r);
     // Removing the only community leaves no COMMUNITIES attribute.
     const rm = compilePolicy(spec(`{ set: { communities: { remove: ["65000:1"] } } }`));
     expect(rm(route("10.0.0.0/8", { communities: [c("65000:1")] }), peer)).toEqual({});
@@ -274,5 +277,36 @@ describe("compiled policies on two eBGP speakers (core Speaker, loopback network
     lab.run(2);
     expect(lab.node("10.0.0.1").speaker.peers()[0]?.prefixesSent).toBe(2);
     expect([...lab.node("10.0.0.2").sink.table.keys()].sort()).toEqual(["10.1.2.0/25", "10.2.0.0/24"]);
+  });
+});
+
+describe("SpeakerDaemon", () => {
+  test("start() logs the RFC 8212 warnings; the peers answer carries the policy in force", async () => {
+    // Peers on a port nobody listens on: the sessions stay down, which is all this needs.
+    const cfg = loadDaemonConfig(
+      `${base}peers:
+  - { address: 127.0.0.1, asNumber: 64513, port: 9, connectRetryTime: 60 }
+  - { address: 127.0.0.2, asNumber: 64512, port: 9, connectRetryTime: 60 }
+  - { address: 127.0.0.3, asNumber: 64514, port: 9, connectRetryTime: 60, import: { prefixes: [10.0.0.0/8] }, export: none }
+`,
+      "s.yaml",
+    );
+    const lines: string[] = [];
+    const d = new SpeakerDaemon(cfg, { log: (l) => lines.push(l) });
+    try {
+      await d.start();
+      expect(lines.filter((l) => l.includes("RFC 8212"))).toEqual([
+        "warning: eBGP peer 127.0.0.1 (AS 64513) has no import policy: RFC 8212 denies all routes from it; set import: all (or a filter) to accept",
+        "warning: eBGP peer 127.0.0.1 (AS 64513) has no export policy: RFC 8212 sends it no routes; set export: all (or a filter) to announce",
+      ]);
+      const peers = (d.answer("peers") as { peers: ControlPeer[] }).peers;
+      expect(peers.map((p) => [p.address, p.import, p.export])).toEqual([
+        ["127.0.0.1", "rfc8212-deny", "rfc8212-deny"],
+        ["127.0.0.2", "all", "all"],
+        ["127.0.0.3", "filter", "none"],
+      ]);
+    } finally {
+      await d.stop();
+    }
   });
 });
