@@ -74,6 +74,17 @@ describe("bgp speaker config", () => {
     ]);
     expect(dup.code).toBe(2);
     expect(dup.stderr).toMatch(/dup\.yaml:5:16: peers\[1\]\.address: 10\.0\.0\.2 is also peers\[0\]/);
+    const policy = await runCli([
+      "bgp",
+      "speaker",
+      "--config",
+      file("policy.yaml", "asNumber: 1\nrouterId: 10.0.0.1\nimport: accept\npeers:\n  - { address: 10.0.0.2, asNumber: 2, export: { prefixes: [{ prefix: 10.0.0.0/8, le: 4 }] } }\n"),
+    ]);
+    expect(policy.code).toBe(2);
+    expect(policy.stderr.trim().split("\n")).toEqual([
+      expect.stringMatching(/policy\.yaml:3:9: import: expected all, none, a filter rule \(mapping\) or a list of rules, got string "accept"$/),
+      expect.stringMatching(/policy\.yaml:5:86: peers\[0\]\.export\.prefixes\[0\]\.le: le must be between the prefix length 8 and 32$/),
+    ]);
     const missing = await runCli(["bgp", "speaker", "--config", join(dir, "nope.yaml")]);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/no such file/);
