@@ -4,7 +4,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
 import { execa } from "execa";
 import { execFileSync } from "node:child_process";
-import { KernelDataplane, type DataplaneError } from "../../../real/agent/kernel-dataplane.ts";
+import { iptablesCleanup, iptablesLoader, KernelDataplane, type DataplaneError } from "../../../real/agent/kernel-dataplane.ts";
+import { renderIptablesFamilies } from "../../../src/core/policy/render/iptables.ts";
 import { PolicySet, type Policy, type PolicySetInput } from "../../../src/core/policy/index.ts";
 import { planNode } from "../../../src/core/policy/render/plan.ts";
 import { renderNft } from "../../../src/core/policy/render/nft.ts";
@@ -27,6 +28,7 @@ const suite = (what: string): typeof describe | typeof describe.skip => {
 const NS = testNetnsName("kdp");
 const FRESH = testNetnsName("kdpf");
 const IPT = testNetnsName("kdpi");
+const IPT_FRESH = testNetnsName("kdpj");
 const inNs = (ns: string, cmd: string, args: string[], input?: string) =>
   execa("ip", ["netns", "exec", ns, cmd, ...args], { reject: false, ...(input !== undefined ? { input } : {}) });
 
@@ -68,15 +70,42 @@ async function freshBlocks(input: PolicySetInput): Promise<string[]> {
   return blocks(FRESH);
 }
 
+/** birdcage's iptables chains (rules in order, chains by name) and ipsets (members sorted), both families. */
+async function iptablesState(ns: string): Promise<Record<string, string[]>> {
+  const out: Record<string, string[]> = {};
+  for (const tool of ["iptables", "ip6tables"]) {
+    for (const line of String((await inNs(ns, tool, ["-S"])).stdout).split("\n")) {
+      const m = /^-[AN] (bc-\S+)/.exec(line);
+      if (m) (out[`${tool} ${m[1]}`] ??= []).push(line);
+    }
+  }
+  const names = String((await inNs(ns, "ipset", ["list", "-n"])).stdout).split("\n").filter((n) => /^bc[46]-/.test(n));
+  for (const n of names) {
+    const text = String((await inNs(ns, "ipset", ["list", n])).stdout);
+    out[`ipset ${n}`] = (text.split("Members:\n")[1] ?? "").split("\n").filter(Boolean).sort();
+  }
+  return out;
+}
+
+/** The same for a full load of `input` in a namespace of its own (emptied first). */
+async function freshIptables(input: PolicySetInput): Promise<Record<string, string[]>> {
+  await inNs(IPT_FRESH, "sh", ["-c", iptablesCleanup([4, 6])]);
+  const plan = planNode(new PolicySet(input), { node: "node-1" });
+  const r = await inNs(IPT_FRESH, "sh", ["-c", iptablesLoader(renderIptablesFamilies(plan), plan.hostEndpoints.length > 0)]);
+  expect(r.stderr).toBe("");
+  return iptablesState(IPT_FRESH);
+}
+
 suite("kernel dataplane policy (root, ip, nft, iptables, ipset)")("kernel dataplane policy loading", () => {
   beforeAll(async () => {
-    await delNetns(NS, FRESH, IPT);
+    await delNetns(NS, FRESH, IPT, IPT_FRESH);
     await addNetns(NS);
     await addNetns(FRESH);
     await addNetns(IPT);
+    await addNetns(IPT_FRESH);
   });
   afterAll(async () => {
-    await delNetns(NS, FRESH, IPT);
+    await delNetns(NS, FRESH, IPT, IPT_FRESH);
   });
 
   test("policy-only changes are nft deltas from the kept planner, equal to a full load, and never reload the table", async () => {
@@ -149,6 +178,48 @@ suite("kernel dataplane policy (root, ip, nft, iptables, ipset)")("kernel datapl
 
     await dp.close();
     expect(String((await inNs(NS, "nft", ["list", "tables"])).stdout)).not.toContain("bc-filter");
+  });
+
+  test("iptables mode: policy-only changes load only the changed chains and ipset elements, leaving what a full load gives", async () => {
+    const errors: DataplaneError[] = [];
+    const dp = new KernelDataplane({ node: "node-1", nodeAddress: "192.168.78.1", netns: IPT, policy: "iptables", onError: (e) => errors.push(e) });
+    let input: PolicySetInput = { endpoints, profiles, policies: [p1, p2] };
+    dp.setPolicy(new PolicySet(input));
+    await dp.settled();
+    expect(errors).toEqual([]);
+    expect(dp.policyLoads).toMatchObject({ full: 1, delta: 0 });
+    expect(await iptablesState(IPT)).toEqual(await freshIptables(input));
+    const steps: Policy[][] = [
+      [p1, p2, p3], // added
+      [p2, p3], // removed: its chain deleted, its selector's ipset destroyed
+      [p2, pol("cache-deny", { selector: "app == 'db'", types: ["Ingress"], ingress: [{ action: "Deny", protocol: "UDP", source: { nets: ["10.1.0.0/16", "10.2.0.0/16"] } }] })], // changed, with a CIDR ipset
+      [p1, p2], // back
+    ];
+    for (const [i, policies] of steps.entries()) {
+      input = { ...input, policies };
+      dp.setPolicy(new PolicySet(structuredClone(input)));
+      await dp.settled();
+      expect(errors).toEqual([]);
+      expect(dp.policyLoads).toMatchObject({ full: 1, delta: i + 1 });
+      expect(await iptablesState(IPT)).toEqual(await freshIptables(input));
+    }
+    // A new workload that a policy's selector matches: its chains and the set's new element, as a delta too.
+    input = { ...input, endpoints: [...endpoints, ep("web2", { app: "web" }, ["10.9.1.9"])] };
+    dp.setPolicy(new PolicySet(input));
+    await dp.settled();
+    expect(errors).toEqual([]);
+    expect(dp.policyLoads).toMatchObject({ full: 1, delta: steps.length + 1 });
+    expect(await iptablesState(IPT)).toEqual(await freshIptables(input));
+    // Someone removes birdcage's hooks, chains and ipsets behind the agent's back: the delta fails
+    // (the ipset it adds the new workload to is gone) and everything is loaded again.
+    await inNs(IPT, "sh", ["-c", iptablesCleanup([4, 6])]);
+    input = { ...input, endpoints: [...input.endpoints!, ep("web3", { app: "web" }, ["10.9.1.10"])] };
+    dp.setPolicy(new PolicySet(input));
+    await dp.settled();
+    expect(dp.policyLoads).toMatchObject({ full: 2 });
+    expect(errors.map((e) => e.message).join("\n")).toContain("every chain is loaded again");
+    expect(await iptablesState(IPT)).toEqual(await freshIptables(input));
+    await dp.close();
   });
 
   test("iptables mode: IPv4 and IPv6 files, FORWARD/INPUT/OUTPUT hooks in both families, all removed by close()", async () => {
