@@ -278,6 +278,8 @@ export class SimBackend implements Backend {
         datastore: w.datastore,
         dataplane,
         log: (line) => this.#agentLog(name, line.startsWith(prefix) ? line.slice(prefix.length) : line),
+        // State changes come through onPeerState: no log line each (the timeline takes notes only).
+        logPeerStates: false,
         onPeerState: (peer, from, to) => this.#sessionChange(name, peer, from, to),
       },
     );
@@ -298,6 +300,7 @@ export class SimBackend implements Backend {
         ...config,
         peers: (config.peers ?? []).map((p) => ({ ...p, ...timers })),
         onPeerState: (address, from, to) => this.#sessionChange(r.name, address, from, to),
+        logStates: false,
         log: (line) => {
           if (NOTE_LINE.test(line)) this.#note(r.name, line);
         },

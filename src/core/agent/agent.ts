@@ -70,6 +70,8 @@ export interface NodeAgentPorts {
   wallClock?: () => number;
   /** Every BGP session state change (the peer's address), e.g. for a timeline. */
   onPeerState?: (peer: string, from: SessionState, to: SessionState) => void;
+  /** Whether `log` also gets a line per BGP session state change. Default true. */
+  logPeerStates?: boolean;
 }
 
 /** A pod to start on this node. */
@@ -157,7 +159,7 @@ export class NodeAgent {
   private view: ClusterView;
   private pools: Pool[] = [];
   private encap: EncapContext;
-  private peerMap = new Map<string, { peer: AgentPeer; sig: string }>();
+  private peerMap = new Map<string, AgentPeer>();
   private readonly bgpRoutes = new Map<RouteKey, RouteEntry>();
   private readonly localRoutes = new Map<RouteKey, DataplaneRoute>();
   private readonly installed = new Map<RouteKey, Installed>();
@@ -214,6 +216,7 @@ export class NodeAgent {
         importPolicy: () => true,
         exportPolicy: () => false,
         log: (e) => this.log(e),
+        logStates: ports.logPeerStates !== false,
         onPeerState: (peer, from, to) => ports.onPeerState?.(peer, from, to),
       },
       { clock: ports.clock, transport: ports.transport, sink: { apply: (c) => this.onBgpRoutes(c) } },
@@ -319,27 +322,24 @@ export class NodeAgent {
 
   /** The peers this node is configured with (Calico's rules, peers.ts). */
   configuredPeers(): AgentPeer[] {
-    return [...this.peerMap.values()].map((p) => p.peer);
+    return [...this.peerMap.values()];
   }
 
   private reconcilePeers(): void {
-    const want = new Map<string, { peer: AgentPeer; sig: string }>();
-    for (const p of nodePeers(this.view, this.self)) {
-      want.set(p.address, { peer: p, sig: `${p.asNumber}|${p.port ?? ""}|${p.localAddress}|${p.passive}|${p.routeReflectorClient}|${p.options === undefined ? "{}" : JSON.stringify(p.options)}` });
-    }
+    const want = new Map<string, AgentPeer>();
+    for (const p of nodePeers(this.view, this.self)) want.set(p.address, p);
     for (const [addr, old] of this.peerMap) {
       const w = want.get(addr);
-      if (!w || w.sig !== old.sig) {
+      if (!w || !sameSession(w, old)) {
         this.speaker.removePeer(addr);
         this.peerMap.delete(addr);
       }
     }
-    for (const [addr, w] of want) {
+    for (const [addr, p] of want) {
       if (this.peerMap.has(addr)) {
-        this.peerMap.set(addr, w); // same session; source/type labels may have changed
+        this.peerMap.set(addr, p); // same session; source/type labels may have changed
         continue;
       }
-      const p = w.peer;
       this.speaker.addPeer({
         address: p.address,
         asNumber: p.asNumber,
@@ -350,7 +350,7 @@ export class NodeAgent {
         ...this.config.peerTimers,
         ...this.peerOptions(p),
       });
-      this.peerMap.set(addr, w);
+      this.peerMap.set(addr, p);
     }
   }
 
@@ -655,7 +655,7 @@ export class NodeAgent {
     return this.speaker
       .peers()
       .map((s) => {
-        const p = this.peerMap.get(s.address)?.peer;
+        const p = this.peerMap.get(s.address);
         return {
           peer: s.address,
           ...(p?.peerNode !== undefined ? { peerNode: p.peerNode } : {}),
@@ -733,3 +733,11 @@ function safe<T>(fn: () => T): T | undefined {
 
 const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
+
+/** Whether two configurations of a peer give the same speaker session (else it is re-created). */
+function sameSession(a: AgentPeer, b: AgentPeer): boolean {
+  if (a.asNumber !== b.asNumber || a.port !== b.port || a.localAddress !== b.localAddress || a.passive !== b.passive || a.routeReflectorClient !== b.routeReflectorClient) return false;
+  const x = a.options ?? {};
+  const y = b.options ?? {};
+  return x.restartTime === y.restartTime && x.keepaliveTime === y.keepaliveTime && x.nextHopSelf === y.nextHopSelf;
+}

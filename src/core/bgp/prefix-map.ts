@@ -15,6 +15,8 @@ const EMPTY = 0;
 const SMALL = 8;
 const NONE_I32 = new Int32Array(0);
 const NONE_U8 = new Uint8Array(0);
+/** The values of a map without IPv4 keys: shared, never written (replaced by the first key's list). */
+const NO_VALS = Object.freeze([]) as unknown as never[];
 
 /** An array of `n` holes (read as undefined). Filling it would double the cost of a resize for nothing. */
 const holes = <V>(n: number): (V | undefined)[] => new Array<V | undefined>(n);
@@ -40,7 +42,7 @@ export class PrefixMap<V> {
   constructor() {
     this.addrs = NONE_I32;
     this.lens = NONE_U8;
-    this.vals = [];
+    this.vals = NO_VALS;
     this.mask = 0;
     this.shift = 32;
   }
@@ -91,7 +93,14 @@ export class PrefixMap<V> {
       return this;
     }
     if (this.lens.length === 0) {
-      const keys = (this.smallKeys ??= []);
+      const keys = this.smallKeys;
+      if (keys === undefined) {
+        // One-element lists (no spare capacity): most Adj-RIB-Outs of a mesh never get a second key.
+        this.smallKeys = [k];
+        this.vals = [v];
+        this.count4++;
+        return this;
+      }
       const i = keys.indexOf(k);
       if (i >= 0) {
         this.vals[i] = v;
@@ -134,6 +143,10 @@ export class PrefixMap<V> {
       this.smallKeys!.splice(i, 1);
       this.vals.splice(i, 1);
       this.count4--;
+      if (this.count4 === 0) {
+        this.smallKeys = undefined;
+        this.vals = NO_VALS;
+      }
       return true;
     }
     const len = k % 64;
@@ -165,7 +178,7 @@ export class PrefixMap<V> {
   clear(): void {
     this.addrs = NONE_I32;
     this.lens = NONE_U8;
-    this.vals = [];
+    this.vals = NO_VALS;
     this.mask = 0;
     this.shift = 32;
     this.count4 = 0;

@@ -99,6 +99,8 @@ export interface SessionEvents {
   down(s: Session, info: DownInfo): void;
   /** Anything worth logging: rejected connections, NOTIFICATIONs, state changes. */
   log?(s: Session, event: string): void;
+  /** False: no log line per state change (stateChange tells them). Default true. */
+  logStates?: boolean;
   /** Every FSM state change. */
   stateChange?(s: Session, from: SessionState, to: SessionState): void;
 }
@@ -196,7 +198,7 @@ export class Session {
     const s = this.state;
     if (s !== this.lastState) {
       const from = this.lastState;
-      if (this.events.log) this.log(`${from} -> ${s}`);
+      if (this.events.log && this.events.logStates !== false) this.log(`${from} -> ${s}`);
       this.lastState = s;
       this.events.stateChange?.(this, from, s);
     }
@@ -230,7 +232,7 @@ export class Session {
       () => this.onConnected(a),
     );
     const a = new Attempt(conn, true);
-    this.attempts = [...this.attempts, a];
+    this.attempts = this.attempts.length === 0 ? [a] : [...this.attempts, a];
     this.wire(a);
     // ConnectRetry: if nothing came of this attempt by then, try again.
     this.clearRetry();
@@ -271,7 +273,7 @@ export class Session {
       return;
     }
     const a = new Attempt(conn, false);
-    this.attempts = [...this.attempts, a];
+    this.attempts = this.attempts.length === 0 ? [a] : [...this.attempts, a];
     this.wire(a);
     this.sendOpen(a);
     this.noteState();
@@ -339,7 +341,7 @@ export class Session {
         this.armKeepalive(a, left);
         return;
       }
-      this.out(a.conn, encodeMessage({ type: MessageType.KEEPALIVE }));
+      this.out(a.conn, keepaliveBytes());
       a.lastSent = this.clock.now();
       this.armKeepalive(a);
     });
@@ -484,14 +486,14 @@ export class Session {
       fourOctetAs: !!findCapability(local, "four-octet-as") && !!findCapability(open.capabilities, "four-octet-as"),
       families,
       routeRefresh: !!findCapability(open.capabilities, "route-refresh"),
-      peerGracefulRestart: findCapability(open.capabilities, "graceful-restart"),
+      peerGracefulRestart: internGr(findCapability(open.capabilities, "graceful-restart")),
       localGracefulRestart: findCapability(local, "graceful-restart"),
       localAddress: a.conn.localAddress,
       initiatedLocally: a.outgoing,
     };
     a.negotiated = n;
     a.state = "OpenConfirm";
-    this.out(a.conn, encodeMessage({ type: MessageType.KEEPALIVE }));
+    this.out(a.conn, keepaliveBytes());
     a.lastSent = this.clock.now();
     this.armHold(a, holdTime);
     this.armKeepalive(a);
@@ -582,7 +584,8 @@ export class Session {
     if (a.holdTimer !== undefined) this.clock.clearTimer(a.holdTimer);
     if (a.keepaliveTimer !== undefined) this.clock.clearTimer(a.keepaliveTimer);
     a.conn.close();
-    this.attempts = this.attempts.filter((x) => x !== a);
+    const rest = this.attempts.filter((x) => x !== a);
+    this.attempts = rest.length === 0 ? NO_ATTEMPTS : rest;
     const n = a.negotiated;
     a.negotiated = undefined;
     this.lastError = { ...this.lastError, reason };
@@ -635,6 +638,9 @@ export class Session {
 }
 
 const NO_ERROR = Object.freeze({});
+/** The one KEEPALIVE (19 octets, read-only), shared by every session instead of encoded per send. */
+let keepalive: Uint8Array | undefined;
+const keepaliveBytes = (): Uint8Array => (keepalive ??= encodeMessage({ type: MessageType.KEEPALIVE }));
 const NO_ATTEMPTS: readonly Attempt[] = Object.freeze([]);
 
 /** One array per distinct family list, shared by every session that negotiated it (a mesh has thousands). */
@@ -645,6 +651,22 @@ function internFamilies(fs: AddressFamily[]): readonly AddressFamily[] {
   if (!v) {
     v = Object.freeze(fs.map((f) => Object.freeze({ afi: f.afi, safi: f.safi })));
     familyLists.set(k, v);
+  }
+  return v;
+}
+
+type GrCapability = Extract<Capability, { kind: "graceful-restart" }>;
+/** One object per distinct graceful-restart capability, shared by the sessions that got it (frozen). */
+const grCaps = new Map<string, GrCapability>();
+function internGr(c: GrCapability | undefined): GrCapability | undefined {
+  if (c === undefined) return undefined;
+  let k = `${c.restarting ? 1 : 0}${c.notification ? 1 : 0}${c.restartTime}`;
+  for (const f of c.families) k += `|${f.afi}/${f.safi}/${f.forwarding ? 1 : 0}`;
+  let v = grCaps.get(k);
+  if (v === undefined) {
+    v = Object.freeze({ ...c, families: Object.freeze(c.families.map((f) => Object.freeze({ ...f }))) as GrCapability["families"] });
+    if (grCaps.size >= 1024) grCaps.clear();
+    grCaps.set(k, v);
   }
   return v;
 }

@@ -103,6 +103,11 @@ export interface SpeakerConfig {
   igpCost?: DecisionOptions["igpCost"];
   peers?: PeerConfig[];
   log?: (event: string) => void;
+  /**
+   * Whether `log` gets a line per peer state change ("peer A: Connect -> OpenSent"). Default true;
+   * false when onPeerState reports them anyway (a full mesh has millions of them).
+   */
+  logStates?: boolean;
   /** Peer FSM state changes, for the agent and show commands. */
   onPeerState?: (address: string, from: SessionState, to: SessionState) => void;
 }
@@ -205,8 +210,13 @@ interface PeerState {
   helping: boolean;
   /** End-of-RIB still owed to this peer for the current session (see ready()). */
   eorPending: boolean;
-  /** Paths received in this session by attributes + next hop, to share them across UPDATEs (see sharedPath). */
-  paths: Map<string, Path> | undefined;
+  /**
+   * Paths received in this session, to share them across UPDATEs (see sharedPath): the first one
+   * alone (a mesh peer sends one), then by attributes + next hop once a second one comes.
+   */
+  path1: Path | undefined;
+  paths: Map<PathAttributes, Path[]> | undefined;
+  pathCount: number;
   /** Our own address towards this peer per family (next hop self), computed once per session; null = none. */
   self4: IPAddress | null | undefined;
   self6: IPAddress | null | undefined;
@@ -225,15 +235,44 @@ interface ExportOut {
  * flush, so besides the path it is keyed by what depends on the peer: eBGP or not, reflecting or not,
  * and the next-hop-self address when one is used (interned, so peers with the same one share).
  */
-type ExportCache = Map<PathAttributes, { nextHops: IPAddress[]; source: PathSource; family: 4 | 6; ebgp: boolean; reflecting: boolean; usesSelf: boolean; self: IPAddress | undefined; out: ExportOut | null }[]>;
-/** Encoded UPDATEs by what they carry (signature, 4-octet AS, prefixes): the same bytes for every peer that gets them in one flush. */
+type ExportCache = WeakMap<
+  PathAttributes,
+  { nextHops: IPAddress[]; source: PathSource; routerId: number; family: 4 | 6; ebgp: boolean; reflecting: boolean; usesSelf: boolean; self: IPAddress | undefined; out: ExportOut | null }[]
+>;
+/** Encoded UPDATEs by what they carry (signature, 4-octet AS, prefixes): the same bytes for every peer that gets them. */
 type BytesCache = Map<string, Uint8Array[]>;
+/** Encoded UPDATE groups remembered before the cache starts over. */
+const BYTES_CACHE_MAX = 4096;
 /** Distinct received attribute sets remembered per session before the memory starts over. */
 const SHARED_PATHS_MAX = 4096;
+/** Distinct received attribute sets interned per speaker before the table starts over. */
+const ATTR_SETS_MAX = 4096;
 /** Groups of up to this many prefixes have their UPDATEs shared across peers. */
 const SHARED_GROUP_MAX = 64;
 
 const bigintSafe = (_k: string, v: unknown): unknown => (typeof v === "bigint" ? v.toString() : v instanceof Uint8Array ? Array.from(v) : v);
+
+/** Encoded End-of-RIB markers by family (read-only bytes shared by every session). */
+const eorBytes = new Map<string, Uint8Array>();
+function endOfRibBytes(afi: number, safi: number, fourOctetAs: boolean): Uint8Array {
+  const k = `${afi}/${safi}/${fourOctetAs ? 4 : 2}`;
+  let b = eorBytes.get(k);
+  if (b === undefined) {
+    b = encodeMessage(endOfRib(afi, safi), { fourOctetAs });
+    eorBytes.set(k, b);
+  }
+  return b;
+}
+
+/** Whether `p` is the path these would make (attributes interned: compared by identity). */
+const samePath = (p: Path, attrs: PathAttributes, nextHops: IPAddress[], rejected: boolean): boolean => {
+  if (p.attrs !== attrs || !!p.rejected !== rejected) return false;
+  const a = p.nextHops[0];
+  const b = nextHops[0];
+  return a === b || (a !== undefined && b !== undefined && a.family === b.family && a.value === b.value);
+};
+const newPath = (attrs: PathAttributes, nextHops: IPAddress[], source: PathSource, rejected: boolean): Path =>
+  rejected ? { attrs, nextHops, source, rejected: true } : { attrs, nextHops, source };
 
 export class Speaker {
   readonly asNumber: number;
@@ -253,6 +292,8 @@ export class Speaker {
   private wideEntries: Set<LocEntry> | undefined;
   private readonly local = new Map<Key, Path>();
   private readonly sigs = new Map<string, string>();
+  /** Received attribute sets by content (see internAttrs). */
+  private readonly attrSets = new Map<string, PathAttributes>();
   private dirty: LocEntry[] = [];
   private listener: Listener | undefined;
   private running = false;
@@ -273,6 +314,7 @@ export class Speaker {
       down: (s, info) => this.onDown(peerOf(s), info),
       // Without a log sink the sessions build no log lines at all.
       ...(config.log ? { log: (s: Session, e: string) => this.log(`peer ${s.config.peerAddress}: ${e}`) } : {}),
+      logStates: config.logStates !== false,
       stateChange: (s, from, to) => this.config.onPeerState?.(s.config.peerAddress, from, to),
     };
     this.asNumber = config.asNumber;
@@ -346,7 +388,9 @@ export class Speaker {
       eorReceived: 0,
       self4: undefined,
       self6: undefined,
+      path1: undefined,
       paths: undefined,
+      pathCount: 0,
       session: undefined as unknown as Session,
     };
     // One fixed-shape config and the speaker's shared callbacks: a full mesh has a Session per peer
@@ -703,18 +747,11 @@ export class Speaker {
     // In a full mesh every change is a route from an iBGP non-client: checking it against every other
     // peer (all split-horizon rejections) would cost N per change and N³ for the mesh. Such peers only
     // see the "wide" entries; clients and eBGP peers see every change.
-    this.exportCache = new Map();
-    this.bytesCache = new Map();
-    try {
-      for (const st of wide ? this.peerStates.values() : this.allChangesPeers()) {
-        if (st.session.state !== "Established") continue;
-        const narrow = isNarrow(st);
-        if (narrow && !wide) continue;
-        this.exportTo(st, narrow ? wide! : changed);
-      }
-    } finally {
-      this.exportCache = undefined;
-      this.bytesCache = undefined;
+    for (const st of wide ? this.peerStates.values() : this.allChangesPeers()) {
+      if (st.session.state !== "Established") continue;
+      const narrow = isNarrow(st);
+      if (narrow && !wide) continue;
+      this.exportTo(st, narrow ? wide! : changed);
     }
   }
 
@@ -738,9 +775,14 @@ export class Speaker {
 
   private readonly hopSigs = new WeakMap<IPAddress[], string>();
 
-  /** Set during a flush: the export work shared by all peers (see ExportCache, BytesCache). */
-  private exportCache: ExportCache | undefined;
-  private bytesCache: BytesCache | undefined;
+  /**
+   * The export work shared by all peers and kept between flushes (see ExportCache, BytesCache): in a
+   * mesh every session start sends the same local routes, to every peer alike. Both are keyed by
+   * everything the result depends on (the path objects, compared by identity, are never modified;
+   * the source's router ID, which is, is part of the key), so nothing in them goes stale.
+   */
+  private readonly exportCache: ExportCache = new WeakMap();
+  private readonly bytesCache: BytesCache = new Map();
   private lastHops: IPAddress[] | undefined;
   private lastHopSig = "";
 
@@ -800,14 +842,14 @@ export class Speaker {
     const usesSelf = ebgp || src.kind === "local" || !!st.config.nextHopSelf || best.nextHops.length === 0;
     const self = usesSelf ? this.selfFor(st, n, family) : undefined;
     // Paths of one UPDATE share attributes and next hops, and reflected routes go out alike to every
-    // client, so their outgoing form is computed once per flush.
-    const hit = !custom && cache ? cache.get(attrs)?.find((c) => c.nextHops === best.nextHops && c.source === src && c.family === family && c.ebgp === ebgp && c.reflecting === reflecting && c.usesSelf === usesSelf && c.self === self) : undefined;
+    // client, so their outgoing form is computed once (see exportCache).
+    const hit = !custom && cache ? cache.get(attrs)?.find((c) => c.nextHops === best.nextHops && c.source === src && c.routerId === src.routerId && c.family === family && c.ebgp === ebgp && c.reflecting === reflecting && c.usesSelf === usesSelf && c.self === self) : undefined;
     if (hit) return hit.out;
     const out = this.transformOut(best, attrs, self, st, reflecting, ebgp);
     if (out && !custom && cache) {
       out.sig = this.intern(JSON.stringify([out.attrs, out.nextHops], bigintSafe));
       const list = cache.get(best.attrs) ?? [];
-      list.push({ nextHops: best.nextHops, source: src, family, ebgp, reflecting, usesSelf, self, out });
+      list.push({ nextHops: best.nextHops, source: src, routerId: src.routerId, family, ebgp, reflecting, usesSelf, self, out });
       cache.set(best.attrs, list);
     }
     return out;
@@ -881,7 +923,7 @@ export class Speaker {
     const groups = new Map<string, { attrs: PathAttributes; nextHops: IPAddress[]; family: 4 | 6; prefixes: NlriPrefix[]; keys: Key[] }>();
     const withdraw: { 4: Prefix[]; 6: Prefix[] } = { 4: [], 6: [] };
     const withdrawKeys: { 4: Key[]; 6: Key[] } = { 4: [], 6: [] };
-    const cache: ExportCache = this.exportCache ?? new Map();
+    const cache = this.exportCache;
     const shared = this.bytesCache;
     for (const e of entries) {
       const out = e.best ? this.exportAttrs(e, e.best, st, n, cache) : null;
@@ -917,13 +959,14 @@ export class Speaker {
       sent.prefixesAnnounced += announced;
       sent.prefixesWithdrawn += withdrawn;
     };
-    // The same UPDATEs (e.g. one reflected route to every client) are encoded once per flush.
+    // The same UPDATEs (e.g. one reflected route to every client) are encoded once (see bytesCache).
     const encoded = (what: string, keys: Key[], encode: () => Uint8Array[]): Uint8Array[] => {
-      if (!shared || keys.length > SHARED_GROUP_MAX) return encode();
+      if (keys.length > SHARED_GROUP_MAX) return encode();
       const k = `${what}|${n.fourOctetAs ? 4 : 2}|${keys.join(",")}`;
       let b = shared.get(k);
       if (!b) {
         b = encode();
+        if (shared.size >= BYTES_CACHE_MAX) shared.clear();
         shared.set(k, b);
       }
       return b;
@@ -980,6 +1023,7 @@ export class Speaker {
     st.adjOut = new PrefixMap();
     st.eorReceived = 0;
     st.self4 = st.self6 = undefined;
+    st.path1 = undefined;
     st.paths = undefined;
     st.eorPending = true;
     if (this.deferSelection) {
@@ -1028,7 +1072,7 @@ export class Speaker {
     const n = st.session.negotiated;
     if (!n || !st.eorPending) return;
     st.eorPending = false;
-    for (const f of n.families) st.session.send(encodeMessage(endOfRib(f.afi, f.safi), { fourOctetAs: n.fourOctetAs }));
+    for (const f of n.families) st.session.send(endOfRibBytes(f.afi, f.safi, n.fourOctetAs));
   }
 
   /** The originated set is complete: send the End-of-RIB held back by deferEndOfRib. */
@@ -1041,7 +1085,9 @@ export class Speaker {
   private onDown(st: PeerState, info: DownInfo): void {
     if (info.from !== "Established") return;
     st.adjOut = new PrefixMap();
-    st.paths = undefined; // the old session's Paths may go stale: new UPDATEs get new ones
+    // The old session's Paths may go stale: new UPDATEs get new ones.
+    st.path1 = undefined;
+    st.paths = undefined;
     const gr = this.gracefulRestartFor(st) && info.graceful ? st.session.lastPeerRestartTime : 0;
     if (gr && gr > 0) {
       st.helping = true;
@@ -1130,13 +1176,15 @@ export class Speaker {
     if (mp && mp.safi === Safi.UNICAST && mp.nlri.length) groups.push({ nlri: mp.nlri, nextHops: mp.nextHops.slice(0, 1) });
     if (groups.length === 0) return;
 
-    let attrs: PathAttributes = { ...u.attrs };
-    delete attrs.mpReach;
-    delete attrs.mpUnreach;
-    delete attrs.nextHop;
-    if (!n.fourOctetAs) attrs = fromOldSpeaker(attrs);
+    // A rest copy, not `delete`: deleting properties turns an object into a slow dictionary (~0.4 KB).
+    const { mpReach: _r, mpUnreach: _u, nextHop: _h, ...rest } = u.attrs;
+    let attrs: PathAttributes = n.fourOctetAs ? rest : fromOldSpeaker(rest);
     const reject = this.rejectReason(st, attrs);
-    if (st.source.kind === "ebgp") delete attrs.localPref; // RFC 7606 §7.5: LOCAL_PREF from eBGP is discarded
+    if (st.source.kind === "ebgp" && attrs.localPref !== undefined) {
+      const { localPref: _l, ...noPref } = attrs; // RFC 7606 §7.5: LOCAL_PREF from eBGP is discarded
+      attrs = noPref;
+    }
+    attrs = this.internAttrs(attrs);
     const policy = this.policyFor(st, "import");
     const limit = st.config.maxPrefixes;
     const refuse = !!reject || (st.source.kind === "ebgp" && !policy); // loops; RFC 8212
@@ -1180,14 +1228,45 @@ export class Speaker {
    * restart marks the old objects stale), and when the peer has sent too many distinct sets.
    */
   private sharedPath(st: PeerState, attrs: PathAttributes, nextHops: IPAddress[], rejected: boolean): Path {
-    const hop = nextHops[0];
-    const k = `${rejected ? "r" : "a"}|${hop ? `${hop.family}|${hop.value}` : "-"}|${JSON.stringify(attrs, bigintSafe)}`;
-    const known = st.paths?.get(k);
-    if (known) return known;
-    const path: Path = rejected ? { attrs, nextHops, source: st.source, rejected: true } : { attrs, nextHops, source: st.source };
-    if (!st.paths || st.paths.size >= SHARED_PATHS_MAX) st.paths = new Map();
-    st.paths.set(k, path);
+    const first = st.path1;
+    if (first === undefined) {
+      // The session's first set: no index yet (a mesh peer never sends a second one).
+      const path = newPath(attrs, nextHops, st.source, rejected);
+      st.path1 = path;
+      return path;
+    }
+    if (samePath(first, attrs, nextHops, rejected)) return first;
+    if (st.paths === undefined || st.pathCount >= SHARED_PATHS_MAX) {
+      st.paths = new Map([[first.attrs, [first]]]);
+      st.pathCount = 1;
+    }
+    // Attributes are interned by the speaker (internAttrs), so the object identifies the set.
+    let list = st.paths.get(attrs);
+    if (list === undefined) st.paths.set(attrs, (list = []));
+    for (const p of list) if (samePath(p, attrs, nextHops, rejected)) return p;
+    const path = newPath(attrs, nextHops, st.source, rejected);
+    list.push(path);
+    st.pathCount++;
     return path;
+  }
+
+  /**
+   * The one attributes object per distinct received set (frozen: paths of many peers share it; a
+   * mesh node gets the same set from every peer). Starts over past ATTR_SETS_MAX distinct sets.
+   */
+  private internAttrs(attrs: PathAttributes): PathAttributes {
+    let k: string;
+    try {
+      k = JSON.stringify(attrs);
+    } catch {
+      k = JSON.stringify(attrs, bigintSafe); // bigints (none in the usual attributes): slower
+    }
+    const known = this.attrSets.get(k);
+    if (known !== undefined) return known;
+    if (this.attrSets.size >= ATTR_SETS_MAX) this.attrSets.clear();
+    Object.freeze(attrs);
+    this.attrSets.set(k, attrs);
+    return attrs;
   }
 
   /** Loop and sanity checks that make received paths unusable (treated as withdrawn). */
