@@ -8,14 +8,16 @@
 // real backend, or an operator):
 //   policy/resources/<anything>   one Calico/Kubernetes resource as YAML or JSON text
 //   policy/pods/<namespace>/<name> a pod as JSON: { name, namespace, node, labels, ips, ports? }
-// Every change rebuilds the PolicySet (all pods of the cluster as endpoints) and re-renders.
+// Every change rebuilds the PolicySet (all pods of the cluster as endpoints; resource keys parsed
+// once per value, unchanged policies keep their compiled form) and re-renders.
 // IP pools, BGPPeers and the BGPConfiguration come from cluster/ (real/agent/cluster-store.ts) once
 // the datastore is seeded, else from the topology file: every change there is an updateCluster().
 import { NodeAgent } from "../../src/core/agent/index.ts";
 import { policySetFor } from "../../src/core/agent/policy.ts";
 import type { ClusterView } from "../../src/core/agent/cluster.ts";
 import { isDatastoreError, type Datastore, type Watch } from "../../src/core/datastore/port.ts";
-import { loadResources } from "../../src/core/model/index.ts";
+import { loadResources, LoadedResources } from "../../src/core/model/index.ts";
+import type { PolicySet } from "../../src/core/policy/policy-set.ts";
 import type { K8sPod } from "../../src/core/policy/k8s-conversion.ts";
 import { WallClock } from "../bgp/clock.ts";
 import { TcpTransport } from "../bgp/tcp-transport.ts";
@@ -59,6 +61,9 @@ export class AgentDaemon {
   private policyTimer: NodeJS.Timeout | undefined;
   /** The policy/ keys: listed once, then kept current from the watch (no etcd round trip per change). */
   private policyKeys = new Map<string, string>();
+  /** Resource keys as last parsed (value text and entries), and the last PolicySet built. */
+  private parsedResources = new Map<string, { text: string; entries: LoadedResources["entries"] }>();
+  private lastPolicySet: PolicySet | undefined;
   private stopped = false;
 
   constructor(private readonly opts: AgentDaemonOptions) {
@@ -235,10 +240,20 @@ export class AgentDaemon {
   refreshPolicy(): void {
     try {
       const keys = [...this.policyKeys.keys()].sort();
-      const text = keys.filter((k) => k.startsWith(POLICY_RESOURCES_PREFIX)).map((k) => this.policyKeys.get(k)!).join("\n---\n");
-      const resources = loadResources(text, "datastore:policy/resources");
+      // Each resource key is parsed once per value, not the whole policy/ tree per event.
+      const parsed = new Map<string, { text: string; entries: LoadedResources["entries"] }>();
+      for (const k of keys.filter((k) => k.startsWith(POLICY_RESOURCES_PREFIX))) {
+        const text = this.policyKeys.get(k)!;
+        const known = this.parsedResources.get(k);
+        parsed.set(k, known !== undefined && known.text === text ? known : { text, entries: loadResources(text, `datastore:${k}`).entries });
+      }
+      const resources = new LoadedResources([...parsed.values()].flatMap((p) => p.entries));
       const podList = keys.filter((k) => k.startsWith(POLICY_PODS_PREFIX)).map((k) => parsePod(k, this.policyKeys.get(k)!));
-      this.agent.setPolicy(policySetFor(resources, podList));
+      // Policies whose content did not change keep their compiled form from the last set.
+      const set = policySetFor(resources, podList, this.lastPolicySet !== undefined ? { reuse: this.lastPolicySet } : {});
+      this.parsedResources = parsed;
+      this.lastPolicySet = set;
+      this.agent.setPolicy(set);
     } catch (e) {
       // A bad resource must not take the node down: keep the previous ruleset and say why.
       this.log(`policy not updated: ${e instanceof Error ? e.message : String(e)}`);

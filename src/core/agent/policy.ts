@@ -15,7 +15,7 @@ const isLoaded = (r: LoadedResources | PolicySetInput): r is LoadedResources => 
  * WorkloadEndpoint resource of the same namespace/name) are not added twice; namespaces without a
  * profile get a label-less kns.<namespace> one, as `default` always exists in a cluster.
  */
-export function policySetFor(resources: LoadedResources | PolicySetInput, pods: readonly K8sPod[]): PolicySet {
+export function policySetFor(resources: LoadedResources | PolicySetInput, pods: readonly K8sPod[], options: { readonly reuse?: PolicySet } = {}): PolicySet {
   const base: PolicySetInput = isLoaded(resources) ? policyInputFromResources(resources) : resources;
   const endpoints: Endpoint[] = [...(base.endpoints ?? [])];
   const have = new Set(endpoints.filter((e) => e.kind === "workload").map((e) => `${e.namespace ?? "default"}/${e.name}`));
@@ -31,5 +31,6 @@ export function policySetFor(resources: LoadedResources | PolicySetInput, pods: 
   for (const ns of namespaces) {
     if (!named.has(NAMESPACE_PROFILE_PREFIX + ns)) profiles.push(namespaceToProfile({ name: ns }));
   }
-  return new PolicySet({ ...base, endpoints, profiles });
+  // `reuse`: the node's previous set, whose compiled policies are kept where unchanged.
+  return new PolicySet({ ...base, endpoints, profiles }, options);
 }

@@ -271,7 +271,12 @@ export class PolicySet {
     icmpCode: undefined,
   };
 
-  constructor(input: PolicySetInput) {
+  /**
+   * `reuse`: an earlier set whose compiled policies are taken over for the policies of identical
+   * content (same kind, namespace, name and JSON), so a watch event that changes one policy compiles
+   * one policy, not all of them (selector parsing is most of building a set).
+   */
+  constructor(input: PolicySetInput, options: { readonly reuse?: PolicySet } = {}) {
     this.input = input;
     const problems = new Problems();
     this.#failsafe = input.failsafe ?? DEFAULT_FAILSAFE;
@@ -289,7 +294,12 @@ export class PolicySet {
       });
     }
 
-    const compiled = (input.policies ?? []).map((p) => compilePolicy(p, problems));
+    const earlier = options.reuse === undefined ? undefined : options.reuse.#compiledByKey();
+    const compiled = (input.policies ?? []).map((p) => {
+      const old = earlier?.get(policyRefKey(p));
+      return old !== undefined && (old.policy === p || policyJson(old.policy) === policyJson(p)) ? old : compilePolicy(p, problems);
+    });
+    this.#compiled = compiled;
     const seen = new Set<string>();
     for (const p of compiled) {
       if (!this.#tierByName.has(p.tier)) problems.add(`policy ${p.id}: spec.tier`, `tier "${p.tier}" does not exist`);
@@ -329,6 +339,13 @@ export class PolicySet {
    * One policy compiled and checked against this set's tiers, as the constructor does, for
    * incremental users that change policies without building a new set. Throws PolicyInputError.
    */
+  /** Every compiled policy (skipped ones too), for a later set to reuse. */
+  readonly #compiled: readonly CompiledPolicy[];
+
+  #compiledByKey(): Map<string, CompiledPolicy> {
+    return new Map(this.#compiled.map((p) => [policyRefKey(p.policy), p]));
+  }
+
   compilePolicy(policy: Policy): CompiledPolicy {
     const problems = new Problems();
     const p = compilePolicy(policy, problems);
@@ -990,4 +1007,14 @@ function hostPrefix(a: IPAddress): Prefix {
   let p = hostPrefixes.get(a);
   if (p === undefined) hostPrefixes.set(a, (p = { family: a.family, addr: a.value, len: a.family === 4 ? 32 : 128 }));
   return p;
+}
+
+const policyRefKey = (p: Policy): string => `${p.kind}/${p.namespace ?? ""}/${p.name}`;
+
+// Policies are immutable inputs: each one's JSON is made once.
+const policyJsonCache = new WeakMap<Policy, string>();
+function policyJson(p: Policy): string {
+  let j = policyJsonCache.get(p);
+  if (j === undefined) policyJsonCache.set(p, (j = JSON.stringify(p)));
+  return j;
 }

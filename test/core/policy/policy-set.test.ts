@@ -456,3 +456,31 @@ describe("input checking", () => {
     expect(set.evaluate(tcp(IP.web, IP.db)).allowed).toBe(true);
   });
 });
+
+describe("reusing an earlier set's compiled policies", () => {
+  test("unchanged policies keep their compiled object, changed and new ones are compiled, verdicts are those of a fresh set", () => {
+    const a = np("a", ingressTo("db", [{ action: "Allow", source: { selector: "app == 'web'" } }]));
+    const b = np("b", ingressTo("web", [{ action: "Deny", protocol: "TCP", destination: { ports: [81] } }]));
+    const first = new PolicySet({ endpoints, policies: [a, b] });
+    // New objects of the same content (as parsed again from the datastore), one changed, one new.
+    const b2 = np("b", ingressTo("web", [{ action: "Deny", protocol: "TCP", destination: { ports: [80] } }]));
+    const c = np("c", ingressTo("web", [{ action: "Allow" }]));
+    const input = { endpoints, policies: [structuredClone(a), b2, c] };
+    const second = new PolicySet(input, { reuse: first });
+    const byName = (s: PolicySet, name: string) => s.policies.find((p) => p.policy.name === name)!;
+    expect(byName(second, "a")).toBe(byName(first, "a"));
+    expect(byName(second, "b")).not.toBe(byName(first, "b"));
+    expect(byName(second, "b").policy).toBe(b2);
+    const fresh = new PolicySet(input);
+    for (const flow of [tcp(IP.web, IP.db), tcp(IP.db, IP.web, 80), tcp(IP.db, IP.web, 81), tcp(IP.devWeb, IP.db)]) {
+      expect(second.evaluate(flow)).toEqual(fresh.evaluate(flow));
+    }
+    expect(second.evaluate(tcp(IP.db, IP.web, 80)).allowed).toBe(false);
+  });
+
+  test("a reused policy is still checked against the new set's tiers", () => {
+    const t = np("t", { ...ingressTo("db", [{ action: "Allow" }]), tier: "security" });
+    const first = new PolicySet({ endpoints, tiers: [{ name: "security", order: 1 }], policies: [t] });
+    expect(() => new PolicySet({ endpoints, policies: [t] }, { reuse: first })).toThrow(/tier "security" does not exist/);
+  });
+});
