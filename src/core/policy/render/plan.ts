@@ -166,7 +166,7 @@ class Planner {
       const members = this.set
         .ipSetMembers(sel)
         .filter((p) => p.family === family);
-      this.sets.set(name, { name, family, kind: "net", members: normalise(members).map(formatPrefix) });
+      this.sets.set(name, { name, family, kind: "net", members: normalise(members).map(cidr) });
     }
     return name;
   }
@@ -382,7 +382,8 @@ function hasFamily(nets: readonly Prefix[] | undefined, family: Family): boolean
 
 /** Sorted prefixes with those inside another dropped, so nft interval sets have no overlaps. */
 export function normalise(prefixes: readonly Prefix[]): Prefix[] {
-  const sorted = [...prefixes].sort((a, b) => (a.family !== b.family ? a.family - b.family : a.addr !== b.addr ? (a.addr < b.addr ? -1 : 1) : a.len - b.len));
+  // PolicySet.ipSetMembers gives them sorted already: check (one pass) before sorting.
+  const sorted = isSorted(prefixes) ? prefixes : [...prefixes].sort(comparePrefixes);
   const out: Prefix[] = [];
   for (const p of sorted) {
     const last = out[out.length - 1];
@@ -392,8 +393,19 @@ export function normalise(prefixes: readonly Prefix[]): Prefix[] {
   return out;
 }
 
+function comparePrefixes(a: Prefix, b: Prefix): number {
+  return a.family !== b.family ? a.family - b.family : a.addr !== b.addr ? (a.addr < b.addr ? -1 : 1) : a.len - b.len;
+}
+
+function isSorted(prefixes: readonly Prefix[]): boolean {
+  for (let i = 1; i < prefixes.length; i++) if (comparePrefixes(prefixes[i - 1]!, prefixes[i]!) > 0) return false;
+  return true;
+}
+
 function covers(outer: Prefix, inner: Prefix): boolean {
   if (outer.len > inner.len) return false;
+  // A host covers only itself (most members): no bigint shifts.
+  if (outer.len === (outer.family === 4 ? 32 : 128)) return outer.addr === inner.addr;
   const bits = BigInt((outer.family === 4 ? 32 : 128) - outer.len);
   return outer.addr >> bits === inner.addr >> bits;
 }
