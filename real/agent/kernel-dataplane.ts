@@ -202,6 +202,8 @@ export class KernelDataplane implements Dataplane {
 
   setPolicy(policy: PolicySet): void {
     this.policySet = policy;
+    // nft starts (process, libraries) while the plan is made.
+    if ((this.opts.policy ?? "nft") === "nft") this.session().start();
     this.renderPolicy();
   }
 
@@ -419,10 +421,13 @@ export class KernelDataplane implements Dataplane {
   }
 
   /** One nft transaction through the dataplane's nft session. */
+  private session(): NftSession {
+    return (this.nftSession ??= new NftSession(this.opts.netns !== undefined ? { netns: this.opts.netns } : {}));
+  }
+
   private async nft(script: string): Promise<{ ok: boolean; stderr: string }> {
-    this.nftSession ??= new NftSession(this.opts.netns !== undefined ? { netns: this.opts.netns } : {});
     try {
-      return await this.nftSession.run(script);
+      return await this.session().run(script);
     } catch (e) {
       return { ok: false, stderr: (e as Error).message };
     }

@@ -61,6 +61,11 @@ export class NftSession {
     return this.#child?.pid;
   }
 
+  /** Starts the nft process now (it loads its libraries while the caller plans), if not running. */
+  start(): void {
+    if (!this.#closed) this.#start();
+  }
+
   /** Applies one nft script as one transaction (in order with earlier calls). */
   run(script: string): Promise<NftResult> {
     const next = this.#queue.then(() => this.#run(script));
