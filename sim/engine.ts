@@ -116,11 +116,16 @@ export class SimEngine implements Clock {
     if (isEvent(handle)) this.cancel(handle);
   }
 
+  setTimerWith<T>(delayMs: number, fn: (arg: T) => void, arg: T): TimerHandle {
+    return this.scheduleWith(this.time + (delayMs > 0 ? delayMs : 0), "timer", fn, arg);
+  }
+
   /** A Clock whose timers are counted under `kind` (e.g. "bgp-timer" for one subsystem's timers). */
   clock(kind: string): Clock {
     return {
       now: () => this.time,
       setTimer: (delayMs, fn) => this.schedule(delayMs, kind, fn),
+      setTimerWith: (delayMs, fn, arg) => this.scheduleWith(this.time + (delayMs > 0 ? delayMs : 0), kind, fn, arg),
       clearTimer: (handle) => {
         if (isEvent(handle)) this.cancel(handle);
       },

@@ -603,10 +603,10 @@ export class NodeAgent {
       this.bgpRoutes.set(k, r);
       keys.push(k);
     }
-    this.sync(keys);
+    this.sync(keys, true); // a prefix appears once per batch (RouteSink)
   }
 
-  private effective(k: RouteKey): { route: DataplaneRoute; source: RouteSource } | undefined {
+  private effective(k: RouteKey): Installed | undefined {
     const local = this.localRoutes.get(k);
     if (local) return { route: local, source: "workload" };
     const entry = this.bgpRoutes.get(k);
@@ -615,10 +615,10 @@ export class NodeAgent {
   }
 
   /** Brings the installed table in line for these prefixes; one Dataplane batch. */
-  private sync(keys: Iterable<RouteKey>): void {
+  private sync(keys: Iterable<RouteKey>, distinct = false): void {
     const add: DataplaneRoute[] = [];
     const remove: Prefix[] = [];
-    for (const k of new Set(keys)) {
+    for (const k of distinct ? keys : new Set(keys)) {
       const want = this.effective(k);
       const have = this.installed.get(k);
       if (!want) {
@@ -632,7 +632,7 @@ export class NodeAgent {
         have.source = want.source;
         continue;
       }
-      this.installed.set(k, { route: want.route, source: want.source });
+      this.installed.set(k, want); // a fresh object from effective()
       add.push(want.route);
     }
     if (add.length === 0 && remove.length === 0) return;

@@ -13,6 +13,11 @@ export interface Clock {
   setTimer(delayMs: number, fn: () => void): TimerHandle;
   /** Cancels a timer; clearing a fired or already cleared timer is a no-op. */
   clearTimer(handle: TimerHandle): void;
+  /**
+   * Optional: setTimer for `fn(arg)`, so one function serves many objects (every session's hold
+   * timer) instead of a closure per timer. Callers fall back to setTimer when it is absent.
+   */
+  setTimerWith?<T>(delayMs: number, fn: (arg: T) => void, arg: T): TimerHandle;
 }
 
 /** Why a connection ended: "closed" by us, "peer-closed" (FIN/EOF), or an error message. */

@@ -128,6 +128,7 @@ class Attempt {
   lastSent = 0;
   closed = false;
   constructor(
+    readonly session: Session,
     readonly conn: Connection,
     readonly outgoing: boolean,
   ) {
@@ -231,7 +232,7 @@ export class Session {
       { remoteAddress: this.config.peerAddress, remotePort: this.config.peerPort ?? BGP_PORT, ...(this.config.localAddress ? { localAddress: this.config.localAddress } : {}) },
       () => this.onConnected(a),
     );
-    const a = new Attempt(conn, true);
+    const a = new Attempt(this, conn, true);
     this.attempts = this.attempts.length === 0 ? [a] : [...this.attempts, a];
     this.wire(a);
     // ConnectRetry: if nothing came of this attempt by then, try again.
@@ -272,7 +273,7 @@ export class Session {
       conn.close();
       return;
     }
-    const a = new Attempt(conn, false);
+    const a = new Attempt(this, conn, false);
     this.attempts = this.attempts.length === 0 ? [a] : [...this.attempts, a];
     this.wire(a);
     this.sendOpen(a);
@@ -318,33 +319,46 @@ export class Session {
 
   private setHoldTimer(a: Attempt, now: number, ms: number): void {
     a.holdFiresAt = now + ms;
-    a.holdTimer = this.clock.setTimer(ms, () => {
-      a.holdTimer = undefined;
-      if (a.closed) return;
-      const t = this.clock.now();
-      if (a.holdDeadline > t) this.setHoldTimer(a, t, a.holdDeadline - t);
-      else this.fail(a, { code: ErrorCode.HOLD_TIMER_EXPIRED, subcode: 0 }, "hold timer expired");
-    });
+    a.holdTimer = this.timer(ms, holdFired, a);
+  }
+
+  /** The hold timer went off: sleep again if a message moved the deadline, else expire. */
+  onHoldTimer(a: Attempt): void {
+    a.holdTimer = undefined;
+    if (a.closed) return;
+    const t = this.clock.now();
+    if (a.holdDeadline > t) this.setHoldTimer(a, t, a.holdDeadline - t);
+    else this.fail(a, { code: ErrorCode.HOLD_TIMER_EXPIRED, subcode: 0 }, "hold timer expired");
   }
 
   /** Starts the keepalive timer: a KEEPALIVE goes out whenever nothing was sent for the keepalive time. */
   private armKeepalive(a: Attempt, ms?: number): void {
     const n = this.negotiatedFor(a);
     if (!n || n.keepaliveTime === 0) return;
+    a.keepaliveTimer = this.timer(ms ?? n.keepaliveTime * 1000, keepaliveFired, a);
+  }
+
+  onKeepaliveTimer(a: Attempt): void {
+    a.keepaliveTimer = undefined;
+    if (a.closed) return;
+    const n = this.negotiatedFor(a);
+    if (!n) return;
     const every = n.keepaliveTime * 1000;
-    a.keepaliveTimer = this.clock.setTimer(ms ?? every, () => {
-      a.keepaliveTimer = undefined;
-      if (a.closed) return;
-      // Any message counts as a keepalive (RFC 4271 §4.4): wait out the rest after the last one.
-      const left = a.lastSent + every - this.clock.now();
-      if (left > 0) {
-        this.armKeepalive(a, left);
-        return;
-      }
-      this.out(a.conn, keepaliveBytes());
-      a.lastSent = this.clock.now();
-      this.armKeepalive(a);
-    });
+    // Any message counts as a keepalive (RFC 4271 §4.4): wait out the rest after the last one.
+    const left = a.lastSent + every - this.clock.now();
+    if (left > 0) {
+      this.armKeepalive(a, left);
+      return;
+    }
+    this.out(a.conn, keepaliveBytes());
+    a.lastSent = this.clock.now();
+    this.armKeepalive(a);
+  }
+
+  /** A per-connection timer without a closure per timer when the Clock can pass an argument. */
+  private timer(ms: number, fn: (a: Attempt) => void, a: Attempt): TimerHandle {
+    const c = this.clock;
+    return c.setTimerWith ? c.setTimerWith(ms, fn, a) : c.setTimer(ms, () => fn(a));
   }
 
   private negotiatedFor(a: Attempt): Negotiated | undefined {
@@ -638,6 +652,8 @@ export class Session {
 }
 
 const NO_ERROR = Object.freeze({});
+const holdFired = (a: Attempt): void => a.session.onHoldTimer(a);
+const keepaliveFired = (a: Attempt): void => a.session.onKeepaliveTimer(a);
 /** The one KEEPALIVE (19 octets, read-only), shared by every session instead of encoded per send. */
 let keepalive: Uint8Array | undefined;
 const keepaliveBytes = (): Uint8Array => (keepalive ??= encodeMessage({ type: MessageType.KEEPALIVE }));

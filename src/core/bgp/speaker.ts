@@ -240,7 +240,7 @@ type ExportCache = WeakMap<
   { nextHops: IPAddress[]; source: PathSource; routerId: number; family: 4 | 6; ebgp: boolean; reflecting: boolean; usesSelf: boolean; self: IPAddress | undefined; out: ExportOut | null }[]
 >;
 /** Encoded UPDATEs by what they carry (signature, 4-octet AS, prefixes): the same bytes for every peer that gets them. */
-type BytesCache = Map<string, Uint8Array[]>;
+type BytesCache = Map<string, Map<string, Uint8Array[]>>;
 /** Encoded UPDATE groups remembered before the cache starts over. */
 const BYTES_CACHE_MAX = 4096;
 /** Distinct received attribute sets remembered per session before the memory starts over. */
@@ -263,6 +263,8 @@ function endOfRibBytes(afi: number, safi: number, fourOctetAs: boolean): Uint8Ar
   }
   return b;
 }
+
+const bytesKey = (fourOctetAs: boolean, keys: Key[]): string => (keys.length === 1 ? `${fourOctetAs ? 4 : 2}|${keys[0]}` : `${fourOctetAs ? 4 : 2}|${keys.join(",")}`);
 
 /** Whether `p` is the path these would make (attributes interned: compared by identity). */
 const samePath = (p: Path, attrs: PathAttributes, nextHops: IPAddress[], rejected: boolean): boolean => {
@@ -783,6 +785,7 @@ export class Speaker {
    */
   private readonly exportCache: ExportCache = new WeakMap();
   private readonly bytesCache: BytesCache = new Map();
+  private bytesCount = 0;
   private lastHops: IPAddress[] | undefined;
   private lastHopSig = "";
 
@@ -921,10 +924,10 @@ export class Speaker {
     const n = st.session.negotiated;
     if (!n) return;
     const groups = new Map<string, { attrs: PathAttributes; nextHops: IPAddress[]; family: 4 | 6; prefixes: NlriPrefix[]; keys: Key[] }>();
-    const withdraw: { 4: Prefix[]; 6: Prefix[] } = { 4: [], 6: [] };
-    const withdrawKeys: { 4: Key[]; 6: Key[] } = { 4: [], 6: [] };
+    // Made on the first withdrawal only (most exports have none).
+    let withdraw: { 4: Prefix[]; 6: Prefix[] } | undefined;
+    let withdrawKeys: { 4: Key[]; 6: Key[] } | undefined;
     const cache = this.exportCache;
-    const shared = this.bytesCache;
     for (const e of entries) {
       const out = e.best ? this.exportAttrs(e, e.best, st, n, cache) : null;
       if (!out && st.adjOut.size === 0) continue;
@@ -933,6 +936,8 @@ export class Speaker {
       if (!out) {
         if (prev !== undefined) {
           st.adjOut.delete(k);
+          withdraw ??= { 4: [], 6: [] };
+          withdrawKeys ??= { 4: [], 6: [] };
           withdraw[entryFamily(e)].push(entryPrefix(e));
           withdrawKeys[entryFamily(e)].push(k);
         }
@@ -951,53 +956,73 @@ export class Speaker {
       g.keys.push(k);
     }
     const opts = { fourOctetAs: n.fourOctetAs };
-    const sent = st.session.counters.sent;
-    const send = (bytes: Uint8Array[], announced: number, withdrawn: number): void => {
-      let ok = false;
-      for (const b of bytes) ok = st.session.send(b) || ok;
-      if (!ok) return;
-      sent.prefixesAnnounced += announced;
-      sent.prefixesWithdrawn += withdrawn;
-    };
-    // The same UPDATEs (e.g. one reflected route to every client) are encoded once (see bytesCache).
-    const encoded = (what: string, keys: Key[], encode: () => Uint8Array[]): Uint8Array[] => {
-      if (keys.length > SHARED_GROUP_MAX) return encode();
-      const k = `${what}|${n.fourOctetAs ? 4 : 2}|${keys.join(",")}`;
-      let b = shared.get(k);
-      if (!b) {
-        b = encode();
-        if (shared.size >= BYTES_CACHE_MAX) shared.clear();
-        shared.set(k, b);
-      }
-      return b;
-    };
     for (const f of [4, 6] as const) {
-      const w = withdraw[f];
-      if (w.length) send(encoded(`w${f}`, withdrawKeys[f], () => packUpdates({ withdraw: w, ...(f === 6 ? { attrs: { mpReach: { afi: Afi.IPV6, safi: Safi.UNICAST, nextHops: [], nlri: [] } } } : {}) }, opts)), 0, w.length);
+      const w = withdraw?.[f];
+      if (!w?.length) continue;
+      const what = f === 4 ? "w4" : "w6";
+      const keys = withdrawKeys![f];
+      let bytes = this.cachedBytes(what, n.fourOctetAs, keys);
+      if (!bytes) {
+        bytes = packUpdates({ withdraw: w, ...(f === 6 ? { attrs: { mpReach: { afi: Afi.IPV6, safi: Safi.UNICAST, nextHops: [], nlri: [] } } } : {}) }, opts);
+        this.cacheBytes(what, n.fourOctetAs, keys, bytes);
+      }
+      this.sendAll(st, bytes, 0, w.length);
     }
     for (const [sig, g] of groups) {
-      let attrs: PathAttributes = { ...g.attrs };
-      if (g.family === 4) attrs.nextHop = g.nextHops[0];
-      else {
-        delete attrs.nextHop;
-        attrs.mpReach = { afi: Afi.IPV6, safi: Safi.UNICAST, nextHops: g.nextHops, nlri: [] };
-      }
-      if (!n.fourOctetAs) attrs = toOldSpeaker(attrs);
-      let bytes: Uint8Array[];
       let announced = g.prefixes.length;
-      try {
-        const a = attrs;
-        bytes = encoded(sig, g.keys, () => packUpdates({ attrs: a, announce: g.prefixes }, opts));
-      } catch (e) {
-        // Attributes too big for one message (e.g. a huge path from some peer): this peer gets
-        // nothing for these prefixes, and any older version it has is withdrawn.
-        this.log(`peer ${st.source.address}: cannot send ${g.prefixes.length} prefixes: ${e instanceof Error ? e.message : String(e)}`);
-        for (const p of g.prefixes) st.adjOut.delete(key(p));
-        bytes = packUpdates({ withdraw: g.prefixes }, opts);
-        announced = 0;
+      // The same UPDATEs (e.g. one reflected route to every client) are encoded once (see bytesCache).
+      let bytes = this.cachedBytes(sig, n.fourOctetAs, g.keys);
+      if (!bytes) {
+        let attrs: PathAttributes = { ...g.attrs };
+        if (g.family === 4) attrs.nextHop = g.nextHops[0];
+        else {
+          delete attrs.nextHop;
+          attrs.mpReach = { afi: Afi.IPV6, safi: Safi.UNICAST, nextHops: g.nextHops, nlri: [] };
+        }
+        if (!n.fourOctetAs) attrs = toOldSpeaker(attrs);
+        try {
+          bytes = packUpdates({ attrs, announce: g.prefixes }, opts);
+          this.cacheBytes(sig, n.fourOctetAs, g.keys, bytes);
+        } catch (e) {
+          // Attributes too big for one message (e.g. a huge path from some peer): this peer gets
+          // nothing for these prefixes, and any older version it has is withdrawn.
+          this.log(`peer ${st.source.address}: cannot send ${g.prefixes.length} prefixes: ${e instanceof Error ? e.message : String(e)}`);
+          for (const p of g.prefixes) st.adjOut.delete(key(p));
+          bytes = packUpdates({ withdraw: g.prefixes }, opts);
+          announced = 0;
+        }
       }
-      send(bytes, announced, announced === 0 ? g.prefixes.length : 0);
+      this.sendAll(st, bytes, announced, announced === 0 ? g.prefixes.length : 0);
     }
+  }
+
+  /** Sends encoded UPDATEs; counts the prefixes only when the session took them. */
+  private sendAll(st: PeerState, bytes: Uint8Array[], announced: number, withdrawn: number): void {
+    let ok = false;
+    for (const b of bytes) ok = st.session.send(b) || ok;
+    if (!ok) return;
+    const sent = st.session.counters.sent;
+    sent.prefixesAnnounced += announced;
+    sent.prefixesWithdrawn += withdrawn;
+  }
+
+  /** The encoded UPDATEs for a signature (or "w4"/"w6" withdrawals), 4-octet AS and prefix keys, if made before. */
+  private cachedBytes(what: string, fourOctetAs: boolean, keys: Key[]): Uint8Array[] | undefined {
+    if (keys.length > SHARED_GROUP_MAX) return undefined;
+    // By signature first: no key text made of the (long) signature per lookup.
+    return this.bytesCache.get(what)?.get(bytesKey(fourOctetAs, keys));
+  }
+
+  private cacheBytes(what: string, fourOctetAs: boolean, keys: Key[], bytes: Uint8Array[]): void {
+    if (keys.length > SHARED_GROUP_MAX) return;
+    if (this.bytesCount >= BYTES_CACHE_MAX) {
+      this.bytesCache.clear();
+      this.bytesCount = 0;
+    }
+    let m = this.bytesCache.get(what);
+    if (m === undefined) this.bytesCache.set(what, (m = new Map()));
+    m.set(bytesKey(fourOctetAs, keys), bytes);
+    this.bytesCount++;
   }
 
   // ---------------------------------------------------------------------------------------------
