@@ -410,21 +410,23 @@ function covers(outer: Prefix, inner: Prefix): boolean {
   return outer.addr >> bits === inner.addr >> bits;
 }
 
-/** Address families present in the endpoints and the rules' CIDRs. */
-function familiesOf(endpointFamilies: ReadonlySet<Family>, policies: Iterable<CompiledPolicy>): Family[] {
+/** Address families present in the endpoints and the rules' CIDRs (policies counted by how many name each). */
+function familiesFrom(endpointFamilies: ReadonlySet<Family>, counts: ReadonlyMap<Family, number>): Family[] {
   const found = new Set<Family>(endpointFamilies);
-  for (const p of policies) {
-    let fams = policyFamilies.get(p);
-    if (fams === undefined) {
-      const own = new Set<Family>();
-      for (const r of p.ingress) ruleFamilies(r, own);
-      for (const r of p.egress) ruleFamilies(r, own);
-      policyFamilies.set(p, (fams = [...own]));
-    }
-    for (const f of fams) found.add(f);
-  }
+  for (const [f, n] of counts) if (n > 0) found.add(f);
   if (found.size === 0) found.add(4);
   return [...found].sort();
+}
+
+function countFamilies(counts: Map<Family, number>, p: CompiledPolicy, by: 1 | -1): void {
+  let fams = policyFamilies.get(p);
+  if (fams === undefined) {
+    const own = new Set<Family>();
+    for (const r of p.ingress) ruleFamilies(r, own);
+    for (const r of p.egress) ruleFamilies(r, own);
+    policyFamilies.set(p, (fams = [...own]));
+  }
+  for (const f of fams) counts.set(f, (counts.get(f) ?? 0) + by);
 }
 
 // Compiled policies are immutable: what each needs is worked out once.
@@ -512,6 +514,8 @@ export class NodePlanner {
   readonly #failsafe: Plan["failsafe"];
   /** Enforced policies by kind/namespace/name. */
   readonly #policies = new Map<string, CompiledPolicy>();
+  /** How many of the enforced policies name each family in their rules (kept per change, not recounted). */
+  readonly #familyCounts = new Map<Family, number>();
   #planner: Planner;
   #plan: Plan;
 
@@ -559,7 +563,8 @@ export class NodePlanner {
       });
     }
     this.#local.sort((a, b) => (a.iface < b.iface ? -1 : a.iface > b.iface ? 1 : 0));
-    this.#planner = new Planner(set, familiesOf(this.#endpointFamilies, this.#policies.values()));
+    for (const p of this.#policies.values()) countFamilies(this.#familyCounts, p, 1);
+    this.#planner = new Planner(set, familiesFrom(this.#endpointFamilies, this.#familyCounts));
     this.#plan = this.#build();
   }
 
@@ -587,6 +592,7 @@ export class NodePlanner {
       changedSelectors.push(old.selector);
       this.#planner.forget(old);
       this.#policies.delete(key);
+      countFamilies(this.#familyCounts, old, -1);
     };
     for (const r of change.remove ?? []) touch(policyKey(r));
     for (const p of upserts) {
@@ -594,11 +600,12 @@ export class NodePlanner {
       touch(key);
       if (!p.filterPath) continue;
       this.#policies.set(key, p);
+      countFamilies(this.#familyCounts, p, 1);
       changedSelectors.push(p.selector);
     }
     if (changedKeys.size === 0) return this.#plan;
 
-    const families = familiesOf(this.#endpointFamilies, this.#policies.values());
+    const families = familiesFrom(this.#endpointFamilies, this.#familyCounts);
     const sameFamilies = families.length === this.#planner.families.length && families.every((f, i) => f === this.#planner.families[i]);
     if (!sameFamilies) this.#planner = new Planner(this.set, families);
     const added = upserts.filter((p) => p.filterPath);
@@ -626,17 +633,9 @@ export class NodePlanner {
     const chains = new Set<string>();
     const groups = new Map<string, readonly string[]>();
     for (const ep of all) {
-      for (const tier of [...ep.ingress, ...ep.egress]) {
-        for (const c of tier.policyChains) {
-          const members = planner.groups.get(c);
-          if (members === undefined) chains.add(c);
-          else {
-            groups.set(c, members);
-            for (const m of members) chains.add(m);
-          }
-        }
-      }
-      for (const c of [...ep.ingressProfiles, ...ep.egressProfiles]) chains.add(c);
+      const used = chainsUsed(ep, planner.groups);
+      for (const c of used.chains) chains.add(c);
+      for (const [name, members] of used.groups) groups.set(name, members);
     }
     const keptChains = new Map<string, PlannedChain>();
     const setNames = new Set<string>();
@@ -692,6 +691,32 @@ export class NodePlanner {
       egressProfiles: profiles("egress"),
     };
   }
+}
+
+// What a planned endpoint's chains jump to: worked out once per (immutable) endpoint object, as
+// most endpoints are the same object from one plan to the next.
+const endpointUses = new WeakMap<PlannedEndpoint, { readonly chains: readonly string[]; readonly groups: readonly (readonly [string, readonly string[]])[] }>();
+function chainsUsed(ep: PlannedEndpoint, groupsByName: ReadonlyMap<string, readonly string[]>): { readonly chains: readonly string[]; readonly groups: readonly (readonly [string, readonly string[]])[] } {
+  let u = endpointUses.get(ep);
+  if (u === undefined) {
+    const chains: string[] = [];
+    const groups: [string, readonly string[]][] = [];
+    for (const tiers of [ep.ingress, ep.egress]) {
+      for (const tier of tiers) {
+        for (const c of tier.policyChains) {
+          const members = groupsByName.get(c);
+          if (members === undefined) chains.push(c);
+          else {
+            groups.push([c, members]);
+            chains.push(...members);
+          }
+        }
+      }
+    }
+    chains.push(...ep.ingressProfiles, ...ep.egressProfiles);
+    endpointUses.set(ep, (u = { chains, groups }));
+  }
+  return u;
 }
 
 /** The plan for the workloads of one node. */
