@@ -111,9 +111,9 @@ describe("nftables text", () => {
       'meta mark & 0x00010000 == 0x00010000 return comment "Return if policy accepted"',
       'meta mark & 0x00020000 == 0x00000000 drop comment "End of tier default. Drop if no policies passed packet"',
       // The namespace profile (one Allow) runs inline, and nothing follows an unconditional Allow.
-      'meta mark set meta mark | 0x00010000 return comment "profile kns.shop ingress rule 0"',
+      'goto bc-allow comment "profile kns.shop ingress rule 0"',
     ]);
-    expect(chainBlock(text, db.fromChain)).toEqual(['meta mark set meta mark | 0x00010000 return comment "profile kns.shop egress rule 0"']);
+    expect(chainBlock(text, db.fromChain)).toEqual(['goto bc-allow comment "profile kns.shop egress rule 0"']);
     // A longer profile, or one with Pass, is jumped to.
     const long = small();
     const profile = { name: "long", ingress: [{ action: "Deny" as const, protocol: "UDP" }, { action: "Pass" as const }] };
@@ -122,7 +122,7 @@ describe("nftables text", () => {
     expect(lines.slice(-3)).toEqual([
       "jump bc-pri-long",
       'meta mark & 0x00010000 == 0x00010000 return comment "Return if profile accepted"',
-      'meta mark set meta mark | 0x00010000 return comment "profile kns.shop ingress rule 0"',
+      'goto bc-allow comment "profile kns.shop ingress rule 0"',
     ]);
   });
 
@@ -133,17 +133,20 @@ describe("nftables text", () => {
     expect(chainBlock(text, db.ingress[0]!.policyChains[0]!)).toEqual([
       // `ip saddr` brings its own nfproto test, a one-element set is the element.
       'ip saddr 192.0.2.0/24 drop comment "security.block ingress rule 0"',
-      'meta l4proto 6 meta mark set meta mark | 0x00020000 return comment "security.block ingress rule 1"',
+      'meta l4proto 6 goto bc-pass comment "security.block ingress rule 1"',
     ]);
     const webSel = parseSelector("(projectcalico.org/namespace == 'shop') && (app == 'web')");
     expect(chainBlock(text, db.ingress[1]!.policyChains[0]!)).toEqual([
-      `ip saddr @${setName(webSel.uniqueId, 4)} tcp dport 5432 meta mark set meta mark | 0x00010000 return comment "shop/db-from-web ingress rule 0"`,
+      `ip saddr @${setName(webSel.uniqueId, 4)} tcp dport 5432 goto bc-allow comment "shop/db-from-web ingress rule 0"`,
     ]);
     const web = p.endpoints.find((e) => e.id === "shop/web")!;
     const rules = chainBlock(text, web.ingress[1]!.policyChains[0]!);
     expect(rules).toHaveLength(2);
-    expect(rules[0]).toBe('meta nfproto ipv4 tcp dport 9000 meta mark set meta mark | 0x00010000 return comment "shop/web-http ingress rule 0"');
-    expect(rules[1]).toMatch(/^meta l4proto 6 ip daddr \. meta l4proto \. th dport @bc4-n_\S+ meta mark set/);
+    expect(rules[0]).toBe('meta nfproto ipv4 tcp dport 9000 goto bc-allow comment "shop/web-http ingress rule 0"');
+    expect(rules[1]).toMatch(/^meta l4proto 6 ip daddr \. meta l4proto \. th dport @bc4-n_\S+ goto bc-allow /);
+    // The chains Allow and Pass go to set the mark; their end returns to the chain that jumped to the rule's chain.
+    expect(chainBlock(text, "bc-allow")).toEqual(["meta mark set meta mark | 0x00010000"]);
+    expect(chainBlock(text, "bc-pass")).toEqual(["meta mark set meta mark | 0x00020000"]);
     // Sets are declared with their members (a /32 printed as a bare address).
     expect(text).toMatch(new RegExp(`set ${setName(webSel.uniqueId, 4)} \\{\\n\\t\\ttype ipv4_addr\\n\\t\\tflags interval\\n\\t\\telements = \\{ 10\\.0\\.0\\.1, 10\\.0\\.1\\.1 \\}`));
     expect(text).toMatch(/type ipv4_addr \. inet_proto \. inet_service\n\t\telements = \{ 10\.0\.0\.1 \. 6 \. 8080, 10\.0\.1\.1 \. 6 \. 8081 \}/);
@@ -192,7 +195,7 @@ describe("incremental nftables updates", () => {
     expect(script.split("\n").filter((l) => l !== "")).toEqual([
       // The web selector is no longer used by any rule: its set goes, after the chain is refilled.
       `flush chain inet bc-filter ${chain}`,
-      `add rule inet bc-filter ${chain} tcp dport 5433 meta mark set meta mark | 0x00010000 return comment "shop/db-from-web ingress rule 0"`,
+      `add rule inet bc-filter ${chain} tcp dport 5433 goto bc-allow comment "shop/db-from-web ingress rule 0"`,
       `delete set inet bc-filter ${setName(parseSelector("(projectcalico.org/namespace == 'shop') && (app == 'web')").uniqueId, 4)}`,
     ]);
     expect(script).not.toContain("delete table");
@@ -308,7 +311,7 @@ describe("policy groups", () => {
     const text = renderNft(p);
     // In nft, member policies no other endpoint or group uses run inline in the group chain.
     expect(chainBlock(text, group)).toEqual([
-      expect.stringMatching(/^ip saddr @bc4-\S+ tcp dport 5432 meta mark set meta mark \| 0x00010000 return comment "shop\/db-from-web ingress rule 0"$/),
+      expect.stringMatching(/^ip saddr @bc4-\S+ tcp dport 5432 goto bc-allow comment "shop\/db-from-web ingress rule 0"$/),
       'drop comment "shop/db-extra ingress rule 0"',
     ]);
     expect(() => chainBlock(text, members[0]!)).toThrow(/no chain/);
