@@ -5,6 +5,12 @@
 // entries do not pile up (a BGP hold timer is re-armed on every message: one far-future timer
 // cancelled per message), the heap is rebuilt without them once they are the majority; the order of
 // live events is the (time, seq) order either way, so a rebuild changes nothing observable.
+//
+// Far-future events (BGP hold and keepalive timers: 30-240 s ahead, two per session, a million in a
+// 1,000-node mesh that converges in a fraction of a millisecond) wait in per-second buckets instead
+// of the heap, so the heap holds only what is due soon: pushes sift through a few thousand entries,
+// not a million. A bucket is heapified when the heap runs dry before it; since every bucketed event
+// is later than every event in the heap, the order is exactly that of one heap.
 
 /** One scheduled event. Treat as opaque outside sim/. */
 export interface SimEvent {
@@ -21,28 +27,63 @@ const before = (a: SimEvent, b: SimEvent): boolean => a.time < b.time || (a.time
 /** Below this many cancelled entries the heap is never rebuilt (rebuilding a small heap buys nothing). */
 const COMPACT_MIN = 4096;
 
+/** Width of a far-event bucket (ms of virtual time); events earlier than the horizon go to the heap. */
+const BUCKET_MS = 1000;
+
 export class EventQueue {
   private heap: SimEvent[] = [];
-  /** Cancelled entries still in the heap. */
+  /** Cancelled entries still in the heap or the buckets. */
   private dead = 0;
+  /** Events at or after `horizon`, by floor(time / BUCKET_MS); the bucket numbers in a min-heap. */
+  private readonly buckets = new Map<number, SimEvent[]>();
+  private readonly bucketIds: number[] = [];
+  private far = 0;
+  /** Every event earlier than this is in the heap; none in the heap is at or after it. */
+  private horizon = BUCKET_MS;
 
-  /** Entries in the heap, including cancelled ones not yet skipped. */
+  /** Entries in the heap and buckets, including cancelled ones not yet skipped. */
   get size(): number {
-    return this.heap.length;
+    return this.heap.length + this.far;
   }
 
-  /** An entry still in the heap was cancelled (its fn set to undefined by the caller). */
+  /** An entry still queued was cancelled (its fn set to undefined by the caller). */
   cancelled(): void {
     this.dead++;
-    if (this.dead >= COMPACT_MIN && this.dead * 2 > this.heap.length) this.compact();
+    if (this.dead >= COMPACT_MIN && this.dead * 2 > this.size) this.compact();
   }
 
   /** Drops cancelled entries and restores the heap property (Floyd's bottom-up heapify, O(n)). */
   private compact(): void {
     const h = this.heap.filter((ev) => ev.fn !== undefined);
     this.heap = h;
-    this.dead = 0;
     for (let i = (h.length >> 1) - 1; i >= 0; i--) this.siftDown(i);
+    this.far = 0;
+    for (const [id, list] of this.buckets) {
+      const keep = list.filter((ev) => ev.fn !== undefined);
+      // An emptied bucket's number stays in bucketIds; refill() skips it.
+      if (keep.length === 0) this.buckets.delete(id);
+      else this.buckets.set(id, keep);
+      this.far += keep.length;
+    }
+    this.dead = 0;
+  }
+
+  /** Moves the earliest bucket into the (empty) heap. */
+  private refill(): void {
+    while (this.heap.length === 0 && this.bucketIds.length > 0) {
+      const id = popId(this.bucketIds);
+      const list = this.buckets.get(id);
+      if (list === undefined) continue;
+      this.buckets.delete(id);
+      this.far -= list.length;
+      this.horizon = (id + 1) * BUCKET_MS;
+      const h = this.heap;
+      for (const ev of list) {
+        if (ev.fn === undefined) this.dead--;
+        else h.push(ev);
+      }
+      for (let i = (h.length >> 1) - 1; i >= 0; i--) this.siftDown(i);
+    }
   }
 
   private siftDown(start: number): void {
@@ -71,6 +112,17 @@ export class EventQueue {
   }
 
   push(ev: SimEvent): void {
+    if (ev.time >= this.horizon) {
+      const id = Math.floor(ev.time / BUCKET_MS);
+      let list = this.buckets.get(id);
+      if (list === undefined) {
+        this.buckets.set(id, (list = []));
+        pushId(this.bucketIds, id);
+      }
+      list.push(ev);
+      this.far++;
+      return;
+    }
     const h = this.heap;
     let i = h.length;
     h.push(ev);
@@ -86,10 +138,12 @@ export class EventQueue {
 
   /** The earliest entry (possibly cancelled), without removing it. */
   peek(): SimEvent | undefined {
+    if (this.heap.length === 0 && this.far > 0) this.refill();
     return this.heap[0];
   }
 
   pop(): SimEvent | undefined {
+    if (this.heap.length === 0 && this.far > 0) this.refill();
     const h = this.heap;
     const top = h[0];
     if (top === undefined) return undefined;
@@ -104,6 +158,44 @@ export class EventQueue {
 
   /** Drops cancelled entries at the top so peek() shows a live event (or nothing). */
   skipCancelled(): void {
-    while (this.heap.length > 0 && (this.heap[0] as SimEvent).fn === undefined) this.pop();
+    for (;;) {
+      const top = this.peek();
+      if (top === undefined || top.fn !== undefined) return;
+      this.pop();
+    }
   }
+}
+
+/** Min-heap of bucket numbers (few: one per second of virtual time that has far events). */
+function pushId(h: number[], id: number): void {
+  let i = h.length;
+  h.push(id);
+  while (i > 0) {
+    const parent = (i - 1) >> 1;
+    const p = h[parent] as number;
+    if (p <= id) break;
+    h[i] = p;
+    i = parent;
+  }
+  h[i] = id;
+}
+
+function popId(h: number[]): number {
+  const top = h[0] as number;
+  const last = h.pop() as number;
+  const n = h.length;
+  if (n > 0) {
+    let i = 0;
+    for (;;) {
+      const l = 2 * i + 1;
+      if (l >= n) break;
+      const r = l + 1;
+      const c = r < n && (h[r] as number) < (h[l] as number) ? r : l;
+      if ((h[c] as number) >= last) break;
+      h[i] = h[c] as number;
+      i = c;
+    }
+    h[i] = last;
+  }
+  return top;
 }

@@ -9,7 +9,7 @@ import type { Topology } from "../../src/topology/model.ts";
 import type { SimEngine } from "../engine.ts";
 import type { RandomStream } from "../random.ts";
 import { SimDataplane, SimRouteSink } from "./dataplane.ts";
-import { walk, type LinkRef, type PacketHook, type PacketInfo, type WalkResult } from "./forward.ts";
+import { directWalk, walk, type LinkRef, type PacketHook, type PacketInfo, type WalkResult } from "./forward.ts";
 import { addrKey, NetState, type Host } from "./hosts.ts";
 
 export type { LinkRef, PacketHook, PacketInfo } from "./forward.ts";
@@ -182,7 +182,9 @@ export class SimNetwork {
     let c = memo ? this.#paths.get(key) : undefined;
     if (c === undefined || !this.#fresh(c)) {
       const from = this.#net.host(fromHost);
-      const r = walk(this.#net, { from, src: this.#ip(src), dst: this.#ip(dst), protocol: "tcp", size: 0, df: true }, { explain: false, policy: false });
+      const s = this.#ip(src);
+      const d = this.#ip(dst);
+      const r = directWalk(from, s, d) ?? walk(this.#net, { from, src: s, dst: d, protocol: "tcp", size: 0, df: true }, { explain: false, policy: false });
       const dropped = r.outcome === "dropped";
       c = {
         stateGen: this.#net.stateGen,

@@ -380,7 +380,7 @@ export class Session {
       let msg: Message;
       try {
         const n = this.negotiatedFor(a);
-        msg = decodeMessage(raw, { fourOctetAs: n ? n.fourOctetAs : true });
+        msg = decodeShared(raw, n ? n.fourOctetAs : true);
       } catch (e) {
         this.onWireError(a, e);
         return;
@@ -652,6 +652,28 @@ export class Session {
 }
 
 const NO_ERROR = Object.freeze({});
+
+/**
+ * Decoded small OPENs and UPDATEs by their octets: a speaker sends the same OPEN to all its peers and,
+ * in a mesh, the same UPDATE, so each distinct message is decoded once for every receiver (treat the
+ * result as read-only). Anything else, or a message the decoder rejects, is decoded each time.
+ */
+const decodedMessages = new Map<string, Message>();
+const SHARED_DECODE_MAX_OCTETS = 160;
+const SHARED_DECODE_MAX = 4096;
+function decodeShared(raw: Uint8Array, fourOctetAs: boolean): Message {
+  const type = raw[18];
+  if ((type !== MessageType.OPEN && type !== MessageType.UPDATE) || raw.length > SHARED_DECODE_MAX_OCTETS) return decodeMessage(raw, { fourOctetAs });
+  // The octets, one character each, and the option that changes the decoding.
+  const k = String.fromCharCode.apply(null, raw as unknown as number[]) + (fourOctetAs ? "4" : "2");
+  let m = decodedMessages.get(k);
+  if (m === undefined) {
+    m = decodeMessage(raw, { fourOctetAs });
+    if (decodedMessages.size >= SHARED_DECODE_MAX) decodedMessages.clear();
+    decodedMessages.set(k, m);
+  }
+  return m;
+}
 const holdFired = (a: Attempt): void => a.session.onHoldTimer(a);
 const keepaliveFired = (a: Attempt): void => a.session.onKeepaliveTimer(a);
 /** The one KEEPALIVE (19 octets, read-only), shared by every session instead of encoded per send. */
