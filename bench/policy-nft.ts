@@ -54,19 +54,23 @@ try {
   const text = renderNft(plan);
   const t2 = performance.now();
   const renderCpu = cpuMs(process.cpuUsage(c1));
+  await viaSession(session, text);
+  const t3 = performance.now();
+  const first = t3 - t1;
+  const sessionLoad = t3 - t2;
+  const listed = await execa("ip", ["netns", "exec", ns, "nft", "-a", "list", "table", "inet", "bc-filter"]);
+  const kernelRules = String(listed.stdout).split("\n").filter((l) => /# handle \d+$/.test(l) && !/^\s*(chain|set|table)/.test(l)).length;
   // The same again in this (now warm) process, as a running agent would plan.
   const t2w = performance.now();
   const c2w = process.cpuUsage();
   renderNft(new NodePlanner(set, { node: "node-0" }).plan);
   const warmRender = performance.now() - t2w;
   const warmRenderCpu = cpuMs(process.cpuUsage(c2w));
-  const load = await nft(text);
-  await execa("ip", ["netns", "exec", ns, "nft", "delete", "table", "inet", "bc-filter"]);
-  const sessionLoad = await viaSession(session, text);
-  const listed = await execa("ip", ["netns", "exec", ns, "nft", "-a", "list", "table", "inet", "bc-filter"]);
-  const kernelRules = String(listed.stdout).split("\n").filter((l) => /# handle \d+$/.test(l) && !/^\s*(chain|set|table)/.test(l)).length;
-  const reload = await nft(text);
   const sessionReload = await viaSession(session, text);
+  // Plain nft -f of the same text: a new process each time, no tunables.
+  await execa("ip", ["netns", "exec", ns, "nft", "delete", "table", "inet", "bc-filter"]);
+  const load = await nft(text);
+  const reload = await nft(text);
   const policyRules = [...plan.chains.values()].filter((c) => c.name.startsWith("bc-pi-")).reduce((n, c) => n + c.rules.length, 0);
   const sourceRules = set.policies.reduce((n, p) => n + p.ingress.length, 0);
   console.log(
@@ -78,11 +82,13 @@ try {
   console.log(`plan + render (warm)   ${warmRender.toFixed(0)} ms wall, ${warmRenderCpu.toFixed(0)} ms CPU`);
   console.log(`plain nft -f (empty)   ${fmt(load)}`);
   console.log(`plain nft -f (replace) ${fmt(reload)}`);
-  console.log(`NftSession             started in ${started.toFixed(0)} ms (once per agent); load into the empty table ${sessionLoad.toFixed(0)} ms, replace ${sessionReload.toFixed(0)} ms wall`);
-  const first = t2 - t1 + sessionLoad;
+  console.log(
+    `NftSession             started in ${started.toFixed(0)} ms (once per agent); load into the empty table ${sessionLoad.toFixed(0)} ms, ` +
+      `replace ${sessionReload.toFixed(0)} ms wall (a fresh nft process first grows its heap: page faults are dear on this VM)`,
+  );
   console.log(
     `render + load          ${first.toFixed(0)} ms wall (plan + render + NftSession load) = ${(first / load.nft).toFixed(2)} × the plain nft -f of the same text; ` +
-      `warm: ${(warmRender + sessionLoad).toFixed(0)} ms wall. Target < 1000 ms: ${first < 1000 ? "met" : "MISSED"}`,
+      `warm: ${(warmRender + sessionReload).toFixed(0)} ms wall (plan + render in a warm process + a replacing load). Target < 1000 ms: ${first < 1000 ? "met" : "MISSED"}`,
   );
 
   // One policy that applies on node-0 changed: its first rule now allows another port. A first
