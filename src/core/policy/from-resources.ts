@@ -31,6 +31,16 @@ import type { PolicySetInput } from "./policy-set.ts";
 // Namespaced resources are defaulted to "default" by the model; read defensively all the same.
 const nsOf = (m: { readonly namespace?: unknown }): string => (typeof m.namespace === "string" && m.namespace !== "" ? m.namespace : "default");
 
+// Resources are immutable once loaded: a resource object converted again (the agent keeps the
+// entries of unchanged datastore keys) gives the same Policy object, so later comparisons
+// (diffPolicies, PolicySet reuse) see it unchanged by identity, without JSON.
+const policyOf = new WeakMap<object, Policy>();
+function converted(resource: object, convert: () => Policy): Policy {
+  let p = policyOf.get(resource);
+  if (p === undefined) policyOf.set(resource, (p = convert()));
+  return p;
+}
+
 export function policyInputFromResources(res: LoadedResources): PolicySetInput {
   const profiles: Profile[] = [...res.list("Profile").map((p) => ({ name: p.metadata.name, ...p.spec }))];
   const declaredNs = new Set<string>();
@@ -42,9 +52,9 @@ export function policyInputFromResources(res: LoadedResources): PolicySetInput {
   const serviceAccounts = new Map<string, { name: string; namespace: string }>();
 
   const policies: Policy[] = [
-    ...res.list("NetworkPolicy").map((p): Policy => ({ kind: "NetworkPolicy", name: p.metadata.name, namespace: nsOf(p.metadata), spec: p.spec })),
-    ...res.list("GlobalNetworkPolicy").map((p): Policy => ({ kind: "GlobalNetworkPolicy", name: p.metadata.name, spec: p.spec })),
-    ...res.list("KubernetesNetworkPolicy").map((p) => k8sNetworkPolicyToCalico({ metadata: { name: p.metadata.name, namespace: nsOf(p.metadata) }, spec: p.spec as K8sNetworkPolicy["spec"] })),
+    ...res.list("NetworkPolicy").map((p) => converted(p, (): Policy => ({ kind: "NetworkPolicy", name: p.metadata.name, namespace: nsOf(p.metadata), spec: p.spec }))),
+    ...res.list("GlobalNetworkPolicy").map((p) => converted(p, (): Policy => ({ kind: "GlobalNetworkPolicy", name: p.metadata.name, spec: p.spec }))),
+    ...res.list("KubernetesNetworkPolicy").map((p) => converted(p, () => k8sNetworkPolicyToCalico({ metadata: { name: p.metadata.name, namespace: nsOf(p.metadata) }, spec: p.spec as K8sNetworkPolicy["spec"] }))),
   ];
   for (const p of policies) if (p.namespace !== undefined) usedNs.add(p.namespace);
 

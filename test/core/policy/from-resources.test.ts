@@ -86,3 +86,20 @@ describe("policyInputFromResources", () => {
     expect(r.ingress.decision).toEqual({ kind: "no-profile-match", profiles: [] });
   });
 });
+
+describe("converting the same loaded resources again", () => {
+  test("gives the same Policy objects (an agent keeps unchanged entries), so diffPolicies sees no change without JSON", async () => {
+    const { LoadedResources } = await import("../../../src/core/model/index.ts");
+    const { diffPolicies } = await import("../../../src/core/policy/render/plan.ts");
+    const loaded = loadResources(yaml, "cluster.yaml");
+    const a = policyInputFromResources(loaded);
+    const b = policyInputFromResources(new LoadedResources([...loaded.entries]));
+    expect(a.policies!.length).toBeGreaterThan(0);
+    a.policies!.forEach((p, i) => expect(b.policies![i]).toBe(p));
+    expect(diffPolicies(a.policies!, b.policies!)).toEqual({ upsert: [], remove: [] });
+    // Loaded again from text: new objects of the same content, still no change.
+    const c = policyInputFromResources(loadResources(yaml, "cluster.yaml"));
+    expect(c.policies![0]).not.toBe(a.policies![0]);
+    expect(diffPolicies(a.policies!, c.policies!)).toEqual({ upsert: [], remove: [] });
+  });
+});

@@ -480,10 +480,18 @@ export function diffPolicies(prev: readonly Policy[], next: readonly Policy[]): 
     const key = policyKey(p);
     seen.add(key);
     const old = before.get(key);
-    if (old !== p && (old === undefined || JSON.stringify(old) !== JSON.stringify(p))) upsert.push(p);
+    if (old !== p && (old === undefined || jsonOf(old) !== jsonOf(p))) upsert.push(p);
   }
   const remove = prev.filter((p) => !seen.has(policyKey(p))).map((p) => ({ kind: p.kind, ...(p.namespace !== undefined ? { namespace: p.namespace } : {}), name: p.name }));
   return { upsert, remove };
+}
+
+// Policies are immutable inputs: each one's JSON is made once (a kept list is compared again next time).
+const policyJson = new WeakMap<Policy, string>();
+function jsonOf(p: Policy): string {
+  let j = policyJson.get(p);
+  if (j === undefined) policyJson.set(p, (j = JSON.stringify(p)));
+  return j;
 }
 
 interface LocalEndpoint {
