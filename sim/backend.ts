@@ -334,7 +334,9 @@ export class SimBackend implements Backend {
       const d = to === "Established" ? 1 : -1;
       w.established.set(host, (w.established.get(host) ?? 0) + d);
       const who = peerHost ?? peer;
-      w.timeline.add({ t, node: host, kind: "session", text: to === "Established" ? `session with ${who} Established` : `session with ${who} down (${from} -> ${to})` });
+      // A full timeline only counts what it leaves out: no text built (a mesh has a million of these).
+      if (w.timeline.full) w.timeline.skip(t);
+      else w.timeline.add({ t, node: host, kind: "session", text: to === "Established" ? `session with ${who} Established` : `session with ${who} down (${from} -> ${to})` });
     }
   }
 

@@ -37,6 +37,12 @@ export class Timeline {
     this.push(ev);
   }
 
+  /** What add() does for an event at t once the timeline is full (counts it as left out), without the event. */
+  skip(t: number): void {
+    this.flushBefore(t);
+    this.dropped++;
+  }
+
   /** Records route changes on a node at time t (aggregated per node per instant); `sample` names a few. */
   routes(t: number, node: string, added: number, removed: number, sample: { added: readonly string[]; removed: readonly string[] }): void {
     if (added === 0 && removed === 0) return;

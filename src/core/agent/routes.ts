@@ -46,13 +46,17 @@ export function poolOf(pools: readonly Pool[], prefix: Prefix): Pool | undefined
 export function encapFor(prefix: Prefix, nextHops: readonly IPAddress[], ctx: EncapContext): Encapsulation {
   const pool = poolOf(ctx.pools, prefix);
   if (!pool) return "none";
-  const [type, mode] = pool.vxlanMode !== "Never" ? (["vxlan", pool.vxlanMode] as const) : pool.ipipMode !== "Never" ? (["ipip", pool.ipipMode] as const) : (["none", "Never"] as const);
-  if (type === "none") return "none";
+  // (No [type, mode] tuple: this runs for every route on every node.)
+  const vxlan = pool.vxlanMode !== "Never";
+  if (!vxlan && pool.ipipMode === "Never") return "none";
+  const type = vxlan ? "vxlan" : "ipip";
+  const mode = vxlan ? pool.vxlanMode : pool.ipipMode;
   if (mode === "Always") return type;
   // CrossSubnet: native when every next hop is on our own subnet.
   const subnet = ctx.subnets[prefix.family];
-  const same = nextHops.length > 0 && subnet !== undefined && nextHops.every((h) => prefixContainsAddress(subnet, h));
-  return same ? "none" : type;
+  if (nextHops.length === 0 || subnet === undefined) return type;
+  for (const h of nextHops) if (!prefixContainsAddress(subnet, h)) return type;
+  return "none";
 }
 
 export function tunnelDeviceFor(encap: Encapsulation, family: 4 | 6): string | undefined {

@@ -286,17 +286,7 @@ export class Session {
   }
 
   private sendOpen(a: Attempt): void {
-    const caps = this.config.capabilities(this);
-    const four = findCapability(caps, "four-octet-as");
-    const open: OpenMessage = {
-      type: MessageType.OPEN,
-      version: BGP_VERSION,
-      myAs: this.config.localAs > 0xffff ? AS_TRANS : this.config.localAs,
-      holdTime: this.holdTime,
-      bgpId: this.config.routerId,
-      capabilities: four || this.config.localAs <= 0xffff ? caps : [...caps, { kind: "four-octet-as", asn: this.config.localAs }],
-    };
-    this.out(a.conn, encodeMessage(open));
+    this.out(a.conn, openBytes(this.config.capabilities(this), this.config.localAs, this.holdTime, this.config.routerId));
     this.armHold(a, OPEN_HOLD_TIME_S);
   }
 
@@ -484,12 +474,7 @@ export class Session {
       }
     }
     const local = this.config.capabilities(this);
-    const localFamilies = multiprotocolFamilies(local);
-    const peerFamilies = multiprotocolFamilies(open.capabilities);
-    const ipv4 = { afi: Afi.IPV4, safi: Safi.UNICAST };
-    const l = localFamilies.length ? localFamilies : [ipv4];
-    const p = peerFamilies.length ? peerFamilies : [ipv4];
-    const families = internFamilies(l.filter((f) => p.some((g) => g.afi === f.afi && g.safi === f.safi)));
+    const families = negotiatedFamilies(local, open.capabilities);
     const holdTime = Math.min(this.holdTime, open.holdTime);
     const n: Negotiated = {
       peerOpenAs: open.myAs,
@@ -654,6 +639,32 @@ export class Session {
 const NO_ERROR = Object.freeze({});
 
 /**
+ * The encoded OPEN, shared by the sessions that send the same one: by the capability list object
+ * (a speaker hands every peer the same list while nothing differs) and the header fields. Read-only.
+ */
+const openCache = new WeakMap<Capability[], Map<string, Uint8Array>>();
+function openBytes(caps: Capability[], localAs: number, holdTime: number, routerId: number): Uint8Array {
+  const k = `${localAs}|${holdTime}|${routerId}`;
+  let m = openCache.get(caps);
+  let b = m?.get(k);
+  if (b !== undefined) return b;
+  const four = findCapability(caps, "four-octet-as");
+  const open: OpenMessage = {
+    type: MessageType.OPEN,
+    version: BGP_VERSION,
+    myAs: localAs > 0xffff ? AS_TRANS : localAs,
+    holdTime,
+    bgpId: routerId,
+    capabilities: four || localAs <= 0xffff ? caps : [...caps, { kind: "four-octet-as", asn: localAs }],
+  };
+  b = encodeMessage(open);
+  if (m === undefined) openCache.set(caps, (m = new Map()));
+  if (m.size >= 64) m.clear();
+  m.set(k, b);
+  return b;
+}
+
+/**
  * Decoded small OPENs and UPDATEs by their octets: a speaker sends the same OPEN to all its peers and,
  * in a mesh, the same UPDATE, so each distinct message is decoded once for every receiver (treat the
  * result as read-only). Anything else, or a message the decoder rejects, is decoded each time.
@@ -681,9 +692,38 @@ let keepalive: Uint8Array | undefined;
 const keepaliveBytes = (): Uint8Array => (keepalive ??= encodeMessage({ type: MessageType.KEEPALIVE }));
 const NO_ATTEMPTS: readonly Attempt[] = Object.freeze([]);
 
+/**
+ * Families both capability lists announce. Each list's families are memoised by the list object
+ * (speaker lists and decoded OPENs are shared), the intersection by the two interned family lists.
+ */
+const familiesOfList = new WeakMap<Capability[], readonly AddressFamily[]>();
+const commonFamilies = new WeakMap<readonly AddressFamily[], WeakMap<readonly AddressFamily[], readonly AddressFamily[]>>();
+const IPV4_ONLY = [{ afi: Afi.IPV4, safi: Safi.UNICAST }];
+function familiesOf(caps: Capability[]): readonly AddressFamily[] {
+  let f = familiesOfList.get(caps);
+  if (f === undefined) {
+    const mp = multiprotocolFamilies(caps);
+    f = internFamilies(mp.length ? mp : IPV4_ONLY);
+    familiesOfList.set(caps, f);
+  }
+  return f;
+}
+function negotiatedFamilies(local: Capability[], peer: Capability[]): readonly AddressFamily[] {
+  const l = familiesOf(local);
+  const p = familiesOf(peer);
+  let m = commonFamilies.get(l);
+  let both = m?.get(p);
+  if (both === undefined) {
+    both = internFamilies(l.filter((f) => p.some((g) => g.afi === f.afi && g.safi === f.safi)));
+    if (m === undefined) commonFamilies.set(l, (m = new WeakMap()));
+    m.set(p, both);
+  }
+  return both;
+}
+
 /** One array per distinct family list, shared by every session that negotiated it (a mesh has thousands). */
 const familyLists = new Map<string, readonly AddressFamily[]>();
-function internFamilies(fs: AddressFamily[]): readonly AddressFamily[] {
+function internFamilies(fs: readonly AddressFamily[]): readonly AddressFamily[] {
   const k = fs.map((f) => `${f.afi}/${f.safi}`).join(",");
   let v = familyLists.get(k);
   if (!v) {
