@@ -397,7 +397,7 @@ export class KernelDataplane implements Dataplane {
         return true;
       }
       if (script !== undefined) {
-        const r = await this.exec("sh", ["-c", script], true);
+        const r = await this.exec("sh", ["-s"], true, script);
         if (r.ok) {
           this.policyLoads.delta++;
           return true;
@@ -410,7 +410,7 @@ export class KernelDataplane implements Dataplane {
     const gone = [...this.hookedFamilies].filter((f) => !families.has(f));
     if (gone.length > 0) await this.exec("sh", ["-c", iptablesCleanup(gone, false)], true);
     for (const f of gone) this.hookedFamilies.delete(f);
-    const r = await this.exec("sh", ["-c", iptablesLoader(families, plan.hostEndpoints.length > 0)], true);
+    const r = await this.exec("sh", ["-s"], true, iptablesLoader(families, plan.hostEndpoints.length > 0));
     for (const f of families.keys()) this.hookedFamilies.add(f);
     if (!r.ok) {
       this.report("policy", `iptables-restore failed: ${r.stderr}`);
@@ -475,25 +475,30 @@ function samePolicyContext(a: PolicySetInput, b: PolicySetInput): boolean {
   return same(a.tiers, b.tiers) && same(a.profiles, b.profiles) && same(a.networkSets, b.networkSets) && same(a.failsafe, b.failsafe) && same(a.endpoints, b.endpoints);
 }
 
-const shq = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
+// Restore inputs reach the tools as here-documents of a script read from standard input (`sh -s`):
+// as command-line arguments they hit the kernel's 128 KB limit per argument (E2BIG) from a few
+// hundred policies on (3 MB of iptables-restore input for 1,000 policies).
+const HEREDOC_END = "__BC_END_OF_INPUT__";
+const fed = (command: string, input: string): string => `${command} <<'${HEREDOC_END}'\n${input}${input.endsWith("\n") ? "" : "\n"}${HEREDOC_END}`;
 const TOOL: Record<Family, string> = { 4: "iptables", 6: "ip6tables" };
 
 /**
- * A shell script feeding each family's ipsets and rules to ipset and iptables-restore /
- * ip6tables-restore, then installing the hooks once: FORWARD always, INPUT and OUTPUT with host
- * endpoints (removed again when the host endpoints go, so no hook jumps to an emptied chain).
+ * A shell script (run it with `sh -s`, the script on standard input) feeding each family's ipsets
+ * and rules to ipset and iptables-restore / ip6tables-restore, then installing the hooks once:
+ * FORWARD always, INPUT and OUTPUT with host endpoints (removed again when the host endpoints go, so
+ * no hook jumps to an emptied chain). It stops at the first step that fails.
  */
 export function iptablesLoader(families: ReadonlyMap<Family, IptablesOutput>, hostEndpoints: boolean): string {
-  const steps: string[] = [];
+  const steps: string[] = ["set -e"];
   for (const [family, out] of families) {
     const tool = TOOL[family];
-    if (out.ipset) steps.push(`printf %s ${shq(out.ipset)} | ipset restore -exist`);
-    steps.push(`printf %s ${shq(out.iptables)} | ${tool}-restore --noflush`);
+    if (out.ipset) steps.push(fed("ipset restore -exist", out.ipset));
+    steps.push(fed(`${tool}-restore --noflush`, out.iptables));
     const hooks = [IPTABLES_HOOK, ...(hostEndpoints ? IPTABLES_HOST_HOOKS : [])];
-    for (const h of hooks) steps.push(`{ ${tool} -C ${h[1]} -j ${h[4]} 2>/dev/null || ${tool} ${h.join(" ")}; }`);
-    if (!hostEndpoints) for (const h of IPTABLES_HOST_HOOKS) steps.push(`{ while ${tool} -D ${h[1]} -j ${h[4]} 2>/dev/null; do :; done; }`);
+    for (const h of hooks) steps.push(`${tool} -C ${h[1]} -j ${h[4]} 2>/dev/null || ${tool} ${h.join(" ")}`);
+    if (!hostEndpoints) for (const h of IPTABLES_HOST_HOOKS) steps.push(`while ${tool} -D ${h[1]} -j ${h[4]} 2>/dev/null; do :; done`);
   }
-  return steps.join(" && ");
+  return steps.join("\n") + "\n";
 }
 
 /**
@@ -505,11 +510,11 @@ export function iptablesUpdateLoader(prev: Plan, next: Plan): string {
   const steps: string[] = [];
   for (const family of next.families) {
     const u = renderIptablesUpdate(prev, next, family);
-    if (u.ipset) steps.push(`printf %s ${shq(u.ipset)} | ipset restore`);
-    if (u.iptables) steps.push(`printf %s ${shq(u.iptables)} | ${TOOL[family]}-restore --noflush`);
-    if (u.ipsetAfter) steps.push(`printf %s ${shq(u.ipsetAfter)} | ipset restore`);
+    if (u.ipset) steps.push(fed("ipset restore", u.ipset));
+    if (u.iptables) steps.push(fed(`${TOOL[family]}-restore --noflush`, u.iptables));
+    if (u.ipsetAfter) steps.push(fed("ipset restore", u.ipsetAfter));
   }
-  return steps.join(" && ");
+  return steps.length === 0 ? "" : ["set -e", ...steps].join("\n") + "\n";
 }
 
 /** Removes the families' hooks and `bc-` chains, and (with `ipsets`) every `bc4-`/`bc6-` ipset (best effort). */

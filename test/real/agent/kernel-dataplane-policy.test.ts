@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, test } from "@jest/globals";
 import { execa } from "execa";
 import { execFileSync } from "node:child_process";
 import { iptablesCleanup, iptablesLoader, KernelDataplane, type DataplaneError } from "../../../real/agent/kernel-dataplane.ts";
-import { renderIptablesFamilies } from "../../../src/core/policy/render/iptables.ts";
+import { renderIptables, renderIptablesFamilies } from "../../../src/core/policy/render/iptables.ts";
+import { world } from "../../../bench/policy-world.ts";
 import { PolicySet, type Policy, type PolicySetInput } from "../../../src/core/policy/index.ts";
 import { planNode } from "../../../src/core/policy/render/plan.ts";
 import { renderNft } from "../../../src/core/policy/render/nft.ts";
@@ -91,7 +92,7 @@ async function iptablesState(ns: string): Promise<Record<string, string[]>> {
 async function freshIptables(input: PolicySetInput): Promise<Record<string, string[]>> {
   await inNs(IPT_FRESH, "sh", ["-c", iptablesCleanup([4, 6])]);
   const plan = planNode(new PolicySet(input), { node: "node-1" });
-  const r = await inNs(IPT_FRESH, "sh", ["-c", iptablesLoader(renderIptablesFamilies(plan), plan.hostEndpoints.length > 0)]);
+  const r = await inNs(IPT_FRESH, "sh", ["-s"], iptablesLoader(renderIptablesFamilies(plan), plan.hostEndpoints.length > 0));
   expect(r.stderr).toBe("");
   return iptablesState(IPT_FRESH);
 }
@@ -219,6 +220,26 @@ suite("kernel dataplane policy (root, ip, nft, iptables, ipset)")("kernel datapl
     expect(dp.policyLoads).toMatchObject({ full: 2 });
     expect(errors.map((e) => e.message).join("\n")).toContain("every chain is loaded again");
     expect(await iptablesState(IPT)).toEqual(await freshIptables(input));
+    await dp.close();
+  });
+
+  test("iptables mode: a ruleset far larger than a command-line argument may be (128 KB) loads, and its deltas apply", async () => {
+    const errors: DataplaneError[] = [];
+    const dp = new KernelDataplane({ node: "node-0", nodeAddress: "192.168.78.1", netns: IPT, policy: "iptables", onError: (e) => errors.push(e) });
+    const input = world(300, 150, { nodes: 3, rulesPerPolicy: 4 });
+    const size = renderIptables(planNode(new PolicySet(input), { node: "node-0" })).iptables.length;
+    expect(size).toBeGreaterThan(2 * 131072);
+    dp.setPolicy(new PolicySet(input));
+    await dp.settled();
+    expect(errors).toEqual([]);
+    expect(dp.policyLoads).toMatchObject({ full: 1 });
+    const rules = String((await inNs(IPT, "iptables", ["-S"])).stdout).split("\n").filter((l) => l.startsWith("-A bc-"));
+    expect(rules.length).toBeGreaterThan(2000);
+    const next = { ...input, policies: input.policies!.slice(1) };
+    dp.setPolicy(new PolicySet(next));
+    await dp.settled();
+    expect(errors).toEqual([]);
+    expect(dp.policyLoads).toMatchObject({ full: 1, delta: 1 });
     await dp.close();
   });
 
