@@ -14,7 +14,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 export interface NftSessionOptions {
-  /** Named namespace to run nft in (`ip netns exec`); the process's own when omitted. */
+  /**
+   * Named namespace to run nft in (`ip netns exec`); the process's own when omitted. nft stays in
+   * the namespace it started in: a namespace deleted and made again under the same name needs a
+   * new session (close() this one).
+   */
   netns?: string;
   /** A transaction that takes longer fails and the process is restarted (default 60 s). */
   timeoutMs?: number;
