@@ -105,7 +105,8 @@ export class NftSession {
 
   #start(): ChildProcess {
     if (this.#child !== undefined) return this.#child;
-    this.#dir ??= mkdtempSync(join(tmpdir(), "bc-nft-"));
+    // The pid in the name lets `birdcage real gc` remove the directory of an agent killed with SIGKILL.
+    this.#dir ??= mkdtempSync(join(tmpdir(), `bc-nft-${process.pid}-`));
     const argv = this.opts.netns !== undefined ? ["ip", "netns", "exec", this.opts.netns, "nft", "-i"] : ["nft", "-i"];
     const child = spawn(argv[0]!, argv.slice(1), { stdio: ["pipe", "pipe", "pipe"], env: { ...process.env, ...NFT_ENV } });
     this.starts++;

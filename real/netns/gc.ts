@@ -7,9 +7,10 @@
 import { execa } from "execa";
 import { describeObject, removeObjects, type RemovalResult } from "./cleanup.ts";
 import { runOfLinkMarker, runOfNetns } from "./names.ts";
-import { holderLiveness, listStates, removeState, strayTempFiles, processStartTime, bootId, type LoadedState, type OwnedObject, type RunState } from "./state.ts";
+import { holderLiveness, listStates, removeState, strayNftDirs, strayTempFiles, processStartTime, bootId, type LoadedState, type OwnedObject, type RunState } from "./state.ts";
 import { listNetns } from "./cleanup.ts";
-import { unlink } from "node:fs/promises";
+import { rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { readState } from "./state.ts";
 
 export type RunStatus = "live" | "dead" | "detached" | "unreadable";
@@ -158,7 +159,7 @@ export interface GcResult {
 export async function gc(dir: string, options: { dryRun?: boolean; log?: (line: string) => void } = {}): Promise<GcResult> {
   const runs = await runViews(dir);
   const plan = planGc(runs, await observe());
-  const stray = await strayTempFiles(dir);
+  const stray = [...(await strayTempFiles(dir)), ...(await strayNftDirs(tmpdir()))];
   const out: GcResult = { dryRun: options.dryRun === true, removed: [], kept: plan.keep, unowned: plan.unowned, strayTempFiles: stray };
   for (const r of plan.remove) {
     if (options.dryRun) {
@@ -169,7 +170,7 @@ export async function gc(dir: string, options: { dryRun?: boolean; log?: (line: 
     if (res.failed.length === 0) await removeState(dir, r.runId);
     out.removed.push({ runId: r.runId, reason: r.reason, objects: res.removed.map(describeObject), failed: res.failed.map((f) => ({ object: describeObject(f.object), error: f.error })) });
   }
-  if (!options.dryRun) for (const f of stray) await unlink(f).catch(() => undefined);
+  if (!options.dryRun) for (const f of stray) await rm(f, { recursive: true, force: true }).catch(() => undefined);
   return out;
 }
 

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { hasOurPrefix, removeObjects } from "../../../real/netns/cleanup.ts";
 import { classify, planGc, type Observed, type RunView } from "../../../real/netns/gc.ts";
-import { createState, holderLiveness, listStates, processStartTime, readState, strayTempFiles, writeState, type RunState } from "../../../real/netns/state.ts";
+import { createState, holderLiveness, listStates, processStartTime, readState, strayNftDirs, strayTempFiles, writeState, type RunState } from "../../../real/netns/state.ts";
 
 const BOOT = "boot-1";
 const procs = new Map<number, string>([
@@ -142,6 +142,17 @@ describe("state files", () => {
       ]);
       expect(await strayTempFiles(dir)).toEqual([join(dir, `.gone01.json.${2 ** 22 + 7}.tmp`)]);
       expect(readdirSync(dir).filter((n) => n.endsWith(".tmp"))).toHaveLength(1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("nft session directories of dead agents are stray; a live pid's, or a name not ours, are not", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "bc-test-nftdirs-"));
+    try {
+      const dead = 2 ** 22 + 11;
+      for (const n of [`bc-nft-${dead}-AbC123`, `bc-nft-${process.pid}-xyz789`, `other-nft-${dead}-AbC123`, `bc-nft-${dead}-short`]) mkdirSync(join(dir, n));
+      expect(await strayNftDirs(dir)).toEqual([join(dir, `bc-nft-${dead}-AbC123`)]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
