@@ -835,7 +835,10 @@ export class Speaker {
     let attrs: PathAttributes = best.attrs;
     let custom = false;
     if (policy) {
-      const r = policy({ prefix: entryPrefix(e), attrs, nextHops: best.nextHops, source: src, blackhole: !!best.blackhole }, st.config);
+      // RFC 4271 §5.1.4: a MED received from another AS is not passed on to an eBGP peer, so the
+      // policy sees the route without it and may set its own.
+      const input = ebgp && src.kind !== "local" && attrs.med !== undefined ? this.withoutMed(attrs) : attrs;
+      const r = policy({ prefix: entryPrefix(e), attrs: input, nextHops: best.nextHops, source: src, blackhole: !!best.blackhole }, st.config);
       if (r === false) return null;
       if (r !== true) {
         attrs = r;
@@ -848,7 +851,7 @@ export class Speaker {
     // client, so their outgoing form is computed once (see exportCache).
     const hit = !custom && cache ? cache.get(attrs)?.find((c) => c.nextHops === best.nextHops && c.source === src && c.routerId === src.routerId && c.family === family && c.ebgp === ebgp && c.reflecting === reflecting && c.usesSelf === usesSelf && c.self === self) : undefined;
     if (hit) return hit.out;
-    const out = this.transformOut(best, attrs, self, st, reflecting, ebgp);
+    const out = this.transformOut(best, attrs, self, st, reflecting, ebgp, custom);
     if (out && !custom && cache) {
       out.sig = this.intern(JSON.stringify([out.attrs, out.nextHops], bigintSafe));
       const list = cache.get(best.attrs) ?? [];
@@ -858,7 +861,20 @@ export class Speaker {
     return out;
   }
 
-  private transformOut(best: Path, from: PathAttributes, self: IPAddress | undefined, st: PeerState, reflecting: boolean, ebgp: boolean): ExportOut | null {
+  /** The attributes without their MED, one copy per attributes object (an UPDATE's paths share it). */
+  private readonly medless = new WeakMap<PathAttributes, PathAttributes>();
+  private withoutMed(attrs: PathAttributes): PathAttributes {
+    let out = this.medless.get(attrs);
+    if (out === undefined) {
+      out = { ...attrs };
+      delete out.med;
+      this.medless.set(attrs, out);
+    }
+    return out;
+  }
+
+  /** `fromPolicy`: the attributes are an export policy's, whose MED (if any) is its own to send. */
+  private transformOut(best: Path, from: PathAttributes, self: IPAddress | undefined, st: PeerState, reflecting: boolean, ebgp: boolean, fromPolicy: boolean): ExportOut | null {
     const src = best.source;
     const attrs: PathAttributes = { ...from };
     delete attrs.mpReach;
@@ -874,7 +890,7 @@ export class Speaker {
       delete attrs.originatorId;
       delete attrs.clusterList;
       // RFC 4271 §5.1.4: a MED learned from one AS is not passed on to another.
-      if (src.kind !== "local") delete attrs.med;
+      if (src.kind !== "local" && !fromPolicy) delete attrs.med;
       if (!self) return null;
       nextHops = [self];
     } else {

@@ -167,6 +167,39 @@ describe("eBGP", () => {
     expect(lab.node("10.0.0.3").sink.table.get("10.1.0.0/24")).toBe("10.0.0.2");
   });
 
+  test("an export policy sees a learned route without its received MED and may set its own (RFC 4271 §5.1.4)", () => {
+    const seen: (number | undefined)[] = [];
+    const lab = new Lab();
+    lab.add("10.0.0.1", { asNumber: 65001, peers: [{ address: "10.0.0.2", asNumber: 65002, ...allow }] });
+    lab.add("10.0.0.2", {
+      asNumber: 65002,
+      peers: [
+        { address: "10.0.0.1", asNumber: 65001, ...allow },
+        {
+          address: "10.0.0.3",
+          asNumber: 65003,
+          importPolicy: () => true,
+          exportPolicy: (r) => {
+            seen.push(r.attrs.med);
+            // Our own MED on one prefix; a changed copy without one (a community added) on the other.
+            return r.prefix.len === 24 ? { ...r.attrs, med: 30 } : { ...r.attrs, communities: [65002 * 65536 + 1] };
+          },
+        },
+      ],
+    });
+    lab.add("10.0.0.3", { asNumber: 65003, peers: [{ address: "10.0.0.2", asNumber: 65002, ...allow }] });
+    lab.startAll();
+    lab.run(2);
+    lab.node("10.0.0.1").speaker.originate("10.1.0.0/24", { attrs: { med: 50 } });
+    lab.node("10.0.0.1").speaker.originate("10.1.1.0/25", { attrs: { med: 50 } });
+    lab.run(1);
+    expect(lab.node("10.0.0.2").speaker.bestRoutes().get("10.1.0.0/24")).toMatchObject({ med: 50 });
+    expect(seen.length).toBeGreaterThan(0);
+    expect(seen.every((m) => m === undefined)).toBe(true);
+    expect(lab.node("10.0.0.3").speaker.bestRoutes().get("10.1.0.0/24")).toMatchObject({ asPath: "65002 65001", med: 30 });
+    expect(lab.node("10.0.0.3").speaker.bestRoutes().get("10.1.1.0/25")).toMatchObject({ asPath: "65002 65001", med: null });
+  });
+
   test("NO_EXPORT stays inside the receiving AS; NO_ADVERTISE goes to no peer at all", () => {
     // 65001: .1 -> 65002: .2 (iBGP with .4) -> 65003: .3. AS 65001 tags routes on export.
     for (const community of [WellKnownCommunity.NO_EXPORT, WellKnownCommunity.NO_ADVERTISE]) {
