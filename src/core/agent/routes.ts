@@ -44,7 +44,11 @@ export function poolOf(pools: readonly Pool[], prefix: Prefix): Pool | undefined
 
 /** The encapsulation of a route to `prefix` via `nextHops`, by the pool's mode and the node's subnet. */
 export function encapFor(prefix: Prefix, nextHops: readonly IPAddress[], ctx: EncapContext): Encapsulation {
-  const pool = poolOf(ctx.pools, prefix);
+  return encapInPool(poolOf(ctx.pools, prefix), prefix, nextHops, ctx);
+}
+
+/** encapFor with the prefix's pool already looked up. */
+function encapInPool(pool: Pool | undefined, prefix: Prefix, nextHops: readonly IPAddress[], ctx: EncapContext): Encapsulation {
   if (!pool) return "none";
   // (No [type, mode] tuple: this runs for every route on every node.)
   const vxlan = pool.vxlanMode !== "Never";
@@ -71,9 +75,9 @@ export function dataplaneRoute(entry: RouteEntry, ctx: EncapContext): DataplaneR
   const pool = poolOf(ctx.pools, entry.prefix);
   const owner = pool && (pool.ipipMode !== "Never" || pool.vxlanMode !== "Never") ? ctx.owner?.(entry.prefix) : undefined;
   const nextHops = owner ? [owner] : [...entry.nextHops];
-  const encap = encapFor(entry.prefix, nextHops, ctx);
+  const encap = encapInPool(pool, entry.prefix, nextHops, ctx); // (one pool lookup per route, not two)
   const device = tunnelDeviceFor(encap, entry.prefix.family);
-  return { prefix: entry.prefix, kind: "unicast", nextHops, encap, ...(device ? { device } : {}) };
+  return device ? { prefix: entry.prefix, kind: "unicast", nextHops, encap, device } : { prefix: entry.prefix, kind: "unicast", nextHops, encap };
 }
 
 /** A pod's route on its node: deliver to the pod interface. */
