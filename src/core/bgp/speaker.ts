@@ -775,7 +775,9 @@ export class Speaker {
   // ---------------------------------------------------------------------------------------------
   // Export
 
-  private readonly hopSigs = new WeakMap<IPAddress[], string>();
+  /** Next-hop signatures by the first hop's address value, per family (see hopSig). */
+  private readonly hopSigs4 = new Map<bigint, string>();
+  private readonly hopSigs6 = new Map<bigint, string>();
 
   /**
    * The export work shared by all peers and kept between flushes (see ExportCache, BytesCache): in a
@@ -789,14 +791,18 @@ export class Speaker {
   private lastHops: IPAddress[] | undefined;
   private lastHopSig = "";
 
-  /** The interned signature of a next-hop list, computed once per list object. */
+  /** The interned signature of a next-hop list (its first hop), computed once per address. */
   private hopSig(hops: IPAddress[]): string {
     // The paths of an UPDATE share one list: most calls repeat the previous one.
     if (hops === this.lastHops) return this.lastHopSig;
-    let s = this.hopSigs.get(hops);
+    // By the first hop's value, not the list object: in a mesh every UPDATE brings a new list (and a
+    // WeakMap entry per list cost the collector), but only one next hop per peer.
+    const h = hops[0];
+    const m = h === undefined ? undefined : h.family === 4 ? this.hopSigs4 : this.hopSigs6;
+    let s = h === undefined ? undefined : m!.get(h.value);
     if (s === undefined) {
-      s = this.intern(`${hops[0]?.family}|${hops[0]?.value}`);
-      this.hopSigs.set(hops, s);
+      s = this.intern(`${h?.family}|${h?.value}`);
+      if (h !== undefined) m!.set(h.value, s);
     }
     this.lastHops = hops;
     this.lastHopSig = s;
