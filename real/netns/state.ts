@@ -168,34 +168,32 @@ export async function listStates(dir: string): Promise<LoadedState[]> {
   return out;
 }
 
+type PidProbe = (pid: number) => string | undefined;
+
+/** Entries of `dir` whose name matches `pattern` (group 1: a pid) and whose pid no longer runs. */
+async function entriesOfDeadPids(dir: string, pattern: RegExp, probe: PidProbe): Promise<string[]> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return [];
+  }
+  return names.filter((n) => {
+    const m = pattern.exec(n);
+    return m !== null && probe(Number(m[1])) === undefined;
+  }).map((n) => join(dir, n));
+}
+
 /**
  * Working directories of agents' nft sessions (`bc-nft-<pid>-XXXXXX` in the temp dir, see
  * real/agent/nft-session.ts) whose process is gone: an agent killed with SIGKILL cannot remove its
  * own. A directory whose pid is alive (the agent, or another process that took its pid) is kept.
  */
-export async function strayNftDirs(dir: string, probe: (pid: number) => string | undefined = processStartTime): Promise<string[]> {
-  let names: string[];
-  try {
-    names = await readdir(dir);
-  } catch {
-    return [];
-  }
-  return names.filter((n) => {
-    const m = /^bc-nft-(\d+)-[A-Za-z0-9]{6}$/.exec(n);
-    return m !== null && probe(Number(m[1])) === undefined;
-  }).map((n) => join(dir, n));
+export function strayNftDirs(dir: string, probe: PidProbe = processStartTime): Promise<string[]> {
+  return entriesOfDeadPids(dir, /^bc-nft-(\d+)-[A-Za-z0-9]{6}$/, probe);
 }
 
 /** Temporary files of writers that died between write and rename. */
-export async function strayTempFiles(dir: string, probe: (pid: number) => string | undefined = processStartTime): Promise<string[]> {
-  let names: string[];
-  try {
-    names = await readdir(dir);
-  } catch {
-    return [];
-  }
-  return names.filter((n) => {
-    const m = /^\.[a-z0-9]+\.json\.(\d+)\.tmp$/.exec(n);
-    return m !== null && probe(Number(m[1])) === undefined;
-  }).map((n) => join(dir, n));
+export function strayTempFiles(dir: string, probe: PidProbe = processStartTime): Promise<string[]> {
+  return entriesOfDeadPids(dir, /^\.[a-z0-9]+\.json\.(\d+)\.tmp$/, probe);
 }
