@@ -17,7 +17,7 @@
 // - crashHost() is kill -9: with reset the peers get an RST, without it their ends stay half-open until
 //   they send and time out, or reach the revived host, which answers with an RST.
 // - Deterministic: no wall clock, no Math.random; the same seed and inputs replay the same events.
-import type { CloseReason, ConnectOptions, Connection, Listener, Transport } from "../src/core/bgp/ports.ts";
+import type { CloseReason, ConnectOptions, Connection, ConnectionReceiver, Listener, Transport } from "../src/core/bgp/ports.ts";
 import type { MessageCounters } from "../src/core/bgp/counters.ts";
 import type { SimEngine, SimEvent } from "./engine.ts";
 import type { RandomStream } from "./random.ts";
@@ -201,6 +201,18 @@ interface HostState {
 
 type PathOk = Extract<UnderlayPath, { ok: true }>;
 
+/** Callbacks registered one by one with onData/onClose (a receiver object needs neither). */
+class CallbackReceiver implements ConnectionReceiver {
+  data: ((b: Uint8Array) => void) | undefined;
+  close: ((r: CloseReason) => void) | undefined;
+  connData(b: Uint8Array): void {
+    this.data?.(b);
+  }
+  connClosed(r: CloseReason): void {
+    this.close?.(r);
+  }
+}
+
 class Endpoint implements Connection {
   localAddress: string;
   localPort = 0;
@@ -210,8 +222,8 @@ class Endpoint implements Connection {
   mss = 1460;
   isn: number;
   // Application side.
-  private dataCb: ((b: Uint8Array) => void) | undefined;
-  private closeCb: ((r: CloseReason) => void) | undefined;
+  /** One receiver object (Session's Attempt), or callbacks registered one by one (CallbackReceiver). */
+  private rcv: ConnectionReceiver | undefined;
   private reason: CloseReason | undefined;
   // Send direction. Offsets count stream octets from 0; chunks hold [bufBase, sndEnd).
   chunks: Uint8Array[] | undefined;
@@ -385,22 +397,45 @@ class Endpoint implements Connection {
   }
 
   onData(cb: (bytes: Uint8Array) => void): void {
-    this.dataCb = cb;
-    const backlog = this.inbox;
-    this.inbox = undefined;
-    if (backlog) for (const b of backlog) if (this.dataCb === cb && this.state === OPEN) cb(b);
-    this.compact();
+    const r = this.rcv instanceof CallbackReceiver ? this.rcv : (this.rcv = new CallbackReceiver());
+    r.data = cb;
+    this.drainInbox(r, cb);
   }
 
   onClose(cb: (reason: CloseReason) => void): void {
-    this.closeCb = cb;
+    const r = this.rcv instanceof CallbackReceiver ? this.rcv : (this.rcv = new CallbackReceiver());
+    r.close = cb;
+    this.closeRegistered();
+  }
+
+  receive(r: ConnectionReceiver): void {
+    this.rcv = r;
+    this.drainInbox(r);
+    this.closeRegistered();
+  }
+
+  /** Bytes that arrived before a data receiver was registered. */
+  private drainInbox(r: ConnectionReceiver, cb?: (b: Uint8Array) => void): void {
+    const backlog = this.inbox;
+    if (backlog === undefined) return this.compact();
+    this.inbox = undefined;
+    // Stop if a receiver (or data callback) registered meanwhile took over.
+    for (const b of backlog) {
+      if (this.rcv !== r || (cb !== undefined && (r as CallbackReceiver).data !== cb) || this.state !== OPEN) break;
+      r.connData(b);
+    }
+    this.compact();
+  }
+
+  private closeRegistered(): void {
     if (this.reason !== undefined && !this.reported) this.net.engine.schedule(0, "tcp-close", () => this.report());
   }
 
   // ---- inside the network
 
   deliver(bytes: Uint8Array): void {
-    if (this.dataCb) this.dataCb(bytes);
+    const r = this.rcv;
+    if (r !== undefined && (!(r instanceof CallbackReceiver) || r.data !== undefined)) r.connData(bytes);
     else (this.inbox ??= []).push(bytes);
   }
 
@@ -416,15 +451,16 @@ class Endpoint implements Connection {
   }
 
   private report(): void {
-    if (this.reported || this.reason === undefined || !this.closeCb) return;
+    const r = this.rcv;
+    if (this.reported || this.reason === undefined || r === undefined) return;
+    if (r instanceof CallbackReceiver && r.close === undefined) return;
     this.reported = true;
-    this.closeCb(this.reason);
+    r.connClosed(this.reason);
   }
 
   /** Silences the application callbacks (the process died). */
   silence(): void {
-    this.dataCb = undefined;
-    this.closeCb = undefined;
+    this.rcv = undefined;
     this.inbox = undefined;
     this.reported = true;
   }

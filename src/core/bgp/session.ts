@@ -28,7 +28,7 @@ import {
   type AddressFamily,
   BGP_VERSION,
 } from "./wire/index.ts";
-import type { Clock, CloseReason, Connection, TimerHandle, Transport } from "./ports.ts";
+import type { Clock, CloseReason, Connection, ConnectionReceiver, TimerHandle, Transport } from "./ports.ts";
 import { countEncoded, countMessage, newPeerCounters, type PeerCounters } from "./counters.ts";
 
 export type SessionState = "Idle" | "Connect" | "Active" | "OpenSent" | "OpenConfirm" | "Established";
@@ -107,7 +107,7 @@ export interface SessionEvents {
 
 type ConnState = "Connect" | "OpenSent" | "OpenConfirm" | "Established";
 
-class Attempt {
+class Attempt implements ConnectionReceiver {
   state: ConnState;
   readonly framer = new MessageFramer();
   /** The peer's OPEN arrived on this connection (it passed the checks). */
@@ -133,6 +133,14 @@ class Attempt {
     readonly outgoing: boolean,
   ) {
     this.state = outgoing ? "Connect" : "OpenSent";
+  }
+
+  connData(bytes: Uint8Array): void {
+    this.session.attemptData(this, bytes);
+  }
+
+  connClosed(reason: CloseReason): void {
+    this.session.attemptClosed(this, reason);
   }
 }
 
@@ -281,8 +289,12 @@ export class Session {
   }
 
   private wire(a: Attempt): void {
-    a.conn.onData((bytes) => this.onData(a, bytes));
-    a.conn.onClose((reason) => this.onClosed(a, reason));
+    // The Attempt itself receives when the transport allows: no two closures per connection.
+    if (a.conn.receive) a.conn.receive(a);
+    else {
+      a.conn.onData((bytes) => this.attemptData(a, bytes));
+      a.conn.onClose((reason) => this.attemptClosed(a, reason));
+    }
   }
 
   private sendOpen(a: Attempt): void {
@@ -355,7 +367,8 @@ export class Session {
     return a.negotiated;
   }
 
-  private onData(a: Attempt, bytes: Uint8Array): void {
+  /** @internal A connection's bytes (Attempt.connData). */
+  attemptData(a: Attempt, bytes: Uint8Array): void {
     if (a.closed) return;
     let messages: Uint8Array[];
     try {
@@ -562,7 +575,8 @@ export class Session {
     this.drop(a, reason, undefined, false, { code: n.code, subcode: n.subcode });
   }
 
-  private onClosed(a: Attempt, reason: CloseReason): void {
+  /** @internal A connection's close (Attempt.connClosed). */
+  attemptClosed(a: Attempt, reason: CloseReason): void {
     if (a.closed) return;
     const why = reason === "closed" ? "closed" : reason === "peer-closed" ? "peer closed the connection" : reason.error;
     this.drop(a, why, undefined);
