@@ -6,7 +6,7 @@ import { bestPath, type DecisionOptions, DEFAULT_LOCAL_PREF, type Path, type Pat
 import type { Clock, Listener, RouteEntry, RouteSink, Transport } from "./ports.ts";
 import { addCounters, copyCounters, newPeerCounters, type PeerCounters } from "./counters.ts";
 import { PrefixMap, type PrefixKey, v4Key } from "./prefix-map.ts";
-import { type DownInfo, type Negotiated, Session, type SessionEvents, type SessionState } from "./session.ts";
+import { type DownInfo, type Negotiated, Session, type SessionConfig, type SessionEvents, type SessionState } from "./session.ts";
 import {
   Afi,
   allPrefixes,
@@ -321,6 +321,8 @@ export class Speaker {
     };
     this.asNumber = config.asNumber;
     this.routerId = typeof config.routerId === "string" ? parseRouterId(config.routerId) : config.routerId;
+    this.sessionBase.localAs = this.asNumber;
+    this.sessionBase.routerId = this.routerId;
     if (!this.routerId) throw new RangeError("router ID must not be 0");
     this.clusterId = config.clusterId === undefined ? this.routerId : typeof config.clusterId === "string" ? parseRouterId(config.clusterId) : config.clusterId;
     this.clock = ports.clock;
@@ -395,24 +397,9 @@ export class Speaker {
       pathCount: 0,
       session: undefined as unknown as Session,
     };
-    // One fixed-shape config and the speaker's shared callbacks: a full mesh has a Session per peer
-    // pair, so nothing per session that need not be.
+    // A config that reads through to the PeerConfig: a full mesh has a Session per peer pair.
     st.session = new Session(
-      {
-        localAs: this.asNumber,
-        routerId: this.routerId,
-        peerAddress: address,
-        peerAs: config.asNumber,
-        peerPort: config.port,
-        localAddress: config.localAddress,
-        passive: config.passive,
-        holdTime: config.holdTime,
-        minHoldTime: config.minHoldTime,
-        connectRetryTime: config.connectRetryTime,
-        connectDelay: config.connectDelay,
-        errorWaitTime: config.errorWaitTime,
-        capabilities: this.sessionCapabilities,
-      },
+      new PeerSessionConfig(this.sessionBase, config, address),
       this.clock,
       this.transport,
       this.sessionEvents,
@@ -477,6 +464,8 @@ export class Speaker {
   }
 
   private readonly sessionCapabilities = (s: Session): Capability[] => this.capabilitiesFor(peerOf(s));
+  /** What every session's config takes from the speaker, shared by all of them. */
+  private readonly sessionBase: SessionBase = { localAs: 0, routerId: 0, capabilities: this.sessionCapabilities };
 
   private readonly sessionEvents: SessionEvents;
 
@@ -1414,6 +1403,60 @@ function unmapped(address: string): IPAddress {
   const ip = parseIP(address.replace(/%.*$/, ""));
   if (ip.family === 6 && ip.value >> 32n === 0xffffn) return { family: 4, value: ip.value & 0xffffffffn };
   return ip;
+}
+
+interface SessionBase {
+  localAs: number;
+  routerId: number;
+  capabilities: (s: Session) => Capability[];
+}
+
+/**
+ * A peer's SessionConfig read through from its PeerConfig and the speaker's shared part, nothing
+ * copied: a full mesh has a Session per peer pair (3 fields instead of 13 per session).
+ */
+class PeerSessionConfig implements SessionConfig {
+  constructor(
+    private readonly base: SessionBase,
+    private readonly peer: PeerConfig,
+    readonly peerAddress: string,
+  ) {}
+  get localAs(): number {
+    return this.base.localAs;
+  }
+  get routerId(): number {
+    return this.base.routerId;
+  }
+  get capabilities(): (s: Session) => Capability[] {
+    return this.base.capabilities;
+  }
+  get peerAs(): number {
+    return this.peer.asNumber;
+  }
+  get peerPort(): number | undefined {
+    return this.peer.port;
+  }
+  get localAddress(): string | undefined {
+    return this.peer.localAddress;
+  }
+  get passive(): boolean | undefined {
+    return this.peer.passive;
+  }
+  get holdTime(): number | undefined {
+    return this.peer.holdTime;
+  }
+  get minHoldTime(): number | undefined {
+    return this.peer.minHoldTime;
+  }
+  get connectRetryTime(): number | undefined {
+    return this.peer.connectRetryTime;
+  }
+  get connectDelay(): number | undefined {
+    return this.peer.connectDelay;
+  }
+  get errorWaitTime(): number | undefined {
+    return this.peer.errorWaitTime;
+  }
 }
 
 function canonical(address: string): string {
