@@ -140,10 +140,8 @@ export interface AgentStatus {
   lastRouteChange: number;
 }
 
-interface Installed {
-  route: DataplaneRoute;
-  source: RouteSource;
-}
+/** An installed route's source follows from its kind (effective(): pods' routes, own blocks, best paths). */
+const SOURCE_OF: Readonly<Record<DataplaneRoute["kind"], RouteSource>> = { local: "workload", blackhole: "ipam", unicast: "bgp" };
 
 const BGP_PEER_PORT = 179;
 
@@ -162,7 +160,7 @@ export class NodeAgent {
   private peerMap = new Map<string, AgentPeer>();
   private readonly bgpRoutes = new Map<RouteKey, RouteEntry>();
   private readonly localRoutes = new Map<RouteKey, DataplaneRoute>();
-  private readonly installed = new Map<RouteKey, Installed>();
+  private readonly installed = new Map<RouteKey, DataplaneRoute>();
   private readonly podMap = new Map<string, AgentPod>();
   private readonly podOps = new Map<string, Promise<unknown>>();
   private readonly tunnelMap = new Map<"ipip" | "vxlan", TunnelDevice>();
@@ -592,49 +590,55 @@ export class NodeAgent {
   // ------------------------------------------------------------------------------------- routes
 
   private onBgpRoutes(changes: RouteChanges): void {
-    const keys: RouteKey[] = [];
+    // A prefix appears once per batch (RouteSink), and deciding one prefix reads only its own
+    // entries: each is decided as it is recorded, in the batch's order (removals first).
+    const add: DataplaneRoute[] = [];
+    const remove: Prefix[] = [];
     for (const p of changes.remove) {
       const k = routeKey(p);
       this.bgpRoutes.delete(k);
-      keys.push(k);
+      this.decide(k, add, remove);
     }
     for (const r of changes.add) {
       const k = routeKey(r.prefix);
       this.bgpRoutes.set(k, r);
-      keys.push(k);
+      this.decide(k, add, remove);
     }
-    this.sync(keys, true); // a prefix appears once per batch (RouteSink)
+    this.apply(add, remove);
   }
 
-  private effective(k: RouteKey): Installed | undefined {
+  /** The route this prefix should have: a pod's own, else the BGP one (a best path or our blackhole). */
+  private effective(k: RouteKey): DataplaneRoute | undefined {
     const local = this.localRoutes.get(k);
-    if (local) return { route: local, source: "workload" };
+    if (local) return local;
     const entry = this.bgpRoutes.get(k);
-    if (!entry) return undefined;
-    return { route: dataplaneRoute(entry, this.encap), source: entry.kind === "blackhole" ? "ipam" : "bgp" };
+    return entry ? dataplaneRoute(entry, this.encap) : undefined;
   }
 
   /** Brings the installed table in line for these prefixes; one Dataplane batch. */
-  private sync(keys: Iterable<RouteKey>, distinct = false): void {
+  private sync(keys: Iterable<RouteKey>): void {
     const add: DataplaneRoute[] = [];
     const remove: Prefix[] = [];
-    for (const k of distinct ? keys : new Set(keys)) {
-      const want = this.effective(k);
-      const have = this.installed.get(k);
-      if (!want) {
-        if (have) {
-          this.installed.delete(k);
-          remove.push(have.route.prefix);
-        }
-        continue;
+    for (const k of new Set(keys)) this.decide(k, add, remove);
+    this.apply(add, remove);
+  }
+
+  private decide(k: RouteKey, add: DataplaneRoute[], remove: Prefix[]): void {
+    const want = this.effective(k);
+    const have = this.installed.get(k);
+    if (!want) {
+      if (have) {
+        this.installed.delete(k);
+        remove.push(have.prefix);
       }
-      if (have && sameRoute(have.route, want.route)) {
-        have.source = want.source;
-        continue;
-      }
-      this.installed.set(k, want); // a fresh object from effective()
-      add.push(want.route);
+      return;
     }
+    if (have && sameRoute(have, want)) return; // (same kind, so the same source)
+    this.installed.set(k, want); // a fresh or shared, never changed object (routes.ts)
+    add.push(want);
+  }
+
+  private apply(add: DataplaneRoute[], remove: Prefix[]): void {
     if (add.length === 0 && remove.length === 0) return;
     this.ports.dataplane.applyRoutes({ add, remove });
     this.routeVersion++;
@@ -645,8 +649,8 @@ export class NodeAgent {
   /** The installed routes, sorted by prefix. */
   routes(): AgentRoute[] {
     return [...this.installed.values()]
-      .sort((a, b) => a.route.prefix.family - b.route.prefix.family || (a.route.prefix.addr < b.route.prefix.addr ? -1 : a.route.prefix.addr > b.route.prefix.addr ? 1 : a.route.prefix.len - b.route.prefix.len))
-      .map((i) => ({ ...routeText(i.route), source: i.source }));
+      .sort((a, b) => a.prefix.family - b.prefix.family || (a.prefix.addr < b.prefix.addr ? -1 : a.prefix.addr > b.prefix.addr ? 1 : a.prefix.len - b.prefix.len))
+      .map((r) => ({ ...routeText(r), source: SOURCE_OF[r.kind] }));
   }
 
   // ------------------------------------------------------------------------------------- status

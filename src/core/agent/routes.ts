@@ -74,10 +74,34 @@ export function dataplaneRoute(entry: RouteEntry, ctx: EncapContext): DataplaneR
   if (entry.kind === "blackhole") return { prefix: entry.prefix, kind: "blackhole", nextHops: [], encap: "none" };
   const pool = poolOf(ctx.pools, entry.prefix);
   const owner = pool && (pool.ipipMode !== "Never" || pool.vxlanMode !== "Never") ? ctx.owner?.(entry.prefix) : undefined;
-  const nextHops = owner ? [owner] : [...entry.nextHops];
+  if (owner) return ownerRoute(entry.prefix, owner, encapInPool(pool, entry.prefix, [owner], ctx));
+  // The speaker's next-hop list is not changed by anyone (it is shared by the paths of an UPDATE): no copy.
+  const nextHops = entry.nextHops;
   const encap = encapInPool(pool, entry.prefix, nextHops, ctx); // (one pool lookup per route, not two)
   const device = tunnelDeviceFor(encap, entry.prefix.family);
   return device ? { prefix: entry.prefix, kind: "unicast", nextHops, encap, device } : { prefix: entry.prefix, kind: "unicast", nextHops, encap };
+}
+
+// Routes to a block's owner are the same on every node that decides the same encapsulation (all of
+// them in a full mesh): one shared route object per (owner address, block, encapsulation) instead of
+// a route and a next-hop list per node. Keyed by the owner's address object (the agents of a cluster
+// view share those, agent.ts addressesOf), so the cache goes with the view.
+const ENCAP_INDEX: Readonly<Record<Encapsulation, number>> = { none: 0, ipip: 1, vxlan: 2 };
+const byOwner = new WeakMap<IPAddress, { hops: IPAddress[]; routes: (Map<RouteKey, DataplaneRoute> | undefined)[] }>();
+
+function ownerRoute(prefix: Prefix, owner: IPAddress, encap: Encapsulation): DataplaneRoute {
+  let o = byOwner.get(owner);
+  if (o === undefined) byOwner.set(owner, (o = { hops: [owner], routes: [] }));
+  const i = ENCAP_INDEX[encap];
+  const routes = (o.routes[i] ??= new Map());
+  const k = routeKey(prefix);
+  const shared = routes.get(k);
+  if (shared !== undefined) return shared;
+  const nextHops = o.hops;
+  const device = tunnelDeviceFor(encap, prefix.family);
+  const r: DataplaneRoute = device ? { prefix, kind: "unicast", nextHops, encap, device } : { prefix, kind: "unicast", nextHops, encap };
+  routes.set(k, r);
+  return r;
 }
 
 /** A pod's route on its node: deliver to the pod interface. */
@@ -86,18 +110,26 @@ export function workloadRoute(address: IPAddress, device: string): DataplaneRout
 }
 
 /**
- * A route's key in the agent's tables: IPv4 as the number addr * 64 + len (the speaker's form, exact
- * below 2^38), IPv6 as text. No string is built per IPv4 route.
+ * A route's key in the agent's tables: a number for IPv4, text for IPv6. An IPv4 prefix up to /26 with
+ * its host bits clear (every pod block) keys as the int32 address | length, which V8 keeps unboxed
+ * (a small integer: no heap number per key, cheap to hash); others as address + (length + 1) / 128,
+ * which is never an integer (exact: 39 bits). No string is built per IPv4 route.
  */
 export type RouteKey = number | string;
 
-export const routeKey = (p: Prefix): RouteKey => (p.family === 4 ? Number(p.addr) * 64 + p.len : formatPrefix(p));
+export const routeKey = (p: Prefix): RouteKey => {
+  if (p.family !== 4) return formatPrefix(p);
+  const a = Number(p.addr);
+  return p.len <= 26 && (a & 63) === 0 ? (a | p.len) | 0 : a + (p.len + 1) / 128;
+};
 
 /** Whether the dataplane would be told the same thing for both routes (what routeSignature compares, without building it). */
 export function sameRoute(a: DataplaneRoute, b: DataplaneRoute): boolean {
+  if (a === b) return true;
   if (a.kind !== b.kind || a.encap !== b.encap || (a.device ?? "") !== (b.device ?? "") || a.mtu !== b.mtu) return false;
   const x = a.nextHops;
   const y = b.nextHops;
+  if (x === y) return true;
   if (x.length !== y.length) return false;
   for (let i = 0; i < x.length; i++) if (x[i]!.family !== y[i]!.family || x[i]!.value !== y[i]!.value) return false;
   return true;

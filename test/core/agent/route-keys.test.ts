@@ -10,8 +10,24 @@ describe("route keys", () => {
     const keys = texts.map((t) => routeKey(parsePrefix(t)));
     expect(new Set(keys).size).toBe(texts.length);
     expect(keys.map((k) => typeof k)).toEqual([...Array(7).fill("number"), "string", "string", "string"]);
-    for (const k of keys) if (typeof k === "number") expect(Number.isSafeInteger(k)).toBe(true);
+    // Pod blocks (up to /26, host bits clear) key as int32s; longer prefixes as non-integers.
+    expect(Number.isInteger(routeKey(parsePrefix("10.200.3.64/26")))).toBe(true);
+    expect(routeKey(parsePrefix("200.1.2.0/24"))).toBe(((0xc8010200 | 24) | 0));
+    expect(Number.isInteger(routeKey(parsePrefix("10.200.3.65/32")))).toBe(false);
     expect(routeKey(parsePrefix("10.0.0.64/26"))).toBe(routeKey({ family: 4, addr: 0x0a000040n, len: 26 }));
+    // No two prefixes share a key: every length over a range of addresses, host bits set or not.
+    const seen = new Map<number | string, string>();
+    for (const base of [0, 0x0a000000, 0x7fffffc0, 0x80000000, 0xffffff80]) {
+      for (let off = 0; off < 128; off++) {
+        for (let len = 0; len <= 32; len++) {
+          const addr = BigInt(base + off);
+          const k = routeKey({ family: 4, addr, len });
+          const name = `${addr}/${len}`;
+          expect(seen.get(k) ?? name).toBe(name);
+          seen.set(k, name);
+        }
+      }
+    }
     expect(routeKey(workloadRoute(parseIP("fd00::5"), "cali1").prefix)).toBe("fd00::5/128");
   });
 });
