@@ -29,7 +29,12 @@ export class ConvergenceTracker {
   /** host → peer address → record (nested maps: no key strings built per state change). */
   private readonly sessions = new Map<string, Map<string, SessionRecord>>();
   private count = 0;
-  private readonly notUp = new Set<SessionRecord>();
+  /**
+   * Records not Established. A count, not a set: a cold start moves every session through four
+   * states, and a million set insertions and deletions cost more than the rare scans below
+   * (unsettled() only looks when the network is quiet, worldChanged() only on failures).
+   */
+  private notUp = 0;
   private epoch = 0;
   private brokenEpoch = -1;
   private broken: SessionRecord[] = [];
@@ -44,24 +49,28 @@ export class ConvergenceTracker {
       r = { host, peer, peerHost, state, downSince: now };
       m.set(peer, r);
       this.count++;
+      if (state !== "Established") this.notUp++;
       this.brokenEpoch = -1;
     }
     return r;
   }
 
+  private setState(r: SessionRecord, to: SessionState): void {
+    const wasUp = r.state === "Established";
+    r.state = to;
+    if (wasUp !== (to === "Established")) this.notUp += wasUp ? 1 : -1;
+  }
+
   /** A session exists (configured); its state is taken as given. */
   register(host: string, peer: string, peerHost: string | undefined, state: SessionState, now: number): void {
-    const r = this.record(host, peer, peerHost, state, now);
-    r.state = state;
-    if (state === "Established") this.notUp.delete(r);
-    else this.notUp.add(r);
+    this.setState(this.record(host, peer, peerHost, state, now), state);
   }
 
   /** Forgets every session of a host (agent discarded or peers re-read). */
   unregisterHost(host: string): void {
     const m = this.sessions.get(host);
     if (m === undefined) return;
-    for (const r of m.values()) this.notUp.delete(r);
+    for (const r of m.values()) if (r.state !== "Established") this.notUp--;
     this.count -= m.size;
     this.sessions.delete(host);
     this.brokenEpoch = -1;
@@ -70,12 +79,8 @@ export class ConvergenceTracker {
   sessionChange(host: string, peer: string, peerHost: string | undefined, from: SessionState, to: SessionState, now: number): void {
     this.lastSessionChange = now;
     const r = this.record(host, peer, peerHost, to, now);
-    r.state = to;
-    if (to === "Established") this.notUp.delete(r);
-    else {
-      if (from === "Established") r.downSince = now;
-      this.notUp.add(r);
-    }
+    this.setState(r, to);
+    if (to !== "Established" && from === "Established") r.downSince = now;
   }
 
   routeChange(now: number): void {
@@ -89,7 +94,7 @@ export class ConvergenceTracker {
   /** A failure or restore happened: every session's grace period starts again, paths are re-checked. */
   worldChanged(now: number): void {
     this.epoch++;
-    for (const r of this.notUp) r.downSince = now;
+    if (this.notUp > 0) for (const m of this.sessions.values()) for (const r of m.values()) if (r.state !== "Established") r.downSince = now;
   }
 
   /** Last time anything moved (route, session, UPDATE). */
@@ -109,11 +114,16 @@ export class ConvergenceTracker {
   unsettled(now: number, pathUp: ((r: SessionRecord) => boolean) | undefined, limit = 10): SessionRecord[] {
     const out: SessionRecord[] = [];
     const up = pathUp ?? (() => true);
-    for (const r of this.notUp) {
-      if (r.state === "OpenSent" || r.state === "OpenConfirm") {
-        if (now - r.downSince < this.graceMs) out.push(r);
-      } else if (up(r) && now - r.downSince < this.graceMs) out.push(r);
-      if (out.length >= limit) return out;
+    if (this.notUp > 0) {
+      for (const m of this.sessions.values()) {
+        for (const r of m.values()) {
+          if (r.state === "Established") continue;
+          if (r.state === "OpenSent" || r.state === "OpenConfirm") {
+            if (now - r.downSince < this.graceMs) out.push(r);
+          } else if (up(r) && now - r.downSince < this.graceMs) out.push(r);
+          if (out.length >= limit) return out;
+        }
+      }
     }
     if (pathUp !== undefined) {
       if (this.brokenEpoch !== this.epoch) {
