@@ -175,6 +175,20 @@ class Flight {
   nextTr: Flight | undefined = undefined;
 }
 
+/** One SYN on its way, then the handshake it started: the argument of its events (no closure each). */
+class Syn {
+  /** Filled in when the SYN reaches a listener. */
+  s: Endpoint | undefined = undefined;
+  l: SimListener | undefined = undefined;
+  mss = 0;
+  constructor(
+    readonly e: Endpoint,
+    /** The path the SYN took, and when it left. */
+    readonly fwd: PathOk,
+    readonly sentAt: number,
+  ) {}
+}
+
 interface SimListener extends Listener {
   host: string;
   onConnection: (c: Connection) => void;
@@ -184,6 +198,8 @@ interface SimListener extends Listener {
 interface Extra {
   synEv: SimEvent | undefined;
   synTries: number;
+  /** The application's callback while connecting. */
+  onConnected: ((c: Connection) => void) | undefined;
   hdr: Uint8Array | undefined;
   hdrHave: number;
   inbox: Uint8Array[] | undefined;
@@ -315,18 +331,24 @@ class Endpoint implements Connection {
   }
 
   private get extra(): Extra {
-    return (this.x ??= { synEv: undefined, synTries: 0, hdr: undefined, hdrHave: 0, inbox: undefined, capAck: -1 });
+    return (this.x ??= { synEv: undefined, synTries: 0, onConnected: undefined, hdr: undefined, hdrHave: 0, inbox: undefined, capAck: -1 });
   }
   /** Drops the side state when nothing in it matters any more. */
   compact(): void {
     const x = this.x;
-    if (x && x.synEv === undefined && x.hdrHave === 0 && x.inbox === undefined && x.capAck === -1) this.x = undefined;
+    if (x && x.synEv === undefined && x.onConnected === undefined && x.hdrHave === 0 && x.inbox === undefined && x.capAck === -1) this.x = undefined;
   }
   get synEv(): SimEvent | undefined {
     return this.x?.synEv;
   }
   set synEv(v: SimEvent | undefined) {
     if (v !== undefined || this.x) this.extra.synEv = v;
+  }
+  get onConnected(): ((c: Connection) => void) | undefined {
+    return this.x?.onConnected;
+  }
+  set onConnected(v: ((c: Connection) => void) | undefined) {
+    if (v !== undefined || this.x) this.extra.onConnected = v;
   }
   get synTries(): number {
     return this.x?.synTries ?? 0;
@@ -714,30 +736,35 @@ export class SimTransportNetwork {
     hs.nextPort = hs.nextPort >= 60999 ? 32768 : hs.nextPort + 1;
     hs.conns.add(e);
     this.open++;
-    this.sendSyn(e, onConnected);
+    e.onConnected = onConnected;
+    this.sendSyn(e);
     return e;
   }
 
-  private sendSyn(e: Endpoint, onConnected: (c: Connection) => void): void {
+  private sendSyn(e: Endpoint): void {
     const delay = SYN_BACKOFF[e.synTries] as number;
-    e.synEv = this.engine.schedule(delay, "tcp-syn-retry", () => {
-      e.synEv = undefined;
-      if (e.state !== SYN_SENT) return;
-      e.synTries++;
-      if (e.synTries >= SYN_BACKOFF.length) {
-        this.tcpCounters.connectTimeouts++;
-        e.fail({ error: "connect timeout" });
-      } else this.sendSyn(e, onConnected);
-    });
+    e.synEv = this.engine.scheduleWith(this.at(delay), "tcp-syn-retry", synRetryOf, e);
     this.tcpCounters.syns++;
     const p = this.pathOut(e, e.family === 4 ? 44 : 64);
     if (!p.ok || this.lost(p)) return; // silence: the retry timer above tries again
     const now = this.engine.now();
     this.captureSeg(p, now, e, SYN, e.isn, 0, undefined, this.mssOf(p, e.family));
-    this.engine.schedule(p.latencyMs, "tcp-syn", () => this.synArrive(e, p, now, onConnected));
+    this.engine.scheduleWith(this.at(p.latencyMs), "tcp-syn", synArriveOf, new Syn(e, p, now));
   }
 
-  private synArrive(e: Endpoint, fwd: PathOk, sentAt: number, onConnected: (c: Connection) => void): void {
+  /** The SYN retransmission timer of a connecting endpoint. */
+  synRetry(e: Endpoint): void {
+    e.synEv = undefined;
+    if (e.state !== SYN_SENT) return;
+    e.synTries++;
+    if (e.synTries >= SYN_BACKOFF.length) {
+      this.tcpCounters.connectTimeouts++;
+      e.fail({ error: "connect timeout" });
+    } else this.sendSyn(e);
+  }
+
+  synArrive(syn: Syn): void {
+    const e = syn.e;
     if (e.state !== SYN_SENT) return;
     const dstHost = this.underlay.hostOf(e.remoteAddress);
     if (dstHost === undefined) return;
@@ -764,33 +791,53 @@ export class SimTransportNetwork {
       s.pathVersion = v;
       s.pathSize = e.family === 4 ? 44 : 64;
     }
-    const mss = Math.min(this.mssOf(fwd, e.family), this.mssOf(back, e.family));
+    const mss = Math.min(this.mssOf(syn.fwd, e.family), this.mssOf(back, e.family));
     this.captureSeg(back, now, s, SYN | ACK, s.isn, (e.isn + 1) >>> 0, undefined, mss);
-    this.engine.schedule(back.latencyMs, "tcp-syn", () => {
-      if (e.state !== SYN_SENT) return;
-      if (e.synEv) this.engine.cancel(e.synEv);
-      e.synEv = undefined;
-      e.compact();
-      const t = this.engine.now();
-      e.state = OPEN;
-      e.mss = s.mss = mss;
-      e.peer = s;
-      s.peer = e;
-      const rtt = t - sentAt;
-      e.srtt = s.srtt = rtt;
-      e.rttvar = s.rttvar = rtt / 2;
-      e.rto = s.rto = rtt + Math.max(RTO_MIN, 2 * rtt);
-      // The handshake's ACK reaches the server one latency later: only then is the connection accepted.
-      const p = this.pathOut(e, 40);
-      if (p.ok) this.captureSeg(p, t, e, ACK, (e.isn + 1) >>> 0, (s.isn + 1) >>> 0);
-      this.engine.schedule(p.ok ? p.latencyMs : fwd.latencyMs, "tcp-accept", () => this.accept(e, s, l));
-      this.tcpCounters.established++;
-      onConnected(e);
-      this.pump(e);
-    });
+    // This SYN's record carries the rest of the handshake (each SYN its own: retries may cross).
+    syn.s = s;
+    syn.l = l;
+    syn.mss = mss;
+    this.engine.scheduleWith(this.at(back.latencyMs), "tcp-syn", synAckOf, syn);
   }
 
-  private accept(e: Endpoint, s: Endpoint, l: SimListener): void {
+  /** The SYN-ACK reaches the connecting side: established there. */
+  synAck(syn: Syn): void {
+    const e = syn.e;
+    if (e.state !== SYN_SENT) return;
+    const s = syn.s as Endpoint;
+    if (e.synEv) this.engine.cancel(e.synEv);
+    e.synEv = undefined;
+    const onConnected = e.onConnected as (c: Connection) => void;
+    e.onConnected = undefined;
+    e.compact();
+    const t = this.engine.now();
+    e.state = OPEN;
+    const mss = syn.mss;
+    e.mss = s.mss = mss;
+    e.peer = s;
+    s.peer = e;
+    const rtt = t - syn.sentAt;
+    e.srtt = s.srtt = rtt;
+    e.rttvar = s.rttvar = rtt / 2;
+    e.rto = s.rto = rtt + Math.max(RTO_MIN, 2 * rtt);
+    // The handshake's ACK reaches the server one latency later: only then is the connection accepted.
+    const p = this.pathOut(e, 40);
+    if (p.ok) this.captureSeg(p, t, e, ACK, (e.isn + 1) >>> 0, (s.isn + 1) >>> 0);
+    this.engine.scheduleWith(this.at(p.ok ? p.latencyMs : syn.fwd.latencyMs), "tcp-accept", acceptOf, syn);
+    this.tcpCounters.established++;
+    onConnected(e);
+    this.pump(e);
+  }
+
+  /** Virtual time `delayMs` from now, as SimEngine.schedule computes it. */
+  private at(delayMs: number): number {
+    return this.engine.now() + (delayMs > 0 ? delayMs : 0);
+  }
+
+  accept(syn: Syn): void {
+    const e = syn.e;
+    const s = syn.s as Endpoint;
+    const l = syn.l as SimListener;
     if (s.hs.down || l.closed) {
       if (e.state !== DEAD) this.sendRst(s, e, s.host, s.localAddress, s.remoteAddress);
       return;
@@ -1130,6 +1177,7 @@ export class SimTransportNetwork {
     if (e.wakeEv) this.engine.cancel(e.wakeEv);
     if (e.synEv) this.engine.cancel(e.synEv);
     e.rtoEv = e.wakeEv = e.synEv = undefined;
+    e.onConnected = undefined;
     e.inHead = e.inTail = undefined;
     e.pendAt = -1;
     e.chunks = undefined;
@@ -1286,6 +1334,10 @@ const wakeOf = (e: Endpoint): void => {
   e.net.pump(e);
 };
 const rtoOf = (e: Endpoint): void => e.net.onRto(e);
+const synRetryOf = (e: Endpoint): void => e.net.synRetry(e);
+const synArriveOf = (syn: Syn): void => syn.e.net.synArrive(syn);
+const synAckOf = (syn: Syn): void => syn.e.net.synAck(syn);
+const acceptOf = (syn: Syn): void => syn.e.net.accept(syn);
 
 /** When a packet sent at 0 is seen at link k of n: the first at once, the last on arrival. */
 const hopDelay = (latency: number, k: number, n: number): number => (n > 1 ? (latency * k) / (n - 1) : 0);
