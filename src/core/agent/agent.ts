@@ -25,7 +25,7 @@ import { workloadInterfaceName } from "../policy/render/plan.ts";
 import { clusterAs, hostAddress, listenPort, nodeIP, nodeSubnet, type ClusterNode, type ClusterView } from "./cluster.ts";
 import type { Dataplane, DataplaneRoute, TunnelDevice } from "./dataplane.ts";
 import { routeText, type RouteText } from "./memory-dataplane.ts";
-import { nodePeers, type AgentPeer } from "./peers.ts";
+import { nodePeerMap, type AgentPeer } from "./peers.ts";
 import { BlockOwners } from "./block-owners.ts";
 import { dataplaneRoute, ENCAP_OVERHEAD, routeKey, sameRoute, VXLAN_PORT, VXLAN_VNI, workloadRoute, type EncapContext, type RouteKey } from "./routes.ts";
 
@@ -324,8 +324,13 @@ export class NodeAgent {
   }
 
   private reconcilePeers(): void {
-    const want = new Map<string, AgentPeer>();
-    for (const p of nodePeers(this.view, this.self)) want.set(p.address, p);
+    const want = nodePeerMap(this.view, this.self);
+    if (this.peerMap.size === 0) {
+      // (The constructor: every peer is new, and the map nodePeerMap built is the one to keep.)
+      for (const p of want.values()) this.speaker.addPeer(this.peerConfig(p));
+      this.peerMap = want;
+      return;
+    }
     for (const [addr, old] of this.peerMap) {
       const w = want.get(addr);
       if (!w || !sameSession(w, old)) {
@@ -338,18 +343,27 @@ export class NodeAgent {
         this.peerMap.set(addr, p); // same session; source/type labels may have changed
         continue;
       }
-      this.speaker.addPeer({
-        address: p.address,
-        asNumber: p.asNumber,
-        ...(p.port !== undefined && p.port !== BGP_PEER_PORT ? { port: p.port } : {}),
-        localAddress: p.localAddress,
-        passive: p.passive,
-        routeReflectorClient: p.routeReflectorClient,
-        ...this.config.peerTimers,
-        ...this.peerOptions(p),
-      });
+      this.speaker.addPeer(this.peerConfig(p));
       this.peerMap.set(addr, p);
     }
+  }
+
+  /** The speaker's configuration of a peer. */
+  private peerConfig(p: AgentPeer): PeerConfig {
+    // Without session timers or BGPPeer options it says exactly what the AgentPeer says (port only when
+    // not 179, as nodePeers has it; the speaker reads PeerConfig's fields, never the labels type,
+    // source, peerNode): the AgentPeer itself, not a copy per peer (a full mesh has N² of them).
+    if (this.config.peerTimers === undefined && p.options === undefined) return p;
+    return {
+      address: p.address,
+      asNumber: p.asNumber,
+      ...(p.port !== undefined && p.port !== BGP_PEER_PORT ? { port: p.port } : {}),
+      localAddress: p.localAddress,
+      passive: p.passive,
+      routeReflectorClient: p.routeReflectorClient,
+      ...this.config.peerTimers,
+      ...this.peerOptions(p),
+    };
   }
 
   /** BGPPeer / BGPConfiguration session settings as speaker peer options. */

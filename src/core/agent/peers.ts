@@ -148,11 +148,16 @@ function bgpPeerRelations(
  * Calico's), the first rule naming an address wins (confd skips duplicates).
  */
 export function nodePeers(view: ClusterView, self: ClusterNode): AgentPeer[] {
+  return [...nodePeerMap(view, self).values()];
+}
+
+/** nodePeers keyed by peer address, in the same order (what an agent keeps). */
+export function nodePeerMap(view: ClusterView, self: ClusterNode): Map<string, AgentPeer> {
   const myAs = nodeAs(view, self);
-  const mine = { 4: safeHost(self.address), 6: safeHost(self.addressV6) } as const;
+  const mine4 = safeHost(self.address);
+  const mine6 = safeHost(self.addressV6);
   const port = listenPort(view);
-  const out: AgentPeer[] = [];
-  const seen = new Set<string>();
+  const out = new Map<string, AgentPeer>();
   // The view's own entry is used as it is when it says the same as `self` (the usual case: one shared
   // view and its index for every agent); otherwise `self` replaces it in a copy.
   const entry = indexOf(view.nodes).byName.get(self.name);
@@ -160,31 +165,54 @@ export function nodePeers(view: ClusterView, self: ClusterNode): AgentPeer[] {
   const nodes = same ? view.nodes : entry ? view.nodes.map((n) => (n.name === self.name ? self : n)) : [...view.nodes, self];
   // Remote addresses come from the nodes' index (parsed once per view), not parsed again per agent.
   const idx = indexOf(nodes);
-  for (const r of peerRelations(same ? view : { ...view, nodes }, self.name)) {
-    for (const family of [4, 6] as const) {
-      const localAddress = mine[family];
-      if (localAddress === undefined) continue;
-      let address: string | undefined;
-      if (r.address !== undefined) address = r.address.includes(":") === (family === 6) ? r.address : undefined;
-      else if (r.remote) address = family === 4 ? (idx.v4.get(r.remote) ?? safeHost(r.remote.address)) : (idx.v6.get(r.remote) ?? safeHost(r.remote.addressV6));
-      if (address === undefined || address === localAddress || seen.has(address)) continue;
-      seen.add(address);
-      const asNumber = r.asNumber ?? (r.remote ? nodeAs(view, r.remote) : myAs);
-      const ibgp = asNumber === myAs;
-      const peerPort = r.port ?? (r.remote ? port : undefined);
-      out.push({
-        address,
-        asNumber,
-        ...(peerPort !== undefined && peerPort !== DEFAULT_BGP_PORT ? { port: peerPort } : {}),
-        localAddress,
-        passive: r.remote !== undefined && calicoPassive(localAddress, address),
-        routeReflectorClient: ibgp && isRR(self) && (r.remote?.routeReflectorClusterID ?? "") !== self.routeReflectorClusterID,
-        type: ibgp ? "iBGP" : "eBGP",
-        source: r.source,
-        ...(r.remote ? { peerNode: r.remote.name } : {}),
-        ...(r.options ? { options: r.options } : {}),
-      });
+  const selfRR = isRR(self);
+  const add = (r: PeerRelation | undefined, remote: ClusterNode | undefined, source: string, options: PeerOptions | undefined, family: 4 | 6, localAddress: string): void => {
+    let address: string | undefined;
+    if (r !== undefined && r.address !== undefined) address = r.address.includes(":") === (family === 6) ? r.address : undefined;
+    else if (remote) address = family === 4 ? (idx.v4.get(remote) ?? safeHost(remote.address)) : (idx.v6.get(remote) ?? safeHost(remote.addressV6));
+    if (address === undefined || address === localAddress || out.has(address)) return;
+    const asNumber = r?.asNumber ?? (remote ? nodeAs(view, remote) : myAs);
+    const ibgp = asNumber === myAs;
+    const peerPort = r?.port ?? (remote ? port : undefined);
+    const passive = remote !== undefined && calicoPassive(localAddress, address);
+    const routeReflectorClient = ibgp && selfRR && (remote?.routeReflectorClusterID ?? "") !== self.routeReflectorClusterID;
+    const type = ibgp ? "iBGP" : "eBGP";
+    // (A literal of one shape in the usual case: a Calico node on the default port, no options.)
+    const p: AgentPeer =
+      remote && options === undefined && (peerPort === undefined || peerPort === DEFAULT_BGP_PORT)
+        ? { address, asNumber, localAddress, passive, routeReflectorClient, type, source, peerNode: remote.name }
+        : {
+            address,
+            asNumber,
+            ...(peerPort !== undefined && peerPort !== DEFAULT_BGP_PORT ? { port: peerPort } : {}),
+            localAddress,
+            passive,
+            routeReflectorClient,
+            type,
+            source,
+            ...(remote ? { peerNode: remote.name } : {}),
+            ...(options ? { options } : {}),
+          };
+    out.set(address, p);
+  };
+  const relate = (r: PeerRelation | undefined, remote: ClusterNode | undefined, source: string, options: PeerOptions | undefined): void => {
+    if (mine4 !== undefined) add(r, remote, source, options, 4, mine4);
+    if (mine6 !== undefined) add(r, remote, source, options, 6, mine6);
+  };
+  // peerRelations(view, self.name) without a relation object per mesh pair: the mesh in node order, then BGPPeers.
+  if (meshEnabled(view)) {
+    const restart = durationSeconds(view.bgpConfiguration?.spec.nodeMeshMaxRestartTime);
+    const meshOptions = restart !== undefined ? { restartTime: restart } : undefined;
+    for (const x of nodes) {
+      if (x.name !== self.name || isRR(x)) continue;
+      for (const y of nodes) if (y !== x && !isRR(y)) relate(undefined, y, "mesh", meshOptions);
     }
+  }
+  if (view.bgpPeers !== undefined && view.bgpPeers.length > 0) {
+    const rels: PeerRelation[] = [];
+    const wanted = (n: ClusterNode): boolean => n.name === self.name;
+    for (const p of view.bgpPeers) bgpPeerRelations(rels, p, nodes, idx, wanted, true);
+    for (const r of rels) relate(r, r.remote, r.source, r.options);
   }
   return out;
 }
