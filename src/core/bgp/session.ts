@@ -189,7 +189,11 @@ export class Session {
   /** The FSM state: the most advanced connection's, else Connect/Active/Idle. */
   get state(): SessionState {
     let best: SessionState | undefined;
-    for (const a of this.attempts) {
+    // Indexed loops over attempts: the list is sometimes the frozen empty one, and for-of over
+    // lists of two kinds allocates an iterator result per step (noteState reads this per event).
+    const attempts = this.attempts;
+    for (let i = 0; i < attempts.length; i++) {
+      const a = attempts[i]!;
       const s: SessionState = a.state === "Connect" ? "Connect" : a.state;
       if (!best || RANK[s] > RANK[best]) best = s;
     }
@@ -370,38 +374,40 @@ export class Session {
   /** @internal A connection's bytes (Attempt.connData). */
   attemptData(a: Attempt, bytes: Uint8Array): void {
     if (a.closed) return;
-    let messages: Uint8Array[];
     try {
-      messages = a.framer.push(bytes);
+      a.framer.each(bytes, visitMessage, a);
     } catch (e) {
       this.onWireError(a, e);
-      return;
-    }
-    for (const raw of messages) {
-      if (a.closed) return;
-      countMessage(this.counters.received, raw[18] as number, raw.length);
-      let msg: Message;
-      try {
-        const n = this.negotiatedFor(a);
-        msg = decodeShared(raw, n ? n.fourOctetAs : true);
-      } catch (e) {
-        this.onWireError(a, e);
-        return;
-      }
-      if (msg.type === MessageType.UPDATE) {
-        const r = this.counters.received;
-        r.prefixesAnnounced += msg.nlri.length + (msg.attrs.mpReach?.nlri.length ?? 0);
-        r.prefixesWithdrawn += msg.withdrawn.length + (msg.attrs.mpUnreach?.withdrawn.length ?? 0);
-      }
-      try {
-        this.onMessage(a, msg);
-      } catch (e) {
-        // A bug of ours triggered by peer input: drop this session only, and say why.
-        this.fail(a, { code: ErrorCode.CEASE, subcode: CeaseSubcode.OUT_OF_RESOURCES }, `internal error: ${e instanceof Error ? e.message : String(e)}`);
-        return;
-      }
     }
   }
+
+  /** @internal One whole message of a connection (octets [offset, offset + length) of data); false: stop. */
+  messageAt(a: Attempt, data: Uint8Array, offset: number, length: number): boolean {
+    if (a.closed) return false;
+    countMessage(this.counters.received, data[offset + 18] as number, length);
+    let msg: Message;
+    try {
+      const n = this.negotiatedFor(a);
+      msg = decodeShared(data, offset, length, n ? n.fourOctetAs : true);
+    } catch (e) {
+      this.onWireError(a, e);
+      return false;
+    }
+    if (msg.type === MessageType.UPDATE) {
+      const r = this.counters.received;
+      r.prefixesAnnounced += msg.nlri.length + (msg.attrs.mpReach?.nlri.length ?? 0);
+      r.prefixesWithdrawn += msg.withdrawn.length + (msg.attrs.mpUnreach?.withdrawn.length ?? 0);
+    }
+    try {
+      this.onMessage(a, msg);
+    } catch (e) {
+      // A bug of ours triggered by peer input: drop this session only, and say why.
+      this.fail(a, { code: ErrorCode.CEASE, subcode: CeaseSubcode.OUT_OF_RESOURCES }, `internal error: ${e instanceof Error ? e.message : String(e)}`);
+      return false;
+    }
+    return true;
+  }
+
 
   private onWireError(a: Attempt, e: unknown): void {
     if (isBgpWireError(e)) {
@@ -466,7 +472,9 @@ export class Session {
     }
     a.openReceived = true;
     // Collision detection (§6.8) against the other connection, now that the peer's identifier is known.
-    for (const other of this.attempts) {
+    const attempts = this.attempts;
+    for (let i = 0; i < attempts.length; i++) {
+      const other = attempts[i]!;
       if (other === a || other.closed) continue;
       if (other.state === "Established") {
         const gr = findCapability(open.capabilities, "graceful-restart");
@@ -678,26 +686,51 @@ function openBytes(caps: Capability[], localAs: number, holdTime: number, router
   return b;
 }
 
+const visitMessage = (a: Attempt, data: Uint8Array, offset: number, length: number): boolean => a.session.messageAt(a, data, offset, length);
+
 /**
- * Decoded small OPENs and UPDATEs by their octets: a speaker sends the same OPEN to all its peers and,
- * in a mesh, the same UPDATE, so each distinct message is decoded once for every receiver (treat the
- * result as read-only). Anything else, or a message the decoder rejects, is decoded each time.
+ * Decoded small OPENs, UPDATEs and KEEPALIVEs by their octets: a speaker sends the same OPEN to all
+ * its peers and, in a mesh, the same UPDATE, so each distinct message is decoded once for every
+ * receiver (treat the result as read-only). Anything else, or a message the decoder rejects, is
+ * decoded each time. Found by a hash of the octets, then compared octet by octet: no key is built.
  */
-const decodedMessages = new Map<string, Message>();
+interface SharedDecode {
+  octets: Uint8Array;
+  fourOctetAs: boolean;
+  message: Message;
+  next: SharedDecode | undefined;
+}
+const decodedMessages = new Map<number, SharedDecode>();
+let decodedCount = 0;
 const SHARED_DECODE_MAX_OCTETS = 160;
 const SHARED_DECODE_MAX = 4096;
-function decodeShared(raw: Uint8Array, fourOctetAs: boolean): Message {
-  const type = raw[18];
-  if ((type !== MessageType.OPEN && type !== MessageType.UPDATE) || raw.length > SHARED_DECODE_MAX_OCTETS) return decodeMessage(raw, { fourOctetAs });
-  // The octets, one character each, and the option that changes the decoding.
-  const k = String.fromCharCode.apply(null, raw as unknown as number[]) + (fourOctetAs ? "4" : "2");
-  let m = decodedMessages.get(k);
-  if (m === undefined) {
-    m = decodeMessage(raw, { fourOctetAs });
-    if (decodedMessages.size >= SHARED_DECODE_MAX) decodedMessages.clear();
-    decodedMessages.set(k, m);
+function decodeShared(data: Uint8Array, offset: number, length: number, fourOctetAs: boolean): Message {
+  const type = data[offset + 18];
+  if ((type !== MessageType.OPEN && type !== MessageType.UPDATE && type !== MessageType.KEEPALIVE) || length > SHARED_DECODE_MAX_OCTETS) {
+    return decodeMessage(data.subarray(offset, offset + length), { fourOctetAs });
   }
-  return m;
+  // FNV-1a over the octets after the marker.
+  let h = 0x811c9dc5;
+  for (let i = offset + 16, end = offset + length; i < end; i++) h = Math.imul(h ^ (data[i] as number), 0x01000193);
+  const first = decodedMessages.get(h);
+  for (let d = first; d !== undefined; d = d.next) {
+    if (d.fourOctetAs === fourOctetAs && sameOctets(d.octets, data, offset, length)) return d.message;
+  }
+  const octets = data.slice(offset, offset + length);
+  const message = decodeMessage(octets, { fourOctetAs });
+  if (decodedCount >= SHARED_DECODE_MAX) {
+    decodedMessages.clear();
+    decodedCount = 0;
+  }
+  decodedMessages.set(h, { octets, fourOctetAs, message, next: decodedCount === 0 ? undefined : first });
+  decodedCount++;
+  return message;
+}
+
+function sameOctets(a: Uint8Array, data: Uint8Array, offset: number, length: number): boolean {
+  if (a.length !== length) return false;
+  for (let i = 16; i < length; i++) if (a[i] !== data[offset + i]) return false;
+  return true;
 }
 const holdFired = (a: Attempt): void => a.session.onHoldTimer(a);
 const keepaliveFired = (a: Attempt): void => a.session.onKeepaliveTimer(a);

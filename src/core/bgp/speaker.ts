@@ -8,6 +8,7 @@ import { addCounters, copyCounters, newPeerCounters, type PeerCounters } from ".
 import { PrefixMap, type PrefixKey, v4Key } from "./prefix-map.ts";
 import { type DownInfo, type Negotiated, Session, type SessionConfig, type SessionEvents, type SessionState } from "./session.ts";
 import {
+  type AddressFamily,
   Afi,
   allPrefixes,
   asPathAsns,
@@ -171,9 +172,16 @@ interface LocEntry {
   /** The paths: none, one, or several (an array of two or more). */
   paths: Path | Path[] | undefined;
   best: Path | undefined;
-  /** What the RouteSink holds for this prefix (interned signature), "" for nothing. */
-  installed: string;
+  /** What the RouteSink holds for this prefix: nothing, a blackhole, or a route via this next hop. */
+  installed: Installed;
 }
+/** NOT_INSTALLED, BLACKHOLE, or the next hop (compared by value: see sameInstalled). */
+type Installed = 0 | 1 | IPAddress;
+const NOT_INSTALLED = 0;
+const BLACKHOLE = 1;
+/** By next-hop value: every UPDATE brings its own IPAddress objects, and only the address matters. */
+const sameInstalled = (a: Installed, b: Installed): boolean =>
+  a === b || (typeof a === "object" && typeof b === "object" && a.family === b.family && a.value === b.value);
 const M_LEN = 0xff;
 const M_DIRTY = 0x100;
 /**
@@ -184,15 +192,59 @@ const M_DIRTY = 0x100;
 const M_WIDE = 0x200;
 
 const newEntry = (p: Prefix, paths: Path | undefined): LocEntry =>
-  p.family === 4 ? { a: Number(p.addr) | 0, m: p.len, paths, best: undefined, installed: "" } : { a: p, m: p.len, paths, best: undefined, installed: "" };
+  p.family === 4 ? { a: Number(p.addr) | 0, m: p.len, paths, best: undefined, installed: NOT_INSTALLED } : { a: p, m: p.len, paths, best: undefined, installed: NOT_INSTALLED };
 const entryFamily = (e: LocEntry): 4 | 6 => (typeof e.a === "number" ? 4 : 6);
 const entryKey = (e: LocEntry): Key => (typeof e.a === "number" ? v4Key(e.a, e.m & M_LEN) : key(e.a));
 /** The entry's prefix as a Prefix (a new object for IPv4: the entries keep none). */
 const entryPrefix = (e: LocEntry): Prefix => (typeof e.a === "number" ? { family: 4, addr: BigInt(e.a >>> 0), len: e.m & M_LEN } : e.a);
 const peerOf = (s: Session): PeerState => s.owner as PeerState;
+
+const NO_COMMUNITIES: readonly number[] = Object.freeze([]);
+
+/** Whether the negotiated families include unicast of this AFI. */
+function hasUnicast(families: readonly AddressFamily[], afi: number): boolean {
+  for (let i = 0; i < families.length; i++) if (families[i]!.afi === afi && families[i]!.safi === Safi.UNICAST) return true;
+  return false;
+}
+
+/** The text that identifies a set of attributes (the intern key). */
+function attrsKey(attrs: PathAttributes): string {
+  try {
+    return JSON.stringify(attrs);
+  } catch {
+    return JSON.stringify(attrs, bigintSafe); // bigints (none in the usual attributes): slower
+  }
+}
+
+/**
+ * A received UPDATE's path attributes without the per-UPDATE ones (NEXT_HOP, MP_REACH/UNREACH), in
+ * 4-octet AS form, frozen, with their intern key. Decoded UPDATEs are shared by every receiver of the
+ * same octets (see session.ts decodeShared), and in a mesh those receive it one after another: the
+ * last result is kept, so the copy and its key are made once per UPDATE, not once per receiver.
+ */
+let lastReceived: { u: UpdateMessage; fourOctetAs: boolean; attrs: PathAttributes; key: string } | undefined;
+function receivedAttrs(u: UpdateMessage, fourOctetAs: boolean): { attrs: PathAttributes; key: string } {
+  const last = lastReceived;
+  if (last !== undefined && last.u === u && last.fourOctetAs === fourOctetAs) return last;
+  // A rest copy, not `delete`: deleting properties turns an object into a slow dictionary (~0.4 KB).
+  const { mpReach: _r, mpUnreach: _u, nextHop: _h, ...rest } = u.attrs;
+  const attrs = Object.freeze(fourOctetAs ? rest : fromOldSpeaker(rest));
+  lastReceived = { u, fourOctetAs, attrs, key: attrsKey(attrs) };
+  return lastReceived;
+}
 /** An iBGP peer that is not a route-reflector client: it may only ever be sent wide entries. */
 const isNarrow = (st: PeerState): boolean => st.source.kind === "ibgp" && !st.source.rrClient;
 const pathList = (e: LocEntry): readonly Path[] => (e.paths === undefined ? [] : Array.isArray(e.paths) ? e.paths : [e.paths]);
+
+/** Prefixes exportTo sends with the same outgoing attributes and next hops. */
+interface ExportGroup {
+  attrs: PathAttributes;
+  nextHops: IPAddress[];
+  family: 4 | 6;
+  /** The entries (their Prefix objects are made only when the UPDATEs are encoded: see bytesCache). */
+  entries: LocEntry[];
+  keys: Key[];
+}
 
 interface PeerState {
   config: PeerConfig;
@@ -709,22 +761,18 @@ export class Speaker {
       changed.push(e);
       if (e.m & M_WIDE) (wide ??= []).push(e);
       // Forwarding entry.
-      let kind: RouteEntry["kind"] | undefined;
-      let hops: IPAddress[] = [];
+      let want: Installed = NOT_INSTALLED;
       if (best?.source.kind === "local") {
-        if (best.blackhole) kind = "blackhole";
-      } else if (best && best.nextHops[0]) {
-        kind = "unicast";
-        // Received next hops are one-element arrays shared by the paths of an UPDATE.
-        hops = best.nextHops.length === 1 ? best.nextHops : [best.nextHops[0]];
-      }
-      const sig = kind === undefined ? "" : kind === "blackhole" ? "blackhole" : this.hopSig(hops);
-      if (sig !== e.installed) {
+        if (best.blackhole) want = BLACKHOLE;
+      } else if (best && best.nextHops[0]) want = best.nextHops[0];
+      if (!sameInstalled(want, e.installed)) {
         if (sink) {
-          if (kind !== undefined) add.push({ prefix: entryPrefix(e), kind, nextHops: hops });
-          else remove.push(entryPrefix(e));
+          if (want === NOT_INSTALLED) remove.push(entryPrefix(e));
+          else if (want === BLACKHOLE) add.push({ prefix: entryPrefix(e), kind: "blackhole", nextHops: [] });
+          // Received next hops are one-element arrays shared by the paths of an UPDATE.
+          else add.push({ prefix: entryPrefix(e), kind: "unicast", nextHops: best!.nextHops.length === 1 ? best!.nextHops : [want] });
         }
-        e.installed = sig;
+        e.installed = want;
       }
       if (ps === undefined) {
         const k = entryKey(e);
@@ -738,11 +786,13 @@ export class Speaker {
     // In a full mesh every change is a route from an iBGP non-client: checking it against every other
     // peer (all split-horizon rejections) would cost N per change and N³ for the mesh. Such peers only
     // see the "wide" entries; clients and eBGP peers see every change.
-    for (const st of wide ? this.peerStates.values() : this.allChangesPeers()) {
-      if (st.session.state !== "Established") continue;
-      const narrow = isNarrow(st);
-      if (narrow && !wide) continue;
-      this.exportTo(st, narrow ? wide! : changed);
+    // Two loops, not one over either iterable: for-of over two kinds of iterable allocates per step.
+    if (wide) {
+      for (const st of this.peerStates.values()) {
+        if (st.session.state === "Established") this.exportTo(st, isNarrow(st) ? wide : changed);
+      }
+    } else {
+      for (const st of this.allChangesPeers()) if (st.session.state === "Established") this.exportTo(st, changed);
     }
   }
 
@@ -764,10 +814,6 @@ export class Speaker {
   // ---------------------------------------------------------------------------------------------
   // Export
 
-  /** Next-hop signatures by the first hop's address value, per family (see hopSig). */
-  private readonly hopSigs4 = new Map<bigint, string>();
-  private readonly hopSigs6 = new Map<bigint, string>();
-
   /**
    * The export work shared by all peers and kept between flushes (see ExportCache, BytesCache): in a
    * mesh every session start sends the same local routes, to every peer alike. Both are keyed by
@@ -777,27 +823,6 @@ export class Speaker {
   private readonly exportCache: ExportCache = new WeakMap();
   private readonly bytesCache: BytesCache = new Map();
   private bytesCount = 0;
-  private lastHops: IPAddress[] | undefined;
-  private lastHopSig = "";
-
-  /** The interned signature of a next-hop list (its first hop), computed once per address. */
-  private hopSig(hops: IPAddress[]): string {
-    // The paths of an UPDATE share one list: most calls repeat the previous one.
-    if (hops === this.lastHops) return this.lastHopSig;
-    // By the first hop's value, not the list object: in a mesh every UPDATE brings a new list (and a
-    // WeakMap entry per list cost the collector), but only one next hop per peer.
-    const h = hops[0];
-    const m = h === undefined ? undefined : h.family === 4 ? this.hopSigs4 : this.hopSigs6;
-    let s = h === undefined ? undefined : m!.get(h.value);
-    if (s === undefined) {
-      s = this.intern(`${h?.family}|${h?.value}`);
-      if (h !== undefined) m!.set(h.value, s);
-    }
-    this.lastHops = hops;
-    this.lastHopSig = s;
-    return s;
-  }
-
   private intern(sig: string): string {
     let s = this.sigs.get(sig);
     if (s === undefined) {
@@ -816,8 +841,8 @@ export class Speaker {
     const src = best.source;
     if (src.kind !== "local" && src.address === st.source.address) return null;
     const family = entryFamily(e);
-    if (!n.families.some((f) => f.afi === familyAfi(family) && f.safi === Safi.UNICAST)) return null;
-    const comms = best.attrs.communities ?? [];
+    if (!hasUnicast(n.families, familyAfi(family))) return null;
+    const comms = best.attrs.communities ?? NO_COMMUNITIES;
     const ebgp = st.source.kind === "ebgp";
     if (comms.includes(WellKnownCommunity.NO_ADVERTISE)) return null;
     if (ebgp && (comms.includes(WellKnownCommunity.NO_EXPORT) || comms.includes(WellKnownCommunity.NO_EXPORT_SUBCONFED))) return null;
@@ -844,8 +869,15 @@ export class Speaker {
     const self = usesSelf ? this.selfFor(st, n, family) : undefined;
     // Paths of one UPDATE share attributes and next hops, and reflected routes go out alike to every
     // client, so their outgoing form is computed once (see exportCache).
-    const hit = !custom && cache ? cache.get(attrs)?.find((c) => c.nextHops === best.nextHops && c.source === src && c.routerId === src.routerId && c.family === family && c.ebgp === ebgp && c.reflecting === reflecting && c.usesSelf === usesSelf && c.self === self) : undefined;
-    if (hit) return hit.out;
+    if (!custom && cache) {
+      // A loop, not find() with a closure: this runs for every route to every peer.
+      const list = cache.get(attrs);
+      if (list !== undefined) {
+        for (const c of list) {
+          if (c.nextHops === best.nextHops && c.source === src && c.routerId === src.routerId && c.family === family && c.ebgp === ebgp && c.reflecting === reflecting && c.usesSelf === usesSelf && c.self === self) return c.out;
+        }
+      }
+    }
     const out = this.transformOut(best, attrs, self, st, reflecting, ebgp, custom);
     if (out && !custom && cache) {
       out.sig = this.intern(JSON.stringify([out.attrs, out.nextHops], bigintSafe));
@@ -934,7 +966,10 @@ export class Speaker {
   private exportTo(st: PeerState, entries: Iterable<LocEntry>): void {
     const n = st.session.negotiated;
     if (!n) return;
-    const groups = new Map<string, { attrs: PathAttributes; nextHops: IPAddress[]; family: 4 | 6; prefixes: NlriPrefix[]; keys: Key[] }>();
+    // By outgoing signature; most exports have one group, kept outside a Map until a second one comes.
+    let sig0 = "";
+    let g0: ExportGroup | undefined;
+    let groups: Map<string, ExportGroup> | undefined;
     // Made on the first withdrawal only (most exports have none).
     let withdraw: { 4: Prefix[]; 6: Prefix[] } | undefined;
     let withdrawKeys: { 4: Key[]; 6: Key[] } | undefined;
@@ -957,54 +992,61 @@ export class Speaker {
       const sig = out.sig ?? this.intern(JSON.stringify([out.attrs, out.nextHops], bigintSafe));
       if (prev === sig) continue;
       st.adjOut.set(k, sig);
-      const prefix = entryPrefix(e);
-      let g = groups.get(sig);
+      let g = sig === sig0 ? g0 : groups?.get(sig);
       if (!g) {
-        g = { attrs: out.attrs, nextHops: out.nextHops, family: prefix.family, prefixes: [], keys: [] };
-        groups.set(sig, g);
+        g = { attrs: out.attrs, nextHops: out.nextHops, family: entryFamily(e), entries: [], keys: [] };
+        if (g0 === undefined) {
+          g0 = g;
+          sig0 = sig;
+        } else (groups ??= new Map([[sig0, g0]])).set(sig, g);
       }
-      g.prefixes.push(prefix);
+      g.entries.push(e);
       g.keys.push(k);
     }
-    const opts = { fourOctetAs: n.fourOctetAs };
-    for (const f of [4, 6] as const) {
-      const w = withdraw?.[f];
+    if (withdraw) for (const f of [4, 6] as const) {
+      const w = withdraw[f];
       if (!w?.length) continue;
       const what = f === 4 ? "w4" : "w6";
       const keys = withdrawKeys![f];
       let bytes = this.cachedBytes(what, n.fourOctetAs, keys);
       if (!bytes) {
-        bytes = packUpdates({ withdraw: w, ...(f === 6 ? { attrs: { mpReach: { afi: Afi.IPV6, safi: Safi.UNICAST, nextHops: [], nlri: [] } } } : {}) }, opts);
+        bytes = packUpdates({ withdraw: w, ...(f === 6 ? { attrs: { mpReach: { afi: Afi.IPV6, safi: Safi.UNICAST, nextHops: [], nlri: [] } } } : {}) }, { fourOctetAs: n.fourOctetAs });
         this.cacheBytes(what, n.fourOctetAs, keys, bytes);
       }
       this.sendAll(st, bytes, 0, w.length);
     }
-    for (const [sig, g] of groups) {
-      let announced = g.prefixes.length;
-      // The same UPDATEs (e.g. one reflected route to every client) are encoded once (see bytesCache).
-      let bytes = this.cachedBytes(sig, n.fourOctetAs, g.keys);
-      if (!bytes) {
-        let attrs: PathAttributes = { ...g.attrs };
-        if (g.family === 4) attrs.nextHop = g.nextHops[0];
-        else {
-          delete attrs.nextHop;
-          attrs.mpReach = { afi: Afi.IPV6, safi: Safi.UNICAST, nextHops: g.nextHops, nlri: [] };
-        }
-        if (!n.fourOctetAs) attrs = toOldSpeaker(attrs);
-        try {
-          bytes = packUpdates({ attrs, announce: g.prefixes }, opts);
-          this.cacheBytes(sig, n.fourOctetAs, g.keys, bytes);
-        } catch (e) {
-          // Attributes too big for one message (e.g. a huge path from some peer): this peer gets
-          // nothing for these prefixes, and any older version it has is withdrawn.
-          this.log(`peer ${st.source.address}: cannot send ${g.prefixes.length} prefixes: ${e instanceof Error ? e.message : String(e)}`);
-          for (const p of g.prefixes) st.adjOut.delete(key(p));
-          bytes = packUpdates({ withdraw: g.prefixes }, opts);
-          announced = 0;
-        }
+    if (groups) for (const [sig, g] of groups) this.sendGroup(st, n, sig, g);
+    else if (g0) this.sendGroup(st, n, sig0, g0);
+  }
+
+  /** Sends one group of exportTo: prefixes that go out with the same attributes and next hops. */
+  private sendGroup(st: PeerState, n: Negotiated, sig: string, g: ExportGroup): void {
+    let announced = g.keys.length;
+    // The same UPDATEs (e.g. one reflected route to every client) are encoded once (see bytesCache).
+    let bytes = this.cachedBytes(sig, n.fourOctetAs, g.keys);
+    if (!bytes) {
+      let attrs: PathAttributes = { ...g.attrs };
+      if (g.family === 4) attrs.nextHop = g.nextHops[0];
+      else {
+        delete attrs.nextHop;
+        attrs.mpReach = { afi: Afi.IPV6, safi: Safi.UNICAST, nextHops: g.nextHops, nlri: [] };
       }
-      this.sendAll(st, bytes, announced, announced === 0 ? g.prefixes.length : 0);
+      if (!n.fourOctetAs) attrs = toOldSpeaker(attrs);
+      const opts = { fourOctetAs: n.fourOctetAs };
+      const prefixes: NlriPrefix[] = g.entries.map(entryPrefix);
+      try {
+        bytes = packUpdates({ attrs, announce: prefixes }, opts);
+        this.cacheBytes(sig, n.fourOctetAs, g.keys, bytes);
+      } catch (e) {
+        // Attributes too big for one message (e.g. a huge path from some peer): this peer gets
+        // nothing for these prefixes, and any older version it has is withdrawn.
+        this.log(`peer ${st.source.address}: cannot send ${prefixes.length} prefixes: ${e instanceof Error ? e.message : String(e)}`);
+        for (const p of prefixes) st.adjOut.delete(key(p));
+        bytes = packUpdates({ withdraw: prefixes }, opts);
+        announced = 0;
+      }
     }
+    this.sendAll(st, bytes, announced, announced === 0 ? g.keys.length : 0);
   }
 
   /** Sends encoded UPDATEs; counts the prefixes only when the session took them. */
@@ -1108,7 +1150,8 @@ export class Speaker {
     const n = st.session.negotiated;
     if (!n || !st.eorPending) return;
     st.eorPending = false;
-    for (const f of n.families) st.session.send(endOfRibBytes(f.afi, f.safi, n.fourOctetAs));
+    const families = n.families; // frozen (shared): indexed, so no iterator object per session
+    for (let i = 0; i < families.length; i++) st.session.send(endOfRibBytes(families[i]!.afi, families[i]!.safi, n.fourOctetAs));
   }
 
   /** The originated set is complete: send the End-of-RIB held back by deferEndOfRib. */
@@ -1212,15 +1255,16 @@ export class Speaker {
     if (mp && mp.safi === Safi.UNICAST && mp.nlri.length) groups.push({ nlri: mp.nlri, nextHops: mp.nextHops.slice(0, 1) });
     if (groups.length === 0) return;
 
-    // A rest copy, not `delete`: deleting properties turns an object into a slow dictionary (~0.4 KB).
-    const { mpReach: _r, mpUnreach: _u, nextHop: _h, ...rest } = u.attrs;
-    let attrs: PathAttributes = n.fourOctetAs ? rest : fromOldSpeaker(rest);
+    const received = receivedAttrs(u, n.fourOctetAs);
+    let attrs = received.attrs;
+    let attrsKey: string | undefined = received.key;
     const reject = this.rejectReason(st, attrs);
     if (st.source.kind === "ebgp" && attrs.localPref !== undefined) {
       const { localPref: _l, ...noPref } = attrs; // RFC 7606 §7.5: LOCAL_PREF from eBGP is discarded
       attrs = noPref;
+      attrsKey = undefined;
     }
-    attrs = this.internAttrs(attrs);
+    attrs = this.internAttrs(attrs, attrsKey);
     const policy = this.policyFor(st, "import");
     const limit = st.config.maxPrefixes;
     const refuse = !!reject || (st.source.kind === "ebgp" && !policy); // loops; RFC 8212
@@ -1290,13 +1334,8 @@ export class Speaker {
    * The one attributes object per distinct received set (frozen: paths of many peers share it; a
    * mesh node gets the same set from every peer). Starts over past ATTR_SETS_MAX distinct sets.
    */
-  private internAttrs(attrs: PathAttributes): PathAttributes {
-    let k: string;
-    try {
-      k = JSON.stringify(attrs);
-    } catch {
-      k = JSON.stringify(attrs, bigintSafe); // bigints (none in the usual attributes): slower
-    }
+  private internAttrs(attrs: PathAttributes, key?: string): PathAttributes {
+    const k = key ?? attrsKey(attrs);
     const known = this.attrSets.get(k);
     if (known !== undefined) return known;
     if (this.attrSets.size >= ATTR_SETS_MAX) this.attrSets.clear();

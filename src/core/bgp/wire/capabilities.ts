@@ -198,7 +198,9 @@ export function capabilityCode(c: Capability): number {
 }
 
 export function findCapability<K extends CapabilityKind>(caps: readonly Capability[], kind: K): Extract<Capability, { kind: K }> | undefined {
-  return caps.find((c): c is Extract<Capability, { kind: K }> => c.kind === kind);
+  // A loop, not find(): called several times per OPEN, a closure each would be garbage.
+  for (const c of caps) if (c.kind === kind) return c as Extract<Capability, { kind: K }>;
+  return undefined;
 }
 
 /** The (AFI, SAFI) pairs announced with the Multiprotocol capability. */

@@ -32,6 +32,18 @@ export class MessageFramer {
    * its header. Returned arrays may share memory with `chunk`; copy them if the chunk is reused.
    */
   push(chunk: Uint8Array): Uint8Array[] {
+    const out: Uint8Array[] = [];
+    this.each(chunk, collect, out);
+    return out;
+  }
+
+  /**
+   * Adds a chunk and calls `visit(ctx, data, offset, length)` for each whole message now available, in
+   * order, until it returns false. Every header of the chunk is checked first (a bad one throws before
+   * any message is visited, as push does). Nothing is allocated per message: `data` is the chunk, or
+   * the partial message left from the last chunk joined with it.
+   */
+  each<C>(chunk: Uint8Array, visit: (ctx: C, data: Uint8Array, offset: number, length: number) => boolean, ctx: C): void {
     if (this.failed) throw this.failed;
     let data = chunk;
     if (this.pending.length) {
@@ -39,13 +51,11 @@ export class MessageFramer {
       data.set(this.pending);
       data.set(chunk, this.pending.length);
     }
-    const out: Uint8Array[] = [];
     let o = 0;
     try {
       while (data.length - o >= HEADER_LENGTH) {
         const length = checkHeader(data, o, this.maxMessageLength);
         if (data.length - o < length) break;
-        out.push(data.subarray(o, o + length));
         o += length;
       }
       // A partial header can already show a bad marker; report it now rather than wait for more.
@@ -58,6 +68,16 @@ export class MessageFramer {
       throw e;
     }
     this.pending = o === data.length ? NOTHING : data.slice(o);
-    return out;
+    for (let i = 0; i < o; ) {
+      // Checked above: the length field is valid.
+      const length = ((data[i + 16] as number) << 8) | (data[i + 17] as number);
+      if (!visit(ctx, data, i, length)) return;
+      i += length;
+    }
   }
+}
+
+function collect(out: Uint8Array[], data: Uint8Array, offset: number, length: number): boolean {
+  out.push(data.subarray(offset, offset + length));
+  return true;
 }

@@ -23,13 +23,18 @@ export interface AddressFamily {
   safi: number;
 }
 
-/** The family whose End-of-RIB this UPDATE is, or undefined. */
+const IPV4_UNICAST: AddressFamily = Object.freeze({ afi: Afi.IPV4, safi: Safi.UNICAST });
+
+/** The family whose End-of-RIB this UPDATE is, or undefined (read-only). */
 export function endOfRibFamily(u: UpdateMessage): AddressFamily | undefined {
   if (u.withdrawn.length || u.nlri.length) return undefined;
-  const keys = Object.keys(u.attrs).filter((k) => u.attrs[k as keyof PathAttributes] !== undefined);
-  if (keys.length === 0) return { afi: Afi.IPV4, safi: Safi.UNICAST };
+  // Counted without a key list: every UPDATE received goes through here.
+  let present = 0;
+  const attrs = u.attrs as Record<string, unknown>;
+  for (const k in attrs) if (attrs[k] !== undefined) present++;
+  if (present === 0) return IPV4_UNICAST;
   const un = u.attrs.mpUnreach;
-  if (keys.length === 1 && un && un.withdrawn.length === 0 && !un.raw?.length) return { afi: un.afi, safi: un.safi };
+  if (present === 1 && un && un.withdrawn.length === 0 && !un.raw?.length) return { afi: un.afi, safi: un.safi };
   return undefined;
 }
 

@@ -33,6 +33,28 @@ describe("MessageFramer", () => {
     }
   });
 
+  test("each visits the messages in place, stops when told, and checks every header first", () => {
+    const f = new MessageFramer();
+    const seen: string[] = [];
+    const visit = (out: string[], data: Uint8Array, offset: number, length: number): boolean => {
+      out.push(toHex(data.subarray(offset, offset + length)));
+      return out.length < 2;
+    };
+    f.each(concat(stream, KEEPALIVE.subarray(0, 5)), visit, seen);
+    expect(seen).toEqual([KEEPALIVE, UPDATE].map(toHex));
+    // The rest of the chunk was framed all the same: the partial KEEPALIVE waits for its tail.
+    expect(f.buffered).toBe(5);
+    const more: string[] = [];
+    f.each(KEEPALIVE.subarray(5), (out: string[], data, o, n) => out.push(toHex(data.subarray(o, o + n))) > 0, more);
+    expect(more).toEqual([toHex(KEEPALIVE)]);
+    // A bad header anywhere in the chunk: nothing of the chunk is visited.
+    const g = new MessageFramer();
+    const bad = concat(KEEPALIVE, hex("ffffffffffffffffffffffffffffffff000304"));
+    const none: string[] = [];
+    expect(() => g.each(bad, visit, none)).toThrow(BgpWireError);
+    expect(none).toEqual([]);
+  });
+
   test("one octet at a time", () => {
     const f = new MessageFramer();
     const got: Uint8Array[] = [];
