@@ -236,8 +236,7 @@ export class NodeAgent {
       // Every node's block affinities: ours decide what we originate, the others where tunnels go.
       const list = await this.ports.datastore.list(HOST_PREFIX);
       if (!this.running) return; // stopped meanwhile
-      this.blockOwners.clear();
-      for (const kv of list.items) this.blockOwners.apply({ type: "put", key: kv.key, value: kv.value });
+      this.blockOwners.load(list.items, { store: this.ports.datastore, prefix: HOST_PREFIX, revision: list.revision });
       const mine = `${HOST_PREFIX}${this.name}/`;
       this.watch = this.ports.datastore.watch(
         HOST_PREFIX,

@@ -2,7 +2,7 @@ import { describe, expect, test } from "@jest/globals";
 import { ClusterLab, pool } from "./cluster-lab.ts";
 import { BlockOwners, encapFor, type ClusterView, type EncapContext } from "../../../src/core/agent/index.ts";
 import { normalizePool } from "../../../src/core/ipam/index.ts";
-import { parseIP, parsePrefix, prefixContainsAddress } from "../../../src/core/net/ip.ts";
+import { formatPrefix, parseIP, parsePrefix, prefixContainsAddress } from "../../../src/core/net/ip.ts";
 
 const view = (poolSpec: Record<string, unknown>, addresses: string[], extra: Partial<ClusterView> = {}): ClusterView => ({
   nodes: addresses.map((address, i) => ({ name: `node-${i + 1}`, address })),
@@ -127,5 +127,62 @@ describe("block owners (Felix's view of the affinities)", () => {
     expect(owners.apply({ type: "delete", key, value: undefined })).toEqual(block);
     expect(owners.apply({ type: "put", key: "/calico/ipam/v2/host/node-2/junk", value: "{}" })).toBeUndefined();
     expect(owners.size).toBe(0);
+  });
+
+  test("a list's state is shared by the agents that load it; later changes stay each agent's own", () => {
+    const key = (host: string, block: string) => `/calico/ipam/v2/host/${host}/ipv4/block/${block.replace("/", "-")}`;
+    const confirmed = '{"state":"confirmed","deleted":false}';
+    const items = ["10.1.0.0/26", "10.1.0.64/26", "10.1.0.128/26"].map((b, i) => ({ key: key(`node-${i}`, b), value: confirmed }));
+    const store = {};
+    const list = { store, prefix: "/calico/ipam/v2/host/", revision: 7 };
+    const a = new BlockOwners();
+    const b = new BlockOwners();
+    a.load(items, list);
+    b.load(items, list);
+    expect(a.owner(parsePrefix("10.1.0.64/26"))).toBe("node-1");
+    // a's changes: a block of the base deleted, one moved, one added; b does not see them.
+    expect(a.apply({ type: "delete", key: items[0]!.key, value: undefined })).toEqual(parsePrefix("10.1.0.0/26"));
+    expect(a.apply({ type: "put", key: key("node-9", "10.1.0.64/26"), value: confirmed })).toEqual(parsePrefix("10.1.0.64/26"));
+    expect(a.apply({ type: "put", key: key("node-3", "10.1.0.192/26"), value: confirmed })).toEqual(parsePrefix("10.1.0.192/26"));
+    expect([a.owner(parsePrefix("10.1.0.0/26")), a.owner(parsePrefix("10.1.0.64/26")), a.owner(parsePrefix("10.1.0.192/26")), a.size]).toEqual([undefined, "node-9", "node-3", 3]);
+    expect([b.owner(parsePrefix("10.1.0.0/26")), b.owner(parsePrefix("10.1.0.64/26")), b.owner(parsePrefix("10.1.0.192/26")), b.size]).toEqual(["node-0", "node-1", undefined, 3]);
+    // A deleted base key stays deleted (a second delete changes nothing), and can come back.
+    expect(a.apply({ type: "delete", key: items[0]!.key, value: undefined })).toBeUndefined();
+    expect(a.apply({ type: "put", key: items[0]!.key, value: confirmed })).toEqual(parsePrefix("10.1.0.0/26"));
+    expect(a.owner(parsePrefix("10.1.0.0/26"))).toBe("node-0");
+    // node-1's key no longer owns 10.1.0.64/26 in a: its delete leaves node-9 in place.
+    expect(a.apply({ type: "delete", key: items[1]!.key, value: undefined })).toBeUndefined();
+    expect(a.owner(parsePrefix("10.1.0.64/26"))).toBe("node-9");
+    // Loading again (a new revision) starts from the list alone.
+    a.load(items.slice(1), { ...list, revision: 8 });
+    expect([a.owner(parsePrefix("10.1.0.0/26")), a.owner(parsePrefix("10.1.0.64/26")), a.size]).toEqual([undefined, "node-1", 2]);
+  });
+
+  test("load + events gives what the same puts and events give one by one", () => {
+    const hosts = ["n1", "n2", "n3"];
+    const blocks = ["10.2.0.0/26", "10.2.0.64/26", "10.2.0.128/26", "10.2.0.192/26"];
+    const values = ['{"state":"confirmed","deleted":false}', '{"state":"pending","deleted":false}', '{"state":"pendingDeletion","deleted":false}', "not json"];
+    let seed = 12345;
+    const rnd = (n: number) => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 8) % n;
+    const event = () => {
+      const key = `/calico/ipam/v2/host/${hosts[rnd(3)]}/ipv4/block/${blocks[rnd(4)]!.replace("/", "-")}`;
+      return rnd(4) === 0 ? { type: "delete" as const, key, value: undefined } : { type: "put" as const, key, value: values[rnd(4)]! };
+    };
+    for (let round = 0; round < 50; round++) {
+      const listed = Array.from({ length: rnd(8) }, event).filter((e) => e.type === "put") as { type: "put"; key: string; value: string }[];
+      const later = Array.from({ length: 20 }, event);
+      const plain = new BlockOwners();
+      for (const kv of listed) plain.apply(kv);
+      const shared = new BlockOwners();
+      new BlockOwners().load(listed, { store: hosts, prefix: "p", revision: round });
+      shared.load(listed, { store: hosts, prefix: "p", revision: round });
+      for (const e of later) {
+        const x = shared.apply(e);
+        const y = plain.apply(e);
+        expect(x && formatPrefix(x)).toBe(y && formatPrefix(y));
+        for (const b of blocks) expect(shared.owner(parsePrefix(b))).toBe(plain.owner(parsePrefix(b)));
+        expect(shared.size).toBe(plain.size);
+      }
+    }
   });
 });
