@@ -9,7 +9,7 @@
 // Determinism: nothing here reads the wall clock or Math.random. Equal times run in scheduling
 // order, so the same program with the same seed replays the same events in the same order.
 import type { Clock, TimerHandle } from "../src/core/bgp/ports.ts";
-import { EventQueue, type SimEvent } from "./event-queue.ts";
+import { AgendaEntry, EventQueue, type SimEvent } from "./event-queue.ts";
 import { SeededRandom, type RandomStream } from "./random.ts";
 
 export type { SimEvent } from "./event-queue.ts";
@@ -91,8 +91,7 @@ export class SimEngine implements Clock {
    */
   scheduleWith<T>(time: number, kind: string, fn: (arg: T) => void, arg: T): SimEvent {
     if (Number.isNaN(time)) throw new RangeError(`cannot schedule ${kind} at NaN`);
-    const ev: SimEvent = new AgendaEntry(time > this.time ? time : this.time, this.seq++, kind, fn as (arg: unknown) => void, arg);
-    this.queue.push(ev);
+    const ev = this.queue.push(kind, fn as (arg: unknown) => void, arg, time > this.time ? time : this.time, this.seq++);
     this.live++;
     return ev;
   }
@@ -140,7 +139,7 @@ export class SimEngine implements Clock {
   /** Time of the next live event, if any. */
   nextEventTime(): number | undefined {
     this.queue.skipCancelled();
-    return this.queue.peek()?.time;
+    return this.queue.peek() === undefined ? undefined : this.queue.topTime();
   }
 
   /** Processes the next event; false when there is none. */
@@ -181,14 +180,15 @@ export class SimEngine implements Clock {
             q.pop();
             continue;
           }
-          if (ev.time > until) {
+          const time = q.topTime();
+          if (time > until) {
             reason = "time";
             break;
           }
           q.pop();
           ev.fn = undefined;
           this.live--;
-          this.time = ev.time;
+          this.time = time;
           if (ev.kind !== lastKind) {
             if (lastCount > 0) this.kindCounts.set(lastKind, (this.kindCounts.get(lastKind) ?? 0) + lastCount);
             lastKind = ev.kind;
@@ -226,17 +226,6 @@ export class SimEngine implements Clock {
       perKind,
     };
   }
-}
-
-/** One agenda entry; a class so every event has the same shape (monomorphic heap comparisons). */
-class AgendaEntry implements SimEvent {
-  constructor(
-    readonly time: number,
-    readonly seq: number,
-    readonly kind: string,
-    public fn: ((arg: unknown) => void) | undefined,
-    readonly arg: unknown,
-  ) {}
 }
 
 function isEvent(h: unknown): h is SimEvent {

@@ -11,18 +11,20 @@
 // of the heap, so the heap holds only what is due soon: pushes sift through a few thousand entries,
 // not a million. A bucket is heapified when the heap runs dry before it; since every bucketed event
 // is later than every event in the heap, the order is exactly that of one heap.
+//
+// In the heap, times and sequence numbers live in arrays beside the entries (a number array keeps
+// doubles unboxed), not in the entries: an entry's time field would be a heap number of its own
+// (every virtual time with a fractional latency is one), and the heap's comparisons read
+// neighbouring array slots instead of following two pointers per entry. Far entries (timers, most
+// of them cancelled before they are due) carry their time themselves until their bucket is heapified.
 
 /** One scheduled event. Treat as opaque outside sim/. */
 export interface SimEvent {
-  readonly time: number;
-  readonly seq: number;
   readonly kind: string;
   fn: ((arg: unknown) => void) | undefined; // undefined once fired or cancelled
   /** Passed to fn (see SimEngine.scheduleWith). */
   readonly arg: unknown;
 }
-
-const before = (a: SimEvent, b: SimEvent): boolean => a.time < b.time || (a.time === b.time && a.seq < b.seq);
 
 /** Below this many cancelled entries the heap is never rebuilt (rebuilding a small heap buys nothing). */
 const COMPACT_MIN = 4096;
@@ -30,12 +32,37 @@ const COMPACT_MIN = 4096;
 /** Width of a far-event bucket (ms of virtual time); events earlier than the horizon go to the heap. */
 const BUCKET_MS = 1000;
 
+/** An event; its time and sequence number are in the queue's arrays. A class: one shape. */
+export class AgendaEntry implements SimEvent {
+  constructor(
+    readonly kind: string,
+    public fn: ((arg: unknown) => void) | undefined,
+    readonly arg: unknown,
+  ) {}
+}
+
+/** An event beyond the horizon, waiting in a bucket. */
+class FarEntry extends AgendaEntry {
+  constructor(
+    kind: string,
+    fn: (arg: unknown) => void,
+    arg: unknown,
+    readonly time: number,
+    readonly seq: number,
+  ) {
+    super(kind, fn, arg);
+  }
+}
+
 export class EventQueue {
-  private heap: SimEvent[] = [];
+  /** The heap: entry i has time ht[i] and sequence number hq[i]. */
+  private ht: number[] = [];
+  private hq: number[] = [];
+  private he: SimEvent[] = [];
   /** Cancelled entries still in the heap or the buckets. */
   private dead = 0;
   /** Events at or after `horizon`, by floor(time / BUCKET_MS); the bucket numbers in a min-heap. */
-  private readonly buckets = new Map<number, SimEvent[]>();
+  private readonly buckets = new Map<number, FarEntry[]>();
   private readonly bucketIds: number[] = [];
   private far = 0;
   /** Every event earlier than this is in the heap; none in the heap is at or after it. */
@@ -43,7 +70,7 @@ export class EventQueue {
 
   /** Entries in the heap and buckets, including cancelled ones not yet skipped. */
   get size(): number {
-    return this.heap.length + this.far;
+    return this.he.length + this.far;
   }
 
   /** An entry still queued was cancelled (its fn set to undefined by the caller). */
@@ -54,9 +81,18 @@ export class EventQueue {
 
   /** Drops cancelled entries and restores the heap property (Floyd's bottom-up heapify, O(n)). */
   private compact(): void {
-    const h = this.heap.filter((ev) => ev.fn !== undefined);
-    this.heap = h;
-    for (let i = (h.length >> 1) - 1; i >= 0; i--) this.siftDown(i);
+    const { ht, hq, he } = this;
+    let n = 0;
+    for (let i = 0; i < he.length; i++) {
+      const ev = he[i] as SimEvent;
+      if (ev.fn === undefined) continue;
+      ht[n] = ht[i] as number;
+      hq[n] = hq[i] as number;
+      he[n] = ev;
+      n++;
+    }
+    ht.length = hq.length = he.length = n;
+    for (let i = (n >> 1) - 1; i >= 0; i--) this.siftDown(i);
     this.far = 0;
     for (const [id, list] of this.buckets) {
       const keep = list.filter((ev) => ev.fn !== undefined);
@@ -70,87 +106,119 @@ export class EventQueue {
 
   /** Moves the earliest bucket into the (empty) heap. */
   private refill(): void {
-    while (this.heap.length === 0 && this.bucketIds.length > 0) {
+    while (this.he.length === 0 && this.bucketIds.length > 0) {
       const id = popId(this.bucketIds);
       const list = this.buckets.get(id);
       if (list === undefined) continue;
       this.buckets.delete(id);
       this.far -= list.length;
       this.horizon = (id + 1) * BUCKET_MS;
-      const h = this.heap;
+      const { ht, hq, he } = this;
       for (const ev of list) {
         if (ev.fn === undefined) this.dead--;
-        else h.push(ev);
+        else {
+          ht.push(ev.time);
+          hq.push(ev.seq);
+          he.push(ev);
+        }
       }
-      for (let i = (h.length >> 1) - 1; i >= 0; i--) this.siftDown(i);
+      for (let i = (he.length >> 1) - 1; i >= 0; i--) this.siftDown(i);
     }
   }
 
   private siftDown(start: number): void {
-    const h = this.heap;
-    const n = h.length;
-    const ev = h[start] as SimEvent;
+    const { ht, hq, he } = this;
+    const n = he.length;
+    const t = ht[start] as number;
+    const q = hq[start] as number;
+    const ev = he[start] as SimEvent;
     let i = start;
     for (;;) {
       const l = 2 * i + 1;
       if (l >= n) break;
       const r = l + 1;
       let c = l;
-      let child = h[l] as SimEvent;
+      let ct = ht[l] as number;
+      let cq = hq[l] as number;
       if (r < n) {
-        const right = h[r] as SimEvent;
-        if (before(right, child)) {
+        const rt = ht[r] as number;
+        const rq = hq[r] as number;
+        if (rt < ct || (rt === ct && rq < cq)) {
           c = r;
-          child = right;
+          ct = rt;
+          cq = rq;
         }
       }
-      if (!before(child, ev)) break;
-      h[i] = child;
+      if (!(ct < t || (ct === t && cq < q))) break;
+      ht[i] = ct;
+      hq[i] = cq;
+      he[i] = he[c] as SimEvent;
       i = c;
     }
-    h[i] = ev;
+    ht[i] = t;
+    hq[i] = q;
+    he[i] = ev;
   }
 
-  push(ev: SimEvent): void {
-    if (ev.time >= this.horizon) {
-      const id = Math.floor(ev.time / BUCKET_MS);
+  /** Queues fn(arg) to run at `time`; `seq` orders events of equal time (the order of scheduling). */
+  push(kind: string, fn: (arg: unknown) => void, arg: unknown, time: number, seq: number): AgendaEntry {
+    if (time >= this.horizon) {
+      const id = Math.floor(time / BUCKET_MS);
       let list = this.buckets.get(id);
       if (list === undefined) {
         this.buckets.set(id, (list = []));
         pushId(this.bucketIds, id);
       }
-      list.push(ev);
+      const far = new FarEntry(kind, fn, arg, time, seq);
+      list.push(far);
       this.far++;
-      return;
+      return far;
     }
-    const h = this.heap;
-    let i = h.length;
-    h.push(ev);
+    const ev = new AgendaEntry(kind, fn, arg);
+    const { ht, hq, he } = this;
+    let i = he.length;
+    ht.push(time);
+    hq.push(seq);
+    he.push(ev);
     while (i > 0) {
       const parent = (i - 1) >> 1;
-      const p = h[parent] as SimEvent;
-      if (!before(ev, p)) break;
-      h[i] = p;
+      const pt = ht[parent] as number;
+      if (!(time < pt || (time === pt && seq < (hq[parent] as number)))) break;
+      ht[i] = pt;
+      hq[i] = hq[parent] as number;
+      he[i] = he[parent] as SimEvent;
       i = parent;
     }
-    h[i] = ev;
+    ht[i] = time;
+    hq[i] = seq;
+    he[i] = ev;
+    return ev;
   }
 
-  /** The earliest entry (possibly cancelled), without removing it. */
+  /** The earliest entry (possibly cancelled), without removing it; its time is topTime(). */
   peek(): SimEvent | undefined {
-    if (this.heap.length === 0 && this.far > 0) this.refill();
-    return this.heap[0];
+    if (this.he.length === 0 && this.far > 0) this.refill();
+    return this.he[0];
+  }
+
+  /** The time of the entry peek() returned. */
+  topTime(): number {
+    return this.ht[0] as number;
   }
 
   pop(): SimEvent | undefined {
-    if (this.heap.length === 0 && this.far > 0) this.refill();
-    const h = this.heap;
-    const top = h[0];
+    if (this.he.length === 0 && this.far > 0) this.refill();
+    const { ht, hq, he } = this;
+    const top = he[0];
     if (top === undefined) return undefined;
     if (top.fn === undefined) this.dead--; // a cancelled one surfaced (fired ones are popped before fn is cleared)
-    const last = h.pop() as SimEvent;
-    if (h.length > 0) {
-      h[0] = last;
+    const lt = ht.pop() as number;
+    const lq = hq.pop() as number;
+    const last = he.pop() as SimEvent;
+    if (he.length > 0) {
+      ht[0] = lt;
+      hq[0] = lq;
+      he[0] = last;
       this.siftDown(0);
     }
     return top;
@@ -165,7 +233,6 @@ export class EventQueue {
     }
   }
 }
-
 /** Min-heap of bucket numbers (few: one per second of virtual time that has far events). */
 function pushId(h: number[], id: number): void {
   let i = h.length;
