@@ -107,9 +107,9 @@ export interface SessionEvents {
 
 type ConnState = "Connect" | "OpenSent" | "OpenConfirm" | "Established";
 
-class Attempt implements ConnectionReceiver {
+/** One connection being tried; it frames its own stream (one object per connection, not two). */
+class Attempt extends MessageFramer implements ConnectionReceiver {
   state: ConnState;
-  readonly framer = new MessageFramer();
   /** The peer's OPEN arrived on this connection (it passed the checks). */
   openReceived = false;
   /** What this connection's OPEN exchange settled on (from OpenConfirm on). */
@@ -132,6 +132,7 @@ class Attempt implements ConnectionReceiver {
     readonly conn: Connection,
     readonly outgoing: boolean,
   ) {
+    super();
     this.state = outgoing ? "Connect" : "OpenSent";
   }
 
@@ -375,7 +376,7 @@ export class Session {
   attemptData(a: Attempt, bytes: Uint8Array): void {
     if (a.closed) return;
     try {
-      a.framer.each(bytes, visitMessage, a);
+      a.each(bytes, visitMessage, a);
     } catch (e) {
       this.onWireError(a, e);
     }
