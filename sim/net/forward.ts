@@ -139,18 +139,9 @@ const who = (ref: EndpointRef | undefined): string =>
  * more than one hop), where the caller walks.
  */
 export function directWalk(from: Host, src: IPAddress, dst: IPAddress): WalkResult | undefined {
-  if (src.family !== dst.family || from.down) return undefined;
-  if (from.workloadByAddr.get(addrKey(src)) !== undefined) return undefined;
-  const dKey = addrKey(dst);
-  if (from.local.has(dKey)) return undefined;
-  const e = from.fib.lookup(dst);
-  if (e === undefined || e.kind !== "unicast" || e.nextHops.length !== 0 || e.encap !== "none") return undefined;
-  const r = resolveConnected(from, e, dst);
-  if (typeof r === "string") return undefined;
-  const iface = r.iface;
-  if (iface.down) return undefined;
-  const nb = iface.segment.byAddr.get(addrKey(r.via));
-  if (nb === undefined || nb.down || nb.host.down || !nb.host.local.has(dKey)) return undefined;
+  const nb = directNeighbour(from, src, dst);
+  if (nb === undefined) return undefined;
+  const iface = directIface;
   let pathMtu = iface.mtu;
   let pathMtuAt = from.name;
   if (nb.mtu < pathMtu) {
@@ -172,6 +163,68 @@ export function directWalk(from: Host, src: IPAddress, dst: IPAddress): WalkResu
     ...(bandwidth !== Infinity ? { bandwidthMbps: bandwidth } : {}),
     deliveredTo: `host ${nb.host.name}`,
   };
+}
+
+/** What a host-to-host path gives a packet up to its MTU (SimNetwork.underlayPath's answer). */
+export interface DirectPath {
+  ok: true;
+  latencyMs: number;
+  loss: number;
+  links: LinkRef[];
+  mtu?: number;
+  bandwidthMbps?: number;
+}
+
+/**
+ * directWalk's case as the path answer itself, with nothing else built (no walk result, no visited
+ * list): the same latency, loss, links, MTU and bandwidth underlayPath would take from directWalk.
+ */
+export function directPath(from: Host, src: IPAddress, dst: IPAddress): DirectPath | undefined {
+  const nb = directNeighbour(from, src, dst);
+  if (nb === undefined) return undefined;
+  const iface = directIface;
+  const pathMtu = nb.mtu < iface.mtu ? nb.mtu : iface.mtu;
+  const bandwidth = Math.min(iface.bandwidthMbps ?? Infinity, nb.bandwidthMbps ?? Infinity);
+  const loss = Math.max(iface.loss, nb.loss);
+  const latencyMs = Math.max(iface.latencyMs, nb.latencyMs);
+  const lossP = 1 - (loss > 0 ? 1 - loss : 1);
+  const links = [linkRef(iface), linkRef(nb)];
+  if (pathMtu !== Infinity && bandwidth === Infinity) return { ok: true, latencyMs, loss: lossP, links, mtu: pathMtu };
+  return {
+    ok: true,
+    latencyMs,
+    loss: lossP,
+    links,
+    ...(pathMtu !== Infinity ? { mtu: pathMtu } : {}),
+    ...(bandwidth !== Infinity ? { bandwidthMbps: bandwidth } : {}),
+  };
+}
+
+/** The sender's interface of the last directNeighbour that found one (saves a result object). */
+let directIface: Iface = undefined as unknown as Iface;
+
+/** The receiving interface in directWalk's case (its sending interface in directIface), else undefined. */
+function directNeighbour(from: Host, src: IPAddress, dst: IPAddress): Iface | undefined {
+  if (src.family !== dst.family || from.down) return undefined;
+  if (from.workloadByAddr.get(addrKey(src)) !== undefined) return undefined;
+  const dKey = addrKey(dst);
+  if (from.local.has(dKey)) return undefined;
+  const e = from.fib.lookup(dst);
+  if (e === undefined || e.kind !== "unicast" || e.nextHops.length !== 0 || e.encap !== "none") return undefined;
+  // resolveConnected(from, e, dst) without its closure and result object.
+  let iface: Iface | undefined;
+  for (const i of from.ifaces) {
+    if (i.segment.name === e.device) {
+      iface = i;
+      break;
+    }
+  }
+  iface ??= onLink(from, dst);
+  if (iface === undefined || iface.down) return undefined;
+  const nb = iface.segment.byAddr.get(dKey);
+  if (nb === undefined || nb.down || nb.host.down || !nb.host.local.has(dKey)) return undefined;
+  directIface = iface;
+  return nb;
 }
 
 export function walk(net: NetState, input: WalkInput, opts: WalkOptions): WalkResult {

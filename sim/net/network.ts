@@ -9,7 +9,7 @@ import type { Topology } from "../../src/topology/model.ts";
 import type { SimEngine } from "../engine.ts";
 import type { RandomStream } from "../random.ts";
 import { SimDataplane, SimRouteSink } from "./dataplane.ts";
-import { directWalk, walk, type LinkRef, type PacketHook, type PacketInfo, type WalkResult } from "./forward.ts";
+import { directPath, directWalk, walk, type LinkRef, type PacketHook, type PacketInfo, type WalkResult } from "./forward.ts";
 import { addrKey, NetState, type Host } from "./hosts.ts";
 
 export type { LinkRef, PacketHook, PacketInfo } from "./forward.ts";
@@ -178,13 +178,20 @@ export class SimNetwork {
    */
   underlayPath(fromHost: string, src: string, dst: string, sizeBytes: number, opts: { memo?: boolean } = {}): UnderlayResult {
     const memo = opts.memo !== false;
+    let direct = true;
+    if (!memo) {
+      // Kept by nobody here: the one-segment case's answer without a walk result or cache entry.
+      const p = directPath(this.#net.host(fromHost), this.#ip(src), this.#ip(dst));
+      if (p !== undefined && (p.mtu === undefined || sizeBytes <= p.mtu)) return p;
+      direct = p !== undefined; // (too big: the general case below says where it drops)
+    }
     const key = `${fromHost}\u0000${src}\u0000${dst}`;
     let c = memo ? this.#paths.get(key) : undefined;
     if (c === undefined || !this.#fresh(c)) {
       const from = this.#net.host(fromHost);
       const s = this.#ip(src);
       const d = this.#ip(dst);
-      const r = directWalk(from, s, d) ?? walk(this.#net, { from, src: s, dst: d, protocol: "tcp", size: 0, df: true }, { explain: false, policy: false });
+      const r = (direct ? directWalk(from, s, d) : undefined) ?? walk(this.#net, { from, src: s, dst: d, protocol: "tcp", size: 0, df: true }, { explain: false, policy: false });
       const dropped = r.outcome === "dropped";
       c = {
         stateGen: this.#net.stateGen,

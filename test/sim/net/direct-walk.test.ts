@@ -1,7 +1,9 @@
 // directWalk (the one-segment fast path of the simulated TCP's underlay paths) against walk: wherever
 // it answers, it must answer exactly what walk does; it must answer the plain same-segment case.
 import { describe, expect, test } from "@jest/globals";
+import { SimEngine } from "../../../sim/engine.ts";
 import { directWalk, walk } from "../../../sim/net/forward.ts";
+import { SimNetwork } from "../../../sim/net/network.ts";
 import { NetState } from "../../../sim/net/hosts.ts";
 import { parseIP } from "../../../src/core/net/ip.ts";
 import { loadTopology } from "../../../src/topology/index.ts";
@@ -88,5 +90,31 @@ describe("directWalk", () => {
     for (const i of net2.host("node-1").ifaces) i.down = true;
     expect(directWalk(net2.host("node-1"), parseIP("192.168.1.10"), parseIP("192.168.1.11"))).toBeUndefined();
     compareAll(net2);
+  });
+
+  test("underlayPath without a memo (the one-segment answer built directly) says what the walked path says", () => {
+    const hosts = ["node-1", "node-2", "node-3", "r1", "r2"];
+    const check = (net: SimNetwork): number => {
+      let ok = 0;
+      for (const h of hosts) {
+        for (const s of addresses) {
+          for (const d of addresses) {
+            if (s.includes(":") !== d.includes(":")) continue; // (walk throws on mixed families)
+            for (const size of [0, 40, 1400, 1401, 1500, 9000]) {
+              const direct = net.underlayPath(h, s, d, size, { memo: false });
+              expect(direct).toEqual(net.underlayPath(h, s, d, size));
+              if (direct.ok) ok++;
+            }
+          }
+        }
+      }
+      return ok;
+    };
+    const net = new SimNetwork(topology, new SimEngine({ seed: 1 }));
+    expect(check(net)).toBeGreaterThan(50);
+    // The MTU drop names where it happens.
+    expect(net.underlayPath("node-1", "192.168.1.10", "192.168.1.11", 1401, { memo: false })).toMatchObject({ ok: false, kind: "mtu", at: "node-2" });
+    net.setHostDown("node-2", true);
+    check(net);
   });
 });
