@@ -28,7 +28,7 @@ import {
   type AddressFamily,
   BGP_VERSION,
 } from "./wire/index.ts";
-import type { Clock, CloseReason, Connection, ConnectionReceiver, TimerHandle, Transport } from "./ports.ts";
+import type { Clock, CloseReason, ConnectOptions, Connection, ConnectionReceiver, TimerHandle, Transport } from "./ports.ts";
 import { countEncoded, countMessage, newPeerCounters, type PeerCounters } from "./counters.ts";
 
 export type SessionState = "Idle" | "Connect" | "Active" | "OpenSent" | "OpenConfirm" | "Established";
@@ -232,31 +232,37 @@ export class Session {
       return;
     }
     this.clearRetry();
-    this.connectRetryTimer = this.clock.setTimer(delayS * 1000, () => {
-      this.connectRetryTimer = undefined;
-      this.connect();
-    });
+    this.connectRetryTimer = this.timer(delayS * 1000, startFired, this);
     this.noteState();
+  }
+
+  /** @internal The delay before the first connection attempt is over. */
+  startTimerFired(): void {
+    this.connectRetryTimer = undefined;
+    this.connect();
   }
 
   private connect(): void {
     if (!this.enabled || this.attempts.length > 0) return;
-    const conn = this.transport.connect(
-      { remoteAddress: this.config.peerAddress, remotePort: this.config.peerPort ?? BGP_PORT, ...(this.config.localAddress ? { localAddress: this.config.localAddress } : {}) },
-      () => this.onConnected(a),
-    );
+    const opts: ConnectOptions = { remoteAddress: this.config.peerAddress, remotePort: this.config.peerPort ?? BGP_PORT };
+    const localAddress = this.config.localAddress;
+    if (localAddress) opts.localAddress = localAddress;
+    const conn = this.transport.connect(opts, () => this.onConnected(a));
     const a = new Attempt(this, conn, true);
     this.attempts = this.attempts.length === 0 ? [a] : [...this.attempts, a];
     this.wire(a);
     // ConnectRetry: if nothing came of this attempt by then, try again.
     this.clearRetry();
-    this.connectRetryTimer = this.clock.setTimer(this.jittered(this.config.connectRetryTime ?? 5), () => {
-      this.connectRetryTimer = undefined;
-      if (a.state === "Connect" && !a.closed) this.drop(a, "connect retry timer expired", undefined);
-      if (this.attempts.length === 0) this.connect();
-      else this.armRetryWhileBusy();
-    });
+    this.connectRetryTimer = this.timer(this.jittered(this.config.connectRetryTime ?? 5), connectRetryFired, a);
     this.noteState();
+  }
+
+  /** @internal ConnectRetry expired while `a` (our outgoing connection) was being tried. */
+  connectRetryExpired(a: Attempt): void {
+    this.connectRetryTimer = undefined;
+    if (a.state === "Connect" && !a.closed) this.drop(a, "connect retry timer expired", undefined);
+    if (this.attempts.length === 0) this.connect();
+    else this.armRetryWhileBusy();
   }
 
   /** Keeps retrying later while an incoming connection is being tried. */
@@ -363,9 +369,9 @@ export class Session {
   }
 
   /** A per-connection timer without a closure per timer when the Clock can pass an argument. */
-  private timer(ms: number, fn: (a: Attempt) => void, a: Attempt): TimerHandle {
+  private timer<T>(ms: number, fn: (arg: T) => void, arg: T): TimerHandle {
     const c = this.clock;
-    return c.setTimerWith ? c.setTimerWith(ms, fn, a) : c.setTimer(ms, () => fn(a));
+    return c.setTimerWith ? c.setTimerWith(ms, fn, arg) : c.setTimer(ms, () => fn(arg));
   }
 
   private negotiatedFor(a: Attempt): Negotiated | undefined {
@@ -539,7 +545,9 @@ export class Session {
    * Established connection. False when there is none (nothing sent, nothing counted).
    */
   send(bytes: Uint8Array): boolean {
-    const a = this.attempts.find((x) => x.state === "Established" && !x.closed);
+    let a: Attempt | undefined;
+    const attempts = this.attempts;
+    for (let i = 0; i < attempts.length && a === undefined; i++) if (attempts[i]!.state === "Established" && !attempts[i]!.closed) a = attempts[i];
     if (!a) return false;
     this.out(a.conn, bytes);
     // Pushes the next KEEPALIVE back (the keepalive timer looks at this when it fires).
@@ -649,7 +657,12 @@ export class Session {
    * needs, yet different on the two sides of a session and from one wait to the next.
    */
   private jittered(seconds: number): number {
-    const h = fnv1a(`${this.config.routerId}|${this.config.peerAddress}|${this.waits++}`);
+    // FNV-1a of the text `${routerId}|${peerAddress}|${waits}`, without making the text.
+    let h = fnvDecimal(0x811c9dc5, this.config.routerId);
+    h = fnvText(h, "|");
+    h = fnvText(h, this.config.peerAddress);
+    h = fnvText(h, "|");
+    h = fnvDecimal(h, this.waits++);
     return seconds * 1000 * (0.75 + (0.25 * h) / 0x1_0000_0000);
   }
 
@@ -687,6 +700,8 @@ function openBytes(caps: Capability[], localAs: number, holdTime: number, router
   return b;
 }
 
+const startFired = (s: Session): void => s.startTimerFired();
+const connectRetryFired = (a: Attempt): void => a.session.connectRetryExpired(a);
 const visitMessage = (a: Attempt, data: Uint8Array, offset: number, length: number): boolean => a.session.messageAt(a, data, offset, length);
 
 /**
@@ -824,10 +839,21 @@ export function calicoPassive(localAddress: string, peerAddress: string): boolea
   return localAddress > peerAddress;
 }
 
-function fnv1a(text: string): number {
-  let h = 0x811c9dc5;
+/** FNV-1a (32 bit) of `h` continued over the UTF-16 code units of `text`. */
+function fnvText(h: number, text: string): number {
   for (let i = 0; i < text.length; i++) {
     h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h;
+}
+
+/** FNV-1a continued over the decimal digits of a non-negative integer (as String(n) would write them). */
+function fnvDecimal(h: number, n: number): number {
+  let p = 1;
+  while (p * 10 <= n) p *= 10;
+  for (; p >= 1; p /= 10) {
+    h ^= 48 + (Math.floor(n / p) % 10);
     h = Math.imul(h, 0x01000193) >>> 0;
   }
   return h;

@@ -292,7 +292,11 @@ type ExportCache = WeakMap<
   { nextHops: IPAddress[]; source: PathSource; routerId: number; family: 4 | 6; ebgp: boolean; reflecting: boolean; usesSelf: boolean; self: IPAddress | undefined; out: ExportOut | null }[]
 >;
 /** Encoded UPDATEs by what they carry (signature, 4-octet AS, prefixes): the same bytes for every peer that gets them. */
-type BytesCache = Map<string, Map<string, Uint8Array[]>>;
+/**
+ * By signature (or "w4"/"w6"), then by 4-octet AS (index 1) or not (0), then by the prefix key alone
+ * for a single prefix (no key text made per lookup), else by the keys joined with commas.
+ */
+type BytesCache = Map<string, [Map<Key, Uint8Array[]> | undefined, Map<Key, Uint8Array[]> | undefined]>;
 /** Encoded UPDATE groups remembered before the cache starts over. */
 const BYTES_CACHE_MAX = 4096;
 /** Distinct received attribute sets remembered per session before the memory starts over. */
@@ -316,7 +320,8 @@ function endOfRibBytes(afi: number, safi: number, fourOctetAs: boolean): Uint8Ar
   return b;
 }
 
-const bytesKey = (fourOctetAs: boolean, keys: Key[]): string => (keys.length === 1 ? `${fourOctetAs ? 4 : 2}|${keys[0]}` : `${fourOctetAs ? 4 : 2}|${keys.join(",")}`);
+/** IPv6 keys hold no comma, so a joined list never equals a single key. */
+const bytesKey = (keys: Key[]): Key => (keys.length === 1 ? keys[0]! : keys.join(","));
 
 /** Whether `p` is the path these would make (attributes interned: compared by identity). */
 const samePath = (p: Path, attrs: PathAttributes, nextHops: IPAddress[], rejected: boolean): boolean => {
@@ -1063,7 +1068,7 @@ export class Speaker {
   private cachedBytes(what: string, fourOctetAs: boolean, keys: Key[]): Uint8Array[] | undefined {
     if (keys.length > SHARED_GROUP_MAX) return undefined;
     // By signature first: no key text made of the (long) signature per lookup.
-    return this.bytesCache.get(what)?.get(bytesKey(fourOctetAs, keys));
+    return this.bytesCache.get(what)?.[fourOctetAs ? 1 : 0]?.get(bytesKey(keys));
   }
 
   private cacheBytes(what: string, fourOctetAs: boolean, keys: Key[], bytes: Uint8Array[]): void {
@@ -1072,9 +1077,9 @@ export class Speaker {
       this.bytesCache.clear();
       this.bytesCount = 0;
     }
-    let m = this.bytesCache.get(what);
-    if (m === undefined) this.bytesCache.set(what, (m = new Map()));
-    m.set(bytesKey(fourOctetAs, keys), bytes);
+    let byAs = this.bytesCache.get(what);
+    if (byAs === undefined) this.bytesCache.set(what, (byAs = [undefined, undefined]));
+    (byAs[fourOctetAs ? 1 : 0] ??= new Map()).set(bytesKey(keys), bytes);
     this.bytesCount++;
   }
 
