@@ -204,12 +204,21 @@ interface Extra {
   hdrHave: number;
   inbox: Uint8Array[] | undefined;
   capAck: number;
+  /** Initial sequence number, kept only when segments are captured (nothing else shows it). */
+  isn: number;
+  /** Why the connection ended, once it has. */
+  reason: CloseReason | undefined;
+  /** When the bottleneck is free of this direction's earlier flights (bandwidth-limited paths). */
+  txFreeAt: number;
 }
 
 interface HostState {
   name: string;
+  net: SimTransportNetwork;
   counters: BgpCounters;
-  conns: Set<Endpoint>;
+  /** The host's connections in the order they opened (a list through the endpoints: no set entry each). */
+  connHead: Endpoint | undefined;
+  connTail: Endpoint | undefined;
   nextPort: number;
   /** Crashed: undefined when up; else whether the kernel answers with RSTs. */
   down: { reset: boolean } | undefined;
@@ -229,18 +238,31 @@ class CallbackReceiver implements ConnectionReceiver {
   }
 }
 
+// Endpoint.bits
+const FIN_QUEUED = 1;
+const FIN_SENT = 2;
+const FIN_ACKED = 4;
+const PEND_FIN = 8;
+const CRASHED = 16;
+const REPORTED = 32;
+const FIN_RCVD = 64;
+const V6 = 128;
+/** In its host's connection list. */
+const LISTED = 256;
+
+/**
+ * One end of a connection. Live for as long as the session: a 1,000-node mesh holds a million,
+ * so what only some need (handshake, captures, close reason, bandwidth) is in the side state.
+ */
 class Endpoint implements Connection {
   localAddress: string;
   localPort = 0;
   state = SYN_SENT;
   peer: Endpoint | undefined;
-  family: 4 | 6;
   mss = 1460;
-  isn: number;
   // Application side.
   /** One receiver object (Session's Attempt), or callbacks registered one by one (CallbackReceiver). */
   private rcv: ConnectionReceiver | undefined;
-  private reason: CloseReason | undefined;
   // Send direction. Offsets count stream octets from 0; chunks hold [bufBase, sndEnd).
   chunks: Uint8Array[] | undefined;
   bufBase = 0;
@@ -259,8 +281,6 @@ class Endpoint implements Connection {
   pendAt = -1;
   pendTo = 0;
   lastArrival = 0;
-  /** When the bottleneck is free of this direction's earlier flights (bandwidth-limited paths). */
-  txFreeAt = 0;
   /** Highest sndNxt reached: flights starting below it are retransmissions. */
   maxSent = 0;
   cwnd: number;
@@ -281,10 +301,41 @@ class Endpoint implements Connection {
   pathVersion = -1;
   /** The packet size the cached path was asked for. */
   pathSize = 0;
-  /** Flags (see the accessors below): one small integer instead of seven fields. */
+  /** Flags (see the accessors below): one small integer instead of nine fields. */
   private bits = 0;
   /** State only some connections need, for a while (handshake, split headers, early data, captures). */
   private x: Extra | undefined;
+  /** Neighbours in the host's connection list. */
+  prevConn: Endpoint | undefined;
+  nextConn: Endpoint | undefined;
+
+  get net(): SimTransportNetwork {
+    return this.hs.net;
+  }
+  get family(): 4 | 6 {
+    return (this.bits & V6) !== 0 ? 6 : 4;
+  }
+  get listed(): boolean {
+    return (this.bits & LISTED) !== 0;
+  }
+  set listed(v: boolean) {
+    this.bits = v ? this.bits | LISTED : this.bits & ~LISTED;
+  }
+  get isn(): number {
+    return this.x?.isn ?? 0;
+  }
+  private get reason(): CloseReason | undefined {
+    return this.x?.reason;
+  }
+  private set reason(v: CloseReason | undefined) {
+    if (v !== undefined || this.x) this.extra.reason = v;
+  }
+  get txFreeAt(): number {
+    return this.x?.txFreeAt ?? 0;
+  }
+  set txFreeAt(v: number) {
+    if (v !== 0 || this.x) this.extra.txFreeAt = v;
+  }
 
   get finQueued(): boolean {
     return (this.bits & 1) !== 0;
@@ -331,12 +382,14 @@ class Endpoint implements Connection {
   }
 
   private get extra(): Extra {
-    return (this.x ??= { synEv: undefined, synTries: 0, onConnected: undefined, hdr: undefined, hdrHave: 0, inbox: undefined, capAck: -1 });
+    return (this.x ??= { synEv: undefined, synTries: 0, onConnected: undefined, hdr: undefined, hdrHave: 0, inbox: undefined, capAck: -1, isn: -1, reason: undefined, txFreeAt: 0 });
   }
   /** Drops the side state when nothing in it matters any more. */
   compact(): void {
     const x = this.x;
-    if (x && x.synEv === undefined && x.onConnected === undefined && x.hdrHave === 0 && x.inbox === undefined && x.capAck === -1) this.x = undefined;
+    if (x && x.synEv === undefined && x.onConnected === undefined && x.hdrHave === 0 && x.inbox === undefined && x.capAck === -1 && x.isn === -1 && x.reason === undefined && x.txFreeAt === 0) {
+      this.x = undefined;
+    }
   }
   get synEv(): SimEvent | undefined {
     return this.x?.synEv;
@@ -377,15 +430,17 @@ class Endpoint implements Connection {
   }
 
   constructor(
-    readonly net: SimTransportNetwork,
     readonly hs: HostState,
     localAddress: string,
     readonly remoteAddress: string,
     readonly remotePort: number,
   ) {
     this.localAddress = localAddress;
-    this.family = remoteAddress.includes(":") ? 6 : 4;
-    this.isn = net.isnRng.uint32() & 0x3fffffff; // 30 bits: a small integer, no heap box per endpoint
+    if (remoteAddress.includes(":")) this.bits = V6;
+    const net = hs.net;
+    // Drawn whether or not anything captures, so captures do not change the random streams.
+    const isn = net.isnRng.uint32() & 0x3fffffff; // 30 bits: a small integer, no heap box
+    if (net.capturing) this.extra.isn = isn;
     this.cwnd = net.initialWindow;
   }
 
@@ -672,7 +727,9 @@ export class SimTransportNetwork {
     const hs = this.hostState(host);
     const reset = opts.reset !== false;
     hs.down = { reset };
-    for (const e of [...hs.conns]) {
+    const conns: Endpoint[] = [];
+    for (let c = hs.connHead; c !== undefined; c = c.nextConn) conns.push(c);
+    for (const e of conns) {
       e.silence();
       e.crashed = true;
       const peer = e.peer;
@@ -709,10 +766,36 @@ export class SimTransportNetwork {
 
   // ---- connection setup
 
+  /** Whether segments are captured (endpoints then keep their initial sequence numbers). */
+  get capturing(): boolean {
+    return this.capture !== undefined;
+  }
+
+  /** Appends to its host's connection list. */
+  private listConn(e: Endpoint): void {
+    const hs = e.hs;
+    e.listed = true;
+    e.prevConn = hs.connTail;
+    e.nextConn = undefined;
+    if (hs.connTail) hs.connTail.nextConn = e;
+    else hs.connHead = e;
+    hs.connTail = e;
+  }
+
+  private unlistConn(e: Endpoint): void {
+    const hs = e.hs;
+    e.listed = false;
+    if (e.prevConn) e.prevConn.nextConn = e.nextConn;
+    else hs.connHead = e.nextConn;
+    if (e.nextConn) e.nextConn.prevConn = e.prevConn;
+    else hs.connTail = e.prevConn;
+    e.prevConn = e.nextConn = undefined;
+  }
+
   private hostState(host: string): HostState {
     let hs = this.hosts.get(host);
     if (!hs) {
-      hs = { name: host, counters: newCounters(), conns: new Set(), nextPort: 32768, down: undefined };
+      hs = { name: host, net: this, counters: newCounters(), connHead: undefined, connTail: undefined, nextPort: 32768, down: undefined };
       this.hosts.set(host, hs);
     }
     return hs;
@@ -722,7 +805,7 @@ export class SimTransportNetwork {
     const hs = this.hostState(host);
     const remote = opts.remoteAddress;
     const local = opts.localAddress ?? defaultAddress ?? this.underlay.sourceAddress?.(host, remote) ?? "";
-    const e = new Endpoint(this, hs, local, remote, opts.remotePort || BGP_PORT);
+    const e = new Endpoint(hs, local, remote, opts.remotePort || BGP_PORT);
     this.tcpCounters.connectAttempts++;
     if (hs.down) {
       this.engine.schedule(0, "tcp-syn", () => e.fail({ error: `connect ${remote}:${e.remotePort}: host ${host} is down` }));
@@ -734,7 +817,7 @@ export class SimTransportNetwork {
     }
     e.localPort = hs.nextPort;
     hs.nextPort = hs.nextPort >= 60999 ? 32768 : hs.nextPort + 1;
-    hs.conns.add(e);
+    this.listConn(e);
     this.open++;
     e.onConnected = onConnected;
     this.sendSyn(e);
@@ -783,7 +866,7 @@ export class SimTransportNetwork {
       });
       return;
     }
-    const s = new Endpoint(this, hs, e.remoteAddress, e.localAddress, e.localPort);
+    const s = new Endpoint(hs, e.remoteAddress, e.localAddress, e.localPort);
     s.localPort = e.remotePort;
     const v = this.underlay.version?.();
     if (v !== undefined) {
@@ -844,7 +927,7 @@ export class SimTransportNetwork {
     }
     if (s.state === DEAD) return;
     s.state = OPEN;
-    s.hs.conns.add(s);
+    this.listConn(s);
     this.open++;
     l.onConnection(s);
   }
@@ -1170,8 +1253,10 @@ export class SimTransportNetwork {
   /** Forgets an endpoint: no more events of its own. */
   kill(e: Endpoint): void {
     if (e.state === DEAD) return;
-    const counted = e.hs.conns.delete(e);
-    if (counted) this.open--;
+    if (e.listed) {
+      this.unlistConn(e);
+      this.open--;
+    }
     e.state = DEAD;
     if (e.rtoEv) this.engine.cancel(e.rtoEv);
     if (e.wakeEv) this.engine.cancel(e.wakeEv);
