@@ -9,7 +9,7 @@
 // Determinism: nothing here reads the wall clock or Math.random. Equal times run in scheduling
 // order, so the same program with the same seed replays the same events in the same order.
 import type { Clock, TimerHandle } from "../src/core/bgp/ports.ts";
-import { AgendaEntry, EventQueue, type SimEvent } from "./event-queue.ts";
+import { AgendaEntry, EventQueue, POSTED, type SimEvent } from "./event-queue.ts";
 import { SeededRandom, type RandomStream } from "./random.ts";
 
 export type { SimEvent } from "./event-queue.ts";
@@ -96,9 +96,25 @@ export class SimEngine implements Clock {
     return ev;
   }
 
+  /** A kind of event that is posted (see post()): one function, called with each event's argument. */
+  eventType<T>(kind: string, fn: (arg: T) => void): EventType<T> {
+    return new AgendaEntry(kind, fn as (arg: unknown) => void, POSTED) as unknown as EventType<T>;
+  }
+
+  /**
+   * Runs type's function with `arg` at virtual time `time` (clamped to now), like scheduleWith, but
+   * returns no handle: it cannot be cancelled, and so needs no entry object of its own.
+   */
+  post<T>(time: number, type: EventType<T>, arg: T): void {
+    const t = type as unknown as AgendaEntry;
+    if (Number.isNaN(time)) throw new RangeError(`cannot schedule ${t.kind} at NaN`);
+    this.queue.post(t, arg, time > this.time ? time : this.time, this.seq++);
+    this.live++;
+  }
+
   /** Cancels an event; cancelling one that already ran or was cancelled does nothing. */
   cancel(ev: SimEvent | undefined): void {
-    if (ev === undefined || ev.fn === undefined) return;
+    if (ev === undefined || ev.fn === undefined || ev.arg === POSTED) return;
     ev.fn = undefined;
     this.live--;
     this.cancelledCount++;
@@ -185,8 +201,10 @@ export class SimEngine implements Clock {
             reason = "time";
             break;
           }
+          const arg = q.topArg();
           q.pop();
-          ev.fn = undefined;
+          // A posted event's entry is its type's, shared: it stays as it is.
+          if (ev.arg !== POSTED) ev.fn = undefined;
           this.live--;
           this.time = time;
           if (ev.kind !== lastKind) {
@@ -196,7 +214,7 @@ export class SimEngine implements Clock {
           }
           lastCount++;
           n++;
-          fn(ev.arg);
+          fn(arg);
           if (stopWhen !== undefined && stopWhen()) {
             reason = "predicate";
             break;
@@ -229,5 +247,11 @@ export class SimEngine implements Clock {
 }
 
 function isEvent(h: unknown): h is SimEvent {
-  return h instanceof AgendaEntry;
+  return h instanceof AgendaEntry && h.arg !== POSTED;
+}
+
+declare const eventType: unique symbol;
+/** See SimEngine.eventType (opaque). */
+export interface EventType<T> {
+  readonly [eventType]: (arg: T) => void;
 }

@@ -17,6 +17,11 @@
 // (every virtual time with a fractional latency is one), and the heap's comparisons read
 // neighbouring array slots instead of following two pointers per entry. Far entries (timers, most
 // of them cancelled before they are due) carry their time themselves until their bucket is heapified.
+//
+// Events nobody will cancel (a flight or a SYN arriving) need no entry of their own: they are
+// *posted* with a shared entry for their kind and function (an EventType), their argument kept in
+// the queue beside it. Entries live until their event runs, which in a big simulation is after every
+// other session's event of the same round: an object per event would survive to the old generation.
 
 /** One scheduled event. Treat as opaque outside sim/. */
 export interface SimEvent {
@@ -32,7 +37,10 @@ const COMPACT_MIN = 4096;
 /** Width of a far-event bucket (ms of virtual time); events earlier than the horizon go to the heap. */
 const BUCKET_MS = 1000;
 
-/** An event; its time and sequence number are in the queue's arrays. A class: one shape. */
+/** The `arg` of an EventType's shared entry (the argument of each event is in the queue). */
+export const POSTED: unique symbol = Symbol("posted");
+
+/** An event (its time and sequence number are in the queue's arrays), or an EventType. One shape. */
 export class AgendaEntry implements SimEvent {
   constructor(
     readonly kind: string,
@@ -55,10 +63,11 @@ class FarEntry extends AgendaEntry {
 }
 
 export class EventQueue {
-  /** The heap: entry i has time ht[i] and sequence number hq[i]. */
+  /** The heap: entry i has time ht[i], sequence number hq[i] and argument ha[i]. */
   private ht: number[] = [];
   private hq: number[] = [];
   private he: SimEvent[] = [];
+  private ha: unknown[] = [];
   /** Cancelled entries still in the heap or the buckets. */
   private dead = 0;
   /** Events at or after `horizon`, by floor(time / BUCKET_MS); the bucket numbers in a min-heap. */
@@ -81,7 +90,7 @@ export class EventQueue {
 
   /** Drops cancelled entries and restores the heap property (Floyd's bottom-up heapify, O(n)). */
   private compact(): void {
-    const { ht, hq, he } = this;
+    const { ht, hq, he, ha } = this;
     let n = 0;
     for (let i = 0; i < he.length; i++) {
       const ev = he[i] as SimEvent;
@@ -89,9 +98,10 @@ export class EventQueue {
       ht[n] = ht[i] as number;
       hq[n] = hq[i] as number;
       he[n] = ev;
+      ha[n] = ha[i];
       n++;
     }
-    ht.length = hq.length = he.length = n;
+    ht.length = hq.length = he.length = ha.length = n;
     for (let i = (n >> 1) - 1; i >= 0; i--) this.siftDown(i);
     this.far = 0;
     for (const [id, list] of this.buckets) {
@@ -113,13 +123,14 @@ export class EventQueue {
       this.buckets.delete(id);
       this.far -= list.length;
       this.horizon = (id + 1) * BUCKET_MS;
-      const { ht, hq, he } = this;
+      const { ht, hq, he, ha } = this;
       for (const ev of list) {
         if (ev.fn === undefined) this.dead--;
         else {
           ht.push(ev.time);
           hq.push(ev.seq);
           he.push(ev);
+          ha.push(ev.arg);
         }
       }
       for (let i = (he.length >> 1) - 1; i >= 0; i--) this.siftDown(i);
@@ -127,11 +138,12 @@ export class EventQueue {
   }
 
   private siftDown(start: number): void {
-    const { ht, hq, he } = this;
+    const { ht, hq, he, ha } = this;
     const n = he.length;
     const t = ht[start] as number;
     const q = hq[start] as number;
     const ev = he[start] as SimEvent;
+    const a = ha[start];
     let i = start;
     for (;;) {
       const l = 2 * i + 1;
@@ -153,11 +165,13 @@ export class EventQueue {
       ht[i] = ct;
       hq[i] = cq;
       he[i] = he[c] as SimEvent;
+      ha[i] = ha[c];
       i = c;
     }
     ht[i] = t;
     hq[i] = q;
     he[i] = ev;
+    ha[i] = a;
   }
 
   /** Queues fn(arg) to run at `time`; `seq` orders events of equal time (the order of scheduling). */
@@ -175,11 +189,23 @@ export class EventQueue {
       return far;
     }
     const ev = new AgendaEntry(kind, fn, arg);
-    const { ht, hq, he } = this;
+    this.heapPush(ev, arg, time, seq);
+    return ev;
+  }
+
+  /** Queues type.fn(arg) at `time` without an entry of its own (it cannot be cancelled). */
+  post(type: AgendaEntry, arg: unknown, time: number, seq: number): void {
+    if (time >= this.horizon) this.push(type.kind, type.fn as (arg: unknown) => void, arg, time, seq);
+    else this.heapPush(type, arg, time, seq);
+  }
+
+  private heapPush(ev: SimEvent, arg: unknown, time: number, seq: number): void {
+    const { ht, hq, he, ha } = this;
     let i = he.length;
     ht.push(time);
     hq.push(seq);
     he.push(ev);
+    ha.push(arg);
     while (i > 0) {
       const parent = (i - 1) >> 1;
       const pt = ht[parent] as number;
@@ -187,12 +213,13 @@ export class EventQueue {
       ht[i] = pt;
       hq[i] = hq[parent] as number;
       he[i] = he[parent] as SimEvent;
+      ha[i] = ha[parent];
       i = parent;
     }
     ht[i] = time;
     hq[i] = seq;
     he[i] = ev;
-    return ev;
+    ha[i] = arg;
   }
 
   /** The earliest entry (possibly cancelled), without removing it; its time is topTime(). */
@@ -206,19 +233,26 @@ export class EventQueue {
     return this.ht[0] as number;
   }
 
+  /** The argument of the event peek() returned. */
+  topArg(): unknown {
+    return this.ha[0];
+  }
+
   pop(): SimEvent | undefined {
     if (this.he.length === 0 && this.far > 0) this.refill();
-    const { ht, hq, he } = this;
+    const { ht, hq, he, ha } = this;
     const top = he[0];
     if (top === undefined) return undefined;
     if (top.fn === undefined) this.dead--; // a cancelled one surfaced (fired ones are popped before fn is cleared)
     const lt = ht.pop() as number;
     const lq = hq.pop() as number;
     const last = he.pop() as SimEvent;
+    const la = ha.pop();
     if (he.length > 0) {
       ht[0] = lt;
       hq[0] = lq;
       he[0] = last;
+      ha[0] = la;
       this.siftDown(0);
     }
     return top;

@@ -19,7 +19,7 @@
 // - Deterministic: no wall clock, no Math.random; the same seed and inputs replay the same events.
 import type { CloseReason, ConnectOptions, Connection, ConnectionReceiver, Listener, Transport } from "../src/core/bgp/ports.ts";
 import type { MessageCounters } from "../src/core/bgp/counters.ts";
-import type { SimEngine, SimEvent } from "./engine.ts";
+import type { EventType, SimEngine, SimEvent } from "./engine.ts";
 import type { RandomStream } from "./random.ts";
 
 export interface UnderlayLink {
@@ -692,6 +692,11 @@ export class SimTransportNetwork {
   private readonly defaultMtu: number;
   private readonly maxRetries: number;
   private open = 0;
+  // Events that are never cancelled, posted without an entry each.
+  private readonly arriveEv: EventType<Endpoint>;
+  private readonly synArriveEv: EventType<Syn>;
+  private readonly synAckEv: EventType<Syn>;
+  private readonly acceptEv: EventType<Syn>;
 
   constructor(
     readonly engine: SimEngine,
@@ -704,6 +709,10 @@ export class SimTransportNetwork {
     this.defaultMtu = options.mtu ?? 1500;
     this.initialWindow = options.initialWindow ?? 10;
     this.maxRetries = options.maxRetries ?? 15;
+    this.arriveEv = engine.eventType("tcp-data", arriveOf);
+    this.synArriveEv = engine.eventType("tcp-syn", synArriveOf);
+    this.synAckEv = engine.eventType("tcp-syn", synAckOf);
+    this.acceptEv = engine.eventType("tcp-accept", acceptOf);
   }
 
   /**
@@ -832,7 +841,7 @@ export class SimTransportNetwork {
     if (!p.ok || this.lost(p)) return; // silence: the retry timer above tries again
     const now = this.engine.now();
     this.captureSeg(p, now, e, SYN, e.isn, 0, undefined, this.mssOf(p, e.family));
-    this.engine.scheduleWith(this.at(p.latencyMs), "tcp-syn", synArriveOf, new Syn(e, p, now));
+    this.engine.post(this.at(p.latencyMs), this.synArriveEv, new Syn(e, p, now));
   }
 
   /** The SYN retransmission timer of a connecting endpoint. */
@@ -880,7 +889,7 @@ export class SimTransportNetwork {
     syn.s = s;
     syn.l = l;
     syn.mss = mss;
-    this.engine.scheduleWith(this.at(back.latencyMs), "tcp-syn", synAckOf, syn);
+    this.engine.post(this.at(back.latencyMs), this.synAckEv, syn);
   }
 
   /** The SYN-ACK reaches the connecting side: established there. */
@@ -906,7 +915,7 @@ export class SimTransportNetwork {
     // The handshake's ACK reaches the server one latency later: only then is the connection accepted.
     const p = this.pathOut(e, 40);
     if (p.ok) this.captureSeg(p, t, e, ACK, (e.isn + 1) >>> 0, (s.isn + 1) >>> 0);
-    this.engine.scheduleWith(this.at(p.ok ? p.latencyMs : syn.fwd.latencyMs), "tcp-accept", acceptOf, syn);
+    this.engine.post(this.at(p.ok ? p.latencyMs : syn.fwd.latencyMs), this.acceptEv, syn);
     this.tcpCounters.established++;
     onConnected(e);
     this.pump(e);
@@ -1036,8 +1045,9 @@ export class SimTransportNetwork {
           if (e.trTail) e.trTail.nextTr = f;
           else e.trHead = f;
           e.trTail = f;
-          const ev = this.engine.scheduleWith(at, "tcp-data", arriveOf, e);
-          if (f.bitsPerMs > 0) f.ev = ev;
+          // Only a bandwidth-limited flight's arrival may move (see above): the others need no handle.
+          if (f.bitsPerMs > 0) f.ev = this.engine.scheduleWith(at, "tcp-data", arriveOf, e);
+          else this.engine.post(at, this.arriveEv, e);
         } else {
           f.ackAt = Infinity;
           this.armRto(e, now + e.rto);
