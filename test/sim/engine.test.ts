@@ -81,6 +81,37 @@ describe("SimEngine ordering", () => {
   });
 });
 
+  test("posted events (no handle) run in (time, seq) order among scheduled and cancelled ones, near and far", () => {
+    const e = new SimEngine({ seed: 5 });
+    const r = e.rng("test");
+    const got: number[] = [];
+    const want: { t: number; i: number }[] = [];
+    const type = e.eventType("posted", (n: number) => got.push(n));
+    for (let i = 0; i < 6000; i++) {
+      // Fractional times, some beyond the near horizon (far buckets).
+      const t = r.below(3000) + (i % 4) / 8;
+      if (i % 3 === 0) e.post(t, type, i);
+      else {
+        const ev = e.scheduleAt(t, "handle", () => got.push(i));
+        if (i % 3 === 2) {
+          e.cancel(ev);
+          continue;
+        }
+      }
+      want.push({ t, i });
+    }
+    expect(e.pending).toBe(want.length);
+    e.run();
+    want.sort((a, b) => a.t - b.t || a.i - b.i);
+    expect(got).toEqual(want.map((w) => w.i));
+    expect(e.stats.perKind).toEqual({ handle: 2000, posted: 2000 });
+    // The shared entry is not a handle: clearing it as a timer does nothing, and it runs again.
+    e.clearTimer(type as never);
+    e.post(e.now() + 1, type, -7);
+    e.run();
+    expect(got[got.length - 1]).toBe(-7);
+  });
+
 describe("SimEngine as the core's Clock", () => {
   test("setTimer / clearTimer / now through the Clock interface", () => {
     const e = new SimEngine();
