@@ -529,17 +529,25 @@ export class Speaker {
   /** Capability lists by content, shared by the peers that advertise the same (every peer of a mesh). */
   private readonly capLists = new Map<string, Capability[]>();
 
+  /** The lists for peers without their own families or graceful restart, by [IPv6][restarting]. */
+  private readonly defaultCaps: (Capability[] | undefined)[] = [undefined, undefined, undefined, undefined];
+
   private capabilitiesFor(st: PeerState): Capability[] {
     const family = st.source.address.includes(":") ? 6 : 4;
-    const gr = this.gracefulRestartFor(st);
     const speaker = this.config.gracefulRestart || undefined;
     const restarting = !!speaker?.restarting && !st.openedOnce;
+    // Asked for every OPEN sent and received: the usual peer needs no key text.
+    const plain = st.config.families === undefined && st.config.gracefulRestart === undefined;
+    const slot = (family === 6 ? 2 : 0) + (restarting ? 1 : 0);
+    if (plain && this.defaultCaps[slot] !== undefined) return this.defaultCaps[slot];
+    const gr = this.gracefulRestartFor(st);
     const k = `${this.families(st, family).join(",")}|${gr ? `${gr.restartTime}|${restarting}|${!!speaker?.forwarding}` : "-"}`;
     let caps = this.capLists.get(k);
     if (!caps) {
       caps = this.buildCapabilities(st, family, gr, restarting);
       this.capLists.set(k, caps);
     }
+    if (plain) this.defaultCaps[slot] = caps;
     return caps;
   }
 
