@@ -13,7 +13,7 @@
 // Everything is callback/promise based on the ports; no timers of its own, no I/O.
 import { Speaker, type PeerConfig, type SessionState } from "../bgp/index.ts";
 import { calicoExport } from "../bgp/calico-export.ts";
-import type { Clock, RouteChanges, RouteEntry, Transport } from "../bgp/ports.ts";
+import type { Clock, RouteChanges, Transport } from "../bgp/ports.ts";
 import type { Datastore, Watch } from "../datastore/port.ts";
 import { Ipam } from "../ipam/ipam.ts";
 import { HOST_PREFIX } from "../ipam/keys.ts";
@@ -27,7 +27,7 @@ import type { Dataplane, DataplaneRoute, TunnelDevice } from "./dataplane.ts";
 import { routeText, type RouteText } from "./memory-dataplane.ts";
 import { nodePeerMap, type AgentPeer } from "./peers.ts";
 import { BlockOwners } from "./block-owners.ts";
-import { dataplaneRoute, ENCAP_OVERHEAD, routeKey, sameRoute, VXLAN_PORT, VXLAN_VNI, workloadRoute, type EncapContext, type RouteKey } from "./routes.ts";
+import { bgpRoute, ENCAP_OVERHEAD, prefixOfKey, routeKey, sameRoute, VXLAN_PORT, VXLAN_VNI, workloadRoute, type EncapContext, type RouteKey } from "./routes.ts";
 
 export interface NodeAgentConfig {
   /** The node's name (Calico Node name; the IPAM host). */
@@ -140,6 +140,9 @@ export interface AgentStatus {
   lastRouteChange: number;
 }
 
+/** bgpRoutes' mark of our own blackholes (by identity). */
+const BLACKHOLE: IPAddress[] = [];
+
 /** An installed route's source follows from its kind (effective(): pods' routes, own blocks, best paths). */
 const SOURCE_OF: Readonly<Record<DataplaneRoute["kind"], RouteSource>> = { local: "workload", blackhole: "ipam", unicast: "bgp" };
 
@@ -158,7 +161,12 @@ export class NodeAgent {
   private pools: Pool[] = [];
   private encap: EncapContext;
   private peerMap = new Map<string, AgentPeer>();
-  private readonly bgpRoutes = new Map<RouteKey, RouteEntry>();
+  /**
+   * The speaker's routes by prefix: a best path's next hops (the speaker's list, shared with its
+   * paths) or BLACKHOLE. Not the RouteEntry: in a mesh the installed route is shared between agents
+   * (routes.ts) and the entry and its prefix would be each agent's own copy of the same thing.
+   */
+  private readonly bgpRoutes = new Map<RouteKey, IPAddress[]>();
   private readonly localRoutes = new Map<RouteKey, DataplaneRoute>();
   private readonly installed = new Map<RouteKey, DataplaneRoute>();
   private readonly podMap = new Map<string, AgentPod>();
@@ -614,18 +622,21 @@ export class NodeAgent {
     }
     for (const r of changes.add) {
       const k = routeKey(r.prefix);
-      this.bgpRoutes.set(k, r);
-      this.decide(k, add, remove);
+      this.bgpRoutes.set(k, r.kind === "blackhole" ? BLACKHOLE : r.nextHops);
+      this.decide(k, add, remove, r.prefix);
     }
     this.apply(add, remove);
   }
 
   /** The route this prefix should have: a pod's own, else the BGP one (a best path or our blackhole). */
-  private effective(k: RouteKey): DataplaneRoute | undefined {
+  private effective(k: RouteKey, prefix?: Prefix): DataplaneRoute | undefined {
     const local = this.localRoutes.get(k);
     if (local) return local;
-    const entry = this.bgpRoutes.get(k);
-    return entry ? dataplaneRoute(entry, this.encap) : undefined;
+    const hops = this.bgpRoutes.get(k);
+    if (hops === undefined) return undefined;
+    // The prefix: the new entry's, else the installed route's (same key, same prefix), else from the key.
+    const p = prefix ?? this.installed.get(k)?.prefix ?? prefixOfKey(k);
+    return hops === BLACKHOLE ? bgpRoute(p, "blackhole", hops, this.encap) : bgpRoute(p, "unicast", hops, this.encap);
   }
 
   /** Brings the installed table in line for these prefixes; one Dataplane batch. */
@@ -636,8 +647,8 @@ export class NodeAgent {
     this.apply(add, remove);
   }
 
-  private decide(k: RouteKey, add: DataplaneRoute[], remove: Prefix[]): void {
-    const want = this.effective(k);
+  private decide(k: RouteKey, add: DataplaneRoute[], remove: Prefix[], prefix?: Prefix): void {
+    const want = this.effective(k, prefix);
     const have = this.installed.get(k);
     if (!want) {
       if (have) {

@@ -11,7 +11,7 @@
 // the route goes to the owner's node address, as Felix programs it; the CrossSubnet test uses that
 // address too. Otherwise (borrowed /32s, owner unknown, pools without encapsulation) the BGP next hop
 // decides, as BIRD's kernel filter does. In a mesh or behind route reflectors both are the same node.
-import { formatPrefix, prefixContains, prefixContainsAddress, type IPAddress, type Prefix } from "../net/ip.ts";
+import { formatPrefix, parsePrefix, prefixContains, prefixContainsAddress, type IPAddress, type Prefix } from "../net/ip.ts";
 import type { RouteEntry } from "../bgp/ports.ts";
 import type { Pool } from "../ipam/pools.ts";
 import type { DataplaneRoute, Encapsulation } from "./dataplane.ts";
@@ -71,15 +71,19 @@ export function tunnelDeviceFor(encap: Encapsulation, family: 4 | 6): string | u
 
 /** A speaker RouteEntry (best path or own blackhole) as a dataplane route. */
 export function dataplaneRoute(entry: RouteEntry, ctx: EncapContext): DataplaneRoute {
-  if (entry.kind === "blackhole") return { prefix: entry.prefix, kind: "blackhole", nextHops: [], encap: "none" };
-  const pool = poolOf(ctx.pools, entry.prefix);
-  const owner = pool && (pool.ipipMode !== "Never" || pool.vxlanMode !== "Never") ? ctx.owner?.(entry.prefix) : undefined;
-  if (owner) return ownerRoute(entry.prefix, owner, encapInPool(pool, entry.prefix, [owner], ctx));
+  return bgpRoute(entry.prefix, entry.kind, entry.nextHops, ctx);
+}
+
+/** dataplaneRoute for a RouteEntry given by its parts. */
+export function bgpRoute(prefix: Prefix, kind: RouteEntry["kind"], hops: IPAddress[], ctx: EncapContext): DataplaneRoute {
+  if (kind === "blackhole") return { prefix, kind: "blackhole", nextHops: [], encap: "none" };
+  const pool = poolOf(ctx.pools, prefix);
+  const owner = pool && (pool.ipipMode !== "Never" || pool.vxlanMode !== "Never") ? ctx.owner?.(prefix) : undefined;
+  if (owner) return ownerRoute(prefix, owner, encapInPool(pool, prefix, [owner], ctx));
   // The speaker's next-hop list is not changed by anyone (it is shared by the paths of an UPDATE): no copy.
-  const nextHops = entry.nextHops;
-  const encap = encapInPool(pool, entry.prefix, nextHops, ctx); // (one pool lookup per route, not two)
-  const device = tunnelDeviceFor(encap, entry.prefix.family);
-  return device ? { prefix: entry.prefix, kind: "unicast", nextHops, encap, device } : { prefix: entry.prefix, kind: "unicast", nextHops, encap };
+  const encap = encapInPool(pool, prefix, hops, ctx); // (one pool lookup per route, not two)
+  const device = tunnelDeviceFor(encap, prefix.family);
+  return device ? { prefix, kind: "unicast", nextHops: hops, encap, device } : { prefix, kind: "unicast", nextHops: hops, encap };
 }
 
 // Routes to a block's owner are the same on every node that decides the same encapsulation (all of
@@ -122,6 +126,14 @@ export const routeKey = (p: Prefix): RouteKey => {
   const a = Number(p.addr);
   return p.len <= 26 && (a & 63) === 0 ? (a | p.len) | 0 : a + (p.len + 1) / 128;
 };
+
+/** The prefix of a route key (the inverse of routeKey). */
+export function prefixOfKey(k: RouteKey): Prefix {
+  if (typeof k === "string") return parsePrefix(k);
+  if (Number.isInteger(k)) return { family: 4, addr: BigInt((k & ~63) >>> 0), len: k & 63 };
+  const a = Math.floor(k);
+  return { family: 4, addr: BigInt(a), len: Math.round((k - a) * 128) - 1 };
+}
 
 /** Whether the dataplane would be told the same thing for both routes (what routeSignature compares, without building it). */
 export function sameRoute(a: DataplaneRoute, b: DataplaneRoute): boolean {

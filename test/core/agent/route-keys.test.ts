@@ -1,6 +1,6 @@
 // The agent's route table keys (numbers for IPv4, text for IPv6) and route comparison.
 import { describe, expect, test } from "@jest/globals";
-import { routeKey, routeSignature, sameRoute, workloadRoute } from "../../../src/core/agent/routes.ts";
+import { prefixOfKey, routeKey, routeSignature, sameRoute, workloadRoute } from "../../../src/core/agent/routes.ts";
 import type { DataplaneRoute } from "../../../src/core/agent/dataplane.ts";
 import { parseIP, parsePrefix } from "../../../src/core/net/ip.ts";
 
@@ -25,10 +25,12 @@ describe("route keys", () => {
           const name = `${addr}/${len}`;
           expect(seen.get(k) ?? name).toBe(name);
           seen.set(k, name);
+          expect(prefixOfKey(k)).toEqual({ family: 4, addr, len });
         }
       }
     }
     expect(routeKey(workloadRoute(parseIP("fd00::5"), "cali1").prefix)).toBe("fd00::5/128");
+    expect(prefixOfKey("fd00::/122")).toEqual(parsePrefix("fd00::/122"));
   });
 });
 
