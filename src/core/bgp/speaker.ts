@@ -216,21 +216,48 @@ function attrsKey(attrs: PathAttributes): string {
   }
 }
 
+/** Announced prefixes of a received UPDATE that share a next hop (one-element list, read-only). */
+interface ImportGroup {
+  nlri: readonly Prefix[];
+  nextHops: IPAddress[];
+}
+
+/** A received UPDATE as onUpdate uses it (shared by every receiver: read-only). */
+interface ReceivedUpdate {
+  u: UpdateMessage;
+  fourOctetAs: boolean;
+  /** The path attributes without the per-UPDATE ones (NEXT_HOP, MP_REACH/UNREACH), 4-octet AS form, frozen. */
+  attrs: PathAttributes;
+  /** Their intern key. */
+  key: string;
+  /** IPv4 NLRI with NEXT_HOP, MP_REACH unicast NLRI with its first next hop. */
+  groups: readonly ImportGroup[];
+}
+
 /**
- * A received UPDATE's path attributes without the per-UPDATE ones (NEXT_HOP, MP_REACH/UNREACH), in
- * 4-octet AS form, frozen, with their intern key. Decoded UPDATEs are shared by every receiver of the
- * same octets (see session.ts decodeShared), and in a mesh those receive it one after another: the
- * last result is kept, so the copy and its key are made once per UPDATE, not once per receiver.
+ * Decoded UPDATEs are shared by every receiver of the same octets (see session.ts decodeShared), and
+ * in a mesh those receive it one after another: the last result is kept, so the attribute copy, its
+ * key and the next-hop lists are made once per UPDATE, not once per receiver.
  */
-let lastReceived: { u: UpdateMessage; fourOctetAs: boolean; attrs: PathAttributes; key: string } | undefined;
-function receivedAttrs(u: UpdateMessage, fourOctetAs: boolean): { attrs: PathAttributes; key: string } {
+let lastReceived: ReceivedUpdate | undefined;
+function receivedUpdate(u: UpdateMessage, fourOctetAs: boolean): ReceivedUpdate {
   const last = lastReceived;
   if (last !== undefined && last.u === u && last.fourOctetAs === fourOctetAs) return last;
   // A rest copy, not `delete`: deleting properties turns an object into a slow dictionary (~0.4 KB).
   const { mpReach: _r, mpUnreach: _u, nextHop: _h, ...rest } = u.attrs;
   const attrs = Object.freeze(fourOctetAs ? rest : fromOldSpeaker(rest));
-  lastReceived = { u, fourOctetAs, attrs, key: attrsKey(attrs) };
+  const groups: ImportGroup[] = [];
+  if (u.nlri.length && u.attrs.nextHop) groups.push({ nlri: u.nlri, nextHops: [u.attrs.nextHop] });
+  const mp = u.attrs.mpReach;
+  if (mp && mp.safi === Safi.UNICAST && mp.nlri.length) groups.push({ nlri: mp.nlri, nextHops: mp.nextHops.slice(0, 1) });
+  lastReceived = { u, fourOctetAs, attrs, key: attrsKey(attrs), groups };
   return lastReceived;
+}
+
+/** Whether the negotiated families include this AFI. */
+function hasAfi(families: readonly AddressFamily[], afi: number): boolean {
+  for (let i = 0; i < families.length; i++) if (families[i]!.afi === afi) return true;
+  return false;
 }
 /** An iBGP peer that is not a route-reflector client: it may only ever be sent wide entries. */
 const isNarrow = (st: PeerState): boolean => st.source.kind === "ibgp" && !st.source.rrClient;
@@ -1261,14 +1288,11 @@ export class Speaker {
       return;
     }
     for (const p of u.withdrawn) this.withdrawFrom(st, p);
-    for (const p of u.attrs.mpUnreach?.withdrawn ?? []) this.withdrawFrom(st, p);
-    const groups: { nlri: readonly Prefix[]; nextHops: IPAddress[] }[] = [];
-    if (u.nlri.length && u.attrs.nextHop) groups.push({ nlri: u.nlri, nextHops: [u.attrs.nextHop] });
-    const mp = u.attrs.mpReach;
-    if (mp && mp.safi === Safi.UNICAST && mp.nlri.length) groups.push({ nlri: mp.nlri, nextHops: mp.nextHops.slice(0, 1) });
+    const unreach = u.attrs.mpUnreach;
+    if (unreach) for (const p of unreach.withdrawn) this.withdrawFrom(st, p);
+    const received = receivedUpdate(u, n.fourOctetAs);
+    const groups = received.groups;
     if (groups.length === 0) return;
-
-    const received = receivedAttrs(u, n.fourOctetAs);
     let attrs = received.attrs;
     let attrsKey: string | undefined = received.key;
     const reject = this.rejectReason(st, attrs);
@@ -1284,7 +1308,7 @@ export class Speaker {
     let total = 0;
     for (const g of groups) {
       const family = g.nlri[0]!.family;
-      if (!n.families.some((f) => f.afi === familyAfi(family))) continue;
+      if (!hasAfi(n.families, familyAfi(family))) continue;
       // One Path for all the prefixes of the UPDATE (and one for those refused): its attributes, next
       // hop and source are the same for each — and for other UPDATEs of this peer's session with the
       // same ones (a reflector sends one prefix per UPDATE). No `stale` field until graceful restart.
