@@ -118,7 +118,7 @@ export class SimEngine implements Clock {
     ev.fn = undefined;
     this.live--;
     this.cancelledCount++;
-    this.queue.cancelled();
+    this.queue.cancelled(ev);
   }
 
   // ---- the core's Clock port (src/core/bgp/ports.ts); timers count as kind "timer".

@@ -33,6 +33,8 @@ export interface SimEvent {
 
 /** Below this many cancelled entries the heap is never rebuilt (rebuilding a small heap buys nothing). */
 const COMPACT_MIN = 4096;
+/** A bucket is filtered once this many of its entries, and more than half, are cancelled. */
+const BUCKET_COMPACT_MIN = 256;
 
 /** Width of a far-event bucket (ms of virtual time); events earlier than the horizon go to the heap. */
 const BUCKET_MS = 1000;
@@ -47,6 +49,12 @@ export class AgendaEntry implements SimEvent {
     public fn: ((arg: unknown) => void) | undefined,
     readonly arg: unknown,
   ) {}
+}
+
+/** Far events of one second, in scheduling order, and how many of them are cancelled. */
+interface Bucket {
+  list: FarEntry[];
+  dead: number;
 }
 
 /** An event beyond the horizon, waiting in a bucket. */
@@ -71,7 +79,7 @@ export class EventQueue {
   /** Cancelled entries still in the heap or the buckets. */
   private dead = 0;
   /** Events at or after `horizon`, by floor(time / BUCKET_MS); the bucket numbers in a min-heap. */
-  private readonly buckets = new Map<number, FarEntry[]>();
+  private readonly buckets = new Map<number, Bucket>();
   private readonly bucketIds: number[] = [];
   private far = 0;
   /** Every event earlier than this is in the heap; none in the heap is at or after it. */
@@ -83,8 +91,20 @@ export class EventQueue {
   }
 
   /** An entry still queued was cancelled (its fn set to undefined by the caller). */
-  cancelled(): void {
+  cancelled(ev: SimEvent): void {
     this.dead++;
+    if (ev instanceof FarEntry && ev.time >= this.horizon) {
+      // Still in its bucket. A bucket of timers re-armed long before they are due (a BGP hold
+      // timer per message) is mostly cancelled ones: dropped early, they die young.
+      const b = this.buckets.get(Math.floor(ev.time / BUCKET_MS));
+      if (b !== undefined && ++b.dead >= BUCKET_COMPACT_MIN && b.dead * 2 > b.list.length) {
+        const before = b.list.length;
+        b.list = b.list.filter((x) => x.fn !== undefined);
+        this.far -= before - b.list.length;
+        this.dead -= before - b.list.length;
+        b.dead = 0;
+      }
+    }
     if (this.dead >= COMPACT_MIN && this.dead * 2 > this.size) this.compact();
   }
 
@@ -104,11 +124,14 @@ export class EventQueue {
     ht.length = hq.length = he.length = ha.length = n;
     for (let i = (n >> 1) - 1; i >= 0; i--) this.siftDown(i);
     this.far = 0;
-    for (const [id, list] of this.buckets) {
-      const keep = list.filter((ev) => ev.fn !== undefined);
+    for (const [id, b] of this.buckets) {
+      const keep = b.list.filter((ev) => ev.fn !== undefined);
       // An emptied bucket's number stays in bucketIds; refill() skips it.
       if (keep.length === 0) this.buckets.delete(id);
-      else this.buckets.set(id, keep);
+      else {
+        b.list = keep;
+        b.dead = 0;
+      }
       this.far += keep.length;
     }
     this.dead = 0;
@@ -118,8 +141,9 @@ export class EventQueue {
   private refill(): void {
     while (this.he.length === 0 && this.bucketIds.length > 0) {
       const id = popId(this.bucketIds);
-      const list = this.buckets.get(id);
-      if (list === undefined) continue;
+      const b = this.buckets.get(id);
+      if (b === undefined) continue;
+      const list = b.list;
       this.buckets.delete(id);
       this.far -= list.length;
       this.horizon = (id + 1) * BUCKET_MS;
@@ -178,13 +202,13 @@ export class EventQueue {
   push(kind: string, fn: (arg: unknown) => void, arg: unknown, time: number, seq: number): AgendaEntry {
     if (time >= this.horizon) {
       const id = Math.floor(time / BUCKET_MS);
-      let list = this.buckets.get(id);
-      if (list === undefined) {
-        this.buckets.set(id, (list = []));
+      let b = this.buckets.get(id);
+      if (b === undefined) {
+        this.buckets.set(id, (b = { list: [], dead: 0 }));
         pushId(this.bucketIds, id);
       }
       const far = new FarEntry(kind, fn, arg, time, seq);
-      list.push(far);
+      b.list.push(far);
       this.far++;
       return far;
     }
