@@ -224,7 +224,6 @@ interface ImportGroup {
 
 /** A received UPDATE as onUpdate uses it (shared by every receiver: read-only). */
 interface ReceivedUpdate {
-  u: UpdateMessage;
   fourOctetAs: boolean;
   /** The path attributes without the per-UPDATE ones (NEXT_HOP, MP_REACH/UNREACH), 4-octet AS form, frozen. */
   attrs: PathAttributes;
@@ -235,14 +234,15 @@ interface ReceivedUpdate {
 }
 
 /**
- * Decoded UPDATEs are shared by every receiver of the same octets (see session.ts decodeShared), and
- * in a mesh those receive it one after another: the last result is kept, so the attribute copy, its
- * key and the next-hop lists are made once per UPDATE, not once per receiver.
+ * Decoded UPDATEs are shared by every receiver of the same octets (see session.ts decodeShared), so
+ * what onUpdate derives from one is kept with it: the attribute copy, its key and the next-hop lists
+ * are made once per UPDATE, not once per receiver (in a mesh, a node's UPDATE reaches its peers
+ * interleaved with everyone else's).
  */
-let lastReceived: ReceivedUpdate | undefined;
+const receivedUpdates = new WeakMap<UpdateMessage, ReceivedUpdate>();
 function receivedUpdate(u: UpdateMessage, fourOctetAs: boolean): ReceivedUpdate {
-  const last = lastReceived;
-  if (last !== undefined && last.u === u && last.fourOctetAs === fourOctetAs) return last;
+  const known = receivedUpdates.get(u);
+  if (known !== undefined && known.fourOctetAs === fourOctetAs) return known;
   // A rest copy, not `delete`: deleting properties turns an object into a slow dictionary (~0.4 KB).
   const { mpReach: _r, mpUnreach: _u, nextHop: _h, ...rest } = u.attrs;
   const attrs = Object.freeze(fourOctetAs ? rest : fromOldSpeaker(rest));
@@ -250,8 +250,9 @@ function receivedUpdate(u: UpdateMessage, fourOctetAs: boolean): ReceivedUpdate 
   if (u.nlri.length && u.attrs.nextHop) groups.push({ nlri: u.nlri, nextHops: [u.attrs.nextHop] });
   const mp = u.attrs.mpReach;
   if (mp && mp.safi === Safi.UNICAST && mp.nlri.length) groups.push({ nlri: mp.nlri, nextHops: mp.nextHops.slice(0, 1) });
-  lastReceived = { u, fourOctetAs, attrs, key: attrsKey(attrs), groups };
-  return lastReceived;
+  const r: ReceivedUpdate = { fourOctetAs, attrs, key: attrsKey(attrs), groups };
+  receivedUpdates.set(u, r);
+  return r;
 }
 
 /** Whether the negotiated families include this AFI. */
