@@ -785,9 +785,11 @@ export class Speaker {
     if (this.dirty.length === 0 || this.deferSelection) return;
     const dirty = this.dirty;
     this.dirty = [];
-    const add: RouteEntry[] = [];
-    const remove: Prefix[] = [];
-    const changed: LocEntry[] = [];
+    // Lists made only when used: this runs once per UPDATE received.
+    let add: RouteEntry[] | undefined;
+    let remove: Prefix[] | undefined;
+    // Every change, for the peers that may need any (none in a full mesh).
+    const changed: LocEntry[] | undefined = this.allChangesPeers().length > 0 ? [] : undefined;
     let wide: LocEntry[] | undefined;
     const sink = this.sink;
     for (const e of dirty) {
@@ -799,7 +801,7 @@ export class Speaker {
         e.m |= M_WIDE;
         this.wideEntries?.add(e);
       }
-      changed.push(e);
+      changed?.push(e);
       if (e.m & M_WIDE) (wide ??= []).push(e);
       // Forwarding entry.
       let want: Installed = NOT_INSTALLED;
@@ -808,10 +810,10 @@ export class Speaker {
       } else if (best && best.nextHops[0]) want = best.nextHops[0];
       if (!sameInstalled(want, e.installed)) {
         if (sink) {
-          if (want === NOT_INSTALLED) remove.push(entryPrefix(e));
-          else if (want === BLACKHOLE) add.push({ prefix: entryPrefix(e), kind: "blackhole", nextHops: [] });
+          if (want === NOT_INSTALLED) (remove ??= []).push(entryPrefix(e));
+          else if (want === BLACKHOLE) (add ??= []).push({ prefix: entryPrefix(e), kind: "blackhole", nextHops: [] });
           // Received next hops are one-element arrays shared by the paths of an UPDATE.
-          else add.push({ prefix: entryPrefix(e), kind: "unicast", nextHops: best!.nextHops.length === 1 ? best!.nextHops : [want] });
+          else (add ??= []).push({ prefix: entryPrefix(e), kind: "unicast", nextHops: best!.nextHops.length === 1 ? best!.nextHops : [want] });
         }
         e.installed = want;
       }
@@ -823,17 +825,18 @@ export class Speaker {
         }
       }
     }
-    if (sink && (add.length || remove.length)) sink.apply({ add, remove });
+    if (sink && (add || remove)) sink.apply({ add: add ?? [], remove: remove ?? [] });
     // In a full mesh every change is a route from an iBGP non-client: checking it against every other
     // peer (all split-horizon rejections) would cost N per change and N³ for the mesh. Such peers only
     // see the "wide" entries; clients and eBGP peers see every change.
     // Two loops, not one over either iterable: for-of over two kinds of iterable allocates per step.
     if (wide) {
       for (const st of this.peerStates.values()) {
-        if (st.session.state === "Established") this.exportTo(st, isNarrow(st) ? wide : changed);
+        // A peer that is not narrow is one of allChangesPeers(), so `changed` was made.
+        if (st.session.state === "Established") this.exportTo(st, isNarrow(st) ? wide : changed!);
       }
     } else {
-      for (const st of this.allChangesPeers()) if (st.session.state === "Established") this.exportTo(st, changed);
+      for (const st of this.allChangesPeers()) if (st.session.state === "Established") this.exportTo(st, changed!);
     }
   }
 
