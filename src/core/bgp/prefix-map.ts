@@ -37,6 +37,13 @@ export class PrefixMap<V> {
    * exists: a speaker has one of these per peer (Adj-RIB-Out) and in a mesh each holds a route or two.
    */
   private smallKeys: number[] | undefined;
+  /**
+   * The only IPv4 key, before any list (addr | 0 and len + 1; l1 = 0: none), and its value: most
+   * Adj-RIB-Outs of a mesh never get a second key, and two one-element lists cost ~110 octets.
+   */
+  private a1 = 0;
+  private l1 = 0;
+  private v1: V | undefined = undefined;
 
   /** Nothing is allocated until the first key. */
   constructor() {
@@ -72,6 +79,7 @@ export class PrefixMap<V> {
   get(k: PrefixKey): V | undefined {
     if (typeof k === "string") return this.v6?.get(k);
     if (this.lens.length === 0) {
+      if (this.l1 !== 0) return k === v4Key(this.a1, this.l1 - 1) ? this.v1 : undefined;
       const i = this.smallKeys?.indexOf(k) ?? -1;
       return i < 0 ? undefined : this.vals[i];
     }
@@ -82,7 +90,7 @@ export class PrefixMap<V> {
 
   has(k: PrefixKey): boolean {
     if (typeof k === "string") return this.v6?.has(k) ?? false;
-    if (this.lens.length === 0) return (this.smallKeys?.indexOf(k) ?? -1) >= 0;
+    if (this.lens.length === 0) return this.l1 !== 0 ? k === v4Key(this.a1, this.l1 - 1) : (this.smallKeys?.indexOf(k) ?? -1) >= 0;
     const len = k % 64;
     return this.find(((k - len) / 64) | 0, len) >= 0;
   }
@@ -95,9 +103,24 @@ export class PrefixMap<V> {
     if (this.lens.length === 0) {
       const keys = this.smallKeys;
       if (keys === undefined) {
-        // One-element lists (no spare capacity): most Adj-RIB-Outs of a mesh never get a second key.
-        this.smallKeys = [k];
-        this.vals = [v];
+        if (this.l1 === 0) {
+          const len = k % 64;
+          this.a1 = ((k - len) / 64) | 0;
+          this.l1 = len + 1;
+          this.v1 = v;
+          this.count4++;
+          return this;
+        }
+        const k1 = v4Key(this.a1, this.l1 - 1);
+        if (k === k1) {
+          this.v1 = v;
+          return this;
+        }
+        // A second key: both go to the lists.
+        this.smallKeys = [k1, k];
+        this.vals = [this.v1, v];
+        this.l1 = 0;
+        this.v1 = undefined;
         this.count4++;
         return this;
       }
@@ -138,6 +161,13 @@ export class PrefixMap<V> {
   delete(k: PrefixKey): boolean {
     if (typeof k === "string") return this.v6?.delete(k) ?? false;
     if (this.lens.length === 0) {
+      if (this.l1 !== 0) {
+        if (k !== v4Key(this.a1, this.l1 - 1)) return false;
+        this.l1 = 0;
+        this.v1 = undefined;
+        this.count4--;
+        return true;
+      }
       const i = this.smallKeys?.indexOf(k) ?? -1;
       if (i < 0) return false;
       this.smallKeys!.splice(i, 1);
@@ -183,6 +213,8 @@ export class PrefixMap<V> {
     this.shift = 32;
     this.count4 = 0;
     this.smallKeys = undefined;
+    this.l1 = 0;
+    this.v1 = undefined;
     this.v6?.clear();
   }
 
@@ -221,6 +253,7 @@ export class PrefixMap<V> {
   /** Values in table order (not insertion order). Do not delete while iterating. */
   *values(): IterableIterator<V> {
     const { lens, vals } = this;
+    if (this.l1 !== 0) yield this.v1 as V;
     if (lens.length === 0 && this.smallKeys) yield* vals.slice() as V[];
     for (let i = 0; i < lens.length; i++) if (lens[i] !== EMPTY) yield vals[i] as V;
     if (this.v6) yield* this.v6.values();
@@ -228,6 +261,7 @@ export class PrefixMap<V> {
 
   *entries(): IterableIterator<[PrefixKey, V]> {
     const { addrs, lens, vals } = this;
+    if (this.l1 !== 0) yield [v4Key(this.a1, this.l1 - 1), this.v1 as V];
     if (lens.length === 0 && this.smallKeys) {
       const keys = this.smallKeys.slice();
       const vs = vals.slice();

@@ -799,8 +799,18 @@ function internFamilies(fs: readonly AddressFamily[]): readonly AddressFamily[] 
 type GrCapability = Extract<Capability, { kind: "graceful-restart" }>;
 /** One object per distinct graceful-restart capability, shared by the sessions that got it (frozen). */
 const grCaps = new Map<string, GrCapability>();
+/** internGr's answers by the capability object (a decoded OPEN is shared by its receivers). */
+const grByObject = new WeakMap<GrCapability, GrCapability>();
 function internGr(c: GrCapability | undefined): GrCapability | undefined {
   if (c === undefined) return undefined;
+  const seen = grByObject.get(c);
+  if (seen !== undefined) return seen;
+  const v = internGrByValue(c);
+  grByObject.set(c, v);
+  return v;
+}
+
+function internGrByValue(c: GrCapability): GrCapability {
   let k = `${c.restarting ? 1 : 0}${c.notification ? 1 : 0}${c.restartTime}`;
   for (const f of c.families) k += `|${f.afi}/${f.safi}/${f.forwarding ? 1 : 0}`;
   let v = grCaps.get(k);

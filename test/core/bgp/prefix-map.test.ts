@@ -64,6 +64,26 @@ describe("PrefixMap", () => {
     expect(m.get(v4Key(0xffffffff, 31))).toBeUndefined();
   });
 
+  test("one key (kept in fields, before any list): get, has, overwrite, a second key, delete, iteration", () => {
+    const m = new PrefixMap<string>();
+    const hi = v4Key(0xffffffff, 32);
+    const lo = v4Key(0x0a000000, 8);
+    m.set(hi, "a");
+    expect([m.get(hi), m.has(hi), m.get(lo), m.has(lo), m.size]).toEqual(["a", true, undefined, false, 1]);
+    m.set(hi, "b");
+    expect([...m.entries()]).toEqual([[hi, "b"]]);
+    expect(m.delete(lo)).toBe(false);
+    m.set(lo, "c");
+    expect(new Map(m.entries())).toEqual(new Map([[hi, "b"], [lo, "c"]]));
+    expect(m.delete(hi)).toBe(true);
+    expect([m.get(hi), m.get(lo), m.size]).toEqual([undefined, "c", 1]);
+    expect(m.delete(lo)).toBe(true);
+    expect([m.size, [...m.values()]]).toEqual([0, []]);
+    m.set(lo, "d");
+    m.clear();
+    expect([m.size, m.get(lo)]).toEqual([0, undefined]);
+  });
+
   test("a few keys (the small lists before a table) behave like a Map too, also across the switch", () => {
     const rand = rng(11);
     for (let round = 0; round < 200; round++) {
