@@ -263,8 +263,9 @@ class Endpoint implements Connection {
   // Application side.
   /** One receiver object (Session's Attempt), or callbacks registered one by one (CallbackReceiver). */
   private rcv: ConnectionReceiver | undefined;
-  // Send direction. Offsets count stream octets from 0; chunks hold [bufBase, sndEnd).
-  chunks: Uint8Array[] | undefined;
+  // Send direction. Offsets count stream octets from 0; chunks hold [bufBase, sndEnd): one chunk
+  // by itself (the common case: a message sent into an empty buffer, no array for it), or several.
+  chunks: Uint8Array | Uint8Array[] | undefined;
   bufBase = 0;
   sndUna = 0;
   sndNxt = 0;
@@ -454,8 +455,10 @@ class Endpoint implements Connection {
   send(bytes: Uint8Array): void {
     if (this.state >= CLOSING || bytes.length === 0) return;
     this.frame(bytes);
-    if (this.chunks === undefined) this.chunks = [bytes];
-    else this.chunks.push(bytes);
+    const c = this.chunks;
+    if (c === undefined) this.chunks = bytes;
+    else if (c instanceof Uint8Array) this.chunks = [c, bytes];
+    else c.push(bytes);
     this.sndEnd += bytes.length;
     if (this.state === OPEN) this.net.pump(this);
   }
@@ -560,8 +563,13 @@ class Endpoint implements Connection {
    * the pieces of each chunk in order (the receiver's framer takes a stream in any pieces).
    */
   pieces(from: number, to: number): Uint8Array | Uint8Array[] {
-    const chunks = this.chunks ?? [];
+    const c = this.chunks;
     let base = this.bufBase;
+    if (c instanceof Uint8Array && base + c.length > from && to <= base + c.length) {
+      // One chunk holds them (as below, without an array around it).
+      return from === base && to === base + c.length ? c : c.subarray(from - base, to - base);
+    }
+    const chunks = c === undefined ? [] : c instanceof Uint8Array ? [c] : c;
     let i = 0;
     for (; i < chunks.length; i++) {
       const c = chunks[i] as Uint8Array;
@@ -588,6 +596,13 @@ class Endpoint implements Connection {
   trim(upTo = this.sndUna): void {
     const chunks = this.chunks;
     if (!chunks) return;
+    if (chunks instanceof Uint8Array) {
+      if (this.bufBase + chunks.length <= upTo) {
+        this.bufBase += chunks.length;
+        this.chunks = undefined;
+      }
+      return;
+    }
     let n = 0;
     while (n < chunks.length && this.bufBase + (chunks[n] as Uint8Array).length <= upTo) {
       this.bufBase += (chunks[n] as Uint8Array).length;
