@@ -219,6 +219,8 @@ interface HostState {
   /** The host's connections in the order they opened (a list through the endpoints: no set entry each). */
   connHead: Endpoint | undefined;
   connTail: Endpoint | undefined;
+  /** Listeners by port. */
+  listeners: Map<number, SimListener[]>;
   nextPort: number;
   /** Crashed: undefined when up; else whether the kernel answers with RSTs. */
   down: { reset: boolean } | undefined;
@@ -702,7 +704,6 @@ export class SimTransportNetwork {
   /** Acknowledged flights for reuse. */
   private readonly free: Flight[] = [];
   private readonly hosts = new Map<string, HostState>();
-  private readonly listeners = new Map<string, SimListener[]>();
   private readonly capture: TcpCapture | undefined;
   private readonly defaultMtu: number;
   private readonly maxRetries: number;
@@ -761,12 +762,8 @@ export class SimTransportNetwork {
       this.kill(e);
       if (reset && wasOpen && peer && peer.state !== DEAD) this.sendRst(e, peer, e.host, e.localAddress, e.remoteAddress);
     }
-    for (const [k, ls] of this.listeners) {
-      const keep = ls.filter((l) => l.host !== host);
-      for (const l of ls) if (l.host === host) l.closed = true;
-      if (keep.length === 0) this.listeners.delete(k);
-      else this.listeners.set(k, keep);
-    }
+    for (const ls of hs.listeners.values()) for (const l of ls) l.closed = true;
+    hs.listeners.clear();
   }
 
   /** The host is back (a new process): it may listen and connect again; old connections stay gone. */
@@ -819,7 +816,7 @@ export class SimTransportNetwork {
   private hostState(host: string): HostState {
     let hs = this.hosts.get(host);
     if (!hs) {
-      hs = { name: host, net: this, counters: newCounters(), connHead: undefined, connTail: undefined, nextPort: 32768, down: undefined };
+      hs = { name: host, net: this, counters: newCounters(), connHead: undefined, connTail: undefined, listeners: new Map(), nextPort: 32768, down: undefined };
       this.hosts.set(host, hs);
     }
     return hs;
@@ -879,7 +876,7 @@ export class SimTransportNetwork {
     if (hs.down && !hs.down.reset) return; // nobody answers
     const back = this.underlay.underlayPath(dstHost, e.remoteAddress, e.localAddress, e.family === 4 ? 44 : 64);
     if (!back.ok || this.lost(back)) return;
-    const l = hs.down ? undefined : this.findListener(dstHost, e.remoteAddress, e.remotePort);
+    const l = hs.down ? undefined : this.findListener(hs, e.remoteAddress, e.remotePort);
     const now = this.engine.now();
     if (!l) {
       this.captureSegFrom(back, now, e.remoteAddress, e.localAddress, e.remotePort, e.localPort, RST | ACK, 0, (e.isn + 1) >>> 0, e.family);
@@ -962,8 +959,7 @@ export class SimTransportNetwork {
     const p = port || BGP_PORT;
     const wild = address === "0.0.0.0" || address === "::";
     if (!wild && this.underlay.hostOf(address) !== host) throw new Error(`listen ${address}:${p}: cannot assign requested address`);
-    const key = `${host}|${p}`;
-    const ls = this.listeners.get(key) ?? [];
+    const ls = hs.listeners.get(p) ?? [];
     if (ls.some((x) => x.address === address || wild || x.address === "0.0.0.0" || x.address === "::")) {
       throw new Error(`listen ${address}:${p}: address already in use`);
     }
@@ -976,21 +972,24 @@ export class SimTransportNetwork {
       close: () => {
         if (l.closed) return;
         l.closed = true;
-        const now = this.listeners.get(key)?.filter((x) => x !== l) ?? [];
-        if (now.length === 0) this.listeners.delete(key);
-        else this.listeners.set(key, now);
+        const now = hs.listeners.get(p)?.filter((x) => x !== l) ?? [];
+        if (now.length === 0) hs.listeners.delete(p);
+        else hs.listeners.set(p, now);
       },
     };
     ls.push(l);
-    this.listeners.set(key, ls);
+    hs.listeners.set(p, ls);
     return l;
   }
 
-  private findListener(host: string, address: string, port: number): SimListener | undefined {
-    const ls = this.listeners.get(`${host}|${port}`);
+  /** The listener for a SYN to address:port of the host: bound to the address, else a wildcard one. */
+  private findListener(hs: HostState, address: string, port: number): SimListener | undefined {
+    const ls = hs.listeners.get(port);
     if (!ls) return undefined;
+    for (const l of ls) if (l.address === address) return l;
     const v6 = address.includes(":");
-    return ls.find((l) => l.address === address) ?? ls.find((l) => l.address === "::" || (!v6 && l.address === "0.0.0.0"));
+    for (const l of ls) if (l.address === "::" || (!v6 && l.address === "0.0.0.0")) return l;
+    return undefined;
   }
 
   // ---- data
