@@ -71,15 +71,18 @@ export function calicoOriginatedRoutes(input: CalicoExportInput): OriginatedRout
  */
 export function calicoExportPolicy(input: CalicoExportInput): ExportPolicy {
   const p = parse(input);
-  return (route: RouteView): boolean => {
+  const policy = (route: RouteView): boolean => {
     const r = route.prefix;
-    if (p.pools.some((pool) => pool.disabled && prefixContains(pool.prefix, r))) return false;
+    for (const pool of p.pools) if (pool.disabled && prefixContains(pool.prefix, r)) return false;
     if (route.source.kind === "local") {
-      if (p.blocks.some((b) => prefixEquals(b, r))) return true;
-      if (p.blocks.some((b) => prefixContains(b, r))) return false;
+      for (const b of p.blocks) if (prefixEquals(b, r)) return true;
+      for (const b of p.blocks) if (prefixContains(b, r)) return false;
     }
-    return p.pools.some((pool) => prefixContains(pool.prefix, r));
+    for (const pool of p.pools) if (prefixContains(pool.prefix, r)) return true;
+    return false;
   };
+  // The same answer for every peer: a node sends its blocks to each of its peers in a row.
+  return Object.assign(policy, { peerIndependent: true });
 }
 
 /** Both at once, for `speaker.setOriginated(routes)` and the speaker's exportPolicy. */

@@ -46,7 +46,13 @@ export interface RouteView {
 /** Accept (true), reject (false), or accept with these attributes. */
 export type PolicyResult = boolean | PathAttributes;
 export type ImportPolicy = (route: RouteView, peer: PeerConfig) => PolicyResult;
-export type ExportPolicy = (route: RouteView, peer: PeerConfig) => PolicyResult;
+export type ExportPolicy = ((route: RouteView, peer: PeerConfig) => PolicyResult) & {
+  /**
+   * The verdict depends on the route alone, never on the peer: the speaker then asks once per route
+   * and path (when it sends a route to each of its peers in a row, as a full mesh does) and reuses it.
+   */
+  readonly peerIndependent?: boolean;
+};
 
 export interface PeerConfig {
   address: string;
@@ -880,6 +886,9 @@ export class Speaker {
     return kind === "import" ? (st.config.importPolicy ?? this.config.importPolicy) : (st.config.exportPolicy ?? this.config.exportPolicy);
   }
 
+  /** The last verdict of a peer-independent export policy, and what it was asked about. */
+  private readonly lastVerdict: { policy?: ExportPolicy; entry?: LocEntry; best?: Path; input?: PathAttributes; result: PolicyResult } = { result: false };
+
   /** The attributes and next hops `best` goes out to `st` with, or null when it must not. */
   private exportAttrs(e: LocEntry, best: Path, st: PeerState, n: Negotiated, cache?: ExportCache): ExportOut | null {
     const src = best.source;
@@ -894,7 +903,7 @@ export class Speaker {
     const reflecting = src.kind === "ibgp" && !ebgp;
     if (reflecting && !src.rrClient && !st.source.rrClient) return null;
     if (reflecting && (best.attrs.originatorId ?? src.routerId) === n.peerRouterId) return null;
-    const policy = this.policyFor(st, "export");
+    const policy: ExportPolicy | undefined = st.config.exportPolicy ?? this.config.exportPolicy;
     if (ebgp && !policy) return null; // RFC 8212
     let attrs: PathAttributes = best.attrs;
     let custom = false;
@@ -902,7 +911,19 @@ export class Speaker {
       // RFC 4271 §5.1.4: a MED received from another AS is not passed on to an eBGP peer, so the
       // policy sees the route without it and may set its own.
       const input = ebgp && src.kind !== "local" && attrs.med !== undefined ? this.withoutMed(attrs) : attrs;
-      const r = policy({ prefix: entryPrefix(e), attrs: input, nextHops: best.nextHops, source: src, blackhole: !!best.blackhole }, st.config);
+      const m = this.lastVerdict;
+      let r: PolicyResult;
+      if (policy.peerIndependent && m.policy === policy && m.entry === e && m.best === best && m.input === input) r = m.result;
+      else {
+        r = policy({ prefix: entryPrefix(e), attrs: input, nextHops: best.nextHops, source: src, blackhole: !!best.blackhole }, st.config);
+        if (policy.peerIndependent) {
+          m.policy = policy;
+          m.entry = e;
+          m.best = best;
+          m.input = input;
+          m.result = r;
+        }
+      }
       if (r === false) return null;
       if (r !== true) {
         attrs = r;

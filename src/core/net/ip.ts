@@ -101,9 +101,17 @@ export function addressBytes(a: IPAddress): Uint8Array {
   return out;
 }
 
+/** Netmasks by family and length, made on first use (route and policy checks ask for them per route). */
+const masks: { 4: (bigint | undefined)[]; 6: (bigint | undefined)[] } = { 4: [], 6: [] };
+
 export function maskOf(family: Family, len: number): bigint {
-  const bits = familyBits(family);
-  return allOnes(bits) ^ allOnes(bits - len);
+  let m = masks[family][len];
+  if (m === undefined) {
+    const bits = familyBits(family);
+    m = allOnes(bits) ^ allOnes(bits - len);
+    if (Number.isInteger(len) && len >= 0 && len <= bits) masks[family][len] = m;
+  }
+  return m;
 }
 
 /**
@@ -138,13 +146,27 @@ export const prefixSize = (p: Prefix): bigint => 1n << BigInt(familyBits(p.famil
 
 export const lastAddress = (p: Prefix): bigint => p.addr + prefixSize(p) - 1n;
 
+/**
+ * `(a & maskOf(4, len)) === net` for IPv4 values, in doubles (no bigint made: route and policy
+ * checks run per route); undefined outside 0..2^32-1 or 0..32, where the bigint test decides.
+ */
+function v4Within(a: bigint, net: bigint, len: number): boolean | undefined {
+  const av = Number(a);
+  const nv = Number(net);
+  if (!(av >= 0 && av < 4294967296 && nv >= 0 && nv < 4294967296 && Number.isInteger(len) && len >= 0 && len <= 32)) return undefined;
+  const unit = 2 ** (32 - len);
+  return nv % unit === 0 && Math.floor(av / unit) === nv / unit;
+}
+
 export function prefixContainsAddress(p: Prefix, a: IPAddress): boolean {
-  return p.family === a.family && (a.value & maskOf(p.family, p.len)) === p.addr;
+  if (p.family !== a.family) return false;
+  return (p.family === 4 ? v4Within(a.value, p.addr, p.len) : undefined) ?? (a.value & maskOf(p.family, p.len)) === p.addr;
 }
 
 /** True when `inner` lies inside (or equals) `outer`. */
 export function prefixContains(outer: Prefix, inner: Prefix): boolean {
-  return outer.family === inner.family && outer.len <= inner.len && (inner.addr & maskOf(outer.family, outer.len)) === outer.addr;
+  if (outer.family !== inner.family || outer.len > inner.len) return false;
+  return (outer.family === 4 ? v4Within(inner.addr, outer.addr, outer.len) : undefined) ?? (inner.addr & maskOf(outer.family, outer.len)) === outer.addr;
 }
 
 export function prefixesOverlap(a: Prefix, b: Prefix): boolean {

@@ -51,6 +51,35 @@ describe("Calico export semantics", () => {
     expect(lab.node("10.0.0.2").sink.table.get("10.1.200.0/24")).toBe("10.0.0.3");
   });
 
+  test("a peer-independent export policy is asked once per route and path, however many peers get it", () => {
+    const lab = new Lab();
+    const seen: string[] = [];
+    const count = (flag: boolean) =>
+      Object.assign(
+        (route: { prefix: Parameters<typeof formatPrefix>[0] }) => {
+          seen.push(formatPrefix(route.prefix));
+          return true;
+        },
+        { peerIndependent: flag },
+      );
+    const peers = ["10.0.0.2", "10.0.0.3", "10.0.0.4"];
+    lab.add("10.0.0.1", { asNumber: 64512, exportPolicy: count(true), peers: peers.map((address) => ({ address, asNumber: 64512 })) });
+    for (const p of peers) lab.add(p, { asNumber: 64512, peers: [{ address: "10.0.0.1", asNumber: 64512 }] });
+    lab.startAll();
+    lab.run(2);
+    lab.node("10.0.0.1").speaker.originate("10.1.3.0/26");
+    lab.run(1);
+    for (const p of peers) expect(lab.node(p).sink.table.get("10.1.3.0/26")).toBe("10.0.0.1");
+    expect(seen).toEqual(["10.1.3.0/26"]);
+    // Without the flag it is asked for each peer.
+    seen.length = 0;
+    lab.node("10.0.0.1").speaker.setExportPolicy(count(false));
+    lab.node("10.0.0.1").speaker.originate("10.1.4.0/26");
+    lab.run(1);
+    expect(seen.filter((x) => x === "10.1.4.0/26")).toHaveLength(3);
+    for (const p of peers) expect(lab.node(p).sink.table.get("10.1.4.0/26")).toBe("10.0.0.1");
+  });
+
   test("a new block set re-evaluates what peers were sent", () => {
     const lab = new Lab();
     const first = calicoExport({ pools: [{ cidr: "10.1.0.0/16" }], blocks: ["10.1.3.0/26"], borrowed: [] });

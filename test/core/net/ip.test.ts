@@ -9,6 +9,7 @@ import {
   parseIP,
   parsePrefix,
   prefixContains,
+  prefixContainsAddress,
   prefixesOverlap,
   prefixSize,
   subnetAt,
@@ -75,5 +76,23 @@ describe("dottedQuad (parseIP's fast path)", () => {
   test("parseIP still rejects what the fast path passes on", () => {
     expect(() => parseIP("01.2.3.4")).toThrow(AddressError);
     expect(parseIP(" 10.1.2.3 ")).toEqual({ family: 4, value: 0x0a010203n });
+  });
+  test("IPv4 containment (computed in doubles) agrees with the bigint mask test, host bits and odd values included", () => {
+    let x = 12345;
+    const rand = (): number => ((x = (Math.imul(x, 1103515245) + 12345) >>> 0), x);
+    const mask = (len: number): bigint => (len === 0 ? 0n : ((1n << 32n) - 1n) ^ ((1n << BigInt(32 - len)) - 1n));
+    for (let i = 0; i < 20000; i++) {
+      const len = rand() % 33;
+      const inner = rand() % 33;
+      // Networks near the address often (so both answers occur), sometimes with host bits set.
+      const a = BigInt(rand());
+      const net = i % 7 === 0 ? BigInt(rand()) : a & mask(len);
+      const p = { family: 4 as const, addr: i % 11 === 0 ? net | 1n : net, len };
+      expect(prefixContainsAddress(p, { family: 4, value: a })).toBe((a & mask(len)) === p.addr);
+      const q = { family: 4 as const, addr: a & mask(inner), len: inner };
+      expect(prefixContains(p, q)).toBe(len <= inner && (q.addr & mask(len)) === p.addr);
+    }
+    // Outside the IPv4 range the bigint test decides, as before.
+    expect(prefixContainsAddress({ family: 4, addr: 0n, len: 8 }, { family: 4, value: 1n << 32n })).toBe(true);
   });
 });
