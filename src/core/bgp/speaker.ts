@@ -467,11 +467,11 @@ export class Speaker {
   addPeer(config: PeerConfig): void {
     const address = canonical(config.address);
     if (this.peerStates.has(address)) throw new RangeError(`peer ${address} already configured`);
-    const ip = parseIP(address);
+    const addressValue = peerAddressValue(address);
     const ibgp = config.asNumber === this.asNumber;
     const st: PeerState = {
       config,
-      source: { kind: ibgp ? "ibgp" : "ebgp", address, addressValue: ip.value, peerAs: config.asNumber, routerId: 0, rrClient: !!config.routeReflectorClient },
+      source: { kind: ibgp ? "ibgp" : "ebgp", address, addressValue, peerAs: config.asNumber, routerId: 0, rrClient: !!config.routeReflectorClient },
       adjOut: new PrefixMap(),
       received: 0,
       accepted: 0,
@@ -1558,6 +1558,21 @@ class PeerSessionConfig implements SessionConfig {
   get errorWaitTime(): number | undefined {
     return this.peer.errorWaitTime;
   }
+}
+
+/**
+ * A peer address's value, one bigint per address text for all speakers of the process (a simulated
+ * mesh configures each address on every other node: N² bigints otherwise).
+ */
+const addressValues = new Map<string, bigint>();
+function peerAddressValue(address: string): bigint {
+  let v = addressValues.get(address);
+  if (v === undefined) {
+    v = parseIP(address).value;
+    if (addressValues.size >= 65536) addressValues.clear();
+    addressValues.set(address, v);
+  }
+  return v;
 }
 
 function canonical(address: string): string {
