@@ -12,7 +12,7 @@
 // not a million. A bucket is heapified when the heap runs dry before it; since every bucketed event
 // is later than every event in the heap, the order is exactly that of one heap.
 //
-// In the heap, times and sequence numbers live in arrays beside the entries (a number array keeps
+// In the heap, times and sequence numbers live in an array beside the entries (a number array keeps
 // doubles unboxed), not in the entries: an entry's time field would be a heap number of its own
 // (every virtual time with a fractional latency is one), and the heap's comparisons read
 // neighbouring array slots instead of following two pointers per entry. Far entries (timers, most
@@ -71,11 +71,14 @@ class FarEntry extends AgendaEntry {
 }
 
 export class EventQueue {
-  /** The heap: entry i has time ht[i], sequence number hq[i] and argument ha[i]. */
-  private ht: number[] = [];
-  private hq: number[] = [];
-  private he: SimEvent[] = [];
-  private ha: unknown[] = [];
+  /**
+   * The heap, n entries: entry i's time and sequence number at hk[2i] and hk[2i + 1] (a number
+   * array: unboxed doubles), its entry and argument at hx[2i] and hx[2i + 1]. Pairs, so a heap
+   * step reads one place for both keys of both children and moves one place per array.
+   */
+  private hk: number[] = [];
+  private hx: unknown[] = [];
+  private n = 0;
   /** Cancelled entries still in the heap or the buckets. */
   private dead = 0;
   /** Events at or after `horizon`, by floor(time / BUCKET_MS); the bucket numbers in a min-heap. */
@@ -87,7 +90,7 @@ export class EventQueue {
 
   /** Entries in the heap and buckets, including cancelled ones not yet skipped. */
   get size(): number {
-    return this.he.length + this.far;
+    return this.n + this.far;
   }
 
   /** An entry still queued was cancelled (its fn set to undefined by the caller). */
@@ -110,19 +113,20 @@ export class EventQueue {
 
   /** Drops cancelled entries and restores the heap property (Floyd's bottom-up heapify, O(n)). */
   private compact(): void {
-    const { ht, hq, he, ha } = this;
-    let n = 0;
-    for (let i = 0; i < he.length; i++) {
-      const ev = he[i] as SimEvent;
+    const { hk, hx } = this;
+    let k = 0;
+    for (let i = 0; i < this.n; i++) {
+      const ev = hx[2 * i] as SimEvent;
       if (ev.fn === undefined) continue;
-      ht[n] = ht[i] as number;
-      hq[n] = hq[i] as number;
-      he[n] = ev;
-      ha[n] = ha[i];
-      n++;
+      hk[2 * k] = hk[2 * i] as number;
+      hk[2 * k + 1] = hk[2 * i + 1] as number;
+      hx[2 * k] = ev;
+      hx[2 * k + 1] = hx[2 * i + 1];
+      k++;
     }
-    ht.length = hq.length = he.length = ha.length = n;
-    for (let i = (n >> 1) - 1; i >= 0; i--) this.siftDown(i);
+    hk.length = hx.length = 2 * k;
+    this.n = k;
+    for (let i = (k >> 1) - 1; i >= 0; i--) this.siftDown(i);
     this.far = 0;
     for (const [id, b] of this.buckets) {
       const keep = b.list.filter((ev) => ev.fn !== undefined);
@@ -139,7 +143,7 @@ export class EventQueue {
 
   /** Moves the earliest bucket into the (empty) heap. */
   private refill(): void {
-    while (this.he.length === 0 && this.bucketIds.length > 0) {
+    while (this.n === 0 && this.bucketIds.length > 0) {
       const id = popId(this.bucketIds);
       const b = this.buckets.get(id);
       if (b === undefined) continue;
@@ -147,55 +151,53 @@ export class EventQueue {
       this.buckets.delete(id);
       this.far -= list.length;
       this.horizon = (id + 1) * BUCKET_MS;
-      const { ht, hq, he, ha } = this;
+      const { hk, hx } = this;
       for (const ev of list) {
         if (ev.fn === undefined) this.dead--;
         else {
-          ht.push(ev.time);
-          hq.push(ev.seq);
-          he.push(ev);
-          ha.push(ev.arg);
+          hk.push(ev.time, ev.seq);
+          hx.push(ev, ev.arg);
+          this.n++;
         }
       }
-      for (let i = (he.length >> 1) - 1; i >= 0; i--) this.siftDown(i);
+      for (let i = (this.n >> 1) - 1; i >= 0; i--) this.siftDown(i);
     }
   }
 
   private siftDown(start: number): void {
-    const { ht, hq, he, ha } = this;
-    const n = he.length;
-    const t = ht[start] as number;
-    const q = hq[start] as number;
-    const ev = he[start] as SimEvent;
-    const a = ha[start];
+    const { hk, hx } = this;
+    const n = this.n;
+    const t = hk[2 * start] as number;
+    const q = hk[2 * start + 1] as number;
+    const ev = hx[2 * start];
+    const a = hx[2 * start + 1];
     let i = start;
     for (;;) {
       const l = 2 * i + 1;
       if (l >= n) break;
-      const r = l + 1;
       let c = l;
-      let ct = ht[l] as number;
-      let cq = hq[l] as number;
-      if (r < n) {
-        const rt = ht[r] as number;
-        const rq = hq[r] as number;
+      let ct = hk[2 * l] as number;
+      let cq = hk[2 * l + 1] as number;
+      if (l + 1 < n) {
+        const rt = hk[2 * l + 2] as number;
+        const rq = hk[2 * l + 3] as number;
         if (rt < ct || (rt === ct && rq < cq)) {
-          c = r;
+          c = l + 1;
           ct = rt;
           cq = rq;
         }
       }
       if (!(ct < t || (ct === t && cq < q))) break;
-      ht[i] = ct;
-      hq[i] = cq;
-      he[i] = he[c] as SimEvent;
-      ha[i] = ha[c];
+      hk[2 * i] = ct;
+      hk[2 * i + 1] = cq;
+      hx[2 * i] = hx[2 * c];
+      hx[2 * i + 1] = hx[2 * c + 1];
       i = c;
     }
-    ht[i] = t;
-    hq[i] = q;
-    he[i] = ev;
-    ha[i] = a;
+    hk[2 * i] = t;
+    hk[2 * i + 1] = q;
+    hx[2 * i] = ev;
+    hx[2 * i + 1] = a;
   }
 
   /** Queues fn(arg) to run at `time`; `seq` orders events of equal time (the order of scheduling). */
@@ -224,59 +226,58 @@ export class EventQueue {
   }
 
   private heapPush(ev: SimEvent, arg: unknown, time: number, seq: number): void {
-    const { ht, hq, he, ha } = this;
-    let i = he.length;
-    ht.push(time);
-    hq.push(seq);
-    he.push(ev);
-    ha.push(arg);
+    const { hk, hx } = this;
+    let i = this.n++;
+    hk.push(time, seq);
+    hx.push(ev, arg);
     while (i > 0) {
       const parent = (i - 1) >> 1;
-      const pt = ht[parent] as number;
-      if (!(time < pt || (time === pt && seq < (hq[parent] as number)))) break;
-      ht[i] = pt;
-      hq[i] = hq[parent] as number;
-      he[i] = he[parent] as SimEvent;
-      ha[i] = ha[parent];
+      const pt = hk[2 * parent] as number;
+      if (!(time < pt || (time === pt && seq < (hk[2 * parent + 1] as number)))) break;
+      hk[2 * i] = pt;
+      hk[2 * i + 1] = hk[2 * parent + 1] as number;
+      hx[2 * i] = hx[2 * parent];
+      hx[2 * i + 1] = hx[2 * parent + 1];
       i = parent;
     }
-    ht[i] = time;
-    hq[i] = seq;
-    he[i] = ev;
-    ha[i] = arg;
+    hk[2 * i] = time;
+    hk[2 * i + 1] = seq;
+    hx[2 * i] = ev;
+    hx[2 * i + 1] = arg;
   }
 
   /** The earliest entry (possibly cancelled), without removing it; its time is topTime(). */
   peek(): SimEvent | undefined {
-    if (this.he.length === 0 && this.far > 0) this.refill();
-    return this.he[0];
+    if (this.n === 0 && this.far > 0) this.refill();
+    return this.n === 0 ? undefined : (this.hx[0] as SimEvent);
   }
 
   /** The time of the entry peek() returned. */
   topTime(): number {
-    return this.ht[0] as number;
+    return this.hk[0] as number;
   }
 
   /** The argument of the event peek() returned. */
   topArg(): unknown {
-    return this.ha[0];
+    return this.hx[1];
   }
 
   pop(): SimEvent | undefined {
-    if (this.he.length === 0 && this.far > 0) this.refill();
-    const { ht, hq, he, ha } = this;
-    const top = he[0];
-    if (top === undefined) return undefined;
+    if (this.n === 0 && this.far > 0) this.refill();
+    if (this.n === 0) return undefined;
+    const { hk, hx } = this;
+    const top = hx[0] as SimEvent;
     if (top.fn === undefined) this.dead--; // a cancelled one surfaced (fired ones are popped before fn is cleared)
-    const lt = ht.pop() as number;
-    const lq = hq.pop() as number;
-    const last = he.pop() as SimEvent;
-    const la = ha.pop();
-    if (he.length > 0) {
-      ht[0] = lt;
-      hq[0] = lq;
-      he[0] = last;
-      ha[0] = la;
+    const lq = hk.pop() as number;
+    const lt = hk.pop() as number;
+    const la = hx.pop();
+    const last = hx.pop();
+    this.n--;
+    if (this.n > 0) {
+      hk[0] = lt;
+      hk[1] = lq;
+      hx[0] = last;
+      hx[1] = la;
       this.siftDown(0);
     }
     return top;
@@ -291,6 +292,7 @@ export class EventQueue {
     }
   }
 }
+
 /** Min-heap of bucket numbers (few: one per second of virtual time that has far events). */
 function pushId(h: number[], id: number): void {
   let i = h.length;
