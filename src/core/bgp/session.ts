@@ -725,6 +725,23 @@ function decodeShared(data: Uint8Array, offset: number, length: number, fourOcte
   if ((type !== MessageType.OPEN && type !== MessageType.UPDATE && type !== MessageType.KEEPALIVE) || length > SHARED_DECODE_MAX_OCTETS) {
     return decodeMessage(data.subarray(offset, offset + length), { fourOctetAs });
   }
+  // A chunk that is exactly one message, seen before: in the simulator every receiver gets the
+  // sender's own (cached, never modified) message arrays. Received octets are read-only here too.
+  const whole = offset === 0 && length === data.length;
+  if (whole) {
+    const seen = (fourOctetAs ? decodedByArray4 : decodedByArray2).get(data);
+    if (seen !== undefined) return seen;
+  }
+  const message = decodeByOctets(data, offset, length, fourOctetAs);
+  if (whole) (fourOctetAs ? decodedByArray4 : decodedByArray2).set(data, message);
+  return message;
+}
+
+/** decodeShared's answers by the array object, per 4-octet AS option. */
+const decodedByArray4 = new WeakMap<Uint8Array, Message>();
+const decodedByArray2 = new WeakMap<Uint8Array, Message>();
+
+function decodeByOctets(data: Uint8Array, offset: number, length: number, fourOctetAs: boolean): Message {
   // FNV-1a over the octets after the marker.
   let h = 0x811c9dc5;
   for (let i = offset + 16, end = offset + length; i < end; i++) h = Math.imul(h ^ (data[i] as number), 0x01000193);
