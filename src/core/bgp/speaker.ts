@@ -1001,13 +1001,11 @@ export class Speaker {
 
   private readonly selfAddresses = new Map<string, IPAddress>();
 
-  /** Our address towards `st` in `family`, once per session, interned by value. */
+  /** Our address towards `st` in `family`, once per session (interned by value: see parsedLocal). */
   private selfFor(st: PeerState, n: Negotiated, family: 4 | 6): IPAddress | undefined {
     let v = family === 4 ? st.self4 : st.self6;
     if (v === undefined) {
-      const ip = this.selfAddress(st, n, family);
-      const k = ip ? `${ip.family}|${ip.value}` : "";
-      v = ip ? (this.selfAddresses.get(k) ?? (this.selfAddresses.set(k, ip), ip)) : null;
+      v = this.selfAddress(st, n, family) ?? null;
       if (family === 4) st.self4 = v;
       else st.self6 = v;
     }
@@ -1015,16 +1013,30 @@ export class Speaker {
   }
 
   private selfAddress(st: PeerState, n: Negotiated, family: 4 | 6): IPAddress | undefined {
-    for (const text of [st.config.localAddress, n.localAddress]) {
-      if (!text) continue;
+    const a = this.parsedLocal(st.config.localAddress);
+    if (a !== null && a.family === family) return a;
+    const b = this.parsedLocal(n.localAddress);
+    return b !== null && b.family === family ? b : undefined;
+  }
+
+  /** Our local address texts parsed (null: none, or not an address); a node uses one or two for all peers. */
+  private readonly localAddresses = new Map<string, IPAddress | null>();
+  private parsedLocal(text: string | undefined): IPAddress | null {
+    if (!text) return null;
+    let ip = this.localAddresses.get(text);
+    if (ip === undefined) {
       try {
-        const ip = unmapped(text);
-        if (ip.family === family) return ip;
+        const parsed = unmapped(text);
+        // Interned by value: another text for the same address (e.g. IPv4-mapped) gives the same object.
+        const k = `${parsed.family}|${parsed.value}`;
+        ip = this.selfAddresses.get(k) ?? (this.selfAddresses.set(k, parsed), parsed);
       } catch {
-        // not an address: ignore
+        ip = null; // not an address: ignore
       }
+      if (this.localAddresses.size >= 1024) this.localAddresses.clear();
+      this.localAddresses.set(text, ip);
     }
-    return undefined;
+    return ip;
   }
 
   /** Sends `st` what changed for the given prefixes (announce, replace or withdraw). */
