@@ -343,9 +343,10 @@ const SHARED_GROUP_MAX = 64;
 const bigintSafe = (_k: string, v: unknown): unknown => (typeof v === "bigint" ? v.toString() : v instanceof Uint8Array ? Array.from(v) : v);
 
 /** Encoded End-of-RIB markers by family (read-only bytes shared by every session). */
-const eorBytes = new Map<string, Uint8Array>();
+const eorBytes = new Map<number, Uint8Array>();
 function endOfRibBytes(afi: number, safi: number, fourOctetAs: boolean): Uint8Array {
-  const k = `${afi}/${safi}/${fourOctetAs ? 4 : 2}`;
+  // AFI (16 bits), SAFI (8 bits) and the option in one number: no key text per session.
+  const k = (afi * 256 + safi) * 2 + (fourOctetAs ? 1 : 0);
   let b = eorBytes.get(k);
   if (b === undefined) {
     b = encodeMessage(endOfRib(afi, safi), { fourOctetAs });
