@@ -165,13 +165,17 @@ export function directWalk(from: Host, src: IPAddress, dst: IPAddress): WalkResu
   };
 }
 
-/** What a host-to-host path gives a packet up to its MTU (SimNetwork.underlayPath's answer). */
+/** What a host-to-host path gives a packet up to its MTU (SimNetwork.underlayPath's answer when it works). */
 export interface DirectPath {
   ok: true;
   latencyMs: number;
+  /** Probability that one packet is lost on the way (link losses combined). */
   loss: number;
+  /** Attachments crossed, in order (sender's then receiver's for each segment). */
   links: LinkRef[];
+  /** Path MTU, when any link was crossed. */
   mtu?: number;
+  /** Smallest bandwidth set on the links crossed. */
   bandwidthMbps?: number;
 }
 

@@ -9,7 +9,7 @@ import type { Topology } from "../../src/topology/model.ts";
 import type { SimEngine } from "../engine.ts";
 import type { RandomStream } from "../random.ts";
 import { SimDataplane, SimRouteSink } from "./dataplane.ts";
-import { directPath, directWalk, walk, type LinkRef, type PacketHook, type PacketInfo, type WalkResult } from "./forward.ts";
+import { directPath, directWalk, walk, type DirectPath, type LinkRef, type PacketHook, type PacketInfo, type WalkResult } from "./forward.ts";
 import { addrKey, NetState, type Host } from "./hosts.ts";
 
 export type { LinkRef, PacketHook, PacketInfo } from "./forward.ts";
@@ -38,20 +38,7 @@ export interface TraceResult extends ProbeResult {
   deliveredTo?: string;
 }
 
-export type UnderlayResult =
-  | {
-      ok: true;
-      latencyMs: number;
-      /** Probability that one packet is lost on the way (link losses combined). */
-      loss: number;
-      /** Attachments crossed, in order (sender's then receiver's for each segment). */
-      links: LinkRef[];
-      /** Path MTU, when any link was crossed. */
-      mtu?: number;
-      /** Smallest bandwidth set on the links crossed. */
-      bandwidthMbps?: number;
-    }
-  | { ok: false; at: string; reason: string; kind: string };
+export type UnderlayResult = DirectPath | { ok: false; at: string; reason: string; kind: string };
 
 /**
  * A walked host path, kept small (there is one per connection direction: a million in a 1,000-node
