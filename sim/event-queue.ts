@@ -70,6 +70,9 @@ class FarEntry extends AgendaEntry {
   }
 }
 
+/** Initial capacity of the in-order run (events; it doubles when full). */
+const RUN_CAPACITY = 1024;
+
 export class EventQueue {
   /**
    * The heap, n entries: entry i's time and sequence number at hk[2i] and hk[2i + 1] (a number
@@ -79,6 +82,18 @@ export class EventQueue {
   private hk: number[] = [];
   private hx: unknown[] = [];
   private n = 0;
+  /**
+   * Events pushed in (time, seq) order: most events are (a flight or a SYN scheduled one path
+   * latency from now, now never going back), so they skip the heap; the heap holds only those
+   * earlier than the last one here. The next event is the smaller of the two heads, so the order
+   * is exactly that of one heap. A ring: `rl` events from slot `rh`, keys and entries as pairs.
+   */
+  private rk = new Float64Array(2 * RUN_CAPACITY);
+  private rx: unknown[] = new Array<unknown>(2 * RUN_CAPACITY).fill(undefined);
+  private rh = 0;
+  private rl = 0;
+  /** Where peek() found the next event: the heap (false) or the run (true). */
+  private fromRun = false;
   /** Cancelled entries still in the heap or the buckets. */
   private dead = 0;
   /** Events at or after `horizon`, by floor(time / BUCKET_MS); the bucket numbers in a min-heap. */
@@ -90,7 +105,38 @@ export class EventQueue {
 
   /** Entries in the heap and buckets, including cancelled ones not yet skipped. */
   get size(): number {
-    return this.n + this.far;
+    return this.n + this.runLength() + this.far;
+  }
+
+  private runLength(): number {
+    return this.rl;
+  }
+
+  /** Appends to the run (the caller checked the order). */
+  private runPush(ev: SimEvent, arg: unknown, time: number, seq: number): void {
+    let cap = this.rk.length >> 1;
+    if (this.rl === cap) {
+      // Full: unroll into twice the room, oldest first.
+      const k = new Float64Array(4 * cap);
+      const x = new Array<unknown>(4 * cap).fill(undefined);
+      for (let i = 0; i < this.rl; i++) {
+        const j = 2 * ((this.rh + i) & (cap - 1));
+        k[2 * i] = this.rk[j] as number;
+        k[2 * i + 1] = this.rk[j + 1] as number;
+        x[2 * i] = this.rx[j];
+        x[2 * i + 1] = this.rx[j + 1];
+      }
+      this.rk = k;
+      this.rx = x;
+      this.rh = 0;
+      cap *= 2;
+    }
+    const j = 2 * ((this.rh + this.rl) & (cap - 1));
+    this.rk[j] = time;
+    this.rk[j + 1] = seq;
+    this.rx[j] = ev;
+    this.rx[j + 1] = arg;
+    this.rl++;
   }
 
   /** An entry still queued was cancelled (its fn set to undefined by the caller). */
@@ -127,6 +173,26 @@ export class EventQueue {
     hk.length = hx.length = 2 * k;
     this.n = k;
     for (let i = (k >> 1) - 1; i >= 0; i--) this.siftDown(i);
+    // The run keeps its order (and its place in the ring) without the cancelled ones.
+    const { rk, rx } = this;
+    const mask = (rk.length >> 1) - 1;
+    let m = 0;
+    for (let i = 0; i < this.rl; i++) {
+      const j = 2 * ((this.rh + i) & mask);
+      const ev = rx[j] as SimEvent;
+      if (ev.fn === undefined) continue;
+      const d = 2 * ((this.rh + m) & mask);
+      rk[d] = rk[j] as number;
+      rk[d + 1] = rk[j + 1] as number;
+      rx[d] = ev;
+      rx[d + 1] = rx[j + 1];
+      m++;
+    }
+    for (let i = m; i < this.rl; i++) {
+      const d = 2 * ((this.rh + i) & mask);
+      rx[d] = rx[d + 1] = undefined;
+    }
+    this.rl = m;
     this.far = 0;
     for (const [id, b] of this.buckets) {
       const keep = b.list.filter((ev) => ev.fn !== undefined);
@@ -143,7 +209,7 @@ export class EventQueue {
 
   /** Moves the earliest bucket into the (empty) heap. */
   private refill(): void {
-    while (this.n === 0 && this.bucketIds.length > 0) {
+    while (this.n === 0 && this.runLength() === 0 && this.bucketIds.length > 0) {
       const id = popId(this.bucketIds);
       const b = this.buckets.get(id);
       if (b === undefined) continue;
@@ -226,6 +292,11 @@ export class EventQueue {
   }
 
   private heapPush(ev: SimEvent, arg: unknown, time: number, seq: number): void {
+    // seq grows with every push: a time not before the run's last is a key after it.
+    if (this.rl === 0 || time >= (this.rk[2 * ((this.rh + this.rl - 1) & ((this.rk.length >> 1) - 1))] as number)) {
+      this.runPush(ev, arg, time, seq);
+      return;
+    }
     const { hk, hx } = this;
     let i = this.n++;
     hk.push(time, seq);
@@ -248,23 +319,47 @@ export class EventQueue {
 
   /** The earliest entry (possibly cancelled), without removing it; its time is topTime(). */
   peek(): SimEvent | undefined {
-    if (this.n === 0 && this.far > 0) this.refill();
-    return this.n === 0 ? undefined : (this.hx[0] as SimEvent);
+    if (this.n === 0 && this.runLength() === 0 && this.far > 0) this.refill();
+    const r = 2 * this.rh;
+    const rk = this.rk;
+    if (this.rl === 0) {
+      this.fromRun = false;
+      return this.n === 0 ? undefined : (this.hx[0] as SimEvent);
+    }
+    if (this.n !== 0) {
+      const hk = this.hk;
+      const ht = hk[0] as number;
+      const rt = rk[r] as number;
+      if (ht < rt || (ht === rt && (hk[1] as number) < (rk[r + 1] as number))) {
+        this.fromRun = false;
+        return this.hx[0] as SimEvent;
+      }
+    }
+    this.fromRun = true;
+    return this.rx[r] as SimEvent;
   }
 
   /** The time of the entry peek() returned. */
   topTime(): number {
-    return this.hk[0] as number;
+    return this.fromRun ? (this.rk[2 * this.rh] as number) : (this.hk[0] as number);
   }
 
   /** The argument of the event peek() returned. */
   topArg(): unknown {
-    return this.hx[1];
+    return this.fromRun ? this.rx[2 * this.rh + 1] : this.hx[1];
   }
 
   pop(): SimEvent | undefined {
-    if (this.n === 0 && this.far > 0) this.refill();
-    if (this.n === 0) return undefined;
+    const next = this.peek();
+    if (next === undefined) return undefined;
+    if (this.fromRun) {
+      if (next.fn === undefined) this.dead--;
+      const r = 2 * this.rh;
+      this.rx[r] = this.rx[r + 1] = undefined; // let go of it now
+      this.rh = (this.rh + 1) & ((this.rk.length >> 1) - 1);
+      this.rl--;
+      return next;
+    }
     const { hk, hx } = this;
     const top = hx[0] as SimEvent;
     if (top.fn === undefined) this.dead--; // a cancelled one surfaced (fired ones are popped before fn is cleared)

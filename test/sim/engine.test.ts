@@ -81,6 +81,36 @@ describe("SimEngine ordering", () => {
   });
 });
 
+  test("events scheduled while running, mostly in time order and sometimes not, run as a sorted agenda would", () => {
+    const e = new SimEngine({ seed: 6 });
+    const r = e.rng("test");
+    // Reference: every scheduled (time, seq) pair; the engine must run them sorted.
+    const scheduled: { t: number; i: number }[] = [];
+    const got: number[] = [];
+    let next = 0;
+    const add = (t: number) => {
+      const i = next++;
+      scheduled.push({ t, i });
+      const ev = e.scheduleAt(t, "x", () => {
+        got.push(i);
+        if (next < 30000) {
+          // A constant latency (in order: the common case), sometimes a shorter or a zero delay.
+          const k = r.below(10);
+          add(e.now() + (k < 7 ? 0.05 : k < 9 ? r.below(5) / 100 : 0));
+          if (k === 0) add(e.now() + 0.05);
+        }
+      });
+      if (i % 97 === 5) {
+        e.cancel(ev);
+        scheduled.pop();
+      }
+    };
+    for (let k = 0; k < 200; k++) add(r.below(3) / 10);
+    e.run();
+    scheduled.sort((a, b) => a.t - b.t || a.i - b.i);
+    expect(got).toEqual(scheduled.map((s) => s.i));
+  });
+
   test("posted events (no handle) run in (time, seq) order among scheduled and cancelled ones, near and far", () => {
     const e = new SimEngine({ seed: 5 });
     const r = e.rng("test");
