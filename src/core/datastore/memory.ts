@@ -18,6 +18,9 @@ export interface MemoryDatastoreOptions {
   historyLimit?: number;
 }
 
+/** Lists at least this long are shared by the callers that ask at one revision. */
+const SHARED_LIST_MIN = 8;
+
 export class MemoryDatastore implements Datastore {
   private rev = 1;
   private readonly data = new Map<string, KeyValue>();
@@ -27,6 +30,11 @@ export class MemoryDatastore implements Datastore {
   private head = 0;
   private compactRev = 1;
   private readonly watches = new Set<MemoryWatch>();
+  // The same watches grouped by prefix (a cluster's agents all watch one prefix): a write is matched
+  // against each distinct prefix once instead of against every watch.
+  private readonly watchGroups = new Map<string, Set<MemoryWatch>>();
+  private lists = new Map<string, ListResult>();
+  private listsRev = 0;
   private readonly historyLimit: number;
   private closed = false;
 
@@ -42,11 +50,22 @@ export class MemoryDatastore implements Datastore {
 
   async list(prefix: string): Promise<ListResult> {
     this.checkOpen(prefix);
+    // The clients of a simulated cluster list the same prefixes at the same revision (every node its
+    // view of all blocks and affinities): a long list is built once per revision and its (read-only)
+    // items shared. Any write makes a new revision and so drops them.
+    if (this.listsRev !== this.rev) {
+      if (this.lists.size !== 0) this.lists.clear();
+      this.listsRev = this.rev;
+    }
+    const hit = this.lists.get(prefix);
+    if (hit !== undefined) return hit;
     const items: KeyValue[] = [];
     this.keys.eachWithPrefix(prefix, (key) => {
       items.push(this.data.get(key)!);
     });
-    return { items, revision: this.rev };
+    const res: ListResult = { items, revision: this.rev };
+    if (items.length >= SHARED_LIST_MIN) this.lists.set(prefix, res);
+    return res;
   }
 
   async create(key: string, value: string): Promise<KeyValue> {
@@ -95,7 +114,7 @@ export class MemoryDatastore implements Datastore {
     this.checkOpen(prefix);
     const start = fromRevision === undefined || fromRevision === 0 ? this.rev + 1 : fromRevision;
     if (!Number.isSafeInteger(start) || start < 0) throw new RangeError(`bad watch start revision ${String(fromRevision)}`);
-    const w = new MemoryWatch(prefix, start, onEvent, onError, (x) => this.watches.delete(x));
+    const w = new MemoryWatch(prefix, start, onEvent, onError, (x) => this.detach(x));
     if (start < this.compactRev) {
       w.fail(new DatastoreError("Compacted", prefix, `watch from revision ${start}: history starts at ${this.compactRev}`));
       return w;
@@ -103,7 +122,16 @@ export class MemoryDatastore implements Datastore {
     const first = this.history[this.head]?.revision ?? this.rev + 1;
     for (let i = this.head + Math.max(0, start - first); i < this.history.length; i++) w.offer(this.history[i]!);
     this.watches.add(w);
+    const group = this.watchGroups.get(prefix);
+    if (group) group.add(w);
+    else this.watchGroups.set(prefix, new Set([w]));
     return w;
+  }
+
+  private detach(w: MemoryWatch): void {
+    if (!this.watches.delete(w)) return;
+    const group = this.watchGroups.get(w.prefix);
+    if (group && group.delete(w) && group.size === 0) this.watchGroups.delete(w.prefix);
   }
 
   async revision(): Promise<number> {
@@ -133,6 +161,7 @@ export class MemoryDatastore implements Datastore {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.lists.clear();
     for (const w of this.watches) w.cancel();
     this.history = [];
     this.head = 0;
@@ -144,7 +173,23 @@ export class MemoryDatastore implements Datastore {
   }
 
   private record(event: WatchEvent): void {
-    for (const w of this.watches) if (event.key.startsWith(w.prefix)) w.offer(event);
+    // Watches are offered events in the order they were made. Nearly always a key matches one group
+    // (or none), whose watches are in that order; with several matching groups, all are walked in order.
+    let match: Set<MemoryWatch> | undefined;
+    let several = false;
+    for (const [prefix, group] of this.watchGroups) {
+      if (!event.key.startsWith(prefix)) continue;
+      if (match !== undefined) {
+        several = true;
+        break;
+      }
+      match = group;
+    }
+    if (several) {
+      for (const w of this.watches) if (event.key.startsWith(w.prefix)) w.offer(event);
+    } else if (match !== undefined) {
+      for (const w of match) w.offer(event);
+    }
     if (this.historyLimit === 0) {
       this.compactRev = event.revision + 1;
       return;

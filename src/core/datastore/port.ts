@@ -37,7 +37,7 @@ export const isDatastoreError = (e: unknown, code?: DatastoreErrorCode): e is Da
   e instanceof DatastoreError && (code === undefined || e.code === code);
 
 export interface ListResult {
-  readonly items: KeyValue[]; // sorted by key
+  readonly items: readonly KeyValue[]; // sorted by key; read-only: the memory store shares one list between callers
   readonly revision: number; // the store revision the list was read at
 }
 

@@ -135,6 +135,64 @@ describe("MemoryDatastore specifics", () => {
   });
 });
 
+describe("MemoryDatastore shared lists and watch groups", () => {
+  test("a long list is one shared result per revision, and every write (put, update, delete) gives a fresh one", async () => {
+    const s = new MemoryDatastore();
+    for (let i = 0; i < 12; i++) await s.create(`/l/${String(i).padStart(2, "0")}`, String(i));
+    const a = await s.list("/l/");
+    const b = await s.list("/l/");
+    expect(b.items).toBe(a.items);
+    expect(b.revision).toBe(a.revision);
+    const keys = a.items.map((kv) => kv.key);
+    const c0 = await s.create("/l/99", "new");
+    const c = await s.list("/l/");
+    expect(c.items).not.toBe(a.items);
+    expect(c.revision).toBe(c0.modRevision);
+    expect(c.items.map((kv) => kv.key)).toEqual([...keys, "/l/99"]);
+    expect(a.items.map((kv) => kv.key)).toEqual(keys); // the earlier result is unchanged
+    // A write elsewhere is a new revision too: the list reports it.
+    const other = await s.create("/other", "x");
+    expect((await s.list("/l/")).revision).toBe(other.modRevision);
+    const u = await s.update("/l/03", "changed", c.items[3]!.modRevision);
+    const d = await s.list("/l/");
+    expect(d.items[3]).toEqual(u);
+    await s.delete("/l/04");
+    const e = await s.list("/l/");
+    expect(e.items.map((kv) => kv.key)).not.toContain("/l/04");
+    expect(e.revision).toBe(await s.revision());
+  });
+
+  test("watches on overlapping prefixes are offered each event in the order they were made", async () => {
+    const s = new MemoryDatastore();
+    const log: string[] = [];
+    const mk = (name: string, prefix: string) => s.watch(prefix, undefined, (e) => log.push(`${name} ${e.key}`));
+    mk("w1", "/a/");
+    const w2 = mk("w2", "/");
+    mk("w3", "/a/b/");
+    mk("w4", "/a/");
+    mk("w5", "/c/");
+    // Written without awaiting in between: all four are offered before any watch drains.
+    await Promise.all([
+      s.create("/a/b/1", "x"), // matches groups /a/, /, /a/b/
+      s.create("/a/x", "x"), // matches /a/ and /
+      s.create("/c/1", "x"), // matches / and /c/
+      s.create("/d", "x"), // matches / only
+    ]);
+    await flush();
+    // Each watch drains in its own microtask, scheduled when it is first offered an event.
+    expect(log).toEqual(["w1 /a/b/1", "w1 /a/x", "w2 /a/b/1", "w2 /a/x", "w2 /c/1", "w2 /d", "w3 /a/b/1", "w4 /a/b/1", "w4 /a/x", "w5 /c/1"]);
+    log.length = 0;
+    w2.cancel();
+    await s.create("/d2", "x"); // no watch left on "/"
+    await s.create("/a/y", "x");
+    const w6 = mk("w6", "/"); // a new group for "/", after the others
+    await s.create("/a/z", "x");
+    await flush();
+    expect(log).toEqual(["w1 /a/y", "w4 /a/y", "w1 /a/z", "w4 /a/z", "w6 /a/z"]);
+    w6.cancel();
+  });
+});
+
 describe("SortedKeys and compareKeys", () => {
   test("compareKeys agrees with UTF-8 byte order on random strings with astral and high BMP characters", () => {
     const alphabet = ["a", "b", "/", "é", "\uE000", "\uFFFD", "\u{1F426}", "\u{10000}", "z", "\u00FF"];
