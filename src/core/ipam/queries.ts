@@ -52,16 +52,40 @@ export async function affineBlocksOf(store: IpamStore, host: string): Promise<st
 export async function borrowedAddressesOf(store: IpamStore, host: string): Promise<BorrowedAddress[]> {
   checkSegment("host", host);
   const out: BorrowedAddress[] = [];
-  for (const e of await store.listAllBlocks()) {
-    // Every node asks this of every block (its BGP origination): the block's loans are found once per
-    // block version, and most blocks have none.
-    for (const loan of loansOf(e.block)) {
-      if (loan.node !== host) continue;
-      const b = e.block;
+  for (const entries of await store.listBlocksPerFamily()) {
+    for (const { entry, loan } of loansByHost(entries).get(host) ?? NO_HOST_LOANS) {
+      const b = entry.block;
       out.push({ address: ordinalAddress(b, loan.ordinal), block: b.cidrText, blockHost: affinityHost(b.affinity) ?? null, handleId: loan.handleId });
     }
   }
   return out;
+}
+
+interface HostLoan {
+  readonly entry: BlockEntry;
+  readonly loan: Loan;
+}
+
+const NO_HOST_LOANS: readonly HostLoan[] = Object.freeze([]);
+// Every node asks this of every block (its BGP origination). A list of blocks the store shares
+// between clients (one per datastore revision) is indexed by borrowing host once, so a node's query
+// costs its own loans, not a scan of the cluster's blocks. In list order, and per block by ordinal.
+const loanIndex = new WeakMap<readonly BlockEntry[], ReadonlyMap<string, readonly HostLoan[]>>();
+
+function loansByHost(entries: readonly BlockEntry[]): ReadonlyMap<string, readonly HostLoan[]> {
+  let index = loanIndex.get(entries);
+  if (index !== undefined) return index;
+  const byHost = new Map<string, HostLoan[]>();
+  for (const entry of entries) {
+    for (const loan of loansOf(entry.block)) {
+      const list = byHost.get(loan.node);
+      if (list) list.push({ entry, loan });
+      else byHost.set(loan.node, [{ entry, loan }]);
+    }
+  }
+  index = byHost;
+  loanIndex.set(entries, index);
+  return index;
 }
 
 /** An address allocated to a node other than its block's host (or from a block without one). */

@@ -78,6 +78,11 @@ export const newCounters = (): IpamCounters => ({
 // a write is read back by its writer from the per-client cache, and an allocation-heavy client should
 // not pay a WeakMap insert per write.
 const sharedParses = new WeakMap<KeyValue, BlockEntry>();
+// Entries by the datastore's items array. The memory store hands every client that lists a prefix at
+// one revision the same (read-only) array, so a cluster maps it once, not once per node (N² at a cold
+// start, where every node lists all blocks). Entries made by one client serve all: a version of a key
+// is one value whoever parsed or wrote it.
+const sharedLists = new WeakMap<readonly KeyValue[], readonly BlockEntry[]>();
 
 const AFFINITY_STATES: readonly string[] = ["pending", "confirmed", "pendingDeletion", ""];
 
@@ -166,16 +171,38 @@ export class IpamStore {
     });
   }
 
-  async listBlocks(family: Family): Promise<{ revision: number; entries: BlockEntry[] }> {
+  async listBlocks(family: Family): Promise<{ revision: number; entries: readonly BlockEntry[] }> {
     this.counters.lists++;
     const res = await this.ds.list(blockPrefix(family));
-    return { revision: res.revision, entries: res.items.map((kv) => this.blockEntry(kv)) };
+    return { revision: res.revision, entries: this.entriesOf(res.items) };
+  }
+
+  /** The entries of a list's items; a list the datastore shares (see sharedLists) is mapped once. */
+  private entriesOf(items: readonly KeyValue[]): readonly BlockEntry[] {
+    const shared = sharedLists.get(items);
+    if (shared !== undefined) {
+      this.counters.blocksShared += shared.length;
+      return shared;
+    }
+    const entries = items.map((kv) => this.blockEntry(kv));
+    sharedLists.set(items, entries);
+    return entries;
   }
 
   async listAllBlocks(): Promise<BlockEntry[]> {
     const v4 = await this.listBlocks(4);
     const v6 = await this.listBlocks(6);
     return [...v4.entries, ...v6.entries];
+  }
+
+  /**
+   * Every block, as one list per family (IPv4 first): listAllBlocks without the copy, so that a list
+   * shared between clients stays the same array (per-list indexes, as borrowedAddressesOf keeps).
+   */
+  async listBlocksPerFamily(): Promise<readonly (readonly BlockEntry[])[]> {
+    const v4 = await this.listBlocks(4);
+    const v6 = await this.listBlocks(6);
+    return [v4.entries, v6.entries];
   }
 
   /** Creates a block; throws DatastoreError("AlreadyExists") if someone has it. */

@@ -94,4 +94,33 @@ describe("borrowedAddresses per block version", () => {
     await other.releaseByHandle("k8s-pod-network.node-2-1");
     expect(await observer.borrowedAddresses("node-2")).toEqual([]);
   });
+
+  test("with many blocks (a list shared between clients), every node's loans match a per-client scan", async () => {
+    const ds = newStore();
+    const pool = { name: "wide", cidr: "10.9.0.0/22" }; // 16 blocks of /26
+    const hosts = Array.from({ length: 12 }, (_, i) => `node-${i}`);
+    const owners = hosts.map(() => new Ipam(ds, { pools: [pool] }));
+    for (let i = 0; i < hosts.length; i++) await owners[i]!.autoAssign(pod(hosts[i]!, 0));
+    // Each node borrows two addresses from the next node's block (the block is affine to that node).
+    const blocks = await owners[0]!.blocks();
+    expect(blocks.length).toBeGreaterThanOrEqual(12);
+    const blockOf = new Map(blocks.map((b) => [b.host, b.cidr]));
+    for (let i = 0; i < hosts.length; i++) {
+      const lender = hosts[(i + 1) % hosts.length]!;
+      const base = blockOf.get(lender)!.split("/")[0]!.split(".").map(Number);
+      for (const k of [40, 50 + i]) {
+        const ip = `${base[0]}.${base[1]}.${base[2]}.${base[3]! + k}`;
+        await owners[i]!.assignIP({ address: ip, handleId: `h-${hosts[i]}-${k}`, attrs: { pod: `p${k}` }, host: hosts[i]! });
+      }
+    }
+    // Every client sees the same answers, whether the store shares its list (memory) or not (etcd-like).
+    const shared = hosts.map(() => new Ipam(ds, { pools: [pool] }));
+    const fresh = new Ipam(new CopyingDatastore(ds), { pools: [pool] });
+    for (const host of [...hosts, "node-absent"]) {
+      const want = await fresh.borrowedAddresses(host);
+      expect(want).toHaveLength(host === "node-absent" ? 0 : 2);
+      for (const c of [...shared, owners[0]!]) expect(await c.borrowedAddresses(host)).toEqual(want);
+    }
+    expect(shared[1]!.stats().blocksShared).toBeGreaterThan(0);
+  });
 });
