@@ -186,6 +186,11 @@ export class SimEngine implements Clock {
             reason = "budget";
             break;
           }
+          if (this.live > 0 && q.farBound() > until) {
+            // Only bucketed events are left, all later than `until` (so at least one live one is).
+            reason = "time";
+            break;
+          }
           const ev = q.peek();
           if (ev === undefined) {
             reason = "quiescent";

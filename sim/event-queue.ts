@@ -317,6 +317,16 @@ export class EventQueue {
     hx[2 * i + 1] = arg;
   }
 
+  /**
+   * When every queued event is in a bucket (none in the heap or the run): no event is earlier than
+   * this. Otherwise 0. Lets a run to a time stop without heapifying a bucket of timers it will
+   * not reach (a million keepalive timers in a 1,000-node mesh).
+   */
+  farBound(): number {
+    if (this.n !== 0 || this.rl !== 0) return 0;
+    return this.bucketIds.length > 0 ? (this.bucketIds[0] as number) * BUCKET_MS : Infinity;
+  }
+
   /** The earliest entry (possibly cancelled), without removing it; its time is topTime(). */
   peek(): SimEvent | undefined {
     if (this.n === 0 && this.runLength() === 0 && this.far > 0) this.refill();

@@ -195,6 +195,21 @@ describe("SimEngine runs", () => {
     expect(e.run({ until: 60 }).events).toBe(1);
   });
 
+  test("until a time with only far timers left: stops at the time, or is quiescent when they are all cancelled", () => {
+    const e = new SimEngine();
+    const fired: number[] = [];
+    const handles = [30_000, 30_000.5, 45_000, 2_500].map((t) => e.scheduleAt(t, "timer", () => fired.push(t)));
+    e.schedule(1, "x", () => fired.push(1));
+    expect(e.run({ until: 2_000 })).toEqual({ reason: "time", events: 1, time: 2_000 });
+    expect(e.run({ until: 29_999 })).toEqual({ reason: "time", events: 1, time: 29_999 });
+    expect(e.nextEventTime()).toBe(30_000);
+    expect(e.run({ until: 30_000.5 })).toEqual({ reason: "time", events: 2, time: 30_000.5 });
+    expect(fired).toEqual([1, 2_500, 30_000, 30_000.5]);
+    e.cancel(handles[2]);
+    expect(e.run({ until: 40_000 })).toEqual({ reason: "quiescent", events: 0, time: 40_000 });
+    expect(e.pending).toBe(0);
+  });
+
   test("until a predicate", () => {
     const e = new SimEngine();
     const c = { n: 0 };
