@@ -150,17 +150,23 @@ if (args[0] === "--one") {
   console.log(`SimBackend cold start to converged (node ${process.version}, one process per case)`);
   for (const n of names) {
     // A fresh process per case, so peak RSS and JIT state are the case's own.
-    // V8's default old-space limit here is ~4 GB; the issue's budget for the 1,000-node mesh is 8 GB of
-    // RSS, so the heap may grow to 7.5 GB (smaller cases never get near either). A 64 MB young
-    // generation (default 16): with a multi-GB heap each scavenge costs ~50 ms however little survives,
-    // so fewer of them matter (mesh1000: 197 -> 140 s wall); and 64 MB from the start (V8 starts at
-    // 1 MB and doubles it only now and then: the cold start's millions of surviving objects were
-    // copied by hundreds of small scavenges first). Flags given to this process win.
-    const heap = [
-      ...(process.execArgv.some((a) => a.startsWith("--max-old-space-size")) ? [] : ["--max-old-space-size=7680"]),
-      ...(process.execArgv.some((a) => a.startsWith("--max-semi-space-size")) ? [] : ["--max-semi-space-size=64"]),
-      ...(process.execArgv.some((a) => a.startsWith("--min-semi-space-size")) ? [] : ["--min-semi-space-size=64"]),
+    // V8 flags for a heap of several GB built by millions of small long-lived objects (flags given to
+    // this process win; the figures are mesh1000's, docs/simulator.md):
+    // - the old space may grow to 7.5 GB (V8's default limit here is ~4 GB; the issue's budget is 8 GB);
+    // - a 128 MB young generation from the start (V8 starts at 1 MB and doubles it now and then, up to
+    //   16 MB: with a multi-GB heap every scavenge costs tens of ms however little survives;
+    //   197 -> 140 s wall with 64 MB back then, 68.6 -> 63.3 s from 64 to 128 MB now, 256 no better);
+    // - no allocation-site pretenuring: V8 moves object literals that always survive (a session's
+    //   state) to old-space allocation on the main thread; left young, the parallel scavenger promotes
+    //   them on both cores (mesh1000 with 128 MB: 63.3 -> 52–66 s wall over 7 runs, start 9.2 -> 7.7–9.2 s).
+    const flags: [name: string, flag: string][] = [
+      ["--max-old-space-size", "--max-old-space-size=7680"],
+      ["--max-semi-space-size", "--max-semi-space-size=128"],
+      ["--min-semi-space-size", "--min-semi-space-size=128"],
+      ["--allocation-site-pretenuring", "--no-allocation-site-pretenuring"],
     ];
+    const given = (name: string) => process.execArgv.some((a) => a.startsWith(name) || a.startsWith(name.replace("--", "--no-")));
+    const heap = flags.filter(([name]) => !given(name)).map(([, flag]) => flag);
     const out = execFileSync(process.execPath, [...heap, ...process.execArgv, fileURLToPath(import.meta.url), "--one", n], { encoding: "utf8", maxBuffer: 1 << 24 });
     process.stdout.write(out);
   }
