@@ -415,7 +415,6 @@ export class Session {
     return true;
   }
 
-
   private onWireError(a: Attempt, e: unknown): void {
     if (isBgpWireError(e)) {
       this.fail(a, notificationFor(e), `malformed message: ${e.message}`);
