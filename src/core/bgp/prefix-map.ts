@@ -83,7 +83,7 @@ export class PrefixMap<V> {
       const i = this.smallKeys?.indexOf(k) ?? -1;
       return i < 0 ? undefined : this.vals[i];
     }
-    const len = k % 64;
+    const len = (k % 64) | 0;
     const i = this.find(((k - len) / 64) | 0, len);
     return i < 0 ? undefined : this.vals[i];
   }
@@ -91,7 +91,7 @@ export class PrefixMap<V> {
   has(k: PrefixKey): boolean {
     if (typeof k === "string") return this.v6?.has(k) ?? false;
     if (this.lens.length === 0) return this.l1 !== 0 ? k === v4Key(this.a1, this.l1 - 1) : (this.smallKeys?.indexOf(k) ?? -1) >= 0;
-    const len = k % 64;
+    const len = (k % 64) | 0;
     return this.find(((k - len) / 64) | 0, len) >= 0;
   }
 
@@ -104,7 +104,9 @@ export class PrefixMap<V> {
       const keys = this.smallKeys;
       if (keys === undefined) {
         if (this.l1 === 0) {
-          const len = k % 64;
+          // `| 0`: `%` of a key past 2^31 (a heap number) gives a heap number, and storing one in l1
+          // would make the field a boxed double in every PrefixMap.
+          const len = (k % 64) | 0;
           this.a1 = ((k - len) / 64) | 0;
           this.l1 = len + 1;
           this.v1 = v;
@@ -137,7 +139,7 @@ export class PrefixMap<V> {
       }
       this.grow();
     }
-    const len = k % 64;
+    const len = (k % 64) | 0;
     const addr = ((k - len) / 64) | 0;
     const l = len + 1;
     let i = this.slot(addr, len);
@@ -179,7 +181,7 @@ export class PrefixMap<V> {
       }
       return true;
     }
-    const len = k % 64;
+    const len = (k % 64) | 0;
     let i = this.find(((k - len) / 64) | 0, len);
     if (i < 0) return false;
     this.count4--;
