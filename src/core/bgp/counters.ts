@@ -1,6 +1,6 @@
 // Per-peer BGP message counters, counted where whole messages cross the session (the framer's output
-// on the way in, the connection's send on the way out): plain integer fields on one object per
-// direction, so counting allocates nothing. The shape matches the simulator's transport counters
+// on the way in, the connection's send on the way out): integer fields on one object per direction
+// (a session's are the compact DirectionCounters), so counting allocates nothing. The shape matches the simulator's transport counters
 // (sim/transport.ts BgpCounters is a Pick of it) plus octets per type and prefix counts.
 import { MessageType } from "./wire/index.ts";
 
@@ -58,6 +58,114 @@ export function newPeerCounters(): PeerCounters {
   return { sent: newMessageCounters(), received: newMessageCounters() };
 }
 
+/**
+ * A session's counters for one direction, smaller than a plain MessageCounters (a mesh node keeps two
+ * per peer, a 1,000-node mesh two million): the counts every session has are fields; NOTIFICATION,
+ * ROUTE-REFRESH and unknown-type counts sit in a second object made on the first such message;
+ * `messages` and `bytes` are sums (read-only). Reads like a MessageCounters; copyCounters makes plain ones.
+ */
+export class DirectionCounters implements MessageCounters {
+  open = 0;
+  update = 0;
+  keepalive = 0;
+  openBytes = 0;
+  updateBytes = 0;
+  keepaliveBytes = 0;
+  prefixesAnnounced = 0;
+  prefixesWithdrawn = 0;
+  private rare: RareCounters | undefined = undefined;
+
+  get messages(): number {
+    const r = this.rare;
+    return this.open + this.update + this.keepalive + (r === undefined ? 0 : r.notification + r.routeRefresh + r.other);
+  }
+  get bytes(): number {
+    const r = this.rare;
+    return this.openBytes + this.updateBytes + this.keepaliveBytes + (r === undefined ? 0 : r.notificationBytes + r.routeRefreshBytes + r.otherBytes);
+  }
+  get notification(): number {
+    return this.rare?.notification ?? 0;
+  }
+  set notification(v: number) {
+    this.rareCounters().notification = v;
+  }
+  get routeRefresh(): number {
+    return this.rare?.routeRefresh ?? 0;
+  }
+  set routeRefresh(v: number) {
+    this.rareCounters().routeRefresh = v;
+  }
+  get other(): number {
+    return this.rare?.other ?? 0;
+  }
+  set other(v: number) {
+    this.rareCounters().other = v;
+  }
+  get notificationBytes(): number {
+    return this.rare?.notificationBytes ?? 0;
+  }
+  set notificationBytes(v: number) {
+    this.rareCounters().notificationBytes = v;
+  }
+  get routeRefreshBytes(): number {
+    return this.rare?.routeRefreshBytes ?? 0;
+  }
+  set routeRefreshBytes(v: number) {
+    this.rareCounters().routeRefreshBytes = v;
+  }
+  get otherBytes(): number {
+    return this.rare?.otherBytes ?? 0;
+  }
+  set otherBytes(v: number) {
+    this.rareCounters().otherBytes = v;
+  }
+
+  /** Counts one message of `type` and `length` octets (as countMessage). */
+  count(type: number, length: number): void {
+    if (type === MessageType.UPDATE) {
+      this.update++;
+      this.updateBytes += length;
+    } else if (type === MessageType.KEEPALIVE) {
+      this.keepalive++;
+      this.keepaliveBytes += length;
+    } else if (type === MessageType.OPEN) {
+      this.open++;
+      this.openBytes += length;
+    } else {
+      const r = this.rareCounters();
+      if (type === MessageType.NOTIFICATION) {
+        r.notification++;
+        r.notificationBytes += length;
+      } else if (type === MessageType.ROUTE_REFRESH) {
+        r.routeRefresh++;
+        r.routeRefreshBytes += length;
+      } else {
+        r.other++;
+        r.otherBytes += length;
+      }
+    }
+  }
+
+  private rareCounters(): RareCounters {
+    return (this.rare ??= new RareCounters());
+  }
+}
+
+class RareCounters {
+  notification = 0;
+  routeRefresh = 0;
+  other = 0;
+  notificationBytes = 0;
+  routeRefreshBytes = 0;
+  otherBytes = 0;
+}
+
+/** A session's counters: the two directions (see DirectionCounters). */
+export class SessionCounters implements PeerCounters {
+  readonly sent = new DirectionCounters();
+  readonly received = new DirectionCounters();
+}
+
 /** Counts one message of `type` and `length` octets. */
 export function countMessage(c: MessageCounters, type: number, length: number): void {
   c.messages++;
@@ -100,17 +208,31 @@ export function countEncoded(c: MessageCounters, bytes: Uint8Array): void {
   while (n - o >= 19) {
     const len = ((bytes[o + 16] as number) << 8) | (bytes[o + 17] as number);
     if (len < 19 || len > n - o) break;
-    countMessage(c, bytes[o + 18] as number, len);
+    countAny(c, bytes[o + 18] as number, len);
     o += len;
   }
-  if (o < n) countMessage(c, -1, n - o);
+  if (o < n) countAny(c, -1, n - o);
 }
 
-/** Adds `from` into `into`, field by field. */
+function countAny(c: MessageCounters, type: number, length: number): void {
+  if (c instanceof DirectionCounters) c.count(type, length);
+  else countMessage(c, type, length);
+}
+
+/** Adds `from` (plain or a session's) into `into` (a plain one), field by field. */
 export function addCounters(into: MessageCounters, from: MessageCounters): void {
-  for (const k of Object.keys(into) as (keyof MessageCounters)[]) into[k] += from[k];
+  for (const k of FIELDS) into[k] += from[k];
 }
 
+/** Plain copies (the fields in newMessageCounters' order), also of a session's counters. */
 export function copyCounters(c: PeerCounters): PeerCounters {
-  return { sent: { ...c.sent }, received: { ...c.received } };
+  return { sent: copyMessageCounters(c.sent), received: copyMessageCounters(c.received) };
 }
+
+function copyMessageCounters(c: MessageCounters): MessageCounters {
+  const out = newMessageCounters();
+  for (const k of FIELDS) out[k] = c[k];
+  return out;
+}
+
+const FIELDS = Object.keys(newMessageCounters()) as (keyof MessageCounters)[];

@@ -29,7 +29,7 @@ import {
   BGP_VERSION,
 } from "./wire/index.ts";
 import type { Clock, CloseReason, ConnectOptions, Connection, ConnectionReceiver, TimerHandle, Transport } from "./ports.ts";
-import { countEncoded, countMessage, newPeerCounters, type PeerCounters } from "./counters.ts";
+import { countEncoded, SessionCounters } from "./counters.ts";
 
 export type SessionState = "Idle" | "Connect" | "Active" | "OpenSent" | "OpenConfirm" | "Established";
 
@@ -170,7 +170,7 @@ export class Session {
   /** The owner's handle (the Speaker's per-peer state), so one SessionEvents object can serve every session. */
   owner: unknown;
   /** Messages and octets sent to and received from this peer, over every connection since creation. */
-  readonly counters: PeerCounters = newPeerCounters();
+  readonly counters = new SessionCounters();
 
   constructor(config: SessionConfig, clock: Clock, transport: Transport, events: SessionEvents) {
     const hold = config.holdTime ?? 90;
@@ -391,7 +391,7 @@ export class Session {
   /** @internal One whole message of a connection (octets [offset, offset + length) of data); false: stop. */
   messageAt(a: Attempt, data: Uint8Array, offset: number, length: number): boolean {
     if (a.closed) return false;
-    countMessage(this.counters.received, data[offset + 18] as number, length);
+    this.counters.received.count(data[offset + 18] as number, length);
     let msg: Message;
     try {
       const n = this.negotiatedFor(a);

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "@jest/globals";
-import { countEncoded, newMessageCounters, type MessageCounters } from "../../../src/core/bgp/counters.ts";
+import { addCounters, copyCounters, countEncoded, countMessage, DirectionCounters, newMessageCounters, SessionCounters, type MessageCounters } from "../../../src/core/bgp/counters.ts";
 import { encodeMessage, MessageFramer, MessageType, type Message, decodeMessage } from "../../../src/core/bgp/wire/index.ts";
 import { Lab, open, rawPeer } from "./lab.ts";
 
@@ -115,5 +115,34 @@ describe("BGP message counters", () => {
     expect(c).toMatchObject({ messages: 2, keepalive: 1, notification: 1, bytes: 19 + 24, notificationBytes: 24, other: 0 });
     const msgs: Message[] = new MessageFramer().push(both).map((m) => decodeMessage(m));
     expect(msgs.map((m) => m.type)).toEqual([MessageType.KEEPALIVE, MessageType.NOTIFICATION]);
+  });
+
+  test("a session's compact counters count exactly as plain ones, and copy to plain ones in the same key order", () => {
+    const plain = newMessageCounters();
+    const compact = new DirectionCounters();
+    // Every type, the unknown ones (-1: a trailing fragment; 9: a type the decoder rejects) included.
+    const types = [1, 4, 4, 2, 2, 2, 4, 3, 5, 2, 9, -1, 4, 5, 1];
+    types.forEach((t, i) => {
+      countMessage(plain, t, 19 + i * 7);
+      compact.count(t, 19 + i * 7);
+    });
+    compact.prefixesAnnounced += 3;
+    plain.prefixesAnnounced += 3;
+    const copy = copyCounters({ sent: compact, received: new DirectionCounters() });
+    expect(copy.sent).toEqual(plain);
+    expect(Object.keys(copy.sent)).toEqual(Object.keys(newMessageCounters()));
+    expect(copy.received).toEqual(newMessageCounters());
+    const sum = newMessageCounters();
+    addCounters(sum, compact);
+    addCounters(sum, plain);
+    for (const k of Object.keys(sum) as (keyof MessageCounters)[]) expect(sum[k]).toBe(2 * plain[k]);
+    // The rare counts are writable like plain fields; messages and bytes follow them.
+    const c = new SessionCounters().sent;
+    expect(c.messages).toBe(0);
+    c.notification += 2;
+    c.notificationBytes += 50;
+    expect(c).toMatchObject({ notification: 2, notificationBytes: 50, messages: 2, bytes: 50, routeRefresh: 0, other: 0 });
+    countEncoded(c, encodeMessage({ type: MessageType.KEEPALIVE }));
+    expect([c.keepalive, c.keepaliveBytes, c.messages, c.bytes]).toEqual([1, 19, 3, 69]);
   });
 });
