@@ -129,11 +129,18 @@ const ACK = 16;
 const WINDOW = 65535;
 const RTO_MIN = 200;
 const RTO_MAX = 120_000;
-const RTO_INIT = 1000;
 /** The largest window (Linux autotunes the receive buffer up to about 6 MB; half of it is window). */
 const MAX_WINDOW = 3 * 1024 * 1024;
 /** Delays before each SYN retransmission, then the final wait before giving up (Linux, 6 retries). */
 const SYN_BACKOFF = [1000, 2000, 4000, 8000, 16000, 32000, 64000];
+
+// An endpoint's fractional numbers in the network's slab: slot i's at D * i + SRTT ... (see Endpoint.slot).
+const D = 4;
+const SRTT = 0;
+const RTTVAR = 1;
+const RTO = 2;
+/** When the ACK in Endpoint.pendTo reaches the sender; -1: none pending. */
+const PEND_AT = 3;
 
 // Endpoint states.
 const SYN_SENT = 0;
@@ -169,6 +176,8 @@ class Flight {
   /** Serialisation: bits per ms of the bottleneck (0: instant), when the first octet leaves. */
   bitsPerMs = 0;
   txStart = 0;
+  /** When it reaches the receiver (no flight sent after it arrives earlier). */
+  arriveAt = 0;
   /** The arrival event (rescheduled when a bandwidth-limited flight grows). */
   ev: SimEvent | undefined = undefined;
   next: Flight | undefined = undefined;
@@ -279,19 +288,20 @@ class Endpoint implements Connection {
   trTail: Flight | undefined;
   /**
    * The ACK of an arrived flight that was the only one outstanding, kept here instead of in the
-   * flight (which is recycled at once): an idle session then holds no Flight. -1: none.
+   * flight (which is recycled at once): an idle session then holds no Flight. Its time is in the
+   * slot (PEND_AT, -1: none).
    */
-  pendAt = -1;
   pendTo = 0;
-  lastArrival = 0;
+  /**
+   * Where the network keeps this end's fractional numbers (srtt, rttvar, rto, pendAt: see D), from
+   * the handshake until it is killed; -1 before and after. As fields they would be a heap number each.
+   */
+  slot = -1;
   /** Highest sndNxt reached: flights starting below it are retransmissions. */
   maxSent = 0;
   cwnd: number;
   /** Slow-start threshold in segments (a large small integer, not Infinity: it stays unboxed). */
   ssthresh = 1 << 30;
-  srtt = 0;
-  rttvar = 0;
-  rto = RTO_INIT;
   retries = 0;
   rtoEv: SimEvent | undefined;
   wakeEv: SimEvent | undefined;
@@ -703,6 +713,14 @@ export class SimTransportNetwork {
   private readonly lossRng: RandomStream;
   /** Acknowledged flights for reuse. */
   private readonly free: Flight[] = [];
+  /**
+   * The endpoints' fractional numbers (see D), a slot per established endpoint: as fields, V8 keeps
+   * each in a heap number of its own (a million endpoints in a 1,000-node mesh). A slot is given
+   * back when its endpoint is killed (nothing reads or writes a dead endpoint's slot) or never opens.
+   */
+  private d = new Float64Array(D * 1024);
+  private slots = 0;
+  private readonly freeSlots: number[] = [];
   private readonly hosts = new Map<string, HostState>();
   private readonly capture: TcpCapture | undefined;
   private readonly defaultMtu: number;
@@ -921,9 +939,8 @@ export class SimTransportNetwork {
     e.peer = s;
     s.peer = e;
     const rtt = t - syn.sentAt;
-    e.srtt = s.srtt = rtt;
-    e.rttvar = s.rttvar = rtt / 2;
-    e.rto = s.rto = rtt + Math.max(RTO_MIN, 2 * rtt);
+    this.openSlot(e, rtt);
+    this.openSlot(s, rtt);
     // The handshake's ACK reaches the server one latency later: only then is the connection accepted.
     const p = this.pathOut(e, 40);
     if (p.ok) this.captureSeg(p, t, e, ACK, (e.isn + 1) >>> 0, (s.isn + 1) >>> 0);
@@ -931,6 +948,32 @@ export class SimTransportNetwork {
     this.tcpCounters.established++;
     onConnected(e);
     this.pump(e);
+  }
+
+  /** Gives an endpoint its slot, with the RTT estimate of its handshake. */
+  private openSlot(e: Endpoint, rtt: number): void {
+    let i = this.freeSlots.pop();
+    if (i === undefined) {
+      i = this.slots++;
+      if (D * this.slots > this.d.length) {
+        const d = new Float64Array(2 * this.d.length);
+        d.set(this.d);
+        this.d = d;
+      }
+    }
+    e.slot = i;
+    const d = this.d;
+    const k = D * i;
+    d[k + SRTT] = rtt;
+    d[k + RTTVAR] = rtt / 2;
+    d[k + RTO] = rtt + Math.max(RTO_MIN, 2 * rtt);
+    d[k + PEND_AT] = -1;
+  }
+
+  private closeSlot(e: Endpoint): void {
+    if (e.slot === -1) return;
+    this.freeSlots.push(e.slot);
+    e.slot = -1;
   }
 
   /** Virtual time `delayMs` from now, as SimEngine.schedule computes it. */
@@ -943,6 +986,8 @@ export class SimTransportNetwork {
     const s = syn.s as Endpoint;
     const l = syn.l as SimListener;
     if (s.hs.down || l.closed) {
+      // s never opens (it stays in SYN_SENT, which nothing sends from): its slot goes back now.
+      this.closeSlot(s);
       if (e.state !== DEAD) this.sendRst(s, e, s.host, s.localAddress, s.remoteAddress);
       return;
     }
@@ -1017,8 +1062,9 @@ export class SimTransportNetwork {
         if (f.bitsPerMs > 0) {
           // More octets to serialise: the flight arrives later.
           e.txFreeAt += this.txTime(e, n, f.bitsPerMs);
-          const at = Math.max(e.txFreeAt + f.latency, e.lastArrival);
-          e.lastArrival = at;
+          // f is the last flight put on the wire (see below): nothing after it to wait for.
+          const at = Math.max(e.txFreeAt + f.latency, f.arriveAt);
+          f.arriveAt = at;
           this.engine.cancel(f.ev);
           f.ev = this.engine.scheduleWith(at, "tcp-data", arriveOf, e);
         }
@@ -1054,9 +1100,12 @@ export class SimTransportNetwork {
             f.txStart = Math.max(now, e.txFreeAt);
             done = e.txFreeAt = f.txStart + this.txTime(e, n, f.bitsPerMs);
           }
-          const at = Math.max(done + p.latencyMs, e.lastArrival);
-          e.lastArrival = at;
-          if (e.trTail) e.trTail.nextTr = f;
+          // Not before the flights still on the wire (none: all arrived by now, so none later).
+          const tail = e.trTail;
+          const arrive = done + p.latencyMs;
+          const at = tail !== undefined ? Math.max(arrive, tail.arriveAt) : arrive;
+          f.arriveAt = at;
+          if (tail) tail.nextTr = f;
           else e.trHead = f;
           e.trTail = f;
           // Only a bandwidth-limited flight's arrival may move (see above): the others need no handle.
@@ -1064,7 +1113,7 @@ export class SimTransportNetwork {
           else this.engine.post(at, this.arriveEv, e);
         } else {
           f.ackAt = Infinity;
-          this.armRto(e, now + e.rto);
+          this.armRto(e, now + (this.d[D * e.slot + RTO] as number));
         }
       }
       const from = e.sndNxt;
@@ -1085,10 +1134,12 @@ export class SimTransportNetwork {
     let f = e.inHead;
     const now = this.engine.now();
     let popped = false;
-    if (e.pendAt !== -1 && e.pendAt <= now) {
+    const pendAt = D * e.slot + PEND_AT;
+    const pa = this.d[pendAt] as number;
+    if (pa !== -1 && pa <= now) {
       // Older than any flight in the list.
       this.acked(e, e.pendTo, e.pendFin);
-      e.pendAt = -1;
+      this.d[pendAt] = -1;
       popped = true;
     }
     while (f && f.ackAt !== -1 && f.ackAt <= now) {
@@ -1126,7 +1177,8 @@ export class SimTransportNetwork {
 
   /** Wakes the sender when the first outstanding ACK arrives (unknown yet: the flight's arrival will). */
   private wakeAtHeadAck(e: Endpoint): void {
-    const at = e.pendAt !== -1 ? e.pendAt : e.inHead?.ackAt;
+    const pa = this.d[D * e.slot + PEND_AT] as number;
+    const at = pa !== -1 ? pa : e.inHead?.ackAt;
     if (e.wakeEv === undefined && at !== undefined && at !== -1 && at !== Infinity && at > this.engine.now()) this.wake(e, at);
   }
 
@@ -1166,7 +1218,7 @@ export class SimTransportNetwork {
       if (r.state === DEAD && (down === undefined || down.reset)) this.sendRst(r, s, r.host, r.localAddress, r.remoteAddress);
       else {
         f.ackAt = Infinity;
-        this.armRto(s, f.sentAt + s.rto);
+        this.armRto(s, f.sentAt + (this.d[D * s.slot + RTO] as number));
       }
       return;
     }
@@ -1183,7 +1235,7 @@ export class SimTransportNetwork {
     // The cumulative ACK goes back along the receiver's path.
     const back = this.pathOut(r, 40);
     const lostAck = !back.ok || this.lost(back);
-    if (lostAck || someLost) this.armRto(s, f.sentAt + s.rto);
+    if (lostAck || someLost) this.armRto(s, f.sentAt + (this.d[D * s.slot + RTO] as number));
     f.ackTo = r.rcvNxt;
     f.ackFin = r.finRcvd;
     if (lostAck) f.ackAt = Infinity;
@@ -1193,9 +1245,10 @@ export class SimTransportNetwork {
       if (s.wakeEv === undefined && (s.sndNxt < s.sndEnd || (s.finQueued && !s.finSent) || s.state === CLOSING)) {
         this.wake(s, f.ackAt);
       }
-      if (!someLost && s.inHead === f && f.next === undefined && s.pendAt === -1) {
+      const pendAt = D * s.slot + PEND_AT;
+      if (!someLost && s.inHead === f && f.next === undefined && this.d[pendAt] === -1) {
         // The common case (one flight, all delivered): keep its ACK on the sender, recycle the flight.
-        s.pendAt = f.ackAt;
+        this.d[pendAt] = f.ackAt;
         s.pendTo = f.ackTo;
         s.pendFin = f.ackFin;
         s.inHead = s.inTail = undefined;
@@ -1218,10 +1271,12 @@ export class SimTransportNetwork {
 
   private sampleRtt(e: Endpoint, rtt: number, f: Flight): void {
     if (f.retransmit) return; // Karn: no samples from retransmissions
-    const err = rtt - e.srtt;
-    e.srtt += err / 8;
-    e.rttvar += (Math.abs(err) - e.rttvar) / 4;
-    if (e.retries === 0) e.rto = Math.min(RTO_MAX, e.srtt + Math.max(RTO_MIN, 4 * e.rttvar));
+    const d = this.d;
+    const k = D * e.slot;
+    const err = rtt - (d[k + SRTT] as number);
+    const srtt = (d[k + SRTT] = (d[k + SRTT] as number) + err / 8);
+    const rttvar = (d[k + RTTVAR] = (d[k + RTTVAR] as number) + (Math.abs(err) - (d[k + RTTVAR] as number)) / 4);
+    if (e.retries === 0) d[k + RTO] = Math.min(RTO_MAX, srtt + Math.max(RTO_MIN, 4 * rttvar));
   }
 
   private armRto(e: Endpoint, at: number): void {
@@ -1237,13 +1292,15 @@ export class SimTransportNetwork {
     if (e.sndUna >= e.sndNxt && (!e.finSent || e.finAcked)) return; // everything acknowledged
     const head = e.inHead;
     const now = this.engine.now();
-    if (e.pendAt !== -1 && e.pendAt > now) {
-      this.armRto(e, e.pendAt);
+    const k = D * e.slot;
+    const pendAt = this.d[k + PEND_AT] as number;
+    if (pendAt !== -1 && pendAt > now) {
+      this.armRto(e, pendAt);
       return;
     }
     if (head && (head.ackAt === -1 || (head.ackAt !== Infinity && head.ackAt > now))) {
       // Progress is on its way: look again when it has arrived.
-      this.armRto(e, Math.max(head.ackAt === -1 ? now + e.rto : head.ackAt, now + 1));
+      this.armRto(e, Math.max(head.ackAt === -1 ? now + (this.d[k + RTO] as number) : head.ackAt, now + 1));
       return;
     }
     e.retries++;
@@ -1252,7 +1309,7 @@ export class SimTransportNetwork {
       e.fail({ error: "timeout" });
       return;
     }
-    e.rto = Math.min(RTO_MAX, e.rto * 2);
+    const rto = (this.d[k + RTO] = Math.min(RTO_MAX, (this.d[k + RTO] as number) * 2));
     e.ssthresh = Math.max(2, Math.floor((e.sndNxt - e.sndUna) / e.mss / 2));
     e.cwnd = 1;
     // Go back N: everything unacknowledged is sent again (later ACKs of old flights are ignored).
@@ -1260,7 +1317,7 @@ export class SimTransportNetwork {
     e.sndNxt = e.sndUna;
     e.finSent = false;
     this.pump(e);
-    if (e.rtoEv === undefined && e.inHead) this.armRto(e, now + e.rto);
+    if (e.rtoEv === undefined && e.inHead) this.armRto(e, now + rto);
   }
 
   private sendRst(from: Endpoint, to: Endpoint, fromHost: string, src: string, dst: string): void {
@@ -1288,7 +1345,7 @@ export class SimTransportNetwork {
     e.rtoEv = e.wakeEv = e.synEv = undefined;
     e.onConnected = undefined;
     e.inHead = e.inTail = undefined;
-    e.pendAt = -1;
+    this.closeSlot(e);
     e.chunks = undefined;
   }
 
