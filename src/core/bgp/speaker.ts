@@ -267,7 +267,7 @@ function hasAfi(families: readonly AddressFamily[], afi: number): boolean {
   return false;
 }
 /** An iBGP peer that is not a route-reflector client: it may only ever be sent wide entries. */
-const isNarrow = (st: PeerState): boolean => st.source.kind === "ibgp" && !st.source.rrClient;
+const isNarrow = (st: PeerState): boolean => st.kind === "ibgp" && !st.rrClient;
 const pathList = (e: LocEntry): readonly Path[] => (e.paths === undefined ? [] : Array.isArray(e.paths) ? e.paths : [e.paths]);
 
 /** Prefixes exportTo sends with the same outgoing attributes and next hops. */
@@ -280,34 +280,145 @@ interface ExportGroup {
   keys: Key[];
 }
 
-interface PeerState {
-  config: PeerConfig;
-  session: Session;
-  source: PathSource;
-  /** Adj-RIB-Out: the signature of what the peer was sent, per prefix. */
-  adjOut: PrefixMap<string>;
-  /** Prefixes in this peer's Adj-RIB-In (before policy), and of those, accepted ones. */
-  received: number;
-  accepted: number;
+/** A peer's graceful-restart helper state, made the first time it restarts (most peers never do). */
+interface Helping {
+  helping: boolean;
+  /** Paths of this peer kept stale (counted by route). */
   stale: number;
   staleTimer: unknown;
-  /** We sent the R bit already (restarting speaker sends it only in its first OPEN). */
-  openedOnce: boolean;
-  helping: boolean;
-  /** End-of-RIB still owed to this peer for the current session (see ready()). */
-  eorPending: boolean;
+}
+
+/** A peer's received paths by attributes, once it sent a second set in a session (see sharedPath). */
+interface SharedPaths {
+  map: Map<PathAttributes, Path[]>;
+  count: number;
+}
+
+const F_OPENED_ONCE = 1;
+const F_EOR_PENDING = 2;
+/** End-of-RIB received in this session: IPv4 (F_EOR_4), IPv6 (F_EOR_4 << 1). */
+const F_EOR_4 = 4;
+const F_EOR_6 = 8;
+
+/**
+ * A configured peer. It is also the PathSource of the paths received from it (the object identifies
+ * them): a full mesh has a million of these, so there is no separate source object, and what few
+ * peers need (graceful restart, a second received attribute set, a second prefix in the Adj-RIB-Out)
+ * lives in side objects made when needed.
+ */
+class PeerState implements PathSource {
+  readonly kind: "ibgp" | "ebgp";
+  readonly address: string;
+  readonly addressValue: bigint;
+  /** The peer's BGP identifier, set when a session comes up (in place: its paths share this object). */
+  routerId = 0;
+  readonly config: PeerConfig;
+  readonly session: Session;
+  /** Prefixes in this peer's Adj-RIB-In (before policy), and of those, accepted ones. */
+  received = 0;
+  accepted = 0;
+  /** F_OPENED_ONCE (we sent the R bit already: a restarting speaker sends it only in its first OPEN), F_EOR_*. */
+  flags = 0;
   /**
    * Paths received in this session, to share them across UPDATEs (see sharedPath): the first one
    * alone (a mesh peer sends one), then by attributes + next hop once a second one comes.
    */
-  path1: Path | undefined;
-  paths: Map<PathAttributes, Path[]> | undefined;
-  pathCount: number;
+  path1: Path | undefined = undefined;
+  paths: SharedPaths | undefined = undefined;
+  gr: Helping | undefined = undefined;
   /** Our own address towards this peer per family (next hop self), computed once per session; null = none. */
-  self4: IPAddress | null | undefined;
-  self6: IPAddress | null | undefined;
-  /** End-of-RIB received from the peer in this session: bit 1 IPv4, bit 2 IPv6 (for selection deferral). */
-  eorReceived: number;
+  self4: IPAddress | null | undefined = undefined;
+  self6: IPAddress | null | undefined = undefined;
+  /**
+   * Adj-RIB-Out: the signature of what the peer was sent, per prefix. A mesh peer is sent one
+   * IPv4 prefix: it is kept here (address as int32, length + 1; 0 = none) until a second one comes,
+   * then every prefix goes to the map.
+   */
+  private outA = 0;
+  private outL = 0;
+  private outSig: string | undefined = undefined;
+  private adjOut: PrefixMap<string> | undefined = undefined;
+
+  constructor(config: PeerConfig, address: string, addressValue: bigint, ibgp: boolean, session: Session) {
+    this.kind = ibgp ? "ibgp" : "ebgp";
+    this.address = address;
+    this.addressValue = addressValue;
+    this.config = config;
+    this.session = session;
+  }
+
+  get peerAs(): number {
+    return this.config.asNumber;
+  }
+  get rrClient(): boolean {
+    return !!this.config.routeReflectorClient;
+  }
+
+  get helping(): boolean {
+    return this.gr !== undefined && this.gr.helping;
+  }
+  set helping(v: boolean) {
+    if (v || this.gr !== undefined) this.helpState().helping = v;
+  }
+  get stale(): number {
+    return this.gr === undefined ? 0 : this.gr.stale;
+  }
+  set stale(v: number) {
+    if (v !== 0 || this.gr !== undefined) this.helpState().stale = v;
+  }
+  get staleTimer(): unknown {
+    return this.gr?.staleTimer;
+  }
+  set staleTimer(v: unknown) {
+    if (v !== undefined || this.gr !== undefined) this.helpState().staleTimer = v;
+  }
+  private helpState(): Helping {
+    return (this.gr ??= { helping: false, stale: 0, staleTimer: undefined });
+  }
+
+  get outSize(): number {
+    return this.outL !== 0 ? 1 : (this.adjOut?.size ?? 0);
+  }
+  outGet(k: Key): string | undefined {
+    if (this.outL !== 0) return k === v4Key(this.outA, this.outL - 1) ? this.outSig : undefined;
+    return this.adjOut?.get(k);
+  }
+  outSet(k: Key, sig: string): void {
+    if (this.adjOut === undefined) {
+      if (typeof k === "number") {
+        if (this.outL === 0) {
+          const len = (k % 64) | 0; // an int: a heap number stored here would box the field in every PeerState
+          this.outA = ((k - len) / 64) | 0;
+          this.outL = len + 1;
+          this.outSig = sig;
+          return;
+        }
+        if (k === v4Key(this.outA, this.outL - 1)) {
+          this.outSig = sig;
+          return;
+        }
+      }
+      this.adjOut = new PrefixMap();
+      if (this.outL !== 0) {
+        this.adjOut.set(v4Key(this.outA, this.outL - 1), this.outSig!);
+        this.outL = 0;
+        this.outSig = undefined;
+      }
+    }
+    this.adjOut.set(k, sig);
+  }
+  outDelete(k: Key): void {
+    if (this.outL !== 0) {
+      if (k !== v4Key(this.outA, this.outL - 1)) return;
+      this.outL = 0;
+      this.outSig = undefined;
+    } else this.adjOut?.delete(k);
+  }
+  outClear(): void {
+    this.outL = 0;
+    this.outSig = undefined;
+    this.adjOut = undefined;
+  }
 }
 
 interface ExportOut {
@@ -469,34 +580,10 @@ export class Speaker {
     const address = canonical(config.address);
     if (this.peerStates.has(address)) throw new RangeError(`peer ${address} already configured`);
     const addressValue = peerAddressValue(address);
-    const ibgp = config.asNumber === this.asNumber;
-    const st: PeerState = {
-      config,
-      source: { kind: ibgp ? "ibgp" : "ebgp", address, addressValue, peerAs: config.asNumber, routerId: 0, rrClient: !!config.routeReflectorClient },
-      adjOut: new PrefixMap(),
-      received: 0,
-      accepted: 0,
-      stale: 0,
-      staleTimer: undefined,
-      openedOnce: false,
-      helping: false,
-      eorPending: false,
-      eorReceived: 0,
-      self4: undefined,
-      self6: undefined,
-      path1: undefined,
-      paths: undefined,
-      pathCount: 0,
-      session: undefined as unknown as Session,
-    };
     // A config that reads through to the PeerConfig: a full mesh has a Session per peer pair.
-    st.session = new Session(
-      new PeerSessionConfig(this.sessionBase, config, address),
-      this.clock,
-      this.transport,
-      this.sessionEvents,
-    );
-    st.session.owner = st;
+    const session = new Session(new PeerSessionConfig(this.sessionBase, config, address), this.clock, this.transport, this.sessionEvents);
+    const st = new PeerState(config, address, addressValue, config.asNumber === this.asNumber, session);
+    session.owner = st;
     this.peerStates.set(address, st);
     this.allChangesCache = undefined;
     if (this.running) st.session.start();
@@ -534,7 +621,7 @@ export class Speaker {
   setImportPolicy(policy: ImportPolicy | undefined): void {
     if (policy) this.config.importPolicy = policy;
     else delete this.config.importPolicy;
-    for (const st of this.peerStates.values()) this.refresh(st.source.address);
+    for (const st of this.peerStates.values()) this.refresh(st.address);
   }
 
   /** Sends ROUTE-REFRESH for each negotiated family; false when the peer is down or cannot refresh. */
@@ -568,9 +655,9 @@ export class Speaker {
   private readonly defaultCaps: (Capability[] | undefined)[] = [undefined, undefined, undefined, undefined];
 
   private capabilitiesFor(st: PeerState): Capability[] {
-    const family = st.source.address.includes(":") ? 6 : 4;
+    const family = st.address.includes(":") ? 6 : 4;
     const speaker = this.config.gracefulRestart || undefined;
-    const restarting = !!speaker?.restarting && !st.openedOnce;
+    const restarting = !!speaker?.restarting && !(st.flags & F_OPENED_ONCE);
     // Asked for every OPEN sent and received: the usual peer needs no key text.
     const plain = st.config.families === undefined && st.config.gracefulRestart === undefined;
     const slot = (family === 6 ? 2 : 0) + (restarting ? 1 : 0);
@@ -744,12 +831,12 @@ export class Speaker {
     const ps = e.paths;
     if (ps === undefined) e.paths = path;
     else if (!Array.isArray(ps)) {
-      if (ps.source === st.source) {
+      if (ps.source === st) {
         this.count(st, ps, -1);
         e.paths = path;
       } else e.paths = [ps, path];
     } else {
-      const i = ps.findIndex((p) => p.source === st.source);
+      const i = ps.findIndex((p) => p.source === st);
       if (i >= 0) {
         this.count(st, ps[i]!, -1);
         ps[i] = path;
@@ -763,16 +850,14 @@ export class Speaker {
   private withdrawFrom(st: PeerState, p: Prefix): void {
     const e = this.loc.get(key(p));
     if (!e) return;
-    const src = st.source;
-    if (this.removeAt(e, (x) => x.source === src, (x) => this.count(st, x, -1))) this.markDirty(e);
+    if (this.removeAt(e, (x) => x.source === st, (x) => this.count(st, x, -1))) this.markDirty(e);
   }
 
   /** Removes every path of this peer that matches (a full table walk, as on a session loss). */
   private removePeerPaths(st: PeerState, match: (p: Path, e: LocEntry) => boolean): void {
     if (st.received === 0) return;
-    const src = st.source;
     for (const e of this.loc.values()) {
-      if (this.removeAt(e, (p) => p.source === src && match(p, e), (p) => this.count(st, p, -1))) this.markDirty(e);
+      if (this.removeAt(e, (p) => p.source === st && match(p, e), (p) => this.count(st, p, -1))) this.markDirty(e);
     }
   }
 
@@ -782,8 +867,8 @@ export class Speaker {
       const ps = e.paths;
       if (ps === undefined) continue;
       if (!Array.isArray(ps)) {
-        if (ps.source === st.source) fn(ps);
-      } else for (const p of ps) if (p.source === st.source) fn(p);
+        if (ps.source === st) fn(ps);
+      } else for (const p of ps) if (p.source === st) fn(p);
     }
   }
 
@@ -858,7 +943,7 @@ export class Speaker {
   }
   /** eBGP peers and route-reflector clients: the peers that may need any change (cached per peer set). */
   private allChangesPeers(): PeerState[] {
-    if (this.allChangesCache === undefined) this.allChangesCache = [...this.peerStates.values()].filter((st) => st.source.kind !== "ibgp" || st.source.rrClient);
+    if (this.allChangesCache === undefined) this.allChangesCache = [...this.peerStates.values()].filter((st) => st.kind !== "ibgp" || st.rrClient);
     return this.allChangesCache;
   }
 
@@ -893,16 +978,16 @@ export class Speaker {
   /** The attributes and next hops `best` goes out to `st` with, or null when it must not. */
   private exportAttrs(e: LocEntry, best: Path, st: PeerState, n: Negotiated, cache?: ExportCache): ExportOut | null {
     const src = best.source;
-    if (src.kind !== "local" && src.address === st.source.address) return null;
+    if (src.kind !== "local" && src.address === st.address) return null;
     const family = entryFamily(e);
     if (!hasUnicast(n.families, familyAfi(family))) return null;
     const comms = best.attrs.communities ?? NO_COMMUNITIES;
-    const ebgp = st.source.kind === "ebgp";
+    const ebgp = st.kind === "ebgp";
     if (comms.includes(WellKnownCommunity.NO_ADVERTISE)) return null;
     if (ebgp && (comms.includes(WellKnownCommunity.NO_EXPORT) || comms.includes(WellKnownCommunity.NO_EXPORT_SUBCONFED))) return null;
     // iBGP split horizon, relaxed by route reflection (RFC 4456 §6).
     const reflecting = src.kind === "ibgp" && !ebgp;
-    if (reflecting && !src.rrClient && !st.source.rrClient) return null;
+    if (reflecting && !src.rrClient && !st.rrClient) return null;
     if (reflecting && (best.attrs.originatorId ?? src.routerId) === n.peerRouterId) return null;
     const policy: ExportPolicy | undefined = st.config.exportPolicy ?? this.config.exportPolicy;
     if (ebgp && !policy) return null; // RFC 8212
@@ -1054,12 +1139,12 @@ export class Speaker {
     const cache = this.exportCache;
     for (const e of entries) {
       const out = e.best ? this.exportAttrs(e, e.best, st, n, cache) : null;
-      if (!out && st.adjOut.size === 0) continue;
+      if (!out && st.outSize === 0) continue;
       const k = entryKey(e);
-      const prev = st.adjOut.get(k);
+      const prev = st.outGet(k);
       if (!out) {
         if (prev !== undefined) {
-          st.adjOut.delete(k);
+          st.outDelete(k);
           withdraw ??= { 4: [], 6: [] };
           withdrawKeys ??= { 4: [], 6: [] };
           withdraw[entryFamily(e)].push(entryPrefix(e));
@@ -1069,7 +1154,7 @@ export class Speaker {
       }
       const sig = out.sig ?? this.intern(JSON.stringify([out.attrs, out.nextHops], bigintSafe));
       if (prev === sig) continue;
-      st.adjOut.set(k, sig);
+      st.outSet(k, sig);
       let g = sig === sig0 ? g0 : groups?.get(sig);
       if (!g) {
         g = { attrs: out.attrs, nextHops: out.nextHops, family: entryFamily(e), entries: [], keys: [] };
@@ -1118,8 +1203,8 @@ export class Speaker {
       } catch (e) {
         // Attributes too big for one message (e.g. a huge path from some peer): this peer gets
         // nothing for these prefixes, and any older version it has is withdrawn.
-        this.log(`peer ${st.source.address}: cannot send ${prefixes.length} prefixes: ${e instanceof Error ? e.message : String(e)}`);
-        for (const p of prefixes) st.adjOut.delete(key(p));
+        this.log(`peer ${st.address}: cannot send ${prefixes.length} prefixes: ${e instanceof Error ? e.message : String(e)}`);
+        for (const p of prefixes) st.outDelete(key(p));
         bytes = packUpdates({ withdraw: prefixes }, opts);
         announced = 0;
       }
@@ -1162,9 +1247,9 @@ export class Speaker {
   private onEstablished(st: PeerState): void {
     const n = st.session.negotiated;
     if (!n) return;
-    st.openedOnce = true;
-    // The source object is shared by all of this peer's paths (it identifies them): update in place.
-    st.source.routerId = n.peerRouterId;
+    st.flags |= F_OPENED_ONCE;
+    // The peer is the source of all of its paths (it identifies them): updated in place.
+    st.routerId = n.peerRouterId;
     if (st.helping) {
       // RFC 4724 §4.2: families the peer no longer preserves are flushed now; the rest wait for EoR.
       const gr = n.peerGracefulRestart;
@@ -1176,12 +1261,11 @@ export class Speaker {
       if (st.helping) this.armStaleTimer(st, Math.max(1, n.peerGracefulRestart?.restartTime ?? 120));
       this.flush();
     }
-    st.adjOut = new PrefixMap();
-    st.eorReceived = 0;
+    st.outClear();
+    st.flags = (st.flags & ~(F_EOR_4 | F_EOR_6)) | F_EOR_PENDING;
     st.self4 = st.self6 = undefined;
     st.path1 = undefined;
     st.paths = undefined;
-    st.eorPending = true;
     if (this.deferSelection) {
       // Nothing selected yet: this peer gets everything, then End-of-RIB, when selection is done.
       this.checkDeferral();
@@ -1207,7 +1291,7 @@ export class Speaker {
       if (!peerGr || peerGr.restarting) continue; // RFC 4724 §4.1: not waited for
       for (const f of n.families) {
         const fam = f.afi === Afi.IPV4 ? 4 : f.afi === Afi.IPV6 ? 6 : undefined;
-        if (fam && !(st.eorReceived & (fam === 4 ? 1 : 2))) return;
+        if (fam && !(st.flags & (fam === 4 ? F_EOR_4 : F_EOR_6))) return;
       }
     }
     this.endDeferral("End-of-RIB from every peer");
@@ -1226,8 +1310,8 @@ export class Speaker {
 
   private sendEndOfRib(st: PeerState): void {
     const n = st.session.negotiated;
-    if (!n || !st.eorPending) return;
-    st.eorPending = false;
+    if (!n || !(st.flags & F_EOR_PENDING)) return;
+    st.flags &= ~F_EOR_PENDING;
     const families = n.families; // frozen (shared): indexed, so no iterator object per session
     for (let i = 0; i < families.length; i++) st.session.send(endOfRibBytes(families[i]!.afi, families[i]!.safi, n.fourOctetAs));
   }
@@ -1241,7 +1325,7 @@ export class Speaker {
 
   private onDown(st: PeerState, info: DownInfo): void {
     if (info.from !== "Established") return;
-    st.adjOut = new PrefixMap();
+    st.outClear();
     // The old session's Paths may go stale: new UPDATEs get new ones.
     st.path1 = undefined;
     st.paths = undefined;
@@ -1254,7 +1338,7 @@ export class Speaker {
         p.stale = true;
       });
       st.stale = st.received;
-      this.log(`peer ${st.source.address}: graceful restart, keeping ${st.accepted} routes for ${gr} s`);
+      this.log(`peer ${st.address}: graceful restart, keeping ${st.accepted} routes for ${gr} s`);
       this.armStaleTimer(st, gr);
       return;
     }
@@ -1268,7 +1352,7 @@ export class Speaker {
     this.clearStaleTimer(st);
     st.staleTimer = this.clock.setTimer(seconds * 1000, () => {
       st.staleTimer = undefined;
-      this.log(`peer ${st.source.address}: restart timer expired, purging stale routes`);
+      this.log(`peer ${st.address}: restart timer expired, purging stale routes`);
       this.purgeStale(st, 4);
       this.purgeStale(st, 6);
       st.helping = false;
@@ -1297,7 +1381,7 @@ export class Speaker {
       const n = st.session.negotiated;
       if (!fam || !n) return;
       const entries = [...this.exportable(st)].filter((e) => entryFamily(e) === fam);
-      for (const e of entries) st.adjOut.delete(entryKey(e));
+      for (const e of entries) st.outDelete(entryKey(e));
       this.exportTo(st, entries);
       st.session.send(encodeMessage(endOfRib(m.afi, m.safi), { fourOctetAs: n.fourOctetAs }));
       return;
@@ -1314,14 +1398,14 @@ export class Speaker {
       if (eor.safi === Safi.UNICAST && (eor.afi === Afi.IPV4 || eor.afi === Afi.IPV6)) {
         const fam = eor.afi === Afi.IPV4 ? 4 : 6;
         if (st.helping) this.purgeStale(st, fam);
-        st.eorReceived |= fam === 4 ? 1 : 2;
+        st.flags |= fam === 4 ? F_EOR_4 : F_EOR_6;
         this.checkDeferral();
       }
       return;
     }
     const action = updateErrorAction(u);
     if (action === "treat-as-withdraw") {
-      for (const issue of u.issues ?? []) this.log(`peer ${st.source.address}: treat-as-withdraw: ${issue.detail}`);
+      for (const issue of u.issues ?? []) this.log(`peer ${st.address}: treat-as-withdraw: ${issue.detail}`);
       for (const p of allPrefixes(u)) this.withdrawFrom(st, p);
       return;
     }
@@ -1334,7 +1418,7 @@ export class Speaker {
     let attrs = received.attrs;
     let attrsKey: string | undefined = received.key;
     const reject = this.rejectReason(st, attrs);
-    if (st.source.kind === "ebgp" && attrs.localPref !== undefined) {
+    if (st.kind === "ebgp" && attrs.localPref !== undefined) {
       const { localPref: _l, ...noPref } = attrs; // RFC 7606 §7.5: LOCAL_PREF from eBGP is discarded
       attrs = noPref;
       attrsKey = undefined;
@@ -1342,7 +1426,7 @@ export class Speaker {
     attrs = this.internAttrs(attrs, attrsKey);
     const policy = this.policyFor(st, "import");
     const limit = st.config.maxPrefixes;
-    const refuse = !!reject || (st.source.kind === "ebgp" && !policy); // loops; RFC 8212
+    const refuse = !!reject || (st.kind === "ebgp" && !policy); // loops; RFC 8212
     let total = 0;
     for (const g of groups) {
       const family = g.nlri[0]!.family;
@@ -1356,14 +1440,14 @@ export class Speaker {
         let path: Path;
         if (refuse) path = refused ??= this.sharedPath(st, attrs, g.nextHops, true);
         else {
-          const r = policy ? policy({ prefix, attrs, nextHops: g.nextHops, source: st.source, blackhole: false }, st.config) : true;
+          const r = policy ? policy({ prefix, attrs, nextHops: g.nextHops, source: st, blackhole: false }, st.config) : true;
           if (r === true) path = accepted ??= this.sharedPath(st, attrs, g.nextHops, false);
           else if (r === false) path = refused ??= this.sharedPath(st, attrs, g.nextHops, true);
-          else path = { attrs: r, nextHops: g.nextHops, source: st.source };
+          else path = { attrs: r, nextHops: g.nextHops, source: st };
         }
         this.setPeerPath(st, key(prefix), prefix, path);
         if (limit !== undefined && st.received > limit) {
-          this.log(`peer ${st.source.address}: ${st.received} prefixes exceed the limit ${limit}`);
+          this.log(`peer ${st.address}: ${st.received} prefixes exceed the limit ${limit}`);
           const data = new Uint8Array(7);
           new DataView(data.buffer).setUint16(0, familyAfi(family));
           data[2] = Safi.UNICAST;
@@ -1374,7 +1458,7 @@ export class Speaker {
       }
       total += g.nlri.length;
     }
-    if (reject) this.log(`peer ${st.source.address}: ${total} prefixes rejected: ${reject}`);
+    if (reject) this.log(`peer ${st.address}: ${total} prefixes rejected: ${reject}`);
   }
 
   /**
@@ -1386,22 +1470,19 @@ export class Speaker {
     const first = st.path1;
     if (first === undefined) {
       // The session's first set: no index yet (a mesh peer never sends a second one).
-      const path = newPath(attrs, nextHops, st.source, rejected);
+      const path = newPath(attrs, nextHops, st, rejected);
       st.path1 = path;
       return path;
     }
     if (samePath(first, attrs, nextHops, rejected)) return first;
-    if (st.paths === undefined || st.pathCount >= SHARED_PATHS_MAX) {
-      st.paths = new Map([[first.attrs, [first]]]);
-      st.pathCount = 1;
-    }
+    if (st.paths === undefined || st.paths.count >= SHARED_PATHS_MAX) st.paths = { map: new Map([[first.attrs, [first]]]), count: 1 };
     // Attributes are interned by the speaker (internAttrs), so the object identifies the set.
-    let list = st.paths.get(attrs);
-    if (list === undefined) st.paths.set(attrs, (list = []));
+    let list = st.paths.map.get(attrs);
+    if (list === undefined) st.paths.map.set(attrs, (list = []));
     for (const p of list) if (samePath(p, attrs, nextHops, rejected)) return p;
-    const path = newPath(attrs, nextHops, st.source, rejected);
+    const path = newPath(attrs, nextHops, st, rejected);
     list.push(path);
-    st.pathCount++;
+    st.paths.count++;
     return path;
   }
 
@@ -1422,9 +1503,9 @@ export class Speaker {
   /** Loop and sanity checks that make received paths unusable (treated as withdrawn). */
   private rejectReason(st: PeerState, attrs: PathAttributes): string | undefined {
     const asns = asPathAsns(attrs.asPath ?? []);
-    if (st.source.kind === "ebgp") {
+    if (st.kind === "ebgp") {
       const first = attrs.asPath?.[0];
-      if (!first || first.type !== 2 || first.asns[0] !== st.source.peerAs) return "first AS of the path is not the peer's";
+      if (!first || first.type !== 2 || first.asns[0] !== st.peerAs) return "first AS of the path is not the peer's";
       if (asns.includes(this.asNumber)) return "AS path loop";
     } else {
       if (attrs.originatorId === this.routerId) return "ORIGINATOR_ID is our router ID";
@@ -1444,13 +1525,13 @@ export class Speaker {
       const last = s.lastError;
       const err = last.reason ?? null;
       return {
-        address: st.source.address,
+        address: st.address,
         asNumber: st.config.asNumber,
         state: s.state,
         uptime: s.establishedAt === undefined ? 0 : Math.floor((now - s.establishedAt) / 1000),
         prefixesReceived: st.received,
         prefixesAccepted: st.accepted,
-        prefixesSent: st.adjOut.size,
+        prefixesSent: st.outSize,
         routerId: s.negotiated ? formatRouterId(s.negotiated.peerRouterId) : null,
         lastError: err,
         gracefulRestart: st.helping ? "helping" : "none",
