@@ -503,20 +503,18 @@ export class Session {
     const local = this.config.capabilities(this);
     const families = negotiatedFamilies(local, open.capabilities);
     const holdTime = Math.min(this.holdTime, open.holdTime);
-    const n: Negotiated = {
-      peerOpenAs: open.myAs,
-      peerRouterId: open.bgpId,
-      peerAs: asn,
+    const terms = openTerms(
+      local,
+      open.myAs,
+      asn,
       holdTime,
-      keepaliveTime: Math.floor(holdTime / 3),
-      fourOctetAs: !!findCapability(local, "four-octet-as") && !!findCapability(open.capabilities, "four-octet-as"),
+      !!findCapability(local, "four-octet-as") && !!findCapability(open.capabilities, "four-octet-as"),
       families,
-      routeRefresh: !!findCapability(open.capabilities, "route-refresh"),
-      peerGracefulRestart: internGr(findCapability(open.capabilities, "graceful-restart")),
-      localGracefulRestart: findCapability(local, "graceful-restart"),
-      localAddress: a.conn.localAddress,
-      initiatedLocally: a.outgoing,
-    };
+      !!findCapability(open.capabilities, "route-refresh"),
+      internGr(findCapability(open.capabilities, "graceful-restart")),
+      findCapability(local, "graceful-restart"),
+    );
+    const n = new SessionNegotiated(terms, open.bgpId, a.conn.localAddress, a.outgoing);
     a.negotiated = n;
     a.state = "OpenConfirm";
     this.out(a.conn, keepaliveBytes());
@@ -813,6 +811,103 @@ function internFamilies(fs: readonly AddressFamily[]): readonly AddressFamily[] 
 }
 
 type GrCapability = Extract<Capability, { kind: "graceful-restart" }>;
+
+/**
+ * What the two OPENs settled on apart from the peer's identifier and the connection: the same for
+ * most sessions of a speaker (all of a mesh node's), so shared (see openTerms). Read-only.
+ */
+class OpenTerms {
+  constructor(
+    readonly peerOpenAs: number,
+    readonly peerAs: number,
+    readonly holdTime: number,
+    readonly keepaliveTime: number,
+    readonly fourOctetAs: boolean,
+    readonly families: readonly AddressFamily[],
+    readonly routeRefresh: boolean,
+    readonly peerGracefulRestart: GrCapability | undefined,
+    readonly localGracefulRestart: GrCapability | undefined,
+  ) {}
+}
+
+/** A session's Negotiated: its own three fields and the shared rest. */
+class SessionNegotiated implements Negotiated {
+  constructor(
+    readonly terms: OpenTerms,
+    readonly peerRouterId: number,
+    readonly localAddress: string,
+    readonly initiatedLocally: boolean,
+  ) {}
+  get peerOpenAs(): number {
+    return this.terms.peerOpenAs;
+  }
+  get peerAs(): number {
+    return this.terms.peerAs;
+  }
+  get holdTime(): number {
+    return this.terms.holdTime;
+  }
+  get keepaliveTime(): number {
+    return this.terms.keepaliveTime;
+  }
+  get fourOctetAs(): boolean {
+    return this.terms.fourOctetAs;
+  }
+  get families(): readonly AddressFamily[] {
+    return this.terms.families;
+  }
+  get routeRefresh(): boolean {
+    return this.terms.routeRefresh;
+  }
+  get peerGracefulRestart(): GrCapability | undefined {
+    return this.terms.peerGracefulRestart;
+  }
+  get localGracefulRestart(): GrCapability | undefined {
+    return this.terms.localGracefulRestart;
+  }
+}
+
+/**
+ * OpenTerms by the local capability list (one per speaker and kind of peer), then by value: the
+ * families and the peer's GR capability are interned, so identity compares them.
+ */
+const termsByLocalList = new WeakMap<Capability[], OpenTerms[]>();
+const TERMS_PER_LIST = 8;
+function openTerms(
+  local: Capability[],
+  peerOpenAs: number,
+  peerAs: number,
+  holdTime: number,
+  fourOctetAs: boolean,
+  families: readonly AddressFamily[],
+  routeRefresh: boolean,
+  peerGr: GrCapability | undefined,
+  localGr: GrCapability | undefined,
+): OpenTerms {
+  let list = termsByLocalList.get(local);
+  if (list !== undefined) {
+    for (let i = 0; i < list.length; i++) {
+      const t = list[i]!;
+      if (
+        t.peerOpenAs === peerOpenAs &&
+        t.peerAs === peerAs &&
+        t.holdTime === holdTime &&
+        t.fourOctetAs === fourOctetAs &&
+        t.families === families &&
+        t.routeRefresh === routeRefresh &&
+        t.peerGracefulRestart === peerGr &&
+        t.localGracefulRestart === localGr
+      ) {
+        return t;
+      }
+    }
+  }
+  const t = new OpenTerms(peerOpenAs, peerAs, holdTime, Math.floor(holdTime / 3), fourOctetAs, families, routeRefresh, peerGr, localGr);
+  if (list === undefined) termsByLocalList.set(local, (list = []));
+  if (list.length >= TERMS_PER_LIST) list.shift();
+  list.push(t);
+  return t;
+}
 /** One object per distinct graceful-restart capability, shared by the sessions that got it (frozen). */
 const grCaps = new Map<string, GrCapability>();
 /** internGr's answers by the capability object (a decoded OPEN is shared by its receivers). */

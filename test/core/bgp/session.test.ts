@@ -29,6 +29,33 @@ describe("session FSM", () => {
     expect(lab.node("10.0.0.1").speaker.peers()[0]?.uptime).toBeGreaterThanOrEqual(600);
   });
 
+  test("sessions of a mesh node share what their OPENs settled on, and each keeps its own peer identifier and ends", () => {
+    const lab = new Lab();
+    const all = ["10.0.0.1", "10.0.0.2", "10.0.0.3"];
+    for (const a of all) {
+      const hold = a === "10.0.0.3" ? 60 : 90; // the third node's sessions negotiate 60 s
+      lab.add(a, { asNumber: 64512, peers: meshPeers(a, all).map((p) => ({ ...p, holdTime: hold, passive: calicoPassive(a, p.address) })) });
+    }
+    lab.startAll();
+    lab.run(2);
+    const n = (a: string, b: string) => lab.node(a).speaker.session(b)!.negotiated!;
+    for (const a of all) {
+      for (const b of all) {
+        if (a === b) continue;
+        const x = n(a, b);
+        expect({ id: x.peerRouterId, local: x.localAddress, out: x.initiatedLocally }).toEqual({
+          id: lab.node(b).speaker.routerId,
+          local: a,
+          out: !calicoPassive(a, b),
+        });
+        expect([x.holdTime, x.keepaliveTime]).toEqual(a === "10.0.0.3" || b === "10.0.0.3" ? [60, 20] : [90, 30]);
+        expect([x.peerAs, x.peerOpenAs, x.fourOctetAs, x.routeRefresh, x.peerGracefulRestart?.restartTime]).toEqual([64512, 64512, true, true, 120]);
+      }
+    }
+    // 10.0.0.1's two peers: different identifiers and hold times, same families (one shared list).
+    expect(n("10.0.0.1", "10.0.0.2").families).toBe(n("10.0.0.1", "10.0.0.3").families);
+  });
+
   test("both sides connecting at once: the collision leaves one connection, the other gets Cease/7", () => {
     const lab = pair();
     lab.startAll();
