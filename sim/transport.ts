@@ -601,6 +601,14 @@ class Endpoint implements Connection {
     return out;
   }
 
+  /** The whole send buffer, emptied: what pieces(bufBase, sndEnd) and then trim(sndEnd) would give and leave. */
+  takeAll(): Uint8Array | Uint8Array[] {
+    const c = this.chunks as Uint8Array | Uint8Array[];
+    this.chunks = undefined;
+    this.bufBase = this.sndEnd;
+    return c;
+  }
+
   /**
    * Drops the chunks that lie wholly before `upTo` (default: what was acknowledged). An idle
    * connection then holds no buffer at all (not even an empty array).
@@ -1224,7 +1232,11 @@ export class SimTransportNetwork {
     }
     let delivered: Uint8Array | Uint8Array[] | undefined;
     if (f.start <= r.rcvNxt && okEnd > r.rcvNxt) {
-      if (r.state === OPEN) delivered = s.pieces(r.rcvNxt, okEnd);
+      if (r.state === OPEN) {
+        // The whole send buffer, which (without captures) the sender drops at once below: its
+        // chunks are handed over as they are (no array of pieces for a flight of several messages).
+        delivered = !this.capture && r.rcvNxt === s.bufBase && okEnd === s.sndEnd ? s.takeAll() : s.pieces(r.rcvNxt, okEnd);
+      }
       r.rcvNxt = okEnd;
       // What the receiver has will never be delivered again: a retransmission only re-reads it for
       // captures. Without one the sender lets go of it now rather than when the ACK reaches it.
