@@ -120,13 +120,10 @@ class Attempt extends MessageFramer implements ConnectionReceiver {
    * are exactly those of restarting the timer on every message.
    */
   holdTimer: TimerHandle | undefined;
-  /** When the running hold timer fires, and when the hold time really runs out (ms on the Clock). */
-  holdFiresAt = 0;
-  holdDeadline = 0;
   keepaliveTimer: TimerHandle | undefined;
-  /** When we last sent something on this connection (ms). */
-  lastSent = 0;
   closed = false;
+  /** Where this attempt's times are in `times` (NO_SLOT once dropped). */
+  slot: number;
   constructor(
     readonly session: Session,
     readonly conn: Connection,
@@ -134,6 +131,35 @@ class Attempt extends MessageFramer implements ConnectionReceiver {
   ) {
     super();
     this.state = outgoing ? "Connect" : "OpenSent";
+    this.slot = takeSlot();
+  }
+
+  /** When the running hold timer fires, and when the hold time really runs out (ms on the Clock). */
+  get holdFiresAt(): number {
+    return times[this.slot + HOLD_FIRES_AT] as number;
+  }
+  set holdFiresAt(t: number) {
+    times[this.slot + HOLD_FIRES_AT] = t;
+  }
+  get holdDeadline(): number {
+    return times[this.slot + HOLD_DEADLINE] as number;
+  }
+  set holdDeadline(t: number) {
+    times[this.slot + HOLD_DEADLINE] = t;
+  }
+  /** When we last sent something on this connection (ms). */
+  get lastSent(): number {
+    return times[this.slot + LAST_SENT] as number;
+  }
+  set lastSent(t: number) {
+    times[this.slot + LAST_SENT] = t;
+  }
+  /** When this connection reached Established (ms). */
+  get establishedAt(): number {
+    return times[this.slot + ESTABLISHED_AT] as number;
+  }
+  set establishedAt(t: number) {
+    times[this.slot + ESTABLISHED_AT] = t;
   }
 
   connData(bytes: Uint8Array): void {
@@ -160,9 +186,8 @@ export class Session {
   private restartTimer: TimerHandle | undefined;
   private enabled = false;
   private lastState: SessionState = "Idle";
-  /** Set while Established. */
-  negotiated: Negotiated | undefined;
-  establishedAt: number | undefined;
+  /** The Established connection, if any. */
+  private established: Attempt | undefined = undefined;
   /** The restart time (s) the peer advertised in the OPEN of the last Established session (0: none). */
   lastPeerRestartTime = 0;
   /** Most recent NOTIFICATIONs, for show commands. */
@@ -185,6 +210,17 @@ export class Session {
 
   get holdTime(): number {
     return this.config.holdTime ?? 90;
+  }
+
+  /** What the OPENs settled on; set while Established. */
+  get negotiated(): Negotiated | undefined {
+    return this.established?.negotiated;
+  }
+
+  /** When the session reached Established (ms on the Clock); set while Established. */
+  get establishedAt(): number | undefined {
+    const a = this.established;
+    return a === undefined ? undefined : a.establishedAt;
   }
 
   /** The FSM state: the most advanced connection's, else Connect/Active/Idle. */
@@ -528,8 +564,8 @@ export class Session {
     const n = this.negotiatedFor(a);
     if (!n) return;
     a.state = "Established";
-    this.negotiated = n;
-    this.establishedAt = this.clock.now();
+    this.established = a;
+    a.establishedAt = this.clock.now();
     this.lastPeerRestartTime = n.peerGracefulRestart?.restartTime ?? 0;
     this.clearRetry();
     this.armHold(a, n.holdTime);
@@ -542,10 +578,8 @@ export class Session {
    * Established connection. False when there is none (nothing sent, nothing counted).
    */
   send(bytes: Uint8Array): boolean {
-    let a: Attempt | undefined;
-    const attempts = this.attempts;
-    for (let i = 0; i < attempts.length && a === undefined; i++) if (attempts[i]!.state === "Established" && !attempts[i]!.closed) a = attempts[i];
-    if (!a) return false;
+    const a = this.established;
+    if (a === undefined || a.closed) return false;
     this.out(a.conn, bytes);
     // Pushes the next KEEPALIVE back (the keepalive timer looks at this when it fires).
     a.lastSent = this.clock.now();
@@ -616,9 +650,9 @@ export class Session {
     const n = a.negotiated;
     a.negotiated = undefined;
     this.lastError = { ...this.lastError, reason };
+    if (from === "Established") this.established = undefined;
+    giveBackSlot(a);
     if (from === "Established") {
-      this.negotiated = undefined;
-      this.establishedAt = undefined;
       this.events.down(this, { from, reason, graceful: forceGraceful || gracefulEnd(n, sent, received), ...(sent ? { sent } : {}), ...(received ? { received } : {}) });
     } else if (from !== "Connect") {
       this.events.down(this, { from, reason, graceful: false, ...(sent ? { sent } : {}), ...(received ? { received } : {}) });
@@ -931,6 +965,42 @@ function internGrByValue(c: GrCapability): GrCapability {
     grCaps.set(k, v);
   }
   return v;
+}
+
+/**
+ * The attempts' times (ms on the Clock; fractional in the simulator), TIMES per attempt in one
+ * process-wide array: as fields V8 would box each in a heap number of its own (a 1,000-node mesh has
+ * a million attempts). An attempt takes its slot when made and gives it back when dropped; nothing
+ * reads or writes a dropped attempt's times (NO_SLOT makes any stray access a no-op).
+ */
+const HOLD_FIRES_AT = 0;
+const HOLD_DEADLINE = 1;
+const LAST_SENT = 2;
+const ESTABLISHED_AT = 3;
+const TIMES = 4;
+const NO_SLOT = -2 * TIMES;
+let times = new Float64Array(TIMES * 256);
+let slotsMade = 0;
+const freeSlots: number[] = [];
+
+function takeSlot(): number {
+  let i = freeSlots.pop();
+  if (i === undefined) {
+    i = TIMES * slotsMade++;
+    if (i + TIMES > times.length) {
+      const grown = new Float64Array(times.length * 2);
+      grown.set(times);
+      times = grown;
+    }
+  }
+  times.fill(0, i, i + TIMES);
+  return i;
+}
+
+function giveBackSlot(a: Attempt): void {
+  if (a.slot === NO_SLOT) return;
+  freeSlots.push(a.slot);
+  a.slot = NO_SLOT;
 }
 
 const u32 = (v: number): Uint8Array => Uint8Array.of(v >>> 24, (v >>> 16) & 255, (v >>> 8) & 255, v & 255);

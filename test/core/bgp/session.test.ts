@@ -56,6 +56,46 @@ describe("session FSM", () => {
     expect(n("10.0.0.1", "10.0.0.2").families).toBe(n("10.0.0.1", "10.0.0.3").families);
   });
 
+  test("sessions restarted many times keep exact times of their own (establishedAt, keepalives, hold) while others stay up", () => {
+    const lab = new Lab();
+    const all = ["10.0.0.1", "10.0.0.2", "10.0.0.3"];
+    for (const a of all) lab.add(a, { asNumber: 64512, peers: meshPeers(a, all).map((p) => ({ ...p, holdTime: 9, passive: calicoPassive(a, p.address) })) });
+    lab.startAll();
+    lab.run(2);
+    const s12 = lab.node("10.0.0.1").speaker.session("10.0.0.2")!;
+    const s13 = lab.node("10.0.0.1").speaker.session("10.0.0.3")!;
+    const s31 = lab.node("10.0.0.3").speaker.session("10.0.0.1")!;
+    const up13 = s13.establishedAt!;
+    const up31 = s31.establishedAt!;
+    expect(up13).toBeGreaterThan(0);
+    expect(up13).toBeLessThanOrEqual(lab.clock.now());
+    for (let i = 0; i < 12; i++) {
+      s12.stop(undefined, "test", true);
+      expect(s12.establishedAt).toBeUndefined();
+      expect(s12.negotiated).toBeUndefined();
+      lab.run(1);
+      // Within the error wait (3.75..5 s): the restarted side waits in Idle.
+      expect(s12.state).toBe("Idle");
+      lab.run(9);
+      expect(s12.state).toBe("Established");
+      const at = s12.establishedAt!;
+      expect(at).toBeGreaterThan(lab.clock.now() - 10_000);
+      expect(at).toBeLessThanOrEqual(lab.clock.now());
+      // The untouched session neither restarted nor missed a keepalive (hold 9 s, keepalive 3 s).
+      expect(s13.establishedAt).toBe(up13);
+      expect(s31.establishedAt).toBe(up31);
+      expect(s13.state).toBe("Established");
+    }
+    const before = s13.counters.received.keepalive;
+    lab.run(30);
+    expect(s13.counters.received.keepalive - before).toBe(10); // one every 3 s
+    expect(s12.state).toBe("Established");
+    lab.node("10.0.0.3").speaker.stop();
+    lab.run(1);
+    expect(s13.state).not.toBe("Established");
+    expect([s13.establishedAt, s31.establishedAt]).toEqual([undefined, undefined]);
+  });
+
   test("both sides connecting at once: the collision leaves one connection, the other gets Cease/7", () => {
     const lab = pair();
     lab.startAll();
