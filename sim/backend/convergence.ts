@@ -22,79 +22,132 @@ export interface SessionRecord {
   downSince: number;
 }
 
+const STATES: readonly SessionState[] = ["Idle", "Connect", "Active", "OpenSent", "OpenConfirm", "Established"];
+const CODE: Readonly<Record<SessionState, number>> = { Idle: 0, Connect: 1, Active: 2, OpenSent: 3, OpenConfirm: 4, Established: 5 };
+const OPEN_SENT = 3;
+const OPEN_CONFIRM = 4;
+const ESTABLISHED = 5;
+
+// lastRouteChange, lastSessionChange, lastUpdate in ConvergenceTracker.times.
+const ROUTE = 0;
+const SESSION = 1;
+const UPDATE = 2;
+
 export class ConvergenceTracker {
-  lastRouteChange = -Infinity;
-  lastSessionChange = -Infinity;
-  lastUpdate = -Infinity;
-  /** host → peer address → record (nested maps: no key strings built per state change). */
-  private readonly sessions = new Map<string, Map<string, SessionRecord>>();
+  /**
+   * Times of the last route change, session change and UPDATE sent. In an array: V8 allocates a
+   * heap number for every store of a fractional number into an object field (one per event here).
+   */
+  private readonly times = new Float64Array([-Infinity, -Infinity, -Infinity]);
+  /**
+   * host → peer address → the session's index in the columns below (nested maps: no key strings
+   * built per state change). Columns, not a record object per session (a million in a 1,000-node
+   * mesh): its peer's host, state (index in STATES) and downSince (when it last left Established,
+   * was created, or was last touched by a failure/restore).
+   */
+  private readonly sessions = new Map<string, Map<string, number>>();
+  private readonly peerHosts: (string | undefined)[] = [];
+  private states = new Uint8Array(1024);
+  private downSince = new Float64Array(1024);
+  /** Indices given back by unregisterHost. */
+  private readonly freeIds: number[] = [];
   private count = 0;
   /**
-   * Records not Established. A count, not a set: a cold start moves every session through four
+   * Sessions not Established. A count, not a set: a cold start moves every session through four
    * states, and a million set insertions and deletions cost more than the rare scans below
    * (unsettled() only looks when the network is quiet, worldChanged() only on failures).
    */
   private notUp = 0;
   private epoch = 0;
   private brokenEpoch = -1;
-  private broken: SessionRecord[] = [];
+  private broken: { host: string; peer: string; id: number }[] = [];
 
   constructor(readonly graceMs: number) {}
 
-  private record(host: string, peer: string, peerHost: string | undefined, state: SessionState, now: number): SessionRecord {
-    let m = this.sessions.get(host);
-    if (m === undefined) this.sessions.set(host, (m = new Map()));
-    let r = m.get(peer);
-    if (r === undefined) {
-      r = { host, peer, peerHost, state, downSince: now };
-      m.set(peer, r);
-      this.count++;
-      if (state !== "Established") this.notUp++;
-      this.brokenEpoch = -1;
-    }
-    return r;
+  get lastRouteChange(): number {
+    return this.times[ROUTE] as number;
+  }
+  get lastSessionChange(): number {
+    return this.times[SESSION] as number;
+  }
+  get lastUpdate(): number {
+    return this.times[UPDATE] as number;
   }
 
-  private setState(r: SessionRecord, to: SessionState): void {
-    const wasUp = r.state === "Established";
-    r.state = to;
-    if (wasUp !== (to === "Established")) this.notUp += wasUp ? 1 : -1;
+  /** The session's index (a new one in `state` since `now` if unknown). */
+  private record(host: string, peer: string, peerHost: string | undefined, state: number, now: number): number {
+    let m = this.sessions.get(host);
+    if (m === undefined) this.sessions.set(host, (m = new Map()));
+    let id = m.get(peer);
+    if (id === undefined) {
+      id = this.freeIds.pop() ?? this.peerHosts.length;
+      if (id === this.peerHosts.length) {
+        this.peerHosts.push(peerHost);
+        if (id === this.states.length) {
+          const st = new Uint8Array(2 * id);
+          st.set(this.states);
+          this.states = st;
+          const ds = new Float64Array(2 * id);
+          ds.set(this.downSince);
+          this.downSince = ds;
+        }
+      } else this.peerHosts[id] = peerHost;
+      this.states[id] = state;
+      this.downSince[id] = now;
+      m.set(peer, id);
+      this.count++;
+      if (state !== ESTABLISHED) this.notUp++;
+      this.brokenEpoch = -1;
+    }
+    return id;
+  }
+
+  private setState(id: number, to: number): void {
+    const wasUp = this.states[id] === ESTABLISHED;
+    this.states[id] = to;
+    if (wasUp !== (to === ESTABLISHED)) this.notUp += wasUp ? 1 : -1;
   }
 
   /** A session exists (configured); its state is taken as given. */
   register(host: string, peer: string, peerHost: string | undefined, state: SessionState, now: number): void {
-    this.setState(this.record(host, peer, peerHost, state, now), state);
+    const code = CODE[state];
+    this.setState(this.record(host, peer, peerHost, code, now), code);
   }
 
   /** Forgets every session of a host (agent discarded or peers re-read). */
   unregisterHost(host: string): void {
     const m = this.sessions.get(host);
     if (m === undefined) return;
-    for (const r of m.values()) if (r.state !== "Established") this.notUp--;
+    for (const id of m.values()) {
+      if (this.states[id] !== ESTABLISHED) this.notUp--;
+      this.peerHosts[id] = undefined;
+      this.freeIds.push(id);
+    }
     this.count -= m.size;
     this.sessions.delete(host);
     this.brokenEpoch = -1;
   }
 
   sessionChange(host: string, peer: string, peerHost: string | undefined, from: SessionState, to: SessionState, now: number): void {
-    this.lastSessionChange = now;
-    const r = this.record(host, peer, peerHost, to, now);
-    this.setState(r, to);
-    if (to !== "Established" && from === "Established") r.downSince = now;
+    this.times[SESSION] = now;
+    const code = CODE[to];
+    const id = this.record(host, peer, peerHost, code, now);
+    this.setState(id, code);
+    if (code !== ESTABLISHED && from === "Established") this.downSince[id] = now;
   }
 
   routeChange(now: number): void {
-    this.lastRouteChange = now;
+    this.times[ROUTE] = now;
   }
 
   updateSent(now: number): void {
-    this.lastUpdate = now;
+    this.times[UPDATE] = now;
   }
 
   /** A failure or restore happened: every session's grace period starts again, paths are re-checked. */
   worldChanged(now: number): void {
     this.epoch++;
-    if (this.notUp > 0) for (const m of this.sessions.values()) for (const r of m.values()) if (r.state !== "Established") r.downSince = now;
+    if (this.notUp > 0) for (const m of this.sessions.values()) for (const id of m.values()) if (this.states[id] !== ESTABLISHED) this.downSince[id] = now;
   }
 
   /** Last time anything moved (route, session, UPDATE). */
@@ -107,20 +160,32 @@ export class ConvergenceTracker {
     return Math.max(this.lastRouteChange, this.lastSessionChange);
   }
 
+  /** A session as a record (a copy: later changes do not show in it). */
+  private snapshot(host: string, peer: string, id: number): SessionRecord {
+    return { host, peer, peerHost: this.peerHosts[id], state: STATES[this.states[id] as number] as SessionState, downSince: this.downSince[id] as number };
+  }
+
   /**
    * Sessions not settled at `now`. `pathUp(r)` tells whether the session's two speakers can reach each other
    * (undefined: no failure anywhere, every path is taken as up).
    */
   unsettled(now: number, pathUp: ((r: SessionRecord) => boolean) | undefined, limit = 10): SessionRecord[] {
     const out: SessionRecord[] = [];
-    const up = pathUp ?? (() => true);
+    const { states, downSince } = this;
     if (this.notUp > 0) {
-      for (const m of this.sessions.values()) {
-        for (const r of m.values()) {
-          if (r.state === "Established") continue;
-          if (r.state === "OpenSent" || r.state === "OpenConfirm") {
-            if (now - r.downSince < this.graceMs) out.push(r);
-          } else if (up(r) && now - r.downSince < this.graceMs) out.push(r);
+      for (const [host, m] of this.sessions) {
+        for (const [peer, id] of m) {
+          const state = states[id] as number;
+          if (state === ESTABLISHED) continue;
+          const inGrace = now - (downSince[id] as number) < this.graceMs;
+          if (state === OPEN_SENT || state === OPEN_CONFIRM) {
+            if (inGrace) out.push(this.snapshot(host, peer, id));
+          } else if (pathUp === undefined) {
+            if (inGrace) out.push(this.snapshot(host, peer, id));
+          } else {
+            const r = this.snapshot(host, peer, id);
+            if (pathUp(r) && inGrace) out.push(r);
+          }
           if (out.length >= limit) return out;
         }
       }
@@ -128,11 +193,11 @@ export class ConvergenceTracker {
     if (pathUp !== undefined) {
       if (this.brokenEpoch !== this.epoch) {
         this.broken = [];
-        for (const m of this.sessions.values()) for (const r of m.values()) if (!pathUp(r)) this.broken.push(r);
+        for (const [host, m] of this.sessions) for (const [peer, id] of m) if (!pathUp(this.snapshot(host, peer, id))) this.broken.push({ host, peer, id });
         this.brokenEpoch = this.epoch;
       }
-      for (const r of this.broken) {
-        if (r.state === "Established") out.push(r);
+      for (const b of this.broken) {
+        if (states[b.id] === ESTABLISHED) out.push(this.snapshot(b.host, b.peer, b.id));
         if (out.length >= limit) return out;
       }
     }
