@@ -57,16 +57,34 @@ interface Bucket {
   dead: number;
 }
 
-/** An event beyond the horizon, waiting in a bucket. */
+const timeCell = new Float64Array(1);
+const timeHalves = new Int32Array(timeCell.buffer);
+
+/**
+ * An event beyond the horizon, waiting in a bucket. Its time's 64 bits are kept as two int32 halves
+ * (small integers, in the entry) rather than a number field, which V8 would keep in a heap number
+ * of its own: two live per session end (hold and keepalive timers) in a BGP mesh.
+ */
 class FarEntry extends AgendaEntry {
+  private readonly lo: number;
+  private readonly hi: number;
   constructor(
     kind: string,
     fn: (arg: unknown) => void,
     arg: unknown,
-    readonly time: number,
+    time: number,
     readonly seq: number,
   ) {
     super(kind, fn, arg);
+    timeCell[0] = time;
+    this.lo = timeHalves[0] as number;
+    this.hi = timeHalves[1] as number;
+  }
+
+  get time(): number {
+    timeHalves[0] = this.lo;
+    timeHalves[1] = this.hi;
+    return timeCell[0] as number;
   }
 }
 
