@@ -275,9 +275,12 @@ interface ExportGroup {
   attrs: PathAttributes;
   nextHops: IPAddress[];
   family: 4 | 6;
-  /** The entries (their Prefix objects are made only when the UPDATEs are encoded: see bytesCache). */
-  entries: LocEntry[];
-  keys: Key[];
+  /**
+   * The entries (their Prefix objects are made only when the UPDATEs are encoded: see bytesCache)
+   * and their keys: one alone (a mesh session start sends one prefix), a list from the second on.
+   */
+  entries: LocEntry | LocEntry[];
+  keys: Key | Key[];
 }
 
 /** A peer's graceful-restart helper state, made the first time it restarts (most peers never do). */
@@ -467,7 +470,8 @@ function endOfRibBytes(afi: number, safi: number, fourOctetAs: boolean): Uint8Ar
 }
 
 /** IPv6 keys hold no comma, so a joined list never equals a single key. */
-const bytesKey = (keys: Key[]): Key => (keys.length === 1 ? keys[0]! : keys.join(","));
+const bytesKey = (keys: Key | Key[]): Key => (!Array.isArray(keys) ? keys : keys.length === 1 ? keys[0]! : keys.join(","));
+const keyCount = (keys: Key | Key[]): number => (Array.isArray(keys) ? keys.length : 1);
 
 /** Whether `p` is the path these would make (attributes interned: compared by identity). */
 const samePath = (p: Path, attrs: PathAttributes, nextHops: IPAddress[], rejected: boolean): boolean => {
@@ -1157,14 +1161,18 @@ export class Speaker {
       st.outSet(k, sig);
       let g = sig === sig0 ? g0 : groups?.get(sig);
       if (!g) {
-        g = { attrs: out.attrs, nextHops: out.nextHops, family: entryFamily(e), entries: [], keys: [] };
+        g = { attrs: out.attrs, nextHops: out.nextHops, family: entryFamily(e), entries: e, keys: k };
         if (g0 === undefined) {
           g0 = g;
           sig0 = sig;
         } else (groups ??= new Map([[sig0, g0]])).set(sig, g);
+      } else if (Array.isArray(g.entries)) {
+        g.entries.push(e);
+        (g.keys as Key[]).push(k);
+      } else {
+        g.entries = [g.entries, e];
+        g.keys = [g.keys as Key, k];
       }
-      g.entries.push(e);
-      g.keys.push(k);
     }
     if (withdraw) for (const f of [4, 6] as const) {
       const w = withdraw[f];
@@ -1184,7 +1192,7 @@ export class Speaker {
 
   /** Sends one group of exportTo: prefixes that go out with the same attributes and next hops. */
   private sendGroup(st: PeerState, n: Negotiated, sig: string, g: ExportGroup): void {
-    let announced = g.keys.length;
+    let announced = keyCount(g.keys);
     // The same UPDATEs (e.g. one reflected route to every client) are encoded once (see bytesCache).
     let bytes = this.cachedBytes(sig, n.fourOctetAs, g.keys);
     if (!bytes) {
@@ -1196,7 +1204,7 @@ export class Speaker {
       }
       if (!n.fourOctetAs) attrs = toOldSpeaker(attrs);
       const opts = { fourOctetAs: n.fourOctetAs };
-      const prefixes: NlriPrefix[] = g.entries.map(entryPrefix);
+      const prefixes: NlriPrefix[] = Array.isArray(g.entries) ? g.entries.map(entryPrefix) : [entryPrefix(g.entries)];
       try {
         bytes = packUpdates({ attrs, announce: prefixes }, opts);
         this.cacheBytes(sig, n.fourOctetAs, g.keys, bytes);
@@ -1209,7 +1217,7 @@ export class Speaker {
         announced = 0;
       }
     }
-    this.sendAll(st, bytes, announced, announced === 0 ? g.keys.length : 0);
+    this.sendAll(st, bytes, announced, announced === 0 ? keyCount(g.keys) : 0);
   }
 
   /** Sends encoded UPDATEs; counts the prefixes only when the session took them. */
@@ -1223,14 +1231,14 @@ export class Speaker {
   }
 
   /** The encoded UPDATEs for a signature (or "w4"/"w6" withdrawals), 4-octet AS and prefix keys, if made before. */
-  private cachedBytes(what: string, fourOctetAs: boolean, keys: Key[]): Uint8Array[] | undefined {
-    if (keys.length > SHARED_GROUP_MAX) return undefined;
+  private cachedBytes(what: string, fourOctetAs: boolean, keys: Key | Key[]): Uint8Array[] | undefined {
+    if (keyCount(keys) > SHARED_GROUP_MAX) return undefined;
     // By signature first: no key text made of the (long) signature per lookup.
     return this.bytesCache.get(what)?.[fourOctetAs ? 1 : 0]?.get(bytesKey(keys));
   }
 
-  private cacheBytes(what: string, fourOctetAs: boolean, keys: Key[], bytes: Uint8Array[]): void {
-    if (keys.length > SHARED_GROUP_MAX) return;
+  private cacheBytes(what: string, fourOctetAs: boolean, keys: Key | Key[], bytes: Uint8Array[]): void {
+    if (keyCount(keys) > SHARED_GROUP_MAX) return;
     if (this.bytesCount >= BYTES_CACHE_MAX) {
       this.bytesCache.clear();
       this.bytesCount = 0;
