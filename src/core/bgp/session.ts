@@ -178,8 +178,10 @@ export class Session {
   private readonly clock: Clock;
   private readonly transport: Transport;
   private readonly events: SessionEvents;
-  /** The connections being tried (two during a collision). Replaced, never modified: shared while empty. */
-  private attempts: readonly Attempt[] = NO_ATTEMPTS;
+  /** The connections being tried: the first (undefined: none) and the others (two during a collision). */
+  private attempt: Attempt | undefined = undefined;
+  /** The connections after the first (during a collision; usually the shared empty list). Replaced, never modified. */
+  private others: readonly Attempt[] = NO_ATTEMPTS;
   private connectRetryTimer: TimerHandle | undefined;
   /** Timer waits so far (the jitter counter). */
   private waits = 0;
@@ -225,16 +227,18 @@ export class Session {
 
   /** The FSM state: the most advanced connection's, else Connect/Active/Idle. */
   get state(): SessionState {
-    let best: SessionState | undefined;
-    // Indexed loops over attempts: the list is sometimes the frozen empty one, and for-of over
-    // lists of two kinds allocates an iterator result per step (noteState reads this per event).
-    const attempts = this.attempts;
-    for (let i = 0; i < attempts.length; i++) {
-      const a = attempts[i]!;
-      const s: SessionState = a.state === "Connect" ? "Connect" : a.state;
-      if (!best || RANK[s] > RANK[best]) best = s;
+    const first = this.attempt;
+    if (first !== undefined) {
+      let best: SessionState = first.state;
+      // Indexed loop: the list is sometimes the frozen empty one, and for-of over lists of two
+      // kinds allocates an iterator result per step (noteState reads this per event).
+      const others = this.others;
+      for (let i = 0; i < others.length; i++) {
+        const s: SessionState = others[i]!.state;
+        if (RANK[s] > RANK[best]) best = s;
+      }
+      return best;
     }
-    if (best) return best;
     if (!this.enabled) return "Idle";
     if (this.restartTimer !== undefined) return "Idle";
     return this.config.passive ? "Active" : this.connectRetryTimer !== undefined ? "Active" : "Connect";
@@ -279,13 +283,13 @@ export class Session {
   }
 
   private connect(): void {
-    if (!this.enabled || this.attempts.length > 0) return;
+    if (!this.enabled || this.attempt !== undefined) return;
     const opts: ConnectOptions = { remoteAddress: this.config.peerAddress, remotePort: this.config.peerPort ?? BGP_PORT };
     const localAddress = this.config.localAddress;
     if (localAddress) opts.localAddress = localAddress;
     const conn = this.transport.connect(opts, () => this.onConnected(a));
     const a = new Attempt(this, conn, true);
-    this.attempts = this.attempts.length === 0 ? [a] : [...this.attempts, a];
+    this.add(a);
     this.wire(a);
     // ConnectRetry: if nothing came of this attempt by then, try again.
     this.clearRetry();
@@ -297,7 +301,7 @@ export class Session {
   connectRetryExpired(a: Attempt): void {
     this.connectRetryTimer = undefined;
     if (a.state === "Connect" && !a.closed) this.drop(a, "connect retry timer expired", undefined);
-    if (this.attempts.length === 0) this.connect();
+    if (this.attempt === undefined) this.connect();
     else this.armRetryWhileBusy();
   }
 
@@ -307,7 +311,7 @@ export class Session {
     this.clearRetry();
     this.connectRetryTimer = this.clock.setTimer(this.jittered(this.config.connectRetryTime ?? 5), () => {
       this.connectRetryTimer = undefined;
-      if (this.attempts.length === 0) this.connect();
+      if (this.attempt === undefined) this.connect();
       else this.armRetryWhileBusy();
     });
   }
@@ -329,10 +333,26 @@ export class Session {
       return;
     }
     const a = new Attempt(this, conn, false);
-    this.attempts = this.attempts.length === 0 ? [a] : [...this.attempts, a];
+    this.add(a);
     this.wire(a);
     this.sendOpen(a);
     this.noteState();
+  }
+
+  private add(a: Attempt): void {
+    if (this.attempt === undefined) this.attempt = a;
+    else this.others = [...this.others, a];
+  }
+
+  private remove(a: Attempt): void {
+    const others = this.others;
+    if (this.attempt === a) {
+      this.attempt = others[0];
+      this.others = others.length <= 1 ? NO_ATTEMPTS : others.slice(1);
+    } else {
+      const rest = others.filter((x) => x !== a);
+      this.others = rest.length === 0 ? NO_ATTEMPTS : rest;
+    }
   }
 
   private wire(a: Attempt): void {
@@ -514,10 +534,12 @@ export class Session {
     }
     a.openReceived = true;
     // Collision detection (§6.8) against the other connection, now that the peer's identifier is known.
-    const attempts = this.attempts;
-    for (let i = 0; i < attempts.length; i++) {
-      const other = attempts[i]!;
-      if (other === a || other.closed) continue;
+    // Over the connections as they are now (drop/fail replace the lists, never modify them).
+    const first = this.attempt;
+    const others = this.others;
+    for (let i = -1; i < others.length; i++) {
+      const other = i < 0 ? first : others[i];
+      if (other === undefined || other === a || other.closed) continue;
       if (other.state === "Established") {
         const gr = findCapability(open.capabilities, "graceful-restart");
         if (gr) {
@@ -600,7 +622,10 @@ export class Session {
   stop(notification: { code: number; subcode: number; data?: Uint8Array } = { code: ErrorCode.CEASE, subcode: CeaseSubcode.ADMINISTRATIVE_SHUTDOWN }, reason = "stopped", restart = false): void {
     if (!restart) this.enabled = false;
     this.clearRetry();
-    for (const a of [...this.attempts]) this.fail(a, notification, reason);
+    const first = this.attempt;
+    const others = this.others;
+    if (first !== undefined) this.fail(first, notification, reason);
+    for (const a of others) this.fail(a, notification, reason);
     if (!restart) {
       if (this.restartTimer !== undefined) this.clock.clearTimer(this.restartTimer);
       this.restartTimer = undefined;
@@ -645,8 +670,7 @@ export class Session {
     if (a.holdTimer !== undefined) this.clock.clearTimer(a.holdTimer);
     if (a.keepaliveTimer !== undefined) this.clock.clearTimer(a.keepaliveTimer);
     a.conn.close();
-    const rest = this.attempts.filter((x) => x !== a);
-    this.attempts = rest.length === 0 ? NO_ATTEMPTS : rest;
+    this.remove(a);
     const n = a.negotiated;
     a.negotiated = undefined;
     this.lastError = { ...this.lastError, reason };
@@ -661,7 +685,7 @@ export class Session {
     // of ours. Waiting out an error wait of our own here would let two speakers refuse each other in
     // turn forever; staying Active (accepting) lets the peer's next attempt in, as when TCP failed.
     const rejected = received?.code === ErrorCode.CEASE && received.subcode === CeaseSubcode.CONNECTION_REJECTED && from !== "Established";
-    if (this.attempts.length === 0 && this.enabled) {
+    if (this.attempt === undefined && this.enabled) {
       if (from === "Connect" || rejected) {
         // TCP attempt failed: Active until the ConnectRetry timer fires.
         if (this.connectRetryTimer === undefined && !this.config.passive) this.armRetryWhileBusy();
@@ -709,25 +733,45 @@ const NO_ERROR = Object.freeze({});
  * The encoded OPEN, shared by the sessions that send the same one: by the capability list object
  * (a speaker hands every peer the same list while nothing differs) and the header fields. Read-only.
  */
-const openCache = new WeakMap<Capability[], Map<string, Uint8Array>>();
+const openCache = new WeakMap<Capability[], OpenCache>();
+interface OpenCache {
+  /** The last OPEN made for the list: a speaker sends every peer the same, so no key text per send. */
+  localAs: number;
+  holdTime: number;
+  routerId: number;
+  bytes: Uint8Array;
+  /** The others, by `${localAs}|${holdTime}|${routerId}`. */
+  byKey: Map<string, Uint8Array> | undefined;
+}
 function openBytes(caps: Capability[], localAs: number, holdTime: number, routerId: number): Uint8Array {
+  const c = openCache.get(caps);
+  if (c !== undefined && c.localAs === localAs && c.holdTime === holdTime && c.routerId === routerId) return c.bytes;
   const k = `${localAs}|${holdTime}|${routerId}`;
-  let m = openCache.get(caps);
-  let b = m?.get(k);
-  if (b !== undefined) return b;
-  const four = findCapability(caps, "four-octet-as");
-  const open: OpenMessage = {
-    type: MessageType.OPEN,
-    version: BGP_VERSION,
-    myAs: localAs > 0xffff ? AS_TRANS : localAs,
-    holdTime,
-    bgpId: routerId,
-    capabilities: four || localAs <= 0xffff ? caps : [...caps, { kind: "four-octet-as", asn: localAs }],
-  };
-  b = encodeMessage(open);
-  if (m === undefined) openCache.set(caps, (m = new Map()));
+  let b = c?.byKey?.get(k);
+  if (b === undefined) {
+    const four = findCapability(caps, "four-octet-as");
+    const open: OpenMessage = {
+      type: MessageType.OPEN,
+      version: BGP_VERSION,
+      myAs: localAs > 0xffff ? AS_TRANS : localAs,
+      holdTime,
+      bgpId: routerId,
+      capabilities: four || localAs <= 0xffff ? caps : [...caps, { kind: "four-octet-as", asn: localAs }],
+    };
+    b = encodeMessage(open);
+  }
+  if (c === undefined) {
+    openCache.set(caps, { localAs, holdTime, routerId, bytes: b, byKey: undefined });
+    return b;
+  }
+  // The one it replaces as the last stays findable by key.
+  const m = (c.byKey ??= new Map());
   if (m.size >= 64) m.clear();
-  m.set(k, b);
+  m.set(`${c.localAs}|${c.holdTime}|${c.routerId}`, c.bytes);
+  c.localAs = localAs;
+  c.holdTime = holdTime;
+  c.routerId = routerId;
+  c.bytes = b;
   return b;
 }
 
