@@ -219,6 +219,12 @@ interface Extra {
   reason: CloseReason | undefined;
   /** When the bottleneck is free of this direction's earlier flights (bandwidth-limited paths). */
   txFreeAt: number;
+  /** RTOs in a row without progress. */
+  retries: number;
+  /** Slow-start threshold in segments (SSTHRESH_INIT until a loss). */
+  ssthresh: number;
+  /** sndNxt when the last RTO sent it back (maxSent is the larger of this and sndNxt). */
+  rtxEnd: number;
 }
 
 interface HostState {
@@ -260,6 +266,11 @@ const FIN_RCVD = 64;
 const V6 = 128;
 /** In its host's connection list. */
 const LISTED = 256;
+/** Where the state (SYN_SENT ... DEAD) is. */
+const STATE_SHIFT = 9;
+const STATE_MASK = 3 << STATE_SHIFT;
+/** Slow-start threshold before any loss (a large small integer, not Infinity: it stays unboxed). */
+const SSTHRESH_INIT = 1 << 30;
 
 /**
  * One end of a connection. Live for as long as the session: a 1,000-node mesh holds a million,
@@ -268,7 +279,6 @@ const LISTED = 256;
 class Endpoint implements Connection {
   localAddress: string;
   localPort = 0;
-  state = SYN_SENT;
   peer: Endpoint | undefined;
   mss = 1460;
   // Application side.
@@ -297,12 +307,7 @@ class Endpoint implements Connection {
    * the handshake until it is killed; -1 before and after. As fields they would be a heap number each.
    */
   slot = -1;
-  /** Highest sndNxt reached: flights starting below it are retransmissions. */
-  maxSent = 0;
   cwnd: number;
-  /** Slow-start threshold in segments (a large small integer, not Infinity: it stays unboxed). */
-  ssthresh = 1 << 30;
-  retries = 0;
   rtoEv: SimEvent | undefined;
   wakeEv: SimEvent | undefined;
   // Receive direction.
@@ -314,7 +319,7 @@ class Endpoint implements Connection {
   pathVersion = -1;
   /** The packet size the cached path was asked for. */
   pathSize = 0;
-  /** Flags (see the accessors below): one small integer instead of nine fields. */
+  /** Flags and the state (see the accessors below): one small integer instead of ten fields. */
   private bits = 0;
   /** State only some connections need, for a while (handshake, split headers, early data, captures). */
   private x: Extra | undefined;
@@ -324,6 +329,36 @@ class Endpoint implements Connection {
 
   get net(): SimTransportNetwork {
     return this.hs.net;
+  }
+  /** SYN_SENT, OPEN, CLOSING or DEAD. */
+  get state(): number {
+    return (this.bits & STATE_MASK) >> STATE_SHIFT;
+  }
+  set state(v: number) {
+    this.bits = (this.bits & ~STATE_MASK) | (v << STATE_SHIFT);
+  }
+  // What only a connection that lost segments needs is in the side state.
+  get retries(): number {
+    return this.x?.retries ?? 0;
+  }
+  set retries(v: number) {
+    if (v !== 0 || this.x) this.extra.retries = v;
+  }
+  get ssthresh(): number {
+    return this.x?.ssthresh ?? SSTHRESH_INIT;
+  }
+  set ssthresh(v: number) {
+    this.extra.ssthresh = v;
+  }
+  /** Highest sndNxt reached: flights starting below it are retransmissions. */
+  get maxSent(): number {
+    const r = this.x?.rtxEnd ?? 0;
+    return r > this.sndNxt ? r : this.sndNxt;
+  }
+  /** Go back N: sndNxt back to sndUna, remembering how far it had got. */
+  goBack(): void {
+    this.extra.rtxEnd = this.maxSent;
+    this.sndNxt = this.sndUna;
   }
   get family(): 4 | 6 {
     return (this.bits & V6) !== 0 ? 6 : 4;
@@ -395,12 +430,12 @@ class Endpoint implements Connection {
   }
 
   private get extra(): Extra {
-    return (this.x ??= { synEv: undefined, synTries: 0, onConnected: undefined, hdr: undefined, hdrHave: 0, inbox: undefined, capAck: -1, isn: -1, reason: undefined, txFreeAt: 0 });
+    return (this.x ??= { synEv: undefined, synTries: 0, onConnected: undefined, hdr: undefined, hdrHave: 0, inbox: undefined, capAck: -1, isn: -1, reason: undefined, txFreeAt: 0, retries: 0, ssthresh: SSTHRESH_INIT, rtxEnd: 0 });
   }
   /** Drops the side state when nothing in it matters any more. */
   compact(): void {
     const x = this.x;
-    if (x && x.synEv === undefined && x.onConnected === undefined && x.hdrHave === 0 && x.inbox === undefined && x.capAck === -1 && x.isn === -1 && x.reason === undefined && x.txFreeAt === 0) {
+    if (x && x.synEv === undefined && x.onConnected === undefined && x.hdrHave === 0 && x.inbox === undefined && x.capAck === -1 && x.isn === -1 && x.reason === undefined && x.txFreeAt === 0 && x.retries === 0 && x.ssthresh === SSTHRESH_INIT && x.rtxEnd <= this.sndNxt) {
       this.x = undefined;
     }
   }
@@ -1125,14 +1160,14 @@ export class SimTransportNetwork {
         }
       }
       const from = e.sndNxt;
+      const maxSent = e.maxSent;
       e.sndNxt += n;
       const fin = e.sndNxt === e.sndEnd && e.finQueued;
       if (fin) {
         f.fin = true;
         e.finSent = true;
       }
-      this.emit(e, f, from, e.sndNxt, fin);
-      if (e.sndNxt > e.maxSent) e.maxSent = e.sndNxt;
+      this.emit(e, f, from, e.sndNxt, fin, maxSent);
       if (f.fin || e.sndNxt === e.sndEnd) return;
     }
   }
@@ -1326,7 +1361,7 @@ export class SimTransportNetwork {
     e.cwnd = 1;
     // Go back N: everything unacknowledged is sent again (later ACKs of old flights are ignored).
     e.inHead = e.inTail = undefined;
-    e.sndNxt = e.sndUna;
+    e.goBack();
     e.finSent = false;
     this.pump(e);
     if (e.rtoEv === undefined && e.inHead) this.armRto(e, now + rto);
@@ -1431,7 +1466,7 @@ export class SimTransportNetwork {
    * Puts stream octets [from, to) (and the FIN after them) on the wire as MSS-sized segments of flight
    * f: draws each segment's loss and captures it on the links it crosses (only the first one if lost).
    */
-  private emit(e: Endpoint, f: Flight, from: number, to: number, fin: boolean): void {
+  private emit(e: Endpoint, f: Flight, from: number, to: number, fin: boolean, maxSent: number): void {
     const t = this.tcpCounters;
     const links = f.links;
     const cap = this.capture;
@@ -1442,9 +1477,9 @@ export class SimTransportNetwork {
       const b = Math.min(to, a + e.mss);
       const last = b === to;
       t.segments++;
-      if (a < e.maxSent) {
+      if (a < maxSent) {
         t.retransmissions++;
-        t.retransmittedBytes += Math.min(b, e.maxSent) - a;
+        t.retransmittedBytes += Math.min(b, maxSent) - a;
       }
       let lost = links === undefined;
       if (lost) t.lostSegments++;
