@@ -106,12 +106,13 @@ export interface SessionEvents {
 }
 
 type ConnState = "Connect" | "OpenSent" | "OpenConfirm" | "Established";
+const OUTGOING = 1;
+const OPEN_RECEIVED = 2;
+const CLOSED = 4;
 
 /** One connection being tried; it frames its own stream (one object per connection, not two). */
 class Attempt extends MessageFramer implements ConnectionReceiver {
   state: ConnState;
-  /** The peer's OPEN arrived on this connection (it passed the checks). */
-  openReceived = false;
   /** What this connection's OPEN exchange settled on (from OpenConfirm on). */
   negotiated: Negotiated | undefined;
   /**
@@ -121,17 +122,37 @@ class Attempt extends MessageFramer implements ConnectionReceiver {
    */
   holdTimer: TimerHandle | undefined;
   keepaliveTimer: TimerHandle | undefined;
-  closed = false;
   /** Where this attempt's times are in `times` (NO_SLOT once dropped). */
   slot: number;
+  /** OUTGOING, OPEN_RECEIVED, CLOSED: one Smi field instead of three. */
+  private flags: number;
   constructor(
     readonly session: Session,
     readonly conn: Connection,
-    readonly outgoing: boolean,
+    outgoing: boolean,
   ) {
     super();
     this.state = outgoing ? "Connect" : "OpenSent";
     this.slot = takeSlot();
+    this.flags = outgoing ? OUTGOING : 0;
+  }
+
+  /** This side opened the connection. */
+  get outgoing(): boolean {
+    return (this.flags & OUTGOING) !== 0;
+  }
+  /** The peer's OPEN arrived on this connection (it passed the checks). */
+  get openReceived(): boolean {
+    return (this.flags & OPEN_RECEIVED) !== 0;
+  }
+  set openReceived(v: boolean) {
+    this.flags = v ? this.flags | OPEN_RECEIVED : this.flags & ~OPEN_RECEIVED;
+  }
+  get closed(): boolean {
+    return (this.flags & CLOSED) !== 0;
+  }
+  set closed(v: boolean) {
+    this.flags = v ? this.flags | CLOSED : this.flags & ~CLOSED;
   }
 
   /** When the running hold timer fires, and when the hold time really runs out (ms on the Clock). */
@@ -176,8 +197,8 @@ const RANK: Record<SessionState, number> = { Idle: 0, Connect: 1, Active: 1, Ope
 export class Session {
   readonly config: SessionConfig;
   private readonly clock: Clock;
-  private readonly transport: Transport;
-  private readonly events: SessionEvents;
+  /** The transport and the events, one object per speaker (interned). */
+  private readonly ports: SessionPorts;
   /** The connections being tried: the first (undefined: none) and the others (two during a collision). */
   private attempt: Attempt | undefined = undefined;
   /** The connections after the first (during a collision; usually the shared empty list). Replaced, never modified. */
@@ -206,8 +227,7 @@ export class Session {
     }
     this.config = config;
     this.clock = clock;
-    this.transport = transport;
-    this.events = events;
+    this.ports = sessionPorts(transport, events);
   }
 
   get holdTime(): number {
@@ -245,16 +265,16 @@ export class Session {
   }
 
   private log(event: string): void {
-    this.events.log?.(this, event);
+    this.ports.events.log?.(this, event);
   }
 
   private noteState(): void {
     const s = this.state;
     if (s !== this.lastState) {
       const from = this.lastState;
-      if (this.events.log && this.events.logStates !== false) this.log(`${from} -> ${s}`);
+      if (this.ports.events.log && this.ports.events.logStates !== false) this.log(`${from} -> ${s}`);
       this.lastState = s;
-      this.events.stateChange?.(this, from, s);
+      this.ports.events.stateChange?.(this, from, s);
     }
   }
 
@@ -287,7 +307,7 @@ export class Session {
     const opts: ConnectOptions = { remoteAddress: this.config.peerAddress, remotePort: this.config.peerPort ?? BGP_PORT };
     const localAddress = this.config.localAddress;
     if (localAddress) opts.localAddress = localAddress;
-    const conn = this.transport.connect(opts, () => this.onConnected(a));
+    const conn = this.ports.transport.connect(opts, () => this.onConnected(a));
     const a = new Attempt(this, conn, true);
     this.add(a);
     this.wire(a);
@@ -507,7 +527,7 @@ export class Session {
         }
         const n = this.negotiatedFor(a);
         if (n) this.armHold(a, n.holdTime);
-        if (m.type === MessageType.UPDATE || m.type === MessageType.ROUTE_REFRESH) this.events.message(this, m);
+        if (m.type === MessageType.UPDATE || m.type === MessageType.ROUTE_REFRESH) this.ports.events.message(this, m);
         return;
       }
       default:
@@ -592,7 +612,7 @@ export class Session {
     this.clearRetry();
     this.armHold(a, n.holdTime);
     this.noteState();
-    this.events.established(this);
+    this.ports.events.established(this);
   }
 
   /**
@@ -677,9 +697,9 @@ export class Session {
     if (from === "Established") this.established = undefined;
     giveBackSlot(a);
     if (from === "Established") {
-      this.events.down(this, { from, reason, graceful: forceGraceful || gracefulEnd(n, sent, received), ...(sent ? { sent } : {}), ...(received ? { received } : {}) });
+      this.ports.events.down(this, { from, reason, graceful: forceGraceful || gracefulEnd(n, sent, received), ...(sent ? { sent } : {}), ...(received ? { received } : {}) });
     } else if (from !== "Connect") {
-      this.events.down(this, { from, reason, graceful: false, ...(sent ? { sent } : {}), ...(received ? { received } : {}) });
+      this.ports.events.down(this, { from, reason, graceful: false, ...(sent ? { sent } : {}), ...(received ? { received } : {}) });
     }
     // The peer refused us with Cease/5 (RFC 4486) because it sits in its own error wait: not an error
     // of ours. Waiting out an error wait of our own here would let two speakers refuse each other in
@@ -728,6 +748,20 @@ export class Session {
 }
 
 const NO_ERROR = Object.freeze({});
+
+interface SessionPorts {
+  readonly transport: Transport;
+  readonly events: SessionEvents;
+}
+/** By the events object: a speaker gives every session the same transport and events. */
+const portsByEvents = new WeakMap<SessionEvents, SessionPorts>();
+function sessionPorts(transport: Transport, events: SessionEvents): SessionPorts {
+  const p = portsByEvents.get(events);
+  if (p !== undefined && p.transport === transport) return p;
+  const made: SessionPorts = { transport, events };
+  portsByEvents.set(events, made);
+  return made;
+}
 
 /**
  * The encoded OPEN, shared by the sessions that send the same one: by the capability list object
