@@ -503,7 +503,9 @@ export class Speaker {
   private readonly sigs = new Map<string, string>();
   /** Received attribute sets by content (see internAttrs). */
   private readonly attrSets = new Map<string, PathAttributes>();
-  private dirty: LocEntry[] = [];
+  /** Entries changed since the last flush: the first alone (a mesh peer's UPDATE changes one), the rest in a list. */
+  private dirty1: LocEntry | undefined = undefined;
+  private dirty: LocEntry[] | undefined = undefined;
   private listener: Listener | undefined;
   private running = false;
   private deferring: boolean;
@@ -777,7 +779,9 @@ export class Speaker {
   private markDirty(e: LocEntry): void {
     if (e.m & M_DIRTY) return;
     e.m |= M_DIRTY;
-    this.dirty.push(e);
+    if (this.dirty1 === undefined) this.dirty1 = e;
+    else if (this.dirty === undefined) this.dirty = [e];
+    else this.dirty.push(e);
   }
 
   private addPath(k: Key, path: Path): void {
@@ -878,17 +882,20 @@ export class Speaker {
 
   /** Recomputes best paths of changed prefixes, updates the RouteSink and every peer's Adj-RIB-Out. */
   private flush(): void {
-    if (this.dirty.length === 0 || this.deferSelection) return;
-    const dirty = this.dirty;
-    this.dirty = [];
-    // Lists made only when used: this runs once per UPDATE received.
+    const first = this.dirty1;
+    if (first === undefined || this.deferSelection) return;
+    const rest = this.dirty;
+    this.dirty1 = undefined;
+    this.dirty = undefined;
+    // Lists made only when used, at their size: this runs once per UPDATE received.
     let add: RouteEntry[] | undefined;
     let remove: Prefix[] | undefined;
     // Every change, for the peers that may need any (none in a full mesh).
     const changed: LocEntry[] | undefined = this.allChangesPeers().length > 0 ? [] : undefined;
     let wide: LocEntry[] | undefined;
     const sink = this.sink;
-    for (const e of dirty) {
+    for (let i = -1, n = rest === undefined ? 0 : rest.length; i < n; i++) {
+      const e = i < 0 ? first : rest![i]!;
       e.m &= ~M_DIRTY;
       const ps = e.paths;
       const best = ps === undefined ? undefined : Array.isArray(ps) ? bestPath(ps, this.decision) : ps.rejected ? undefined : ps;
@@ -906,10 +913,19 @@ export class Speaker {
       } else if (best && best.nextHops[0]) want = best.nextHops[0];
       if (!sameInstalled(want, e.installed)) {
         if (sink) {
-          if (want === NOT_INSTALLED) (remove ??= []).push(entryPrefix(e));
-          else if (want === BLACKHOLE) (add ??= []).push({ prefix: entryPrefix(e), kind: "blackhole", nextHops: [] });
-          // Received next hops are one-element arrays shared by the paths of an UPDATE.
-          else (add ??= []).push({ prefix: entryPrefix(e), kind: "unicast", nextHops: best!.nextHops.length === 1 ? best!.nextHops : [want] });
+          if (want === NOT_INSTALLED) {
+            const p = entryPrefix(e);
+            if (remove === undefined) remove = [p];
+            else remove.push(p);
+          } else {
+            const r: RouteEntry =
+              want === BLACKHOLE
+                ? { prefix: entryPrefix(e), kind: "blackhole", nextHops: [] }
+                : // Received next hops are one-element arrays shared by the paths of an UPDATE.
+                  { prefix: entryPrefix(e), kind: "unicast", nextHops: best!.nextHops.length === 1 ? best!.nextHops : [want] };
+            if (add === undefined) add = [r];
+            else add.push(r);
+          }
         }
         e.installed = want;
       }
