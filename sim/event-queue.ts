@@ -63,18 +63,13 @@ const timeHalves = new Int32Array(timeCell.buffer);
 /**
  * An event beyond the horizon, waiting in a bucket. Its time's 64 bits are kept as two int32 halves
  * (small integers, in the entry) rather than a number field, which V8 would keep in a heap number
- * of its own: two live per session end (hold and keepalive timers) in a BGP mesh.
+ * of its own: two live per session end (hold and keepalive timers) in a BGP mesh. No sequence
+ * number: a bucket lists its events in scheduling order (see refill).
  */
 class FarEntry extends AgendaEntry {
   private readonly lo: number;
   private readonly hi: number;
-  constructor(
-    kind: string,
-    fn: (arg: unknown) => void,
-    arg: unknown,
-    time: number,
-    readonly seq: number,
-  ) {
+  constructor(kind: string, fn: (arg: unknown) => void, arg: unknown, time: number) {
     super(kind, fn, arg);
     timeCell[0] = time;
     this.lo = timeHalves[0] as number;
@@ -236,10 +231,14 @@ export class EventQueue {
       this.far -= list.length;
       this.horizon = (id + 1) * BUCKET_MS;
       const { hk, hx } = this;
+      // The heap and the run are empty, and every event scheduled from now on has a sequence
+      // number above the count of all scheduled so far: positions in the bucket (its scheduling
+      // order) order these events among themselves and before any later one, as their own would.
+      let seq = 0;
       for (const ev of list) {
         if (ev.fn === undefined) this.dead--;
         else {
-          hk.push(ev.time, ev.seq);
+          hk.push(ev.time, seq++);
           hx.push(ev, ev.arg);
           this.n++;
         }
@@ -293,7 +292,7 @@ export class EventQueue {
         this.buckets.set(id, (b = { list: [], dead: 0 }));
         pushId(this.bucketIds, id);
       }
-      const far = new FarEntry(kind, fn, arg, time, seq);
+      const far = new FarEntry(kind, fn, arg, time);
       b.list.push(far);
       this.far++;
       return far;

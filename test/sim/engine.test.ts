@@ -142,6 +142,25 @@ describe("SimEngine ordering", () => {
     expect(got[got.length - 1]).toBe(-7);
   });
 
+  test("bucketed (far) events of one time run in scheduling order, before one scheduled later for that time", () => {
+    const e = new SimEngine();
+    const got: string[] = [];
+    const type = e.eventType("posted", (s: string) => got.push(s));
+    // All beyond the first horizon: they wait in the bucket of second 5, in this order.
+    e.scheduleAt(5000.25, "far", () => got.push("a"));
+    const dead = e.scheduleAt(5000.25, "far", () => got.push("cancelled"));
+    e.post(5000.25, type, "b");
+    e.scheduleAt(5000.1, "far", () => {
+      // Runs after the bucket was moved to the heap: this one is scheduled now, so it comes last.
+      e.scheduleAt(5000.25, "late", () => got.push("late"));
+      got.push("trigger");
+    });
+    e.scheduleAt(5000.25, "far", () => got.push("c"));
+    e.cancel(dead);
+    e.run();
+    expect(got).toEqual(["trigger", "a", "b", "c", "late"]);
+  });
+
 describe("SimEngine as the core's Clock", () => {
   test("setTimer / clearTimer / now through the Clock interface", () => {
     const e = new SimEngine();
