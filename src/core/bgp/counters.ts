@@ -160,12 +160,6 @@ class RareCounters {
   otherBytes = 0;
 }
 
-/** A session's counters: the two directions (see DirectionCounters). */
-export class SessionCounters implements PeerCounters {
-  readonly sent = new DirectionCounters();
-  readonly received = new DirectionCounters();
-}
-
 /** Counts one message of `type` and `length` octets. */
 export function countMessage(c: MessageCounters, type: number, length: number): void {
   c.messages++;

@@ -29,7 +29,7 @@ import {
   BGP_VERSION,
 } from "./wire/index.ts";
 import type { Clock, CloseReason, ConnectOptions, Connection, ConnectionReceiver, TimerHandle, Transport } from "./ports.ts";
-import { countEncoded, SessionCounters } from "./counters.ts";
+import { countEncoded, DirectionCounters, type PeerCounters } from "./counters.ts";
 
 export type SessionState = "Idle" | "Connect" | "Active" | "OpenSent" | "OpenConfirm" | "Established";
 
@@ -217,8 +217,10 @@ export class Session {
   lastError: { readonly sent?: NotificationMessage; readonly received?: NotificationMessage; readonly reason?: string } = NO_ERROR;
   /** The owner's handle (the Speaker's per-peer state), so one SessionEvents object can serve every session. */
   owner: unknown;
-  /** Messages and octets sent to and received from this peer, over every connection since creation. */
-  readonly counters = new SessionCounters();
+  /** Messages, octets and prefixes sent to this peer, over every connection since creation. */
+  readonly sent = new DirectionCounters();
+  /** The same received from this peer. */
+  readonly received = new DirectionCounters();
 
   constructor(config: SessionConfig, clock: Clock, transport: Transport, events: SessionEvents) {
     const hold = config.holdTime ?? 90;
@@ -228,6 +230,11 @@ export class Session {
     this.config = config;
     this.clock = clock;
     this.ports = sessionPorts(transport, events);
+  }
+
+  /** Messages and octets sent to and received from this peer: the session itself (no wrapper object per session). */
+  get counters(): PeerCounters {
+    return this;
   }
 
   get holdTime(): number {
@@ -467,7 +474,7 @@ export class Session {
   /** @internal One whole message of a connection (octets [offset, offset + length) of data); false: stop. */
   messageAt(a: Attempt, data: Uint8Array, offset: number, length: number): boolean {
     if (a.closed) return false;
-    this.counters.received.count(data[offset + 18] as number, length);
+    this.received.count(data[offset + 18] as number, length);
     let msg: Message;
     try {
       const n = this.negotiatedFor(a);
@@ -477,7 +484,7 @@ export class Session {
       return false;
     }
     if (msg.type === MessageType.UPDATE) {
-      const r = this.counters.received;
+      const r = this.received;
       r.prefixesAnnounced += msg.nlri.length + (msg.attrs.mpReach?.nlri.length ?? 0);
       r.prefixesWithdrawn += msg.withdrawn.length + (msg.attrs.mpUnreach?.withdrawn.length ?? 0);
     }
@@ -630,7 +637,7 @@ export class Session {
 
   /** Every message leaves through here, so the sent counters are exact. */
   private out(conn: Connection, bytes: Uint8Array): void {
-    countEncoded(this.counters.sent, bytes);
+    countEncoded(this.sent, bytes);
     conn.send(bytes);
   }
 

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "@jest/globals";
-import { addCounters, copyCounters, countEncoded, countMessage, DirectionCounters, newMessageCounters, SessionCounters, type MessageCounters } from "../../../src/core/bgp/counters.ts";
+import { addCounters, copyCounters, countEncoded, countMessage, DirectionCounters, newMessageCounters, type MessageCounters } from "../../../src/core/bgp/counters.ts";
 import { encodeMessage, MessageFramer, MessageType, type Message, decodeMessage } from "../../../src/core/bgp/wire/index.ts";
 import { Lab, open, rawPeer } from "./lab.ts";
 
@@ -137,7 +137,7 @@ describe("BGP message counters", () => {
     addCounters(sum, plain);
     for (const k of Object.keys(sum) as (keyof MessageCounters)[]) expect(sum[k]).toBe(2 * plain[k]);
     // The rare counts are writable like plain fields; messages and bytes follow them.
-    const c = new SessionCounters().sent;
+    const c = new DirectionCounters();
     expect(c.messages).toBe(0);
     c.notification += 2;
     c.notificationBytes += 50;
