@@ -1433,9 +1433,11 @@ export class Speaker {
       for (const p of allPrefixes(u)) this.withdrawFrom(st, p);
       return;
     }
-    for (const p of u.withdrawn) this.withdrawFrom(st, p);
+    // Indexed loops: every UPDATE received by every peer comes through here (no iterator per list).
+    const withdrawn = u.withdrawn;
+    for (let i = 0; i < withdrawn.length; i++) this.withdrawFrom(st, withdrawn[i]!);
     const unreach = u.attrs.mpUnreach;
-    if (unreach) for (const p of unreach.withdrawn) this.withdrawFrom(st, p);
+    if (unreach) for (let i = 0; i < unreach.withdrawn.length; i++) this.withdrawFrom(st, unreach.withdrawn[i]!);
     const received = receivedUpdate(u, n.fourOctetAs);
     const groups = received.groups;
     if (groups.length === 0) return;
@@ -1452,7 +1454,8 @@ export class Speaker {
     const limit = st.config.maxPrefixes;
     const refuse = !!reject || (st.kind === "ebgp" && !policy); // loops; RFC 8212
     let total = 0;
-    for (const g of groups) {
+    for (let gi = 0; gi < groups.length; gi++) {
+      const g = groups[gi]!;
       const family = g.nlri[0]!.family;
       if (!hasAfi(n.families, familyAfi(family))) continue;
       // One Path for all the prefixes of the UPDATE (and one for those refused): its attributes, next
@@ -1460,7 +1463,8 @@ export class Speaker {
       // same ones (a reflector sends one prefix per UPDATE). No `stale` field until graceful restart.
       let accepted: Path | undefined;
       let refused: Path | undefined;
-      for (const prefix of g.nlri) {
+      for (let pi = 0; pi < g.nlri.length; pi++) {
+        const prefix = g.nlri[pi]!;
         let path: Path;
         if (refuse) path = refused ??= this.sharedPath(st, attrs, g.nextHops, true);
         else {
@@ -1526,11 +1530,10 @@ export class Speaker {
 
   /** Loop and sanity checks that make received paths unusable (treated as withdrawn). */
   private rejectReason(st: PeerState, attrs: PathAttributes): string | undefined {
-    const asns = asPathAsns(attrs.asPath ?? []);
     if (st.kind === "ebgp") {
       const first = attrs.asPath?.[0];
       if (!first || first.type !== 2 || first.asns[0] !== st.peerAs) return "first AS of the path is not the peer's";
-      if (asns.includes(this.asNumber)) return "AS path loop";
+      if (asPathAsns(attrs.asPath ?? []).includes(this.asNumber)) return "AS path loop";
     } else {
       if (attrs.originatorId === this.routerId) return "ORIGINATOR_ID is our router ID";
       if (attrs.clusterList?.includes(this.clusterId)) return "CLUSTER_LIST contains our cluster ID";
