@@ -37,7 +37,7 @@ import type {
 } from "../src/scenario/backend.ts";
 import type { Router, Topology, TopologyNode } from "../src/topology/model.ts";
 import { ConvergenceTracker, type SessionRecord } from "./backend/convergence.ts";
-import { RecordingDataplane, RecordingSink, type RouteChangeHook } from "./backend/recording.ts";
+import { RecordingDataplane, RecordingSink, sampleNames, type RouteChangeHook } from "./backend/recording.ts";
 import { ClusterResources } from "./backend/resources.ts";
 import { localAddressFor, routerSpeakerConfig } from "./backend/routers.ts";
 import { DEFAULT_TIMELINE_LIMIT, SAMPLE, Timeline } from "./backend/timeline.ts";
@@ -329,14 +329,14 @@ export class SimBackend implements Backend {
     }
   }
 
-  readonly #routeHook: RouteChangeHook = (host, added, removed, names) => {
+  readonly #routeHook: RouteChangeHook = (host, add, remove) => {
     const w = this.#w;
     if (w === undefined) return;
     const t = w.engine.now();
     w.tracker.routeChange(t);
     if (w.routers.has(host)) w.paths.version++;
-    if (w.timeline.full) w.timeline.routes(t, host, added, removed, NO_NAMES);
-    else w.timeline.routes(t, host, added, removed, names(SAMPLE));
+    if (w.timeline.full) w.timeline.routes(t, host, add.length, remove.length, NO_NAMES);
+    else w.timeline.routes(t, host, add.length, remove.length, sampleNames(add, remove, SAMPLE));
   };
 
   /** Waits until the given agents (default: all running) have no IPAM work in flight. */

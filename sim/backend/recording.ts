@@ -7,14 +7,18 @@ import type { RouteChanges, RouteSink } from "../../src/core/bgp/ports.ts";
 import { formatPrefix, type Prefix } from "../../src/core/net/ip.ts";
 import type { PolicySet } from "../../src/core/policy/index.ts";
 
-/** Called after each batch: `added` counts installs and replacements. `names` formats a few prefixes lazily. */
-export type RouteChangeHook = (host: string, added: number, removed: number, names: (max: number) => { added: string[]; removed: string[] }) => void;
+/**
+ * Called after each batch that changed something: `add` are installs and replacements. The batch's
+ * own arrays, not copies or a closure (one batch per UPDATE per node in a mesh); see sampleNames.
+ */
+export type RouteChangeHook = (host: string, add: readonly { prefix: Prefix }[], remove: readonly Prefix[]) => void;
 
-function namer(add: readonly { prefix: Prefix }[], remove: readonly Prefix[]) {
-  return (max: number) => ({
+/** The first `max` prefixes of a batch as text, installs first. */
+export function sampleNames(add: readonly { prefix: Prefix }[], remove: readonly Prefix[], max: number): { added: string[]; removed: string[] } {
+  return {
     added: add.slice(0, max).map((r) => formatPrefix(r.prefix)),
     removed: remove.slice(0, Math.max(0, max - Math.min(max, add.length))).map(formatPrefix),
-  });
+  };
 }
 
 export class RecordingDataplane implements Dataplane {
@@ -34,7 +38,7 @@ export class RecordingDataplane implements Dataplane {
   applyRoutes(changes: DataplaneRouteChanges): void {
     if (this.detached) return;
     this.inner.applyRoutes(changes);
-    if (changes.add.length + changes.remove.length > 0) this.onChange(this.host, changes.add.length, changes.remove.length, namer(changes.add, changes.remove));
+    if (changes.add.length + changes.remove.length > 0) this.onChange(this.host, changes.add, changes.remove);
   }
   setTunnel(tunnel: TunnelDevice): void {
     if (this.detached) return;
@@ -75,6 +79,6 @@ export class RecordingSink implements RouteSink {
   apply(changes: RouteChanges): void {
     if (this.detached) return;
     this.inner.apply(changes);
-    if (changes.add.length + changes.remove.length > 0) this.onChange(this.host, changes.add.length, changes.remove.length, namer(changes.add, changes.remove));
+    if (changes.add.length + changes.remove.length > 0) this.onChange(this.host, changes.add, changes.remove);
   }
 }
