@@ -61,8 +61,8 @@ export function newPeerCounters(): PeerCounters {
 /**
  * A session's counters for one direction, smaller than a plain MessageCounters (a mesh node keeps two
  * per peer, a 1,000-node mesh two million): the counts every session has are fields; NOTIFICATION,
- * ROUTE-REFRESH and unknown-type counts sit in a second object made on the first such message;
- * `messages` and `bytes` are sums (read-only). Reads like a MessageCounters; copyCounters makes plain ones.
+ * ROUTE-REFRESH and unknown-type counts and withdrawn prefixes (none in a cold-start mesh) sit in a
+ * second object made when one of them first becomes non-zero; `messages` and `bytes` are sums (read-only). Reads like a MessageCounters; copyCounters makes plain ones.
  */
 export class DirectionCounters implements MessageCounters {
   open = 0;
@@ -72,7 +72,6 @@ export class DirectionCounters implements MessageCounters {
   updateBytes = 0;
   keepaliveBytes = 0;
   prefixesAnnounced = 0;
-  prefixesWithdrawn = 0;
   private rare: RareCounters | undefined = undefined;
 
   get messages(): number {
@@ -83,41 +82,47 @@ export class DirectionCounters implements MessageCounters {
     const r = this.rare;
     return this.openBytes + this.updateBytes + this.keepaliveBytes + (r === undefined ? 0 : r.notificationBytes + r.routeRefreshBytes + r.otherBytes);
   }
+  get prefixesWithdrawn(): number {
+    return this.rare?.prefixesWithdrawn ?? 0;
+  }
+  set prefixesWithdrawn(v: number) {
+    if (v !== 0 || this.rare !== undefined) this.rareCounters().prefixesWithdrawn = v;
+  }
   get notification(): number {
     return this.rare?.notification ?? 0;
   }
   set notification(v: number) {
-    this.rareCounters().notification = v;
+    if (v !== 0 || this.rare !== undefined) this.rareCounters().notification = v;
   }
   get routeRefresh(): number {
     return this.rare?.routeRefresh ?? 0;
   }
   set routeRefresh(v: number) {
-    this.rareCounters().routeRefresh = v;
+    if (v !== 0 || this.rare !== undefined) this.rareCounters().routeRefresh = v;
   }
   get other(): number {
     return this.rare?.other ?? 0;
   }
   set other(v: number) {
-    this.rareCounters().other = v;
+    if (v !== 0 || this.rare !== undefined) this.rareCounters().other = v;
   }
   get notificationBytes(): number {
     return this.rare?.notificationBytes ?? 0;
   }
   set notificationBytes(v: number) {
-    this.rareCounters().notificationBytes = v;
+    if (v !== 0 || this.rare !== undefined) this.rareCounters().notificationBytes = v;
   }
   get routeRefreshBytes(): number {
     return this.rare?.routeRefreshBytes ?? 0;
   }
   set routeRefreshBytes(v: number) {
-    this.rareCounters().routeRefreshBytes = v;
+    if (v !== 0 || this.rare !== undefined) this.rareCounters().routeRefreshBytes = v;
   }
   get otherBytes(): number {
     return this.rare?.otherBytes ?? 0;
   }
   set otherBytes(v: number) {
-    this.rareCounters().otherBytes = v;
+    if (v !== 0 || this.rare !== undefined) this.rareCounters().otherBytes = v;
   }
 
   /** Counts one message of `type` and `length` octets (as countMessage). */
@@ -158,6 +163,7 @@ class RareCounters {
   notificationBytes = 0;
   routeRefreshBytes = 0;
   otherBytes = 0;
+  prefixesWithdrawn = 0;
 }
 
 /** Counts one message of `type` and `length` octets. */

@@ -128,6 +128,9 @@ describe("BGP message counters", () => {
     });
     compact.prefixesAnnounced += 3;
     plain.prefixesAnnounced += 3;
+    compact.prefixesWithdrawn += 0;
+    compact.prefixesWithdrawn += 2;
+    plain.prefixesWithdrawn += 2;
     const copy = copyCounters({ sent: compact, received: new DirectionCounters() });
     expect(copy.sent).toEqual(plain);
     expect(Object.keys(copy.sent)).toEqual(Object.keys(newMessageCounters()));
@@ -139,6 +142,9 @@ describe("BGP message counters", () => {
     // The rare counts are writable like plain fields; messages and bytes follow them.
     const c = new DirectionCounters();
     expect(c.messages).toBe(0);
+    c.prefixesWithdrawn += 0;
+    c.notification += 0;
+    expect(Object.values(c)).toEqual([0, 0, 0, 0, 0, 0, 0, undefined]); // adding 0 made no second object
     c.notification += 2;
     c.notificationBytes += 50;
     expect(c).toMatchObject({ notification: 2, notificationBytes: 50, messages: 2, bytes: 50, routeRefresh: 0, other: 0 });
