@@ -177,9 +177,11 @@ interface LocEntry {
   m: number;
   /** The paths: none, one, or several (an array of two or more). */
   paths: Path | Path[] | undefined;
+  /**
+   * The best path as of the last flush. What the RouteSink holds for the prefix is what this one
+   * asks for (see installedFor): flush installs exactly that whenever it changes.
+   */
   best: Path | undefined;
-  /** What the RouteSink holds for this prefix: nothing, a blackhole, or a route via this next hop. */
-  installed: Installed;
 }
 /** NOT_INSTALLED, BLACKHOLE, or the next hop (compared by value: see sameInstalled). */
 type Installed = 0 | 1 | IPAddress;
@@ -188,6 +190,9 @@ const BLACKHOLE = 1;
 /** By next-hop value: every UPDATE brings its own IPAddress objects, and only the address matters. */
 const sameInstalled = (a: Installed, b: Installed): boolean =>
   a === b || (typeof a === "object" && typeof b === "object" && a.family === b.family && a.value === b.value);
+/** The forwarding entry a best path asks for: local ones a blackhole if marked, received ones their next hop. */
+const installedFor = (best: Path | undefined): Installed =>
+  best === undefined ? NOT_INSTALLED : best.source.kind === "local" ? (best.blackhole ? BLACKHOLE : NOT_INSTALLED) : (best.nextHops[0] ?? NOT_INSTALLED);
 const M_LEN = 0xff;
 const M_DIRTY = 0x100;
 /**
@@ -198,7 +203,7 @@ const M_DIRTY = 0x100;
 const M_WIDE = 0x200;
 
 const newEntry = (p: Prefix, paths: Path | undefined): LocEntry =>
-  p.family === 4 ? { a: Number(p.addr) | 0, m: p.len, paths, best: undefined, installed: NOT_INSTALLED } : { a: p, m: p.len, paths, best: undefined, installed: NOT_INSTALLED };
+  p.family === 4 ? { a: Number(p.addr) | 0, m: p.len, paths, best: undefined } : { a: p, m: p.len, paths, best: undefined };
 const entryFamily = (e: LocEntry): 4 | 6 => (typeof e.a === "number" ? 4 : 6);
 const entryKey = (e: LocEntry): Key => (typeof e.a === "number" ? v4Key(e.a, e.m & M_LEN) : key(e.a));
 /** The entry's prefix as a Prefix (a new object for IPv4: the entries keep none). */
@@ -283,18 +288,22 @@ interface ExportGroup {
   keys: Key | Key[];
 }
 
-/** A peer's graceful-restart helper state, made the first time it restarts (most peers never do). */
-interface Helping {
-  helping: boolean;
-  /** Paths of this peer kept stale (counted by route). */
-  stale: number;
-  staleTimer: unknown;
-}
-
 /** A peer's received paths by attributes, once it sent a second set in a session (see sharedPath). */
 interface SharedPaths {
   map: Map<PathAttributes, Path[]>;
   count: number;
+}
+
+/**
+ * What only some peers need: graceful-restart helper state (made the first time the peer restarts)
+ * and the index of received paths (from the second attribute set of a session).
+ */
+interface PeerExtra {
+  helping: boolean;
+  /** Paths of this peer kept stale (counted by route). */
+  stale: number;
+  staleTimer: unknown;
+  paths: SharedPaths | undefined;
 }
 
 const F_OPENED_ONCE = 1;
@@ -302,6 +311,8 @@ const F_EOR_PENDING = 2;
 /** End-of-RIB received in this session: IPv4 (F_EOR_4), IPv6 (F_EOR_4 << 1). */
 const F_EOR_4 = 4;
 const F_EOR_6 = 8;
+/** An eBGP peer (else iBGP). */
+const F_EBGP = 16;
 
 /**
  * A configured peer. It is also the PathSource of the paths received from it (the object identifies
@@ -310,7 +321,6 @@ const F_EOR_6 = 8;
  * lives in side objects made when needed.
  */
 class PeerState implements PathSource {
-  readonly kind: "ibgp" | "ebgp";
   readonly address: string;
   readonly addressValue: bigint;
   /** The peer's BGP identifier, set when a session comes up (in place: its paths share this object). */
@@ -320,18 +330,14 @@ class PeerState implements PathSource {
   /** Prefixes in this peer's Adj-RIB-In (before policy), and of those, accepted ones. */
   received = 0;
   accepted = 0;
-  /** F_OPENED_ONCE (we sent the R bit already: a restarting speaker sends it only in its first OPEN), F_EOR_*. */
-  flags = 0;
+  /** F_EBGP, F_OPENED_ONCE (we sent the R bit already: a restarting speaker sends it only in its first OPEN), F_EOR_*. */
+  flags: number;
   /**
    * Paths received in this session, to share them across UPDATEs (see sharedPath): the first one
    * alone (a mesh peer sends one), then by attributes + next hop once a second one comes.
    */
   path1: Path | undefined = undefined;
-  paths: SharedPaths | undefined = undefined;
-  gr: Helping | undefined = undefined;
-  /** Our own address towards this peer per family (next hop self), computed once per session; null = none. */
-  self4: IPAddress | null | undefined = undefined;
-  self6: IPAddress | null | undefined = undefined;
+  private extra: PeerExtra | undefined = undefined;
   /**
    * Adj-RIB-Out: the signature of what the peer was sent, per prefix. A mesh peer is sent one
    * IPv4 prefix: it is kept here (address as int32, length + 1; 0 = none) until a second one comes,
@@ -343,13 +349,16 @@ class PeerState implements PathSource {
   private adjOut: PrefixMap<string> | undefined = undefined;
 
   constructor(config: PeerConfig, address: string, addressValue: bigint, ibgp: boolean, session: Session) {
-    this.kind = ibgp ? "ibgp" : "ebgp";
+    this.flags = ibgp ? 0 : F_EBGP;
     this.address = address;
     this.addressValue = addressValue;
     this.config = config;
     this.session = session;
   }
 
+  get kind(): "ibgp" | "ebgp" {
+    return this.flags & F_EBGP ? "ebgp" : "ibgp";
+  }
   get peerAs(): number {
     return this.config.asNumber;
   }
@@ -357,26 +366,33 @@ class PeerState implements PathSource {
     return !!this.config.routeReflectorClient;
   }
 
+  // The rare parts, read through to the side object (made when first set to something).
   get helping(): boolean {
-    return this.gr !== undefined && this.gr.helping;
+    return this.extra !== undefined && this.extra.helping;
   }
   set helping(v: boolean) {
-    if (v || this.gr !== undefined) this.helpState().helping = v;
+    if (v || this.extra !== undefined) this.more().helping = v;
   }
   get stale(): number {
-    return this.gr === undefined ? 0 : this.gr.stale;
+    return this.extra === undefined ? 0 : this.extra.stale;
   }
   set stale(v: number) {
-    if (v !== 0 || this.gr !== undefined) this.helpState().stale = v;
+    if (v !== 0 || this.extra !== undefined) this.more().stale = v;
   }
   get staleTimer(): unknown {
-    return this.gr?.staleTimer;
+    return this.extra?.staleTimer;
   }
   set staleTimer(v: unknown) {
-    if (v !== undefined || this.gr !== undefined) this.helpState().staleTimer = v;
+    if (v !== undefined || this.extra !== undefined) this.more().staleTimer = v;
   }
-  private helpState(): Helping {
-    return (this.gr ??= { helping: false, stale: 0, staleTimer: undefined });
+  get paths(): SharedPaths | undefined {
+    return this.extra?.paths;
+  }
+  set paths(v: SharedPaths | undefined) {
+    if (v !== undefined || this.extra !== undefined) this.more().paths = v;
+  }
+  private more(): PeerExtra {
+    return (this.extra ??= { helping: false, stale: 0, staleTimer: undefined, paths: undefined });
   }
 
   get outSize(): number {
@@ -899,6 +915,7 @@ export class Speaker {
       e.m &= ~M_DIRTY;
       const ps = e.paths;
       const best = ps === undefined ? undefined : Array.isArray(ps) ? bestPath(ps, this.decision) : ps.rejected ? undefined : ps;
+      const had = installedFor(e.best);
       e.best = best;
       if (best && !(e.m & M_WIDE) && (best.source.kind !== "ibgp" || best.source.rrClient)) {
         e.m |= M_WIDE;
@@ -907,27 +924,21 @@ export class Speaker {
       changed?.push(e);
       if (e.m & M_WIDE) (wide ??= []).push(e);
       // Forwarding entry.
-      let want: Installed = NOT_INSTALLED;
-      if (best?.source.kind === "local") {
-        if (best.blackhole) want = BLACKHOLE;
-      } else if (best && best.nextHops[0]) want = best.nextHops[0];
-      if (!sameInstalled(want, e.installed)) {
-        if (sink) {
-          if (want === NOT_INSTALLED) {
-            const p = entryPrefix(e);
-            if (remove === undefined) remove = [p];
-            else remove.push(p);
-          } else {
-            const r: RouteEntry =
-              want === BLACKHOLE
-                ? { prefix: entryPrefix(e), kind: "blackhole", nextHops: [] }
-                : // Received next hops are one-element arrays shared by the paths of an UPDATE.
-                  { prefix: entryPrefix(e), kind: "unicast", nextHops: best!.nextHops.length === 1 ? best!.nextHops : [want] };
-            if (add === undefined) add = [r];
-            else add.push(r);
-          }
+      const want = installedFor(best);
+      if (sink && !sameInstalled(want, had)) {
+        if (want === NOT_INSTALLED) {
+          const p = entryPrefix(e);
+          if (remove === undefined) remove = [p];
+          else remove.push(p);
+        } else {
+          const r: RouteEntry =
+            want === BLACKHOLE
+              ? { prefix: entryPrefix(e), kind: "blackhole", nextHops: [] }
+              : // Received next hops are one-element arrays shared by the paths of an UPDATE.
+                { prefix: entryPrefix(e), kind: "unicast", nextHops: best!.nextHops.length === 1 ? best!.nextHops : [want] };
+          if (add === undefined) add = [r];
+          else add.push(r);
         }
-        e.installed = want;
       }
       if (ps === undefined) {
         const k = entryKey(e);
@@ -1107,15 +1118,24 @@ export class Speaker {
 
   private readonly selfAddresses = new Map<string, IPAddress>();
 
-  /** Our address towards `st` in `family`, once per session (interned by value: see parsedLocal). */
+  /**
+   * The last answer of selfAddress and what it was asked: it depends only on the peer's configured
+   * local address, the session's and the family, and a node uses the same ones towards every peer.
+   */
+  private readonly selfMemo: { config: string | undefined; session: string; family: 4 | 6; self: IPAddress | undefined } = { config: undefined, session: "", family: 4, self: undefined };
+
+  /** Our address towards `st` in `family` (interned by value: see parsedLocal). */
   private selfFor(st: PeerState, n: Negotiated, family: 4 | 6): IPAddress | undefined {
-    let v = family === 4 ? st.self4 : st.self6;
-    if (v === undefined) {
-      v = this.selfAddress(st, n, family) ?? null;
-      if (family === 4) st.self4 = v;
-      else st.self6 = v;
-    }
-    return v ?? undefined;
+    const m = this.selfMemo;
+    const config = st.config.localAddress;
+    const session = n.localAddress;
+    if (m.config === config && m.session === session && m.family === family) return m.self;
+    const self = this.selfAddress(st, n, family);
+    m.config = config;
+    m.session = session;
+    m.family = family;
+    m.self = self;
+    return self;
   }
 
   private selfAddress(st: PeerState, n: Negotiated, family: 4 | 6): IPAddress | undefined {
@@ -1287,7 +1307,6 @@ export class Speaker {
     }
     st.outClear();
     st.flags = (st.flags & ~(F_EOR_4 | F_EOR_6)) | F_EOR_PENDING;
-    st.self4 = st.self6 = undefined;
     st.path1 = undefined;
     st.paths = undefined;
     if (this.deferSelection) {
