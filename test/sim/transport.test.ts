@@ -269,6 +269,33 @@ describe("SimTransportNetwork: TCP behaviour", () => {
     expect(n.net.stats().tcp.timeouts).toBe(1);
   });
 
+  test("a new connection's RTT estimate is its own, also where a closed connection's state was reused", () => {
+    const C = "10.0.0.3";
+    const engine = new SimEngine({ seed: 1 });
+    const underlay = new TableUnderlay().host("a", A).host("b", B).host("c", C).link("a", "b", { latencyMs: 200 }).link("a", "c", { latencyMs: 1 });
+    const net = new SimTransportNetwork(engine, underlay);
+    const ta = net.transport("a");
+    for (const [host, addr] of [["b", B], ["c", C]] as const) net.transport(host).listen(addr, 179, (c) => c.onData(() => undefined));
+    // A slow connection (RTT 400 ms: RTO 1.2 s), closed cleanly: both ends are gone.
+    ta.connect({ remoteAddress: B, remotePort: 179 }, (c) => c.close());
+    engine.run({ until: 10_000 });
+    expect(net.connectionCount).toBe(0);
+    // A fast one (RTT 2 ms: RTO 202 ms) whose path fails as it sends: the first retransmission comes
+    // one RTO after the send, from its own handshake's estimate.
+    let sentAt = -1;
+    ta.connect({ remoteAddress: C, remotePort: 179 }, (c) => {
+      underlay.setDown("a", "c", true);
+      sentAt = engine.now();
+      c.send(pattern(100));
+    });
+    engine.run({ until: 10_100 });
+    expect(sentAt).toBeGreaterThan(10_000);
+    engine.run({ until: sentAt + 201 });
+    expect(net.stats().tcp.retransmissions).toBe(0);
+    engine.run({ until: sentAt + 203 });
+    expect(net.stats().tcp.retransmissions).toBe(1);
+  });
+
   test("message counters read BGP headers from the byte stream, however it is split", () => {
     const n = rawNet({ latencyMs: 1 });
     server(n);
