@@ -110,11 +110,19 @@ const OUTGOING = 1;
 const OPEN_RECEIVED = 2;
 const CLOSED = 4;
 
-/** One connection being tried; it frames its own stream (one object per connection, not two). */
-class Attempt extends MessageFramer implements ConnectionReceiver {
+/**
+ * One connection being tried; it frames its own stream (one object per connection, not two) and, from
+ * OpenConfirm on, is its own Negotiated: the shared OpenTerms plus the peer's identifier and the
+ * connection's ends (no Negotiated object per session).
+ */
+class Attempt extends MessageFramer implements ConnectionReceiver, Negotiated {
   state: ConnState;
   /** What this connection's OPEN exchange settled on (from OpenConfirm on). */
-  negotiated: Negotiated | undefined;
+  private terms: OpenTerms | undefined = undefined;
+  /** The peer's BGP identifier as int32 (a Smi: as uint32 it can be a heap number). */
+  private peerId = 0;
+  /** The local address when the OPENs settled (a real socket forgets it once closed). */
+  localAddress = "";
   /**
    * Timers are re-armed lazily: a message only moves a deadline (no timer cancelled and created per
    * message); when a timer fires before its deadline it sleeps again for the rest. The expiry times
@@ -181,6 +189,49 @@ class Attempt extends MessageFramer implements ConnectionReceiver {
   }
   set establishedAt(t: number) {
     times[this.slot + ESTABLISHED_AT] = t;
+  }
+
+  /** What this connection's OPEN exchange settled on (from OpenConfirm on): the attempt itself. */
+  get negotiated(): Negotiated | undefined {
+    return this.terms === undefined ? undefined : this;
+  }
+  settle(terms: OpenTerms, peerRouterId: number): void {
+    this.terms = terms;
+    this.peerId = peerRouterId | 0;
+    this.localAddress = this.conn.localAddress;
+  }
+  get peerRouterId(): number {
+    return this.peerId >>> 0;
+  }
+  get initiatedLocally(): boolean {
+    return this.outgoing;
+  }
+  get peerOpenAs(): number {
+    return this.terms!.peerOpenAs;
+  }
+  get peerAs(): number {
+    return this.terms!.peerAs;
+  }
+  get holdTime(): number {
+    return this.terms!.holdTime;
+  }
+  get keepaliveTime(): number {
+    return this.terms!.keepaliveTime;
+  }
+  get fourOctetAs(): boolean {
+    return this.terms!.fourOctetAs;
+  }
+  get families(): readonly AddressFamily[] {
+    return this.terms!.families;
+  }
+  get routeRefresh(): boolean {
+    return this.terms!.routeRefresh;
+  }
+  get peerGracefulRestart(): GrCapability | undefined {
+    return this.terms!.peerGracefulRestart;
+  }
+  get localGracefulRestart(): GrCapability | undefined {
+    return this.terms!.localGracefulRestart;
   }
 
   connData(bytes: Uint8Array): void {
@@ -599,8 +650,7 @@ export class Session {
       internGr(findCapability(open.capabilities, "graceful-restart")),
       findCapability(local, "graceful-restart"),
     );
-    const n = new SessionNegotiated(terms, open.bgpId, a.conn.localAddress, a.outgoing);
-    a.negotiated = n;
+    a.settle(terms, open.bgpId);
     a.state = "OpenConfirm";
     this.out(a.conn, keepaliveBytes());
     a.lastSent = this.clock.now();
@@ -699,7 +749,6 @@ export class Session {
     a.conn.close();
     this.remove(a);
     const n = a.negotiated;
-    a.negotiated = undefined;
     this.lastError = { ...this.lastError, reason };
     if (from === "Established") this.established = undefined;
     giveBackSlot(a);
@@ -949,43 +998,6 @@ class OpenTerms {
   ) {}
 }
 
-/** A session's Negotiated: its own three fields and the shared rest. */
-class SessionNegotiated implements Negotiated {
-  constructor(
-    readonly terms: OpenTerms,
-    readonly peerRouterId: number,
-    readonly localAddress: string,
-    readonly initiatedLocally: boolean,
-  ) {}
-  get peerOpenAs(): number {
-    return this.terms.peerOpenAs;
-  }
-  get peerAs(): number {
-    return this.terms.peerAs;
-  }
-  get holdTime(): number {
-    return this.terms.holdTime;
-  }
-  get keepaliveTime(): number {
-    return this.terms.keepaliveTime;
-  }
-  get fourOctetAs(): boolean {
-    return this.terms.fourOctetAs;
-  }
-  get families(): readonly AddressFamily[] {
-    return this.terms.families;
-  }
-  get routeRefresh(): boolean {
-    return this.terms.routeRefresh;
-  }
-  get peerGracefulRestart(): GrCapability | undefined {
-    return this.terms.peerGracefulRestart;
-  }
-  get localGracefulRestart(): GrCapability | undefined {
-    return this.terms.localGracefulRestart;
-  }
-}
-
 /**
  * OpenTerms by the local capability list (one per speaker and kind of peer), then by value: the
  * families and the peer's GR capability are interned, so identity compares them.
@@ -1078,7 +1090,11 @@ function takeSlot(): number {
       times = grown;
     }
   }
-  times.fill(0, i, i + TIMES);
+  const t = times;
+  t[i] = 0;
+  t[i + 1] = 0;
+  t[i + 2] = 0;
+  t[i + 3] = 0;
   return i;
 }
 

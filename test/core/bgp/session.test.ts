@@ -56,6 +56,22 @@ describe("session FSM", () => {
     expect(n("10.0.0.1", "10.0.0.2").families).toBe(n("10.0.0.1", "10.0.0.3").families);
   });
 
+  test("a peer identifier above 2^31 reads back as its uint32; a Negotiated kept after the session went down still reads", () => {
+    const lab = new Lab();
+    lab.add("10.0.0.1", { asNumber: 64512, routerId: "192.168.0.1", peers: [{ address: "10.0.0.2", asNumber: 64512 }] });
+    lab.add("10.0.0.2", { asNumber: 64512, routerId: "255.255.255.254", peers: [{ address: "10.0.0.1", asNumber: 64512, passive: true }] });
+    lab.startAll();
+    lab.run(2);
+    const s = lab.node("10.0.0.1").speaker.session("10.0.0.2")!;
+    const n = s.negotiated!;
+    expect(n.peerRouterId).toBe(0xfffffffe);
+    expect(lab.node("10.0.0.2").speaker.session("10.0.0.1")!.negotiated!.peerRouterId).toBe(0xc0a80001);
+    expect(lab.node("10.0.0.1").speaker.peers()[0]!.routerId).toBe("255.255.255.254");
+    s.stop();
+    expect(s.negotiated).toBeUndefined();
+    expect([n.peerRouterId, n.holdTime, n.localAddress, n.initiatedLocally, n.families.length]).toEqual([0xfffffffe, 90, "10.0.0.1", true, 1]);
+  });
+
   test("sessions restarted many times keep exact times of their own (establishedAt, keepalives, hold) while others stay up", () => {
     const lab = new Lab();
     const all = ["10.0.0.1", "10.0.0.2", "10.0.0.3"];
