@@ -12,7 +12,7 @@ export interface PathSource {
   addressValue: bigint;
   peerAs: number;
   /** The neighbour's BGP identifier (uint32); our own for local paths. */
-  routerId: number;
+  bgpId: number;
   /** The neighbour is a route-reflector client of ours. */
   rrClient: boolean;
 }
@@ -78,8 +78,8 @@ export function comparePaths(a: Path, b: Path, opts: DecisionOptions): number {
   const cl = (a.attrs.clusterList?.length ?? 0) - (b.attrs.clusterList?.length ?? 0);
   if (cl !== 0) return cl;
   // 8. Lowest ORIGINATOR_ID, else the neighbour's BGP identifier.
-  const ida = a.attrs.originatorId ?? a.source.routerId;
-  const idb = b.attrs.originatorId ?? b.source.routerId;
+  const ida = a.attrs.originatorId ?? a.source.bgpId;
+  const idb = b.attrs.originatorId ?? b.source.bgpId;
   if (ida !== idb) return ida < idb ? -1 : 1;
   // 9. Lowest neighbour address.
   if (a.source.addressValue !== b.source.addressValue) return a.source.addressValue < b.source.addressValue ? -1 : 1;

@@ -316,17 +316,20 @@ const F_EBGP = 16;
 
 /**
  * A configured peer. It is also the PathSource of the paths received from it (the object identifies
- * them): a full mesh has a million of these, so there is no separate source object, and what few
+ * them) and its Session's config (read through to the PeerConfig and the speaker's shared part): a
+ * full mesh has a million of these, so there is no separate source or config object, and what few
  * peers need (graceful restart, a second received attribute set, a second prefix in the Adj-RIB-Out)
  * lives in side objects made when needed.
  */
-class PeerState implements PathSource {
+class PeerState implements PathSource, SessionConfig {
   readonly address: string;
   readonly addressValue: bigint;
   /** The peer's BGP identifier, set when a session comes up (in place: its paths share this object). */
-  routerId = 0;
+  bgpId = 0;
   readonly config: PeerConfig;
-  readonly session: Session;
+  private readonly base: SessionBase;
+  /** Set right after construction (the Session takes this object as its config). */
+  session!: Session;
   /** Prefixes in this peer's Adj-RIB-In (before policy), and of those, accepted ones. */
   received = 0;
   accepted = 0;
@@ -348,14 +351,54 @@ class PeerState implements PathSource {
   private outSig: string | undefined = undefined;
   private adjOut: PrefixMap<string> | undefined = undefined;
 
-  constructor(config: PeerConfig, address: string, addressValue: bigint, ibgp: boolean, session: Session) {
+  constructor(config: PeerConfig, address: string, addressValue: bigint, ibgp: boolean, base: SessionBase) {
     this.flags = ibgp ? 0 : F_EBGP;
     this.address = address;
     this.addressValue = addressValue;
     this.config = config;
-    this.session = session;
+    this.base = base;
   }
 
+  // SessionConfig: ours from the speaker's shared part, the peer's from its PeerConfig.
+  get localAs(): number {
+    return this.base.localAs;
+  }
+  /** Our BGP identifier (SessionConfig's); the peer's is bgpId. */
+  get routerId(): number {
+    return this.base.routerId;
+  }
+  get capabilities(): (s: Session) => Capability[] {
+    return this.base.capabilities;
+  }
+  get peerAddress(): string {
+    return this.address;
+  }
+  get peerPort(): number | undefined {
+    return this.config.port;
+  }
+  get localAddress(): string | undefined {
+    return this.config.localAddress;
+  }
+  get passive(): boolean | undefined {
+    return this.config.passive;
+  }
+  get holdTime(): number | undefined {
+    return this.config.holdTime;
+  }
+  get minHoldTime(): number | undefined {
+    return this.config.minHoldTime;
+  }
+  get connectRetryTime(): number | undefined {
+    return this.config.connectRetryTime;
+  }
+  get connectDelay(): number | undefined {
+    return this.config.connectDelay;
+  }
+  get errorWaitTime(): number | undefined {
+    return this.config.errorWaitTime;
+  }
+
+  // PathSource (bgpId and addressValue are fields).
   get kind(): "ibgp" | "ebgp" {
     return this.flags & F_EBGP ? "ebgp" : "ibgp";
   }
@@ -453,7 +496,7 @@ interface ExportOut {
  */
 type ExportCache = WeakMap<
   PathAttributes,
-  { nextHops: IPAddress[]; source: PathSource; routerId: number; family: 4 | 6; ebgp: boolean; reflecting: boolean; usesSelf: boolean; self: IPAddress | undefined; out: ExportOut | null }[]
+  { nextHops: IPAddress[]; source: PathSource; bgpId: number; family: 4 | 6; ebgp: boolean; reflecting: boolean; usesSelf: boolean; self: IPAddress | undefined; out: ExportOut | null }[]
 >;
 /** Encoded UPDATEs by what they carry (signature, 4-octet AS, prefixes): the same bytes for every peer that gets them. */
 /**
@@ -602,10 +645,10 @@ export class Speaker {
     const address = canonical(config.address);
     if (this.peerStates.has(address)) throw new RangeError(`peer ${address} already configured`);
     const addressValue = peerAddressValue(address);
-    // A config that reads through to the PeerConfig: a full mesh has a Session per peer pair.
-    const session = new Session(new PeerSessionConfig(this.sessionBase, config, address), this.clock, this.transport, this.sessionEvents);
-    const st = new PeerState(config, address, addressValue, config.asNumber === this.asNumber, session);
-    session.owner = st;
+    // The PeerState is the Session's config (read through to the PeerConfig): a full mesh has a Session per peer pair.
+    const st = new PeerState(config, address, addressValue, config.asNumber === this.asNumber, this.sessionBase);
+    st.session = new Session(st, this.clock, this.transport, this.sessionEvents);
+    st.session.owner = st;
     this.peerStates.set(address, st);
     this.allChangesCache = undefined;
     if (this.running) st.session.start();
@@ -727,7 +770,7 @@ export class Speaker {
       prefix: p,
       attrs: { origin: 0, asPath: [], ...(opts.attrs ?? {}) },
       nextHops: [],
-      source: { kind: "local", address: "", addressValue: 0n, peerAs: this.asNumber, routerId: this.routerId, rrClient: false },
+      source: { kind: "local", address: "", addressValue: 0n, peerAs: this.asNumber, bgpId: this.routerId, rrClient: false },
       stale: false,
       ...(opts.blackhole ? { blackhole: true } : {}),
     };
@@ -770,7 +813,7 @@ export class Speaker {
         prefix: w.prefix,
         attrs,
         nextHops: [],
-        source: { kind: "local", address: "", addressValue: 0n, peerAs: this.asNumber, routerId: this.routerId, rrClient: false },
+        source: { kind: "local", address: "", addressValue: 0n, peerAs: this.asNumber, bgpId: this.routerId, rrClient: false },
         stale: false,
         ...(w.blackhole ? { blackhole: true } : {}),
       };
@@ -1019,7 +1062,7 @@ export class Speaker {
     // iBGP split horizon, relaxed by route reflection (RFC 4456 §6).
     const reflecting = src.kind === "ibgp" && !ebgp;
     if (reflecting && !src.rrClient && !st.rrClient) return null;
-    if (reflecting && (best.attrs.originatorId ?? src.routerId) === n.peerRouterId) return null;
+    if (reflecting && (best.attrs.originatorId ?? src.bgpId) === n.peerRouterId) return null;
     const policy: ExportPolicy | undefined = st.config.exportPolicy ?? this.config.exportPolicy;
     if (ebgp && !policy) return null; // RFC 8212
     let attrs: PathAttributes = best.attrs;
@@ -1056,7 +1099,7 @@ export class Speaker {
       const list = cache.get(attrs);
       if (list !== undefined) {
         for (const c of list) {
-          if (c.nextHops === best.nextHops && c.source === src && c.routerId === src.routerId && c.family === family && c.ebgp === ebgp && c.reflecting === reflecting && c.usesSelf === usesSelf && c.self === self) return c.out;
+          if (c.nextHops === best.nextHops && c.source === src && c.bgpId === src.bgpId && c.family === family && c.ebgp === ebgp && c.reflecting === reflecting && c.usesSelf === usesSelf && c.self === self) return c.out;
         }
       }
     }
@@ -1064,7 +1107,7 @@ export class Speaker {
     if (out && !custom && cache) {
       out.sig = this.intern(JSON.stringify([out.attrs, out.nextHops], bigintSafe));
       const list = cache.get(best.attrs) ?? [];
-      list.push({ nextHops: best.nextHops, source: src, routerId: src.routerId, family, ebgp, reflecting, usesSelf, self, out });
+      list.push({ nextHops: best.nextHops, source: src, bgpId: src.bgpId, family, ebgp, reflecting, usesSelf, self, out });
       cache.set(best.attrs, list);
     }
     return out;
@@ -1105,7 +1148,7 @@ export class Speaker {
     } else {
       attrs.localPref = attrs.localPref ?? DEFAULT_LOCAL_PREF;
       if (reflecting) {
-        attrs.originatorId = best.attrs.originatorId ?? src.routerId;
+        attrs.originatorId = best.attrs.originatorId ?? src.bgpId;
         attrs.clusterList = [this.clusterId, ...(best.attrs.clusterList ?? [])];
       }
       if (src.kind === "local" || st.config.nextHopSelf || nextHops.length === 0) {
@@ -1293,7 +1336,7 @@ export class Speaker {
     if (!n) return;
     st.flags |= F_OPENED_ONCE;
     // The peer is the source of all of its paths (it identifies them): updated in place.
-    st.routerId = n.peerRouterId;
+    st.bgpId = n.peerRouterId;
     if (st.helping) {
       // RFC 4724 §4.2: families the peer no longer preserves are flushed now; the rest wait for EoR.
       const gr = n.peerGracefulRestart;
@@ -1650,54 +1693,6 @@ interface SessionBase {
   localAs: number;
   routerId: number;
   capabilities: (s: Session) => Capability[];
-}
-
-/**
- * A peer's SessionConfig read through from its PeerConfig and the speaker's shared part, nothing
- * copied: a full mesh has a Session per peer pair (3 fields instead of 13 per session).
- */
-class PeerSessionConfig implements SessionConfig {
-  constructor(
-    private readonly base: SessionBase,
-    private readonly peer: PeerConfig,
-    readonly peerAddress: string,
-  ) {}
-  get localAs(): number {
-    return this.base.localAs;
-  }
-  get routerId(): number {
-    return this.base.routerId;
-  }
-  get capabilities(): (s: Session) => Capability[] {
-    return this.base.capabilities;
-  }
-  get peerAs(): number {
-    return this.peer.asNumber;
-  }
-  get peerPort(): number | undefined {
-    return this.peer.port;
-  }
-  get localAddress(): string | undefined {
-    return this.peer.localAddress;
-  }
-  get passive(): boolean | undefined {
-    return this.peer.passive;
-  }
-  get holdTime(): number | undefined {
-    return this.peer.holdTime;
-  }
-  get minHoldTime(): number | undefined {
-    return this.peer.minHoldTime;
-  }
-  get connectRetryTime(): number | undefined {
-    return this.peer.connectRetryTime;
-  }
-  get connectDelay(): number | undefined {
-    return this.peer.connectDelay;
-  }
-  get errorWaitTime(): number | undefined {
-    return this.peer.errorWaitTime;
-  }
 }
 
 /**

@@ -10,7 +10,7 @@ function path(attrs: PathAttributes, src: Partial<PathSource> = {}, nextHop = "1
     prefix: parsePrefix("10.1.0.0/24"),
     attrs: { origin: 0, asPath: [], ...attrs },
     nextHops: [parseIP(nextHop)],
-    source: { kind: "ibgp", address, addressValue: parseIP(address).value, peerAs: 64512, routerId: 9, rrClient: false, ...src },
+    source: { kind: "ibgp", address, addressValue: parseIP(address).value, peerAs: 64512, bgpId: 9, rrClient: false, ...src },
     stale: false,
   };
 }
@@ -26,9 +26,9 @@ describe("decision process", () => {
     ["lower ORIGIN", path({ origin: 0, med: 100 }), path({ origin: 2 })],
     ["lower MED from the same neighbour AS", path({ asPath: seq(1), med: 5 }), path({ asPath: seq(1), med: 10 })],
     ["eBGP over iBGP", path({}, { kind: "ebgp", peerAs: 1 }), path({})],
-    ["shorter CLUSTER_LIST", path({ clusterList: [1] }, { routerId: 50 }), path({ clusterList: [1, 2] }, { routerId: 1 })],
-    ["lower ORIGINATOR_ID over router ID", path({ originatorId: 3 }, { routerId: 50 }), path({}, { routerId: 4 })],
-    ["lower router ID", path({}, { routerId: 4 }), path({}, { routerId: 5 })],
+    ["shorter CLUSTER_LIST", path({ clusterList: [1] }, { bgpId: 50 }), path({ clusterList: [1, 2] }, { bgpId: 1 })],
+    ["lower ORIGINATOR_ID over router ID", path({ originatorId: 3 }, { bgpId: 50 }), path({}, { bgpId: 4 })],
+    ["lower router ID", path({}, { bgpId: 4 }), path({}, { bgpId: 5 })],
     ["lower peer address", path({}, { address: "10.0.0.2" }), path({}, { address: "10.0.0.10" })],
     ["local paths first", path({ localPref: 1 }, { kind: "local" }), path({ localPref: 500 })],
   ];
@@ -39,8 +39,8 @@ describe("decision process", () => {
   });
 
   test("MED is not compared between different neighbour ASes", () => {
-    const a = path({ asPath: seq(1), med: 50 }, { routerId: 1 });
-    const b = path({ asPath: seq(2), med: 5 }, { routerId: 2 });
+    const a = path({ asPath: seq(1), med: 50 }, { bgpId: 1 });
+    const b = path({ asPath: seq(2), med: 5 }, { bgpId: 2 });
     expect(bestPath([b, a], opts)).toBe(a); // decided by router ID
   });
 

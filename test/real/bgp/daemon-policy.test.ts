@@ -25,7 +25,7 @@ const route = (prefix: string, attrs: PathAttributes = {}): RouteView => ({
   prefix: parsePrefix(prefix),
   attrs,
   nextHops: [parseIP("192.0.2.2")],
-  source: { kind: "ebgp", address: "192.0.2.2", addressValue: parseIP("192.0.2.2").value, peerAs: 64513, routerId: 0, rrClient: false },
+  source: { kind: "ebgp", address: "192.0.2.2", addressValue: parseIP("192.0.2.2").value, peerAs: 64513, bgpId: 0, rrClient: false },
   blackhole: false,
 });
 const c = (text: string): number => parseCommunity(text)!;
