@@ -9,7 +9,7 @@
 // Determinism: nothing here reads the wall clock or Math.random. Equal times run in scheduling
 // order, so the same program with the same seed replays the same events in the same order.
 import type { Clock, TimerHandle } from "../src/core/bgp/ports.ts";
-import { AgendaEntry, EventQueue, POSTED, type SimEvent } from "./event-queue.ts";
+import { AgendaEntry, EventQueue, farKind, isHandle, POSTED, type FarKind, type SimEvent } from "./event-queue.ts";
 import { SeededRandom, type RandomStream } from "./random.ts";
 
 export type { SimEvent } from "./event-queue.ts";
@@ -58,6 +58,8 @@ export class SimEngine implements Clock {
   private processedCount = 0;
   private cancelledCount = 0;
   private readonly kindCounts = new Map<string, number>();
+  /** The far-entry class of each kind a Clock was made for (see clock()). */
+  private readonly farKinds = new Map<string, FarKind>();
   private running = false;
   readonly random: SeededRandom;
 
@@ -90,8 +92,13 @@ export class SimEngine implements Clock {
    * (e.g. every connection's "flight arrives") instead of a closure per object.
    */
   scheduleWith<T>(time: number, kind: string, fn: (arg: T) => void, arg: T): SimEvent {
+    return this.scheduleKind(time, kind, undefined, fn, arg);
+  }
+
+  /** scheduleWith, with the far-entry class of `kind` when there is one (a Clock's). */
+  private scheduleKind<T>(time: number, kind: string, far: FarKind | undefined, fn: (arg: T) => void, arg: T): SimEvent {
     if (Number.isNaN(time)) throw new RangeError(`cannot schedule ${kind} at NaN`);
-    const ev = this.queue.push(kind, fn as (arg: unknown) => void, arg, time > this.time ? time : this.time, this.seq++);
+    const ev = this.queue.push(kind, fn as (arg: unknown) => void, arg, time > this.time ? time : this.time, this.seq++, far);
     this.live++;
     return ev;
   }
@@ -137,10 +144,12 @@ export class SimEngine implements Clock {
 
   /** A Clock whose timers are counted under `kind` (e.g. "bgp-timer" for one subsystem's timers). */
   clock(kind: string): Clock {
+    let far = this.farKinds.get(kind);
+    if (far === undefined) this.farKinds.set(kind, (far = farKind(kind)));
     return {
       now: () => this.time,
-      setTimer: (delayMs, fn) => this.schedule(delayMs, kind, fn),
-      setTimerWith: (delayMs, fn, arg) => this.scheduleWith(this.time + (delayMs > 0 ? delayMs : 0), kind, fn, arg),
+      setTimer: (delayMs, fn) => this.scheduleKind(this.time + (delayMs > 0 ? delayMs : 0), kind, far, fn, undefined),
+      setTimerWith: (delayMs, fn, arg) => this.scheduleKind(this.time + (delayMs > 0 ? delayMs : 0), kind, far, fn, arg),
       clearTimer: (handle) => {
         if (isEvent(handle)) this.cancel(handle);
       },
@@ -252,7 +261,7 @@ export class SimEngine implements Clock {
 }
 
 function isEvent(h: unknown): h is SimEvent {
-  return h instanceof AgendaEntry && h.arg !== POSTED;
+  return isHandle(h);
 }
 
 declare const eventType: unique symbol;

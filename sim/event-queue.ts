@@ -53,7 +53,7 @@ export class AgendaEntry implements SimEvent {
 
 /** Far events of one second, in scheduling order, and how many of them are cancelled. */
 interface Bucket {
-  list: FarEntry[];
+  list: FarBase[];
   dead: number;
 }
 
@@ -64,16 +64,19 @@ const timeHalves = new Int32Array(timeCell.buffer);
  * An event beyond the horizon, waiting in a bucket. Its time's 64 bits are kept as two int32 halves
  * (small integers, in the entry) rather than a number field, which V8 would keep in a heap number
  * of its own: two live per session end (hold and keepalive timers) in a BGP mesh. No sequence
- * number: a bucket lists its events in scheduling order (see refill).
+ * number: a bucket lists its events in scheduling order (see refill). Its kind is a field
+ * (FarEntry) or, for the timers of a Clock of one kind, on its class's prototype (see farKind).
  */
-class FarEntry extends AgendaEntry {
+abstract class FarBase implements SimEvent {
+  abstract readonly kind: string;
+  fn: ((arg: unknown) => void) | undefined;
   private readonly lo: number;
   private readonly hi: number;
-  constructor(kind: string, fn: (arg: unknown) => void, arg: unknown, time: number) {
-    super(kind, fn, arg);
-    timeCell[0] = time;
-    this.lo = timeHalves[0] as number;
-    this.hi = timeHalves[1] as number;
+  /** lo, hi: the halves of the time (see timeHalves; split by the caller: a number argument to a call not inlined is a heap number). */
+  constructor(fn: (arg: unknown) => void, readonly arg: unknown, lo: number, hi: number) {
+    this.fn = fn;
+    this.lo = lo;
+    this.hi = hi;
   }
 
   get time(): number {
@@ -81,6 +84,32 @@ class FarEntry extends AgendaEntry {
     timeHalves[1] = this.hi;
     return timeCell[0] as number;
   }
+}
+
+class FarEntry extends FarBase {
+  constructor(readonly kind: string, fn: (arg: unknown) => void, arg: unknown, lo: number, hi: number) {
+    super(fn, arg, lo, hi);
+  }
+}
+
+/** The far entries of one kind (opaque outside this module; see farKind). */
+export type FarKind = new (fn: (arg: unknown) => void, arg: unknown, lo: number, hi: number) => FarBase;
+
+/**
+ * A class for the far events of one kind: its entries have no kind field (one field less on each
+ * of a mesh's two timers per session end). For a Clock of one kind, made once per kind.
+ */
+export function farKind(kind: string): FarKind {
+  class KindEntry extends FarBase {
+    declare readonly kind: string;
+  }
+  Object.defineProperty(KindEntry.prototype, "kind", { value: kind });
+  return KindEntry;
+}
+
+/** Whether `h` is an event handle (an entry, not an EventType's shared one). */
+export function isHandle(h: unknown): h is SimEvent {
+  return (h instanceof AgendaEntry && h.arg !== POSTED) || h instanceof FarBase;
 }
 
 /** Initial capacity of the in-order run (events; it doubles when full). */
@@ -155,7 +184,7 @@ export class EventQueue {
   /** An entry still queued was cancelled (its fn set to undefined by the caller). */
   cancelled(ev: SimEvent): void {
     this.dead++;
-    if (ev instanceof FarEntry && ev.time >= this.horizon) {
+    if (ev instanceof FarBase && ev.time >= this.horizon) {
       // Still in its bucket. A bucket of timers re-armed long before they are due (a BGP hold
       // timer per message) is mostly cancelled ones: dropped early, they die young.
       const b = this.buckets.get(Math.floor(ev.time / BUCKET_MS));
@@ -283,8 +312,11 @@ export class EventQueue {
     hx[2 * i + 1] = a;
   }
 
-  /** Queues fn(arg) to run at `time`; `seq` orders events of equal time (the order of scheduling). */
-  push(kind: string, fn: (arg: unknown) => void, arg: unknown, time: number, seq: number): AgendaEntry {
+  /**
+   * Queues fn(arg) to run at `time`; `seq` orders events of equal time (the order of scheduling).
+   * `far`: the class for it if it waits in a bucket (farKind(kind)).
+   */
+  push(kind: string, fn: (arg: unknown) => void, arg: unknown, time: number, seq: number, far?: FarKind): SimEvent {
     if (time >= this.horizon) {
       const id = Math.floor(time / BUCKET_MS);
       let b = this.buckets.get(id);
@@ -292,10 +324,13 @@ export class EventQueue {
         this.buckets.set(id, (b = { list: [], dead: 0 }));
         pushId(this.bucketIds, id);
       }
-      const far = new FarEntry(kind, fn, arg, time);
-      b.list.push(far);
+      timeCell[0] = time;
+      const lo = timeHalves[0] as number;
+      const hi = timeHalves[1] as number;
+      const ev = far !== undefined ? new far(fn, arg, lo, hi) : new FarEntry(kind, fn, arg, lo, hi);
+      b.list.push(ev);
       this.far++;
-      return far;
+      return ev;
     }
     const ev = new AgendaEntry(kind, fn, arg);
     this.heapPush(ev, arg, time, seq);

@@ -190,6 +190,22 @@ describe("SimEngine as the core's Clock", () => {
     e.run();
     expect(e.stats.perKind).toEqual({ bgp: 2, timer: 1 });
   });
+
+  test("clock(kind) timers far ahead (bucketed) keep their kind, order and handles", () => {
+    const e = new SimEngine();
+    const bgp = e.clock("bgp");
+    const other = e.clock("bgp");
+    const got: string[] = [];
+    bgp.setTimerWith?.(90_000.5, (s: string) => got.push(s), "a");
+    const h = other.setTimerWith?.(90_000.5, (s: string) => got.push(s), "cancelled");
+    e.setTimer(90_000.5, () => got.push("timer"));
+    other.setTimer(90_000.5, () => got.push("b"));
+    bgp.clearTimer(h);
+    bgp.clearTimer(h);
+    e.run();
+    expect(got).toEqual(["a", "timer", "b"]);
+    expect(e.stats).toMatchObject({ processed: 3, cancelled: 1, pending: 0, perKind: { bgp: 2, timer: 1 } });
+  });
 });
 
 describe("SimEngine runs", () => {
