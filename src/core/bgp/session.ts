@@ -250,22 +250,15 @@ export class Session {
   private readonly clock: Clock;
   /** The transport and the events, one object per speaker (interned). */
   private readonly ports: SessionPorts;
-  /** The connections being tried: the first (undefined: none) and the others (two during a collision). */
+  /** The connections being tried: the first (undefined: none) and the others (see `others`). */
   private attempt: Attempt | undefined = undefined;
-  /** The connections after the first (during a collision; usually the shared empty list). Replaced, never modified. */
-  private others: readonly Attempt[] = NO_ATTEMPTS;
   private connectRetryTimer: TimerHandle | undefined;
-  /** Timer waits so far (the jitter counter). */
-  private waits = 0;
-  private restartTimer: TimerHandle | undefined;
-  private enabled = false;
-  private lastState: SessionState = "Idle";
-  /** The Established connection, if any. */
-  private established: Attempt | undefined = undefined;
+  /** enabled (bit 0), the last state reported (STATES index, bits 1-3) and the timer waits so far (the jitter counter, bits / 16). */
+  private bits = 0;
+  /** What most sessions never need (collisions, errors): made the first time one is set. */
+  private extras: SessionExtras | undefined = undefined;
   /** The restart time (s) the peer advertised in the OPEN of the last Established session (0: none). */
   lastPeerRestartTime = 0;
-  /** Most recent NOTIFICATIONs, for show commands. */
-  lastError: { readonly sent?: NotificationMessage; readonly received?: NotificationMessage; readonly reason?: string } = NO_ERROR;
   /** The owner's handle (the Speaker's per-peer state), so one SessionEvents object can serve every session. */
   owner: unknown;
   /** Messages, octets and prefixes sent to this peer, over every connection since creation. */
@@ -281,6 +274,57 @@ export class Session {
     this.config = config;
     this.clock = clock;
     this.ports = sessionPorts(transport, events);
+  }
+
+  /** Most recent NOTIFICATIONs, for show commands. */
+  get lastError(): LastError {
+    return this.extras === undefined ? NO_ERROR : this.extras.lastError;
+  }
+  set lastError(e: LastError) {
+    if (e !== NO_ERROR || this.extras !== undefined) this.extrasFor().lastError = e;
+  }
+
+  /** The connections after the first (during a collision; usually the shared empty list). Replaced, never modified. */
+  private get others(): readonly Attempt[] {
+    return this.extras === undefined ? NO_ATTEMPTS : this.extras.others;
+  }
+  private set others(list: readonly Attempt[]) {
+    if (list !== NO_ATTEMPTS || this.extras !== undefined) this.extrasFor().others = list;
+  }
+
+  private get restartTimer(): TimerHandle | undefined {
+    return this.extras === undefined ? undefined : this.extras.restartTimer;
+  }
+  private set restartTimer(t: TimerHandle | undefined) {
+    if (t !== undefined || this.extras !== undefined) this.extrasFor().restartTimer = t;
+  }
+
+  private extrasFor(): SessionExtras {
+    return (this.extras ??= new SessionExtras());
+  }
+
+  private get enabled(): boolean {
+    return this.bits % 2 === 1;
+  }
+  private set enabled(v: boolean) {
+    if (v !== this.enabled) this.bits += v ? 1 : -1;
+  }
+
+  private get lastState(): SessionState {
+    return STATES[Math.floor(this.bits / 2) % 8]!;
+  }
+  private set lastState(s: SessionState) {
+    this.bits += 2 * (STATES.indexOf(s) - (Math.floor(this.bits / 2) % 8));
+  }
+
+  /** The Established connection, if any. */
+  private get established(): Attempt | undefined {
+    const first = this.attempt;
+    if (first === undefined) return undefined;
+    if (first.state === "Established") return first;
+    const others = this.others;
+    for (let i = 0; i < others.length; i++) if (others[i]!.state === "Established") return others[i];
+    return undefined;
   }
 
   /** Messages and octets sent to and received from this peer: the session itself (no wrapper object per session). */
@@ -663,7 +707,6 @@ export class Session {
     const n = this.negotiatedFor(a);
     if (!n) return;
     a.state = "Established";
-    this.established = a;
     a.establishedAt = this.clock.now();
     this.lastPeerRestartTime = n.peerGracefulRestart?.restartTime ?? 0;
     this.clearRetry();
@@ -750,7 +793,6 @@ export class Session {
     this.remove(a);
     const n = a.negotiated;
     this.lastError = { ...this.lastError, reason };
-    if (from === "Established") this.established = undefined;
     giveBackSlot(a);
     if (from === "Established") {
       this.ports.events.down(this, { from, reason, graceful: forceGraceful || gracefulEnd(n, sent, received), ...(sent ? { sent } : {}), ...(received ? { received } : {}) });
@@ -793,7 +835,9 @@ export class Session {
     h = fnvText(h, "|");
     h = fnvText(h, this.config.peerAddress);
     h = fnvText(h, "|");
-    h = fnvDecimal(h, this.waits++);
+    const waits = Math.floor(this.bits / 16);
+    this.bits += 16;
+    h = fnvDecimal(h, waits);
     return seconds * 1000 * (0.75 + (0.25 * h) / 0x1_0000_0000);
   }
 
@@ -803,7 +847,15 @@ export class Session {
   }
 }
 
-const NO_ERROR = Object.freeze({});
+type LastError = { readonly sent?: NotificationMessage; readonly received?: NotificationMessage; readonly reason?: string };
+const NO_ERROR: LastError = Object.freeze({});
+const STATES: readonly SessionState[] = ["Idle", "Connect", "Active", "OpenSent", "OpenConfirm", "Established"];
+
+class SessionExtras {
+  others: readonly Attempt[] = NO_ATTEMPTS;
+  lastError: LastError = NO_ERROR;
+  restartTimer: TimerHandle | undefined = undefined;
+}
 
 interface SessionPorts {
   readonly transport: Transport;
