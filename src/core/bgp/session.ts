@@ -106,6 +106,7 @@ export interface SessionEvents {
 }
 
 type ConnState = "Connect" | "OpenSent" | "OpenConfirm" | "Established";
+const CONN_STATES: readonly ConnState[] = ["Connect", "OpenSent", "OpenConfirm", "Established"];
 const OUTGOING = 1;
 const OPEN_RECEIVED = 2;
 const CLOSED = 4;
@@ -116,7 +117,6 @@ const CLOSED = 4;
  * connection's ends (no Negotiated object per session).
  */
 class Attempt extends MessageFramer implements ConnectionReceiver, Negotiated {
-  state: ConnState;
   /** What this connection's OPEN exchange settled on (from OpenConfirm on). */
   private terms: OpenTerms | undefined = undefined;
   /** The peer's BGP identifier as int32 (a Smi: as uint32 it can be a heap number). */
@@ -132,7 +132,7 @@ class Attempt extends MessageFramer implements ConnectionReceiver, Negotiated {
   keepaliveTimer: TimerHandle | undefined;
   /** Where this attempt's times are in `times` (NO_SLOT once dropped). */
   slot: number;
-  /** OUTGOING, OPEN_RECEIVED, CLOSED: one Smi field instead of three. */
+  /** OUTGOING, OPEN_RECEIVED, CLOSED and the state (CONN_STATES index, bits 3-4): one Smi field instead of four. */
   private flags: number;
   constructor(
     readonly session: Session,
@@ -140,9 +140,15 @@ class Attempt extends MessageFramer implements ConnectionReceiver, Negotiated {
     outgoing: boolean,
   ) {
     super();
-    this.state = outgoing ? "Connect" : "OpenSent";
     this.slot = takeSlot();
-    this.flags = outgoing ? OUTGOING : 0;
+    this.flags = outgoing ? OUTGOING : 8 * CONN_STATES.indexOf("OpenSent");
+  }
+
+  get state(): ConnState {
+    return CONN_STATES[this.flags >> 3]!;
+  }
+  set state(s: ConnState) {
+    this.flags = (this.flags & 7) | (CONN_STATES.indexOf(s) << 3);
   }
 
   /** This side opened the connection. */

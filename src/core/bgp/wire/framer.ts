@@ -6,13 +6,15 @@ import type { BgpWireError } from "./errors.ts";
 import { checkHeader } from "./messages.ts";
 
 const NOTHING = new Uint8Array(0);
+/** `pending` of a framer that failed; its error is in `failures` (rare: no field per framer for it). */
+const FAILED = new Uint8Array(0);
+const failures = new WeakMap<MessageFramer, BgpWireError>();
 
 export class MessageFramer {
   /** Raise to 65535 once Extended Message (RFC 8654) is negotiated. */
   maxMessageLength: number;
-  /** A partial message left from the last chunk; the shared empty array when there is none. */
+  /** A partial message left from the last chunk; the shared empty array when there is none, FAILED after an error. */
   private pending: Uint8Array = NOTHING;
-  private failed: BgpWireError | undefined;
 
   constructor(opts: { maxMessageLength?: number } = {}) {
     this.maxMessageLength = opts.maxMessageLength ?? MAX_MESSAGE_LENGTH;
@@ -24,7 +26,7 @@ export class MessageFramer {
   }
 
   get error(): BgpWireError | undefined {
-    return this.failed;
+    return this.pending === FAILED ? failures.get(this) : undefined;
   }
 
   /**
@@ -44,7 +46,7 @@ export class MessageFramer {
    * the partial message left from the last chunk joined with it.
    */
   each<C>(chunk: Uint8Array, visit: (ctx: C, data: Uint8Array, offset: number, length: number) => boolean, ctx: C): void {
-    if (this.failed) throw this.failed;
+    if (this.pending === FAILED) throw failures.get(this);
     let data = chunk;
     if (this.pending.length) {
       data = new Uint8Array(this.pending.length + chunk.length);
@@ -63,8 +65,8 @@ export class MessageFramer {
         if (data[i] !== 0xff) checkHeader(data, o, this.maxMessageLength);
       }
     } catch (e) {
-      this.failed = e as BgpWireError;
-      this.pending = NOTHING;
+      failures.set(this, e as BgpWireError);
+      this.pending = FAILED;
       throw e;
     }
     this.pending = o === data.length ? NOTHING : data.slice(o);

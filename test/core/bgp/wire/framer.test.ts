@@ -75,6 +75,19 @@ describe("MessageFramer", () => {
     expect([(err as BgpWireError).code, (err as BgpWireError).subcode]).toEqual([1, 1]);
     expect(() => f.push(KEEPALIVE)).toThrow(BgpWireError);
     expect(f.error?.subcode).toBe(1);
+    // The same error object each time, nothing buffered; another framer is not affected.
+    let again: unknown;
+    try {
+      f.push(KEEPALIVE);
+    } catch (e) {
+      again = e;
+    }
+    expect(again).toBe(err);
+    expect(f.error).toBe(err);
+    expect(f.buffered).toBe(0);
+    const g = new MessageFramer();
+    expect(g.error).toBeUndefined();
+    expect(g.push(KEEPALIVE).length).toBe(1);
   });
 
   test.each([
