@@ -323,7 +323,6 @@ const F_EBGP = 16;
  */
 class PeerState implements PathSource, SessionConfig {
   readonly address: string;
-  readonly addressValue: bigint;
   /** The peer's BGP identifier, set when a session comes up (in place: its paths share this object). */
   bgpId = 0;
   readonly config: PeerConfig;
@@ -342,19 +341,17 @@ class PeerState implements PathSource, SessionConfig {
   path1: Path | undefined = undefined;
   private extra: PeerExtra | undefined = undefined;
   /**
-   * Adj-RIB-Out: the signature of what the peer was sent, per prefix. A mesh peer is sent one
-   * IPv4 prefix: it is kept here (address as int32, length + 1; 0 = none) until a second one comes,
-   * then every prefix goes to the map.
+   * Adj-RIB-Out: the signature of what the peer was sent, per prefix. A mesh peer is sent one IPv4
+   * prefix: it is kept here (the Loc-RIB entry, whose address and length never change, gives its key)
+   * until a second one comes, then every prefix goes to the map.
    */
-  private outA = 0;
-  private outL = 0;
+  private out1: LocEntry | undefined = undefined;
   private outSig: string | undefined = undefined;
   private adjOut: PrefixMap<string> | undefined = undefined;
 
-  constructor(config: PeerConfig, address: string, addressValue: bigint, ibgp: boolean, base: SessionBase) {
+  constructor(config: PeerConfig, address: string, ibgp: boolean, base: SessionBase) {
     this.flags = ibgp ? 0 : F_EBGP;
     this.address = address;
-    this.addressValue = addressValue;
     this.config = config;
     this.base = base;
   }
@@ -398,7 +395,11 @@ class PeerState implements PathSource, SessionConfig {
     return this.config.errorWaitTime;
   }
 
-  // PathSource (bgpId and addressValue are fields).
+  // PathSource (bgpId is a field).
+  /** Read only by the decision's last tie-break: looked up, not kept per peer. */
+  get addressValue(): bigint {
+    return peerAddressValue(this.address);
+  }
   get kind(): "ibgp" | "ebgp" {
     return this.flags & F_EBGP ? "ebgp" : "ibgp";
   }
@@ -439,45 +440,41 @@ class PeerState implements PathSource, SessionConfig {
   }
 
   get outSize(): number {
-    return this.outL !== 0 ? 1 : (this.adjOut?.size ?? 0);
+    return this.out1 !== undefined ? 1 : (this.adjOut?.size ?? 0);
   }
   outGet(k: Key): string | undefined {
-    if (this.outL !== 0) return k === v4Key(this.outA, this.outL - 1) ? this.outSig : undefined;
+    if (this.out1 !== undefined) return k === entryKey(this.out1) ? this.outSig : undefined;
     return this.adjOut?.get(k);
   }
-  outSet(k: Key, sig: string): void {
+  /** `k` is entryKey(e). */
+  outSet(e: LocEntry, k: Key, sig: string): void {
     if (this.adjOut === undefined) {
       if (typeof k === "number") {
-        if (this.outL === 0) {
-          const len = (k % 64) | 0; // an int: a heap number stored here would box the field in every PeerState
-          this.outA = ((k - len) / 64) | 0;
-          this.outL = len + 1;
-          this.outSig = sig;
-          return;
-        }
-        if (k === v4Key(this.outA, this.outL - 1)) {
+        // (IPv4 only: an IPv6 entry's key is a text, made per call.)
+        if (this.out1 === undefined || k === entryKey(this.out1)) {
+          this.out1 = e;
           this.outSig = sig;
           return;
         }
       }
       this.adjOut = new PrefixMap();
-      if (this.outL !== 0) {
-        this.adjOut.set(v4Key(this.outA, this.outL - 1), this.outSig!);
-        this.outL = 0;
+      if (this.out1 !== undefined) {
+        this.adjOut.set(entryKey(this.out1), this.outSig!);
+        this.out1 = undefined;
         this.outSig = undefined;
       }
     }
     this.adjOut.set(k, sig);
   }
   outDelete(k: Key): void {
-    if (this.outL !== 0) {
-      if (k !== v4Key(this.outA, this.outL - 1)) return;
-      this.outL = 0;
+    if (this.out1 !== undefined) {
+      if (k !== entryKey(this.out1)) return;
+      this.out1 = undefined;
       this.outSig = undefined;
     } else this.adjOut?.delete(k);
   }
   outClear(): void {
-    this.outL = 0;
+    this.out1 = undefined;
     this.outSig = undefined;
     this.adjOut = undefined;
   }
@@ -644,9 +641,8 @@ export class Speaker {
   addPeer(config: PeerConfig): void {
     const address = canonical(config.address);
     if (this.peerStates.has(address)) throw new RangeError(`peer ${address} already configured`);
-    const addressValue = peerAddressValue(address);
     // The PeerState is the Session's config (read through to the PeerConfig): a full mesh has a Session per peer pair.
-    const st = new PeerState(config, address, addressValue, config.asNumber === this.asNumber, this.sessionBase);
+    const st = new PeerState(config, address, config.asNumber === this.asNumber, this.sessionBase);
     st.session = new Session(st, this.clock, this.transport, this.sessionEvents);
     st.session.owner = st;
     this.peerStates.set(address, st);
@@ -1237,7 +1233,7 @@ export class Speaker {
       }
       const sig = out.sig ?? this.intern(JSON.stringify([out.attrs, out.nextHops], bigintSafe));
       if (prev === sig) continue;
-      st.outSet(k, sig);
+      st.outSet(e, k, sig);
       let g = sig === sig0 ? g0 : groups?.get(sig);
       if (!g) {
         g = { attrs: out.attrs, nextHops: out.nextHops, family: entryFamily(e), entries: e, keys: k };
