@@ -23,7 +23,23 @@ export interface SessionRecord {
 }
 
 const STATES: readonly SessionState[] = ["Idle", "Connect", "Active", "OpenSent", "OpenConfirm", "Established"];
-const CODE: Readonly<Record<SessionState, number>> = { Idle: 0, Connect: 1, Active: 2, OpenSent: 3, OpenConfirm: 4, Established: 5 };
+/** A state's index in STATES (a switch: a keyed load with six different keys is a slow megamorphic one). */
+function codeOf(s: SessionState): number {
+  switch (s) {
+    case "Idle":
+      return 0;
+    case "Connect":
+      return 1;
+    case "Active":
+      return 2;
+    case "OpenSent":
+      return 3;
+    case "OpenConfirm":
+      return 4;
+    case "Established":
+      return 5;
+  }
+}
 const OPEN_SENT = 3;
 const OPEN_CONFIRM = 4;
 const ESTABLISHED = 5;
@@ -110,7 +126,7 @@ export class ConvergenceTracker {
 
   /** A session exists (configured); its state is taken as given. */
   register(host: string, peer: string, peerHost: string | undefined, state: SessionState, now: number): void {
-    const code = CODE[state];
+    const code = codeOf(state);
     this.setState(this.record(host, peer, peerHost, code, now), code);
   }
 
@@ -130,7 +146,7 @@ export class ConvergenceTracker {
 
   sessionChange(host: string, peer: string, peerHost: string | undefined, from: SessionState, to: SessionState, now: number): void {
     this.times[SESSION] = now;
-    const code = CODE[to];
+    const code = codeOf(to);
     const id = this.record(host, peer, peerHost, code, now);
     this.setState(id, code);
     if (code !== ESTABLISHED && from === "Established") this.downSince[id] = now;
