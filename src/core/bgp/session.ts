@@ -253,8 +253,7 @@ const RANK: Record<SessionState, number> = { Idle: 0, Connect: 1, Active: 1, Ope
 
 export class Session {
   readonly config: SessionConfig;
-  private readonly clock: Clock;
-  /** The transport and the events, one object per speaker (interned). */
+  /** The clock, the transport and the events: one object per speaker (interned). */
   private readonly ports: SessionPorts;
   /** The connections being tried: the first (undefined: none) and the others (see `others`). */
   private attempt: Attempt | undefined = undefined;
@@ -278,8 +277,7 @@ export class Session {
       throw new RangeError(`hold time ${hold} must be 0 or 3..65535 seconds`);
     }
     this.config = config;
-    this.clock = clock;
-    this.ports = sessionPorts(transport, events);
+    this.ports = sessionPorts(clock, transport, events);
   }
 
   /** Most recent NOTIFICATIONs, for show commands. */
@@ -437,7 +435,7 @@ export class Session {
   private armRetryWhileBusy(): void {
     if (this.config.passive || !this.enabled) return;
     this.clearRetry();
-    this.connectRetryTimer = this.clock.setTimer(this.jittered(this.config.connectRetryTime ?? 5), () => {
+    this.connectRetryTimer = this.ports.clock.setTimer(this.jittered(this.config.connectRetryTime ?? 5), () => {
       this.connectRetryTimer = undefined;
       if (this.attempt === undefined) this.connect();
       else this.armRetryWhileBusy();
@@ -500,16 +498,16 @@ export class Session {
   /** (Re)starts the hold timer: it now runs out `seconds` from now (0: no hold timer). */
   private armHold(a: Attempt, seconds: number): void {
     if (seconds === 0) {
-      if (a.holdTimer !== undefined) this.clock.clearTimer(a.holdTimer);
+      if (a.holdTimer !== undefined) this.ports.clock.clearTimer(a.holdTimer);
       a.holdTimer = undefined;
       return;
     }
-    const now = this.clock.now();
+    const now = this.ports.clock.now();
     a.holdDeadline = now + seconds * 1000;
     // A running timer that fires no later than the new deadline just sleeps again when it fires.
     if (a.holdTimer !== undefined) {
       if (a.holdFiresAt <= a.holdDeadline) return;
-      this.clock.clearTimer(a.holdTimer);
+      this.ports.clock.clearTimer(a.holdTimer);
     }
     this.setHoldTimer(a, now, a.holdDeadline - now);
   }
@@ -523,7 +521,7 @@ export class Session {
   onHoldTimer(a: Attempt): void {
     a.holdTimer = undefined;
     if (a.closed) return;
-    const t = this.clock.now();
+    const t = this.ports.clock.now();
     if (a.holdDeadline > t) this.setHoldTimer(a, t, a.holdDeadline - t);
     else this.fail(a, { code: ErrorCode.HOLD_TIMER_EXPIRED, subcode: 0 }, "hold timer expired");
   }
@@ -542,19 +540,19 @@ export class Session {
     if (!n) return;
     const every = n.keepaliveTime * 1000;
     // Any message counts as a keepalive (RFC 4271 §4.4): wait out the rest after the last one.
-    const left = a.lastSent + every - this.clock.now();
+    const left = a.lastSent + every - this.ports.clock.now();
     if (left > 0) {
       this.armKeepalive(a, left);
       return;
     }
     this.out(a.conn, keepaliveBytes());
-    a.lastSent = this.clock.now();
+    a.lastSent = this.ports.clock.now();
     this.armKeepalive(a);
   }
 
   /** A per-connection timer without a closure per timer when the Clock can pass an argument. */
   private timer<T>(ms: number, fn: (arg: T) => void, arg: T): TimerHandle {
-    const c = this.clock;
+    const c = this.ports.clock;
     return c.setTimerWith ? c.setTimerWith(ms, fn, arg) : c.setTimer(ms, () => fn(arg));
   }
 
@@ -703,7 +701,7 @@ export class Session {
     a.settle(terms, open.bgpId);
     a.state = "OpenConfirm";
     this.out(a.conn, keepaliveBytes());
-    a.lastSent = this.clock.now();
+    a.lastSent = this.ports.clock.now();
     this.armHold(a, holdTime);
     this.armKeepalive(a);
     this.noteState();
@@ -713,7 +711,7 @@ export class Session {
     const n = this.negotiatedFor(a);
     if (!n) return;
     a.state = "Established";
-    a.establishedAt = this.clock.now();
+    a.establishedAt = this.ports.clock.now();
     this.lastPeerRestartTime = n.peerGracefulRestart?.restartTime ?? 0;
     this.clearRetry();
     this.armHold(a, n.holdTime);
@@ -730,7 +728,7 @@ export class Session {
     if (a === undefined || a.closed) return false;
     this.out(a.conn, bytes);
     // Pushes the next KEEPALIVE back (the keepalive timer looks at this when it fires).
-    a.lastSent = this.clock.now();
+    a.lastSent = this.ports.clock.now();
     return true;
   }
 
@@ -753,7 +751,7 @@ export class Session {
     if (first !== undefined) this.fail(first, notification, reason);
     for (const a of others) this.fail(a, notification, reason);
     if (!restart) {
-      if (this.restartTimer !== undefined) this.clock.clearTimer(this.restartTimer);
+      if (this.restartTimer !== undefined) this.ports.clock.clearTimer(this.restartTimer);
       this.restartTimer = undefined;
     }
     this.noteState();
@@ -793,8 +791,8 @@ export class Session {
     a.closed = true;
     if (!sent) this.log(`connection closed: ${reason}`);
     const from: SessionState = a.state === "Connect" ? "Connect" : a.state;
-    if (a.holdTimer !== undefined) this.clock.clearTimer(a.holdTimer);
-    if (a.keepaliveTimer !== undefined) this.clock.clearTimer(a.keepaliveTimer);
+    if (a.holdTimer !== undefined) this.ports.clock.clearTimer(a.holdTimer);
+    if (a.keepaliveTimer !== undefined) this.ports.clock.clearTimer(a.keepaliveTimer);
     a.conn.close();
     this.remove(a);
     const n = a.negotiated;
@@ -823,7 +821,7 @@ export class Session {
   private idleThenRestart(): void {
     this.clearRetry();
     if (this.restartTimer !== undefined) return;
-    this.restartTimer = this.clock.setTimer(this.jittered(this.config.errorWaitTime ?? 5), () => {
+    this.restartTimer = this.ports.clock.setTimer(this.jittered(this.config.errorWaitTime ?? 5), () => {
       this.restartTimer = undefined;
       this.begin(0);
     });
@@ -848,7 +846,7 @@ export class Session {
   }
 
   private clearRetry(): void {
-    if (this.connectRetryTimer !== undefined) this.clock.clearTimer(this.connectRetryTimer);
+    if (this.connectRetryTimer !== undefined) this.ports.clock.clearTimer(this.connectRetryTimer);
     this.connectRetryTimer = undefined;
   }
 }
@@ -864,15 +862,16 @@ class SessionExtras {
 }
 
 interface SessionPorts {
+  readonly clock: Clock;
   readonly transport: Transport;
   readonly events: SessionEvents;
 }
-/** By the events object: a speaker gives every session the same transport and events. */
+/** By the events object: a speaker gives every session the same clock, transport and events. */
 const portsByEvents = new WeakMap<SessionEvents, SessionPorts>();
-function sessionPorts(transport: Transport, events: SessionEvents): SessionPorts {
+function sessionPorts(clock: Clock, transport: Transport, events: SessionEvents): SessionPorts {
   const p = portsByEvents.get(events);
-  if (p !== undefined && p.transport === transport) return p;
-  const made: SessionPorts = { transport, events };
+  if (p !== undefined && p.clock === clock && p.transport === transport) return p;
+  const made: SessionPorts = { clock, transport, events };
   portsByEvents.set(events, made);
   return made;
 }
