@@ -562,6 +562,11 @@ export class Speaker {
   /** Entries changed since the last flush: the first alone (a mesh peer's UPDATE changes one), the rest in a list. */
   private dirty1: LocEntry | undefined = undefined;
   private dirty: LocEntry[] | undefined = undefined;
+  /**
+   * dirty1's prefix as the UPDATE that changed it carried it (decoded once, shared by every receiver),
+   * for the RouteSink: the entries keep no Prefix and would make one (+ a bigint) per route installed.
+   */
+  private dirtyPrefix1: Prefix | undefined = undefined;
   private listener: Listener | undefined;
   private running = false;
   private deferring: boolean;
@@ -831,11 +836,14 @@ export class Speaker {
     return e;
   }
 
-  private markDirty(e: LocEntry): void {
+  /** `prefix`: the entry's prefix as received, if at hand (see dirtyPrefix1). */
+  private markDirty(e: LocEntry, prefix?: Prefix): void {
     if (e.m & M_DIRTY) return;
     e.m |= M_DIRTY;
-    if (this.dirty1 === undefined) this.dirty1 = e;
-    else if (this.dirty === undefined) this.dirty = [e];
+    if (this.dirty1 === undefined) {
+      this.dirty1 = e;
+      this.dirtyPrefix1 = prefix;
+    } else if (this.dirty === undefined) this.dirty = [e];
     else this.dirty.push(e);
   }
 
@@ -888,7 +896,7 @@ export class Speaker {
       e = newEntry(prefix, path);
       this.loc.set(k, e);
       this.count(st, path, 1);
-      this.markDirty(e);
+      this.markDirty(e, prefix);
       return;
     }
     const ps = e.paths;
@@ -906,14 +914,14 @@ export class Speaker {
       } else ps.push(path);
     }
     this.count(st, path, 1);
-    this.markDirty(e);
+    this.markDirty(e, prefix);
   }
 
   /** Removes this peer's path for the prefix, if any. */
   private withdrawFrom(st: PeerState, p: Prefix): void {
     const e = this.loc.get(key(p));
     if (!e) return;
-    if (this.removeAt(e, (x) => x.source === st, (x) => this.count(st, x, -1))) this.markDirty(e);
+    if (this.removeAt(e, (x) => x.source === st, (x) => this.count(st, x, -1))) this.markDirty(e, p);
   }
 
   /** Removes every path of this peer that matches (a full table walk, as on a session loss). */
@@ -940,8 +948,11 @@ export class Speaker {
     const first = this.dirty1;
     if (first === undefined || this.deferSelection) return;
     const rest = this.dirty;
+    // (Not a decoded prefix carrying a path ID: the sink gets exactly what entryPrefix makes.)
+    const firstPrefix = this.dirtyPrefix1 !== undefined && (this.dirtyPrefix1 as NlriPrefix).pathId === undefined ? this.dirtyPrefix1 : undefined;
     this.dirty1 = undefined;
     this.dirty = undefined;
+    this.dirtyPrefix1 = undefined;
     // Lists made only when used, at their size: this runs once per UPDATE received.
     let add: RouteEntry[] | undefined;
     let remove: Prefix[] | undefined;
@@ -965,16 +976,16 @@ export class Speaker {
       // Forwarding entry.
       const want = installedFor(best);
       if (sink && !sameInstalled(want, had)) {
+        const p = i < 0 && firstPrefix !== undefined ? firstPrefix : entryPrefix(e);
         if (want === NOT_INSTALLED) {
-          const p = entryPrefix(e);
           if (remove === undefined) remove = [p];
           else remove.push(p);
         } else {
           const r: RouteEntry =
             want === BLACKHOLE
-              ? { prefix: entryPrefix(e), kind: "blackhole", nextHops: [] }
+              ? { prefix: p, kind: "blackhole", nextHops: [] }
               : // Received next hops are one-element arrays shared by the paths of an UPDATE.
-                { prefix: entryPrefix(e), kind: "unicast", nextHops: best!.nextHops.length === 1 ? best!.nextHops : [want] };
+                { prefix: p, kind: "unicast", nextHops: best!.nextHops.length === 1 ? best!.nextHops : [want] };
           if (add === undefined) add = [r];
           else add.push(r);
         }
