@@ -179,9 +179,60 @@ export interface DirectPath {
   bandwidthMbps?: number;
 }
 
+/** A one-segment path's figures, shared by every answer with the same ones (a mesh has one or a few). */
+class PathTerms {
+  constructor(
+    readonly latencyMs: number,
+    readonly loss: number,
+    readonly mtu: number | undefined,
+    readonly bandwidthMbps: number | undefined,
+  ) {}
+}
+
+/** Every PathTerms made so far, up to a few (beyond them each answer gets its own: still correct). */
+const terms: PathTerms[] = [];
+const MAX_TERMS = 64;
+
+function termsOf(latencyMs: number, loss: number, mtu: number | undefined, bandwidthMbps: number | undefined): PathTerms {
+  for (let k = 0; k < terms.length; k++) {
+    const t = terms[k]!;
+    if (Object.is(t.latencyMs, latencyMs) && Object.is(t.loss, loss) && t.mtu === mtu && t.bandwidthMbps === bandwidthMbps) return t;
+  }
+  const t = new PathTerms(latencyMs, loss, mtu, bandwidthMbps);
+  if (terms.length < MAX_TERMS) terms.push(t);
+  return t;
+}
+
+/**
+ * directPath's answer: kept by the connection direction that asked (one per directed host pair in a
+ * mesh), so it holds only its links and the shared figures (40 B, no heap numbers of its own).
+ */
+class DirectAnswer implements DirectPath {
+  constructor(
+    readonly links: LinkRef[],
+    readonly terms: PathTerms,
+  ) {}
+  get ok(): true {
+    return true;
+  }
+  get latencyMs(): number {
+    return this.terms.latencyMs;
+  }
+  get loss(): number {
+    return this.terms.loss;
+  }
+  get mtu(): number | undefined {
+    return this.terms.mtu;
+  }
+  get bandwidthMbps(): number | undefined {
+    return this.terms.bandwidthMbps;
+  }
+}
+
 /**
  * directWalk's case as the path answer itself, with nothing else built (no walk result, no visited
  * list): the same latency, loss, links, MTU and bandwidth underlayPath would take from directWalk.
+ * The answer's fields are getters (own: links and the shared figures): read it, do not spread it.
  */
 export function directPath(from: Host, src: IPAddress, dst: IPAddress): DirectPath | undefined {
   const nb = directNeighbour(from, src, dst);
@@ -192,16 +243,8 @@ export function directPath(from: Host, src: IPAddress, dst: IPAddress): DirectPa
   const loss = Math.max(iface.loss, nb.loss);
   const latencyMs = Math.max(iface.latencyMs, nb.latencyMs);
   const lossP = 1 - (loss > 0 ? 1 - loss : 1);
-  const links = [linkRef(iface), linkRef(nb)];
-  if (pathMtu !== Infinity && bandwidth === Infinity) return { ok: true, latencyMs, loss: lossP, links, mtu: pathMtu };
-  return {
-    ok: true,
-    latencyMs,
-    loss: lossP,
-    links,
-    ...(pathMtu !== Infinity ? { mtu: pathMtu } : {}),
-    ...(bandwidth !== Infinity ? { bandwidthMbps: bandwidth } : {}),
-  };
+  const t = termsOf(latencyMs, lossP, pathMtu !== Infinity ? pathMtu : undefined, bandwidth !== Infinity ? bandwidth : undefined);
+  return new DirectAnswer([linkRef(iface), linkRef(nb)], t);
 }
 
 /** The sender's interface of the last directNeighbour that found one (saves a result object). */
