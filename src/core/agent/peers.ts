@@ -54,6 +54,51 @@ export interface AgentPeer {
   options?: PeerOptions;
 }
 
+/** What many peers of one node have in common (NodePeer's fields other than the peer's address and name). */
+class PeerTerms {
+  constructor(
+    readonly asNumber: number,
+    readonly localAddress: string,
+    readonly passive: boolean,
+    readonly routeReflectorClient: boolean,
+    readonly type: "iBGP" | "eBGP",
+    readonly source: string,
+  ) {}
+}
+
+const MAX_SHARED_TERMS = 16;
+
+/**
+ * An AgentPeer that is a Calico node on the default port with no options: the speaker keeps it as its
+ * PeerConfig for the whole session (a full mesh has N² of them), so it holds only what is its own.
+ * The other fields are getters: read it, do not spread it.
+ */
+class NodePeer implements AgentPeer {
+  constructor(
+    readonly address: string,
+    readonly peerNode: string,
+    readonly terms: PeerTerms,
+  ) {}
+  get asNumber(): number {
+    return this.terms.asNumber;
+  }
+  get localAddress(): string {
+    return this.terms.localAddress;
+  }
+  get passive(): boolean {
+    return this.terms.passive;
+  }
+  get routeReflectorClient(): boolean {
+    return this.terms.routeReflectorClient;
+  }
+  get type(): "iBGP" | "eBGP" {
+    return this.terms.type;
+  }
+  get source(): string {
+    return this.terms.source;
+  }
+}
+
 const selectorCache = new Map<string, Selector>();
 function selector(text: string): Selector {
   let s = selectorCache.get(text);
@@ -177,10 +222,10 @@ export function nodePeerMap(view: ClusterView, self: ClusterNode): Map<string, A
     const passive = remote !== undefined && calicoPassive(localAddress, address);
     const routeReflectorClient = ibgp && selfRR && (remote?.routeReflectorClusterID ?? "") !== self.routeReflectorClusterID;
     const type = ibgp ? "iBGP" : "eBGP";
-    // (A literal of one shape in the usual case: a Calico node on the default port, no options.)
+    // (The usual case, a Calico node on the default port with no options: its address and name, the rest shared.)
     const p: AgentPeer =
       remote && options === undefined && (peerPort === undefined || peerPort === DEFAULT_BGP_PORT)
-        ? { address, asNumber, localAddress, passive, routeReflectorClient, type, source, peerNode: remote.name }
+        ? new NodePeer(address, remote.name, termsOf(asNumber, localAddress, passive, routeReflectorClient, type, source))
         : {
             address,
             asNumber,
@@ -194,6 +239,17 @@ export function nodePeerMap(view: ClusterView, self: ClusterNode): Map<string, A
             ...(options ? { options } : {}),
           };
     out.set(address, p);
+  };
+  // The few different sets of the rest among this node's peers (a mesh: one per family and passive side).
+  const shared: PeerTerms[] = [];
+  const termsOf = (asNumber: number, localAddress: string, passive: boolean, rrClient: boolean, type: "iBGP" | "eBGP", source: string): PeerTerms => {
+    for (let k = 0; k < shared.length; k++) {
+      const t = shared[k]!;
+      if (t.asNumber === asNumber && t.localAddress === localAddress && t.passive === passive && t.routeReflectorClient === rrClient && t.type === type && t.source === source) return t;
+    }
+    const t = new PeerTerms(asNumber, localAddress, passive, rrClient, type, source);
+    if (shared.length < MAX_SHARED_TERMS) shared.push(t);
+    return t;
   };
   const relate = (r: PeerRelation | undefined, remote: ClusterNode | undefined, source: string, options: PeerOptions | undefined): void => {
     if (mine4 !== undefined) add(r, remote, source, options, 4, mine4);
