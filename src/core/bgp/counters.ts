@@ -62,17 +62,36 @@ export function newPeerCounters(): PeerCounters {
  * A session's counters for one direction, smaller than a plain MessageCounters (a mesh node keeps two
  * per peer, a 1,000-node mesh two million): the counts every session has are fields; NOTIFICATION,
  * ROUTE-REFRESH and unknown-type counts and withdrawn prefixes (none in a cold-start mesh) sit in a
- * second object made when one of them first becomes non-zero; `messages` and `bytes` are sums (read-only). Reads like a MessageCounters; copyCounters makes plain ones.
+ * second object made when one of them first becomes non-zero; KEEPALIVE octets are 19 per KEEPALIVE
+ * plus any odd ones (also in the second object); `messages` and `bytes` are sums (read-only).
+ * Reads and writes like a MessageCounters otherwise; copyCounters makes plain ones.
  */
 export class DirectionCounters implements MessageCounters {
   open = 0;
   update = 0;
-  keepalive = 0;
+  private keepalives = 0;
   openBytes = 0;
   updateBytes = 0;
-  keepaliveBytes = 0;
   prefixesAnnounced = 0;
   private rare: RareCounters | undefined = undefined;
+
+  get keepalive(): number {
+    return this.keepalives;
+  }
+  /** Keeps keepaliveBytes as it was, as with independent fields. */
+  set keepalive(v: number) {
+    const bytes = this.keepaliveBytes;
+    this.keepalives = v;
+    this.keepaliveBytes = bytes;
+  }
+  get keepaliveBytes(): number {
+    const r = this.rare;
+    return KEEPALIVE_LENGTH * this.keepalives + (r === undefined ? 0 : r.keepaliveOddBytes);
+  }
+  set keepaliveBytes(v: number) {
+    const odd = v - KEEPALIVE_LENGTH * this.keepalives;
+    if (odd !== 0 || this.rare !== undefined) this.rareCounters().keepaliveOddBytes = odd;
+  }
 
   get messages(): number {
     const r = this.rare;
@@ -131,8 +150,9 @@ export class DirectionCounters implements MessageCounters {
       this.update++;
       this.updateBytes += length;
     } else if (type === MessageType.KEEPALIVE) {
-      this.keepalive++;
-      this.keepaliveBytes += length;
+      this.keepalives++;
+      // A received one of another length is counted as it came (the decoder then rejects it).
+      if (length !== KEEPALIVE_LENGTH) this.rareCounters().keepaliveOddBytes += length - KEEPALIVE_LENGTH;
     } else if (type === MessageType.OPEN) {
       this.open++;
       this.openBytes += length;
@@ -164,7 +184,12 @@ class RareCounters {
   routeRefreshBytes = 0;
   otherBytes = 0;
   prefixesWithdrawn = 0;
+  /** KEEPALIVE octets beyond 19 per KEEPALIVE. */
+  keepaliveOddBytes = 0;
 }
+
+/** RFC 4271 §4.4: a KEEPALIVE is the 19-octet header alone. */
+const KEEPALIVE_LENGTH = 19;
 
 /** Counts one message of `type` and `length` octets. */
 export function countMessage(c: MessageCounters, type: number, length: number): void {

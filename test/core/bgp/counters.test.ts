@@ -144,11 +144,20 @@ describe("BGP message counters", () => {
     expect(c.messages).toBe(0);
     c.prefixesWithdrawn += 0;
     c.notification += 0;
-    expect(Object.values(c)).toEqual([0, 0, 0, 0, 0, 0, 0, undefined]); // adding 0 made no second object
+    c.keepaliveBytes += 0;
+    expect(Object.values(c)).toEqual([0, 0, 0, 0, 0, 0, undefined]); // adding 0 made no second object
     c.notification += 2;
     c.notificationBytes += 50;
     expect(c).toMatchObject({ notification: 2, notificationBytes: 50, messages: 2, bytes: 50, routeRefresh: 0, other: 0 });
     countEncoded(c, encodeMessage({ type: MessageType.KEEPALIVE }));
     expect([c.keepalive, c.keepaliveBytes, c.messages, c.bytes]).toEqual([1, 19, 3, 69]);
+    // KEEPALIVE count and octets stay independent, as plain fields are.
+    c.keepalive += 2;
+    expect([c.keepalive, c.keepaliveBytes]).toEqual([3, 19]);
+    c.keepaliveBytes = 100;
+    expect([c.keepalive, c.keepaliveBytes, c.bytes]).toEqual([3, 100, 150]);
+    c.count(MessageType.KEEPALIVE, 19);
+    c.count(MessageType.KEEPALIVE, 30);
+    expect([c.keepalive, c.keepaliveBytes]).toEqual([5, 149]);
   });
 });
