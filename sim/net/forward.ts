@@ -205,13 +205,22 @@ function termsOf(latencyMs: number, loss: number, mtu: number | undefined, bandw
 
 /**
  * directPath's answer: kept by the connection direction that asked (one per directed host pair in a
- * mesh), so it holds only its links and the shared figures (40 B, no heap numbers of its own).
+ * mesh), so it is its own links list (the two attachments, as elements) plus the shared figures:
+ * 40 B + 2 elements, no separate links array, no heap numbers of its own.
  */
-class DirectAnswer implements DirectPath {
-  constructor(
-    readonly links: LinkRef[],
-    readonly terms: PathTerms,
-  ) {}
+class DirectAnswer extends Array<LinkRef> implements DirectPath {
+  // Array methods that make a new array (map, filter, slice) make a plain one.
+  static override get [Symbol.species](): ArrayConstructor {
+    return Array;
+  }
+  readonly terms: PathTerms;
+  constructor(a: LinkRef, b: LinkRef, terms: PathTerms) {
+    super(a, b); // (two arguments: the elements, packed, exactly two slots)
+    this.terms = terms;
+  }
+  get links(): LinkRef[] {
+    return this;
+  }
   get ok(): true {
     return true;
   }
@@ -244,7 +253,7 @@ export function directPath(from: Host, src: IPAddress, dst: IPAddress): DirectPa
   const latencyMs = Math.max(iface.latencyMs, nb.latencyMs);
   const lossP = 1 - (loss > 0 ? 1 - loss : 1);
   const t = termsOf(latencyMs, lossP, pathMtu !== Infinity ? pathMtu : undefined, bandwidth !== Infinity ? bandwidth : undefined);
-  return new DirectAnswer([linkRef(iface), linkRef(nb)], t);
+  return new DirectAnswer(linkRef(iface), linkRef(nb), t);
 }
 
 /** The sender's interface of the last directNeighbour that found one (saves a result object). */

@@ -96,7 +96,7 @@ describe("directWalk", () => {
     // The direct answer's figures are getters over a shared part: compare what a reader reads.
     const fields = (p: UnderlayResult): UnderlayResult =>
       p.ok
-        ? { ok: p.ok, latencyMs: p.latencyMs, loss: p.loss, links: p.links, ...(p.mtu !== undefined ? { mtu: p.mtu } : {}), ...(p.bandwidthMbps !== undefined ? { bandwidthMbps: p.bandwidthMbps } : {}) }
+        ? { ok: p.ok, latencyMs: p.latencyMs, loss: p.loss, links: [...p.links], ...(p.mtu !== undefined ? { mtu: p.mtu } : {}), ...(p.bandwidthMbps !== undefined ? { bandwidthMbps: p.bandwidthMbps } : {}) }
         : p;
     const hosts = ["node-1", "node-2", "node-3", "r1", "r2"];
     const check = (net: SimNetwork): number => {
