@@ -68,6 +68,22 @@ class PeerTerms {
 
 const MAX_SHARED_TERMS = 16;
 
+/** A Calico node as a peer of one family: its address and name, shared by every node's peer of it (NodeIndex). */
+class RemoteRef {
+  constructor(
+    readonly address: string,
+    readonly peerNode: string,
+  ) {}
+}
+
+function remoteRef(idx: NodeIndex, remote: ClusterNode, family: 4 | 6, address: string): RemoteRef {
+  const refs = family === 4 ? idx.refs4 : idx.refs6;
+  let r = refs.get(remote);
+  if (r === undefined) refs.set(remote, (r = new RemoteRef(address, remote.name)));
+  // (A BGPPeer's peerIP may name the node by another spelling of an address: then its own.)
+  return r.address === address ? r : new RemoteRef(address, remote.name);
+}
+
 /**
  * An AgentPeer that is a Calico node on the default port with no options: the speaker keeps it as its
  * PeerConfig for the whole session (a full mesh has N² of them), so it holds only what is its own.
@@ -75,10 +91,15 @@ const MAX_SHARED_TERMS = 16;
  */
 class NodePeer implements AgentPeer {
   constructor(
-    readonly address: string,
-    readonly peerNode: string,
+    readonly remote: RemoteRef,
     readonly terms: PeerTerms,
   ) {}
+  get address(): string {
+    return this.remote.address;
+  }
+  get peerNode(): string {
+    return this.remote.peerNode;
+  }
   get asNumber(): number {
     return this.terms.asNumber;
   }
@@ -225,7 +246,7 @@ export function nodePeerMap(view: ClusterView, self: ClusterNode): Map<string, A
     // (The usual case, a Calico node on the default port with no options: its address and name, the rest shared.)
     const p: AgentPeer =
       remote && options === undefined && (peerPort === undefined || peerPort === DEFAULT_BGP_PORT)
-        ? new NodePeer(address, remote.name, termsOf(asNumber, localAddress, passive, routeReflectorClient, type, source))
+        ? new NodePeer(remoteRef(idx, remote, family, address), termsOf(asNumber, localAddress, passive, routeReflectorClient, type, source))
         : {
             address,
             asNumber,
@@ -284,6 +305,9 @@ interface NodeIndex {
   v4: Map<ClusterNode, string>;
   v6: Map<ClusterNode, string>;
   selected: Map<string, ClusterNode[]>;
+  /** Made as nodes are first peered with (nodePeerMap). */
+  refs4: Map<ClusterNode, RemoteRef>;
+  refs6: Map<ClusterNode, RemoteRef>;
 }
 
 const indexes = new WeakMap<readonly ClusterNode[], NodeIndex>();
@@ -291,7 +315,7 @@ const indexes = new WeakMap<readonly ClusterNode[], NodeIndex>();
 function indexOf(nodes: readonly ClusterNode[]): NodeIndex {
   let idx = indexes.get(nodes);
   if (idx) return idx;
-  idx = { byName: new Map(), byAddress: new Map(), v4: new Map(), v6: new Map(), selected: new Map() };
+  idx = { byName: new Map(), byAddress: new Map(), v4: new Map(), v6: new Map(), selected: new Map(), refs4: new Map(), refs6: new Map() };
   for (const n of nodes) {
     idx.byName.set(n.name, n);
     const a4 = safeHost(n.address);
