@@ -13,7 +13,7 @@
 // Everything is callback/promise based on the ports; no timers of its own, no I/O.
 import { Speaker, type PeerConfig, type SessionState } from "../bgp/index.ts";
 import { calicoExport } from "../bgp/calico-export.ts";
-import type { Clock, RouteChanges, Transport } from "../bgp/ports.ts";
+import type { Clock, RouteChanges, RouteEntry, Transport } from "../bgp/ports.ts";
 import type { Datastore, Watch } from "../datastore/port.ts";
 import { Ipam } from "../ipam/ipam.ts";
 import { HOST_PREFIX } from "../ipam/keys.ts";
@@ -613,6 +613,7 @@ export class NodeAgent {
   private onBgpRoutes(changes: RouteChanges): void {
     // A prefix appears once per batch (RouteSink), and deciding one prefix reads only its own
     // entries: each is decided as it is recorded, in the batch's order (removals first).
+    if (changes.add.length + changes.remove.length === 1) return this.onBgpRoute(changes.add[0], changes.remove[0]);
     const add: DataplaneRoute[] = [];
     const remove: Prefix[] = [];
     for (const p of changes.remove) {
@@ -626,6 +627,33 @@ export class NodeAgent {
       this.decide(k, add, remove, r.prefix);
     }
     this.apply(add, remove);
+  }
+
+  /**
+   * onBgpRoutes for a batch of one change (the usual UPDATE in a mesh): decide as it does, with the
+   * Dataplane batch's lists made at their size (an empty list's first push reserves 17 slots).
+   */
+  private onBgpRoute(r: RouteEntry | undefined, removed: Prefix | undefined): void {
+    let k: RouteKey;
+    if (r !== undefined) {
+      k = routeKey(r.prefix);
+      this.bgpRoutes.set(k, r.kind === "blackhole" ? BLACKHOLE : r.nextHops);
+    } else {
+      k = routeKey(removed!);
+      this.bgpRoutes.delete(k);
+    }
+    const want = this.effective(k, r?.prefix);
+    const have = this.installed.get(k);
+    if (!want) {
+      if (have) {
+        this.installed.delete(k);
+        this.apply([], [have.prefix]);
+      }
+      return;
+    }
+    if (have && sameRoute(have, want)) return;
+    this.installed.set(k, want);
+    this.apply([want], []);
   }
 
   /** The route this prefix should have: a pod's own, else the BGP one (a best path or our blackhole). */
