@@ -1,7 +1,8 @@
 // Per-peer BGP message counters, counted where whole messages cross the session (the framer's output
 // on the way in, the connection's send on the way out): integer fields on one object per direction
-// (a session's are the compact DirectionCounters), so counting allocates nothing. The shape matches the simulator's transport counters
-// (sim/transport.ts BgpCounters is a Pick of it) plus octets per type and prefix counts.
+// (a session's are the compact DirectionCounters), so counting allocates nothing. The shape matches
+// the simulator's transport counters (sim/transport.ts BgpCounters is a Pick of it) plus octets per
+// type and prefix counts.
 import { MessageType } from "./wire/index.ts";
 
 export interface MessageCounters {

@@ -1219,14 +1219,9 @@ export class Speaker {
   private exportTo(st: PeerState, entries: Iterable<LocEntry>): void {
     const n = st.session.negotiated;
     if (!n) return;
-    // By outgoing signature; most exports have one group, kept in locals (no object) until a second
-    // one comes, then all in a Map.
-    let sig0: string | undefined;
-    let attrs0: PathAttributes | undefined;
-    let nextHops0: IPAddress[] | undefined;
-    let family0: 4 | 6 = 4;
-    let entries0: LocEntry | LocEntry[] | undefined;
-    let keys0: Key | Key[] | undefined;
+    // By outgoing signature; most exports have one group, kept outside a Map until a second one comes.
+    let sig0 = "";
+    let g0: ExportGroup | undefined;
     let groups: Map<string, ExportGroup> | undefined;
     // Made on the first withdrawal only (most exports have none).
     let withdraw: { 4: Prefix[]; 6: Prefix[] } | undefined;
@@ -1250,29 +1245,14 @@ export class Speaker {
       const sig = out.sig ?? this.intern(JSON.stringify([out.attrs, out.nextHops], bigintSafe));
       if (prev === sig) continue;
       st.outSet(e, k, sig);
-      if (sig0 === undefined) {
-        sig0 = sig;
-        attrs0 = out.attrs;
-        nextHops0 = out.nextHops;
-        family0 = entryFamily(e);
-        entries0 = e;
-        keys0 = k;
-        continue;
-      }
-      if (groups === undefined && sig === sig0) {
-        if (Array.isArray(entries0)) {
-          entries0.push(e);
-          (keys0 as Key[]).push(k);
-        } else {
-          entries0 = [entries0!, e];
-          keys0 = [keys0 as Key, k];
-        }
-        continue;
-      }
-      groups ??= new Map([[sig0, { attrs: attrs0!, nextHops: nextHops0!, family: family0, entries: entries0!, keys: keys0! }]]);
-      let g = groups.get(sig);
-      if (!g) groups.set(sig, (g = { attrs: out.attrs, nextHops: out.nextHops, family: entryFamily(e), entries: e, keys: k }));
-      else if (Array.isArray(g.entries)) {
+      let g = sig === sig0 ? g0 : groups?.get(sig);
+      if (!g) {
+        g = { attrs: out.attrs, nextHops: out.nextHops, family: entryFamily(e), entries: e, keys: k };
+        if (g0 === undefined) {
+          g0 = g;
+          sig0 = sig;
+        } else (groups ??= new Map([[sig0, g0]])).set(sig, g);
+      } else if (Array.isArray(g.entries)) {
         g.entries.push(e);
         (g.keys as Key[]).push(k);
       } else {
@@ -1292,28 +1272,28 @@ export class Speaker {
       }
       this.sendAll(st, bytes, 0, w.length);
     }
-    if (groups) for (const [sig, g] of groups) this.sendGroup(st, n, sig, g.attrs, g.nextHops, g.family, g.entries, g.keys);
-    else if (sig0 !== undefined) this.sendGroup(st, n, sig0, attrs0!, nextHops0!, family0, entries0!, keys0!);
+    if (groups) for (const [sig, g] of groups) this.sendGroup(st, n, sig, g);
+    else if (g0) this.sendGroup(st, n, sig0, g0);
   }
 
   /** Sends one group of exportTo: prefixes that go out with the same attributes and next hops. */
-  private sendGroup(st: PeerState, n: Negotiated, sig: string, gAttrs: PathAttributes, nextHops: IPAddress[], family: 4 | 6, entries: LocEntry | LocEntry[], keys: Key | Key[]): void {
-    let announced = keyCount(keys);
+  private sendGroup(st: PeerState, n: Negotiated, sig: string, g: ExportGroup): void {
+    let announced = keyCount(g.keys);
     // The same UPDATEs (e.g. one reflected route to every client) are encoded once (see bytesCache).
-    let bytes = this.cachedBytes(sig, n.fourOctetAs, keys);
+    let bytes = this.cachedBytes(sig, n.fourOctetAs, g.keys);
     if (!bytes) {
-      let attrs: PathAttributes = { ...gAttrs };
-      if (family === 4) attrs.nextHop = nextHops[0];
+      let attrs: PathAttributes = { ...g.attrs };
+      if (g.family === 4) attrs.nextHop = g.nextHops[0];
       else {
         delete attrs.nextHop;
-        attrs.mpReach = { afi: Afi.IPV6, safi: Safi.UNICAST, nextHops, nlri: [] };
+        attrs.mpReach = { afi: Afi.IPV6, safi: Safi.UNICAST, nextHops: g.nextHops, nlri: [] };
       }
       if (!n.fourOctetAs) attrs = toOldSpeaker(attrs);
       const opts = { fourOctetAs: n.fourOctetAs };
-      const prefixes: NlriPrefix[] = Array.isArray(entries) ? entries.map(entryPrefix) : [entryPrefix(entries)];
+      const prefixes: NlriPrefix[] = Array.isArray(g.entries) ? g.entries.map(entryPrefix) : [entryPrefix(g.entries)];
       try {
         bytes = packUpdates({ attrs, announce: prefixes }, opts);
-        this.cacheBytes(sig, n.fourOctetAs, keys, bytes);
+        this.cacheBytes(sig, n.fourOctetAs, g.keys, bytes);
       } catch (e) {
         // Attributes too big for one message (e.g. a huge path from some peer): this peer gets
         // nothing for these prefixes, and any older version it has is withdrawn.
@@ -1323,7 +1303,7 @@ export class Speaker {
         announced = 0;
       }
     }
-    this.sendAll(st, bytes, announced, announced === 0 ? keyCount(keys) : 0);
+    this.sendAll(st, bytes, announced, announced === 0 ? keyCount(g.keys) : 0);
   }
 
   /** Sends encoded UPDATEs; counts the prefixes only when the session took them. */
