@@ -68,7 +68,9 @@ export async function dropLab(lab: Lab | undefined, children: ResultPromise[]): 
 export async function closeLab(lab: Lab | undefined, children: ResultPromise[], speaker?: ResultPromise, cap?: { stop: () => Promise<string> }): Promise<void> {
   if (speaker && speaker.exitCode === null) {
     speaker.kill("SIGTERM");
-    await Promise.race([speaker, new Promise((r) => setTimeout(r, 5000))]);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([speaker, new Promise((r) => (timer = setTimeout(r, 5000)))]);
+    clearTimeout(timer); // or jest waits for it after the last test
   }
   await cap?.stop().catch(() => undefined);
   await dropLab(lab, children);

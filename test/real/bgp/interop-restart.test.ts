@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, expect, test } from "@jest/globals";
 import { execa, type ResultPromise } from "execa";
 import { join } from "node:path";
-import { describeInterop, dropLab, kernelRoutes, makeLab, routesOf, runSpeaker, stateOf, until, writeFile, type Lab } from "./interop-lab.ts";
+import { closeLab, describeInterop, kernelRoutes, makeLab, routesOf, runSpeaker, stateOf, until, writeFile, type Lab } from "./interop-lab.ts";
 
 const describeBird = describeInterop("BIRD restart interop", ["bird", "birdc"]);
 
@@ -59,11 +59,7 @@ protocol bgp bc4 { local 192.0.2.2 as 64513; neighbor 192.0.2.1 as 64512; hold t
   }, 60_000);
 
   afterAll(async () => {
-    if (speaker && speaker.exitCode === null) {
-      speaker.kill("SIGTERM");
-      await Promise.race([speaker, new Promise((r) => setTimeout(r, 5000))]);
-    }
-    await dropLab(lab, children);
+    await closeLab(lab, children, speaker);
   }, 30_000);
 
   test("before: both our prefixes in BIRD, BIRD's in our kernel", async () => {
